@@ -1,0 +1,47 @@
+//! The documented exit codes (README, DESIGN.md) and the errors that map to them.
+
+/// What the process tells its caller; CI scripts branch on these numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// All checks and thresholds passed.
+    Ok = 0,
+    /// Internal error: a bug, or the machine refused something (a port, a process).
+    Internal = 1,
+    /// Bad usage or an invalid suite.
+    Usage = 2,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        Self::from(code as u8)
+    }
+}
+
+/// An error the CLI expects and reports without a backtrace.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The arguments parse but do not make sense together.
+    #[error("{0}")]
+    Usage(String),
+    /// Binding, spawning or serving failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Usage(_) => ExitCode::Usage,
+            Self::Io { .. } => ExitCode::Internal,
+        }
+    }
+}

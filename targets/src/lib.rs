@@ -1,0 +1,14 @@
+//! Reference implementations that sessionbench runs and measures: the session node
+//! ([`app`]), its session stores ([`store`]) and the load balancer ([`lb`]).
+//!
+//! Everything here runs as a subcommand of the one `sessionbench` binary, so each node is a
+//! real process that a fault can kill. The harness never links these into its own process
+//! except in component tests.
+
+pub mod app;
+pub mod error_chain;
+pub mod lb;
+pub mod readiness;
+pub mod session;
+pub mod shutdown;
+pub mod store;

@@ -1,0 +1,76 @@
+//! The `SessionStore` trait: what a node needs from wherever sessions live.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+use crate::session::{Session, SessionChange, SessionId};
+
+/// A boxed future, so the node can hold any store as `Arc<dyn SessionStore>` chosen at start-up.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where a node keeps sessions.
+///
+/// Operations are shaped after what Tomcat's managers and Spring Session do per request:
+/// a request loads the session (an access, which resets its idle clock), and saves only what it
+/// changed. A session that is gone (invalidated or expired) is never recreated by a save.
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// Short name for logs and metrics (`local`, `delta`, `redis`, …).
+    fn kind(&self) -> &'static str;
+
+    /// Stores a new session (after login). Its idle clock starts now.
+    fn create(&self, session: Session) -> StoreFuture<'_, ()>;
+
+    /// Returns the session if it exists and has not been idle longer than its max-inactive
+    /// interval. A load is an access: it resets the idle clock.
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<Session>>;
+
+    /// Writes only what `change` names (and resets the idle clock). Returns `false`, writing
+    /// nothing, when the session no longer exists.
+    fn save<'a>(&'a self, id: &'a SessionId, change: &'a SessionChange) -> StoreFuture<'a, bool>;
+
+    /// Resets the idle clock without reading the session. Returns `false` if it is gone.
+    fn touch<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool>;
+
+    /// Removes the session. Returns whether it existed.
+    fn invalidate<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool>;
+
+    /// Removes every session idle longer than its max-inactive interval and returns how many.
+    /// Nodes call this periodically so expiry happens even for sessions nobody reads again;
+    /// stores whose backend expires keys by itself (Redis TTL) may return 0.
+    fn expire_idle(&self) -> StoreFuture<'_, usize>;
+
+    /// Counters for `/metrics`.
+    fn stats(&self) -> StoreStats;
+}
+
+/// Counters a store exposes; later stores add replication traffic here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StoreStats {
+    /// Sessions held by this store (for a shared store: as far as this node can tell).
+    pub sessions: u64,
+    /// Sessions removed by expiry since start.
+    pub expired: u64,
+}
+
+/// Why a store operation failed. A missing session is not an error (`None`/`false`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or did not answer in time; the node answers 503.
+    #[error("session store `{store}` is unavailable")]
+    Unavailable {
+        store: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Stored bytes could not be decoded into a session.
+    #[error("session store `{store}` holds an undecodable session")]
+    Corrupt {
+        store: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -1,0 +1,13 @@
+//! Session stores: the one trait the node talks to, and its implementations.
+//!
+//! The node never knows where sessions live. Replication (delta, backup) and Redis slot in
+//! as further implementations of [`SessionStore`], and every one runs the same
+//! [`conformance`] suite.
+
+mod api;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod local;
+
+pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
+pub use local::LocalStore;
