@@ -1,7 +1,17 @@
 //! sessionbench: measures how web tiers keep or lose user sessions under load and failure.
 //!
-//! This crate is the CLI and the engine. The reference targets it starts (session node, load
-//! balancer) live in `sessionbench-targets` and run as subcommands of this same binary, so
-//! every node is a real process that a fault can kill.
+//! This crate is the CLI and the engine: suite → plan → topology + driver (load, faults) →
+//! history → checkers → results. The reference targets it starts (session node, load balancer)
+//! live in `sessionbench-targets` and run as subcommands of this same binary, so every node is
+//! a real process that a fault can kill.
 
+pub mod checkers;
 pub mod cli;
+pub mod driver;
+pub mod faults;
+pub mod history;
+pub mod load;
+pub mod plan;
+pub mod results;
+pub mod suite;
+pub mod topology;

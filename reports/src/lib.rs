@@ -1,2 +1,11 @@
-//! sessionbench's results model and its renderers (terminal tables, Markdown, JSON, JUnit,
-//! HTML). It knows nothing about processes or HTTP: it turns checked results into text.
+//! sessionbench's results model and its renderers. It knows nothing about processes or HTTP:
+//! it turns checked results into text (terminal tables, Markdown, JSON).
+
+mod model;
+mod render;
+
+pub use model::{
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Results, Sessions,
+    TargetResult, Verdict, Violation,
+};
+pub use render::{markdown, table};

@@ -1,5 +1,6 @@
 //! Reference implementations that sessionbench runs and measures: the session node
-//! ([`app`]), its session stores ([`store`]) and the load balancer ([`lb`]).
+//! ([`app`]), its session stores ([`store`]), the load balancer ([`lb`]) and the inline HTTP/1.1
+//! client ([`http1`]) that the balancer and sessionbench's load driver share.
 //!
 //! Everything here runs as a subcommand of the one `sessionbench` binary, so each node is a
 //! real process that a fault can kill. The harness never links these into its own process
@@ -7,6 +8,7 @@
 
 pub mod app;
 pub mod error_chain;
+pub mod http1;
 pub mod lb;
 pub mod readiness;
 pub mod session;

@@ -48,6 +48,14 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), CliErro
     Ok((listener, bound))
 }
 
+/// In a child started by the harness: ask the kernel to SIGKILL this process when the harness
+/// dies, so even a SIGKILLed harness leaves no node behind.
+pub fn die_with_parent() {
+    if std::env::var_os(crate::topology::PARENT_DEATH_ENV).is_some() {
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 /// Builds the tokio runtime for a long-running subcommand.
 pub fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -9,6 +9,10 @@ pub enum ExitCode {
     Internal = 1,
     /// Bad usage or an invalid suite.
     Usage = 2,
+    /// A continuity expectation failed, or could not be judged (verdict fail or unknown).
+    CheckFailed = 3,
+    /// Interrupted (Ctrl-C): what ran is kept and checked, but is not a verdict.
+    Interrupted = 130,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -23,6 +27,15 @@ pub enum CliError {
     /// The arguments parse but do not make sense together.
     #[error("{0}")]
     Usage(String),
+    /// The suite file is invalid: every problem, located.
+    #[error("invalid suite:\n{0}")]
+    Suite(#[from] crate::suite::SuiteErrors),
+    /// A stored run could not be read.
+    #[error("{0}")]
+    BadRun(String),
+    /// The run could not go on (a process would not start, a directory not be made).
+    #[error("{0}")]
+    Driver(#[from] crate::driver::DriverError),
     /// Binding, spawning or serving failed.
     #[error("{what}: {source}")]
     Io {
@@ -40,8 +53,8 @@ impl CliError {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Usage(_) => ExitCode::Usage,
-            Self::Io { .. } => ExitCode::Internal,
+            Self::Usage(_) | Self::Suite(_) | Self::BadRun(_) => ExitCode::Usage,
+            Self::Io { .. } | Self::Driver(_) => ExitCode::Internal,
         }
     }
 }

@@ -107,6 +107,7 @@ pub fn run(a: LbArgs) -> Result<(), CliError> {
         workers: a.threads.unwrap_or(defaults.workers),
         ..defaults
     };
+    args::die_with_parent();
     let who = if a.id == "lb" {
         a.id.clone()
     } else {

@@ -1,9 +1,12 @@
 //! Command-line interface: parsing, dispatch, and exit codes.
 
 mod args;
+mod check;
 mod exit;
 mod lb;
 mod node;
+mod progress;
+mod run;
 
 pub use exit::ExitCode;
 
@@ -19,6 +22,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a suite: start each target, drive load and faults, check every session, report.
+    Run(run::RunArgs),
+    /// Re-check a stored run from its plan.json and history.jsonl (writes results.json again).
+    Check(check::CheckArgs),
+    /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
+    Report(check::ReportArgs),
     /// Run a reference session node (the app server of every strategy).
     Node(node::NodeArgs),
     /// Run the reference load balancer in front of session nodes.
@@ -29,11 +38,14 @@ enum Command {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Node(args) => node::run(args),
-        Command::Lb(args) => lb::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
+        Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
+        Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
+        Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
     };
     match result {
-        Ok(()) => ExitCode::Ok.into(),
+        Ok(code) => code.into(),
         Err(e) => {
             eprintln!("sessionbench: error: {e}");
             e.exit_code().into()

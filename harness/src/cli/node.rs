@@ -79,6 +79,7 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
     let store: Arc<dyn SessionStore> = match a.store {
         StoreKind::Local => Arc::new(LocalStore::new()),
     };
+    args::die_with_parent();
     let who = format!("node {}", a.id);
     args::runtime(a.threads)
         .map_err(CliError::io("cannot start the runtime"))?

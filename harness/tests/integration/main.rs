@@ -1,5 +1,8 @@
-//! Integration tests: real `sessionbench node` and `sessionbench lb` processes on loopback.
+//! Integration tests: real `sessionbench` processes (nodes, load balancers, whole runs) on
+//! loopback.
 
 mod lb;
 mod node;
+mod run;
+mod suites;
 mod support;

@@ -6,7 +6,6 @@ mod admin;
 mod backends;
 mod config;
 mod health;
-mod http1;
 mod policy;
 mod pool;
 mod proxy;

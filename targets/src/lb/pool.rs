@@ -2,13 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use tokio::net::TcpStream;
 
-use super::http1::{Answer, Conn, ReadError};
+use crate::http1::{Answer, Conn, ReadError};
 
 /// Idle connections kept per backend; more than this many idle at once are closed.
 const MAX_IDLE: usize = 512;
@@ -62,22 +61,14 @@ impl Pool {
         }
     }
 
-    /// An idle connection that, as far as the reactor knows, the backend has not closed. An idle
-    /// HTTP/1 connection has nothing to read, so any read readiness means a close (or garbage):
-    /// checked from the reactor's state, without a system call.
+    /// An idle connection that, as far as the reactor knows, the backend has not closed.
     fn take(&self, addr: SocketAddr) -> Option<Conn> {
         let mut idle = self
             .idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let list = &mut idle.iter_mut().find(|(a, _)| *a == addr)?.1;
-        let mut cx = Context::from_waker(Waker::noop());
-        while let Some(conn) = list.pop() {
-            if conn.stream.poll_read_ready(&mut cx).is_pending() {
-                return Some(conn);
-            }
-        }
-        None
+        std::iter::from_fn(|| list.pop()).find(Conn::is_open)
     }
 
     fn give_back(&self, addr: SocketAddr, conn: Conn) {

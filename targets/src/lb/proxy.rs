@@ -14,9 +14,9 @@ use serde_json::json;
 
 use super::backends::{Backend, Backends};
 use super::config::LbConfig;
-use super::http1::Answer;
 use super::policy::{Chooser, Pick, Policy, Target};
 use super::pool::{Outgoing, Pool, SendError};
+use crate::http1::Answer;
 
 /// A response body: the backend's, read whole, or one the balancer wrote itself.
 pub(super) type ProxyBody = Full<Bytes>;

@@ -1,11 +1,11 @@
-//! The balancer's side of an HTTP/1.1 exchange with a backend, done inline on the worker's own
-//! connection: write the request, read and frame the response.
+//! The client side of an HTTP/1.1 exchange, done inline on one keep-alive connection: write the
+//! request, read and frame the response. The load balancer uses it towards its backends and
+//! the load driver towards the target.
 //!
 //! hyper's client runs every connection as a task of its own and hands requests and responses
-//! to it through channels; for a proxy whose requests are small that hand-off cost more user
-//! time per request than nginx spends in all (README, benchmarks). Here the request's own task
-//! does the I/O. Responses are read whole (nginx's `proxy_buffering on`), so a connection goes
-//! back to the pool as soon as its answer is in.
+//! to it through channels; for small requests that hand-off cost more CPU per request than nginx
+//! spends in all (README, benchmarks). Here the caller's own task does the I/O. Responses are
+//! read whole (nginx's `proxy_buffering on`), so a connection is free as soon as its answer is in.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -19,7 +19,7 @@ const MAX_HEADERS: usize = 100;
 
 /// A backend's answer, read to its end.
 #[derive(Debug)]
-pub(super) struct Answer {
+pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -29,7 +29,7 @@ pub(super) struct Answer {
 
 /// Why reading an answer failed.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ReadError {
+pub enum ReadError {
     /// The connection closed before a single byte of the answer: on a reused connection this
     /// is the keep-alive race (the backend closed it while idle), and the request was not
     /// processed by a live server.
@@ -45,8 +45,8 @@ pub(super) enum ReadError {
 
 /// One keep-alive connection to a backend, with its buffers kept across requests.
 #[derive(Debug)]
-pub(super) struct Conn {
-    pub stream: TcpStream,
+pub struct Conn {
+    stream: TcpStream,
     read: BytesMut,
     write: Vec<u8>,
 }
@@ -58,6 +58,14 @@ impl Conn {
             read: BytesMut::with_capacity(8 * 1024),
             write: Vec::with_capacity(1024),
         }
+    }
+
+    /// Whether an idle connection still looks open. An idle HTTP/1 connection has nothing to
+    /// read, so any read readiness means the peer closed it (or sent garbage). Answered from the
+    /// reactor's state, without a system call.
+    pub fn is_open(&self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.stream.poll_read_ready(&mut cx).is_pending()
     }
 
     /// Writes the request in one system call (head and body together).

@@ -1,0 +1,429 @@
+//! Continuity checks over one session's history: session lost, read-your-writes (stale read),
+//! monotonic reads, and resurrection after logout.
+//!
+//! The rule that keeps them honest: an indeterminate operation (timeout, broken connection)
+//! may or may not have been applied, at any later time, so it only ever widens what a later
+//! read may show. It never produces a failure itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::history::{Op, OpKind, Outcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    SessionLost,
+    StaleRead,
+    MonotonicRead,
+    Resurrection,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SessionLost => "session-lost",
+            Self::StaleRead => "stale-read",
+            Self::MonotonicRead => "monotonic-read",
+            Self::Resurrection => "resurrection",
+        }
+    }
+}
+
+/// One anomaly in one session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub kind: Kind,
+    pub session: String,
+    pub at_us: u64,
+    /// Where the session was last served, then where the anomaly was seen.
+    pub nodes: Vec<String>,
+    pub detail: String,
+}
+
+/// What one session's history shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionCheck {
+    /// Its login succeeded.
+    pub established: bool,
+    pub findings: Vec<Finding>,
+}
+
+impl SessionCheck {
+    pub fn lost(&self) -> bool {
+        self.findings.iter().any(|f| f.kind == Kind::SessionLost)
+    }
+}
+
+/// Checks one session's operations, given in the order they were made (a session's
+/// operations never overlap: one virtual user makes them one after another).
+pub fn check_session(ops: &[&Op]) -> SessionCheck {
+    let mut c = Checker::default();
+    for op in ops {
+        c.step(op);
+    }
+    SessionCheck {
+        established: c.user.is_some(),
+        findings: c.findings,
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    /// Set by a successful login.
+    user: Option<String>,
+    last_node: Option<String>,
+    /// Per attribute: the last acknowledged write.
+    acked: BTreeMap<String, String>,
+    /// Per attribute: every write whose outcome is unknown (it may land at any time).
+    maybe: BTreeMap<String, BTreeSet<String>>,
+    acked_counter: u64,
+    /// The highest version seen, and where.
+    seen_version: Option<(u64, Option<String>)>,
+    logged_out: bool,
+    logout_unknown: bool,
+    lost: bool,
+    findings: Vec<Finding>,
+}
+
+impl Checker {
+    fn find(&mut self, kind: Kind, op: &Op, detail: String) {
+        let mut nodes: Vec<String> = self.last_node.iter().cloned().collect();
+        if let Some(n) = &op.node {
+            if nodes.last() != Some(n) {
+                nodes.push(n.clone());
+            }
+        }
+        self.findings.push(Finding {
+            kind,
+            session: op.session.clone(),
+            at_us: op.start_us,
+            nodes,
+            detail,
+        });
+    }
+
+    fn step(&mut self, op: &Op) {
+        if op.kind == OpKind::Login {
+            if op.outcome == Outcome::Ok {
+                if let Some(view) = &op.view {
+                    self.user = Some(view.user.clone());
+                    self.seen_version = Some((view.version, op.node.clone()));
+                }
+                self.last_node = op.node.clone();
+            }
+            return;
+        }
+        if self.user.is_none() || self.lost {
+            return;
+        }
+        if self.logged_out || op.kind == OpKind::Probe {
+            if op.outcome == Outcome::Ok && !self.logout_unknown {
+                let what = if op.kind == OpKind::Probe {
+                    "the old cookie"
+                } else {
+                    "the session"
+                };
+                self.find(
+                    Kind::Resurrection,
+                    op,
+                    format!(
+                        "{what} still served (HTTP {}) after an acknowledged logout",
+                        op.status.unwrap_or(0)
+                    ),
+                );
+            }
+            return;
+        }
+        match op.outcome {
+            Outcome::Indeterminate => {
+                if op.kind == OpKind::Logout {
+                    self.logout_unknown = true;
+                }
+                if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
+                    self.maybe
+                        .entry(attr.clone())
+                        .or_default()
+                        .insert(write.clone());
+                }
+            }
+            Outcome::Fail => {
+                if op.error.as_deref() == Some("no-session") && !self.logout_unknown {
+                    self.lost = true;
+                    let node = op.node.as_deref().unwrap_or("?");
+                    let last = self.last_node.as_deref().unwrap_or("?");
+                    self.find(
+                        Kind::SessionLost,
+                        op,
+                        format!(
+                            "{:?} answered 401 no-session on {node}; last served by {last}",
+                            op.kind
+                        ),
+                    );
+                }
+            }
+            Outcome::Ok if op.kind == OpKind::Logout => self.logged_out = true,
+            Outcome::Ok => self.check_view(op),
+        }
+    }
+
+    fn check_view(&mut self, op: &Op) {
+        let Some(view) = &op.view else { return };
+        if Some(&view.user) != self.user.as_ref() {
+            self.lost = true;
+            let expected = self.user.clone().unwrap_or_default();
+            self.find(
+                Kind::SessionLost,
+                op,
+                format!("came back as user `{}`, not `{expected}`", view.user),
+            );
+            return;
+        }
+        if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
+            self.acked.insert(attr.clone(), write.clone());
+        }
+        if op.kind == OpKind::Counter {
+            self.acked_counter = self.acked_counter.max(view.counter);
+        }
+        let mut stale = Vec::new();
+        for (attr, acked) in &self.acked {
+            let maybe = self.maybe.get(attr);
+            match view.attrs.get(attr) {
+                Some(seen) if seen == acked || maybe.is_some_and(|m| m.contains(seen)) => {}
+                Some(seen) => stale.push(format!(
+                    "`{attr}` shows write {seen}, not the acknowledged {acked}"
+                )),
+                None => stale.push(format!(
+                    "`{attr}` is missing; write {acked} was acknowledged"
+                )),
+            }
+        }
+        if view.counter < self.acked_counter {
+            stale.push(format!(
+                "counter is {}, below the acknowledged {}",
+                view.counter, self.acked_counter
+            ));
+        }
+        if !stale.is_empty() {
+            self.find(Kind::StaleRead, op, stale.join("; "));
+        }
+        if let Some((seen, at)) = &self.seen_version {
+            if view.version < *seen {
+                let at = at.as_deref().unwrap_or("?").to_string();
+                let seen = *seen;
+                self.find(
+                    Kind::MonotonicRead,
+                    op,
+                    format!(
+                        "version {} after version {seen} was seen on {at}",
+                        view.version
+                    ),
+                );
+            }
+        }
+        if self
+            .seen_version
+            .as_ref()
+            .is_none_or(|(v, _)| view.version > *v)
+        {
+            self.seen_version = Some((view.version, op.node.clone()));
+        }
+        self.last_node = op.node.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::View;
+
+    /// A tiny history builder: each call appends one operation, 1 ms apart.
+    struct H(Vec<Op>);
+
+    impl H {
+        fn new() -> Self {
+            Self(Vec::new())
+        }
+
+        fn op(mut self, kind: OpKind, outcome: Outcome, node: &str, view: Option<View>) -> Self {
+            let t = self.0.len() as u64 * 1000;
+            self.0.push(Op {
+                target: "t".into(),
+                session: "s".into(),
+                kind,
+                attr: None,
+                write: None,
+                intended_us: t,
+                start_us: t,
+                end_us: t + 500,
+                status: Some(match outcome {
+                    Outcome::Ok => 200,
+                    Outcome::Fail => 401,
+                    Outcome::Indeterminate => 504,
+                }),
+                node: Some(node.into()),
+                outcome,
+                error: (outcome == Outcome::Fail).then(|| "no-session".to_string()),
+                view,
+            });
+            self
+        }
+
+        fn write(
+            mut self,
+            attr: &str,
+            id: &str,
+            outcome: Outcome,
+            node: &str,
+            view: Option<View>,
+        ) -> Self {
+            self = self.op(OpKind::Write, outcome, node, view);
+            let last = self.0.last_mut().expect("just pushed");
+            last.attr = Some(attr.into());
+            last.write = Some(id.into());
+            if outcome == Outcome::Indeterminate {
+                last.error = Some("timeout".into());
+            }
+            self
+        }
+
+        fn check(&self) -> SessionCheck {
+            check_session(&self.0.iter().collect::<Vec<_>>())
+        }
+
+        fn kinds(&self) -> Vec<Kind> {
+            self.check().findings.iter().map(|f| f.kind).collect()
+        }
+    }
+
+    fn view(version: u64, counter: u64, attrs: &[(&str, &str)]) -> Option<View> {
+        Some(View {
+            user: "s".into(),
+            counter,
+            version,
+            attrs: attrs
+                .iter()
+                .map(|(a, w)| (a.to_string(), w.to_string()))
+                .collect(),
+        })
+    }
+
+    const OK: Outcome = Outcome::Ok;
+
+    #[test]
+    fn a_clean_session_passes() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .write("a", "w1", OK, "n1", view(2, 0, &[("a", "w1")]))
+            .op(OpKind::Counter, OK, "n1", view(3, 1, &[("a", "w1")]))
+            .op(OpKind::Read, OK, "n1", view(3, 1, &[("a", "w1")]))
+            .op(OpKind::Logout, OK, "n1", None)
+            .op(OpKind::Probe, Outcome::Fail, "n1", None);
+        assert_eq!(h.kinds(), []);
+        assert!(h.check().established);
+    }
+
+    #[test]
+    fn a_401_after_login_is_a_lost_session_counted_once() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Read, Outcome::Fail, "n2", None)
+            .op(OpKind::Read, Outcome::Fail, "n3", None);
+        let c = h.check();
+        assert_eq!(h.kinds(), [Kind::SessionLost]);
+        assert_eq!(c.findings[0].nodes, ["n1", "n2"]);
+        assert!(c.lost());
+    }
+
+    #[test]
+    fn another_users_session_is_a_loss() {
+        let mut other = view(2, 0, &[]);
+        if let Some(v) = other.as_mut() {
+            v.user = "intruder".into();
+        }
+        let h =
+            H::new()
+                .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+                .op(OpKind::Read, OK, "n2", other);
+        assert_eq!(h.kinds(), [Kind::SessionLost]);
+    }
+
+    #[test]
+    fn a_read_missing_an_acknowledged_write_is_stale() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .write("a", "w1", OK, "n1", view(2, 0, &[("a", "w1")]))
+            .write("a", "w2", OK, "n1", view(3, 0, &[("a", "w2")]))
+            .op(OpKind::Read, OK, "n2", view(3, 0, &[("a", "w1")]))
+            .op(OpKind::Read, OK, "n2", view(3, 0, &[]));
+        assert_eq!(h.kinds(), [Kind::StaleRead, Kind::StaleRead]);
+    }
+
+    #[test]
+    fn a_counter_below_its_acknowledged_value_is_stale() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Counter, OK, "n1", view(2, 1, &[]))
+            .op(OpKind::Read, OK, "n2", view(2, 0, &[]));
+        assert_eq!(h.kinds(), [Kind::StaleRead]);
+    }
+
+    #[test]
+    fn a_version_going_back_breaks_monotonic_reads() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Read, OK, "n1", view(5, 0, &[]))
+            .op(OpKind::Read, OK, "n2", view(4, 0, &[]));
+        assert_eq!(h.kinds(), [Kind::MonotonicRead]);
+    }
+
+    #[test]
+    fn a_session_served_after_logout_is_resurrected() {
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Logout, OK, "n1", None)
+            .op(OpKind::Probe, OK, "n2", view(1, 0, &[]));
+        assert_eq!(h.kinds(), [Kind::Resurrection]);
+    }
+
+    #[test]
+    fn indeterminate_operations_never_cause_a_failure() {
+        // A timed-out write may land late: a later read may show it instead of the last
+        // acknowledged one.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .write("a", "w1", OK, "n1", view(2, 0, &[("a", "w1")]))
+            .write("a", "w2", Outcome::Indeterminate, "n1", None)
+            .op(OpKind::Read, OK, "n1", view(3, 0, &[("a", "w2")]))
+            .op(OpKind::Read, OK, "n1", view(3, 0, &[("a", "w2")]));
+        assert_eq!(h.kinds(), []);
+        // A logout that timed out may or may not have happened: neither a 401 afterwards nor
+        // a later success is an anomaly.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Logout, Outcome::Indeterminate, "n1", None)
+            .op(OpKind::Read, Outcome::Fail, "n1", None);
+        assert_eq!(h.kinds(), []);
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Logout, Outcome::Indeterminate, "n1", None)
+            .op(OpKind::Probe, OK, "n1", view(1, 0, &[]));
+        assert_eq!(h.kinds(), []);
+        // Indeterminate increments can only raise the counter and the version.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
+            .op(OpKind::Counter, Outcome::Indeterminate, "n1", None)
+            .op(OpKind::Read, OK, "n1", view(2, 1, &[]));
+        assert_eq!(h.kinds(), []);
+    }
+
+    #[test]
+    fn a_failed_login_establishes_nothing() {
+        let h = H::new().op(OpKind::Login, Outcome::Fail, "n1", None).op(
+            OpKind::Read,
+            Outcome::Fail,
+            "n1",
+            None,
+        );
+        assert_eq!(h.kinds(), []);
+        assert!(!h.check().established);
+    }
+}

@@ -1,0 +1,144 @@
+//! `sessionbench run SUITE`: the whole pipeline, with every stage persisted in the run
+//! directory (plan.json, history.jsonl as it happens, results.json, report.md).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::{mpsc, watch};
+
+use super::args;
+use super::exit::{CliError, ExitCode};
+use crate::history::{self, Record};
+use crate::plan::Plan;
+use crate::{driver, results, suite};
+
+use super::check::{finish, write_json};
+use super::progress::Progress;
+
+/// How often the history file is flushed while a run goes (a crash loses at most this much).
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Runs a suite: each target in turn is started, loaded, faulted, and stopped; then every
+/// session's history is checked. Exit 0 when every verdict passes, 3 when one fails or cannot
+/// be judged, 2 for an invalid suite, 130 when interrupted (what ran is kept and checked).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Suite file (TOML). Without one, the embedded default suite runs
+    /// (see `sessionbench run --print-default-suite`).
+    suite: Option<PathBuf>,
+    /// Run directory (default: target/sessionbench/runs/<suite>-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override the suite's load duration per target, e.g. 10s.
+    #[arg(long, value_parser = args::duration)]
+    duration: Option<Duration>,
+    /// Override the suite's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No progress line and no tables: only the verdict and where the files are.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the commented default suite (every key, with its default) and exit.
+    #[arg(long, conflicts_with = "suite")]
+    print_default_suite: bool,
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
+    if a.print_default_suite {
+        print!("{}", suite::DEFAULT_SUITE);
+        return Ok(ExitCode::Ok);
+    }
+    let mut plan = match &a.suite {
+        Some(path) => suite::load(path)?,
+        None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
+    };
+    if let Some(d) = a.duration {
+        if d <= plan.warm_up {
+            return Err(CliError::Usage(format!(
+                "--duration {} is not longer than the warm-up ({})",
+                humantime::format_duration(d),
+                humantime::format_duration(plan.warm_up)
+            )));
+        }
+        plan.duration = d;
+    }
+    if let Some(seed) = a.seed {
+        plan.seed = seed;
+    }
+    let dir = a.out.clone().unwrap_or_else(|| default_dir(&plan));
+    std::fs::create_dir_all(&dir)
+        .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
+    write_json(&dir.join("plan.json"), &plan)?;
+    if !a.quiet {
+        eprintln!(
+            "sessionbench: running suite `{}` ({} targets, {} each) in {}",
+            plan.name,
+            plan.targets.len(),
+            humantime::format_duration(plan.duration),
+            dir.display()
+        );
+    }
+    let interrupted = args::runtime(None)
+        .map_err(CliError::io("cannot start the runtime"))?
+        .block_on(drive(&plan, &dir, a.quiet))?;
+    let history =
+        history::read(&dir.join("history.jsonl")).map_err(|e| CliError::BadRun(e.to_string()))?;
+    let results = results::build(&plan, &history);
+    let code = finish(&dir, &results, a.quiet)?;
+    Ok(if interrupted {
+        ExitCode::Interrupted
+    } else {
+        code
+    })
+}
+
+/// Runs the driver with the history writer and the progress line listening, and Ctrl-C (or
+/// SIGTERM) turned into a clean stop. Returns whether the run was interrupted.
+async fn drive(plan: &Plan, dir: &Path, quiet: bool) -> Result<bool, CliError> {
+    let (events, mut records) = mpsc::unbounded_channel::<Record>();
+    let (cancel_tx, cancel) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        if sessionbench_targets::shutdown::terminate_signal()
+            .await
+            .is_ok()
+        {
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let path = dir.join("history.jsonl");
+    let mut writer = history::Writer::create(&path)
+        .map_err(CliError::io(format!("cannot create {}", path.display())))?;
+    let recorder = tokio::spawn(async move {
+        let mut progress = Progress::new(quiet);
+        let mut last_flush = tokio::time::Instant::now();
+        while let Some(record) = records.recv().await {
+            progress.observe(&record);
+            writer.append(&record)?;
+            if last_flush.elapsed() >= FLUSH_EVERY {
+                writer.flush()?;
+                progress.draw();
+                last_flush = tokio::time::Instant::now();
+            }
+        }
+        writer.flush()
+    });
+    let driven = driver::run(plan, dir, events, cancel).await;
+    signals.abort();
+    let recorded = recorder.await.map_err(|e| CliError::Io {
+        what: "the history writer failed".into(),
+        source: std::io::Error::other(e),
+    })?;
+    recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
+    if driven.as_ref().is_ok_and(|interrupted| *interrupted) && !quiet {
+        eprintln!("sessionbench: interrupted; the history so far is kept and checked");
+    }
+    Ok(driven?)
+}
+
+fn default_dir(plan: &Plan) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from("target/sessionbench/runs").join(format!("{}-{secs}", plan.name))
+}

@@ -1,0 +1,259 @@
+//! The driver owns a run: for each target in turn it starts the processes, runs the load and
+//! the fault schedule side by side, and tears everything down whatever happens. It never
+//! prints: everything it does is a [`Record`] sent to whoever listens (history, progress).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::faults;
+use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
+use crate::load::{LoadContext, run_load};
+use crate::plan::{FaultPlan, Plan, TargetPlan};
+use crate::topology::{StartError, Topology};
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("target `{target}`: {source}")]
+    Start {
+        target: String,
+        #[source]
+        source: StartError,
+    },
+    #[error("cannot create {dir}: {source}")]
+    Dir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs every target of `plan` in turn. Returns `true` if `cancel` cut the run short.
+pub async fn run(
+    plan: &Plan,
+    run_dir: &Path,
+    events: mpsc::UnboundedSender<Record>,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<bool, DriverError> {
+    let logs = run_dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|source| DriverError::Dir {
+        dir: logs.display().to_string(),
+        source,
+    })?;
+    let _ = events.send(Record::Header {
+        format_version: FORMAT_VERSION,
+        suite: plan.name.clone(),
+        seed: plan.seed,
+    });
+    for target in &plan.targets {
+        if *cancel.borrow() {
+            return Ok(true);
+        }
+        if run_target(plan, target, &logs, &events, &mut cancel).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn run_target(
+    plan: &Plan,
+    target: &TargetPlan,
+    logs: &Path,
+    events: &mpsc::UnboundedSender<Record>,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<bool, DriverError> {
+    let topology = Topology::start(target, logs)
+        .await
+        .map_err(|source| DriverError::Start {
+            target: target.name.clone(),
+            source,
+        })?;
+    let _ = events.send(Record::TargetStart {
+        target: target.name.clone(),
+        nodes: topology.addresses(),
+        lb: topology.lb.as_ref().map(|lb| lb.addr().to_string()),
+    });
+    let t0 = Instant::now();
+    let ctx = Arc::new(LoadContext {
+        target: target.name.clone(),
+        entry: topology.entry(),
+        workload: plan.workload.clone(),
+        seed: plan.seed,
+        t0,
+        deadline: t0 + plan.duration,
+        events: events.clone(),
+    });
+    let topology = Arc::new(tokio::sync::Mutex::new(topology));
+    let active = Arc::new(Mutex::new(BTreeSet::new()));
+    let schedule = Schedule {
+        target: target.name.clone(),
+        t0,
+        events: events.clone(),
+        topology: topology.clone(),
+        active: active.clone(),
+    };
+    let mut faults = JoinSet::new();
+    for (index, fault) in plan.faults.iter().enumerate() {
+        faults.spawn(schedule.clone().run(index, fault.clone()));
+    }
+    let mut load = tokio::spawn(run_load(ctx));
+    let interrupted = tokio::select! {
+        _ = &mut load => false,
+        _ = cancel.wait_for(|c| *c) => {
+            load.abort();
+            let _ = load.await;
+            true
+        }
+    };
+    faults.abort_all();
+    while faults.join_next().await.is_some() {}
+    let end_us = us(t0, Instant::now());
+    // A fault without a heal, or whose heal was still pending, ends with the load.
+    let unhealed: Vec<usize> = active
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .copied()
+        .collect();
+    for index in unhealed {
+        let fault = &plan.faults[index];
+        schedule.event(
+            index,
+            fault,
+            FaultPhase::End,
+            end_us,
+            Some("not healed before the load ended".into()),
+        );
+    }
+    let _ = events.send(Record::TargetEnd {
+        target: target.name.clone(),
+        at_us: end_us,
+        interrupted,
+    });
+    drop(schedule);
+    match Arc::try_unwrap(topology) {
+        Ok(topology) => topology.into_inner().stop().await,
+        // Unreachable once every task is joined; if not, Drop still kills every process.
+        Err(shared) => drop(shared),
+    }
+    Ok(interrupted)
+}
+
+fn us(t0: Instant, t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(t0).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// What a fault task needs.
+#[derive(Clone)]
+struct Schedule {
+    target: String,
+    t0: Instant,
+    events: mpsc::UnboundedSender<Record>,
+    topology: Arc<tokio::sync::Mutex<Topology>>,
+    /// Faults injected and not yet healed.
+    active: Arc<Mutex<BTreeSet<usize>>>,
+}
+
+impl Schedule {
+    fn event(
+        &self,
+        index: usize,
+        fault: &FaultPlan,
+        phase: FaultPhase,
+        at_us: u64,
+        detail: Option<String>,
+    ) {
+        let _ = self.events.send(Record::Fault(FaultEvent {
+            target: self.target.clone(),
+            fault: index,
+            kind: fault.kind.name().into(),
+            node: fault.node.clone(),
+            phase,
+            at_us,
+            detail,
+        }));
+    }
+
+    fn set_active(&self, index: usize, on: bool) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if on {
+            active.insert(index);
+        } else {
+            active.remove(&index);
+        }
+    }
+
+    async fn run(self, index: usize, fault: FaultPlan) {
+        tokio::time::sleep_until(self.t0 + fault.at).await;
+        self.event(
+            index,
+            &fault,
+            FaultPhase::Start,
+            us(self.t0, Instant::now()),
+            None,
+        );
+        self.set_active(index, true);
+        let injected = self
+            .with_node(&fault.node, |node| {
+                Box::pin(faults::inject(fault.kind, node))
+            })
+            .await;
+        if let Err(e) = injected {
+            self.event(
+                index,
+                &fault,
+                FaultPhase::End,
+                us(self.t0, Instant::now()),
+                Some(format!("inject failed: {e}")),
+            );
+            self.set_active(index, false);
+            return;
+        }
+        let heal_at = if faults::heals_itself(fault.kind) {
+            Duration::ZERO
+        } else {
+            match fault.heal_after {
+                Some(after) => after,
+                None => return, // Lasts until the load ends.
+            }
+        };
+        tokio::time::sleep_until(self.t0 + fault.at + heal_at).await;
+        let healed = if faults::heals_itself(fault.kind) {
+            Ok(())
+        } else {
+            self.with_node(&fault.node, |node| Box::pin(faults::heal(node)))
+                .await
+        };
+        let detail = healed.err().map(|e| format!("heal failed: {e}"));
+        self.event(
+            index,
+            &fault,
+            FaultPhase::End,
+            us(self.t0, Instant::now()),
+            detail,
+        );
+        self.set_active(index, false);
+    }
+
+    async fn with_node<F>(&self, id: &str, f: F) -> Result<(), StartError>
+    where
+        F: for<'p> FnOnce(
+            &'p mut crate::topology::Process,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), StartError>> + Send + 'p>,
+        >,
+    {
+        let mut topology = self.topology.lock().await;
+        match topology.node_mut(id) {
+            Some(node) => f(node).await,
+            None => Ok(()), // Validation guarantees the node exists.
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! A keep-alive HTTP/1.1 client for one virtual user: bound to its own loopback source address
+//! (so `ip-hash` and nginx see distinct clients), carrying a cookie jar, and doing its I/O
+//! inline on its own task (the same exchange code as the load balancer's).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use bytes::Bytes;
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, SET_COOKIE};
+use hyper::{Method, StatusCode};
+use sessionbench_targets::http1::Conn;
+use tokio::net::TcpSocket;
+
+/// Largest answer read; session views with large padding stay far below.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// `127.A.B.1` for user `i`: distinct in the second and third octets, which nginx's `ip_hash`
+/// needs (it hashes only the first three), and all local on Linux.
+pub fn source_address(i: u64) -> IpAddr {
+    let a = 1 + (i / 250) % 254;
+    let b = 1 + i % 250;
+    IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, 1))
+}
+
+/// An answer, with the node that produced it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub node: Option<String>,
+    pub body: Bytes,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// No connection could be made: certainly not sent.
+    Connect,
+    /// Writing the request failed: the peer had closed the connection, nothing was processed.
+    NotSent,
+    /// Sent, but the connection broke before an answer: may have been applied.
+    Broken,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    source: IpAddr,
+    target: SocketAddr,
+    conn: Option<Conn>,
+    /// Host and cookies, rebuilt only when the jar changes.
+    headers: HeaderMap,
+    jar: BTreeMap<String, String>,
+}
+
+impl Client {
+    pub fn new(source: IpAddr, target: SocketAddr) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HOST,
+            HeaderValue::try_from(target.to_string()).expect("an address is a valid header value"),
+        );
+        Self {
+            source,
+            target,
+            conn: None,
+            headers,
+            jar: BTreeMap::new(),
+        }
+    }
+
+    async fn connect(&self) -> std::io::Result<Conn> {
+        let socket = if self.target.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if self.source.is_ipv4() == self.target.is_ipv4() {
+            socket.bind(SocketAddr::new(self.source, 0))?;
+        }
+        let stream = socket.connect(self.target).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn::new(stream))
+    }
+
+    /// The cookies the user holds.
+    pub fn cookies(&self) -> BTreeMap<String, String> {
+        self.jar.clone()
+    }
+
+    /// Replaces the jar (e.g. to replay a logged-out cookie).
+    pub fn set_cookies(&mut self, jar: BTreeMap<String, String>) {
+        self.jar = jar;
+        self.sync_cookie_header();
+    }
+
+    fn sync_cookie_header(&mut self) {
+        let line: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        match HeaderValue::try_from(line.join("; ")) {
+            Ok(v) if !self.jar.is_empty() => {
+                self.headers.insert(COOKIE, v);
+            }
+            _ => {
+                self.headers.remove(COOKIE);
+            }
+        }
+    }
+
+    /// Sends one request on the user's connection (opening one if needed), following cookies.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, SendFailure> {
+        if self.conn.as_ref().is_some_and(|c| !c.is_open()) {
+            self.conn = None;
+        }
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.connect().await.map_err(|_| SendFailure::Connect)?,
+        };
+        let payload = match body {
+            Some(v) => {
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                serde_json::to_vec(v).expect("a JSON value serialises")
+            }
+            None => {
+                self.headers.remove(CONTENT_TYPE);
+                Vec::new()
+            }
+        };
+        conn.send(&method, path, &self.headers, &payload)
+            .await
+            .map_err(|_| SendFailure::NotSent)?;
+        let answer = conn
+            .receive(&method, MAX_RESPONSE)
+            .await
+            .map_err(|_| SendFailure::Broken)?;
+        if answer.reusable {
+            self.conn = Some(conn);
+        }
+        let mut jar_changed = false;
+        for set_cookie in answer.headers.get_all(SET_COOKIE) {
+            if let Ok(text) = set_cookie.to_str() {
+                jar_changed |= self.store_cookie(text);
+            }
+        }
+        if jar_changed {
+            self.sync_cookie_header();
+        }
+        let node = answer
+            .headers
+            .get("x-sessionbench-node")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Reply {
+            status: answer.status,
+            node,
+            body: answer.body,
+        })
+    }
+
+    fn store_cookie(&mut self, set_cookie: &str) -> bool {
+        let mut parts = set_cookie.split(';');
+        let Some((name, value)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
+            return false;
+        };
+        if parts.any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0")) {
+            self.jar.remove(name).is_some()
+        } else {
+            self.jar
+                .insert(name.to_string(), value.to_string())
+                .as_deref()
+                != Some(value)
+        }
+    }
+
+    /// Drops the connection, e.g. after a timeout left it in an unknown state.
+    pub fn disconnect(&mut self) {
+        self.conn = None;
+    }
+}

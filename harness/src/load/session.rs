@@ -1,0 +1,354 @@
+//! What a virtual user does: sessions of login, a seeded mix of operations on a schedule, and
+//! sometimes a logout followed by a probe with the old cookie. Every operation becomes one
+//! history record with its intended start, actual start, end and outcome.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::client::{Client, Reply, SendFailure, source_address};
+use crate::history::{Op, OpKind, Outcome, Record, View};
+use crate::plan::{LoadModel, Mix, Workload};
+
+/// Attributes a session writes to: few, so reads often show a write that must be there.
+const ATTRS: u32 = 4;
+
+/// What every virtual user of one target shares.
+#[derive(Debug)]
+pub struct LoadContext {
+    pub target: String,
+    pub entry: SocketAddr,
+    pub workload: Workload,
+    pub seed: u64,
+    /// Time 0 of the target's records.
+    pub t0: Instant,
+    /// No operation starts at or after this.
+    pub deadline: Instant,
+    pub events: mpsc::UnboundedSender<Record>,
+}
+
+impl LoadContext {
+    fn us(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.t0).as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Drives the workload until the deadline and returns when every session has finished.
+pub async fn run_load(ctx: Arc<LoadContext>) {
+    let mut sessions = JoinSet::new();
+    match ctx.workload.model {
+        LoadModel::Closed { virtual_users } => {
+            for vu in 0..virtual_users {
+                sessions.spawn(virtual_user(ctx.clone(), u64::from(vu)));
+            }
+        }
+        LoadModel::Open {
+            arrival_rate,
+            max_sessions_in_flight,
+        } => {
+            let gap = Duration::from_secs_f64(1.0 / arrival_rate);
+            let slots = Arc::new(Semaphore::new(max_sessions_in_flight as usize));
+            let mut next = ctx.t0;
+            let mut n: u64 = 0;
+            while next < ctx.deadline {
+                tokio::time::sleep_until(next).await;
+                // An open model does not wait for the target: past the cap an arrival is
+                // turned away (and the cap should be raised), never delayed.
+                if let Ok(permit) = slots.clone().try_acquire_owned() {
+                    let ctx = ctx.clone();
+                    sessions.spawn(async move {
+                        run_session(&ctx, format!("s{n}"), n, next).await;
+                        drop(permit);
+                    });
+                }
+                n += 1;
+                next += gap;
+            }
+        }
+    }
+    while sessions.join_next().await.is_some() {}
+}
+
+async fn virtual_user(ctx: Arc<LoadContext>, vu: u64) {
+    let mut n = 0;
+    loop {
+        let start = Instant::now();
+        if start >= ctx.deadline {
+            return;
+        }
+        let established = run_session(&ctx, format!("v{vu}.{n}"), vu, start).await;
+        n += 1;
+        if !established {
+            // The target refuses logins (all nodes down?): do not spin.
+            tokio::time::sleep(ctx.workload.think_time.max(Duration::from_millis(20))).await;
+        }
+    }
+}
+
+/// One session from login to its end. Returns whether the login succeeded.
+async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Instant) -> bool {
+    let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(&session));
+    let mut client = Client::new(source_address(user), ctx.entry);
+    let mut s = Session {
+        ctx,
+        name: &session,
+        client: &mut client,
+    };
+    let login = s
+        .op(
+            OpKind::Login,
+            None,
+            start,
+            Method::POST,
+            "/login",
+            Some(json!({ "user": session })),
+        )
+        .await;
+    if login.outcome != Outcome::Ok {
+        return false;
+    }
+    let think = ctx.workload.think_time;
+    for k in 1..=ctx.workload.ops_per_session {
+        // The schedule, not the previous answer, decides when an operation should start, so
+        // a slow answer shows in the next operations' latency (coordinated omission).
+        let intended = if think.is_zero() {
+            Instant::now()
+        } else {
+            start + think * k
+        };
+        if intended >= ctx.deadline {
+            break;
+        }
+        tokio::time::sleep_until(intended).await;
+        let done = match pick(&mut rng, ctx.workload.mix) {
+            OpKind::Write => {
+                let attr = format!("a{}", rng.random_range(0..ATTRS));
+                let write = format!("{session}:{k}");
+                let body = json!({ "value": k, "write": write });
+                let path = format!("/session/attrs/{attr}");
+                s.op(
+                    OpKind::Write,
+                    Some((attr, write)),
+                    intended,
+                    Method::PUT,
+                    &path,
+                    Some(body),
+                )
+                .await
+            }
+            OpKind::Counter => {
+                s.op(
+                    OpKind::Counter,
+                    None,
+                    intended,
+                    Method::POST,
+                    "/session/counter",
+                    None,
+                )
+                .await
+            }
+            OpKind::Logout => {
+                let cookies = s.client.cookies();
+                let out = s
+                    .op(
+                        OpKind::Logout,
+                        None,
+                        intended,
+                        Method::POST,
+                        "/logout",
+                        None,
+                    )
+                    .await;
+                if out.outcome == Outcome::Ok {
+                    // A stolen or stale copy of the cookie must not work any more.
+                    s.client.set_cookies(cookies);
+                    s.op(
+                        OpKind::Probe,
+                        None,
+                        Instant::now(),
+                        Method::GET,
+                        "/session",
+                        None,
+                    )
+                    .await;
+                }
+                return true;
+            }
+            _ => {
+                s.op(OpKind::Read, None, intended, Method::GET, "/session", None)
+                    .await
+            }
+        };
+        if done.error.as_deref() == Some("no-session") {
+            return true; // Lost: the user would log in again, as a new session.
+        }
+    }
+    true
+}
+
+struct Session<'a> {
+    ctx: &'a LoadContext,
+    name: &'a str,
+    client: &'a mut Client,
+}
+
+struct Done {
+    outcome: Outcome,
+    error: Option<String>,
+}
+
+impl Session<'_> {
+    async fn op(
+        &mut self,
+        kind: OpKind,
+        write: Option<(String, String)>,
+        intended: Instant,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Done {
+        let start = Instant::now();
+        let sent = tokio::time::timeout(
+            self.ctx.workload.request_timeout,
+            self.client.send(method, path, body.as_ref()),
+        )
+        .await;
+        let end = Instant::now();
+        let (status, node, outcome, error, view) = match sent {
+            Err(_elapsed) => {
+                self.client.disconnect();
+                (
+                    None,
+                    None,
+                    Outcome::Indeterminate,
+                    Some("timeout".to_string()),
+                    None,
+                )
+            }
+            Ok(Err(failure)) => {
+                let (outcome, code) = match failure {
+                    SendFailure::Connect => (Outcome::Fail, "connect"),
+                    SendFailure::NotSent => (Outcome::Fail, "not-sent"),
+                    SendFailure::Broken => (Outcome::Indeterminate, "connection-broken"),
+                };
+                (None, None, outcome, Some(code.to_string()), None)
+            }
+            Ok(Ok(reply)) => classify(reply),
+        };
+        let (attr, write) = write.unzip();
+        let ctx = self.ctx;
+        let record = Op {
+            target: ctx.target.clone(),
+            session: self.name.to_string(),
+            kind,
+            attr,
+            write,
+            intended_us: ctx.us(intended),
+            start_us: ctx.us(start),
+            end_us: ctx.us(end),
+            status,
+            node,
+            outcome,
+            error: error.clone(),
+            view,
+        };
+        // The receiver outlives every load task; a send can only fail during teardown.
+        let _ = ctx.events.send(Record::Op(record));
+        Done { outcome, error }
+    }
+}
+
+type Classified = (
+    Option<u16>,
+    Option<String>,
+    Outcome,
+    Option<String>,
+    Option<View>,
+);
+
+/// The parts of a session view the checkers need; attribute values are skipped unparsed.
+#[derive(Deserialize)]
+struct WireView {
+    user: String,
+    counter: u64,
+    version: u64,
+    attrs: BTreeMap<String, WireAttr>,
+}
+
+#[derive(Deserialize)]
+struct WireAttr {
+    write: String,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    error: String,
+}
+
+/// What an answer means for the operation: applied, refused, or unknown.
+fn classify(reply: Reply) -> Classified {
+    let status = reply.status;
+    let code = || {
+        serde_json::from_slice::<WireError>(&reply.body)
+            .map_or_else(|_| format!("http-{}", status.as_u16()), |e| e.error)
+    };
+    let (outcome, error) = if status.is_success() {
+        (Outcome::Ok, None)
+    } else if status == StatusCode::BAD_GATEWAY
+        || status == StatusCode::GATEWAY_TIMEOUT
+        || (status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE)
+    {
+        // The balancer gave up after sending, or the node failed midway: maybe applied.
+        (Outcome::Indeterminate, Some(code()))
+    } else {
+        // 4xx, and 503 (no backend, backend down, store unavailable): nothing was applied.
+        (Outcome::Fail, Some(code()))
+    };
+    let view = if status.is_success() {
+        serde_json::from_slice::<WireView>(&reply.body)
+            .ok()
+            .map(|w| View {
+                user: w.user,
+                counter: w.counter,
+                version: w.version,
+                attrs: w.attrs.into_iter().map(|(k, a)| (k, a.write)).collect(),
+            })
+    } else {
+        None
+    };
+    (Some(status.as_u16()), reply.node, outcome, error, view)
+}
+
+fn pick(rng: &mut StdRng, mix: Mix) -> OpKind {
+    let total = mix.read + mix.write + mix.counter + mix.logout;
+    let mut x = rng.random_range(0..total.max(1));
+    for (weight, kind) in [
+        (mix.read, OpKind::Read),
+        (mix.write, OpKind::Write),
+        (mix.counter, OpKind::Counter),
+        (mix.logout, OpKind::Logout),
+    ] {
+        if x < weight {
+            return kind;
+        }
+        x -= weight;
+    }
+    OpKind::Read
+}
+
+/// FNV-1a: a stable per-session seed from its name (std's hasher may change between releases).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -1,0 +1,205 @@
+//! The validated, fully resolved plan of a run: what `validate()` makes of a suite file, what
+//! the driver executes, and what `plan.json` stores so a run can be re-checked offline.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole run: every default resolved, every name checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Plan {
+    pub name: String,
+    /// The suite file this came from, as given.
+    pub source: String,
+    pub seed: u64,
+    /// Length of the load on each target.
+    #[serde(with = "ms", rename = "duration-ms")]
+    pub duration: Duration,
+    /// Operations in the first `warm-up` are checked but left out of throughput and latency.
+    #[serde(with = "ms", rename = "warm-up-ms")]
+    pub warm_up: Duration,
+    pub workload: Workload,
+    pub targets: Vec<TargetPlan>,
+    pub faults: Vec<FaultPlan>,
+}
+
+/// How virtual users drive sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Workload {
+    pub model: LoadModel,
+    /// Pause between a session's operations; also its cadence for latency correction.
+    #[serde(with = "ms", rename = "think-time-ms")]
+    pub think_time: Duration,
+    /// Operations after login, unless the session logs out or is lost first.
+    pub ops_per_session: u32,
+    /// An operation without an answer in this long is indeterminate.
+    #[serde(with = "ms", rename = "request-timeout-ms")]
+    pub request_timeout: Duration,
+    pub mix: Mix,
+}
+
+/// Closed loop (a fixed number of users, each starting a new session when one ends) or open
+/// loop (sessions arrive at a fixed rate whatever the target's speed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "kind"
+)]
+pub enum LoadModel {
+    Closed {
+        virtual_users: u32,
+    },
+    Open {
+        arrival_rate: f64,
+        max_sessions_in_flight: u32,
+    },
+}
+
+/// Relative weights of the operations a session makes after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mix {
+    pub read: u32,
+    pub write: u32,
+    pub counter: u32,
+    /// A logout ends the session (followed by one read with the old cookie, which must fail).
+    pub logout: u32,
+}
+
+/// One system under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetPlan {
+    pub name: String,
+    pub strategy: Strategy,
+    pub nodes: u32,
+    /// The LB policy (`None` for `direct`).
+    pub lb_policy: Option<String>,
+    pub cookie: String,
+    /// Nodes append `.<node>` to session ids (for `cookie-route`).
+    pub route_suffix: bool,
+    #[serde(with = "ms", rename = "max-inactive-ms")]
+    pub max_inactive: Duration,
+    pub padding_bytes: usize,
+    pub expect: Expect,
+}
+
+impl TargetPlan {
+    pub fn node_ids(&self) -> impl Iterator<Item = String> {
+        (1..=self.nodes).map(|i| format!("node{i}"))
+    }
+}
+
+/// Session strategies built so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Round-robin LB over local-memory nodes: the session inconsistency problem itself.
+    RoundRobin,
+    /// A sticky LB policy over local-memory nodes.
+    Sticky,
+    /// One node, no LB: a baseline.
+    Direct,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round-robin",
+            Self::Sticky => "sticky",
+            Self::Direct => "direct",
+        }
+    }
+}
+
+/// What a target is expected to survive; a miss fails the run with exit code 3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Expect {
+    pub sessions_lost: LossExpectation,
+    /// Upper bound on lost sessions as a percentage of sessions started.
+    pub max_sessions_lost_percent: Option<f64>,
+    pub max_stale_reads: u64,
+    pub max_monotonic_violations: u64,
+    pub max_resurrections: u64,
+}
+
+/// Whether sessions may, must or must not be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossExpectation {
+    /// No session may be lost.
+    None,
+    /// At least one session must be lost: a negative control that proves the check can fail.
+    Some,
+    /// Losses are measured, not judged (bounded only by `max-sessions-lost-percent`).
+    Any,
+}
+
+/// One fault, injected at `at` into every target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FaultPlan {
+    #[serde(with = "ms", rename = "at-ms")]
+    pub at: Duration,
+    pub kind: FaultKind,
+    pub node: String,
+    /// When the heal happens; `None` leaves the fault in place until the load ends.
+    #[serde(with = "opt_ms", rename = "heal-after-ms")]
+    pub heal_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGKILL: a crash. Heal: start it again on the same port, empty.
+    Kill,
+    /// SIGTERM: a graceful stop. Heal: start it again on the same port.
+    Stop,
+    /// SIGTERM then start again at once, as a deploy does; ends when the node is ready.
+    Restart,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "kill",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+/// Durations as whole milliseconds in JSON, the unit named in the key.
+mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod opt_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|v| v.map(Duration::from_millis))
+    }
+}

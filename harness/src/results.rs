@@ -1,0 +1,307 @@
+//! From a plan and its history to [`Results`]: the checkers' findings per session, throughput
+//! and latency per phase (before, during, after the faults), and a verdict per target. It
+//! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use sessionbench_reports::{
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Results, Sessions,
+    TargetResult, Verdict, Violation,
+};
+
+use crate::checkers::{self, Finding, Kind};
+use crate::history::{FaultPhase, Op, OpKind, Outcome, Record};
+use crate::plan::{LossExpectation, Plan, TargetPlan};
+
+pub fn build(plan: &Plan, history: &[Record]) -> Results {
+    let targets = plan
+        .targets
+        .iter()
+        .map(|t| target(plan, t, history))
+        .collect();
+    Results {
+        format_version: FORMAT_VERSION,
+        suite: plan.name.clone(),
+        source: plan.source.clone(),
+        seed: plan.seed,
+        targets,
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
+    let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    let mut faults: Vec<FaultWindow> = Vec::new();
+    let mut end_us: Option<u64> = None;
+    let mut interrupted = false;
+    let mut started = false;
+    for record in history {
+        match record {
+            Record::TargetStart { target, .. } if *target == t.name => started = true,
+            Record::Op(op) if op.target == t.name => {
+                sessions.entry(&op.session).or_default().push(op)
+            }
+            Record::Fault(f) if f.target == t.name => match f.phase {
+                FaultPhase::Start => faults.push(FaultWindow {
+                    kind: f.kind.clone(),
+                    node: f.node.clone(),
+                    start_ms: us_to_ms(f.at_us),
+                    end_ms: None,
+                    detail: f.detail.clone(),
+                }),
+                FaultPhase::End => {
+                    if let Some(w) = faults
+                        .iter_mut()
+                        .rev()
+                        .find(|w| w.node == f.node && w.kind == f.kind && w.end_ms.is_none())
+                    {
+                        w.end_ms = Some(us_to_ms(f.at_us));
+                        w.detail = f.detail.clone().or(w.detail.take());
+                    }
+                }
+            },
+            Record::TargetEnd {
+                target,
+                at_us,
+                interrupted: cut,
+            } if *target == t.name => {
+                end_us = Some(*at_us);
+                interrupted |= *cut;
+            }
+            _ => {}
+        }
+    }
+    // A history without the target's end was cut by a crash: what it holds is still checked.
+    interrupted |= started && end_us.is_none();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut counts = Sessions::default();
+    for ops in sessions.values_mut() {
+        ops.sort_by_key(|op| op.start_us);
+        let check = checkers::check_session(ops);
+        counts.started += u64::from(check.established);
+        counts.lost += u64::from(check.lost());
+        findings.extend(check.findings);
+    }
+    for f in &findings {
+        match f.kind {
+            Kind::StaleRead => counts.stale_reads += 1,
+            Kind::MonotonicRead => counts.monotonic_violations += 1,
+            Kind::Resurrection => counts.resurrections += 1,
+            Kind::SessionLost => {}
+        }
+    }
+    findings.sort_by_key(|f| f.at_us);
+    // Probes (reads with a logged-out cookie) are checks, not workload: they are meant to fail.
+    let all_ops: Vec<&Op> = sessions
+        .values()
+        .flatten()
+        .copied()
+        .filter(|o| o.kind != OpKind::Probe)
+        .collect();
+    let warm_up = micros(plan.warm_up);
+    let end = end_us.unwrap_or_else(|| all_ops.iter().map(|o| o.end_us).max().unwrap_or(0));
+    let measured: Vec<&Op> = all_ops
+        .iter()
+        .copied()
+        .filter(|o| o.start_us >= warm_up)
+        .collect();
+    let phases = phases(&faults, warm_up, end)
+        .into_iter()
+        .map(|(name, from, to)| {
+            let ops: Vec<&Op> = measured
+                .iter()
+                .copied()
+                .filter(|o| o.start_us >= from && o.start_us < to)
+                .collect();
+            let in_phase = |k: Kind| {
+                findings
+                    .iter()
+                    .filter(|f| f.kind == k && f.at_us >= from && f.at_us < to)
+                    .count() as u64
+            };
+            Phase {
+                name: name.into(),
+                start_ms: us_to_ms(from),
+                end_ms: us_to_ms(to),
+                ops: tally(&ops),
+                throughput_ops_per_s: throughput(&ops, to.saturating_sub(from)),
+                latency_ms: latency(&ops),
+                sessions_lost: in_phase(Kind::SessionLost),
+                stale_reads: in_phase(Kind::StaleRead),
+            }
+        })
+        .collect();
+    let expectations = expectations(t, &counts);
+    let mut reasons: Vec<String> = expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| format!("expected {} {}, measured {}", e.name, e.expected, e.actual))
+        .collect();
+    let mut verdict = if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    if verdict == Verdict::Pass && (interrupted || !started) {
+        verdict = Verdict::Unknown;
+        reasons.push(if started {
+            "the load was interrupted: the history is incomplete".into()
+        } else {
+            "the target never started".into()
+        });
+    }
+    if verdict == Verdict::Pass && counts.started == 0 {
+        verdict = Verdict::Unknown;
+        reasons.push("no session was established, so nothing could be checked".into());
+    }
+    TargetResult {
+        name: t.name.clone(),
+        strategy: t.strategy.name().into(),
+        lb_policy: t.lb_policy.clone(),
+        verdict,
+        reasons,
+        expectations,
+        sessions: counts,
+        ops: tally(&all_ops),
+        throughput_ops_per_s: throughput(&measured, end.saturating_sub(warm_up)),
+        latency_ms: latency(&measured),
+        phases,
+        faults,
+        violations: findings
+            .into_iter()
+            .map(|f| Violation {
+                kind: f.kind.name().into(),
+                session: f.session,
+                at_ms: us_to_ms(f.at_us),
+                nodes: f.nodes,
+                detail: f.detail,
+            })
+            .collect(),
+        interrupted,
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Splits `[warm_up, end)` around the fault windows: `before`, `during` (first fault start to
+/// last fault end), `after`; or one `steady` phase when there was no fault.
+fn phases(faults: &[FaultWindow], warm_up: u64, end: u64) -> Vec<(&'static str, u64, u64)> {
+    let ms_to_us = |ms: f64| (ms * 1000.0) as u64;
+    let first = faults.iter().map(|f| ms_to_us(f.start_ms)).min();
+    let last = faults.iter().map(|f| f.end_ms.map_or(end, ms_to_us)).max();
+    match (first, last) {
+        (Some(first), Some(last)) => [
+            ("before", warm_up, first.max(warm_up)),
+            ("during", first.max(warm_up), last.min(end)),
+            ("after", last.min(end), end),
+        ]
+        .into_iter()
+        .filter(|(_, from, to)| to > from)
+        .collect(),
+        _ => vec![("steady", warm_up, end)],
+    }
+}
+
+fn tally(ops: &[&Op]) -> Ops {
+    let count = |o: Outcome| ops.iter().filter(|op| op.outcome == o).count() as u64;
+    Ops {
+        total: ops.len() as u64,
+        ok: count(Outcome::Ok),
+        fail: count(Outcome::Fail),
+        indeterminate: count(Outcome::Indeterminate),
+    }
+}
+
+fn throughput(ops: &[&Op], window_us: u64) -> f64 {
+    if window_us == 0 {
+        return 0.0;
+    }
+    ops.iter().filter(|o| o.outcome == Outcome::Ok).count() as f64 / (window_us as f64 / 1e6)
+}
+
+/// Percentiles of successful operations, measured from their intended start.
+fn latency(ops: &[&Op]) -> Option<Latency> {
+    let mut h =
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds are valid");
+    for op in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
+        h.saturating_record(op.end_us.saturating_sub(op.intended_us).max(1));
+    }
+    if h.is_empty() {
+        return None;
+    }
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    Some(Latency {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: h.max() as f64 / 1000.0,
+    })
+}
+
+fn expectations(t: &TargetPlan, s: &Sessions) -> Vec<ExpectationResult> {
+    let e = &t.expect;
+    let mut out = Vec::new();
+    let mut push = |name: &str, expected: String, actual: String, passed: bool| {
+        out.push(ExpectationResult {
+            name: name.into(),
+            expected,
+            actual,
+            passed,
+        });
+    };
+    match e.sessions_lost {
+        LossExpectation::None => push(
+            "sessions-lost",
+            "none".into(),
+            s.lost.to_string(),
+            s.lost == 0,
+        ),
+        LossExpectation::Some => push(
+            "sessions-lost",
+            "some (negative control)".into(),
+            s.lost.to_string(),
+            s.lost > 0,
+        ),
+        LossExpectation::Any => {}
+    }
+    if let Some(max) = e.max_sessions_lost_percent {
+        let pct = if s.started == 0 {
+            0.0
+        } else {
+            s.lost as f64 * 100.0 / s.started as f64
+        };
+        push(
+            "sessions-lost-percent",
+            format!("<= {max}"),
+            format!("{pct:.1}"),
+            pct <= max,
+        );
+    }
+    push(
+        "stale-reads",
+        format!("<= {}", e.max_stale_reads),
+        s.stale_reads.to_string(),
+        s.stale_reads <= e.max_stale_reads,
+    );
+    push(
+        "monotonic-violations",
+        format!("<= {}", e.max_monotonic_violations),
+        s.monotonic_violations.to_string(),
+        s.monotonic_violations <= e.max_monotonic_violations,
+    );
+    push(
+        "resurrections",
+        format!("<= {}", e.max_resurrections),
+        s.resurrections.to_string(),
+        s.resurrections <= e.max_resurrections,
+    );
+    out
+}

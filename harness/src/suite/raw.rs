@@ -1,0 +1,75 @@
+//! The serde layer: exactly the keys a suite file may contain, all optional, none resolved.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SuiteRaw {
+    pub suite: Option<SuiteSection>,
+    pub workload: Option<WorkloadRaw>,
+    pub targets: Option<Vec<TargetRaw>>,
+    pub faults: Option<Vec<FaultRaw>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SuiteSection {
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub duration: Option<String>,
+    pub warm_up: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkloadRaw {
+    pub model: Option<String>,
+    pub virtual_users: Option<u32>,
+    pub arrival_rate: Option<f64>,
+    pub max_sessions_in_flight: Option<u32>,
+    pub think_time: Option<String>,
+    pub ops_per_session: Option<u32>,
+    pub request_timeout: Option<String>,
+    pub mix: Option<MixRaw>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MixRaw {
+    pub read: Option<u32>,
+    pub write: Option<u32>,
+    pub counter: Option<u32>,
+    pub logout: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TargetRaw {
+    pub name: Option<String>,
+    pub strategy: Option<String>,
+    pub nodes: Option<u32>,
+    pub lb_policy: Option<String>,
+    pub cookie: Option<String>,
+    pub max_inactive: Option<String>,
+    pub padding_bytes: Option<usize>,
+    pub expect: Option<ExpectRaw>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExpectRaw {
+    pub sessions_lost: Option<String>,
+    pub max_sessions_lost_percent: Option<f64>,
+    pub max_stale_reads: Option<u64>,
+    pub max_monotonic_violations: Option<u64>,
+    pub max_resurrections: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FaultRaw {
+    pub at: Option<String>,
+    pub kind: Option<String>,
+    pub node: Option<String>,
+    pub heal_after: Option<String>,
+}

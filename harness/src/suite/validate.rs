@@ -1,0 +1,628 @@
+//! From a suite file's text to a [`Plan`]: parse, merge the defaults, check every value, and
+//! report every problem at once with its file, line, column and key path.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use toml_edit::Document;
+
+use super::locate::{self, Seg};
+use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
+use crate::plan::{
+    Expect, FaultKind, FaultPlan, LoadModel, LossExpectation, Mix, Plan, Strategy, TargetPlan,
+    Workload,
+};
+
+/// The commented default suite: the source of every default, and what `run` uses without a file.
+pub const DEFAULT_SUITE: &str = include_str!("default-suite.toml");
+
+/// One problem in a suite file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuiteError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The key path, e.g. `targets[1].expect.max-stale-reads`; empty for syntax errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for SuiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in a suite file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuiteErrors(pub Vec<SuiteError>);
+
+impl fmt::Display for SuiteErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SuiteErrors {}
+
+/// Reads and validates the suite file at `path`.
+pub fn load(path: &Path) -> Result<Plan, SuiteErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SuiteErrors(vec![SuiteError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the suite file: {e}"),
+        }])
+    })?;
+    parse(&text, &file)
+}
+
+/// Validates suite text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Plan, SuiteErrors> {
+    let at = |offset: usize, key: String, message: String| {
+        let (line, column) = locate::line_col(text, offset);
+        SuiteErrors(vec![SuiteError {
+            file: file.into(),
+            line,
+            column,
+            key,
+            message,
+        }])
+    };
+    let doc = Document::parse(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        at(offset, String::new(), first_line(e.message()))
+    })?;
+    let deserializer = toml_edit::de::Deserializer::parse(text).map_err(|e| {
+        at(
+            e.span().map_or(0, |s| s.start),
+            String::new(),
+            first_line(e.message()),
+        )
+    })?;
+    let raw: SuiteRaw = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        at(
+            inner.span().map_or(0, |s| s.start),
+            if key == "." { String::new() } else { key },
+            first_line(inner.message()),
+        )
+    })?;
+    let defaults = default_raw();
+    let mut check = Check {
+        text,
+        file,
+        doc: &doc,
+        errors: Vec::new(),
+    };
+    let plan = check.plan(raw, defaults);
+    if check.errors.is_empty() {
+        Ok(plan)
+    } else {
+        check.errors.sort_by_key(|e| (e.line, e.column));
+        Err(SuiteErrors(check.errors))
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn default_raw() -> SuiteRaw {
+    let deserializer = toml_edit::de::Deserializer::parse(DEFAULT_SUITE)
+        .expect("the embedded default suite is valid TOML");
+    serde_path_to_error::deserialize(deserializer)
+        .expect("the embedded default suite has only known keys")
+}
+
+/// Collects errors while resolving values; every accessor returns a usable placeholder on error
+/// so checking goes on and all problems are reported together.
+struct Check<'a> {
+    text: &'a str,
+    file: &'a str,
+    doc: &'a Document<&'a str>,
+    errors: Vec<SuiteError>,
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.into())
+}
+
+fn join(base: &[Seg], k: &str) -> Vec<Seg> {
+    let mut p = base.to_vec();
+    p.push(key(k));
+    p
+}
+
+impl Check<'_> {
+    fn err(&mut self, path: &[Seg], message: impl Into<String>) {
+        let (line, column) = locate::line_col(self.text, locate::offset(self.doc, path));
+        self.errors.push(SuiteError {
+            file: self.file.into(),
+            line,
+            column,
+            key: locate::render(path),
+            message: message.into(),
+        });
+    }
+
+    /// Parses a duration; `None` (with the error recorded) when it is not one.
+    fn duration(
+        &mut self,
+        path: &[Seg],
+        value: Option<String>,
+        default: Option<String>,
+    ) -> Option<Duration> {
+        let text = value.or(default).unwrap_or_default();
+        match humantime::parse_duration(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    path,
+                    format!("`{text}` is not a duration like \"500ms\", \"30s\" or \"5m\" ({e})"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration that must be above zero; an unparsable one was reported already.
+    fn positive(&mut self, path: &[Seg], d: Option<Duration>, what: &str) -> Duration {
+        if d.is_some_and(|d| d.is_zero()) {
+            self.err(path, format!("{what} must be above zero"));
+        }
+        d.unwrap_or_default()
+    }
+
+    fn one_of<'v>(&mut self, path: &[Seg], value: &str, allowed: &[&'v str]) -> Option<&'v str> {
+        let found = allowed.iter().find(|a| **a == value).copied();
+        if found.is_none() {
+            self.err(
+                path,
+                format!("`{value}` is not one of: {}", allowed.join(", ")),
+            );
+        }
+        found
+    }
+
+    fn plan(&mut self, raw: SuiteRaw, d: SuiteRaw) -> Plan {
+        let s = raw.suite.unwrap_or_default();
+        let ds = d.suite.unwrap_or_default();
+        let base = [key("suite")];
+        let name = s.name.or(ds.name).unwrap_or_default();
+        if name.trim().is_empty() {
+            self.err(&join(&base, "name"), "a suite needs a name");
+        }
+        let duration = self.duration(&join(&base, "duration"), s.duration, ds.duration);
+        let duration = self.positive(&join(&base, "duration"), duration, "the duration");
+        let warm_up = self
+            .duration(&join(&base, "warm-up"), s.warm_up, ds.warm_up)
+            .unwrap_or_default();
+        if !duration.is_zero() && warm_up >= duration {
+            self.err(
+                &join(&base, "warm-up"),
+                format!(
+                    "the warm-up ({}) must be shorter than the duration ({})",
+                    show(warm_up),
+                    show(duration)
+                ),
+            );
+        }
+        let workload = self.workload(
+            raw.workload.unwrap_or_default(),
+            d.workload.unwrap_or_default(),
+        );
+        let template = d
+            .targets
+            .and_then(|t| t.into_iter().next())
+            .unwrap_or_default();
+        let raw_targets = raw.targets.unwrap_or_else(|| vec![template.clone()]);
+        if raw_targets.is_empty() {
+            self.err(&[key("targets")], "a suite needs at least one target");
+        }
+        let mut targets: Vec<TargetPlan> = Vec::new();
+        for (i, t) in raw_targets.into_iter().enumerate() {
+            let path = [key("targets"), Seg::Index(i)];
+            let target = self.target(&path, t, &template);
+            if targets.iter().any(|other| other.name == target.name) {
+                self.err(
+                    &join(&path, "name"),
+                    format!("target name `{}` is used twice", target.name),
+                );
+            }
+            targets.push(target);
+        }
+        let faults = raw
+            .faults
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| self.fault(&[key("faults"), Seg::Index(i)], f, duration, &targets))
+            .collect();
+        Plan {
+            name,
+            source: self.file.into(),
+            seed: s.seed.or(ds.seed).unwrap_or(1),
+            duration,
+            warm_up,
+            workload,
+            targets,
+            faults,
+        }
+    }
+
+    fn workload(&mut self, w: WorkloadRaw, d: WorkloadRaw) -> Workload {
+        let base = [key("workload")];
+        let model_name = w.model.or(d.model).unwrap_or_default();
+        let model = match self.one_of(&join(&base, "model"), &model_name, &["closed", "open"]) {
+            Some("open") => {
+                let rate = w.arrival_rate.or(d.arrival_rate).unwrap_or(0.0);
+                if !(rate.is_finite() && rate > 0.0) {
+                    self.err(
+                        &join(&base, "arrival-rate"),
+                        "the arrival rate must be a positive number of sessions per second",
+                    );
+                }
+                let max = w
+                    .max_sessions_in_flight
+                    .or(d.max_sessions_in_flight)
+                    .unwrap_or(0);
+                if max == 0 {
+                    self.err(&join(&base, "max-sessions-in-flight"), "must be at least 1");
+                }
+                LoadModel::Open {
+                    arrival_rate: rate,
+                    max_sessions_in_flight: max,
+                }
+            }
+            _ => {
+                let users = w.virtual_users.or(d.virtual_users).unwrap_or(0);
+                if users == 0 {
+                    self.err(
+                        &join(&base, "virtual-users"),
+                        "a closed-loop workload needs at least 1 virtual user",
+                    );
+                }
+                LoadModel::Closed {
+                    virtual_users: users,
+                }
+            }
+        };
+        let think_time = self
+            .duration(&join(&base, "think-time"), w.think_time, d.think_time)
+            .unwrap_or_default();
+        let ops_per_session = w.ops_per_session.or(d.ops_per_session).unwrap_or(0);
+        if ops_per_session == 0 {
+            self.err(&join(&base, "ops-per-session"), "must be at least 1");
+        }
+        let request_timeout = self.duration(
+            &join(&base, "request-timeout"),
+            w.request_timeout,
+            d.request_timeout,
+        );
+        let request_timeout = self.positive(
+            &join(&base, "request-timeout"),
+            request_timeout,
+            "the request timeout",
+        );
+        let mix = self.mix(w.mix.unwrap_or_default(), d.mix.unwrap_or_default());
+        Workload {
+            model,
+            think_time,
+            ops_per_session,
+            request_timeout,
+            mix,
+        }
+    }
+
+    fn mix(&mut self, m: MixRaw, d: MixRaw) -> Mix {
+        // A mix given in the file replaces the default one whole: unnamed weights are 0.
+        let given =
+            m.read.is_some() || m.write.is_some() || m.counter.is_some() || m.logout.is_some();
+        let pick = |v: Option<u32>, dv: Option<u32>| {
+            if given {
+                v.unwrap_or(0)
+            } else {
+                dv.unwrap_or(0)
+            }
+        };
+        let mix = Mix {
+            read: pick(m.read, d.read),
+            write: pick(m.write, d.write),
+            counter: pick(m.counter, d.counter),
+            logout: pick(m.logout, d.logout),
+        };
+        if mix.read + mix.write + mix.counter + mix.logout == 0 {
+            self.err(
+                &[key("workload"), key("mix")],
+                "at least one operation needs a weight above zero",
+            );
+        }
+        mix
+    }
+
+    fn target(&mut self, path: &[Seg], t: TargetRaw, d: &TargetRaw) -> TargetPlan {
+        let name = t.name.unwrap_or_default();
+        if !sessionbench_targets::app::is_node_id(&name) {
+            self.err(
+                &join(path, "name"),
+                format!("`{name}` is not a target name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
+            );
+        }
+        let strategy_name = t.strategy.unwrap_or_default();
+        let strategy = match self.one_of(
+            &join(path, "strategy"),
+            &strategy_name,
+            &["round-robin", "sticky", "direct"],
+        ) {
+            Some("sticky") => Strategy::Sticky,
+            Some("direct") => Strategy::Direct,
+            _ => Strategy::RoundRobin,
+        };
+        let nodes = t.nodes.or(d.nodes).unwrap_or(0);
+        if !(1..=64).contains(&nodes) {
+            self.err(
+                &join(path, "nodes"),
+                format!("{nodes} nodes: a target has 1 to 64"),
+            );
+        }
+        if strategy == Strategy::Direct && nodes != 1 && t.nodes.is_some() {
+            self.err(
+                &join(path, "nodes"),
+                "a \"direct\" target has exactly one node (there is no load balancer)",
+            );
+        }
+        let nodes = if strategy == Strategy::Direct {
+            1
+        } else {
+            nodes
+        };
+        let lb_policy = match strategy {
+            Strategy::Direct => {
+                if t.lb_policy.is_some() {
+                    self.err(
+                        &join(path, "lb-policy"),
+                        "a \"direct\" target has no load balancer",
+                    );
+                }
+                None
+            }
+            Strategy::RoundRobin => {
+                if let Some(p) = t.lb_policy.as_deref().filter(|p| *p != "round-robin") {
+                    self.err(
+                        &join(path, "lb-policy"),
+                        format!("`{p}` contradicts strategy \"round-robin\""),
+                    );
+                }
+                Some("round-robin".to_string())
+            }
+            Strategy::Sticky => {
+                let p = t
+                    .lb_policy
+                    .or_else(|| d.lb_policy.clone())
+                    .unwrap_or_default();
+                self.one_of(
+                    &join(path, "lb-policy"),
+                    &p,
+                    &["cookie-route", "cookie-insert", "ip-hash"],
+                );
+                Some(p)
+            }
+        };
+        let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
+        if cookie.is_empty()
+            || !cookie
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.err(
+                &join(path, "cookie"),
+                format!("`{cookie}` is not a cookie name (A-Z a-z 0-9 `-` `_`)"),
+            );
+        }
+        let max_inactive = self.duration(
+            &join(path, "max-inactive"),
+            t.max_inactive,
+            d.max_inactive.clone(),
+        );
+        let max_inactive = self.positive(&join(path, "max-inactive"), max_inactive, "max-inactive");
+        let padding_bytes = t.padding_bytes.or(d.padding_bytes).unwrap_or(0);
+        if padding_bytes > 16 * 1024 * 1024 {
+            self.err(&join(path, "padding-bytes"), "at most 16 MiB");
+        }
+        let expect = self.expect(
+            &join(path, "expect"),
+            t.expect.unwrap_or_default(),
+            d.expect.clone().unwrap_or_default(),
+        );
+        TargetPlan {
+            route_suffix: lb_policy.as_deref() == Some("cookie-route"),
+            name,
+            strategy,
+            nodes,
+            lb_policy,
+            cookie,
+            max_inactive,
+            padding_bytes,
+            expect,
+        }
+    }
+
+    fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
+        let lost = e.sessions_lost.or(d.sessions_lost).unwrap_or_default();
+        let sessions_lost = match self.one_of(
+            &join(path, "sessions-lost"),
+            &lost,
+            &["none", "some", "any"],
+        ) {
+            Some("some") => LossExpectation::Some,
+            Some("any") => LossExpectation::Any,
+            _ => LossExpectation::None,
+        };
+        let percent = e.max_sessions_lost_percent.or(d.max_sessions_lost_percent);
+        if let Some(p) = percent.filter(|p| !(0.0..=100.0).contains(p)) {
+            self.err(
+                &join(path, "max-sessions-lost-percent"),
+                format!("{p} is not a percentage from 0 to 100"),
+            );
+        }
+        Expect {
+            sessions_lost,
+            max_sessions_lost_percent: percent,
+            max_stale_reads: e.max_stale_reads.or(d.max_stale_reads).unwrap_or(0),
+            max_monotonic_violations: e
+                .max_monotonic_violations
+                .or(d.max_monotonic_violations)
+                .unwrap_or(0),
+            max_resurrections: e.max_resurrections.or(d.max_resurrections).unwrap_or(0),
+        }
+    }
+
+    fn fault(
+        &mut self,
+        path: &[Seg],
+        f: FaultRaw,
+        duration: Duration,
+        targets: &[TargetPlan],
+    ) -> FaultPlan {
+        let at_text = f.at.clone();
+        if at_text.is_none() {
+            self.err(
+                path,
+                "a fault needs `at` (when, from the start of the load)",
+            );
+        }
+        let at = self
+            .duration(&join(path, "at"), at_text.or(Some("0s".into())), None)
+            .unwrap_or_default();
+        if !duration.is_zero() && at >= duration {
+            self.err(
+                &join(path, "at"),
+                format!(
+                    "{} is not before the end of the load ({})",
+                    show(at),
+                    show(duration)
+                ),
+            );
+        }
+        let kind_name = f.kind.unwrap_or_default();
+        let kind = match self.one_of(
+            &join(path, "kind"),
+            &kind_name,
+            &["kill", "stop", "restart"],
+        ) {
+            Some("stop") => FaultKind::Stop,
+            Some("restart") => FaultKind::Restart,
+            _ => FaultKind::Kill,
+        };
+        let node = f.node.unwrap_or_default();
+        if node.is_empty() {
+            self.err(path, "a fault needs `node` (for example \"node2\")");
+        } else {
+            for t in targets {
+                if !t.node_ids().any(|n| n == node) {
+                    self.err(
+                        &join(path, "node"),
+                        format!(
+                            "target `{}` has no node `{node}` (it has node1 to node{})",
+                            t.name, t.nodes
+                        ),
+                    );
+                }
+            }
+        }
+        let heal_after = match f.heal_after {
+            Some(text) => {
+                let d = self.duration(&join(path, "heal-after"), Some(text), None);
+                let d = self.positive(&join(path, "heal-after"), d, "heal-after");
+                if kind == FaultKind::Restart {
+                    self.err(
+                        &join(path, "heal-after"),
+                        "a restart heals itself: it ends when the node is ready again",
+                    );
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        FaultPlan {
+            at,
+            kind,
+            node,
+            heal_after,
+        }
+    }
+}
+
+fn show(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_suite_is_valid_and_complete() {
+        let plan = parse(DEFAULT_SUITE, "default-suite.toml").expect("valid");
+        assert_eq!(plan.name, "default");
+        assert_eq!(plan.targets.len(), 1);
+        assert_eq!(plan.targets[0].lb_policy.as_deref(), Some("cookie-route"));
+        assert!(plan.targets[0].route_suffix);
+        assert_eq!(plan.faults.len(), 1);
+    }
+
+    #[test]
+    fn a_minimal_suite_takes_every_default() {
+        let plan = parse(
+            "[suite]\nname = \"m\"\n\n[[targets]]\nname = \"rr\"\nstrategy = \"round-robin\"\n",
+            "m.toml",
+        )
+        .expect("valid");
+        assert_eq!(
+            (plan.duration, plan.workload.ops_per_session),
+            (Duration::from_secs(30), 30)
+        );
+        let t = &plan.targets[0];
+        assert_eq!(
+            (t.nodes, t.lb_policy.as_deref(), t.route_suffix),
+            (3, Some("round-robin"), false)
+        );
+        assert!(plan.faults.is_empty(), "faults are not inherited");
+    }
+
+    #[test]
+    fn every_semantic_error_is_reported_with_its_place() {
+        let text = "[suite]\nname = \"x\"\nduration = \"10s\"\n\n[[targets]]\nname = \"a\"\nstrategy = \"sticky\"\nlb-policy = \"magic\"\nnodes = 2\n\n[[faults]]\nat = \"20s\"\nkind = \"kill\"\nnode = \"node3\"\n";
+        let errors = parse(text, "x.toml").expect_err("invalid").0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "x.toml:8:1: `targets[0].lb-policy`: `magic` is not one of: cookie-route, cookie-insert, ip-hash",
+                "x.toml:12:1: `faults[0].at`: 20s is not before the end of the load (10s)",
+                "x.toml:14:1: `faults[0].node`: target `a` has no node `node3` (it has node1 to node2)",
+            ]
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! One child process of this binary (`sessionbench node …`, `sessionbench lb …`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use sessionbench_targets::readiness::Ready;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Set in a child's environment: it then asks the kernel to SIGKILL it when the harness dies,
+/// so not even a SIGKILL of the harness leaves nodes behind.
+pub const PARENT_DEATH_ENV: &str = "SESSIONBENCH_DIE_WITH_PARENT";
+
+/// How long a child has to print its readiness line.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a child could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start `{name}`: {source}")]
+    Spawn {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
+    NotReady { name: String, log: String },
+}
+
+/// A running child; SIGKILLed when dropped.
+#[derive(Debug)]
+pub struct Process {
+    pub name: String,
+    pub args: Vec<String>,
+    pub ready: Ready,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Process {
+    /// Runs this executable with `args`, stderr appended to `log`, and waits for readiness.
+    pub async fn start(name: &str, args: Vec<String>, log: &Path) -> Result<Self, StartError> {
+        let exe = std::env::current_exe().map_err(|source| StartError::Spawn {
+            name: name.into(),
+            source,
+        })?;
+        let spawn_error = |source| StartError::Spawn {
+            name: name.into(),
+            source,
+        };
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(spawn_error)?;
+        let mut child = Command::new(exe)
+            .args(&args)
+            .env(PARENT_DEATH_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            // Its own process group: a Ctrl-C in the terminal reaches only the harness, which
+            // then stops the children itself, in order.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| StartError::Spawn {
+                name: name.into(),
+                source,
+            })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let not_ready = || StartError::NotReady {
+            name: name.into(),
+            log: log.display().to_string(),
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(READY_TIMEOUT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(ready) = Ready::parse(&line) {
+                    return Some(ready);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(not_ready)?;
+        // Keep reading stdout so a later print never blocks or kills the child (EPIPE).
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            name: name.into(),
+            args,
+            ready,
+            log: log.to_path_buf(),
+            child,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.ready.addr
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.pid().and_then(|p| i32::try_from(p).ok()) {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// SIGKILL and reap: a crash.
+    pub async fn kill(&mut self) {
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait().await;
+    }
+
+    /// SIGTERM and wait for the drain (SIGKILL after `grace`).
+    pub async fn terminate(&mut self, grace: Duration) {
+        self.signal(Signal::SIGTERM);
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            self.kill().await;
+        }
+    }
+
+    /// Rewrites `--listen` to the port the process got, so a restart comes back on it (the
+    /// load balancer keeps pointing there, as a real one would).
+    pub fn pin_port(&mut self) {
+        if let Some(i) = self.args.iter().position(|a| a == "--listen") {
+            if let Some(value) = self.args.get_mut(i + 1) {
+                *value = self.ready.addr.to_string();
+            }
+        }
+    }
+
+    /// Starts the same command again (same id, same port), e.g. after a kill.
+    pub async fn restart(&mut self) -> Result<(), StartError> {
+        let again = Self::start(&self.name, self.args.clone(), &self.log).await?;
+        *self = again;
+        Ok(())
+    }
+}

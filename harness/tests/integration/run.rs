@@ -1,0 +1,194 @@
+//! `sessionbench run` end to end on the smoke suite, `check` on the stored run, and a run
+//! interrupted by SIGINT leaving no process behind.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness crate sits in the workspace")
+}
+
+fn sessionbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sessionbench"));
+    c.current_dir(workspace());
+    c
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("file")).expect("JSON")
+}
+
+#[test]
+fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
+    let out_dir = tempdir("smoke");
+    let out = sessionbench()
+        .args([
+            "run",
+            "suites/smoke.toml",
+            "--duration",
+            "9s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = json(&out_dir.join("results.json"));
+    assert_eq!(results["format-version"], 1);
+    let targets = results["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2);
+    for t in targets {
+        for key in ["name", "strategy", "verdict", "throughput-ops-per-s"] {
+            assert!(!t[key].is_null(), "{key} missing");
+        }
+        for key in ["started", "lost", "stale-reads"] {
+            assert!(t["sessions"][key].is_u64(), "sessions.{key} missing");
+        }
+        for key in ["total", "ok", "fail", "indeterminate"] {
+            assert!(t["ops"][key].is_u64(), "ops.{key} missing");
+        }
+        for key in ["p50", "p90", "p99", "p999", "max"] {
+            assert!(t["latency-ms"][key].is_f64(), "latency-ms.{key} missing");
+        }
+        assert_eq!(t["verdict"], "pass", "{}", t["reasons"]);
+    }
+    let (rr, sticky) = (&targets[0], &targets[1]);
+    let n = |t: &Value, k: &str| t["sessions"][k].as_u64().expect("count");
+    assert!(
+        n(rr, "lost") * 2 > n(rr, "started"),
+        "round robin loses most sessions: {}",
+        rr["sessions"]
+    );
+    assert!(
+        n(sticky, "lost") > 0,
+        "sticky loses the sessions of the killed node"
+    );
+    assert!(
+        n(sticky, "lost") * 4 < n(sticky, "started"),
+        "…and only those: {}",
+        sticky["sessions"]
+    );
+    for file in ["plan.json", "history.jsonl", "report.md"] {
+        assert!(out_dir.join(file).is_file(), "{file} written");
+    }
+
+    // The stored history alone gives the same verdicts and counts.
+    std::fs::remove_file(out_dir.join("results.json")).expect("remove");
+    let check = sessionbench()
+        .args(["check", "--quiet"])
+        .arg(&out_dir)
+        .output()
+        .expect("check");
+    assert_eq!(check.status.code(), Some(0));
+    let again = json(&out_dir.join("results.json"));
+    for (a, b) in targets
+        .iter()
+        .zip(again["targets"].as_array().expect("targets"))
+    {
+        assert_eq!(
+            (&a["verdict"], &a["sessions"], &a["ops"]),
+            (&b["verdict"], &b["sessions"], &b["ops"])
+        );
+    }
+    let md = sessionbench()
+        .args(["report", "--format", "md"])
+        .arg(&out_dir)
+        .output()
+        .expect("report");
+    assert!(String::from_utf8_lossy(&md.stdout).contains("| round-robin |"));
+}
+
+/// Direct children of `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(") ")
+                        .map(|(_, rest)| rest.split(' ').nth(1) == Some(&pid.to_string()))
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+}
+
+#[test]
+fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
+    let out_dir = tempdir("sigint");
+    let mut run = sessionbench()
+        .args(["run", "suites/smoke.toml", "--quiet", "--out"])
+        .arg(&out_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let history = out_dir.join("history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let kids = loop {
+        let started = std::fs::read_to_string(&history).is_ok_and(|h| h.contains("\"op\""));
+        let kids = children(run.id());
+        if started && kids.len() >= 4 {
+            break kids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not start its processes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let status = Command::new("kill")
+        .args(["-s", "INT", &run.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let waited = Instant::now();
+    let code = loop {
+        if let Some(s) = run.try_wait().expect("wait") {
+            break s.code();
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "the run did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(130));
+    let left: Vec<u32> = kids.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    let kept = std::fs::read_to_string(&history).expect("history kept");
+    assert!(
+        kept.lines().count() > 10 && kept.contains("\"interrupted\":true"),
+        "the history so far is kept"
+    );
+    let results = json(&out_dir.join("results.json"));
+    assert_ne!(
+        results["targets"][0]["verdict"], "pass",
+        "an interrupted run cannot pass"
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sessionbench-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}

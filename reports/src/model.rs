@@ -1,0 +1,145 @@
+//! `results.json`: what a run measured and concluded, per target.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the shape changes; readers refuse versions they do not know.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Results {
+    pub format_version: u32,
+    pub suite: String,
+    pub source: String,
+    pub seed: u64,
+    pub targets: Vec<TargetResult>,
+}
+
+impl Results {
+    /// The worst verdict of all targets (fail over unknown over pass).
+    pub fn verdict(&self) -> Verdict {
+        self.targets
+            .iter()
+            .map(|t| t.verdict)
+            .max()
+            .unwrap_or(Verdict::Unknown)
+    }
+}
+
+/// Ordered so that `max` is the worst: a definite failure outranks not knowing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Unknown,
+    Fail,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Unknown => "unknown",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetResult {
+    pub name: String,
+    pub strategy: String,
+    pub lb_policy: Option<String>,
+    pub verdict: Verdict,
+    /// Why the verdict is not `pass`, one sentence each.
+    pub reasons: Vec<String>,
+    pub expectations: Vec<ExpectationResult>,
+    pub sessions: Sessions,
+    pub ops: Ops,
+    /// Successful operations per second after the warm-up.
+    pub throughput_ops_per_s: f64,
+    /// Latency of successful operations after the warm-up, from their intended start.
+    pub latency_ms: Option<Latency>,
+    pub phases: Vec<Phase>,
+    pub faults: Vec<FaultWindow>,
+    pub violations: Vec<Violation>,
+    /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExpectationResult {
+    pub name: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Sessions {
+    /// Sessions whose login succeeded.
+    pub started: u64,
+    pub lost: u64,
+    pub stale_reads: u64,
+    pub monotonic_violations: u64,
+    pub resurrections: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Ops {
+    pub total: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub indeterminate: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// A stretch of the load relative to the faults: before, during, after (or steady).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Phase {
+    pub name: String,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub ops: Ops,
+    pub throughput_ops_per_s: f64,
+    pub latency_ms: Option<Latency>,
+    pub sessions_lost: u64,
+    pub stale_reads: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FaultWindow {
+    pub kind: String,
+    pub node: String,
+    pub start_ms: f64,
+    pub end_ms: Option<f64>,
+    pub detail: Option<String>,
+}
+
+/// One anomaly, with what is needed to find it in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Violation {
+    /// `session-lost`, `stale-read`, `monotonic-read` or `resurrection`.
+    pub kind: String,
+    pub session: String,
+    /// When the offending operation started.
+    pub at_ms: f64,
+    /// Nodes involved: where the session was last served, and where the anomaly was seen.
+    pub nodes: Vec<String>,
+    pub detail: String,
+}

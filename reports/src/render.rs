@@ -1,0 +1,199 @@
+//! Renderers: pure functions from [`Results`] to text.
+
+use std::fmt::Write;
+
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use crate::model::{Latency, Ops, Results, TargetResult};
+
+/// How many violations each target lists in full; the rest are counted.
+const VIOLATIONS_SHOWN: usize = 10;
+
+fn summary_header() -> Vec<String> {
+    [
+        "target", "strategy", "verdict", "sessions", "lost", "stale", "ops", "ok", "fail",
+        "indet.", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn latency_cells(l: Option<&Latency>) -> [String; 4] {
+    match l {
+        Some(l) => [ms(l.p50), ms(l.p99), ms(l.p999), ms(l.max)],
+        None => std::array::from_fn(|_| "-".to_string()),
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn summary_row(t: &TargetResult) -> Vec<String> {
+    let strategy = match &t.lb_policy {
+        Some(p) if p != &t.strategy => format!("{} ({p})", t.strategy),
+        _ => t.strategy.clone(),
+    };
+    let mut row = vec![
+        t.name.clone(),
+        strategy,
+        t.verdict.name().to_string(),
+        t.sessions.started.to_string(),
+        t.sessions.lost.to_string(),
+        t.sessions.stale_reads.to_string(),
+    ];
+    row.extend(ops_cells(&t.ops));
+    row.push(format!("{:.0}", t.throughput_ops_per_s));
+    row.extend(latency_cells(t.latency_ms.as_ref()));
+    row
+}
+
+fn ops_cells(o: &Ops) -> [String; 4] {
+    [
+        o.total.to_string(),
+        o.ok.to_string(),
+        o.fail.to_string(),
+        o.indeterminate.to_string(),
+    ]
+}
+
+fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
+    t.phases
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                t.name.clone(),
+                p.name.clone(),
+                format!("{:.1}-{:.1}", p.start_ms / 1000.0, p.end_ms / 1000.0),
+            ];
+            row.extend(ops_cells(&p.ops));
+            row.push(format!("{:.0}", p.throughput_ops_per_s));
+            row.extend(latency_cells(p.latency_ms.as_ref()));
+            row.push(p.sessions_lost.to_string());
+            row.push(p.stale_reads.to_string());
+            row
+        })
+        .collect()
+}
+
+fn phase_header() -> Vec<String> {
+    [
+        "target", "phase", "time s", "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p99 ms",
+        "p99.9 ms", "max ms", "lost", "stale",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn build(header: Vec<String>, rows: Vec<Vec<String>>) -> Builder {
+    let mut b = Builder::default();
+    b.push_record(header);
+    for r in rows {
+        b.push_record(r);
+    }
+    b
+}
+
+/// Tables for a terminal: one row per target, then one per target and phase, then reasons.
+pub fn table(results: &Results) -> String {
+    let mut out = String::new();
+    let mut summary = build(
+        summary_header(),
+        results.targets.iter().map(summary_row).collect(),
+    )
+    .build();
+    summary.with(Style::rounded());
+    let _ = writeln!(out, "{summary}");
+    let mut phases = build(
+        phase_header(),
+        results.targets.iter().flat_map(phase_rows).collect(),
+    )
+    .build();
+    phases.with(Style::rounded());
+    let _ = writeln!(out, "{phases}");
+    for t in &results.targets {
+        write_details(&mut out, t, "");
+    }
+    let _ = writeln!(out, "verdict: {}", results.verdict().name());
+    out
+}
+
+fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
+    for reason in &t.reasons {
+        let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
+    }
+    for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: {} at {:.3}s, session {} [{}]: {}",
+            t.name,
+            v.kind,
+            v.at_ms / 1000.0,
+            v.session,
+            v.nodes.join(" -> "),
+            v.detail
+        );
+    }
+    if t.violations.len() > VIOLATIONS_SHOWN {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: … and {} more violations (results.json lists all)",
+            t.name,
+            t.violations.len() - VIOLATIONS_SHOWN
+        );
+    }
+}
+
+/// A Markdown summary fit for a pull-request comment or a CI job summary.
+pub fn markdown(results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## sessionbench: {} — {}\n",
+        results.suite,
+        results.verdict().name()
+    );
+    let _ = writeln!(out, "Suite `{}`, seed {}.\n", results.source, results.seed);
+    md_table(
+        &mut out,
+        summary_header(),
+        results.targets.iter().map(summary_row).collect(),
+    );
+    let _ = writeln!(out, "\n### Phases\n");
+    md_table(
+        &mut out,
+        phase_header(),
+        results.targets.iter().flat_map(phase_rows).collect(),
+    );
+    let failing: Vec<&TargetResult> = results
+        .targets
+        .iter()
+        .filter(|t| !t.reasons.is_empty() || !t.violations.is_empty())
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\n### Findings\n");
+        for t in failing {
+            write_details(&mut out, t, "- ");
+        }
+    }
+    out
+}
+
+fn md_table(out: &mut String, header: Vec<String>, rows: Vec<Vec<String>>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}|",
+        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+}
