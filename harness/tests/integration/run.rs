@@ -192,3 +192,176 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
+
+/// Writes `suite` to a temporary file, runs it, and returns the exit code and results.json.
+fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf) {
+    let dir = tempdir(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("suite.toml");
+    std::fs::write(&file, suite).expect("write suite");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("run"))
+        .arg(&file)
+        .output()
+        .expect("run");
+    let results = json(&dir.join("run/results.json"));
+    (out.status.code(), results, dir.join("run"))
+}
+
+#[test]
+fn kill_with_heal_restart_and_stop_are_recorded_and_measured() {
+    let (code, results, dir) = run_suite(
+        "faults",
+        r#"
+[suite]
+name = "faults"
+duration = "9s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 6
+think-time = "50ms"
+ops-per-session = 400
+
+[workload.mix]
+read = 70
+write = 20
+counter = 10
+
+[[targets]]
+name = "sticky"
+strategy = "sticky"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node1"
+heal-after = "2s"
+
+[[faults]]
+at = "5s"
+kind = "restart"
+node = "node3"
+
+[[faults]]
+at = "6.5s"
+kind = "stop"
+node = "node2"
+heal-after = "1s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let faults = t["faults"].as_array().expect("faults");
+    let window = |kind: &str| {
+        faults
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} recorded: {faults:?}"))
+    };
+    let length =
+        |f: &Value| f["end-ms"].as_f64().expect("healed") - f["start-ms"].as_f64().expect("start");
+    let (kill, restart, stop) = (window("kill"), window("restart"), window("stop"));
+    assert!(
+        (1900.0..3500.0).contains(&length(kill)),
+        "kill healed after heal-after: {kill}"
+    );
+    assert!(
+        length(restart) < 5000.0,
+        "a restart ends when the node is ready: {restart}"
+    );
+    assert!((900.0..2500.0).contains(&length(stop)), "{stop}");
+    let phases: Vec<&str> = t["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(phases, ["before", "during", "after"]);
+    // The healed node serves again: the LB's health check brought it back.
+    let kill_end_us = (kill["end-ms"].as_f64().expect("end") * 1000.0) as u64;
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let served_after_heal = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|r| {
+            r["type"] == "op" && r["node"] == "node1" && r["start-us"].as_u64() > Some(kill_end_us)
+        });
+    assert!(served_after_heal, "node1 served again after its heal");
+    assert!(t["sessions"]["lost"].as_u64() > Some(0));
+}
+
+#[test]
+fn open_loop_sessions_arrive_at_the_configured_rate() {
+    let (code, results, _) = run_suite(
+        "open",
+        r#"
+[suite]
+name = "open"
+duration = "4s"
+warm-up = "500ms"
+
+[workload]
+model = "open"
+arrival-rate = 25.0
+max-sessions-in-flight = 100
+think-time = "100ms"
+ops-per-session = 5
+
+[[targets]]
+name = "one"
+strategy = "direct"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let started = t["sessions"]["started"].as_u64().expect("started");
+    assert!(
+        (90..=110).contains(&started),
+        "25/s for 4 s is 100 sessions, got {started}"
+    );
+    assert_eq!(
+        t["sessions"]["lost"], 0,
+        "one node, no faults: nothing lost"
+    );
+}
+
+#[test]
+fn a_killed_harness_takes_its_processes_with_it() {
+    let out_dir = tempdir("parent-death");
+    let mut run = sessionbench()
+        .args(["run", "suites/smoke.toml", "--quiet", "--out"])
+        .arg(&out_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let kids = loop {
+        let kids = children(run.id());
+        if kids.len() >= 4 {
+            break kids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not start its processes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    run.kill().expect("SIGKILL the harness");
+    run.wait().expect("reap");
+    let waited = Instant::now();
+    while kids.iter().any(|p| alive(*p)) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "orphans left: {:?}",
+            kids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
