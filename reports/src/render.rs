@@ -13,16 +13,16 @@ const VIOLATIONS_SHOWN: usize = 10;
 fn summary_header() -> Vec<String> {
     [
         "target", "strategy", "verdict", "sessions", "lost", "stale", "ops", "ok", "fail",
-        "indet.", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+        "indet.", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect()
 }
 
-fn latency_cells(l: Option<&Latency>) -> [String; 4] {
+fn latency_cells(l: Option<&Latency>) -> [String; 5] {
     match l {
-        Some(l) => [ms(l.p50), ms(l.p99), ms(l.p999), ms(l.max)],
+        Some(l) => [ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)],
         None => std::array::from_fn(|_| "-".to_string()),
     }
 }
@@ -84,8 +84,8 @@ fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
 
 fn phase_header() -> Vec<String> {
     [
-        "target", "phase", "time s", "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p99 ms",
-        "p99.9 ms", "max ms", "lost", "stale",
+        "target", "phase", "time s", "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p90 ms",
+        "p99 ms", "p99.9 ms", "max ms", "lost", "stale",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -195,5 +195,132 @@ fn md_table(out: &mut String, header: Vec<String>, rows: Vec<Vec<String>>) {
     );
     for r in rows {
         let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExpectationResult, FaultWindow, Phase, Sessions, Verdict, Violation};
+
+    fn results() -> Results {
+        let latency = Latency {
+            p50: 1.5,
+            p90: 2.25,
+            p99: 4.0,
+            p999: 9.5,
+            max: 120.0,
+        };
+        let phase = |name: &str, start: f64, end: f64, lost: u64| Phase {
+            name: name.into(),
+            start_ms: start,
+            end_ms: end,
+            ops: Ops {
+                total: 100,
+                ok: 97,
+                fail: 2,
+                indeterminate: 1,
+            },
+            throughput_ops_per_s: 250.0,
+            latency_ms: Some(latency),
+            sessions_lost: lost,
+            stale_reads: 0,
+        };
+        let sticky = TargetResult {
+            name: "sticky".into(),
+            strategy: "sticky".into(),
+            lb_policy: Some("cookie-route".into()),
+            verdict: Verdict::Fail,
+            reasons: vec!["expected sessions-lost none, measured 1".into()],
+            expectations: vec![ExpectationResult {
+                name: "sessions-lost".into(),
+                expected: "none".into(),
+                actual: "1".into(),
+                passed: false,
+            }],
+            sessions: Sessions {
+                started: 40,
+                lost: 1,
+                ..Sessions::default()
+            },
+            ops: Ops {
+                total: 200,
+                ok: 194,
+                fail: 4,
+                indeterminate: 2,
+            },
+            throughput_ops_per_s: 250.0,
+            latency_ms: Some(latency),
+            phases: vec![
+                phase("before", 1000.0, 5000.0, 0),
+                phase("during", 5000.0, 15000.0, 1),
+            ],
+            faults: vec![FaultWindow {
+                kind: "kill".into(),
+                node: "node2".into(),
+                start_ms: 5000.0,
+                end_ms: Some(15000.0),
+                detail: None,
+            }],
+            violations: vec![Violation {
+                kind: "session-lost".into(),
+                session: "v3.1".into(),
+                at_ms: 5020.0,
+                nodes: vec!["node2".into(), "node3".into()],
+                detail: "Read answered 401 no-session on node3; last served by node2".into(),
+            }],
+            interrupted: false,
+        };
+        let direct = TargetResult {
+            name: "direct".into(),
+            strategy: "direct".into(),
+            lb_policy: None,
+            verdict: Verdict::Pass,
+            reasons: vec![],
+            expectations: vec![],
+            sessions: Sessions {
+                started: 10,
+                ..Sessions::default()
+            },
+            ops: Ops {
+                total: 50,
+                ok: 50,
+                fail: 0,
+                indeterminate: 0,
+            },
+            throughput_ops_per_s: 100.0,
+            latency_ms: None,
+            phases: vec![],
+            faults: vec![],
+            violations: vec![],
+            interrupted: false,
+        };
+        Results {
+            format_version: 1,
+            suite: "fixture".into(),
+            source: "suites/fixture.toml".into(),
+            seed: 7,
+            targets: vec![direct, sticky],
+        }
+    }
+
+    #[test]
+    fn terminal_tables() {
+        insta::assert_snapshot!(table(&results()));
+    }
+
+    #[test]
+    fn markdown_summary() {
+        insta::assert_snapshot!(markdown(&results()));
+    }
+
+    #[test]
+    fn the_worst_verdict_wins() {
+        let mut r = results();
+        assert_eq!(r.verdict(), Verdict::Fail);
+        r.targets[1].verdict = Verdict::Unknown;
+        assert_eq!(r.verdict(), Verdict::Unknown);
+        r.targets[1].verdict = Verdict::Pass;
+        assert_eq!(r.verdict(), Verdict::Pass);
     }
 }

@@ -98,15 +98,6 @@ impl Topology {
             .collect()
     }
 
-    /// Pids of every process, for tests that check nothing is left behind.
-    pub fn pids(&self) -> Vec<u32> {
-        self.nodes
-            .iter()
-            .chain(self.lb.iter())
-            .filter_map(Process::pid)
-            .collect()
-    }
-
     /// Stops everything: the LB first, so no request lands on a node that is going away.
     pub async fn stop(mut self) {
         if let Some(lb) = self.lb.as_mut() {
