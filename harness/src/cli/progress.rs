@@ -1,15 +1,29 @@
-//! The live view of a run on a terminal: one status line, redrawn, on stderr. It is one
-//! consumer of the driver's records; the history writer is the other.
+//! The live view of a run on stderr: on a terminal one status line, redrawn; in a log (CI) the
+//! same line every few seconds. It is one consumer of the driver's records; the history writer
+//! is the other.
 
 use std::io::{IsTerminal, Write};
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
-use crate::history::{Outcome, Record};
+/// How often a log (not a terminal) gets a progress line.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Off,
+    Terminal,
+    Log,
+}
+
+use crate::history::{OpKind, Outcome, Record};
 
 #[derive(Debug)]
 pub struct Progress {
-    enabled: bool,
+    mode: Mode,
+    last_line: Option<Instant>,
     target: String,
     started: Option<Instant>,
     ops: u64,
@@ -20,10 +34,16 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Draws only when stderr is a terminal and the user did not ask for quiet.
+    /// Silent with `quiet`; otherwise a redrawn line on a terminal, periodic lines elsewhere.
     pub fn new(quiet: bool) -> Self {
+        let mode = match (quiet, std::io::stderr().is_terminal()) {
+            (true, _) => Mode::Off,
+            (false, true) => Mode::Terminal,
+            (false, false) => Mode::Log,
+        };
         Self {
-            enabled: !quiet && std::io::stderr().is_terminal(),
+            mode,
+            last_line: None,
             target: String::new(),
             started: None,
             ops: 0,
@@ -39,12 +59,14 @@ impl Progress {
             Record::TargetStart { target, .. } => {
                 self.finish_line();
                 *self = Self {
-                    enabled: self.enabled,
+                    mode: self.mode,
                     target: target.clone(),
                     started: Some(Instant::now()),
                     ..Self::new(true)
                 };
             }
+            // Probes are checks meant to fail, as in the result tables.
+            Record::Op(op) if op.kind == OpKind::Probe => {}
             Record::Op(op) => {
                 self.ops += 1;
                 match op.outcome {
@@ -56,6 +78,7 @@ impl Progress {
             }
             Record::Fault(_) => self.faults += 1,
             Record::TargetEnd { .. } => {
+                self.last_line = None;
                 self.draw();
                 self.finish_line();
             }
@@ -63,22 +86,30 @@ impl Progress {
         }
     }
 
-    pub fn draw(&self) {
-        if !self.enabled || self.target.is_empty() {
+    /// Called often; on a terminal it redraws, in a log it writes a line every few seconds.
+    pub fn draw(&mut self) {
+        if self.mode == Mode::Off || self.target.is_empty() {
             return;
         }
+        if self.mode == Mode::Log && self.last_line.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return;
+        }
+        self.last_line = Some(Instant::now());
         let elapsed = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2K{}: {elapsed:5.1}s  ops {}  failed {}  indeterminate {}  401s {}  fault events {}",
+        let line = format!(
+            "{}: {elapsed:5.1}s  ops {}  failed {}  indeterminate {}  401s {}  fault events {}",
             self.target, self.ops, self.failed, self.unknown, self.lost, self.faults
         );
+        let mut err = std::io::stderr().lock();
+        let _ = match self.mode {
+            Mode::Terminal => write!(err, "\r\x1b[2K{line}"),
+            _ => writeln!(err, "{line}"),
+        };
         let _ = err.flush();
     }
 
     fn finish_line(&self) {
-        if self.enabled && !self.target.is_empty() {
+        if self.mode == Mode::Terminal && !self.target.is_empty() {
             eprintln!();
         }
     }

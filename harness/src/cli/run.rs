@@ -54,11 +54,21 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
     };
     if let Some(d) = a.duration {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
         if d <= plan.warm_up {
             return Err(CliError::Usage(format!(
                 "--duration {} is not longer than the warm-up ({})",
-                humantime::format_duration(d),
-                humantime::format_duration(plan.warm_up)
+                show(d),
+                show(plan.warm_up)
+            )));
+        }
+        if let Some(f) = plan.faults.iter().find(|f| f.at >= d) {
+            return Err(CliError::Usage(format!(
+                "--duration {} ends before the {} fault on {} at {}: it would never happen",
+                show(d),
+                f.kind.name(),
+                f.node,
+                show(f.at)
             )));
         }
         plan.duration = d;

@@ -87,22 +87,7 @@ pub fn parse(text: &str, file: &str) -> Result<Plan, SuiteErrors> {
         let offset = e.span().map_or(0, |s| s.start);
         at(offset, String::new(), first_line(e.message()))
     })?;
-    let deserializer = toml_edit::de::Deserializer::parse(text).map_err(|e| {
-        at(
-            e.span().map_or(0, |s| s.start),
-            String::new(),
-            first_line(e.message()),
-        )
-    })?;
-    let raw: SuiteRaw = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = e.path().to_string();
-        let inner = e.into_inner();
-        at(
-            inner.span().map_or(0, |s| s.start),
-            if key == "." { String::new() } else { key },
-            first_line(inner.message()),
-        )
-    })?;
+    let (raw, mut errors) = deserialize_all(text, file, &doc);
     let defaults = default_raw();
     let mut check = Check {
         text,
@@ -111,12 +96,73 @@ pub fn parse(text: &str, file: &str) -> Result<Plan, SuiteErrors> {
         errors: Vec::new(),
     };
     let plan = check.plan(raw, defaults);
-    if check.errors.is_empty() {
+    errors.extend(check.errors);
+    if errors.is_empty() {
         Ok(plan)
     } else {
-        check.errors.sort_by_key(|e| (e.line, e.column));
-        Err(SuiteErrors(check.errors))
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        Err(SuiteErrors(errors))
     }
+}
+
+/// Most structural errors (unknown keys, wrong types) a file may report in one go.
+const MAX_STRUCTURAL_ERRORS: usize = 50;
+
+/// Deserializes the suite, reporting every structural error rather than the first: each error
+/// is recorded (located by its key path in the original file), its key removed from a copy of
+/// the document, and deserialization tried again. What remains is what the checks then judge,
+/// with defaults where keys were removed.
+fn deserialize_all(text: &str, file: &str, doc: &Document<&str>) -> (SuiteRaw, Vec<SuiteError>) {
+    let mut errors = Vec::new();
+    let mut copy: toml_edit::DocumentMut = match text.parse() {
+        Ok(d) => d,
+        Err(_) => return (SuiteRaw::default(), errors), // Syntax errors were reported already.
+    };
+    for _ in 0..MAX_STRUCTURAL_ERRORS {
+        let current = copy.to_string();
+        let attempt = toml_edit::de::Deserializer::parse(&current)
+            .map_err(|e| (Vec::<Seg>::new(), first_line(e.message())))
+            .and_then(|d| {
+                serde_path_to_error::deserialize::<_, SuiteRaw>(d).map_err(|e| {
+                    let path = segments(e.path());
+                    (path, first_line(e.into_inner().message()))
+                })
+            });
+        match attempt {
+            Ok(raw) => return (raw, errors),
+            Err((path, message)) => {
+                // A misspelt key is fixed at the key; a wrong type or value at the value.
+                let offset = if message.starts_with("unknown field") {
+                    locate::offset(doc, &path)
+                } else {
+                    locate::value_offset(doc, &path)
+                };
+                let (line, column) = locate::line_col(text, offset);
+                errors.push(SuiteError {
+                    file: file.into(),
+                    line,
+                    column,
+                    key: locate::render(&path),
+                    message,
+                });
+                if path.is_empty() || !locate::remove(&mut copy, &path) {
+                    break;
+                }
+            }
+        }
+    }
+    (SuiteRaw::default(), errors)
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    path.iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn first_line(message: &str) -> String {
