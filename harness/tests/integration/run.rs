@@ -132,38 +132,57 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
 }
 
-#[test]
-fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
-    let out_dir = tempdir("sigint");
-    let mut run = sessionbench()
-        .args(["run", "suites/smoke.toml", "--quiet", "--out"])
-        .arg(&out_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run");
+/// A harness run started by a test: killed and reaped when dropped, even if the test panics.
+struct RunGuard(std::process::Child);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the smoke suite and waits until its first target's processes (3 nodes and the LB)
+/// are up and load is recorded; returns the run and those children's pids.
+fn start_smoke_run(out_dir: &Path) -> (RunGuard, Vec<u32>) {
+    let run = RunGuard(
+        sessionbench()
+            .args(["run", "suites/smoke.toml", "--quiet", "--out"])
+            .arg(out_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run"),
+    );
     let history = out_dir.join("history.jsonl");
     let deadline = Instant::now() + Duration::from_secs(20);
-    let kids = loop {
+    loop {
         let started = std::fs::read_to_string(&history).is_ok_and(|h| h.contains("\"op\""));
-        let kids = children(run.id());
+        let kids = children(run.0.id());
         if started && kids.len() >= 4 {
-            break kids;
+            return (run, kids);
         }
         assert!(
             Instant::now() < deadline,
-            "the run did not start its processes"
+            "the run did not start its processes within 20 s"
         );
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+#[test]
+fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
+    let out_dir = tempdir("sigint");
+    let (mut run, kids) = start_smoke_run(&out_dir);
+    let history = out_dir.join("history.jsonl");
     let status = Command::new("kill")
-        .args(["-s", "INT", &run.id().to_string()])
+        .args(["-s", "INT", &run.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
     let waited = Instant::now();
     let code = loop {
-        if let Some(s) = run.try_wait().expect("wait") {
+        if let Some(s) = run.0.try_wait().expect("wait") {
             break s.code();
         }
         assert!(
@@ -333,28 +352,9 @@ strategy = "direct"
 
 #[test]
 fn a_killed_harness_takes_its_processes_with_it() {
-    let out_dir = tempdir("parent-death");
-    let mut run = sessionbench()
-        .args(["run", "suites/smoke.toml", "--quiet", "--out"])
-        .arg(&out_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let kids = loop {
-        let kids = children(run.id());
-        if kids.len() >= 4 {
-            break kids;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run did not start its processes"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    run.kill().expect("SIGKILL the harness");
-    run.wait().expect("reap");
+    let (mut run, kids) = start_smoke_run(&tempdir("parent-death"));
+    run.0.kill().expect("SIGKILL the harness");
+    run.0.wait().expect("reap");
     let waited = Instant::now();
     while kids.iter().any(|p| alive(*p)) {
         assert!(
