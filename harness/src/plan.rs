@@ -80,6 +80,8 @@ pub struct TargetPlan {
     pub cookie: String,
     /// Nodes append `.<node>` to session ids (for `cookie-route`).
     pub route_suffix: bool,
+    /// For `delta`: when a write is acknowledged, `async` or `sync`.
+    pub replication: Option<String>,
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
     pub padding_bytes: usize,
@@ -89,6 +91,14 @@ pub struct TargetPlan {
 impl TargetPlan {
     pub fn node_ids(&self) -> impl Iterator<Item = String> {
         (1..=self.nodes).map(|i| format!("node{i}"))
+    }
+
+    /// The strategy as reports show it: `delta-sync`, `sticky`, …
+    pub fn strategy_label(&self) -> String {
+        match &self.replication {
+            Some(r) => format!("{}-{r}", self.strategy.name()),
+            None => self.strategy.name().to_string(),
+        }
     }
 }
 
@@ -102,6 +112,8 @@ pub enum Strategy {
     Sticky,
     /// One node, no LB: a baseline.
     Direct,
+    /// Every node holds every session; each change goes to every peer (Tomcat DeltaManager).
+    Delta,
 }
 
 impl Strategy {
@@ -110,6 +122,7 @@ impl Strategy {
             Self::RoundRobin => "round-robin",
             Self::Sticky => "sticky",
             Self::Direct => "direct",
+            Self::Delta => "delta",
         }
     }
 }

@@ -161,7 +161,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     }
     TargetResult {
         name: t.name.clone(),
-        strategy: t.strategy.name().into(),
+        strategy: t.strategy_label(),
         lb_policy: t.lb_policy.clone(),
         verdict,
         reasons,

@@ -7,6 +7,7 @@
 //! except in component tests.
 
 pub mod app;
+pub mod cluster;
 pub mod error_chain;
 pub mod http1;
 pub mod lb;

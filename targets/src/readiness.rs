@@ -18,6 +18,9 @@ pub struct Ready {
     /// A separate control endpoint, if the process has one (the LB's admin API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<SocketAddr>,
+    /// Where a clustered node listens for its peers' replication links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<SocketAddr>,
 }
 
 impl Ready {

@@ -125,6 +125,7 @@ pub fn run(a: LbArgs) -> Result<(), CliError> {
                 id: a.id.clone(),
                 addr,
                 admin: Some(admin_addr),
+                cluster: None,
             }
             .announce()
             .map_err(CliError::io("cannot print the readiness line"))?;

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use sessionbench_targets::app::{self, Node, NodeConfig};
+use sessionbench_targets::cluster::{Cluster, ClusterConfig, FrameCodec, Replication};
+use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
-use sessionbench_targets::store::{LocalStore, SessionStore};
+use sessionbench_targets::store::{DeltaStore, LocalStore, SessionStore};
 
 use super::args;
 use super::exit::CliError;
@@ -27,6 +29,33 @@ pub struct NodeArgs {
     /// Where sessions live.
     #[arg(long, value_enum, default_value_t = StoreKind::Local)]
     store: StoreKind,
+    /// delta: address for peers' replication links (port 0 picks one; the readiness line
+    /// names it as "cluster").
+    #[arg(long, default_value = "127.0.0.1:0")]
+    cluster_listen: SocketAddr,
+    /// delta: a member known at start, as NAME=IP:PORT (its cluster address); repeat for each.
+    /// Members not listed join at run time by connecting.
+    #[arg(long = "peer", value_name = "NAME=ADDR")]
+    peers: Vec<BackendSpec>,
+    /// delta: answer the client before peers have the change (async, Tomcat's default) or
+    /// after every live peer applied it (sync).
+    #[arg(long, value_enum, default_value_t = ReplicationArg::Async)]
+    replication: ReplicationArg,
+    /// delta: shared secret that authenticates replication frames (HMAC-SHA256).
+    #[arg(long)]
+    cluster_secret: Option<String>,
+    /// delta: largest replication frame accepted (bytes).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_frame_bytes: usize,
+    /// delta: how long a starting node waits for a peer's full state before starting empty.
+    #[arg(long, default_value = "5s", value_parser = args::duration)]
+    state_transfer_timeout: Duration,
+    /// delta: how long synchronous replication waits for a peer's ack before counting it dead.
+    #[arg(long, default_value = "1s", value_parser = args::duration)]
+    ack_timeout: Duration,
+    /// delta: heartbeat interval on idle replication links.
+    #[arg(long, default_value = "1s", value_parser = args::duration)]
+    heartbeat: Duration,
     /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
     #[arg(long, default_value = "SESSION", value_parser = args::cookie_name)]
     cookie: String,
@@ -58,6 +87,14 @@ pub struct NodeArgs {
 enum StoreKind {
     /// In this process's memory: lost when the node dies.
     Local,
+    /// In every node's memory: each change is sent to every peer (Tomcat DeltaManager).
+    Delta,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReplicationArg {
+    Async,
+    Sync,
 }
 
 pub fn run(a: NodeArgs) -> Result<(), CliError> {
@@ -76,20 +113,45 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
         sweep_interval: a.sweep_interval,
         drain_timeout: a.drain_timeout,
     };
-    let store: Arc<dyn SessionStore> = match a.store {
-        StoreKind::Local => Arc::new(LocalStore::new()),
-    };
     args::die_with_parent();
     let who = format!("node {}", a.id);
     args::runtime(a.threads)
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(async {
             let (listener, addr) = args::bind(a.listen).await?;
+            let local = Arc::new(LocalStore::new());
+            let (store, cluster): (Arc<dyn SessionStore>, _) = match a.store {
+                StoreKind::Local => (local, None),
+                StoreKind::Delta => {
+                    let (cluster_listener, _) = args::bind(a.cluster_listen).await?;
+                    let config = ClusterConfig {
+                        node: a.id.clone(),
+                        peers: a.peers.iter().map(|p| (p.name.clone(), p.addr)).collect(),
+                        codec: FrameCodec {
+                            limit: a.max_frame_bytes,
+                            secret: a.cluster_secret.map(String::into_bytes),
+                        },
+                        replication: match a.replication {
+                            ReplicationArg::Async => Replication::Async,
+                            ReplicationArg::Sync => Replication::Sync,
+                        },
+                        heartbeat: a.heartbeat,
+                        ack_timeout: a.ack_timeout,
+                        state_transfer_timeout: a.state_transfer_timeout,
+                    };
+                    let cluster = Cluster::start(config, cluster_listener, local.clone())
+                        .await
+                        .map_err(CliError::io("cannot start the cluster"))?;
+                    let addr = cluster.addr();
+                    (Arc::new(DeltaStore::new(local, cluster)), Some(addr))
+                }
+            };
             Ready {
                 ready: "node".into(),
                 id: a.id.clone(),
                 addr,
                 admin: None,
+                cluster,
             }
             .announce()
             .map_err(CliError::io("cannot print the readiness line"))?;

@@ -49,6 +49,7 @@ pub struct TargetRaw {
     pub strategy: Option<String>,
     pub nodes: Option<u32>,
     pub lb_policy: Option<String>,
+    pub replication: Option<String>,
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,

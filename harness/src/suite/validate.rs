@@ -419,10 +419,11 @@ impl Check<'_> {
         let strategy = match self.one_of(
             &join(path, "strategy"),
             &strategy_name,
-            &["round-robin", "sticky", "direct"],
+            &["round-robin", "sticky", "direct", "delta"],
         ) {
             Some("sticky") => Strategy::Sticky,
             Some("direct") => Strategy::Direct,
+            Some("delta") => Strategy::Delta,
             _ => Strategy::RoundRobin,
         };
         let nodes = t.nodes.or(d.nodes).unwrap_or(0);
@@ -474,6 +475,37 @@ impl Check<'_> {
                 );
                 Some(p)
             }
+            Strategy::Delta => {
+                // Replication makes any node able to serve any session: round robin by default.
+                let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
+                self.one_of(
+                    &join(path, "lb-policy"),
+                    &p,
+                    &[
+                        "round-robin",
+                        "least-conn",
+                        "cookie-route",
+                        "cookie-insert",
+                        "ip-hash",
+                    ],
+                );
+                Some(p)
+            }
+        };
+        let replication = match (strategy, t.replication) {
+            (Strategy::Delta, r) => {
+                let r = r.unwrap_or_else(|| "async".into());
+                self.one_of(&join(path, "replication"), &r, &["async", "sync"]);
+                Some(r)
+            }
+            (_, Some(_)) => {
+                self.err(
+                    &join(path, "replication"),
+                    "only a \"delta\" target replicates",
+                );
+                None
+            }
+            (_, None) => None,
         };
         let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
         if cookie.is_empty()
@@ -503,6 +535,7 @@ impl Check<'_> {
         );
         TargetPlan {
             route_suffix: lb_policy.as_deref() == Some("cookie-route"),
+            replication,
             name,
             strategy,
             nodes,

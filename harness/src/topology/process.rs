@@ -132,14 +132,38 @@ impl Process {
         }
     }
 
-    /// Rewrites `--listen` to the port the process got, so a restart comes back on it (the
-    /// load balancer keeps pointing there, as a real one would).
-    pub fn pin_port(&mut self) {
-        if let Some(i) = self.args.iter().position(|a| a == "--listen") {
-            if let Some(value) = self.args.get_mut(i + 1) {
-                *value = self.ready.addr.to_string();
+    /// Rewrites `--listen` (and `--cluster-listen`) to the ports the process got, so a restart
+    /// comes back on them: the load balancer and the peers keep pointing there.
+    pub fn pin_ports(&mut self) {
+        self.set_arg("--listen", &self.ready.addr.to_string());
+        if let Some(cluster) = self.ready.cluster {
+            self.set_arg("--cluster-listen", &cluster.to_string());
+        }
+    }
+
+    fn set_arg(&mut self, flag: &str, value: &str) {
+        if let Some(i) = self.args.iter().position(|a| a == flag) {
+            if let Some(slot) = self.args.get_mut(i + 1) {
+                *slot = value.to_string();
             }
         }
+    }
+
+    /// Replaces every `flag VALUE` pair with one per value (e.g. the `--peer` list).
+    pub fn set_repeated(&mut self, flag: &str, values: &[String]) {
+        let mut kept = Vec::with_capacity(self.args.len());
+        let mut args = std::mem::take(&mut self.args).into_iter();
+        while let Some(a) = args.next() {
+            if a == flag {
+                args.next();
+            } else {
+                kept.push(a);
+            }
+        }
+        for v in values {
+            kept.extend([flag.to_string(), v.clone()]);
+        }
+        self.args = kept;
     }
 
     /// Starts the same command again (same id, same port), e.g. after a kill.

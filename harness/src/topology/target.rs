@@ -21,6 +21,8 @@ impl Topology {
     /// Starts the nodes one after another (each ready before the next), then the LB.
     pub async fn start(target: &TargetPlan, logs: &Path) -> Result<Self, StartError> {
         let mut nodes = Vec::new();
+        // Replication links of this run authenticate with a secret of its own.
+        let secret = sessionbench_targets::session::SessionId::generate().to_string();
         for id in target.node_ids() {
             let mut args: Vec<String> = [
                 "node",
@@ -44,10 +46,43 @@ impl Topology {
             if target.route_suffix {
                 args.push("--route-suffix".into());
             }
+            if let Some(replication) = &target.replication {
+                args.extend(
+                    [
+                        "--store",
+                        "delta",
+                        "--replication",
+                        replication,
+                        "--cluster-listen",
+                        "127.0.0.1:0",
+                    ]
+                    .map(String::from),
+                );
+                args.extend(["--cluster-secret".into(), secret.clone()]);
+                // Each node knows the ones started before it; they learn of it from its hello.
+                args.extend(
+                    nodes
+                        .iter()
+                        .flat_map(|n: &Process| ["--peer".to_string(), peer(n)]),
+                );
+            }
             let log = logs.join(format!("{}-{id}.log", target.name));
             let mut node = Process::start(&id, args, &log).await?;
-            node.pin_port();
+            node.pin_ports();
             nodes.push(node);
+        }
+        if target.replication.is_some() {
+            // From now on every node names every other, so a restarted one rejoins all.
+            let all: Vec<(String, String)> =
+                nodes.iter().map(|n| (n.name.clone(), peer(n))).collect();
+            for n in &mut nodes {
+                let others: Vec<String> = all
+                    .iter()
+                    .filter(|(name, _)| *name != n.name)
+                    .map(|(_, p)| p.clone())
+                    .collect();
+                n.set_repeated("--peer", &others);
+            }
         }
         let lb = match &target.lb_policy {
             None => None,
@@ -107,4 +142,14 @@ impl Topology {
             n.terminate(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// `NAME=CLUSTER_ADDR` for a clustered node's `--peer` argument.
+fn peer(node: &Process) -> String {
+    let addr = node
+        .ready
+        .cluster
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    format!("{}={addr}", node.name)
 }

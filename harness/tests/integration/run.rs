@@ -365,3 +365,45 @@ fn a_killed_harness_takes_its_processes_with_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn delta_sync_loses_nothing_when_a_node_is_killed_and_comes_back() {
+    let (code, results, _) = run_suite(
+        "delta-sync",
+        r#"
+[suite]
+name = "delta-sync"
+duration = "8s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "50ms"
+
+[[targets]]
+name = "delta-sync"
+strategy = "delta"
+replication = "sync"
+nodes = 3
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node2"
+heal-after = "3s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["strategy"], "delta-sync");
+    let s = &t["sessions"];
+    assert!(s["started"].as_u64() > Some(20), "{s}");
+    for key in [
+        "lost",
+        "stale-reads",
+        "monotonic-violations",
+        "resurrections",
+    ] {
+        assert_eq!(s[key], 0, "{key}: {s}");
+    }
+}

@@ -52,6 +52,7 @@ impl NodeMetrics {
             responses_2xx: get(&self.status_2xx),
             responses_4xx: get(&self.status_4xx),
             responses_5xx: get(&self.status_5xx),
+            replication: stats.replication,
         }
     }
 }
@@ -70,4 +71,7 @@ pub struct MetricsView {
     pub responses_2xx: u64,
     pub responses_4xx: u64,
     pub responses_5xx: u64,
+    /// Replication traffic, for clustered stores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::cluster::ClusterStatsView>,
 }

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
+use crate::cluster::ClusterStatsView;
 use crate::session::{Session, SessionChange, SessionId};
 
 /// A boxed future, so the node can hold any store as `Arc<dyn SessionStore>` chosen at start-up.
@@ -46,7 +47,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     fn stats(&self) -> StoreStats;
 }
 
-/// Counters a store exposes; later stores add replication traffic here.
+/// Counters a store exposes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct StoreStats {
@@ -54,6 +55,8 @@ pub struct StoreStats {
     pub sessions: u64,
     /// Sessions removed by expiry since start.
     pub expired: u64,
+    /// Replication traffic, for clustered stores.
+    pub replication: Option<ClusterStatsView>,
 }
 
 /// Why a store operation failed. A missing session is not an error (`None`/`false`).

@@ -61,6 +61,23 @@ impl LocalStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Every live session, for a full state transfer to a joining node.
+    pub fn snapshot(&self) -> Vec<Session> {
+        let now = Instant::now();
+        self.shards
+            .iter()
+            .flat_map(|shard| {
+                let map = shard
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                map.values()
+                    .filter(|e| !e.is_idle(now))
+                    .map(|e| e.session.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Runs `f` on the live entry for `id`, dropping it first if it has expired.
     fn with_live<T>(&self, id: &SessionId, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
         let now = Instant::now();
@@ -145,6 +162,7 @@ impl SessionStore for LocalStore {
         StoreStats {
             sessions,
             expired: self.expired.load(Ordering::Relaxed),
+            replication: None,
         }
     }
 }

@@ -7,7 +7,9 @@
 mod api;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod delta;
 mod local;
 
 pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
+pub use delta::DeltaStore;
 pub use local::LocalStore;

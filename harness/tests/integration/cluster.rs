@@ -1,0 +1,120 @@
+//! `sessionbench node --store delta` as real processes: replication, state transfer on join,
+//! and a replication port that refuses oversized and unauthenticated frames.
+
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{Proc, User, get_json};
+
+async fn delta(id: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "--store",
+        "delta",
+        "--replication",
+        "sync",
+        "--cluster-secret",
+        "s3cret",
+        "--max-frame-bytes",
+        "4096",
+    ];
+    args.extend_from_slice(extra);
+    Proc::node(id, &args).await
+}
+
+fn peer(node: &Proc) -> String {
+    format!(
+        "{}={}",
+        node.ready.id,
+        node.ready
+            .cluster
+            .expect("a delta node announces its cluster address")
+    )
+}
+
+#[tokio::test]
+async fn a_joining_node_gets_the_state_and_changes_flow_both_ways() {
+    let node1 = delta("node1", &[]).await;
+    let mut early = User::new(node1.ready.addr);
+    early.login("early").await;
+    early
+        .call(
+            Method::PUT,
+            "/session/attrs/cart",
+            Some(json!({ "value": 3, "write": "w-1" })),
+        )
+        .await;
+
+    let node2 = delta("node2", &["--peer", &peer(&node1)]).await;
+    let m = get_json(node2.ready.addr, "/metrics").await;
+    assert_eq!(
+        m["replication"]["state-transfer"],
+        "received 1 sessions from node1"
+    );
+    // The session made before node2 existed is there, with its write.
+    let mut on_node2 = User::new(node2.ready.addr);
+    on_node2.jar = early.jar.clone();
+    let r = on_node2.read().await;
+    assert_eq!(
+        (r.status, r.body["attrs"]["cart"]["write"].clone()),
+        (StatusCode::OK, json!("w-1"))
+    );
+
+    // node1 learned of node2 from its hello: a write on either is on the other when it returns.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while get_json(node1.ready.addr, "/metrics").await["replication"]["peers-live"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "node1 never linked back to node2"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    early.call(Method::POST, "/session/counter", None).await;
+    assert_eq!(on_node2.read().await.body["counter"], 1);
+    on_node2.call(Method::POST, "/logout", None).await;
+    assert_eq!(
+        early.read().await.status,
+        StatusCode::UNAUTHORIZED,
+        "the logout reached node1"
+    );
+}
+
+/// Sends raw bytes to a node's replication port and reports whether the node closed it.
+async fn closed_after(node: &Proc, bytes: &[u8]) -> bool {
+    let mut s = TcpStream::connect(node.ready.cluster.expect("cluster address"))
+        .await
+        .expect("connect");
+    s.write_all(bytes).await.expect("write");
+    let mut buf = [0u8; 16];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn oversized_and_unauthenticated_frames_are_refused_and_counted() {
+    let node = delta("node1", &[]).await;
+    let oversized = 1_000_000u32.to_be_bytes();
+    assert!(
+        closed_after(&node, &oversized).await,
+        "a frame over --max-frame-bytes closes the link"
+    );
+    let mut forged = 40u32.to_be_bytes().to_vec();
+    forged.extend_from_slice(&[0u8; 32]); // A tag made without the secret.
+    forged.extend_from_slice(b"{\"x\":1}\n");
+    assert!(
+        closed_after(&node, &forged).await,
+        "a frame with a wrong tag closes the link"
+    );
+    let metrics: Value = get_json(node.ready.addr, "/metrics").await;
+    assert_eq!(metrics["replication"]["frames-rejected"], 2);
+    // The node still serves.
+    assert_eq!(
+        User::new(node.ready.addr).login("after").await.status,
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,190 @@
+//! `delta`: every node keeps every session in memory, and each request's changes (never the
+//! whole session) go to every peer: Tomcat's DeltaManager. Reads are local. With synchronous
+//! replication the client's answer waits until every live peer applied the change; with
+//! asynchronous replication (Tomcat's default) a node that dies right after answering takes
+//! the change with it: the loss window the harness measures.
+
+use std::sync::Arc;
+
+use super::api::{SessionStore, StoreFuture, StoreStats};
+use super::local::LocalStore;
+use crate::cluster::{Cluster, Message};
+use crate::session::{Session, SessionChange, SessionId};
+
+#[derive(Debug)]
+pub struct DeltaStore {
+    local: Arc<LocalStore>,
+    cluster: Arc<Cluster>,
+}
+
+impl DeltaStore {
+    /// `local` must be the store the cluster applies incoming changes to.
+    pub fn new(local: Arc<LocalStore>, cluster: Arc<Cluster>) -> Self {
+        Self { local, cluster }
+    }
+}
+
+impl SessionStore for DeltaStore {
+    fn kind(&self) -> &'static str {
+        "delta"
+    }
+
+    fn create(&self, session: Session) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.local.create(session.clone()).await?;
+            self.cluster.broadcast(Message::Create { session }).await;
+            Ok(())
+        })
+    }
+
+    fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<Session>> {
+        self.local.load(id)
+    }
+
+    fn save<'a>(&'a self, id: &'a SessionId, change: &'a SessionChange) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let saved = self.local.save(id, change).await?;
+            if saved {
+                self.cluster
+                    .broadcast(Message::Change {
+                        id: id.clone(),
+                        change: change.clone(),
+                    })
+                    .await;
+            }
+            Ok(saved)
+        })
+    }
+
+    fn touch<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool> {
+        self.local.touch(id)
+    }
+
+    fn invalidate<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let existed = self.local.invalidate(id).await?;
+            // Sent even if this node no longer had it: a peer may still.
+            self.cluster
+                .broadcast(Message::Invalidate { id: id.clone() })
+                .await;
+            Ok(existed)
+        })
+    }
+
+    fn expire_idle(&self) -> StoreFuture<'_, usize> {
+        self.local.expire_idle()
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            replication: Some(self.cluster.stats()),
+            ..self.local.stats()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::{ClusterConfig, FrameCodec, Replication};
+
+    fn config(node: &str, peers: Vec<(String, std::net::SocketAddr)>) -> ClusterConfig {
+        ClusterConfig {
+            node: node.into(),
+            peers,
+            codec: FrameCodec {
+                limit: 1024 * 1024,
+                secret: Some(b"test".to_vec()),
+            },
+            replication: Replication::Sync,
+            heartbeat: Duration::from_millis(200),
+            ack_timeout: Duration::from_secs(1),
+            state_transfer_timeout: Duration::from_secs(1),
+        }
+    }
+
+    async fn node(
+        name: &str,
+        peers: Vec<(String, std::net::SocketAddr)>,
+    ) -> (DeltaStore, Arc<LocalStore>) {
+        let local = Arc::new(LocalStore::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let cluster = Cluster::start(config(name, peers), listener, local.clone())
+            .await
+            .expect("cluster");
+        (DeltaStore::new(local.clone(), cluster), local)
+    }
+
+    /// A store whose every write is synchronously replicated to a second node: the checks run on
+    /// the first, and must behave exactly as a single store would.
+    async fn replicated_pair() -> DeltaStore {
+        let (first, _) = node("a", vec![]).await;
+        let (second, _) = node("b", vec![("a".into(), first.cluster.addr())]).await;
+        // `b` said hello to `a`; wait until `a` has linked back.
+        for _ in 0..100 {
+            if first.cluster.stats().peers_live == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Dropping `second` leaves its cluster running: its tasks own it until the test ends.
+        drop(second);
+        first
+    }
+
+    crate::store_conformance_tests!(
+        #[tokio::test]
+        replicated_pair().await
+    );
+
+    #[tokio::test]
+    async fn sync_writes_are_on_the_peer_when_the_write_returns_and_joiners_get_the_state() {
+        let (a, _) = node("a", vec![]).await;
+        let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+        a.create(s.clone()).await.expect("create before b exists");
+        let (b, b_local) = node("b", vec![("a".into(), a.cluster.addr())]).await;
+        assert_eq!(
+            b_local.load(&s.id).await.expect("load").map(|x| x.user),
+            Some("u1".into()),
+            "state transfer on join"
+        );
+        let transfer = b
+            .stats()
+            .replication
+            .expect("replication stats")
+            .state_transfer;
+        assert_eq!(transfer, "received 1 sessions from a");
+        for _ in 0..100 {
+            if a.cluster.stats().peers_live == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let change = SessionChange {
+            counter: Some(7),
+            version: 2,
+            ..Default::default()
+        };
+        assert!(a.save(&s.id, &change).await.expect("save"));
+        assert_eq!(
+            b_local.load(&s.id).await.expect("load").map(|x| x.counter),
+            Some(7),
+            "applied before save returned"
+        );
+        a.invalidate(&s.id).await.expect("invalidate");
+        assert_eq!(
+            b_local.load(&s.id).await.expect("load"),
+            None,
+            "invalidation replicated"
+        );
+        let stats = a.stats().replication.expect("replication stats");
+        assert!(
+            stats.bytes_sent > 0 && stats.messages_sent >= 3,
+            "{stats:?}"
+        );
+    }
+}
