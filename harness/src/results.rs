@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use sessionbench_reports::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Results, Sessions,
-    TargetResult, Verdict, Violation,
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
+    Sessions, TargetResult, Verdict, Violation,
 };
 
 use crate::checkers::{self, Finding, Kind};
@@ -40,6 +40,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     let mut end_us: Option<u64> = None;
     let mut interrupted = false;
     let mut started = false;
+    let mut replication: Option<(u64, u64)> = None;
     for record in history {
         match record {
             Record::TargetStart { target, .. } if *target == t.name => started = true,
@@ -65,6 +66,16 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
                     }
                 }
             },
+            Record::NodeMetrics {
+                target, metrics, ..
+            } if *target == t.name => {
+                if let Some(r) = metrics.get("replication") {
+                    let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                    let (bytes, messages) = replication.unwrap_or_default();
+                    replication =
+                        Some((bytes + get("bytes-sent"), messages + get("messages-sent")));
+                }
+            }
             Record::TargetEnd {
                 target,
                 at_us,
@@ -172,6 +183,24 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         latency_ms: latency(&measured),
         phases,
         faults,
+        replication: replication.map(|(bytes_sent, messages_sent)| {
+            let writes = all_ops
+                .iter()
+                .filter(|o| {
+                    o.outcome == Outcome::Ok && !matches!(o.kind, OpKind::Read | OpKind::Probe)
+                })
+                .count() as u64;
+            Replication {
+                bytes_sent,
+                messages_sent,
+                writes,
+                bytes_per_write: if writes == 0 {
+                    0.0
+                } else {
+                    bytes_sent as f64 / writes as f64
+                },
+            }
+        }),
         violations: findings
             .into_iter()
             .map(|f| Violation {

@@ -5,7 +5,7 @@ mod model;
 mod render;
 
 pub use model::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Results, Sessions,
-    TargetResult, Verdict, Violation,
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
+    Sessions, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

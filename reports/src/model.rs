@@ -63,6 +63,8 @@ pub struct TargetResult {
     pub latency_ms: Option<Latency>,
     pub phases: Vec<Phase>,
     pub faults: Vec<FaultWindow>,
+    /// Replication traffic of clustered targets, from the nodes' own counters.
+    pub replication: Option<Replication>,
     pub violations: Vec<Violation>,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
@@ -142,4 +144,16 @@ pub struct Violation {
     /// Nodes involved: where the session was last served, and where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
+}
+
+/// What replicating sessions cost on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Replication {
+    /// Bytes all nodes sent to their peers (frames, headers included).
+    pub bytes_sent: u64,
+    pub messages_sent: u64,
+    /// Acknowledged operations that change a session (login, write, counter, logout).
+    pub writes: u64,
+    pub bytes_per_write: f64,
 }

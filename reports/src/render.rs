@@ -126,6 +126,13 @@ pub fn table(results: &Results) -> String {
 }
 
 fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
+    if let Some(r) = &t.replication {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: replication {} bytes in {} messages, {:.0} bytes per acknowledged write ({} writes)",
+            t.name, r.bytes_sent, r.messages_sent, r.bytes_per_write, r.writes
+        );
+    }
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
@@ -175,7 +182,7 @@ pub fn markdown(results: &Results) -> String {
     let failing: Vec<&TargetResult> = results
         .targets
         .iter()
-        .filter(|t| !t.reasons.is_empty() || !t.violations.is_empty())
+        .filter(|t| !t.reasons.is_empty() || !t.violations.is_empty() || t.replication.is_some())
         .collect();
     if !failing.is_empty() {
         let _ = writeln!(out, "\n### Findings\n");
@@ -262,6 +269,12 @@ mod tests {
                 end_ms: Some(15000.0),
                 detail: None,
             }],
+            replication: Some(crate::model::Replication {
+                bytes_sent: 120_000,
+                messages_sent: 400,
+                writes: 200,
+                bytes_per_write: 600.0,
+            }),
             violations: vec![Violation {
                 kind: "session-lost".into(),
                 session: "v3.1".into(),
@@ -292,6 +305,7 @@ mod tests {
             latency_ms: None,
             phases: vec![],
             faults: vec![],
+            replication: None,
             violations: vec![],
             interrupted: false,
         };

@@ -82,7 +82,7 @@ impl Progress {
                 self.draw();
                 self.finish_line();
             }
-            Record::Header { .. } => {}
+            Record::Header { .. } | Record::NodeMetrics { .. } => {}
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
-use crate::load::{LoadContext, run_load};
+use crate::load::{Client, LoadContext, run_load};
 use crate::plan::{FaultPlan, Plan, TargetPlan};
 use crate::topology::{StartError, Topology};
 
@@ -132,6 +132,7 @@ async fn run_target(
             Some("not healed before the load ended".into()),
         );
     }
+    collect_metrics(&target.name, &topology, events).await;
     let _ = events.send(Record::TargetEnd {
         target: target.name.clone(),
         at_us: end_us,
@@ -144,6 +145,38 @@ async fn run_target(
         Err(shared) => drop(shared),
     }
     Ok(interrupted)
+}
+
+/// Records every running node's `/metrics` (a node that is down is skipped).
+async fn collect_metrics(
+    target: &str,
+    topology: &tokio::sync::Mutex<Topology>,
+    events: &mpsc::UnboundedSender<Record>,
+) {
+    let nodes: Vec<(String, std::net::SocketAddr)> = topology
+        .lock()
+        .await
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.addr()))
+        .collect();
+    for (node, addr) in nodes {
+        let mut client = Client::new(std::net::IpAddr::from([127, 0, 0, 1]), addr);
+        let fetched = tokio::time::timeout(
+            Duration::from_secs(2),
+            client.send(hyper::Method::GET, "/metrics", None),
+        )
+        .await;
+        if let Ok(Ok(reply)) = fetched {
+            if let Ok(metrics) = serde_json::from_slice(&reply.body) {
+                let _ = events.send(Record::NodeMetrics {
+                    target: target.into(),
+                    node,
+                    metrics,
+                });
+            }
+        }
+    }
 }
 
 fn us(t0: Instant, t: Instant) -> u64 {

@@ -8,7 +8,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a record changes shape; readers refuse versions they do not know.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added `node-metrics`; version 1 histories are still read.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest history format this build reads.
+const OLDEST_READABLE: u32 = 1;
 
 /// One line of `history.jsonl`. Times are microseconds since the target's load started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +32,13 @@ pub enum Record {
     },
     Op(Op),
     Fault(FaultEvent),
+    /// A node's `/metrics` when the load ended (replication traffic and the like). A node
+    /// restarted during the run reports only what it counted since its restart.
+    NodeMetrics {
+        target: String,
+        node: String,
+        metrics: serde_json::Value,
+    },
     /// The load on a target ended; `interrupted` when it was cut short (Ctrl-C, error).
     TargetEnd {
         target: String,
@@ -141,7 +152,7 @@ pub enum ReadError {
         source: serde_json::Error,
     },
     #[error(
-        "{file}: history format version {found} is not supported (this build reads {FORMAT_VERSION})"
+        "{file}: history format version {found} is not supported (this build reads {OLDEST_READABLE} to {FORMAT_VERSION})"
     )]
     Version { file: String, found: u32 },
     #[error("{file}: the first line is not a history header")]
@@ -200,7 +211,9 @@ pub fn read(path: &Path) -> Result<Vec<Record>, ReadError> {
         }
     }
     match records.first() {
-        Some(Record::Header { format_version, .. }) if *format_version == FORMAT_VERSION => {
+        Some(Record::Header { format_version, .. })
+            if (OLDEST_READABLE..=FORMAT_VERSION).contains(format_version) =>
+        {
             Ok(records)
         }
         Some(Record::Header { format_version, .. }) => Err(ReadError::Version {
