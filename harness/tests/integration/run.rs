@@ -406,4 +406,12 @@ heal-after = "3s"
     ] {
         assert_eq!(s[key], 0, "{key}: {s}");
     }
+    let per_write = t["replication"]["bytes-per-write"]
+        .as_f64()
+        .expect("replication measured");
+    assert!(
+        per_write > 100.0,
+        "each write reaches two peers: {}",
+        t["replication"]
+    );
 }
