@@ -173,6 +173,9 @@ pub enum FaultKind {
     Stop,
     /// SIGTERM then start again at once, as a deploy does; ends when the node is ready.
     Restart,
+    /// Scale-out: a new node starts (a clustered one first receives the state) and the load
+    /// balancer gains it as a backend; ends when it is in the LB's list.
+    AddNode,
 }
 
 impl FaultKind {
@@ -181,6 +184,7 @@ impl FaultKind {
             Self::Kill => "kill",
             Self::Stop => "stop",
             Self::Restart => "restart",
+            Self::AddNode => "add-node",
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultPlan, Plan, TargetPlan};
+use crate::plan::{FaultKind, FaultPlan, Plan, TargetPlan};
 use crate::topology::{StartError, Topology};
 
 /// Why a run could not go on.
@@ -233,11 +233,14 @@ impl Schedule {
             None,
         );
         self.set_active(index, true);
-        let injected = self
-            .with_node(&fault.node, |node| {
+        let injected = if fault.kind == FaultKind::AddNode {
+            self.topology.lock().await.add_node(&fault.node).await
+        } else {
+            self.with_node(&fault.node, |node| {
                 Box::pin(faults::inject(fault.kind, node))
             })
-            .await;
+            .await
+        };
         if let Err(e) = injected {
             self.event(
                 index,

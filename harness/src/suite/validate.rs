@@ -608,15 +608,43 @@ impl Check<'_> {
         let kind = match self.one_of(
             &join(path, "kind"),
             &kind_name,
-            &["kill", "stop", "restart"],
+            &["kill", "stop", "restart", "add-node"],
         ) {
             Some("stop") => FaultKind::Stop,
             Some("restart") => FaultKind::Restart,
+            Some("add-node") => FaultKind::AddNode,
             _ => FaultKind::Kill,
         };
         let node = f.node.unwrap_or_default();
         if node.is_empty() {
             self.err(path, "a fault needs `node` (for example \"node2\")");
+        } else if kind == FaultKind::AddNode {
+            if !sessionbench_targets::app::is_node_id(&node) {
+                self.err(
+                    &join(path, "node"),
+                    format!("`{node}` is not a node id: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
+                );
+            }
+            for t in targets {
+                if t.node_ids().any(|n| n == node) {
+                    self.err(
+                        &join(path, "node"),
+                        format!(
+                            "target `{}` already has a node `{node}`: name the new one",
+                            t.name
+                        ),
+                    );
+                }
+                if t.strategy == Strategy::Direct {
+                    self.err(
+                        &join(path, "kind"),
+                        format!(
+                            "target `{}` is \"direct\": there is no load balancer to add a node to",
+                            t.name
+                        ),
+                    );
+                }
+            }
         } else {
             for t in targets {
                 if !t.node_ids().any(|n| n == node) {
@@ -634,10 +662,10 @@ impl Check<'_> {
             Some(text) => {
                 let d = self.duration(&join(path, "heal-after"), Some(text), None);
                 let d = self.positive(&join(path, "heal-after"), d, "heal-after");
-                if kind == FaultKind::Restart {
+                if matches!(kind, FaultKind::Restart | FaultKind::AddNode) {
                     self.err(
                         &join(path, "heal-after"),
-                        "a restart heals itself: it ends when the node is ready again",
+                        "a restart or add-node has no heal: it ends when the node is serving",
                     );
                 }
                 Some(d)
@@ -688,6 +716,25 @@ mod tests {
             (3, Some("round-robin"), false)
         );
         assert!(plan.faults.is_empty(), "faults are not inherited");
+    }
+
+    #[test]
+    fn add_node_needs_a_new_name_and_a_load_balancer() {
+        let text = "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"one\"\nstrategy = \"direct\"\n\n[[faults]]\nat = \"1s\"\nkind = \"add-node\"\nnode = \"node1\"\nheal-after = \"1s\"\n";
+        let shown: Vec<String> = parse(text, "x.toml")
+            .expect_err("invalid")
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "x.toml:10:1: `faults[0].kind`: target `one` is \"direct\": there is no load balancer to add a node to",
+                "x.toml:11:1: `faults[0].node`: target `one` already has a node `node1`: name the new one",
+                "x.toml:12:1: `faults[0].heal-after`: a restart or add-node has no heal: it ends when the node is serving",
+            ]
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum StartError {
     },
     #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
     NotReady { name: String, log: String },
+    #[error("the load balancer refused the new backend: {detail}")]
+    Admin { detail: String },
 }
 
 /// A running child; SIGKILLed when dropped.

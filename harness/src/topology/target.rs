@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hyper::Method;
+use serde_json::json;
+
 use super::process::{Process, StartError};
+use crate::load::Client;
 use crate::plan::TargetPlan;
 
 /// How often the LB checks its backends during a run.
@@ -15,76 +19,26 @@ const HEALTH_INTERVAL: &str = "500ms";
 pub struct Topology {
     pub nodes: Vec<Process>,
     pub lb: Option<Process>,
+    target: TargetPlan,
+    logs: PathBuf,
+    /// Replication links of this run authenticate with a secret of their own.
+    secret: String,
 }
 
 impl Topology {
     /// Starts the nodes one after another (each ready before the next), then the LB.
     pub async fn start(target: &TargetPlan, logs: &Path) -> Result<Self, StartError> {
-        let mut nodes = Vec::new();
-        // Replication links of this run authenticate with a secret of its own.
-        let secret = sessionbench_targets::session::SessionId::generate().to_string();
+        let mut topology = Self {
+            nodes: Vec::new(),
+            lb: None,
+            target: target.clone(),
+            logs: logs.to_path_buf(),
+            secret: sessionbench_targets::session::SessionId::generate().to_string(),
+        };
         for id in target.node_ids() {
-            let mut args: Vec<String> = [
-                "node",
-                "--id",
-                &id,
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "1",
-                "--cookie",
-                &target.cookie,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            args.extend([
-                "--max-inactive".into(),
-                humantime::format_duration(target.max_inactive).to_string(),
-            ]);
-            args.extend(["--padding-bytes".into(), target.padding_bytes.to_string()]);
-            if target.route_suffix {
-                args.push("--route-suffix".into());
-            }
-            if let Some(replication) = &target.replication {
-                args.extend(
-                    [
-                        "--store",
-                        "delta",
-                        "--replication",
-                        replication,
-                        "--cluster-listen",
-                        "127.0.0.1:0",
-                    ]
-                    .map(String::from),
-                );
-                args.extend(["--cluster-secret".into(), secret.clone()]);
-                // Each node knows the ones started before it; they learn of it from its hello.
-                args.extend(
-                    nodes
-                        .iter()
-                        .flat_map(|n: &Process| ["--peer".to_string(), peer(n)]),
-                );
-            }
-            let log = logs.join(format!("{}-{id}.log", target.name));
-            let mut node = Process::start(&id, args, &log).await?;
-            node.pin_ports();
-            nodes.push(node);
+            topology.start_node(&id).await?;
         }
-        if target.replication.is_some() {
-            // From now on every node names every other, so a restarted one rejoins all.
-            let all: Vec<(String, String)> =
-                nodes.iter().map(|n| (n.name.clone(), peer(n))).collect();
-            for n in &mut nodes {
-                let others: Vec<String> = all
-                    .iter()
-                    .filter(|(name, _)| *name != n.name)
-                    .map(|(_, p)| p.clone())
-                    .collect();
-                n.set_repeated("--peer", &others);
-            }
-        }
-        let lb = match &target.lb_policy {
+        topology.lb = match &target.lb_policy {
             None => None,
             Some(policy) => {
                 let mut args: Vec<String> = [
@@ -96,23 +50,113 @@ impl Topology {
                     "--health-interval",
                     HEALTH_INTERVAL,
                 ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+                .map(String::from)
+                .to_vec();
                 args.extend([
                     "--policy".into(),
                     policy.clone(),
                     "--cookie".into(),
                     target.cookie.clone(),
                 ]);
-                for n in &nodes {
+                for n in &topology.nodes {
                     args.extend(["--backend".into(), format!("{}={}", n.name, n.addr())]);
                 }
                 let log = logs.join(format!("{}-lb.log", target.name));
                 Some(Process::start("lb", args, &log).await?)
             }
         };
-        Ok(Self { nodes, lb })
+        Ok(topology)
+    }
+
+    /// Starts node `id` (a clustered one knows every running node as a peer and fetches the
+    /// state from them before it is ready), with its ports pinned for restarts.
+    async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
+        let t = &self.target;
+        let mut args: Vec<String> = [
+            "node",
+            "--id",
+            id,
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+            "--cookie",
+            &t.cookie,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend([
+            "--max-inactive".into(),
+            humantime::format_duration(t.max_inactive).to_string(),
+        ]);
+        args.extend(["--padding-bytes".into(), t.padding_bytes.to_string()]);
+        if t.route_suffix {
+            args.push("--route-suffix".into());
+        }
+        if let Some(replication) = &t.replication {
+            args.extend(
+                [
+                    "--store",
+                    "delta",
+                    "--replication",
+                    replication,
+                    "--cluster-listen",
+                    "127.0.0.1:0",
+                ]
+                .map(String::from),
+            );
+            args.extend(["--cluster-secret".into(), self.secret.clone()]);
+            args.extend(
+                self.nodes
+                    .iter()
+                    .flat_map(|n| ["--peer".to_string(), peer(n)]),
+            );
+        }
+        let log = self.logs.join(format!("{}-{id}.log", t.name));
+        let mut node = Process::start(id, args, &log).await?;
+        node.pin_ports();
+        self.nodes.push(node);
+        if self.target.replication.is_some() {
+            // Every node names every other, so a restarted one rejoins all of them.
+            let all: Vec<(String, String)> = self
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), peer(n)))
+                .collect();
+            for n in &mut self.nodes {
+                let others: Vec<String> = all
+                    .iter()
+                    .filter(|(name, _)| *name != n.name)
+                    .map(|(_, p)| p.clone())
+                    .collect();
+                n.set_repeated("--peer", &others);
+            }
+        }
+        Ok(())
+    }
+
+    /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API.
+    pub async fn add_node(&mut self, id: &str) -> Result<(), StartError> {
+        self.start_node(id).await?;
+        let addr = self.nodes.last().map(Process::addr).expect("just started");
+        let Some(admin) = self.lb.as_ref().and_then(|lb| lb.ready.admin) else {
+            return Ok(()); // Validation refuses add-node without a load balancer.
+        };
+        let mut client = Client::new(std::net::IpAddr::from([127, 0, 0, 1]), admin);
+        let body = json!({ "name": id, "addr": addr });
+        match client.send(Method::POST, "/backends", Some(&body)).await {
+            Ok(reply) if reply.status.is_success() => Ok(()),
+            Ok(reply) => Err(StartError::Admin {
+                detail: format!(
+                    "HTTP {}: {}",
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ),
+            }),
+            Err(e) => Err(StartError::Admin {
+                detail: format!("{e:?}"),
+            }),
+        }
     }
 
     /// Where clients connect: the LB, or the only node.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -367,8 +367,8 @@ fn a_killed_harness_takes_its_processes_with_it() {
 }
 
 #[test]
-fn delta_sync_loses_nothing_when_a_node_is_killed_and_comes_back() {
-    let (code, results, _) = run_suite(
+fn delta_sync_loses_nothing_when_a_node_dies_comes_back_and_another_joins() {
+    let (code, results, dir) = run_suite(
         "delta-sync",
         r#"
 [suite]
@@ -391,6 +391,11 @@ at = "2s"
 kind = "kill"
 node = "node2"
 heal-after = "3s"
+
+[[faults]]
+at = "6s"
+kind = "add-node"
+node = "node4"
 "#,
     );
     let t = &results["targets"][0];
@@ -413,5 +418,21 @@ heal-after = "3s"
         per_write > 100.0,
         "each write reaches two peers: {}",
         t["replication"]
+    );
+    let joined = &t["faults"][1];
+    assert_eq!(
+        (&joined["kind"], joined["end-ms"].is_f64()),
+        (&json!("add-node"), true),
+        "{joined}"
+    );
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let served_by_new_node = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["node"] == "node4" && r["outcome"] == "ok")
+        .count();
+    assert!(
+        served_by_new_node > 10,
+        "the joined node serves the existing sessions: {served_by_new_node}"
     );
 }
