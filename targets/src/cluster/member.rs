@@ -352,9 +352,10 @@ impl Cluster {
                 Ok(e) => e,
                 Err(e) => return self.reject(&format!("undecodable message: {e}")),
             };
-            let (from, seq, ack) = (envelope.from.clone(), envelope.seq, envelope.ack);
-            if let Err(e) = self.apply(envelope, &mut wr).await {
-                return self.reject(&e.to_string());
+            let (seq, ack) = (envelope.seq, envelope.ack);
+            // Only answering a state request writes here; if that fails the link is gone.
+            if self.apply(envelope, &mut wr).await.is_err() {
+                return;
             }
             if ack {
                 let (_, reply) = self.envelope(Message::Ack { seq }, false);
@@ -362,7 +363,6 @@ impl Cluster {
                     return;
                 }
             }
-            let _ = from;
         }
     }
 
