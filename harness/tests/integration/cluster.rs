@@ -118,3 +118,64 @@ async fn oversized_and_unauthenticated_frames_are_refused_and_counted() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_undecodable_message_is_refused_and_counted() {
+    // No secret: the frame is well formed, its payload is not a message.
+    let node = Proc::node("node1", &["--store", "delta", "--max-frame-bytes", "4096"]).await;
+    let mut garbled = 12u32.to_be_bytes().to_vec();
+    garbled.extend_from_slice(b"not a msg!!!");
+    assert!(closed_after(&node, &garbled).await);
+    let metrics = get_json(node.ready.addr, "/metrics").await;
+    assert_eq!(metrics["replication"]["frames-rejected"], 1);
+}
+
+#[test]
+fn arbitrary_bytes_on_the_replication_port_never_bring_a_node_down() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // No secret, so well-framed garbage gets as far as the message decoder.
+    let node = rt.block_on(Proc::node(
+        "node1",
+        &["--store", "delta", "--max-frame-bytes", "4096"],
+    ));
+    let cluster = node.ready.cluster.expect("cluster address");
+    let raw = proptest::collection::vec(any::<u8>(), 0..600);
+    let framed = proptest::collection::vec(any::<u8>(), 0..600).prop_map(|body| {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend(body);
+        frame
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    runner
+        .run(&prop_oneof![raw, framed], |bytes| {
+            rt.block_on(async {
+                let mut s = TcpStream::connect(cluster).await.expect("connect");
+                let _ = s.write_all(&bytes).await;
+                let _ = s.shutdown().await;
+                let mut sink = Vec::new();
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut sink)).await;
+                let health = User::new(node.ready.addr)
+                    .call(Method::GET, "/healthz", None)
+                    .await;
+                prop_assert_eq!(health.status, StatusCode::OK);
+                Ok(())
+            })
+        })
+        .expect("the node survives any input");
+    let metrics = rt.block_on(get_json(node.ready.addr, "/metrics"));
+    assert!(
+        metrics["replication"]["frames-rejected"].as_u64() > Some(10),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics["replication"]["peers-live"], 0,
+        "no garbage became a member"
+    );
+}
