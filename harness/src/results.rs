@@ -36,7 +36,8 @@ fn us_to_ms(us: u64) -> f64 {
 
 fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-    let mut faults: Vec<FaultWindow> = Vec::new();
+    // By fault index: the window as reported, and its span in µs for the phases.
+    let mut faults: BTreeMap<usize, (FaultWindow, u64, Option<u64>)> = BTreeMap::new();
     let mut end_us: Option<u64> = None;
     let mut interrupted = false;
     let mut started = false;
@@ -48,21 +49,21 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
                 sessions.entry(&op.session).or_default().push(op)
             }
             Record::Fault(f) if f.target == t.name => match f.phase {
-                FaultPhase::Start => faults.push(FaultWindow {
-                    kind: f.kind.clone(),
-                    node: f.node.clone(),
-                    start_ms: us_to_ms(f.at_us),
-                    end_ms: None,
-                    detail: f.detail.clone(),
-                }),
+                FaultPhase::Start => {
+                    let window = FaultWindow {
+                        kind: f.kind.clone(),
+                        node: f.node.clone(),
+                        start_ms: us_to_ms(f.at_us),
+                        end_ms: None,
+                        detail: f.detail.clone(),
+                    };
+                    faults.insert(f.fault, (window, f.at_us, None));
+                }
                 FaultPhase::End => {
-                    if let Some(w) = faults
-                        .iter_mut()
-                        .rev()
-                        .find(|w| w.node == f.node && w.kind == f.kind && w.end_ms.is_none())
-                    {
+                    if let Some((w, _, end)) = faults.get_mut(&f.fault) {
                         w.end_ms = Some(us_to_ms(f.at_us));
                         w.detail = f.detail.clone().or(w.detail.take());
+                        *end = Some(f.at_us);
                     }
                 }
             },
@@ -121,7 +122,12 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         .copied()
         .filter(|o| o.start_us >= warm_up)
         .collect();
-    let phases = phases(&faults, warm_up, end)
+    let spans: Vec<(u64, Option<u64>)> = faults
+        .values()
+        .map(|(_, start, end)| (*start, *end))
+        .collect();
+    let faults: Vec<FaultWindow> = faults.into_values().map(|(w, _, _)| w).collect();
+    let phases = phases(&spans, warm_up, end)
         .into_iter()
         .map(|(name, from, to)| {
             let ops: Vec<&Op> = measured
@@ -221,10 +227,9 @@ fn micros(d: Duration) -> u64 {
 
 /// Splits `[warm_up, end)` around the fault windows: `before`, `during` (first fault start to
 /// last fault end), `after`; or one `steady` phase when there was no fault.
-fn phases(faults: &[FaultWindow], warm_up: u64, end: u64) -> Vec<(&'static str, u64, u64)> {
-    let ms_to_us = |ms: f64| (ms * 1000.0) as u64;
-    let first = faults.iter().map(|f| ms_to_us(f.start_ms)).min();
-    let last = faults.iter().map(|f| f.end_ms.map_or(end, ms_to_us)).max();
+fn phases(spans: &[(u64, Option<u64>)], warm_up: u64, end: u64) -> Vec<(&'static str, u64, u64)> {
+    let first = spans.iter().map(|(start, _)| *start).min();
+    let last = spans.iter().map(|(_, stop)| stop.unwrap_or(end)).max();
     match (first, last) {
         (Some(first), Some(last)) => [
             ("before", warm_up, first.max(warm_up)),

@@ -179,14 +179,14 @@ pub fn markdown(results: &Results) -> String {
         phase_header(),
         results.targets.iter().flat_map(phase_rows).collect(),
     );
-    let failing: Vec<&TargetResult> = results
+    let detailed: Vec<&TargetResult> = results
         .targets
         .iter()
         .filter(|t| !t.reasons.is_empty() || !t.violations.is_empty() || t.replication.is_some())
         .collect();
-    if !failing.is_empty() {
+    if !detailed.is_empty() {
         let _ = writeln!(out, "\n### Findings\n");
-        for t in failing {
+        for t in detailed {
             write_details(&mut out, t, "- ");
         }
     }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultKind, FaultPlan, Plan, TargetPlan};
+use crate::plan::{FaultPlan, Plan, TargetPlan};
 use crate::topology::{StartError, Topology};
 
 /// Why a run could not go on.
@@ -233,14 +233,8 @@ impl Schedule {
             None,
         );
         self.set_active(index, true);
-        let injected = if fault.kind == FaultKind::AddNode {
-            self.topology.lock().await.add_node(&fault.node).await
-        } else {
-            self.with_node(&fault.node, |node| {
-                Box::pin(faults::inject(fault.kind, node))
-            })
-            .await
-        };
+        let injected =
+            faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await;
         if let Err(e) = injected {
             self.event(
                 index,
@@ -252,20 +246,14 @@ impl Schedule {
             self.set_active(index, false);
             return;
         }
-        let heal_at = if faults::heals_itself(fault.kind) {
-            Duration::ZERO
-        } else {
-            match fault.heal_after {
-                Some(after) => after,
-                None => return, // Lasts until the load ends.
-            }
-        };
-        tokio::time::sleep_until(self.t0 + fault.at + heal_at).await;
         let healed = if faults::heals_itself(fault.kind) {
             Ok(())
         } else {
-            self.with_node(&fault.node, |node| Box::pin(faults::heal(node)))
-                .await
+            let Some(after) = fault.heal_after else {
+                return; // Lasts until the load ends.
+            };
+            tokio::time::sleep_until(self.t0 + fault.at + after).await;
+            faults::heal(&fault.node, &mut *self.topology.lock().await).await
         };
         let detail = healed.err().map(|e| format!("heal failed: {e}"));
         self.event(
@@ -276,20 +264,5 @@ impl Schedule {
             detail,
         );
         self.set_active(index, false);
-    }
-
-    async fn with_node<F>(&self, id: &str, f: F) -> Result<(), StartError>
-    where
-        F: for<'p> FnOnce(
-            &'p mut crate::topology::Process,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<(), StartError>> + Send + 'p>,
-        >,
-    {
-        let mut topology = self.topology.lock().await;
-        match topology.node_mut(id) {
-            Some(node) => f(node).await,
-            None => Ok(()), // Validation guarantees the node exists.
-        }
     }
 }
