@@ -114,6 +114,8 @@ pub enum Strategy {
     Direct,
     /// Every node holds every session; each change goes to every peer (Tomcat DeltaManager).
     Delta,
+    /// A primary and one backup per session, locations elsewhere (Tomcat BackupManager).
+    Backup,
 }
 
 impl Strategy {
@@ -123,6 +125,16 @@ impl Strategy {
             Self::Sticky => "sticky",
             Self::Direct => "direct",
             Self::Delta => "delta",
+            Self::Backup => "backup",
+        }
+    }
+
+    /// The node store a clustered strategy runs (`--store`), `None` for local-memory nodes.
+    pub fn clustered_store(self) -> Option<&'static str> {
+        match self {
+            Self::Delta => Some("delta"),
+            Self::Backup => Some("backup"),
+            Self::RoundRobin | Self::Sticky | Self::Direct => None,
         }
     }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use sessionbench_targets::app::{self, Node, NodeConfig};
-use sessionbench_targets::cluster::{Cluster, ClusterConfig, FrameCodec, Replication};
+use sessionbench_targets::cluster::{ClusterConfig, FrameCodec, Replication};
 use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
-use sessionbench_targets::store::{DeltaStore, LocalStore, SessionStore};
+use sessionbench_targets::store::{BackupStore, DeltaStore, LocalStore, SessionStore};
 
 use super::args;
 use super::exit::CliError;
@@ -29,31 +29,33 @@ pub struct NodeArgs {
     /// Where sessions live.
     #[arg(long, value_enum, default_value_t = StoreKind::Local)]
     store: StoreKind,
-    /// delta: address for peers' replication links (port 0 picks one; the readiness line
+    /// delta, backup: address for peers' replication links (port 0 picks one; the readiness line
     /// names it as "cluster").
     #[arg(long, default_value = "127.0.0.1:0")]
     cluster_listen: SocketAddr,
-    /// delta: a member known at start, as NAME=IP:PORT (its cluster address); repeat for each.
+    /// delta, backup: a member known at start, as NAME=IP:PORT (its cluster address); repeat for each.
     /// Members not listed join at run time by connecting.
     #[arg(long = "peer", value_name = "NAME=ADDR")]
     peers: Vec<BackendSpec>,
     /// delta: answer the client before peers have the change (async, Tomcat's default) or
-    /// after every live peer applied it (sync).
-    #[arg(long, value_enum, default_value_t = ReplicationArg::Async)]
-    replication: ReplicationArg,
-    /// delta: shared secret that authenticates replication frames (HMAC-SHA256).
+    /// after every live peer applied it (sync). [default: async]
+    #[arg(long, value_enum)]
+    replication: Option<ReplicationArg>,
+    /// delta, backup: shared secret that authenticates replication frames (HMAC-SHA256).
     #[arg(long)]
     cluster_secret: Option<String>,
-    /// delta: largest replication frame accepted (bytes).
+    /// delta, backup: largest replication frame accepted (bytes).
     #[arg(long, default_value_t = 1024 * 1024)]
     max_frame_bytes: usize,
-    /// delta: how long a starting node waits for a peer's full state before starting empty.
+    /// delta, backup: how long a starting node waits for a peer's state (delta: every
+    /// session; backup: every location) before starting empty.
     #[arg(long, default_value = "5s", value_parser = args::duration)]
     state_transfer_timeout: Duration,
-    /// delta: how long synchronous replication waits for a peer's ack before counting it dead.
+    /// delta, backup: how long a synchronous send waits for a peer's ack before counting it
+    /// dead.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     ack_timeout: Duration,
-    /// delta: heartbeat interval on idle replication links.
+    /// delta, backup: heartbeat interval on idle replication links.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     heartbeat: Duration,
     /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
@@ -89,6 +91,9 @@ enum StoreKind {
     Local,
     /// In every node's memory: each change is sent to every peer (Tomcat DeltaManager).
     Delta,
+    /// On the node that serves it and one backup; other nodes know where it is (Tomcat
+    /// BackupManager). Writes always reach the backup before the answer.
+    Backup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,6 +106,16 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
     if a.sweep_interval.is_zero() {
         return Err(CliError::Usage(
             "--sweep-interval must be above zero".into(),
+        ));
+    }
+    if a.replication.is_some() && a.store != StoreKind::Delta {
+        return Err(CliError::Usage(
+            "--replication applies to --store delta (a backup store always writes to the backup before answering)".into(),
+        ));
+    }
+    if !a.peers.is_empty() && a.store == StoreKind::Local {
+        return Err(CliError::Usage(
+            "--peer needs a clustered store: --store delta or --store backup".into(),
         ));
     }
     let config = NodeConfig {
@@ -122,7 +137,7 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             let local = Arc::new(LocalStore::new());
             let (store, cluster): (Arc<dyn SessionStore>, _) = match a.store {
                 StoreKind::Local => (local, None),
-                StoreKind::Delta => {
+                StoreKind::Delta | StoreKind::Backup => {
                     let (cluster_listener, _) = args::bind(a.cluster_listen).await?;
                     let config = ClusterConfig {
                         node: a.id.clone(),
@@ -132,18 +147,25 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                             secret: a.cluster_secret.map(String::into_bytes),
                         },
                         replication: match a.replication {
-                            ReplicationArg::Async => Replication::Async,
-                            ReplicationArg::Sync => Replication::Sync,
+                            Some(ReplicationArg::Sync) => Replication::Sync,
+                            _ => Replication::Async,
                         },
                         heartbeat: a.heartbeat,
                         ack_timeout: a.ack_timeout,
                         state_transfer_timeout: a.state_transfer_timeout,
                     };
-                    let cluster = Cluster::start(config, cluster_listener, local.clone())
-                        .await
-                        .map_err(CliError::io("cannot start the cluster"))?;
-                    let addr = cluster.addr();
-                    (Arc::new(DeltaStore::new(local, cluster)), Some(addr))
+                    let started = if a.store == StoreKind::Delta {
+                        DeltaStore::start(config, cluster_listener)
+                            .await
+                            .map(|s| (s.cluster_addr(), Arc::new(s) as Arc<dyn SessionStore>))
+                    } else {
+                        BackupStore::start(config, cluster_listener)
+                            .await
+                            .map(|s| (s.cluster_addr(), Arc::new(s) as Arc<dyn SessionStore>))
+                    };
+                    let (addr, store) =
+                        started.map_err(CliError::io("cannot start the cluster"))?;
+                    (store, Some(addr))
                 }
             };
             Ready {

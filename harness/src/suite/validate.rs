@@ -419,11 +419,12 @@ impl Check<'_> {
         let strategy = match self.one_of(
             &join(path, "strategy"),
             &strategy_name,
-            &["round-robin", "sticky", "direct", "delta"],
+            &["round-robin", "sticky", "direct", "delta", "backup"],
         ) {
             Some("sticky") => Strategy::Sticky,
             Some("direct") => Strategy::Direct,
             Some("delta") => Strategy::Delta,
+            Some("backup") => Strategy::Backup,
             _ => Strategy::RoundRobin,
         };
         let nodes = t.nodes.or(d.nodes).unwrap_or(0);
@@ -475,7 +476,7 @@ impl Check<'_> {
                 );
                 Some(p)
             }
-            Strategy::Delta => {
+            Strategy::Delta | Strategy::Backup => {
                 // Replication makes any node able to serve any session: round robin by default.
                 let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
                 self.one_of(
@@ -497,6 +498,13 @@ impl Check<'_> {
                 let r = r.unwrap_or_else(|| "async".into());
                 self.one_of(&join(path, "replication"), &r, &["async", "sync"]);
                 Some(r)
+            }
+            (Strategy::Backup, Some(_)) => {
+                self.err(
+                    &join(path, "replication"),
+                    "a \"backup\" target always writes to the backup before answering; `replication` is for \"delta\"",
+                );
+                None
             }
             (_, Some(_)) => {
                 self.err(
@@ -749,6 +757,39 @@ mod tests {
                 "x.toml:12:1: `faults[0].at`: 20s is not before the end of the load (10s)",
                 "x.toml:14:1: `faults[0].node`: target `a` has no node `node3` (it has node1 to node2)",
             ]
+        );
+    }
+
+    #[test]
+    fn backup_targets_take_lb_policies_but_no_replication_mode() {
+        let text = "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"b\"\nstrategy = \"backup\"\nnodes = 3\nlb-policy = \"cookie-route\"\n\n[[targets]]\nname = \"c\"\nstrategy = \"backup\"\nreplication = \"async\"\n";
+        let errors = parse(text, "x.toml").expect_err("invalid").0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "x.toml:13:1: `targets[1].replication`: a \"backup\" target always writes to the backup before answering; `replication` is for \"delta\"",
+            ]
+        );
+        let ok = parse(
+            &text[..text.find("\n\n[[targets]]\nname = \"c\"").expect("second")],
+            "x.toml",
+        )
+        .expect("valid");
+        let t = &ok.targets[0];
+        assert_eq!(
+            (
+                t.strategy,
+                t.lb_policy.as_deref(),
+                t.route_suffix,
+                t.strategy_label()
+            ),
+            (
+                Strategy::Backup,
+                Some("cookie-route"),
+                true,
+                "backup".to_string()
+            )
         );
     }
 }

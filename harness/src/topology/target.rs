@@ -93,18 +93,11 @@ impl Topology {
         if t.route_suffix {
             args.push("--route-suffix".into());
         }
-        if let Some(replication) = &t.replication {
-            args.extend(
-                [
-                    "--store",
-                    "delta",
-                    "--replication",
-                    replication,
-                    "--cluster-listen",
-                    "127.0.0.1:0",
-                ]
-                .map(String::from),
-            );
+        if let Some(store) = t.strategy.clustered_store() {
+            args.extend(["--store", store, "--cluster-listen", "127.0.0.1:0"].map(String::from));
+            if let Some(replication) = &t.replication {
+                args.extend(["--replication".into(), replication.clone()]);
+            }
             args.extend(["--cluster-secret".into(), self.secret.clone()]);
             args.extend(
                 self.nodes
@@ -116,7 +109,7 @@ impl Topology {
         let mut node = Process::start(id, args, &log).await?;
         node.pin_ports();
         self.nodes.push(node);
-        if self.target.replication.is_some() {
+        if self.target.strategy.clustered_store().is_some() {
             // Every node names every other, so a restarted one rejoins all of them.
             let all: Vec<(String, String)> = self
                 .nodes

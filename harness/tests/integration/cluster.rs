@@ -179,3 +179,86 @@ fn arbitrary_bytes_on_the_replication_port_never_bring_a_node_down() {
         "no garbage became a member"
     );
 }
+
+async fn backup(id: &str, peers: &[&Proc]) -> Proc {
+    let peers: Vec<String> = peers.iter().map(|p| peer(p)).collect();
+    let mut args = vec!["--store", "backup", "--cluster-secret", "s3cret"];
+    for p in &peers {
+        args.extend(["--peer", p]);
+    }
+    Proc::node(id, &args).await
+}
+
+/// Polls `/metrics` of every node until `done` holds for all of them (or fails after 5 s).
+async fn until_metrics(nodes: &[&Proc], what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut all = Vec::new();
+        for n in nodes {
+            all.push(get_json(n.ready.addr, "/metrics").await);
+        }
+        if done(&all) {
+            return all;
+        }
+        assert!(Instant::now() < deadline, "{what}: {all:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_backup_promotes_itself_when_the_primary_is_killed() {
+    let mut node1 = backup("node1", &[]).await;
+    let node2 = backup("node2", &[&node1]).await;
+    let node3 = backup("node3", &[&node1, &node2]).await;
+    until_metrics(&[&node1, &node2, &node3], "every link up", |m| {
+        m.iter().all(|m| m["replication"]["peers-live"] == 2)
+    })
+    .await;
+
+    let mut user = User::new(node1.ready.addr);
+    user.login("u1").await;
+    user.call(
+        Method::PUT,
+        "/session/attrs/cart",
+        Some(json!({ "value": 3, "write": "w-1" })),
+    )
+    .await;
+    user.call(Method::POST, "/session/counter", None).await;
+    // node1 serves it; exactly one of the others holds the copy, the third only its location.
+    let m = until_metrics(&[&node1, &node2, &node3], "one copy", |m| {
+        m[0]["sessions"] == 1 && m[1]["session-copies"].as_u64() != m[2]["session-copies"].as_u64()
+    })
+    .await;
+    let (backup, other) = if m[1]["session-copies"] == 1 {
+        (&node2, &node3)
+    } else {
+        (&node3, &node2)
+    };
+    assert_eq!(
+        (m[1]["sessions"].clone(), m[2]["sessions"].clone()),
+        (json!(0), json!(0))
+    );
+
+    node1.crash().await;
+    // Without any request: the backup becomes the primary and the survivor the new backup.
+    until_metrics(&[backup, other], "promotion and a new backup", |m| {
+        m[0]["sessions"] == 1 && m[0]["session-copies"] == 0 && m[1]["session-copies"] == 1
+    })
+    .await;
+
+    // The session, with the last acknowledged write, is served by either survivor.
+    let mut elsewhere = User::new(other.ready.addr);
+    elsewhere.jar = user.jar.clone();
+    let r = elsewhere.read().await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["attrs"]["cart"]["write"].clone(),
+            r.body["counter"].clone()
+        ),
+        (StatusCode::OK, json!("w-1"), json!(1))
+    );
+    let mut on_backup = User::new(backup.ready.addr);
+    on_backup.jar = user.jar.clone();
+    assert_eq!(on_backup.read().await.body["counter"], 1);
+}

@@ -366,13 +366,18 @@ fn a_killed_harness_takes_its_processes_with_it() {
     }
 }
 
-#[test]
-fn delta_sync_loses_nothing_when_a_node_dies_comes_back_and_another_joins() {
+/// Runs a 3-node target of `strategy` (a suite fragment) through a kill with heal and an
+/// add-node, and checks that it lost nothing and that the joined node served.
+fn clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
+    label: &str,
+    strategy: &str,
+) {
     let (code, results, dir) = run_suite(
-        "delta-sync",
-        r#"
+        label,
+        &format!(
+            r#"
 [suite]
-name = "delta-sync"
+name = "{label}"
 duration = "8s"
 warm-up = "500ms"
 
@@ -381,9 +386,8 @@ virtual-users = 8
 think-time = "50ms"
 
 [[targets]]
-name = "delta-sync"
-strategy = "delta"
-replication = "sync"
+name = "{label}"
+{strategy}
 nodes = 3
 
 [[faults]]
@@ -396,11 +400,12 @@ heal-after = "3s"
 at = "6s"
 kind = "add-node"
 node = "node4"
-"#,
+"#
+        ),
     );
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
-    assert_eq!(t["strategy"], "delta-sync");
+    assert_eq!(t["strategy"], label);
     let s = &t["sessions"];
     assert!(s["started"].as_u64() > Some(20), "{s}");
     for key in [
@@ -416,7 +421,7 @@ node = "node4"
         .expect("replication measured");
     assert!(
         per_write > 100.0,
-        "each write reaches two peers: {}",
+        "each write reaches at least one peer: {}",
         t["replication"]
     );
     let joined = &t["faults"][1];
@@ -434,5 +439,21 @@ node = "node4"
     assert!(
         served_by_new_node > 10,
         "the joined node serves the existing sessions: {served_by_new_node}"
+    );
+}
+
+#[test]
+fn delta_sync_loses_nothing_when_a_node_dies_comes_back_and_another_joins() {
+    clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
+        "delta-sync",
+        "strategy = \"delta\"\nreplication = \"sync\"",
+    );
+}
+
+#[test]
+fn backup_loses_nothing_when_a_primary_dies_comes_back_and_another_node_joins() {
+    clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
+        "backup",
+        "strategy = \"backup\"",
     );
 }

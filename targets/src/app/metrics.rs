@@ -46,6 +46,7 @@ impl NodeMetrics {
             store,
             sessions: stats.sessions,
             sessions_expired: stats.expired,
+            session_copies: stats.copies,
             requests: get(&self.requests),
             logins: get(&self.logins),
             logouts: get(&self.logouts),
@@ -65,6 +66,8 @@ pub struct MetricsView {
     pub store: &'static str,
     pub sessions: u64,
     pub sessions_expired: u64,
+    /// Copies of sessions another node serves, held here as their backup (`backup` store).
+    pub session_copies: u64,
     pub requests: u64,
     pub logins: u64,
     pub logouts: u64,

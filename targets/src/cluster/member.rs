@@ -1,6 +1,7 @@
 //! Cluster membership and the replication channel: one outgoing link per peer (connect with
 //! backoff, `Hello`, heartbeats, acks), one server for incoming links (apply, ack, answer state
-//! requests), and full state transfer when a node starts.
+//! requests), and full state transfer when a node starts. What messages mean is the
+//! [`Replica`]'s business.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::frame::FrameCodec;
 use super::message::{Envelope, Message};
-use crate::store::{LocalStore, SessionStore};
+use super::replica::Replica;
+use crate::session::Session;
 
 /// When a change is acknowledged to the client: before peers have it (Tomcat's default) or
 /// after every live peer applied it.
@@ -39,6 +41,26 @@ pub struct ClusterConfig {
     pub ack_timeout: Duration,
     /// How long a starting node waits for a peer's full state before starting empty.
     pub state_transfer_timeout: Duration,
+}
+
+#[cfg(test)]
+impl ClusterConfig {
+    /// In-process tests: authenticated, synchronous, short timeouts, and heartbeats rare
+    /// enough that none lands inside an exchange a test counts.
+    pub(crate) fn for_test(node: &str, peers: Vec<(String, SocketAddr)>) -> Self {
+        Self {
+            node: node.into(),
+            peers,
+            codec: FrameCodec {
+                limit: 1024 * 1024,
+                secret: Some(b"test".to_vec()),
+            },
+            replication: Replication::Sync,
+            heartbeat: Duration::from_secs(30),
+            ack_timeout: Duration::from_secs(1),
+            state_transfer_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Replication traffic counters, shown in `/metrics`.
@@ -78,41 +100,46 @@ struct Link {
     kick: Notify,
 }
 
+/// A send waiting for its ack (keyed by peer and sequence number); an ack may carry a session.
+type AckWaiter = oneshot::Sender<Option<Session>>;
+
 /// This node's view of the cluster.
 #[derive(Debug)]
 pub struct Cluster {
     config: ClusterConfig,
     addr: SocketAddr,
-    store: Arc<LocalStore>,
+    replica: Arc<dyn Replica>,
     links: Mutex<HashMap<String, Arc<Link>>>,
     seq: AtomicU64,
-    acks: Mutex<HashMap<(String, u64), oneshot::Sender<()>>>,
+    acks: Mutex<HashMap<(String, u64), AckWaiter>>,
     stats: ClusterStats,
     state_transfer: Mutex<String>,
-    /// While the full state is being fetched, changes that arrive are held here and applied
+    /// While the full state is being fetched, updates that arrive are held here and applied
     /// after it, in order (Tomcat's DeltaManager queues them the same way).
-    held: Mutex<Option<Vec<Message>>>,
+    held: Mutex<Option<Vec<(String, Message)>>>,
 }
 
 impl Cluster {
-    /// Serves `listener` for incoming links, fetches the full state from a peer (or times out
-    /// and says so), then links to every known peer.
+    /// Serves `listener` for incoming links, links to every known peer (which link back, so
+    /// their updates reach this node from now on and are held), then fetches the state from a
+    /// peer (or times out and says so) and applies what was held.
     pub async fn start(
         config: ClusterConfig,
         listener: tokio::net::TcpListener,
-        store: Arc<LocalStore>,
+        replica: Arc<dyn Replica>,
     ) -> std::io::Result<Arc<Self>> {
         let addr = listener.local_addr()?;
+        let joining = !config.peers.is_empty();
         let cluster = Arc::new(Self {
             config,
             addr,
-            store,
+            replica,
             links: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
             acks: Mutex::new(HashMap::new()),
             stats: ClusterStats::default(),
             state_transfer: Mutex::new("no peers".into()),
-            held: Mutex::new(None),
+            held: Mutex::new(joining.then(Vec::new)),
         });
         let server = cluster.clone();
         tokio::spawn(async move {
@@ -128,15 +155,44 @@ impl Cluster {
                 }
             }
         });
-        cluster.transfer_state().await;
         for (peer, addr) in cluster.config.peers.clone() {
             cluster.link(&peer, addr);
+        }
+        if joining {
+            // Peers link back when they read our hello; give the hellos a moment to go out.
+            let peers: Vec<String> = cluster
+                .config
+                .peers
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect();
+            for peer in peers {
+                cluster.await_live(&peer, Duration::from_millis(500)).await;
+            }
+            cluster.transfer_state().await;
         }
         Ok(cluster)
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.config.node
+    }
+
+    /// Peers whose link is up, in name order.
+    pub fn live_peers(&self) -> Vec<String> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live: Vec<String> = links
+            .iter()
+            .filter(|(_, l)| l.live.load(Ordering::Relaxed))
+            .map(|(p, _)| p.clone())
+            .collect();
+        live.sort();
+        live
     }
 
     pub fn stats(&self) -> ClusterStatsView {
@@ -179,42 +235,98 @@ impl Cluster {
     pub async fn broadcast(&self, message: Message) {
         let sync = self.config.replication == Replication::Sync;
         let (seq, payload) = self.envelope(message, sync);
-        let live: Vec<(String, Arc<Link>)> = {
-            let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-            links
-                .iter()
-                .filter(|(_, l)| l.live.load(Ordering::Relaxed))
-                .map(|(p, l)| (p.clone(), l.clone()))
-                .collect()
-        };
+        let sends = self
+            .live_peers()
+            .into_iter()
+            .map(|peer| (peer, seq, payload.clone()))
+            .collect();
+        self.deliver(sends, sync).await;
+    }
+
+    /// Sends each message to its peer and waits until every one is applied; returns the peers
+    /// that are down or did not ack in time (they are counted dead).
+    pub async fn send_each(&self, messages: Vec<(String, Message)>) -> Vec<String> {
+        let sends = messages
+            .into_iter()
+            .map(|(peer, m)| {
+                let (seq, payload) = self.envelope(m, true);
+                (peer, seq, payload)
+            })
+            .collect();
+        self.deliver(sends, true)
+            .await
+            .into_iter()
+            .filter_map(|(peer, answer)| answer.is_none().then_some(peer))
+            .collect()
+    }
+
+    /// Asks `peer` and waits for its answer: `None` if it is down or silent, else the session
+    /// its ack carried.
+    pub async fn request(&self, peer: &str, message: Message) -> Option<Option<Session>> {
+        let (seq, payload) = self.envelope(message, true);
+        let mut answers = self
+            .deliver(vec![(peer.to_string(), seq, payload)], true)
+            .await;
+        answers.pop().and_then(|(_, answer)| answer)
+    }
+
+    /// Queues each payload on its peer's link; when `wait`, collects every ack (`None` for a
+    /// peer that is down or does not ack within the ack timeout).
+    async fn deliver(
+        &self,
+        sends: Vec<(String, u64, Vec<u8>)>,
+        wait: bool,
+    ) -> Vec<(String, Option<Option<Session>>)> {
         let mut waits = Vec::new();
-        for (peer, link) in live {
-            if sync {
+        for (peer, seq, payload) in sends {
+            let link = self
+                .links
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&peer)
+                .filter(|l| l.live.load(Ordering::Relaxed))
+                .cloned();
+            let Some(link) = link else {
+                waits.push((peer, seq, None));
+                continue;
+            };
+            let rx = wait.then(|| {
                 let (tx, rx) = oneshot::channel();
                 self.acks
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert((peer.clone(), seq), tx);
-                waits.push((peer, link.clone(), rx));
-            }
-            let _ = link.queue.send(payload.clone());
+                (link.clone(), rx)
+            });
+            let _ = link.queue.send(payload);
+            waits.push((peer, seq, rx));
         }
-        for (peer, link, rx) in waits {
-            if !matches!(
-                tokio::time::timeout(self.config.ack_timeout, rx).await,
-                Ok(Ok(()))
-            ) {
-                self.acks
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&(peer.clone(), seq));
-                if link.live.swap(false, Ordering::Relaxed) {
-                    eprintln!(
-                        "node {}: peer {peer} did not ack within {:?}; counted dead",
-                        self.config.node, self.config.ack_timeout
-                    );
-                }
-            }
+        let mut answers = Vec::new();
+        for (peer, seq, rx) in waits {
+            let answer = match rx {
+                None => None,
+                Some((link, rx)) => match tokio::time::timeout(self.config.ack_timeout, rx).await {
+                    Ok(Ok(session)) => Some(session),
+                    _ => {
+                        self.acks
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&(peer.clone(), seq));
+                        self.mark_down(&peer, &link, "did not ack in time");
+                        None
+                    }
+                },
+            };
+            answers.push((peer, answer));
+        }
+        answers
+    }
+
+    /// Marks `peer` dead (once) and tells the replica.
+    fn mark_down(&self, peer: &str, link: &Link, why: &str) {
+        if link.live.swap(false, Ordering::Relaxed) {
+            eprintln!("node {}: peer {peer} {why}; counted dead", self.config.node);
+            self.replica.peer_down(peer);
         }
     }
 
@@ -264,7 +376,7 @@ impl Cluster {
             let Ok(Ok(stream)) =
                 tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(link.addr)).await
             else {
-                link.live.store(false, Ordering::Relaxed);
+                self.mark_down(&peer, &link, "is unreachable");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     () = link.kick.notified() => {}
@@ -293,7 +405,7 @@ impl Cluster {
                 while let Ok(Some((payload, size))) = ack_codec.read(&mut rd).await {
                     add(&acker.stats.bytes_received, size);
                     if let Ok(Envelope {
-                        message: Message::Ack { seq },
+                        message: Message::Ack { seq, session },
                         ..
                     }) = serde_json::from_slice(&payload)
                     {
@@ -303,7 +415,7 @@ impl Cluster {
                             .unwrap_or_else(|p| p.into_inner())
                             .remove(&(ack_peer.clone(), seq))
                         {
-                            let _ = tx.send(());
+                            let _ = tx.send(session);
                         }
                     }
                 }
@@ -319,7 +431,7 @@ impl Cluster {
                 }
             }
             reader.abort();
-            link.live.store(false, Ordering::Relaxed);
+            self.mark_down(&peer, &link, "closed the link");
         }
     }
 
@@ -354,11 +466,11 @@ impl Cluster {
             };
             let (seq, ack) = (envelope.seq, envelope.ack);
             // Only answering a state request writes here; if that fails the link is gone.
-            if self.apply(envelope, &mut wr).await.is_err() {
+            let Ok(session) = self.apply(envelope, &mut wr).await else {
                 return;
-            }
+            };
             if ack {
-                let (_, reply) = self.envelope(Message::Ack { seq }, false);
+                let (_, reply) = self.envelope(Message::Ack { seq, session }, false);
                 if self.write(&mut wr, &reply).await.is_err() {
                     return;
                 }
@@ -375,7 +487,7 @@ impl Cluster {
         self: &Arc<Self>,
         envelope: Envelope,
         wr: &mut OwnedWriteHalf,
-    ) -> Result<(), super::FrameError> {
+    ) -> Result<Option<Session>, super::FrameError> {
         match envelope.message {
             Message::Hello { node, cluster } => self.link(&node, cluster),
             Message::StateRequest { node, cluster } => {
@@ -384,43 +496,22 @@ impl Cluster {
                 self.link(&node, cluster);
                 self.await_live(&node, self.config.state_transfer_timeout)
                     .await;
-                let (_, state) = self.envelope(
-                    Message::State {
-                        sessions: self.store.snapshot(),
-                    },
-                    false,
-                );
+                let (_, state) = self.envelope(self.replica.state(), false);
                 self.write(wr, &state).await?;
             }
             Message::State { .. } | Message::Heartbeat | Message::Ack { .. } => {}
-            change => {
-                {
+            message => {
+                if message.is_update() {
                     let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(queue) = held.as_mut() {
-                        queue.push(change);
-                        return Ok(());
+                        queue.push((envelope.from, message));
+                        return Ok(None);
                     }
                 }
-                self.apply_change(change).await;
+                return Ok(self.replica.apply(&envelope.from, message).await);
             }
         }
-        Ok(())
-    }
-
-    async fn apply_change(&self, change: Message) {
-        let store = &self.store;
-        match change {
-            Message::Create { session } => {
-                let _ = store.create(session).await;
-            }
-            Message::Change { id, change } => {
-                let _ = store.save(&id, &change).await;
-            }
-            Message::Invalidate { id } => {
-                let _ = store.invalidate(&id).await;
-            }
-            _ => {}
-        }
+        Ok(None)
     }
 
     async fn await_live(&self, peer: &str, within: Duration) {
@@ -442,10 +533,6 @@ impl Cluster {
     /// Asks the known peers, in order, for their sessions; the first full answer wins. With no
     /// answer within the timeout the node starts empty, and says so in its log and metrics.
     async fn transfer_state(&self) {
-        if self.config.peers.is_empty() {
-            return;
-        }
-        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
         let fetch = async {
             for (peer, addr) in &self.config.peers {
                 if let Ok(n) = self.fetch_state(*addr).await {
@@ -479,8 +566,8 @@ impl Cluster {
                     }
                 }
             };
-            for change in batch {
-                self.apply_change(change).await;
+            for (from, update) in batch {
+                self.replica.apply(&from, update).await;
             }
         }
     }
@@ -499,15 +586,11 @@ impl Cluster {
         while let Some((payload, size)) = self.config.codec.read(&mut rd).await? {
             add(&self.stats.bytes_received, size);
             if let Ok(Envelope {
-                message: Message::State { sessions },
+                message: state @ Message::State { .. },
                 ..
             }) = serde_json::from_slice(&payload)
             {
-                let n = sessions.len();
-                for s in sessions {
-                    let _ = self.store.create(s).await;
-                }
-                return Ok(n);
+                return Ok(self.replica.install(state).await);
             }
         }
         Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())

@@ -11,36 +11,66 @@ use crate::session::{Session, SessionChange, SessionId};
 pub enum Message {
     /// First frame on a link: who is calling, and where it listens (so a node that learns of a
     /// new member connects back: members can join at run time).
-    Hello {
-        node: String,
-        cluster: SocketAddr,
-    },
+    Hello { node: String, cluster: SocketAddr },
     /// Sent when a link is idle, so a dead peer is noticed by a failing write.
     Heartbeat,
-    Create {
-        session: Session,
-    },
+    /// delta: a new session, for every peer.
+    Create { session: Session },
+    /// What one request changed (delta: to every peer; backup: to the session's backup).
     Change {
         id: SessionId,
         change: SessionChange,
     },
-    Invalidate {
-        id: SessionId,
-    },
-    /// A starting node asks for every session (full state transfer). It names itself so the
+    /// The session is gone (logout or expiry), for every peer.
+    Invalidate { id: SessionId },
+    /// backup: keep this copy; `primary` serves the session.
+    Backup { session: Session, primary: String },
+    /// backup: where a session lives, for every node that is neither its primary nor its
+    /// backup (and that drops any copy it held).
+    Location(Location),
+    /// backup: send me your copy (answered in the `Ack`).
+    Retrieve { id: SessionId },
+    /// A starting node asks for the state (full state transfer). It names itself so the
     /// responder links back to it before taking the snapshot: then every change is either in
     /// the snapshot or sent on the link afterwards.
-    StateRequest {
-        node: String,
-        cluster: SocketAddr,
-    },
+    StateRequest { node: String, cluster: SocketAddr },
+    /// The answer to `StateRequest`: every session (delta) or every location (backup).
     State {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sessions: Vec<Session>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        locations: Vec<Location>,
     },
-    /// The receiver applied message `seq` (synchronous replication waits for these).
+    /// The receiver applied message `seq` (synchronous sends wait for these); the answer to a
+    /// `Retrieve` carries the session.
     Ack {
         seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<Session>,
     },
+}
+
+impl Message {
+    /// Whether the message changes what the receiver holds (such messages are held, in order,
+    /// while the receiver is still receiving its state).
+    pub fn is_update(&self) -> bool {
+        matches!(
+            self,
+            Self::Create { .. }
+                | Self::Change { .. }
+                | Self::Invalidate { .. }
+                | Self::Backup { .. }
+                | Self::Location(_)
+        )
+    }
+}
+
+/// Which node serves a session, and which keeps its copy (none while the primary is alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: SessionId,
+    pub primary: String,
+    pub backup: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,11 +1,13 @@
 //! In-memory session clustering: a replication channel between nodes (framed, optionally
-//! authenticated), membership with reconnect and heartbeats, and the `delta` store that sends
-//! each request's changes to every peer, as Tomcat's DeltaManager does.
+//! authenticated) and membership with reconnect and heartbeats. The clustered stores (`delta`,
+//! `backup`, in `store/`) give the messages their meaning through [`Replica`].
 
 mod frame;
 mod member;
 mod message;
+mod replica;
 
 pub use frame::{FrameCodec, FrameError};
 pub use member::{Cluster, ClusterConfig, ClusterStatsView, Replication};
-pub use message::{Envelope, Message};
+pub use message::{Envelope, Location, Message};
+pub use replica::{Replica, ReplicaFuture};

@@ -55,6 +55,8 @@ pub struct StoreStats {
     pub sessions: u64,
     /// Sessions removed by expiry since start.
     pub expired: u64,
+    /// Copies of sessions another node serves, kept here as their backup (`backup` store).
+    pub copies: u64,
     /// Replication traffic, for clustered stores.
     pub replication: Option<ClusterStatsView>,
 }

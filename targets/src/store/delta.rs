@@ -4,11 +4,14 @@
 //! asynchronous replication (Tomcat's default) a node that dies right after answering takes
 //! the change with it: the loss window the harness measures.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+
+use tokio::net::TcpListener;
 
 use super::api::{SessionStore, StoreFuture, StoreStats};
 use super::local::LocalStore;
-use crate::cluster::{Cluster, Message};
+use crate::cluster::{Cluster, ClusterConfig, Message, Replica, ReplicaFuture};
 use crate::session::{Session, SessionChange, SessionId};
 
 #[derive(Debug)]
@@ -18,9 +21,63 @@ pub struct DeltaStore {
 }
 
 impl DeltaStore {
-    /// `local` must be the store the cluster applies incoming changes to.
-    pub fn new(local: Arc<LocalStore>, cluster: Arc<Cluster>) -> Self {
-        Self { local, cluster }
+    /// Joins the cluster (taking the full state from a peer) with replication links served
+    /// on `listener`.
+    pub async fn start(config: ClusterConfig, listener: TcpListener) -> std::io::Result<Self> {
+        let local = Arc::new(LocalStore::new());
+        let replica = Arc::new(Replicas(local.clone()));
+        let cluster = Cluster::start(config, listener, replica).await?;
+        Ok(Self { local, cluster })
+    }
+
+    /// Where peers connect for replication.
+    pub fn cluster_addr(&self) -> SocketAddr {
+        self.cluster.addr()
+    }
+}
+
+/// A full copy of every session, kept up to date by what peers send.
+#[derive(Debug)]
+struct Replicas(Arc<LocalStore>);
+
+impl Replica for Replicas {
+    fn apply<'a>(&'a self, _from: &'a str, message: Message) -> ReplicaFuture<'a, Option<Session>> {
+        Box::pin(async move {
+            let store = &self.0;
+            match message {
+                Message::Create { session } => {
+                    let _ = store.create(session).await;
+                }
+                Message::Change { id, change } => {
+                    let _ = store.save(&id, &change).await;
+                }
+                Message::Invalidate { id } => {
+                    let _ = store.invalidate(&id).await;
+                }
+                _ => {}
+            }
+            None
+        })
+    }
+
+    fn state(&self) -> Message {
+        Message::State {
+            sessions: self.0.snapshot(),
+            locations: Vec::new(),
+        }
+    }
+
+    fn install(&self, state: Message) -> ReplicaFuture<'_, usize> {
+        Box::pin(async move {
+            let Message::State { sessions, .. } = state else {
+                return 0;
+            };
+            let n = sessions.len();
+            for s in sessions {
+                let _ = self.0.create(s).await;
+            }
+            n
+        })
     }
 }
 
@@ -88,35 +145,17 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::cluster::{ClusterConfig, FrameCodec, Replication};
-
-    fn config(node: &str, peers: Vec<(String, std::net::SocketAddr)>) -> ClusterConfig {
-        ClusterConfig {
-            node: node.into(),
-            peers,
-            codec: FrameCodec {
-                limit: 1024 * 1024,
-                secret: Some(b"test".to_vec()),
-            },
-            replication: Replication::Sync,
-            heartbeat: Duration::from_millis(200),
-            ack_timeout: Duration::from_secs(1),
-            state_transfer_timeout: Duration::from_secs(1),
-        }
-    }
 
     async fn node(
         name: &str,
         peers: Vec<(String, std::net::SocketAddr)>,
     ) -> (DeltaStore, Arc<LocalStore>) {
-        let local = Arc::new(LocalStore::new());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let cluster = Cluster::start(config(name, peers), listener, local.clone())
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let store = DeltaStore::start(ClusterConfig::for_test(name, peers), listener)
             .await
             .expect("cluster");
-        (DeltaStore::new(local.clone(), cluster), local)
+        let local = store.local.clone();
+        (store, local)
     }
 
     /// A store whose every write is synchronously replicated to a second node: the checks run on

@@ -78,6 +78,48 @@ impl LocalStore {
             .collect()
     }
 
+    /// Stores a session (its idle clock starts now); what `create` does, callable under a
+    /// caller's lock.
+    pub fn insert(&self, session: Session) {
+        let entry = Entry {
+            last_access: Instant::now(),
+            session,
+        };
+        self.shard(&entry.session.id)
+            .insert(entry.session.id.clone(), entry);
+    }
+
+    /// The session if it is live, without counting as an access (replication reads it on
+    /// behalf of another node).
+    pub fn peek(&self, id: &SessionId) -> Option<Session> {
+        let now = Instant::now();
+        self.shard(id)
+            .get(id)
+            .filter(|e| !e.is_idle(now))
+            .map(|e| e.session.clone())
+    }
+
+    /// Removes every idle session and returns their ids (a clustered store tells its peers).
+    pub fn expire_idle_ids(&self) -> Vec<SessionId> {
+        let now = Instant::now();
+        let mut removed = Vec::new();
+        for shard in &self.shards {
+            let mut map = shard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.retain(|id, entry| {
+                let idle = entry.is_idle(now);
+                if idle {
+                    removed.push(id.clone());
+                }
+                !idle
+            });
+        }
+        self.expired
+            .fetch_add(removed.len() as u64, Ordering::Relaxed);
+        removed
+    }
+
     /// Runs `f` on the live entry for `id`, dropping it first if it has expired.
     fn with_live<T>(&self, id: &SessionId, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
         let now = Instant::now();
@@ -103,12 +145,7 @@ impl SessionStore for LocalStore {
     }
 
     fn create(&self, session: Session) -> StoreFuture<'_, ()> {
-        let entry = Entry {
-            last_access: Instant::now(),
-            session,
-        };
-        self.shard(&entry.session.id)
-            .insert(entry.session.id.clone(), entry);
+        self.insert(session);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -135,17 +172,7 @@ impl SessionStore for LocalStore {
     }
 
     fn expire_idle(&self) -> StoreFuture<'_, usize> {
-        let now = Instant::now();
-        let mut removed = 0;
-        for shard in &self.shards {
-            let mut map = shard
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let before = map.len();
-            map.retain(|_, entry| !entry.is_idle(now));
-            removed += before - map.len();
-        }
-        self.expired.fetch_add(removed as u64, Ordering::Relaxed);
+        let removed = self.expire_idle_ids().len();
         Box::pin(std::future::ready(Ok(removed)))
     }
 
@@ -162,6 +189,7 @@ impl SessionStore for LocalStore {
         StoreStats {
             sessions,
             expired: self.expired.load(Ordering::Relaxed),
+            copies: 0,
             replication: None,
         }
     }

@@ -5,11 +5,13 @@
 //! [`conformance`] suite.
 
 mod api;
+mod backup;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod delta;
 mod local;
 
 pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
+pub use backup::BackupStore;
 pub use delta::DeltaStore;
 pub use local::LocalStore;
