@@ -82,6 +82,9 @@ pub struct TargetPlan {
     pub route_suffix: bool,
     /// For `delta`: when a write is acknowledged, `async` or `sync`.
     pub replication: Option<String>,
+    /// For `delta` with `async`: how long each change waits before it leaves the node.
+    #[serde(with = "ms", rename = "replication-delay-ms", default)]
+    pub replication_delay: Duration,
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
     pub padding_bytes: usize,

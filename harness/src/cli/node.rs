@@ -55,6 +55,11 @@ pub struct NodeArgs {
     /// dead.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     ack_timeout: Duration,
+    /// delta with async replication: hold each change this long before it leaves (a sender's
+    /// queue under load, or a slow link), widening the window in which a crash loses
+    /// changes the client was told were saved.
+    #[arg(long, default_value = "0s", value_parser = args::duration)]
+    replication_delay: Duration,
     /// delta, backup: heartbeat interval on idle replication links.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     heartbeat: Duration,
@@ -113,6 +118,13 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             "--replication applies to --store delta (a backup store always writes to the backup before answering)".into(),
         ));
     }
+    if !a.replication_delay.is_zero()
+        && (a.store != StoreKind::Delta || a.replication == Some(ReplicationArg::Sync))
+    {
+        return Err(CliError::Usage(
+            "--replication-delay applies to --store delta with --replication async".into(),
+        ));
+    }
     if !a.peers.is_empty() && a.store == StoreKind::Local {
         return Err(CliError::Usage(
             "--peer needs a clustered store: --store delta or --store backup".into(),
@@ -153,6 +165,7 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                         heartbeat: a.heartbeat,
                         ack_timeout: a.ack_timeout,
                         state_transfer_timeout: a.state_transfer_timeout,
+                        async_delay: a.replication_delay,
                     };
                     let started = if a.store == StoreKind::Delta {
                         DeltaStore::start(config, cluster_listener)

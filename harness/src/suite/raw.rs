@@ -50,6 +50,7 @@ pub struct TargetRaw {
     pub nodes: Option<u32>,
     pub lb_policy: Option<String>,
     pub replication: Option<String>,
+    pub replication_delay: Option<String>,
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,

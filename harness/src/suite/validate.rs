@@ -515,6 +515,19 @@ impl Check<'_> {
             }
             (_, None) => None,
         };
+        let replication_delay = match t.replication_delay {
+            None => Duration::ZERO,
+            Some(_) if replication.as_deref() != Some("async") => {
+                self.err(
+                    &join(path, "replication-delay"),
+                    "only a \"delta\" target with replication = \"async\" delays its changes",
+                );
+                Duration::ZERO
+            }
+            text => self
+                .duration(&join(path, "replication-delay"), text, None)
+                .unwrap_or_default(),
+        };
         let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
         if cookie.is_empty()
             || !cookie
@@ -544,6 +557,7 @@ impl Check<'_> {
         TargetPlan {
             route_suffix: lb_policy.as_deref() == Some("cookie-route"),
             replication,
+            replication_delay,
             name,
             strategy,
             nodes,
@@ -791,5 +805,21 @@ mod tests {
                 "backup".to_string()
             )
         );
+    }
+
+    #[test]
+    fn only_async_delta_targets_delay_their_changes() {
+        let text = "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"a\"\nstrategy = \"delta\"\nreplication-delay = \"5ms\"\n\n[[targets]]\nname = \"s\"\nstrategy = \"delta\"\nreplication = \"sync\"\nreplication-delay = \"5ms\"\n";
+        let errors = parse(text, "x.toml").expect_err("invalid").0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "x.toml:13:1: `targets[1].replication-delay`: only a \"delta\" target with replication = \"async\" delays its changes",
+            ]
+        );
+        let first = &text[..text.find("\n\n[[targets]]\nname = \"s\"").expect("second")];
+        let ok = parse(first, "x.toml").expect("valid");
+        assert_eq!(ok.targets[0].replication_delay, Duration::from_millis(5));
     }
 }

@@ -98,6 +98,12 @@ impl Topology {
             if let Some(replication) = &t.replication {
                 args.extend(["--replication".into(), replication.clone()]);
             }
+            if !t.replication_delay.is_zero() {
+                args.extend([
+                    "--replication-delay".into(),
+                    humantime::format_duration(t.replication_delay).to_string(),
+                ]);
+            }
             args.extend(["--cluster-secret".into(), self.secret.clone()]);
             args.extend(
                 self.nodes

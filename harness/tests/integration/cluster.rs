@@ -262,3 +262,43 @@ async fn the_backup_promotes_itself_when_the_primary_is_killed() {
     on_backup.jar = user.jar.clone();
     assert_eq!(on_backup.read().await.body["counter"], 1);
 }
+
+#[tokio::test]
+async fn a_crash_inside_the_async_window_loses_an_acknowledged_write() {
+    let async_node = |id: &'static str, peers: Vec<String>| async move {
+        let mut args = vec!["--store", "delta", "--replication-delay", "300ms"];
+        for p in &peers {
+            args.extend(["--peer", p.as_str()]);
+        }
+        Proc::node(id, &args).await
+    };
+    let mut node1 = async_node("node1", vec![]).await;
+    let node2 = async_node("node2", vec![peer(&node1)]).await;
+    until_metrics(&[&node1, &node2], "link up", |m| {
+        m.iter().all(|m| m["replication"]["peers-live"] == 1)
+    })
+    .await;
+    let mut user = User::new(node1.ready.addr);
+    user.login("u1").await;
+    let mut on_node2 = User::new(node2.ready.addr);
+    on_node2.jar = user.jar.clone();
+    // The login has left node1 by now; the counter write is acknowledged, then node1 dies
+    // before the write leaves it.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while on_node2.read().await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the login never reached node2");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = user.call(Method::POST, "/session/counter", None).await;
+    assert_eq!(
+        (r.status, r.body["counter"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+    node1.crash().await;
+    let r = on_node2.read().await;
+    assert_eq!(
+        (r.status, r.body["counter"].clone()),
+        (StatusCode::OK, json!(0)),
+        "node2 never got the acknowledged write"
+    );
+}

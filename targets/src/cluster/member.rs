@@ -41,6 +41,10 @@ pub struct ClusterConfig {
     pub ack_timeout: Duration,
     /// How long a starting node waits for a peer's full state before starting empty.
     pub state_transfer_timeout: Duration,
+    /// Messages sent without waiting for an ack (asynchronous replication) leave this much
+    /// later: a sender's queue under load, or a slow link. It widens the window in which a
+    /// crash loses changes the client was told were saved, so a kill can expose it.
+    pub async_delay: Duration,
 }
 
 #[cfg(test)]
@@ -59,6 +63,7 @@ impl ClusterConfig {
             heartbeat: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(1),
             state_transfer_timeout: Duration::from_secs(1),
+            async_delay: Duration::ZERO,
         }
     }
 }
@@ -90,11 +95,14 @@ fn add(counter: &AtomicU64, n: usize) {
     counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
+/// A frame waiting on a link, and when it may leave.
+type Outgoing = (Vec<u8>, Option<tokio::time::Instant>);
+
 /// An outgoing link to one peer.
 #[derive(Debug)]
 struct Link {
     addr: SocketAddr,
-    queue: mpsc::UnboundedSender<Vec<u8>>,
+    queue: mpsc::UnboundedSender<Outgoing>,
     live: AtomicBool,
     /// Wakes the link from its reconnect backoff (the peer just said hello: it is back).
     kick: Notify,
@@ -298,7 +306,9 @@ impl Cluster {
                     .insert((peer.clone(), seq), tx);
                 (link.clone(), rx)
             });
-            let _ = link.queue.send(payload);
+            let not_before = (!wait && !self.config.async_delay.is_zero())
+                .then(|| tokio::time::Instant::now() + self.config.async_delay);
+            let _ = link.queue.send((payload, not_before));
             waits.push((peer, seq, rx));
         }
         let mut answers = Vec::new();
@@ -359,7 +369,7 @@ impl Cluster {
         self: Arc<Self>,
         peer: String,
         link: Arc<Link>,
-        mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+        mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     ) {
         let mut backoff = Duration::from_millis(50);
         let codec = self.config.codec.clone();
@@ -422,7 +432,15 @@ impl Cluster {
             });
             loop {
                 let next = tokio::select! {
-                    m = outgoing.recv() => match m { Some(m) => m, None => return },
+                    m = outgoing.recv() => match m {
+                        Some((payload, not_before)) => {
+                            if let Some(at) = not_before {
+                                tokio::time::sleep_until(at).await;
+                            }
+                            payload
+                        }
+                        None => return,
+                    },
                     () = tokio::time::sleep(self.config.heartbeat) => self.envelope(Message::Heartbeat, false).1,
                     _ = &mut reader => break,
                 };

@@ -21,6 +21,9 @@ pub enum Message {
         id: SessionId,
         change: SessionChange,
     },
+    /// delta: the session was read here, so peers' copies must not idle out (sent when the
+    /// session moved here, or when peers have not heard of it for an idle limit).
+    Access { id: SessionId },
     /// The session is gone (logout or expiry), for every peer.
     Invalidate { id: SessionId },
     /// backup: keep this copy; `primary` serves the session.
@@ -58,6 +61,7 @@ impl Message {
             self,
             Self::Create { .. }
                 | Self::Change { .. }
+                | Self::Access { .. }
                 | Self::Invalidate { .. }
                 | Self::Backup { .. }
                 | Self::Location(_)

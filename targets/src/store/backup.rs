@@ -429,7 +429,7 @@ impl SessionStore for BackupStore {
 
     fn expire_idle(&self) -> StoreFuture<'_, usize> {
         Box::pin(async move {
-            let expired = self.map.owned.expire_idle_ids();
+            let expired = self.map.owned.sweep().served;
             for id in &expired {
                 self.map.forget(&self.cluster, id).await;
             }

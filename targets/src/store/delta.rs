@@ -3,6 +3,11 @@
 //! replication the client's answer waits until every live peer applied the change; with
 //! asynchronous replication (Tomcat's default) a node that dies right after answering takes
 //! the change with it: the loss window the harness measures.
+//!
+//! Expiry follows Tomcat too: the node that served a session last is its primary and expires
+//! it, telling every peer; the other nodes hold copies that idle out only after twice the
+//! limit, and hear of reads when the session moves to another node or has been quiet for an
+//! idle limit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +39,18 @@ impl DeltaStore {
     pub fn cluster_addr(&self) -> SocketAddr {
         self.cluster.addr()
     }
+
+    /// A read or touch here: this node becomes the session's primary, and peers hear of it
+    /// when they must.
+    async fn access(&self, id: &SessionId) -> Option<Session> {
+        let (session, announce) = self.local.access(id)?;
+        if announce {
+            self.cluster
+                .broadcast(Message::Access { id: id.clone() })
+                .await;
+        }
+        Some(session)
+    }
 }
 
 /// A full copy of every session, kept up to date by what peers send.
@@ -45,11 +62,12 @@ impl Replica for Replicas {
         Box::pin(async move {
             let store = &self.0;
             match message {
-                Message::Create { session } => {
-                    let _ = store.create(session).await;
-                }
+                Message::Create { session } => store.insert_copy(session),
                 Message::Change { id, change } => {
-                    let _ = store.save(&id, &change).await;
+                    store.update_copy(&id, Some(&change));
+                }
+                Message::Access { id } => {
+                    store.update_copy(&id, None);
                 }
                 Message::Invalidate { id } => {
                     let _ = store.invalidate(&id).await;
@@ -74,7 +92,7 @@ impl Replica for Replicas {
             };
             let n = sessions.len();
             for s in sessions {
-                let _ = self.0.create(s).await;
+                self.0.insert_copy(s);
             }
             n
         })
@@ -95,7 +113,7 @@ impl SessionStore for DeltaStore {
     }
 
     fn load<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, Option<Session>> {
-        self.local.load(id)
+        Box::pin(async move { Ok(self.access(id).await) })
     }
 
     fn save<'a>(&'a self, id: &'a SessionId, change: &'a SessionChange) -> StoreFuture<'a, bool> {
@@ -114,7 +132,7 @@ impl SessionStore for DeltaStore {
     }
 
     fn touch<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool> {
-        self.local.touch(id)
+        Box::pin(async move { Ok(self.access(id).await.is_some()) })
     }
 
     fn invalidate<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool> {
@@ -129,7 +147,15 @@ impl SessionStore for DeltaStore {
     }
 
     fn expire_idle(&self) -> StoreFuture<'_, usize> {
-        self.local.expire_idle()
+        Box::pin(async move {
+            let expired = self.local.sweep();
+            for id in &expired.served {
+                self.cluster
+                    .broadcast(Message::Invalidate { id: id.clone() })
+                    .await;
+            }
+            Ok(expired.served.len() + expired.copies)
+        })
     }
 
     fn stats(&self) -> StoreStats {
@@ -225,5 +251,36 @@ mod tests {
             stats.bytes_sent > 0 && stats.messages_sent >= 3,
             "{stats:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn reads_on_the_primary_keep_copies_alive_and_its_expiry_reaches_every_peer() {
+        let limit = Duration::from_millis(600);
+        let (a, _) = node("a", vec![]).await;
+        let (b, b_local) = node("b", vec![("a".into(), a.cluster.addr())]).await;
+        for _ in 0..100 {
+            if a.cluster.stats().peers_live == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let s = Session::new(SessionId::generate(), "u1".into(), limit);
+        a.create(s.clone()).await.expect("create");
+        // Read on `a` only, for more than twice the limit: `b` hears of it once `a` has been
+        // quiet for a whole limit, so its copy (idle only after twice the limit) survives.
+        for _ in 0..10 {
+            tokio::time::sleep(limit / 4).await;
+            assert!(a.load(&s.id).await.expect("load").is_some());
+        }
+        b.expire_idle().await.expect("sweep b");
+        assert!(
+            b_local.peek(&s.id).is_some(),
+            "the copy outlived 2x the limit"
+        );
+
+        // Once idle on `a`, `a` expires it and tells `b`, whose copy would live on otherwise.
+        tokio::time::sleep(limit + Duration::from_millis(100)).await;
+        assert_eq!(a.expire_idle().await.expect("sweep a"), 1);
+        assert!(b_local.peek(&s.id).is_none(), "expiry replicated");
     }
 }

@@ -14,4 +14,4 @@ mod local;
 pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
 pub use backup::BackupStore;
 pub use delta::DeltaStore;
-pub use local::LocalStore;
+pub use local::{Expired, LocalStore};
