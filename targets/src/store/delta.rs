@@ -184,18 +184,23 @@ mod tests {
         (store, local)
     }
 
+    /// Waits until `store`, which a second node said hello to, has linked back to it.
+    async fn linked_back(store: &DeltaStore) {
+        for _ in 0..100 {
+            if store.cluster.stats().peers_live == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no link back within 1 s");
+    }
+
     /// A store whose every write is synchronously replicated to a second node: the checks run on
     /// the first, and must behave exactly as a single store would.
     async fn replicated_pair() -> DeltaStore {
         let (first, _) = node("a", vec![]).await;
         let (second, _) = node("b", vec![("a".into(), first.cluster.addr())]).await;
-        // `b` said hello to `a`; wait until `a` has linked back.
-        for _ in 0..100 {
-            if first.cluster.stats().peers_live == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        linked_back(&first).await;
         // Dropping `second` leaves its cluster running: its tasks own it until the test ends.
         drop(second);
         first
@@ -223,12 +228,7 @@ mod tests {
             .expect("replication stats")
             .state_transfer;
         assert_eq!(transfer, "received 1 sessions from a");
-        for _ in 0..100 {
-            if a.cluster.stats().peers_live == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        linked_back(&a).await;
         let change = SessionChange {
             counter: Some(7),
             version: 2,
@@ -258,12 +258,7 @@ mod tests {
         let limit = Duration::from_millis(600);
         let (a, _) = node("a", vec![]).await;
         let (b, b_local) = node("b", vec![("a".into(), a.cluster.addr())]).await;
-        for _ in 0..100 {
-            if a.cluster.stats().peers_live == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        linked_back(&a).await;
         let s = Session::new(SessionId::generate(), "u1".into(), limit);
         a.create(s.clone()).await.expect("create");
         // Read on `a` only, for more than twice the limit: `b` hears of it once `a` has been
