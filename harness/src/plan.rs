@@ -82,6 +82,9 @@ pub struct TargetPlan {
     pub route_suffix: bool,
     /// For `delta`: when a write is acknowledged, `async` or `sync`.
     pub replication: Option<String>,
+    /// For `redis`: the Redis the harness starts, or an existing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisPlan>,
     /// For `delta` with `async`: how long each change waits before it leaves the node.
     #[serde(with = "ms", rename = "replication-delay-ms", default)]
     pub replication_delay: Duration,
@@ -96,13 +99,33 @@ impl TargetPlan {
         (1..=self.nodes).map(|i| format!("node{i}"))
     }
 
-    /// The strategy as reports show it: `delta-sync`, `sticky`, …
+    /// The strategy as reports show it: `delta-sync`, `redis-standalone`, `sticky`, …
     pub fn strategy_label(&self) -> String {
-        match &self.replication {
-            Some(r) => format!("{}-{r}", self.strategy.name()),
-            None => self.strategy.name().to_string(),
+        match (&self.replication, &self.redis) {
+            (Some(r), _) => format!("{}-{r}", self.strategy.name()),
+            (_, Some(RedisPlan::Standalone { .. })) => "redis-standalone".into(),
+            (_, Some(RedisPlan::External { .. })) => "redis-external".into(),
+            _ => self.strategy.name().to_string(),
         }
     }
+
+    /// The store processes the harness runs for this target (faults `store-*` name them).
+    pub fn store_ids(&self) -> Vec<&'static str> {
+        match self.redis {
+            Some(RedisPlan::Standalone { .. }) => vec!["redis"],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Where a `redis` target keeps its sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum RedisPlan {
+    /// One redis-server the harness starts, persisting only with `appendonly`.
+    Standalone { appendonly: bool },
+    /// A Redis the harness does not own, as a URL.
+    External { url: String },
 }
 
 /// Session strategies built so far.
@@ -119,6 +142,8 @@ pub enum Strategy {
     Delta,
     /// A primary and one backup per session, locations elsewhere (Tomcat BackupManager).
     Backup,
+    /// Stateless nodes sharing sessions in Redis (Spring Session).
+    Redis,
 }
 
 impl Strategy {
@@ -129,6 +154,7 @@ impl Strategy {
             Self::Direct => "direct",
             Self::Delta => "delta",
             Self::Backup => "backup",
+            Self::Redis => "redis",
         }
     }
 
@@ -137,7 +163,7 @@ impl Strategy {
         match self {
             Self::Delta => Some("delta"),
             Self::Backup => Some("backup"),
-            Self::RoundRobin | Self::Sticky | Self::Direct => None,
+            Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis => None,
         }
     }
 }
@@ -191,6 +217,16 @@ pub enum FaultKind {
     /// Scale-out: a new node starts (a clustered one first receives the state) and the load
     /// balancer gains it as a backend; ends when it is in the LB's list.
     AddNode,
+    /// SIGKILL of a store process. Heal: it starts again on its port (empty, unless it
+    /// persists).
+    StoreKill,
+    /// SIGTERM of a store process, then start again at once.
+    StoreRestart,
+    /// Every key in the store is deleted (FLUSHALL): an operator's mistake, or a failover to
+    /// an empty replica.
+    StoreFlush,
+    /// SIGSTOP of a store process; heal: SIGCONT.
+    StorePause,
 }
 
 impl FaultKind {
@@ -200,7 +236,19 @@ impl FaultKind {
             Self::Stop => "stop",
             Self::Restart => "restart",
             Self::AddNode => "add-node",
+            Self::StoreKill => "store-kill",
+            Self::StoreRestart => "store-restart",
+            Self::StoreFlush => "store-flush",
+            Self::StorePause => "store-pause",
         }
+    }
+
+    /// Whether the fault hits a store process rather than an app node.
+    pub fn on_store(self) -> bool {
+        matches!(
+            self,
+            Self::StoreKill | Self::StoreRestart | Self::StoreFlush | Self::StorePause
+        )
     }
 }
 

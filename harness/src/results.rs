@@ -56,6 +56,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
                         start_ms: us_to_ms(f.at_us),
                         end_ms: None,
                         detail: f.detail.clone(),
+                        sessions_lost_after: 0,
                     };
                     faults.insert(f.fault, (window, f.at_us, None));
                 }
@@ -126,7 +127,8 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         .values()
         .map(|(_, start, end)| (*start, *end))
         .collect();
-    let faults: Vec<FaultWindow> = faults.into_values().map(|(w, _, _)| w).collect();
+    let mut faults: Vec<FaultWindow> = faults.into_values().map(|(w, _, _)| w).collect();
+    attribute_losses(&mut faults, &spans, &findings);
     let phases = phases(&spans, warm_up, end)
         .into_iter()
         .map(|(name, from, to)| {
@@ -223,6 +225,22 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Counts each lost session against the last fault that started before it was found lost.
+fn attribute_losses(
+    faults: &mut [FaultWindow],
+    spans: &[(u64, Option<u64>)],
+    findings: &[Finding],
+) {
+    for f in findings.iter().filter(|f| f.kind == Kind::SessionLost) {
+        let latest = (0..spans.len())
+            .filter(|&i| spans[i].0 <= f.at_us)
+            .max_by_key(|&i| spans[i].0);
+        if let Some(i) = latest {
+            faults[i].sessions_lost_after += 1;
+        }
+    }
 }
 
 /// Splits `[warm_up, end)` around the fault windows: `before`, `during` (first fault start to

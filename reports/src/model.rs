@@ -130,6 +130,10 @@ pub struct FaultWindow {
     pub start_ms: f64,
     pub end_ms: Option<f64>,
     pub detail: Option<String>,
+    /// Sessions found lost from this fault's start until the next fault's (or the end): what
+    /// this fault cost, when faults are spaced apart.
+    #[serde(default)]
+    pub sessions_lost_after: u64,
 }
 
 /// One anomaly, with what is needed to find it in the history.

@@ -126,6 +126,20 @@ pub fn table(results: &Results) -> String {
 }
 
 fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
+    for f in &t.faults {
+        let end = f
+            .end_ms
+            .map_or_else(|| "end".to_string(), |e| format!("{:.1}", e / 1000.0));
+        let _ = writeln!(
+            out,
+            "{bullet}{}: {} {} at {:.1}-{end} s; sessions lost after it: {}",
+            t.name,
+            f.kind,
+            f.node,
+            f.start_ms / 1000.0,
+            f.sessions_lost_after
+        );
+    }
     if let Some(r) = &t.replication {
         let _ = writeln!(
             out,
@@ -182,7 +196,12 @@ pub fn markdown(results: &Results) -> String {
     let detailed: Vec<&TargetResult> = results
         .targets
         .iter()
-        .filter(|t| !t.reasons.is_empty() || !t.violations.is_empty() || t.replication.is_some())
+        .filter(|t| {
+            !t.reasons.is_empty()
+                || !t.violations.is_empty()
+                || !t.faults.is_empty()
+                || t.replication.is_some()
+        })
         .collect();
     if !detailed.is_empty() {
         let _ = writeln!(out, "\n### Findings\n");
@@ -268,6 +287,7 @@ mod tests {
                 start_ms: 5000.0,
                 end_ms: Some(15000.0),
                 detail: None,
+                sessions_lost_after: 1,
             }],
             replication: Some(crate::model::Replication {
                 bytes_sent: 120_000,

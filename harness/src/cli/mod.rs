@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod exec;
 mod exit;
 mod lb;
 mod node;
@@ -32,6 +33,9 @@ enum Command {
     Node(node::NodeArgs),
     /// Run the reference load balancer in front of session nodes.
     Lb(lb::LbArgs),
+    /// Become another program, dying with the harness (how it starts redis-server).
+    #[command(hide = true)]
+    Exec(exec::ExecArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit code.
@@ -43,6 +47,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
+        Command::Exec(args) => exec::run(args).map(|()| ExitCode::Ok),
     };
     match result {
         Ok(code) => code.into(),

@@ -9,7 +9,9 @@ use sessionbench_targets::app::{self, Node, NodeConfig};
 use sessionbench_targets::cluster::{ClusterConfig, FrameCodec, Replication};
 use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
-use sessionbench_targets::store::{BackupStore, DeltaStore, LocalStore, SessionStore};
+use sessionbench_targets::store::{
+    BackupStore, DeltaStore, LocalStore, RedisConfig, RedisStore, SessionStore,
+};
 
 use super::args;
 use super::exit::CliError;
@@ -63,6 +65,15 @@ pub struct NodeArgs {
     /// delta, backup: heartbeat interval on idle replication links.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     heartbeat: Duration,
+    /// redis: the server, as redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
+    /// redis: prefix of every key (Spring Session uses `spring:session`).
+    #[arg(long, default_value = "sessionbench")]
+    redis_namespace: String,
+    /// redis: bound on connecting and on each command; past it the request gets 503.
+    #[arg(long, default_value = "1s", value_parser = args::duration)]
+    redis_timeout: Duration,
     /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
     #[arg(long, default_value = "SESSION", value_parser = args::cookie_name)]
     cookie: String,
@@ -99,6 +110,8 @@ enum StoreKind {
     /// On the node that serves it and one backup; other nodes know where it is (Tomcat
     /// BackupManager). Writes always reach the backup before the answer.
     Backup,
+    /// In Redis, shared by every node (Spring Session's layout); needs --redis-url.
+    Redis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,7 +138,12 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             "--replication-delay applies to --store delta with --replication async".into(),
         ));
     }
-    if !a.peers.is_empty() && a.store == StoreKind::Local {
+    if (a.store == StoreKind::Redis) != a.redis_url.is_some() {
+        return Err(CliError::Usage(
+            "--store redis needs --redis-url, and --redis-url needs --store redis".into(),
+        ));
+    }
+    if !a.peers.is_empty() && matches!(a.store, StoreKind::Local | StoreKind::Redis) {
         return Err(CliError::Usage(
             "--peer needs a clustered store: --store delta or --store backup".into(),
         ));
@@ -149,6 +167,16 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             let local = Arc::new(LocalStore::new());
             let (store, cluster): (Arc<dyn SessionStore>, _) = match a.store {
                 StoreKind::Local => (local, None),
+                StoreKind::Redis => {
+                    let config = RedisConfig {
+                        url: a.redis_url.clone().unwrap_or_default(),
+                        namespace: a.redis_namespace.clone(),
+                        timeout: a.redis_timeout,
+                    };
+                    let store = RedisStore::new(&config)
+                        .map_err(|e| CliError::Usage(format!("--redis-url {}: {e}", config.url)))?;
+                    (Arc::new(store) as Arc<dyn SessionStore>, None)
+                }
                 StoreKind::Delta | StoreKind::Backup => {
                     let (cluster_listener, _) = args::bind(a.cluster_listen).await?;
                     let config = ClusterConfig {

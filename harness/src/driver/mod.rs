@@ -253,7 +253,7 @@ impl Schedule {
                 return; // Lasts until the load ends.
             };
             tokio::time::sleep_until(self.t0 + fault.at + after).await;
-            faults::heal(&fault.node, &mut *self.topology.lock().await).await
+            faults::heal(fault.kind, &fault.node, &mut *self.topology.lock().await).await
         };
         let detail = healed.err().map(|e| format!("heal failed: {e}"));
         self.event(

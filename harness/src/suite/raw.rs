@@ -51,6 +51,8 @@ pub struct TargetRaw {
     pub lb_policy: Option<String>,
     pub replication: Option<String>,
     pub replication_delay: Option<String>,
+    pub redis: Option<String>,
+    pub redis_appendonly: Option<bool>,
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,

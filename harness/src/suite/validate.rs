@@ -10,8 +10,8 @@ use toml_edit::Document;
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
 use crate::plan::{
-    Expect, FaultKind, FaultPlan, LoadModel, LossExpectation, Mix, Plan, Strategy, TargetPlan,
-    Workload,
+    Expect, FaultKind, FaultPlan, LoadModel, LossExpectation, Mix, Plan, RedisPlan, Strategy,
+    TargetPlan, Workload,
 };
 
 /// The commented default suite: the source of every default, and what `run` uses without a file.
@@ -419,8 +419,16 @@ impl Check<'_> {
         let strategy = match self.one_of(
             &join(path, "strategy"),
             &strategy_name,
-            &["round-robin", "sticky", "direct", "delta", "backup"],
+            &[
+                "round-robin",
+                "sticky",
+                "direct",
+                "delta",
+                "backup",
+                "redis",
+            ],
         ) {
+            Some("redis") => Strategy::Redis,
             Some("sticky") => Strategy::Sticky,
             Some("direct") => Strategy::Direct,
             Some("delta") => Strategy::Delta,
@@ -476,8 +484,9 @@ impl Check<'_> {
                 );
                 Some(p)
             }
-            Strategy::Delta | Strategy::Backup => {
-                // Replication makes any node able to serve any session: round robin by default.
+            Strategy::Delta | Strategy::Backup | Strategy::Redis => {
+                // Shared or replicated sessions let any node serve any session: round robin
+                // by default.
                 let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
                 self.one_of(
                     &join(path, "lb-policy"),
@@ -528,6 +537,7 @@ impl Check<'_> {
                 .duration(&join(path, "replication-delay"), text, None)
                 .unwrap_or_default(),
         };
+        let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
         let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
         if cookie.is_empty()
             || !cookie
@@ -558,6 +568,7 @@ impl Check<'_> {
             route_suffix: lb_policy.as_deref() == Some("cookie-route"),
             replication,
             replication_delay,
+            redis,
             name,
             strategy,
             nodes,
@@ -567,6 +578,47 @@ impl Check<'_> {
             padding_bytes,
             expect,
         }
+    }
+
+    /// `redis = "standalone"` (the default: the harness starts one redis-server) or a
+    /// `redis://` URL of a Redis the harness does not own.
+    fn redis(
+        &mut self,
+        path: &[Seg],
+        strategy: Strategy,
+        mode: Option<String>,
+        appendonly: Option<bool>,
+    ) -> Option<RedisPlan> {
+        if strategy != Strategy::Redis {
+            for (key, given) in [
+                ("redis", mode.is_some()),
+                ("redis-appendonly", appendonly.is_some()),
+            ] {
+                if given {
+                    self.err(&join(path, key), "only a \"redis\" target has a Redis");
+                }
+            }
+            return None;
+        }
+        let mode = mode.unwrap_or_else(|| "standalone".into());
+        if mode.starts_with("redis://") {
+            if appendonly.is_some() {
+                self.err(
+                    &join(path, "redis-appendonly"),
+                    "the harness does not run a Redis given by URL: configure persistence there",
+                );
+            }
+            return Some(RedisPlan::External { url: mode });
+        }
+        if mode != "standalone" {
+            self.err(
+                &join(path, "redis"),
+                format!("`{mode}` is not \"standalone\" or a redis:// URL"),
+            );
+        }
+        Some(RedisPlan::Standalone {
+            appendonly: appendonly.unwrap_or(false),
+        })
     }
 
     fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
@@ -630,8 +682,21 @@ impl Check<'_> {
         let kind = match self.one_of(
             &join(path, "kind"),
             &kind_name,
-            &["kill", "stop", "restart", "add-node"],
+            &[
+                "kill",
+                "stop",
+                "restart",
+                "add-node",
+                "store-kill",
+                "store-restart",
+                "store-flush",
+                "store-pause",
+            ],
         ) {
+            Some("store-kill") => FaultKind::StoreKill,
+            Some("store-restart") => FaultKind::StoreRestart,
+            Some("store-flush") => FaultKind::StoreFlush,
+            Some("store-pause") => FaultKind::StorePause,
             Some("stop") => FaultKind::Stop,
             Some("restart") => FaultKind::Restart,
             Some("add-node") => FaultKind::AddNode,
@@ -667,6 +732,21 @@ impl Check<'_> {
                     );
                 }
             }
+        } else if kind.on_store() {
+            for t in targets {
+                let stores = t.store_ids();
+                if !stores.contains(&node.as_str()) {
+                    let has = if stores.is_empty() {
+                        "it has no store process the harness runs".to_string()
+                    } else {
+                        format!("it has {}", stores.join(", "))
+                    };
+                    self.err(
+                        &join(path, "node"),
+                        format!("target `{}` has no store process `{node}` ({has})", t.name),
+                    );
+                }
+            }
         } else {
             for t in targets {
                 if !t.node_ids().any(|n| n == node) {
@@ -684,11 +764,13 @@ impl Check<'_> {
             Some(text) => {
                 let d = self.duration(&join(path, "heal-after"), Some(text), None);
                 let d = self.positive(&join(path, "heal-after"), d, "heal-after");
-                if matches!(kind, FaultKind::Restart | FaultKind::AddNode) {
-                    self.err(
-                        &join(path, "heal-after"),
-                        "a restart or add-node has no heal: it ends when the node is serving",
-                    );
+                if crate::faults::heals_itself(kind) {
+                    let why = if kind.on_store() {
+                        "a store-restart or store-flush has no heal: it is over once done"
+                    } else {
+                        "a restart or add-node has no heal: it ends when the node is serving"
+                    };
+                    self.err(&join(path, "heal-after"), why);
                 }
                 Some(d)
             }
@@ -821,5 +903,38 @@ mod tests {
         let first = &text[..text.find("\n\n[[targets]]\nname = \"s\"").expect("second")];
         let ok = parse(first, "x.toml").expect("valid");
         assert_eq!(ok.targets[0].replication_delay, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn redis_targets_and_store_faults_are_checked() {
+        let text = "[suite]\nname = \"x\"\nduration = \"10s\"\n\n[[targets]]\nname = \"r\"\nstrategy = \"redis\"\nredis = \"sentinel\"\n\n[[targets]]\nname = \"rr\"\nstrategy = \"round-robin\"\nredis-appendonly = true\n\n[[faults]]\nat = \"2s\"\nkind = \"store-flush\"\nnode = \"redis\"\nheal-after = \"1s\"\n";
+        let errors = parse(text, "x.toml").expect_err("invalid").0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "x.toml:8:1: `targets[0].redis`: `sentinel` is not \"standalone\" or a redis:// URL",
+                "x.toml:13:1: `targets[1].redis-appendonly`: only a \"redis\" target has a Redis",
+                "x.toml:18:1: `faults[0].node`: target `rr` has no store process `redis` (it has no store process the harness runs)",
+                "x.toml:19:1: `faults[0].heal-after`: a store-restart or store-flush has no heal: it is over once done",
+            ]
+        );
+        let ok = parse(
+            "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"r\"\nstrategy = \"redis\"\nredis-appendonly = true\n\n[[targets]]\nname = \"e\"\nstrategy = \"redis\"\nredis = \"redis://127.0.0.1:6390\"\n",
+            "x.toml",
+        )
+        .expect("valid");
+        assert_eq!(
+            (ok.targets[0].redis.clone(), ok.targets[0].strategy_label()),
+            (
+                Some(RedisPlan::Standalone { appendonly: true }),
+                "redis-standalone".to_string()
+            )
+        );
+        assert_eq!(ok.targets[0].store_ids(), ["redis"]);
+        assert!(
+            ok.targets[1].store_ids().is_empty(),
+            "an external Redis is not ours to kill"
+        );
     }
 }

@@ -1,9 +1,11 @@
-//! Starting and supervising a target's processes (nodes, load balancer) and always stopping
+//! Starting and supervising a target's processes (store, nodes, load balancer) and always stopping
 //! them: on success, on error, on panic (Drop), on Ctrl-C, and even when the harness itself is
 //! killed (the children ask the kernel for SIGKILL when their parent dies).
 
 mod process;
+mod store;
 mod target;
 
 pub use process::{PARENT_DEATH_ENV, Process, StartError};
+pub use store::flush;
 pub use target::Topology;

@@ -1,4 +1,5 @@
-//! One child process of this binary (`sessionbench node …`, `sessionbench lb …`).
+//! One child process of this binary: `sessionbench node …`, `sessionbench lb …`, or another
+//! program (redis-server) run through `sessionbench exec`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,12 @@ pub enum StartError {
     NotReady { name: String, log: String },
     #[error("the load balancer refused the new backend: {detail}")]
     Admin { detail: String },
+    #[error("store process `{name}`: {source}")]
+    Store {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running child; SIGKILLed when dropped.
@@ -39,41 +46,49 @@ pub struct Process {
     pub name: String,
     pub args: Vec<String>,
     pub ready: Ready,
+    /// For a program that prints no readiness line: it is ready once this address accepts.
+    listens: Option<SocketAddr>,
     log: PathBuf,
     child: Child,
+}
+
+/// Runs this executable with `args` and stderr appended to `log`; stdout is piped, or goes
+/// to the log too.
+fn spawn(name: &str, args: &[String], log: &Path, pipe_stdout: bool) -> Result<Child, StartError> {
+    let spawn_error = |source| StartError::Spawn {
+        name: name.into(),
+        source,
+    };
+    let exe = std::env::current_exe().map_err(spawn_error)?;
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+    };
+    let stdout = if pipe_stdout {
+        Stdio::piped()
+    } else {
+        open_log().map_err(spawn_error)?.into()
+    };
+    Command::new(exe)
+        .args(args)
+        .env(PARENT_DEATH_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(open_log().map_err(spawn_error)?)
+        // Its own process group: a Ctrl-C in the terminal reaches only the harness, which
+        // then stops the children itself, in order.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)
 }
 
 impl Process {
     /// Runs this executable with `args`, stderr appended to `log`, and waits for readiness.
     pub async fn start(name: &str, args: Vec<String>, log: &Path) -> Result<Self, StartError> {
-        let exe = std::env::current_exe().map_err(|source| StartError::Spawn {
-            name: name.into(),
-            source,
-        })?;
-        let spawn_error = |source| StartError::Spawn {
-            name: name.into(),
-            source,
-        };
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(spawn_error)?;
-        let mut child = Command::new(exe)
-            .args(&args)
-            .env(PARENT_DEATH_ENV, "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            // Its own process group: a Ctrl-C in the terminal reaches only the harness, which
-            // then stops the children itself, in order.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| StartError::Spawn {
-                name: name.into(),
-                source,
-            })?;
+        let mut child = spawn(name, &args, log, true)?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let not_ready = || StartError::NotReady {
             name: name.into(),
@@ -98,6 +113,56 @@ impl Process {
             name: name.into(),
             args,
             ready,
+            listens: None,
+            log: log.to_path_buf(),
+            child,
+        })
+    }
+
+    /// Runs `program` with `args` through `sessionbench exec` (so it dies with the harness),
+    /// its output appended to `log`, and waits until it accepts connections on `addr`.
+    pub async fn start_program(
+        name: &str,
+        program: &str,
+        args: &[String],
+        addr: SocketAddr,
+        log: &Path,
+    ) -> Result<Self, StartError> {
+        let mut all = vec!["exec".to_string(), "--".into(), program.into()];
+        all.extend_from_slice(args);
+        Self::start_listening(name, all, addr, log).await
+    }
+
+    async fn start_listening(
+        name: &str,
+        args: Vec<String>,
+        addr: SocketAddr,
+        log: &Path,
+    ) -> Result<Self, StartError> {
+        let mut child = spawn(name, &args, log, false)?;
+        let not_ready = || StartError::NotReady {
+            name: name.into(),
+            log: log.display().to_string(),
+        };
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            let exited = child.try_wait().ok().flatten().is_some();
+            if exited || tokio::time::Instant::now() > deadline {
+                return Err(not_ready());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Self {
+            name: name.into(),
+            args,
+            ready: Ready {
+                ready: "program".into(),
+                id: name.into(),
+                addr,
+                admin: None,
+                cluster: None,
+            },
+            listens: Some(addr),
             log: log.to_path_buf(),
             child,
         })
@@ -117,6 +182,16 @@ impl Process {
         }
     }
 
+    /// SIGSTOP: the process freezes (a GC pause, a stalled VM) with its sockets open.
+    pub fn pause(&self) {
+        self.signal(Signal::SIGSTOP);
+    }
+
+    /// SIGCONT after `pause`.
+    pub fn resume(&self) {
+        self.signal(Signal::SIGCONT);
+    }
+
     /// SIGKILL and reap: a crash.
     pub async fn kill(&mut self) {
         self.signal(Signal::SIGKILL);
@@ -126,6 +201,8 @@ impl Process {
     /// SIGTERM and wait for the drain (SIGKILL after `grace`).
     pub async fn terminate(&mut self, grace: Duration) {
         self.signal(Signal::SIGTERM);
+        // A paused process would not act on it before the grace ran out.
+        self.resume();
         if tokio::time::timeout(grace, self.child.wait())
             .await
             .is_err()
@@ -170,7 +247,12 @@ impl Process {
 
     /// Starts the same command again (same id, same port), e.g. after a kill.
     pub async fn restart(&mut self) -> Result<(), StartError> {
-        let again = Self::start(&self.name, self.args.clone(), &self.log).await?;
+        let again = match self.listens {
+            Some(addr) => {
+                Self::start_listening(&self.name, self.args.clone(), addr, &self.log).await?
+            }
+            None => Self::start(&self.name, self.args.clone(), &self.log).await?,
+        };
         *self = again;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The processes of one target: its nodes and, unless it is `direct`, a load balancer.
+//! The processes of one target: its store processes (Redis), its nodes and, unless it is
+//! `direct`, a load balancer.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,13 +11,15 @@ use serde_json::json;
 
 use super::process::{Process, StartError};
 use crate::load::Client;
-use crate::plan::TargetPlan;
+use crate::plan::{RedisPlan, TargetPlan};
 
 /// How often the LB checks its backends during a run.
 const HEALTH_INTERVAL: &str = "500ms";
 
 #[derive(Debug)]
 pub struct Topology {
+    /// Processes of the shared store, started first and stopped last.
+    pub stores: Vec<Process>,
     pub nodes: Vec<Process>,
     pub lb: Option<Process>,
     target: TargetPlan,
@@ -26,15 +29,21 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Starts the nodes one after another (each ready before the next), then the LB.
+    /// Starts the store, then the nodes one after another (each ready before the next), then
+    /// the LB.
     pub async fn start(target: &TargetPlan, logs: &Path) -> Result<Self, StartError> {
         let mut topology = Self {
+            stores: Vec::new(),
             nodes: Vec::new(),
             lb: None,
             target: target.clone(),
             logs: logs.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
         };
+        if let Some(RedisPlan::Standalone { appendonly }) = target.redis {
+            let redis = super::store::start_redis(&target.name, "redis", appendonly, logs).await?;
+            topology.stores.push(redis);
+        }
         for id in target.node_ids() {
             topology.start_node(&id).await?;
         }
@@ -92,6 +101,21 @@ impl Topology {
         args.extend(["--padding-bytes".into(), t.padding_bytes.to_string()]);
         if t.route_suffix {
             args.push("--route-suffix".into());
+        }
+        let redis_url = match &t.redis {
+            Some(RedisPlan::External { url }) => Some(url.clone()),
+            Some(RedisPlan::Standalone { .. }) => {
+                self.stores.first().map(|r| format!("redis://{}", r.addr()))
+            }
+            None => None,
+        };
+        if let Some(url) = redis_url {
+            args.extend(["--store".into(), "redis".into(), "--redis-url".into(), url]);
+            // Each target keeps its keys apart, even in a Redis it shares with others.
+            args.extend([
+                "--redis-namespace".into(),
+                format!("sessionbench:{}", t.name),
+            ]);
         }
         if let Some(store) = t.strategy.clustered_store() {
             args.extend(["--store", store, "--cluster-listen", "127.0.0.1:0"].map(String::from));
@@ -165,6 +189,10 @@ impl Topology {
             .map_or_else(|| self.nodes[0].addr(), Process::addr)
     }
 
+    pub fn store_mut(&mut self, id: &str) -> Option<&mut Process> {
+        self.stores.iter_mut().find(|n| n.name == id)
+    }
+
     pub fn node_mut(&mut self, id: &str) -> Option<&mut Process> {
         self.nodes.iter_mut().find(|n| n.name == id)
     }
@@ -183,6 +211,9 @@ impl Topology {
         }
         for n in &mut self.nodes {
             n.terminate(Duration::from_secs(2)).await;
+        }
+        for s in &mut self.stores {
+            s.terminate(Duration::from_secs(2)).await;
         }
     }
 }

@@ -145,9 +145,15 @@ impl Drop for RunGuard {
 /// Starts the smoke suite and waits until its first target's processes (3 nodes and the LB)
 /// are up and load is recorded; returns the run and those children's pids.
 fn start_smoke_run(out_dir: &Path) -> (RunGuard, Vec<u32>) {
+    start_run("suites/smoke.toml", 4, out_dir)
+}
+
+/// Starts `suite` and waits until its first target's `processes` are up and load is
+/// recorded; returns the run and those children's pids.
+fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u32>) {
     let run = RunGuard(
         sessionbench()
-            .args(["run", "suites/smoke.toml", "--quiet", "--out"])
+            .args(["run", suite, "--quiet", "--out"])
             .arg(out_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -159,7 +165,7 @@ fn start_smoke_run(out_dir: &Path) -> (RunGuard, Vec<u32>) {
     loop {
         let started = std::fs::read_to_string(&history).is_ok_and(|h| h.contains("\"op\""));
         let kids = children(run.0.id());
-        if started && kids.len() >= 4 {
+        if started && kids.len() >= processes {
             return (run, kids);
         }
         assert!(
@@ -352,7 +358,23 @@ strategy = "direct"
 
 #[test]
 fn a_killed_harness_takes_its_processes_with_it() {
-    let (mut run, kids) = start_smoke_run(&tempdir("parent-death"));
+    let (run, kids) = start_smoke_run(&tempdir("parent-death"));
+    kill_and_expect_no_orphans(run, &kids);
+}
+
+#[test]
+fn a_killed_harness_takes_its_redis_server_with_it() {
+    // redis-server, three nodes and the LB.
+    let (run, kids) = start_run("suites/redis.toml", 5, &tempdir("parent-death-redis"));
+    let redis = kids.iter().filter(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).starts_with("redis-server"))
+    });
+    assert_eq!(redis.count(), 1, "redis-server runs as the harness's child");
+    kill_and_expect_no_orphans(run, &kids);
+}
+
+fn kill_and_expect_no_orphans(mut run: RunGuard, kids: &[u32]) {
     run.0.kill().expect("SIGKILL the harness");
     run.0.wait().expect("reap");
     let waited = Instant::now();
@@ -455,5 +477,93 @@ fn backup_loses_nothing_when_a_primary_dies_comes_back_and_another_node_joins() 
     clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
         "backup",
         "strategy = \"backup\"",
+    );
+}
+
+/// Processes whose command line mentions `needle` (the harness names its run directory in
+/// every redis-server's `--dir`).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+#[test]
+fn redis_keeps_sessions_through_a_node_kill_and_loses_them_with_the_store() {
+    let (code, results, dir) = run_suite(
+        "redis",
+        r#"
+[suite]
+name = "redis"
+duration = "9s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "50ms"
+
+[[targets]]
+name = "standalone"
+strategy = "redis"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node2"
+heal-after = "1s"
+
+[[faults]]
+at = "5s"
+kind = "store-kill"
+node = "redis"
+heal-after = "1s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["strategy"], "redis-standalone");
+    let faults = &t["faults"];
+    assert_eq!(faults[0]["sessions-lost-after"], 0, "node kill: {faults}");
+    assert!(
+        faults[1]["sessions-lost-after"].as_u64() > Some(0),
+        "store kill: {faults}"
+    );
+    // Without persistence, no session that existed at the store kill works after it.
+    let kill_us = faults[1]["start-ms"].as_f64().expect("start") * 1000.0;
+    let heal_us = faults[1]["end-ms"].as_f64().expect("end") * 1000.0;
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let ops: Vec<Value> = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op")
+        .collect();
+    let before_kill: std::collections::HashSet<&str> = ops
+        .iter()
+        .filter(|o| o["kind"] == "login" && o["outcome"] == "ok")
+        .filter(|o| o["end-us"].as_f64() < Some(kill_us))
+        .filter_map(|o| o["session"].as_str())
+        .collect();
+    let survived: Vec<&Value> = ops
+        .iter()
+        .filter(|o| before_kill.contains(o["session"].as_str().unwrap_or_default()))
+        .filter(|o| o["kind"] != "login" && o["outcome"] == "ok")
+        .filter(|o| o["start-us"].as_f64() > Some(heal_us))
+        .collect();
+    assert!(
+        survived.is_empty(),
+        "served after the store came back empty: {survived:?}"
+    );
+    assert!(
+        processes_mentioning(dir.to_str().expect("utf-8 path")).is_empty(),
+        "a redis-server outlived the run"
     );
 }

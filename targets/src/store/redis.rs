@@ -184,9 +184,8 @@ fn decode(id: &SessionId, fields: Vec<(String, Vec<u8>)>) -> Result<Session, Sto
             CREATION_TIME | LAST_ACCESSED => {}
             other => {
                 if let Some(name) = other.strip_prefix(ATTR) {
-                    let attr = serde_json::from_slice(&value).map_err(|e| {
-                        corrupt(format!("session {id}: attribute {name}: {e}"))
-                    })?;
+                    let attr = serde_json::from_slice(&value)
+                        .map_err(|e| corrupt(format!("session {id}: attribute {name}: {e}")))?;
                     session.attrs.insert(name.to_string(), attr);
                 }
             }
@@ -225,7 +224,10 @@ impl SessionStore for RedisStore {
                 .atomic()
                 .hset_multiple(&key, &fields)
                 .ignore()
-                .pexpire(&key, i64::try_from(millis(session.max_inactive)).unwrap_or(i64::MAX))
+                .pexpire(
+                    &key,
+                    i64::try_from(millis(session.max_inactive)).unwrap_or(i64::MAX),
+                )
                 .ignore()
                 .query_async::<()>(&mut self.conn.clone())
                 .await
@@ -324,8 +326,14 @@ mod tests {
                     panic!("cannot start redis-server ({e}): install it with ci/setup")
                 });
             let deadline = Instant::now() + Duration::from_secs(5);
-            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server did not listen on {port}"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             Self {
@@ -396,7 +404,11 @@ mod tests {
     async fn the_key_expires_in_redis_unread_and_holds_one_field_per_attribute() {
         let served = Served::new().await;
         let store = &served.store;
-        let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_millis(400));
+        let s = Session::new(
+            SessionId::generate(),
+            "u1".into(),
+            Duration::from_millis(400),
+        );
         store.create(s.clone()).await.expect("create");
         let change = SessionChange {
             set: [(
@@ -418,7 +430,14 @@ mod tests {
             .query_async(&mut conn)
             .await
             .expect("HKEYS");
-        for f in [CREATION_TIME, LAST_ACCESSED, MAX_INACTIVE, USER, COUNTER, VERSION] {
+        for f in [
+            CREATION_TIME,
+            LAST_ACCESSED,
+            MAX_INACTIVE,
+            USER,
+            COUNTER,
+            VERSION,
+        ] {
             assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
         }
         assert!(fields.iter().any(|x| x == "sessionAttr:cart"), "{fields:?}");
