@@ -104,6 +104,7 @@ impl TargetPlan {
         match (&self.replication, &self.redis) {
             (Some(r), _) => format!("{}-{r}", self.strategy.name()),
             (_, Some(RedisPlan::Standalone { .. })) => "redis-standalone".into(),
+            (_, Some(RedisPlan::Sentinel { .. })) => "redis-sentinel".into(),
             (_, Some(RedisPlan::External { .. })) => "redis-external".into(),
             _ => self.strategy.name().to_string(),
         }
@@ -113,6 +114,15 @@ impl TargetPlan {
     pub fn store_ids(&self) -> Vec<&'static str> {
         match self.redis {
             Some(RedisPlan::Standalone { .. }) => vec!["redis"],
+            Some(RedisPlan::Sentinel { .. }) => {
+                vec![
+                    "redis",
+                    "redis-replica",
+                    "sentinel1",
+                    "sentinel2",
+                    "sentinel3",
+                ]
+            }
             _ => Vec::new(),
         }
     }
@@ -124,6 +134,8 @@ impl TargetPlan {
 pub enum RedisPlan {
     /// One redis-server the harness starts, persisting only with `appendonly`.
     Standalone { appendonly: bool },
+    /// A primary (`redis`), its replica and three sentinels; nodes ask the sentinels.
+    Sentinel { appendonly: bool },
     /// A Redis the harness does not own, as a URL.
     External { url: String },
 }

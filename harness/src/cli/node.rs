@@ -10,7 +10,7 @@ use sessionbench_targets::cluster::{ClusterConfig, FrameCodec, Replication};
 use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
 use sessionbench_targets::store::{
-    BackupStore, DeltaStore, LocalStore, RedisConfig, RedisStore, SessionStore,
+    BackupStore, DeltaStore, LocalStore, RedisConfig, RedisSource, RedisStore, SessionStore,
 };
 
 use super::args;
@@ -68,6 +68,13 @@ pub struct NodeArgs {
     /// redis: the server, as redis://HOST:PORT[/DB].
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
+    /// redis: a sentinel to ask for the primary, as HOST:PORT; repeat for each. The node asks
+    /// again when the primary stops answering or refuses writes (a failover).
+    #[arg(long = "redis-sentinel", value_name = "ADDR")]
+    redis_sentinels: Vec<String>,
+    /// redis: the name the sentinels monitor.
+    #[arg(long, default_value = "mymaster")]
+    redis_master: String,
     /// redis: prefix of every key (Spring Session uses `spring:session`).
     #[arg(long, default_value = "sessionbench")]
     redis_namespace: String,
@@ -138,9 +145,16 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             "--replication-delay applies to --store delta with --replication async".into(),
         ));
     }
-    if (a.store == StoreKind::Redis) != a.redis_url.is_some() {
+    let redis_source = a.redis_url.is_some() || !a.redis_sentinels.is_empty();
+    if a.redis_url.is_some() && !a.redis_sentinels.is_empty() {
         return Err(CliError::Usage(
-            "--store redis needs --redis-url, and --redis-url needs --store redis".into(),
+            "give --redis-url or --redis-sentinel, not both".into(),
+        ));
+    }
+    if (a.store == StoreKind::Redis) != redis_source {
+        return Err(CliError::Usage(
+            "--store redis needs --redis-url or --redis-sentinel, and they need --store redis"
+                .into(),
         ));
     }
     if !a.peers.is_empty() && matches!(a.store, StoreKind::Local | StoreKind::Redis) {
@@ -168,13 +182,21 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             let (store, cluster): (Arc<dyn SessionStore>, _) = match a.store {
                 StoreKind::Local => (local, None),
                 StoreKind::Redis => {
+                    let source = match &a.redis_url {
+                        Some(url) => RedisSource::Url(url.clone()),
+                        None => RedisSource::Sentinel {
+                            sentinels: a.redis_sentinels.clone(),
+                            master: a.redis_master.clone(),
+                        },
+                    };
                     let config = RedisConfig {
-                        url: a.redis_url.clone().unwrap_or_default(),
+                        source,
                         namespace: a.redis_namespace.clone(),
                         timeout: a.redis_timeout,
                     };
-                    let store = RedisStore::new(&config)
-                        .map_err(|e| CliError::Usage(format!("--redis-url {}: {e}", config.url)))?;
+                    let store = RedisStore::new(&config).map_err(|e| {
+                        CliError::Usage(format!("--redis-url {:?}: {e}", a.redis_url))
+                    })?;
                     (Arc::new(store) as Arc<dyn SessionStore>, None)
                 }
                 StoreKind::Delta | StoreKind::Backup => {

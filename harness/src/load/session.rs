@@ -118,7 +118,12 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         return false;
     }
     let think = ctx.workload.think_time;
-    for k in 1..=ctx.workload.ops_per_session {
+    // An operation answered 503 is tried again (as a user retries after an error page) and
+    // does not use up the session's operations, so a session outlives a store outage and
+    // shows whether the store kept it. The deadline bounds the retries.
+    let (mut completed, mut k) = (0, 0);
+    while completed < ctx.workload.ops_per_session {
+        k += 1;
         // The schedule, not the previous answer, decides when an operation should start, so
         // a slow answer shows in the next operations' latency (coordinated omission).
         let intended = if think.is_zero() {
@@ -169,20 +174,24 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
                         None,
                     )
                     .await;
-                if out.outcome == Outcome::Ok {
-                    // A stolen or stale copy of the cookie must not work any more.
-                    s.client.set_cookies(cookies);
-                    s.op(
-                        OpKind::Probe,
-                        None,
-                        Instant::now(),
-                        Method::GET,
-                        "/session",
-                        None,
-                    )
-                    .await;
+                if out.unavailable {
+                    out // Tried again, as any refused operation.
+                } else {
+                    if out.outcome == Outcome::Ok {
+                        // A stolen or stale copy of the cookie must not work any more.
+                        s.client.set_cookies(cookies);
+                        s.op(
+                            OpKind::Probe,
+                            None,
+                            Instant::now(),
+                            Method::GET,
+                            "/session",
+                            None,
+                        )
+                        .await;
+                    }
+                    return true;
                 }
-                return true;
             }
             _ => {
                 s.op(OpKind::Read, None, intended, Method::GET, "/session", None)
@@ -191,6 +200,9 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         };
         if done.error.as_deref() == Some("no-session") {
             return true; // Lost: the user would log in again, as a new session.
+        }
+        if !done.unavailable {
+            completed += 1;
         }
     }
     true
@@ -205,6 +217,8 @@ struct Session<'a> {
 struct Done {
     outcome: Outcome,
     error: Option<String>,
+    /// Answered 503: the tier could not serve it right now and nothing was applied.
+    unavailable: bool,
 }
 
 impl Session<'_> {
@@ -264,7 +278,12 @@ impl Session<'_> {
         };
         // The receiver outlives every load task; a send can only fail during teardown.
         let _ = ctx.events.send(Record::Op(record));
-        Done { outcome, error }
+        let unavailable = status == Some(StatusCode::SERVICE_UNAVAILABLE.as_u16());
+        Done {
+            outcome,
+            error,
+            unavailable,
+        }
     }
 }
 

@@ -580,8 +580,9 @@ impl Check<'_> {
         }
     }
 
-    /// `redis = "standalone"` (the default: the harness starts one redis-server) or a
-    /// `redis://` URL of a Redis the harness does not own.
+    /// `redis = "standalone"` (the default: the harness starts one redis-server),
+    /// `"sentinel"` (a primary, a replica, three sentinels) or a `redis://` URL of a Redis
+    /// the harness does not own.
     fn redis(
         &mut self,
         path: &[Seg],
@@ -610,15 +611,18 @@ impl Check<'_> {
             }
             return Some(RedisPlan::External { url: mode });
         }
-        if mode != "standalone" {
-            self.err(
-                &join(path, "redis"),
-                format!("`{mode}` is not \"standalone\" or a redis:// URL"),
-            );
+        let appendonly = appendonly.unwrap_or(false);
+        match mode.as_str() {
+            "sentinel" => Some(RedisPlan::Sentinel { appendonly }),
+            "standalone" => Some(RedisPlan::Standalone { appendonly }),
+            _ => {
+                self.err(
+                    &join(path, "redis"),
+                    format!("`{mode}` is not \"standalone\", \"sentinel\" or a redis:// URL"),
+                );
+                Some(RedisPlan::Standalone { appendonly })
+            }
         }
-        Some(RedisPlan::Standalone {
-            appendonly: appendonly.unwrap_or(false),
-        })
     }
 
     fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
@@ -907,13 +911,13 @@ mod tests {
 
     #[test]
     fn redis_targets_and_store_faults_are_checked() {
-        let text = "[suite]\nname = \"x\"\nduration = \"10s\"\n\n[[targets]]\nname = \"r\"\nstrategy = \"redis\"\nredis = \"sentinel\"\n\n[[targets]]\nname = \"rr\"\nstrategy = \"round-robin\"\nredis-appendonly = true\n\n[[faults]]\nat = \"2s\"\nkind = \"store-flush\"\nnode = \"redis\"\nheal-after = \"1s\"\n";
+        let text = "[suite]\nname = \"x\"\nduration = \"10s\"\n\n[[targets]]\nname = \"r\"\nstrategy = \"redis\"\nredis = \"sentinels\"\n\n[[targets]]\nname = \"rr\"\nstrategy = \"round-robin\"\nredis-appendonly = true\n\n[[faults]]\nat = \"2s\"\nkind = \"store-flush\"\nnode = \"redis\"\nheal-after = \"1s\"\n";
         let errors = parse(text, "x.toml").expect_err("invalid").0;
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
             [
-                "x.toml:8:1: `targets[0].redis`: `sentinel` is not \"standalone\" or a redis:// URL",
+                "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\" or a redis:// URL",
                 "x.toml:13:1: `targets[1].redis-appendonly`: only a \"redis\" target has a Redis",
                 "x.toml:18:1: `faults[0].node`: target `rr` has no store process `redis` (it has no store process the harness runs)",
                 "x.toml:19:1: `faults[0].heal-after`: a store-restart or store-flush has no heal: it is over once done",

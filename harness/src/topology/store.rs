@@ -1,5 +1,6 @@
-//! The store processes a target runs: for now one standalone `redis-server`, on a free
-//! loopback port, with its files in the run directory and no persistence unless asked.
+//! The store processes a target runs: a standalone `redis-server`, or a primary, a replica
+//! and three sentinels; each on a free loopback port, with its files in the run directory and
+//! no persistence unless asked.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,13 +11,14 @@ use tokio::net::TcpStream;
 
 use super::process::{Process, StartError};
 
-/// Starts `redis-server` as store process `name` of target `target`.
-pub async fn start_redis(
-    target: &str,
-    name: &str,
-    appendonly: bool,
-    logs: &Path,
-) -> Result<Process, StartError> {
+/// The name sentinels monitor the primary under.
+pub const SENTINEL_MASTER: &str = "sessionbench";
+
+/// How long the sentinels have to find the replica and each other before load starts.
+const SENTINELS_READY: Duration = Duration::from_secs(20);
+
+/// A free loopback port, and the directory for `name`'s files.
+fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::PathBuf), StartError> {
     let spawn_error = |source| StartError::Spawn {
         name: name.into(),
         source,
@@ -27,7 +29,20 @@ pub async fn start_redis(
         .port();
     let dir = logs.join(format!("{target}-{name}"));
     std::fs::create_dir_all(&dir).map_err(spawn_error)?;
-    let args: Vec<String> = [
+    Ok((port, dir))
+}
+
+/// Starts `redis-server` as store process `name` of target `target`; `replica_of` makes it a
+/// replica of that primary.
+pub async fn start_redis(
+    target: &str,
+    name: &str,
+    appendonly: bool,
+    replica_of: Option<SocketAddr>,
+    logs: &Path,
+) -> Result<Process, StartError> {
+    let (port, dir) = prepare(target, name, logs)?;
+    let mut args: Vec<String> = [
         "--port",
         &port.to_string(),
         "--bind",
@@ -41,6 +56,13 @@ pub async fn start_redis(
     ]
     .map(String::from)
     .to_vec();
+    if let Some(primary) = replica_of {
+        args.extend([
+            "--replicaof".into(),
+            primary.ip().to_string(),
+            primary.port().to_string(),
+        ]);
+    }
     let log = logs.join(format!("{target}-{name}.log"));
     Process::start_program(
         name,
@@ -50,6 +72,84 @@ pub async fn start_redis(
         &log,
     )
     .await
+}
+
+/// Starts a sentinel watching `primary` (quorum 2; down after 500 ms without an answer).
+pub async fn start_sentinel(
+    target: &str,
+    name: &str,
+    primary: SocketAddr,
+    logs: &Path,
+) -> Result<Process, StartError> {
+    let (port, dir) = prepare(target, name, logs)?;
+    // A sentinel rewrites its configuration file, so each has its own.
+    let conf = dir.join("sentinel.conf");
+    let text = format!(
+        "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+         sentinel monitor {SENTINEL_MASTER} {ip} {primary_port} 2\n\
+         sentinel down-after-milliseconds {SENTINEL_MASTER} 500\n\
+         sentinel failover-timeout {SENTINEL_MASTER} 5000\n",
+        dir = dir.display(),
+        ip = primary.ip(),
+        primary_port = primary.port(),
+    );
+    std::fs::write(&conf, text).map_err(|source| StartError::Spawn {
+        name: name.into(),
+        source,
+    })?;
+    let args = [conf.display().to_string(), "--sentinel".into()];
+    let log = logs.join(format!("{target}-{name}.log"));
+    Process::start_program(
+        name,
+        "redis-server",
+        &args,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &log,
+    )
+    .await
+}
+
+/// Waits until every sentinel knows the replica and the other sentinels: before that, a
+/// failover could not reach its quorum.
+pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
+    let deadline = tokio::time::Instant::now() + SENTINELS_READY;
+    for s in sentinels {
+        let url = format!("redis://{}", s.addr());
+        loop {
+            let (replicas, others) = sentinel_view(&url).await.unwrap_or((0, 0));
+            if replicas >= 1 && others + 1 >= sentinels.len() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(StartError::Store {
+                    name: s.name.clone(),
+                    source: std::io::Error::other(format!(
+                        "after {SENTINELS_READY:?} it knows {replicas} replicas and {others} other sentinels"
+                    )),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// How many replicas and other sentinels a sentinel knows of.
+async fn sentinel_view(url: &str) -> redis::RedisResult<(usize, usize)> {
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let replicas: Vec<redis::Value> = redis::cmd("SENTINEL")
+        .arg("replicas")
+        .arg(SENTINEL_MASTER)
+        .query_async(&mut conn)
+        .await?;
+    let others: Vec<redis::Value> = redis::cmd("SENTINEL")
+        .arg("sentinels")
+        .arg(SENTINEL_MASTER)
+        .query_async(&mut conn)
+        .await?;
+    Ok((replicas.len(), others.len()))
 }
 
 /// Deletes every key (`FLUSHALL`), speaking RESP directly: one command needs no client.

@@ -10,6 +10,7 @@ use hyper::Method;
 use serde_json::json;
 
 use super::process::{Process, StartError};
+use super::store;
 use crate::load::Client;
 use crate::plan::{RedisPlan, TargetPlan};
 
@@ -40,10 +41,7 @@ impl Topology {
             logs: logs.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
         };
-        if let Some(RedisPlan::Standalone { appendonly }) = target.redis {
-            let redis = super::store::start_redis(&target.name, "redis", appendonly, logs).await?;
-            topology.stores.push(redis);
-        }
+        topology.start_stores(logs).await?;
         for id in target.node_ids() {
             topology.start_node(&id).await?;
         }
@@ -77,6 +75,34 @@ impl Topology {
         Ok(topology)
     }
 
+    /// Starts the Redis processes a `redis` target runs, in the order their roles need.
+    async fn start_stores(&mut self, logs: &Path) -> Result<(), StartError> {
+        let name = self.target.name.clone();
+        match self.target.redis {
+            Some(RedisPlan::Standalone { appendonly }) => {
+                let redis = store::start_redis(&name, "redis", appendonly, None, logs).await?;
+                self.stores.push(redis);
+            }
+            Some(RedisPlan::Sentinel { appendonly }) => {
+                let primary = store::start_redis(&name, "redis", appendonly, None, logs).await?;
+                let at = primary.addr();
+                self.stores.push(primary);
+                let replica =
+                    store::start_redis(&name, "redis-replica", appendonly, Some(at), logs).await?;
+                self.stores.push(replica);
+                for i in 1..=3 {
+                    let id = format!("sentinel{i}");
+                    self.stores
+                        .push(store::start_sentinel(&name, &id, at, logs).await?);
+                }
+                let sentinels: Vec<&Process> = self.stores[2..].iter().collect();
+                store::await_sentinels(&sentinels).await?;
+            }
+            Some(RedisPlan::External { .. }) | None => {}
+        }
+        Ok(())
+    }
+
     /// Starts node `id` (a clustered one knows every running node as a peer and fetches the
     /// state from them before it is ready), with its ports pinned for restarts.
     async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
@@ -102,15 +128,29 @@ impl Topology {
         if t.route_suffix {
             args.push("--route-suffix".into());
         }
-        let redis_url = match &t.redis {
-            Some(RedisPlan::External { url }) => Some(url.clone()),
-            Some(RedisPlan::Standalone { .. }) => {
-                self.stores.first().map(|r| format!("redis://{}", r.addr()))
+        let redis_args: Vec<String> = match &t.redis {
+            Some(RedisPlan::External { url }) => vec!["--redis-url".into(), url.clone()],
+            Some(RedisPlan::Standalone { .. }) => self
+                .stores
+                .iter()
+                .flat_map(|r| ["--redis-url".into(), format!("redis://{}", r.addr())])
+                .collect(),
+            Some(RedisPlan::Sentinel { .. }) => {
+                let mut a = vec!["--redis-master".to_string(), store::SENTINEL_MASTER.into()];
+                for s in self
+                    .stores
+                    .iter()
+                    .filter(|s| s.name.starts_with("sentinel"))
+                {
+                    a.extend(["--redis-sentinel".into(), s.addr().to_string()]);
+                }
+                a
             }
-            None => None,
+            None => Vec::new(),
         };
-        if let Some(url) = redis_url {
-            args.extend(["--store".into(), "redis".into(), "--redis-url".into(), url]);
+        if !redis_args.is_empty() {
+            args.extend(["--store".into(), "redis".into()]);
+            args.extend(redis_args);
             // Each target keeps its keys apart, even in a Redis it shares with others.
             args.extend([
                 "--redis-namespace".into(),

@@ -10,10 +10,12 @@
 //! keys always live in one cluster slot. Login rotates the id by creating a new session and
 //! deleting the old one, never by `RENAME`, which fails across slots.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 
 use super::api::{SessionStore, StoreError, StoreFuture, StoreStats};
 use crate::session::{Attr, Session, SessionChange, SessionId};
@@ -31,17 +33,35 @@ const ATTR: &str = "sessionAttr:";
 /// How a node reaches Redis, and how long it waits before answering 503.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port[/db]`.
-    pub url: String,
+    pub source: RedisSource,
     /// Prepended to every key (Spring's `spring:session` namespace).
     pub namespace: String,
     /// Bound on connecting and on each command; past it the request fails with 503.
     pub timeout: Duration,
 }
 
-#[derive(Clone)]
+/// Where the server is.
+#[derive(Debug, Clone)]
+pub enum RedisSource {
+    /// `redis://host:port[/db]`.
+    Url(String),
+    /// Ask these sentinels (`host:port`) for the primary of `master`, and ask again when it
+    /// stops answering or refuses writes: the client library does not follow a failover.
+    Sentinel {
+        sentinels: Vec<String>,
+        master: String,
+    },
+}
+
+/// How soon a failing node may ask the sentinels again.
+const REDISCOVER_EVERY: Duration = Duration::from_millis(100);
+
 pub struct RedisStore {
-    conn: ConnectionManager,
+    source: RedisSource,
+    timeout: Duration,
+    /// The server in use and a connection to it; `None` until a sentinel has named one.
+    current: RwLock<Option<(String, ConnectionManager)>>,
+    last_discovery: Mutex<Option<Instant>>,
     namespace: String,
     scripts: Scripts,
 }
@@ -49,6 +69,7 @@ pub struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
+            .field("source", &self.source)
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
@@ -92,19 +113,38 @@ return 1
     }
 }
 
+/// A lazy connection: it is made on first use, and remade after a failure.
+fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+    let manager = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(Client::open(url)?, manager)
+}
+
+/// Whether a failure may mean the primary moved: it is gone, silent, or now a replica.
+fn may_have_moved(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+        || e.code() == Some("READONLY")
+}
+
 impl RedisStore {
     /// Connects lazily: a node starts even while Redis is down, answers 503 meanwhile, and
     /// recovers by itself once Redis is back.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
-        let client = Client::open(config.url.as_str())?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager)?;
+        let current = match &config.source {
+            RedisSource::Url(url) => Some((url.clone(), connect(url, config.timeout)?)),
+            RedisSource::Sentinel { .. } => None,
+        };
         Ok(Self {
-            conn,
+            source: config.source.clone(),
+            timeout: config.timeout,
+            current: RwLock::new(current),
+            last_discovery: Mutex::new(None),
             namespace: config.namespace.clone(),
             scripts: Scripts::new(),
         })
@@ -115,16 +155,104 @@ impl RedisStore {
         format!("{}:sessions:{{{id}}}", self.namespace)
     }
 
-    async fn access(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let fields: Option<Vec<(String, Vec<u8>)>> = self
-            .scripts
-            .access
-            .key(self.key(id))
-            .arg(now_ms())
-            .invoke_async(&mut self.conn.clone())
+    fn current(&self) -> Option<ConnectionManager> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().map(|(_, conn)| conn.clone())
+    }
+
+    /// Runs `op` on the current server. Behind sentinels, a failure that may mean a failover
+    /// makes the node ask the sentinels again, and retry once if the primary changed.
+    async fn run<T, F>(&self, op: impl Fn(ConnectionManager) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        let conn = match self.current() {
+            Some(conn) => conn,
+            None => {
+                self.discover().await?;
+                self.current().ok_or_else(|| no_primary(&self.source))?
+            }
+        };
+        match op(conn).await {
+            Ok(v) => Ok(v),
+            Err(e) if matches!(self.source, RedisSource::Sentinel { .. }) && may_have_moved(&e) => {
+                if self.discover().await? {
+                    let conn = self.current().ok_or_else(|| no_primary(&self.source))?;
+                    op(conn).await.map_err(unavailable)
+                } else {
+                    Err(unavailable(e))
+                }
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Asks the sentinels, in turn, for the primary's address; returns whether it changed.
+    async fn discover(&self) -> Result<bool, StoreError> {
+        let RedisSource::Sentinel { sentinels, master } = &self.source else {
+            return Ok(false);
+        };
+        {
+            let mut last = self
+                .last_discovery
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < REDISCOVER_EVERY) && self.current().is_some() {
+                return Ok(false);
+            }
+            *last = Some(Instant::now());
+        }
+        for sentinel in sentinels {
+            let Ok(Some((host, port))) = self.ask_sentinel(sentinel, master).await else {
+                continue;
+            };
+            let url = format!("redis://{host}:{port}");
+            let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+            if current.as_ref().is_some_and(|(u, _)| *u == url) {
+                return Ok(false);
+            }
+            let conn = connect(&url, self.timeout).map_err(unavailable)?;
+            *current = Some((url, conn));
+            return Ok(true);
+        }
+        Err(no_primary(&self.source))
+    }
+
+    async fn ask_sentinel(
+        &self,
+        sentinel: &str,
+        master: &str,
+    ) -> Result<Option<(String, u16)>, RedisError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let mut conn = Client::open(format!("redis://{sentinel}"))?
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(master)
+            .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+    }
+
+    async fn access(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let key = self.key(id);
+        let fields: Option<Vec<(String, Vec<u8>)>> = self
+            .run(|mut conn| {
+                let script = self.scripts.access.clone();
+                let key = key.clone();
+                async move { script.key(key).arg(now_ms()).invoke_async(&mut conn).await }
+            })
+            .await?;
         fields.map(|f| decode(id, f)).transpose()
+    }
+}
+
+fn no_primary(source: &RedisSource) -> StoreError {
+    StoreError::Unavailable {
+        store: "redis",
+        source: format!("no sentinel named a primary ({source:?})").into(),
     }
 }
 
@@ -220,18 +348,18 @@ impl SessionStore for RedisStore {
                     .iter()
                     .map(|(name, attr)| (attr_field(name), encode_attr(attr))),
             );
-            redis::pipe()
-                .atomic()
+            let ttl = i64::try_from(millis(session.max_inactive)).unwrap_or(i64::MAX);
+            let mut pipe = redis::pipe();
+            pipe.atomic()
                 .hset_multiple(&key, &fields)
                 .ignore()
-                .pexpire(
-                    &key,
-                    i64::try_from(millis(session.max_inactive)).unwrap_or(i64::MAX),
-                )
-                .ignore()
-                .query_async::<()>(&mut self.conn.clone())
-                .await
-                .map_err(unavailable)
+                .pexpire(&key, ttl)
+                .ignore();
+            self.run(|mut conn| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async::<()>(&mut conn).await }
+            })
+            .await
         })
     }
 
@@ -250,18 +378,21 @@ impl SessionStore for RedisStore {
                 sets.push((COUNTER.into(), counter.to_string().into_bytes()));
             }
             sets.push((VERSION.into(), change.version.to_string().into_bytes()));
-            let mut call = self.scripts.save.key(self.key(id));
-            call.arg(now_ms()).arg(sets.len());
-            for (field, value) in &sets {
-                call.arg(field).arg(value);
-            }
-            for name in &change.removed {
-                call.arg(attr_field(name));
-            }
-            let saved: i64 = call
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(unavailable)?;
+            let key = self.key(id);
+            let removed: Vec<String> = change.removed.iter().map(|n| attr_field(n)).collect();
+            let saved: i64 = self
+                .run(|mut conn| {
+                    let mut call = self.scripts.save.key(&key);
+                    call.arg(now_ms()).arg(sets.len());
+                    for (field, value) in &sets {
+                        call.arg(field).arg(value);
+                    }
+                    for name in &removed {
+                        call.arg(name);
+                    }
+                    async move { call.invoke_async(&mut conn).await }
+                })
+                .await?;
             Ok(saved == 1)
         })
     }
@@ -272,11 +403,13 @@ impl SessionStore for RedisStore {
 
     fn invalidate<'a>(&'a self, id: &'a SessionId) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let removed: i64 = redis::cmd("DEL")
-                .arg(self.key(id))
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(unavailable)?;
+            let key = self.key(id);
+            let removed: i64 = self
+                .run(|mut conn| {
+                    let key = key.clone();
+                    async move { redis::cmd("DEL").arg(key).query_async(&mut conn).await }
+                })
+                .await?;
             Ok(removed > 0)
         })
     }
@@ -308,23 +441,68 @@ mod tests {
 
     impl Server {
         async fn start() -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
+            Self::start_on(Self::free_port()).await
+        }
+
+        fn free_port() -> u16 {
+            std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
-                .port();
-            Self::start_on(port).await
+                .port()
         }
 
         async fn start_on(port: u16) -> Self {
+            Self::start_with(port, &[]).await
+        }
+
+        /// A replica of `primary`.
+        async fn replica_of(primary: &Server) -> Self {
+            let primary = primary.port.to_string();
+            Self::start_with(Self::free_port(), &["--replicaof", "127.0.0.1", &primary]).await
+        }
+
+        /// A sentinel watching `primary` as `mymaster` (quorum 2, down after 500 ms).
+        async fn sentinel(primary: &Server) -> Self {
+            let port = Self::free_port();
+            let dir = std::env::temp_dir().join(format!("sessionbench-sentinel-{port}"));
+            std::fs::create_dir_all(&dir).expect("sentinel dir");
+            let conf = dir.join("sentinel.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 2\nsentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 3000\n",
+                    dir.display(),
+                    primary.port
+                ),
+            )
+            .expect("sentinel.conf");
+            let child = tokio::process::Command::new("redis-server")
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot start redis-server --sentinel ({e}): install it with ci/setup")
+                });
+            Self::ready(port, child).await
+        }
+
+        async fn start_with(port: u16, extra: &[&str]) -> Self {
             let child = tokio::process::Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
+                .args(extra)
                 .stdout(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!("cannot start redis-server ({e}): install it with ci/setup")
                 });
+            Self::ready(port, child).await
+        }
+
+        async fn ready(port: u16, child: tokio::process::Child) -> Self {
             let deadline = Instant::now() + Duration::from_secs(5);
             while tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
@@ -344,7 +522,7 @@ mod tests {
 
         fn config(&self) -> RedisConfig {
             RedisConfig {
-                url: format!("redis://127.0.0.1:{}", self.port),
+                source: RedisSource::Url(format!("redis://127.0.0.1:{}", self.port)),
                 namespace: "sessionbench".into(),
                 timeout: Duration::from_millis(500),
             }
@@ -423,7 +601,7 @@ mod tests {
             ..Default::default()
         };
         assert!(store.save(&s.id, &change).await.expect("save"));
-        let mut conn = store.conn.clone();
+        let mut conn = store.current().expect("a URL connects at once");
         let key = store.key(&s.id);
         let fields: Vec<String> = redis::cmd("HKEYS")
             .arg(&key)
@@ -458,12 +636,9 @@ mod tests {
 
     #[tokio::test]
     async fn unreachable_redis_fails_fast_and_the_store_recovers_when_it_is_back() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = Server::free_port();
         let config = RedisConfig {
-            url: format!("redis://127.0.0.1:{port}"),
+            source: RedisSource::Url(format!("redis://127.0.0.1:{port}")),
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(300),
         };
@@ -486,5 +661,98 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn behind_sentinels_the_store_follows_a_failover() {
+        let mut primary = Server::start().await;
+        let replica = Server::replica_of(&primary).await;
+        let sentinels = [
+            Server::sentinel(&primary).await,
+            Server::sentinel(&primary).await,
+            Server::sentinel(&primary).await,
+        ];
+        let store = RedisStore::new(&RedisConfig {
+            source: RedisSource::Sentinel {
+                sentinels: sentinels
+                    .iter()
+                    .map(|s| format!("127.0.0.1:{}", s.port))
+                    .collect(),
+                master: "mymaster".into(),
+            },
+            namespace: "sessionbench".into(),
+            timeout: Duration::from_millis(300),
+        })
+        .expect("client");
+        let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+        store
+            .create(s.clone())
+            .await
+            .expect("create through the primary");
+        // The replica has it before the primary dies (WAIT: one replica acknowledged).
+        let primary_url = format!("redis://127.0.0.1:{}", primary.port);
+        let mut conn = Client::open(primary_url.as_str())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the primary");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let acked: i64 = redis::cmd("WAIT")
+                .arg(1)
+                .arg(200)
+                .query_async(&mut conn)
+                .await
+                .expect("WAIT");
+            if acked == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the replica never attached");
+        }
+        // Sentinels must know the replica and each other to fail over.
+        for sentinel in &sentinels {
+            let url = format!("redis://127.0.0.1:{}", sentinel.port);
+            let mut conn = Client::open(url.as_str())
+                .expect("url")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to a sentinel");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let mut known = Vec::new();
+                for what in ["replicas", "sentinels"] {
+                    let list: Vec<redis::Value> = redis::cmd("SENTINEL")
+                        .arg(what)
+                        .arg("mymaster")
+                        .query_async(&mut conn)
+                        .await
+                        .expect("SENTINEL");
+                    known.push(list.len());
+                }
+                if known == [1, 2] {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "sentinels know only {known:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        primary._child.start_kill().expect("SIGKILL the primary");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let loaded = loop {
+            match store.load(&s.id).await {
+                Ok(found) => break found,
+                Err(e) => assert!(Instant::now() < deadline, "no failover: {e:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(loaded.map(|x| x.user), Some("u1".into()));
+        let url = store
+            .current
+            .read()
+            .expect("lock")
+            .as_ref()
+            .map(|(u, _)| u.clone());
+        assert_eq!(url, Some(format!("redis://127.0.0.1:{}", replica.port)));
     }
 }
