@@ -59,7 +59,14 @@ fn spawn(name: &str, args: &[String], log: &Path, pipe_stdout: bool) -> Result<C
         name: name.into(),
         source,
     };
-    let exe = std::env::current_exe().map_err(spawn_error)?;
+    // The running binary itself, even if a rebuild replaced the file meanwhile (the path
+    // would then name the new file, or nothing).
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(spawn_error)?
+    };
     let open_log = || {
         std::fs::OpenOptions::new()
             .create(true)

@@ -63,15 +63,20 @@ pub async fn start_redis(
             primary.port().to_string(),
         ]);
     }
+    launch(target, name, port, &args, logs).await
+}
+
+/// Runs `redis-server ARGS` as store process `name`, its output in the run's logs.
+async fn launch(
+    target: &str,
+    name: &str,
+    port: u16,
+    args: &[String],
+    logs: &Path,
+) -> Result<Process, StartError> {
     let log = logs.join(format!("{target}-{name}.log"));
-    Process::start_program(
-        name,
-        "redis-server",
-        &args,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        &log,
-    )
-    .await
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    Process::start_program(name, "redis-server", args, addr, &log).await
 }
 
 /// Starts a sentinel watching `primary` (quorum 2; down after 500 ms without an answer).
@@ -98,15 +103,7 @@ pub async fn start_sentinel(
         source,
     })?;
     let args = [conf.display().to_string(), "--sentinel".into()];
-    let log = logs.join(format!("{target}-{name}.log"));
-    Process::start_program(
-        name,
-        "redis-server",
-        &args,
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        &log,
-    )
-    .await
+    launch(target, name, port, &args, logs).await
 }
 
 /// Waits until every sentinel knows the replica and the other sentinels: before that, a

@@ -520,6 +520,15 @@ mod tests {
             }
         }
 
+        /// A plain connection without timeouts, for the test's own commands.
+        async fn connect(&self) -> redis::aio::MultiplexedConnection {
+            Client::open(format!("redis://127.0.0.1:{}", self.port))
+                .expect("url")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect")
+        }
+
         fn config(&self) -> RedisConfig {
             RedisConfig {
                 source: RedisSource::Url(format!("redis://127.0.0.1:{}", self.port)),
@@ -690,12 +699,7 @@ mod tests {
             .await
             .expect("create through the primary");
         // The replica has it before the primary dies (WAIT: one replica acknowledged).
-        let primary_url = format!("redis://127.0.0.1:{}", primary.port);
-        let mut conn = Client::open(primary_url.as_str())
-            .expect("url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the primary");
+        let mut conn = primary.connect().await;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let acked: i64 = redis::cmd("WAIT")
@@ -711,12 +715,7 @@ mod tests {
         }
         // Sentinels must know the replica and each other to fail over.
         for sentinel in &sentinels {
-            let url = format!("redis://127.0.0.1:{}", sentinel.port);
-            let mut conn = Client::open(url.as_str())
-                .expect("url")
-                .get_multiplexed_async_connection()
-                .await
-                .expect("connect to a sentinel");
+            let mut conn = sentinel.connect().await;
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let mut known = Vec::new();
