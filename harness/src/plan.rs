@@ -105,6 +105,7 @@ impl TargetPlan {
             (Some(r), _) => format!("{}-{r}", self.strategy.name()),
             (_, Some(RedisPlan::Standalone { .. })) => "redis-standalone".into(),
             (_, Some(RedisPlan::Sentinel { .. })) => "redis-sentinel".into(),
+            (_, Some(RedisPlan::Cluster { .. })) => "redis-cluster".into(),
             (_, Some(RedisPlan::External { .. })) => "redis-external".into(),
             _ => self.strategy.name().to_string(),
         }
@@ -123,6 +124,9 @@ impl TargetPlan {
                     "sentinel3",
                 ]
             }
+            Some(RedisPlan::Cluster { .. }) => {
+                vec!["redis", "redis2", "redis3", "redis4", "redis5", "redis6"]
+            }
             _ => Vec::new(),
         }
     }
@@ -136,6 +140,8 @@ pub enum RedisPlan {
     Standalone { appendonly: bool },
     /// A primary (`redis`), its replica and three sentinels; nodes ask the sentinels.
     Sentinel { appendonly: bool },
+    /// Three masters (`redis`, `redis2`, `redis3`) and three replicas (`redis4` to `redis6`).
+    Cluster { appendonly: bool },
     /// A Redis the harness does not own, as a URL.
     External { url: String },
 }

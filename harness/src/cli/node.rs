@@ -72,6 +72,10 @@ pub struct NodeArgs {
     /// again when the primary stops answering or refuses writes (a failover).
     #[arg(long = "redis-sentinel", value_name = "ADDR")]
     redis_sentinels: Vec<String>,
+    /// redis: a Redis Cluster node, as HOST:PORT; repeat for several. The client follows the
+    /// slot map, and a replica's promotion, by itself.
+    #[arg(long = "redis-cluster", value_name = "ADDR")]
+    redis_cluster: Vec<String>,
     /// redis: the name the sentinels monitor.
     #[arg(long, default_value = "mymaster")]
     redis_master: String,
@@ -145,15 +149,17 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             "--replication-delay applies to --store delta with --replication async".into(),
         ));
     }
-    let redis_source = a.redis_url.is_some() || !a.redis_sentinels.is_empty();
-    if a.redis_url.is_some() && !a.redis_sentinels.is_empty() {
+    let sources = usize::from(a.redis_url.is_some())
+        + usize::from(!a.redis_sentinels.is_empty())
+        + usize::from(!a.redis_cluster.is_empty());
+    if sources > 1 {
         return Err(CliError::Usage(
-            "give --redis-url or --redis-sentinel, not both".into(),
+            "give one of --redis-url, --redis-sentinel and --redis-cluster".into(),
         ));
     }
-    if (a.store == StoreKind::Redis) != redis_source {
+    if (a.store == StoreKind::Redis) != (sources == 1) {
         return Err(CliError::Usage(
-            "--store redis needs --redis-url or --redis-sentinel, and they need --store redis"
+            "--store redis needs --redis-url, --redis-sentinel or --redis-cluster, and they need --store redis"
                 .into(),
         ));
     }
@@ -184,6 +190,9 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                 StoreKind::Redis => {
                     let source = match &a.redis_url {
                         Some(url) => RedisSource::Url(url.clone()),
+                        None if !a.redis_cluster.is_empty() => RedisSource::Cluster {
+                            nodes: a.redis_cluster.clone(),
+                        },
                         None => RedisSource::Sentinel {
                             sentinels: a.redis_sentinels.clone(),
                             master: a.redis_master.clone(),

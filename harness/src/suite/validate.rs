@@ -581,8 +581,8 @@ impl Check<'_> {
     }
 
     /// `redis = "standalone"` (the default: the harness starts one redis-server),
-    /// `"sentinel"` (a primary, a replica, three sentinels) or a `redis://` URL of a Redis
-    /// the harness does not own.
+    /// `"sentinel"` (a primary, a replica, three sentinels), `"cluster"` (three masters, three
+    /// replicas) or a `redis://` URL of a Redis the harness does not own.
     fn redis(
         &mut self,
         path: &[Seg],
@@ -614,11 +614,14 @@ impl Check<'_> {
         let appendonly = appendonly.unwrap_or(false);
         match mode.as_str() {
             "sentinel" => Some(RedisPlan::Sentinel { appendonly }),
+            "cluster" => Some(RedisPlan::Cluster { appendonly }),
             "standalone" => Some(RedisPlan::Standalone { appendonly }),
             _ => {
                 self.err(
                     &join(path, "redis"),
-                    format!("`{mode}` is not \"standalone\", \"sentinel\" or a redis:// URL"),
+                    format!(
+                        "`{mode}` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// URL"
+                    ),
                 );
                 Some(RedisPlan::Standalone { appendonly })
             }
@@ -917,7 +920,7 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\" or a redis:// URL",
+                "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// URL",
                 "x.toml:13:1: `targets[1].redis-appendonly`: only a \"redis\" target has a Redis",
                 "x.toml:18:1: `faults[0].node`: target `rr` has no store process `redis` (it has no store process the harness runs)",
                 "x.toml:19:1: `faults[0].heal-after`: a store-restart or store-flush has no heal: it is over once done",

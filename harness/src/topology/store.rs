@@ -14,8 +14,9 @@ use super::process::{Process, StartError};
 /// The name sentinels monitor the primary under.
 pub const SENTINEL_MASTER: &str = "sessionbench";
 
-/// How long the sentinels have to find the replica and each other before load starts.
-const SENTINELS_READY: Duration = Duration::from_secs(20);
+/// How long a store has to settle before load starts (sentinels know the replica and each
+/// other; every cluster node reports the cluster ok).
+const STORE_READY: Duration = Duration::from_secs(20);
 
 /// A free loopback port, and the directory for `name`'s files.
 fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::PathBuf), StartError> {
@@ -32,13 +33,20 @@ fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::Pat
     Ok((port, dir))
 }
 
-/// Starts `redis-server` as store process `name` of target `target`; `replica_of` makes it a
-/// replica of that primary.
+/// What a `redis-server` is besides a plain server.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    Standalone,
+    ReplicaOf(SocketAddr),
+    ClusterNode,
+}
+
+/// Starts `redis-server` as store process `name` of target `target`, in `role`.
 pub async fn start_redis(
     target: &str,
     name: &str,
     appendonly: bool,
-    replica_of: Option<SocketAddr>,
+    role: Role,
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
@@ -56,12 +64,18 @@ pub async fn start_redis(
     ]
     .map(String::from)
     .to_vec();
-    if let Some(primary) = replica_of {
-        args.extend([
+    match role {
+        Role::Standalone => {}
+        Role::ReplicaOf(primary) => args.extend([
             "--replicaof".into(),
             primary.ip().to_string(),
             primary.port().to_string(),
-        ]);
+        ]),
+        // Its nodes.conf (the cluster's view) lives in its directory, so a restarted node
+        // rejoins as the cluster now sees it (a replica, if its replica was promoted).
+        Role::ClusterNode => args.extend(
+            ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"].map(String::from),
+        ),
     }
     launch(target, name, port, &args, logs).await
 }
@@ -109,7 +123,7 @@ pub async fn start_sentinel(
 /// Waits until every sentinel knows the replica and the other sentinels: before that, a
 /// failover could not reach its quorum.
 pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
-    let deadline = tokio::time::Instant::now() + SENTINELS_READY;
+    let deadline = tokio::time::Instant::now() + STORE_READY;
     for s in sentinels {
         let url = format!("redis://{}", s.addr());
         loop {
@@ -121,7 +135,7 @@ pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
                 return Err(StartError::Store {
                     name: s.name.clone(),
                     source: std::io::Error::other(format!(
-                        "after {SENTINELS_READY:?} it knows {replicas} replicas and {others} other sentinels"
+                        "after {STORE_READY:?} it knows {replicas} replicas and {others} other sentinels"
                     )),
                 });
             }
@@ -147,6 +161,55 @@ async fn sentinel_view(url: &str) -> redis::RedisResult<(usize, usize)> {
         .query_async(&mut conn)
         .await?;
     Ok((replicas.len(), others.len()))
+}
+
+/// Makes a cluster of `servers` (the first half masters, one replica each) with
+/// `redis-cli --cluster create`, and waits until every node reports it healthy.
+pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
+    let failed = |why: String| StartError::Store {
+        name: "redis".into(),
+        source: std::io::Error::other(why),
+    };
+    let mut create = tokio::process::Command::new("redis-cli");
+    create.args(["--cluster", "create"]);
+    create.args(servers.iter().map(|s| s.addr().to_string()));
+    let out = create
+        .args(["--cluster-replicas", "1", "--cluster-yes"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| failed(format!("cannot run redis-cli: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(format!(
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )));
+    }
+    let deadline = tokio::time::Instant::now() + STORE_READY;
+    for s in servers {
+        let url = format!("redis://{}", s.addr());
+        while !cluster_ok(&url).await.unwrap_or(false) {
+            if tokio::time::Instant::now() > deadline {
+                return Err(failed(format!(
+                    "{} did not report cluster_state:ok within {STORE_READY:?}",
+                    s.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn cluster_ok(url: &str) -> redis::RedisResult<bool> {
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async(&mut conn)
+        .await?;
+    Ok(info.contains("cluster_state:ok"))
 }
 
 /// Deletes every key (`FLUSHALL`), speaking RESP directly: one command needs no client.

@@ -10,7 +10,7 @@ use hyper::Method;
 use serde_json::json;
 
 use super::process::{Process, StartError};
-use super::store;
+use super::store::{self, Role};
 use crate::load::Client;
 use crate::plan::{RedisPlan, TargetPlan};
 
@@ -80,15 +80,27 @@ impl Topology {
         let name = self.target.name.clone();
         match self.target.redis {
             Some(RedisPlan::Standalone { appendonly }) => {
-                let redis = store::start_redis(&name, "redis", appendonly, None, logs).await?;
+                let redis =
+                    store::start_redis(&name, "redis", appendonly, Role::Standalone, logs).await?;
                 self.stores.push(redis);
             }
+            Some(RedisPlan::Cluster { appendonly }) => {
+                for id in self.target.store_ids() {
+                    let node =
+                        store::start_redis(&name, id, appendonly, Role::ClusterNode, logs).await?;
+                    self.stores.push(node);
+                }
+                let nodes: Vec<&Process> = self.stores.iter().collect();
+                store::create_cluster(&nodes).await?;
+            }
             Some(RedisPlan::Sentinel { appendonly }) => {
-                let primary = store::start_redis(&name, "redis", appendonly, None, logs).await?;
+                let primary =
+                    store::start_redis(&name, "redis", appendonly, Role::Standalone, logs).await?;
                 let at = primary.addr();
                 self.stores.push(primary);
+                let role = Role::ReplicaOf(at);
                 let replica =
-                    store::start_redis(&name, "redis-replica", appendonly, Some(at), logs).await?;
+                    store::start_redis(&name, "redis-replica", appendonly, role, logs).await?;
                 self.stores.push(replica);
                 for i in 1..=3 {
                     let id = format!("sentinel{i}");
@@ -134,6 +146,11 @@ impl Topology {
                 .stores
                 .iter()
                 .flat_map(|r| ["--redis-url".into(), format!("redis://{}", r.addr())])
+                .collect(),
+            Some(RedisPlan::Cluster { .. }) => self
+                .stores
+                .iter()
+                .flat_map(|r| ["--redis-cluster".into(), r.addr().to_string()])
                 .collect(),
             Some(RedisPlan::Sentinel { .. }) => {
                 let mut a = vec!["--redis-master".to_string(), store::SENTINEL_MASTER.into()];

@@ -14,8 +14,10 @@ use std::future::Future;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 use super::api::{SessionStore, StoreError, StoreFuture, StoreStats};
 use crate::session::{Attr, Session, SessionChange, SessionId};
@@ -51,6 +53,44 @@ pub enum RedisSource {
         sentinels: Vec<String>,
         master: String,
     },
+    /// A Redis Cluster, reached through any of these nodes (`host:port`); the client follows
+    /// the slot map, including a replica's promotion.
+    Cluster { nodes: Vec<String> },
+}
+
+/// A connection to one server, or to a cluster (routed by key).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 /// How soon a failing node may ask the sentinels again.
@@ -59,8 +99,9 @@ const REDISCOVER_EVERY: Duration = Duration::from_millis(100);
 pub struct RedisStore {
     source: RedisSource,
     timeout: Duration,
-    /// The server in use and a connection to it; `None` until a sentinel has named one.
-    current: RwLock<Option<(String, ConnectionManager)>>,
+    /// The server in use and a connection to it; `None` until a sentinel has named one, or
+    /// the cluster has first answered.
+    current: RwLock<Option<(String, Conn)>>,
     last_discovery: Mutex<Option<Instant>>,
     namespace: String,
     scripts: Scripts,
@@ -77,6 +118,9 @@ impl std::fmt::Debug for RedisStore {
 
 #[derive(Clone)]
 struct Scripts {
+    /// KEYS[1] session; ARGV: idle limit in ms, then field/value pairs. One command, so it is
+    /// atomic and routed by its key on a cluster (a MULTI pipeline would need both).
+    create: Script,
     /// KEYS[1] session; ARGV: now. Renews the idle clock and returns the hash, or nothing.
     access: Script,
     /// KEYS[1] session; ARGV: now, number of fields set, field/value pairs, names removed.
@@ -87,6 +131,12 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
+            create: Script::new(
+                r"
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+",
+            ),
             access: Script::new(
                 r"
 local ms = redis.call('HGET', KEYS[1], 'maxInactiveInterval')
@@ -137,8 +187,10 @@ impl RedisStore {
     /// recovers by itself once Redis is back.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
         let current = match &config.source {
-            RedisSource::Url(url) => Some((url.clone(), connect(url, config.timeout)?)),
-            RedisSource::Sentinel { .. } => None,
+            RedisSource::Url(url) => {
+                Some((url.clone(), Conn::Single(connect(url, config.timeout)?)))
+            }
+            RedisSource::Sentinel { .. } | RedisSource::Cluster { .. } => None,
         };
         Ok(Self {
             source: config.source.clone(),
@@ -155,14 +207,14 @@ impl RedisStore {
         format!("{}:sessions:{{{id}}}", self.namespace)
     }
 
-    fn current(&self) -> Option<ConnectionManager> {
+    fn current(&self) -> Option<Conn> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         current.as_ref().map(|(_, conn)| conn.clone())
     }
 
     /// Runs `op` on the current server. Behind sentinels, a failure that may mean a failover
     /// makes the node ask the sentinels again, and retry once if the primary changed.
-    async fn run<T, F>(&self, op: impl Fn(ConnectionManager) -> F) -> Result<T, StoreError>
+    async fn run<T, F>(&self, op: impl Fn(Conn) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = Result<T, RedisError>>,
     {
@@ -187,10 +239,33 @@ impl RedisStore {
         }
     }
 
-    /// Asks the sentinels, in turn, for the primary's address; returns whether it changed.
+    /// Connects to the cluster, which then keeps its own slot map.
+    async fn join_cluster(&self, nodes: &[String]) -> Result<bool, StoreError> {
+        let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+        let client = ClusterClientBuilder::new(urls)
+            .connection_timeout(self.timeout)
+            .response_timeout(self.timeout)
+            .retries(2)
+            .build()
+            .map_err(unavailable)?;
+        let conn = client.get_async_connection().await.map_err(unavailable)?;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.is_none() {
+            *current = Some((nodes.join(","), Conn::Cluster(conn)));
+        }
+        Ok(true)
+    }
+
+    /// Asks the sentinels, in turn, for the primary's address (or, for a cluster, connects
+    /// once); returns whether the connection changed.
     async fn discover(&self) -> Result<bool, StoreError> {
-        let RedisSource::Sentinel { sentinels, master } = &self.source else {
-            return Ok(false);
+        let (sentinels, master) = match &self.source {
+            RedisSource::Url(_) => return Ok(false),
+            RedisSource::Cluster { nodes } if self.current().is_none() => {
+                return self.join_cluster(nodes).await;
+            }
+            RedisSource::Cluster { .. } => return Ok(false),
+            RedisSource::Sentinel { sentinels, master } => (sentinels, master),
         };
         {
             let mut last = self
@@ -212,7 +287,7 @@ impl RedisStore {
                 return Ok(false);
             }
             let conn = connect(&url, self.timeout).map_err(unavailable)?;
-            *current = Some((url, conn));
+            *current = Some((url, Conn::Single(conn)));
             return Ok(true);
         }
         Err(no_primary(&self.source))
@@ -348,16 +423,14 @@ impl SessionStore for RedisStore {
                     .iter()
                     .map(|(name, attr)| (attr_field(name), encode_attr(attr))),
             );
-            let ttl = i64::try_from(millis(session.max_inactive)).unwrap_or(i64::MAX);
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .hset_multiple(&key, &fields)
-                .ignore()
-                .pexpire(&key, ttl)
-                .ignore();
+            let ttl = millis(session.max_inactive);
             self.run(|mut conn| {
-                let pipe = pipe.clone();
-                async move { pipe.query_async::<()>(&mut conn).await }
+                let mut call = self.scripts.create.key(&key);
+                call.arg(ttl);
+                for (field, value) in &fields {
+                    call.arg(field).arg(value);
+                }
+                async move { call.invoke_async::<()>(&mut conn).await }
             })
             .await
         })
@@ -610,7 +683,9 @@ mod tests {
             ..Default::default()
         };
         assert!(store.save(&s.id, &change).await.expect("save"));
-        let mut conn = store.current().expect("a URL connects at once");
+        let Some(Conn::Single(mut conn)) = store.current() else {
+            panic!("a URL connects at once");
+        };
         let key = store.key(&s.id);
         let fields: Vec<String> = redis::cmd("HKEYS")
             .arg(&key)
@@ -753,5 +828,116 @@ mod tests {
             .as_ref()
             .map(|(u, _)| u.clone());
         assert_eq!(url, Some(format!("redis://127.0.0.1:{}", replica.port)));
+    }
+
+    /// Three masters and three replicas made by `redis-cli --cluster create`.
+    #[derive(Debug)]
+    struct Cluster {
+        servers: Vec<Server>,
+    }
+
+    impl Cluster {
+        async fn start() -> Self {
+            let mut servers = Vec::new();
+            for _ in 0..6 {
+                let port = Server::free_port();
+                let dir = std::env::temp_dir().join(format!("sessionbench-cluster-{port}"));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).expect("cluster node dir");
+                let dir = dir.display().to_string();
+                let extra = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--dir",
+                    dir.as_str(),
+                ];
+                servers.push(Server::start_with(port, &extra).await);
+            }
+            let mut create = tokio::process::Command::new("redis-cli");
+            create.arg("--cluster").arg("create");
+            for s in &servers {
+                create.arg(format!("127.0.0.1:{}", s.port));
+            }
+            let out = create
+                .args(["--cluster-replicas", "1", "--cluster-yes"])
+                .output()
+                .await
+                .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}): install it with ci/setup"));
+            assert!(
+                out.status.success(),
+                "redis-cli --cluster create: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let deadline = Instant::now() + Duration::from_secs(30);
+            for s in &servers {
+                let mut conn = s.connect().await;
+                loop {
+                    let info: String = redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async(&mut conn)
+                        .await
+                        .expect("CLUSTER INFO");
+                    if info.contains("cluster_state:ok") {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "cluster not ok: {info}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Self { servers }
+        }
+
+        fn store(&self) -> RedisStore {
+            RedisStore::new(&RedisConfig {
+                source: RedisSource::Cluster {
+                    nodes: self
+                        .servers
+                        .iter()
+                        .map(|s| format!("127.0.0.1:{}", s.port))
+                        .collect(),
+                },
+                namespace: "sessionbench".into(),
+                timeout: Duration::from_millis(500),
+            })
+            .expect("client")
+        }
+    }
+
+    /// Every conformance check, each on a fresh store, against one real cluster (starting a
+    /// cluster per check would cost six servers each).
+    #[tokio::test]
+    async fn conformance_on_a_real_cluster() {
+        use crate::store::conformance as c;
+        let cluster = Cluster::start().await;
+        let fresh = || -> Arc<dyn SessionStore> { Arc::new(cluster.store()) };
+        c::create_then_load_returns_the_session(fresh()).await;
+        c::unknown_id_loads_nothing(fresh()).await;
+        c::save_writes_only_what_changed(fresh()).await;
+        c::concurrent_saves_to_different_attributes_all_survive(fresh()).await;
+        c::invalidate_removes_and_save_does_not_resurrect(fresh()).await;
+        c::idle_session_expires_without_being_read(fresh()).await;
+        c::access_keeps_a_session_alive(fresh()).await;
+        c::max_inactive_is_per_session(fresh()).await;
+        // Sessions spread over the masters: each lives in its id's slot.
+        let store = cluster.store();
+        for _ in 0..30 {
+            let s = Session::new(SessionId::generate(), "u".into(), Duration::from_secs(60));
+            store.create(s.clone()).await.expect("create");
+            assert!(store.load(&s.id).await.expect("load").is_some());
+        }
+        let mut holding = 0;
+        for s in &cluster.servers {
+            let keys: i64 = redis::cmd("DBSIZE")
+                .query_async(&mut s.connect().await)
+                .await
+                .expect("DBSIZE");
+            holding += usize::from(keys > 0);
+        }
+        assert!(
+            holding >= 4,
+            "keys on {holding} of 6 servers (masters and replicas)"
+        );
     }
 }
