@@ -567,3 +567,58 @@ heal-after = "1s"
         "a redis-server outlived the run"
     );
 }
+
+#[test]
+fn a_paused_store_costs_availability_and_a_flushed_one_costs_the_sessions() {
+    let (code, results, _) = run_suite(
+        "store-faults",
+        r#"
+[suite]
+name = "store-faults"
+duration = "8s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "50ms"
+
+[[targets]]
+name = "standalone"
+strategy = "redis"
+nodes = 2
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "store-pause"
+node = "redis"
+heal-after = "1500ms"
+
+[[faults]]
+at = "5s"
+kind = "store-flush"
+node = "redis"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let faults = &t["faults"];
+    assert_eq!(
+        (&faults[0]["kind"], &faults[1]["kind"]),
+        (&json!("store-pause"), &json!("store-flush"))
+    );
+    // Frozen, Redis answers nothing: requests fail (503 after the node's timeout) or wait,
+    // but every session is still there when it resumes.
+    assert_eq!(faults[0]["sessions-lost-after"], 0, "pause: {faults}");
+    assert!(
+        t["ops"]["fail"].as_u64() > Some(0),
+        "the pause was felt: {}",
+        t["ops"]
+    );
+    assert!(
+        faults[1]["sessions-lost-after"].as_u64() > Some(0),
+        "flush: {faults}"
+    );
+}
