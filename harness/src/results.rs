@@ -227,7 +227,8 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Counts each lost session against the last fault that started before it was found lost.
+/// Counts each lost session against the last fault that started before the answer that
+/// showed the loss (an operation sent just before a fault can see its effect).
 fn attribute_losses(
     faults: &mut [FaultWindow],
     spans: &[(u64, Option<u64>)],
@@ -235,7 +236,7 @@ fn attribute_losses(
 ) {
     for f in findings.iter().filter(|f| f.kind == Kind::SessionLost) {
         let latest = (0..spans.len())
-            .filter(|&i| spans[i].0 <= f.at_us)
+            .filter(|&i| spans[i].0 <= f.answered_us)
             .max_by_key(|&i| spans[i].0);
         if let Some(i) = latest {
             faults[i].sessions_lost_after += 1;

@@ -34,6 +34,8 @@ pub struct Finding {
     pub kind: Kind,
     pub session: String,
     pub at_us: u64,
+    /// When the answer that showed it arrived: the state it saw is from before then.
+    pub answered_us: u64,
     /// Where the session was last served, then where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
@@ -96,6 +98,7 @@ impl Checker {
             kind,
             session: op.session.clone(),
             at_us: op.start_us,
+            answered_us: op.end_us,
             nodes,
             detail,
         });
