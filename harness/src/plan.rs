@@ -240,8 +240,8 @@ pub enum FaultKind {
     StoreKill,
     /// SIGTERM of a store process, then start again at once.
     StoreRestart,
-    /// Every key in the store is deleted (FLUSHALL): an operator's mistake, or a failover to
-    /// an empty replica.
+    /// Every key the store process holds is deleted (FLUSHALL; a cluster node holds its
+    /// slots): an operator's mistake, or a failover to an empty replica.
     StoreFlush,
     /// SIGSTOP of a store process; heal: SIGCONT.
     StorePause,

@@ -6,9 +6,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use super::process::{Process, StartError};
 
 /// The name sentinels monitor the primary under.
@@ -125,9 +122,9 @@ pub async fn start_sentinel(
 pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
     let deadline = tokio::time::Instant::now() + STORE_READY;
     for s in sentinels {
-        let url = format!("redis://{}", s.addr());
+        let addr = s.addr().to_string();
         loop {
-            let (replicas, others) = sentinel_view(&url).await.unwrap_or((0, 0));
+            let (replicas, others) = sentinel_view(&addr).await.unwrap_or((0, 0));
             if replicas >= 1 && others + 1 >= sentinels.len() {
                 break;
             }
@@ -146,10 +143,8 @@ pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
 }
 
 /// How many replicas and other sentinels a sentinel knows of.
-async fn sentinel_view(url: &str) -> redis::RedisResult<(usize, usize)> {
-    let mut conn = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
+async fn sentinel_view(addr: &str) -> redis::RedisResult<(usize, usize)> {
+    let mut conn = connect(addr).await?;
     let replicas: Vec<redis::Value> = redis::cmd("SENTINEL")
         .arg("replicas")
         .arg(SENTINEL_MASTER)
@@ -187,8 +182,8 @@ pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
     }
     let deadline = tokio::time::Instant::now() + STORE_READY;
     for s in servers {
-        let url = format!("redis://{}", s.addr());
-        while !cluster_ok(&url).await.unwrap_or(false) {
+        let addr = s.addr().to_string();
+        while !cluster_ok(&addr).await.unwrap_or(false) {
             if tokio::time::Instant::now() > deadline {
                 return Err(failed(format!(
                     "{} did not report cluster_state:ok within {STORE_READY:?}",
@@ -201,10 +196,8 @@ pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn cluster_ok(url: &str) -> redis::RedisResult<bool> {
-    let mut conn = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
+async fn cluster_ok(addr: &str) -> redis::RedisResult<bool> {
+    let mut conn = connect(addr).await?;
     let info: String = redis::cmd("CLUSTER")
         .arg("INFO")
         .query_async(&mut conn)
@@ -212,23 +205,23 @@ async fn cluster_ok(url: &str) -> redis::RedisResult<bool> {
     Ok(info.contains("cluster_state:ok"))
 }
 
-/// Deletes every key (`FLUSHALL`), speaking RESP directly: one command needs no client.
+/// Deletes every key the store process holds (`FLUSHALL`; a cluster node holds its slots).
 pub async fn flush(addr: SocketAddr) -> std::io::Result<()> {
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.write_all(b"*1\r\n$8\r\nFLUSHALL\r\n").await?;
-        let mut reply = [0u8; 64];
-        let n = stream.read(&mut reply).await?;
-        if reply[..n].starts_with(b"+OK") {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!(
-                "FLUSHALL answered {:?}",
-                String::from_utf8_lossy(&reply[..n])
-            )))
-        }
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut connect(&addr.to_string()).await?)
+            .await
     };
-    tokio::time::timeout(Duration::from_secs(2), exchange)
+    match tokio::time::timeout(Duration::from_secs(2), exchange).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(std::io::Error::other(format!("FLUSHALL failed: {e}"))),
+        Err(_) => Err(std::io::Error::other("FLUSHALL timed out")),
+    }
+}
+
+/// A connection for the harness's own commands to a store process at `addr` (HOST:PORT).
+async fn connect(addr: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    redis::Client::open(format!("redis://{addr}"))?
+        .get_multiplexed_async_connection()
         .await
-        .unwrap_or_else(|_| Err(std::io::Error::other("FLUSHALL timed out")))
 }
