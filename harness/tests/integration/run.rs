@@ -622,3 +622,43 @@ node = "redis"
         "flush: {faults}"
     );
 }
+
+#[test]
+fn redis_with_an_append_only_file_keeps_sessions_through_a_store_kill() {
+    let (code, results, _) = run_suite(
+        "redis-aof",
+        r#"
+[suite]
+name = "redis-aof"
+duration = "7s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "50ms"
+
+[[targets]]
+name = "aof"
+strategy = "redis"
+redis-appendonly = true
+nodes = 2
+
+[[faults]]
+at = "3s"
+kind = "store-kill"
+node = "redis"
+heal-after = "1s"
+"#,
+    );
+    let t = &results["targets"][0];
+    // Acknowledged writes were in the append-only file (the page cache survives a process
+    // kill), so the restarted server reloads every session: nothing lost, nothing stale.
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["faults"][0]["sessions-lost-after"], 0, "{}", t["faults"]);
+    assert_eq!(t["sessions"]["stale-reads"], 0, "{}", t["sessions"]);
+    assert!(
+        t["ops"]["fail"].as_u64() > Some(0),
+        "the outage was felt: {}",
+        t["ops"]
+    );
+}
