@@ -510,6 +510,16 @@ mod tests {
     struct Server {
         port: u16,
         _child: tokio::process::Child,
+        /// Files of its own (a sentinel's or a cluster node's configuration), removed with it.
+        dir: Option<std::path::PathBuf>,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            if let Some(dir) = &self.dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
 
     impl Server {
@@ -558,7 +568,9 @@ mod tests {
                 .unwrap_or_else(|e| {
                     panic!("cannot start redis-server --sentinel ({e}): install it with ci/setup")
                 });
-            Self::ready(port, child).await
+            let mut server = Self::ready(port, child).await;
+            server.dir = Some(dir);
+            server
         }
 
         async fn start_with(port: u16, extra: &[&str]) -> Self {
@@ -590,6 +602,7 @@ mod tests {
             Self {
                 port,
                 _child: child,
+                dir: None,
             }
         }
 
@@ -844,16 +857,18 @@ mod tests {
                 let dir = std::env::temp_dir().join(format!("sessionbench-cluster-{port}"));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).expect("cluster node dir");
-                let dir = dir.display().to_string();
+                let dir_arg = dir.display().to_string();
                 let extra = [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
                     "1000",
                     "--dir",
-                    dir.as_str(),
+                    dir_arg.as_str(),
                 ];
-                servers.push(Server::start_with(port, &extra).await);
+                let mut server = Server::start_with(port, &extra).await;
+                server.dir = Some(dir);
+                servers.push(server);
             }
             let mut create = tokio::process::Command::new("redis-cli");
             create.arg("--cluster").arg("create");
