@@ -184,9 +184,8 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(async {
             let (listener, addr) = args::bind(a.listen).await?;
-            let local = Arc::new(LocalStore::new());
             let (store, cluster): (Arc<dyn SessionStore>, _) = match a.store {
-                StoreKind::Local => (local, None),
+                StoreKind::Local => (Arc::new(LocalStore::new()), None),
                 StoreKind::Redis => {
                     let source = match &a.redis_url {
                         Some(url) => RedisSource::Url(url.clone()),

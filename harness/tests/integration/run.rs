@@ -234,6 +234,16 @@ fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf
     (out.status.code(), results, dir.join("run"))
 }
 
+/// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
+/// 500 ms warm-up, 8 virtual users, 50 ms think time.
+fn run_load(name: &str, duration: &str, rest: &str) -> (Option<i32>, Value, std::path::PathBuf) {
+    let header = format!(
+        "[suite]\nname = \"{name}\"\nduration = \"{duration}\"\nwarm-up = \"500ms\"\n\n\
+         [workload]\nvirtual-users = 8\nthink-time = \"50ms\"\n"
+    );
+    run_suite(name, &format!("{header}{rest}"))
+}
+
 #[test]
 fn kill_with_heal_restart_and_stop_are_recorded_and_measured() {
     let (code, results, dir) = run_suite(
@@ -394,19 +404,11 @@ fn clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
     label: &str,
     strategy: &str,
 ) {
-    let (code, results, dir) = run_suite(
+    let (code, results, dir) = run_load(
         label,
+        "8s",
         &format!(
             r#"
-[suite]
-name = "{label}"
-duration = "8s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-
 [[targets]]
 name = "{label}"
 {strategy}
@@ -495,18 +497,10 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
 
 #[test]
 fn redis_keeps_sessions_through_a_node_kill_and_loses_them_with_the_store() {
-    let (code, results, dir) = run_suite(
+    let (code, results, dir) = run_load(
         "redis",
+        "9s",
         r#"
-[suite]
-name = "redis"
-duration = "9s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-
 [[targets]]
 name = "standalone"
 strategy = "redis"
@@ -570,18 +564,10 @@ heal-after = "1s"
 
 #[test]
 fn a_paused_store_costs_availability_and_a_flushed_one_costs_the_sessions() {
-    let (code, results, _) = run_suite(
+    let (code, results, _) = run_load(
         "store-faults",
+        "8s",
         r#"
-[suite]
-name = "store-faults"
-duration = "8s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-
 [[targets]]
 name = "standalone"
 strategy = "redis"
@@ -625,18 +611,10 @@ node = "redis"
 
 #[test]
 fn redis_with_an_append_only_file_keeps_sessions_through_a_store_kill() {
-    let (code, results, _) = run_suite(
+    let (code, results, _) = run_load(
         "redis-aof",
+        "7s",
         r#"
-[suite]
-name = "redis-aof"
-duration = "7s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-
 [[targets]]
 name = "aof"
 strategy = "redis"

@@ -124,7 +124,7 @@ pub struct Cluster {
     state_transfer: Mutex<String>,
     /// While the full state is being fetched, updates that arrive are held here and applied
     /// after it, in order (Tomcat's DeltaManager queues them the same way).
-    held: Mutex<Option<Vec<(String, Message)>>>,
+    held: Mutex<Option<Vec<Message>>>,
 }
 
 impl Cluster {
@@ -184,11 +184,6 @@ impl Cluster {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// This node's name.
-    pub fn node(&self) -> &str {
-        &self.config.node
     }
 
     /// Peers whose link is up, in name order.
@@ -522,11 +517,11 @@ impl Cluster {
                 if message.is_update() {
                     let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(queue) = held.as_mut() {
-                        queue.push((envelope.from, message));
+                        queue.push(message);
                         return Ok(None);
                     }
                 }
-                return Ok(self.replica.apply(&envelope.from, message).await);
+                return Ok(self.replica.apply(message).await);
             }
         }
         Ok(None)
@@ -584,8 +579,8 @@ impl Cluster {
                     }
                 }
             };
-            for (from, update) in batch {
-                self.replica.apply(&from, update).await;
+            for update in batch {
+                self.replica.apply(update).await;
             }
         }
     }

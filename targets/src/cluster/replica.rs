@@ -11,9 +11,9 @@ use crate::session::Session;
 pub type ReplicaFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Replica: Send + Sync + Debug + 'static {
-    /// Applies an update or request from peer `from`. The returned session answers a
-    /// `Retrieve` (it travels in the `Ack`).
-    fn apply<'a>(&'a self, from: &'a str, message: Message) -> ReplicaFuture<'a, Option<Session>>;
+    /// Applies an update or request from a peer. The returned session answers a `Retrieve`
+    /// (it travels in the `Ack`).
+    fn apply(&self, message: Message) -> ReplicaFuture<'_, Option<Session>>;
 
     /// What a joining node receives (a `State` message).
     fn state(&self) -> Message;

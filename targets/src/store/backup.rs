@@ -201,38 +201,36 @@ impl BackupMap {
     /// After `peer` died: promote the copies it was primary of, and pick new backups for the
     /// sessions it backed up. Sessions both owners of which are gone are lost.
     async fn rehome(&self, cluster: &Cluster, peer: &str) {
-        let mut republish = Vec::new();
-        {
-            let mut entries = self.entries();
-            for (id, entry) in entries.iter_mut() {
-                match entry {
-                    Entry::Copy {
-                        primary,
-                        session,
-                        updated,
-                    } if primary == peer => {
-                        if copy_is_live(session, *updated) {
-                            self.owned.insert(session.clone());
-                            republish.push(session.clone());
-                        }
-                        *entry = Entry::Primary { backup: None };
-                    }
-                    Entry::Primary { backup } if backup.as_deref() == Some(peer) => {
-                        if let Some(session) = self.owned.peek(id) {
-                            republish.push(session);
-                        }
-                    }
-                    _ => {}
+        let (mut promoted, mut republish) = (0, Vec::new());
+        self.entries().retain(|id, entry| match entry {
+            Entry::Copy {
+                primary,
+                session,
+                updated,
+            } if primary == peer => {
+                // A copy idle for twice the limit died with its primary.
+                if !copy_is_live(session, *updated) {
+                    return false;
                 }
+                self.owned.insert(session.clone());
+                republish.push(session.clone());
+                *entry = Entry::Primary { backup: None };
+                promoted += 1;
+                true
             }
-        }
-        let promoted = republish.len();
+            Entry::Primary { backup } if backup.as_deref() == Some(peer) => {
+                republish.extend(self.owned.peek(id));
+                true
+            }
+            _ => true,
+        });
+        let rebacked = republish.len() - promoted;
         for session in republish {
             self.publish(cluster, session).await;
         }
-        if promoted > 0 {
+        if promoted + rebacked > 0 {
             eprintln!(
-                "node {}: peer {peer} is gone; now primary of {promoted} of its sessions, with new backups",
+                "node {}: peer {peer} is gone; promoted {promoted} copies, and {rebacked} sessions got a new backup",
                 self.node
             );
         }
@@ -240,7 +238,7 @@ impl BackupMap {
 }
 
 impl Replica for BackupMap {
-    fn apply<'a>(&'a self, _from: &'a str, message: Message) -> ReplicaFuture<'a, Option<Session>> {
+    fn apply(&self, message: Message) -> ReplicaFuture<'_, Option<Session>> {
         Box::pin(async move {
             match message {
                 Message::Backup { session, primary } => {
@@ -394,10 +392,15 @@ impl SessionStore for BackupStore {
 
     fn save<'a>(&'a self, id: &'a SessionId, change: &'a SessionChange) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            if self.map.own(&self.cluster, id).await.is_none() {
+            // The request's load usually made this node the primary already: then the save
+            // goes straight to the local copy, without loading the session a second time.
+            let primary = matches!(self.map.entries().get(id), Some(Entry::Primary { .. }));
+            if !primary && self.map.own(&self.cluster, id).await.is_none() {
                 return Ok(false);
             }
             if !self.map.owned.save(id, change).await? {
+                // Expired here, found on write: the copy and the locations must go too.
+                self.map.forget(&self.cluster, id).await;
                 return Ok(false);
             }
             let backup = match self.map.entries().get(id) {

@@ -58,7 +58,7 @@ impl DeltaStore {
 struct Replicas(Arc<LocalStore>);
 
 impl Replica for Replicas {
-    fn apply<'a>(&'a self, _from: &'a str, message: Message) -> ReplicaFuture<'a, Option<Session>> {
+    fn apply(&self, message: Message) -> ReplicaFuture<'_, Option<Session>> {
         Box::pin(async move {
             let store = &self.0;
             match message {
