@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod codec;
 pub mod error_chain;
 pub mod http1;
 pub mod lb;
