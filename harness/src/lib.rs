@@ -7,6 +7,7 @@
 
 pub mod checkers;
 pub mod cli;
+pub mod codecs;
 pub mod driver;
 pub mod faults;
 pub mod history;

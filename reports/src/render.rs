@@ -92,7 +92,7 @@ fn phase_header() -> Vec<String> {
     .collect()
 }
 
-fn build(header: Vec<String>, rows: Vec<Vec<String>>) -> Builder {
+pub(crate) fn build(header: Vec<String>, rows: Vec<Vec<String>>) -> Builder {
     let mut b = Builder::default();
     b.push_record(header);
     for r in rows {
@@ -212,7 +212,7 @@ pub fn markdown(results: &Results) -> String {
     out
 }
 
-fn md_table(out: &mut String, header: Vec<String>, rows: Vec<Vec<String>>) {
+pub(crate) fn md_table(out: &mut String, header: Vec<String>, rows: Vec<Vec<String>>) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(
         out,

@@ -3,9 +3,21 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use tokio::net::TcpListener;
 
 use super::exit::CliError;
+
+/// How a command prints what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Tables for a terminal.
+    Table,
+    /// Markdown (a pull-request comment, a CI job summary).
+    Md,
+    /// JSON, for tools.
+    Json,
+}
 
 /// `30s`, `500ms`, `30m`: humantime durations, as in suite files.
 pub fn duration(s: &str) -> Result<Duration, String> {

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use sessionbench_reports::{Results, Verdict};
 
+use super::args::OutputFormat;
 use super::exit::{CliError, ExitCode};
 use crate::plan::Plan;
 use crate::{history, results};
@@ -26,15 +27,8 @@ pub struct CheckArgs {
 pub struct ReportArgs {
     /// A run directory made by `sessionbench run`.
     run_dir: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Md,
-    Json,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
@@ -54,9 +48,9 @@ pub fn report(a: ReportArgs) -> Result<(), CliError> {
         )));
     }
     match a.format {
-        Format::Table => print!("{}", sessionbench_reports::table(&results)),
-        Format::Md => print!("{}", sessionbench_reports::markdown(&results)),
-        Format::Json => println!(
+        OutputFormat::Table => print!("{}", sessionbench_reports::table(&results)),
+        OutputFormat::Md => print!("{}", sessionbench_reports::markdown(&results)),
+        OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&results).map_err(|e| CliError::BadRun(e.to_string()))?
         ),

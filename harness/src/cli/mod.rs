@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod codecs;
 mod exec;
 mod exit;
 mod lb;
@@ -29,6 +30,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
     Report(check::ReportArgs),
+    /// Compare serialization formats and compressions on session shapes: sizes, encode and
+    /// decode time, and which survive a field added, removed or renamed.
+    Codecs(codecs::CodecsArgs),
     /// Run a reference session node (the app server of every strategy).
     Node(node::NodeArgs),
     /// Run the reference load balancer in front of session nodes.
@@ -45,6 +49,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
+        Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
         Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
         Command::Exec(args) => exec::run(args).map(|()| ExitCode::Ok),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use sessionbench_targets::app::{self, Node, NodeConfig};
 use sessionbench_targets::cluster::{ClusterConfig, FrameCodec, Replication};
+use sessionbench_targets::codec::{FormatCodec, Schema, SessionCodec};
 use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
 use sessionbench_targets::store::{
@@ -85,6 +86,21 @@ pub struct NodeArgs {
     /// redis: bound on connecting and on each command; past it the request gets 503.
     #[arg(long, default_value = "1s", value_parser = args::duration)]
     redis_timeout: Duration,
+    /// delta, backup, redis: how sessions are serialized for peers or Redis, as
+    /// FORMAT[+COMPRESSION]: formats json, msgpack (structs as arrays), msgpack-named (as
+    /// maps), cbor, postcard, bitcode, protobuf; compressions lz4, zstd. Every node of a
+    /// cluster or sharing a Redis must use the same codec. (`local` keeps objects in memory.)
+    #[arg(long, default_value = "json", value_parser = codec)]
+    codec: FormatCodec,
+    /// Version of the session type this node writes and reads: 1, or 2, which adds a field to
+    /// every attribute (a new release). Nodes on both versions during a rolling deploy keep
+    /// sessions only if the codec lets each read the other.
+    #[arg(long, default_value = "1")]
+    session_schema: Schema,
+    /// Largest session (bytes, before and after decompression) a decoder accepts from peers
+    /// or Redis.
+    #[arg(long, default_value_t = sessionbench_targets::codec::DEFAULT_LIMIT)]
+    decode_limit: usize,
     /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
     #[arg(long, default_value = "SESSION", value_parser = args::cookie_name)]
     cookie: String,
@@ -109,6 +125,10 @@ pub struct NodeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+}
+
+fn codec(s: &str) -> Result<FormatCodec, String> {
+    s.parse()
 }
 
 /// Session stores a node can use.
@@ -168,6 +188,13 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
             "--peer needs a clustered store: --store delta or --store backup".into(),
         ));
     }
+    let sessions = SessionCodec::new(
+        FormatCodec {
+            limit: a.decode_limit,
+            ..a.codec
+        },
+        a.session_schema,
+    );
     let config = NodeConfig {
         id: a.id.clone(),
         cookie: a.cookie,
@@ -201,6 +228,7 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                         source,
                         namespace: a.redis_namespace.clone(),
                         timeout: a.redis_timeout,
+                        codec: sessions,
                     };
                     let store = RedisStore::new(&config).map_err(|e| {
                         CliError::Usage(format!("--redis-url {:?}: {e}", a.redis_url))
@@ -216,6 +244,7 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                             limit: a.max_frame_bytes,
                             secret: a.cluster_secret.map(String::into_bytes),
                         },
+                        sessions,
                         replication: match a.replication {
                             Some(ReplicationArg::Sync) => Replication::Sync,
                             _ => Replication::Async,

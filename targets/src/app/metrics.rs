@@ -54,6 +54,7 @@ impl NodeMetrics {
             responses_4xx: get(&self.status_4xx),
             responses_5xx: get(&self.status_5xx),
             replication: stats.replication,
+            store_traffic: stats.traffic,
         }
     }
 }
@@ -77,4 +78,7 @@ pub struct MetricsView {
     /// Replication traffic, for clustered stores.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<crate::cluster::ClusterStatsView>,
+    /// Traffic to a shared store (Redis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_traffic: Option<crate::store::StoreTraffic>,
 }

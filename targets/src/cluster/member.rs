@@ -17,6 +17,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::frame::FrameCodec;
 use super::message::{Envelope, Message};
 use super::replica::Replica;
+use super::wire;
+use crate::codec::{CodecError, SessionCodec};
 use crate::session::Session;
 
 /// When a change is acknowledged to the client: before peers have it (Tomcat's default) or
@@ -34,6 +36,8 @@ pub struct ClusterConfig {
     /// join at run time by saying `Hello`.
     pub peers: Vec<(String, SocketAddr)>,
     pub codec: FrameCodec,
+    /// How the sessions and changes inside messages are encoded.
+    pub sessions: SessionCodec,
     pub replication: Replication,
     /// An idle link sends a heartbeat this often; a failed write marks the peer dead.
     pub heartbeat: Duration,
@@ -59,6 +63,7 @@ impl ClusterConfig {
                 limit: 1024 * 1024,
                 secret: Some(b"test".to_vec()),
             },
+            sessions: SessionCodec::default(),
             replication: Replication::Sync,
             heartbeat: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(1),
@@ -76,6 +81,7 @@ pub struct ClusterStats {
     messages_sent: AtomicU64,
     messages_received: AtomicU64,
     frames_rejected: AtomicU64,
+    sessions_undecodable: AtomicU64,
 }
 
 /// What `/metrics` shows of a cluster.
@@ -87,6 +93,9 @@ pub struct ClusterStatsView {
     pub messages_sent: u64,
     pub messages_received: u64,
     pub frames_rejected: u64,
+    /// Sessions or changes from peers this node could not decode (another codec, or a
+    /// session schema it does not know): left out, as if never received.
+    pub sessions_undecodable: u64,
     pub peers_live: u64,
     pub state_transfer: String,
 }
@@ -207,6 +216,7 @@ impl Cluster {
             messages_sent: get(&self.stats.messages_sent),
             messages_received: get(&self.stats.messages_received),
             frames_rejected: get(&self.stats.frames_rejected),
+            sessions_undecodable: get(&self.stats.sessions_undecodable),
             peers_live: links
                 .values()
                 .filter(|l| l.live.load(Ordering::Relaxed))
@@ -227,10 +237,7 @@ impl Cluster {
             ack,
             message,
         };
-        (
-            seq,
-            serde_json::to_vec(&envelope).expect("messages serialise"),
-        )
+        (seq, wire::encode(&envelope, &self.config.sessions))
     }
 
     /// Sends `message` to every live peer; with synchronous replication, returns once each
@@ -409,11 +416,11 @@ impl Cluster {
             let mut reader = tokio::spawn(async move {
                 while let Ok(Some((payload, size))) = ack_codec.read(&mut rd).await {
                     add(&acker.stats.bytes_received, size);
-                    if let Ok(Envelope {
-                        message: Message::Ack { seq, session },
-                        ..
-                    }) = serde_json::from_slice(&payload)
-                    {
+                    let Ok(decoded) = wire::decode(&payload, &acker.config.sessions) else {
+                        continue;
+                    };
+                    acker.undecodable(&decoded.from, &decoded.undecodable);
+                    if let Some(Message::Ack { seq, session }) = decoded.message {
                         if let Some(tx) = acker
                             .acks
                             .lock()
@@ -473,20 +480,41 @@ impl Cluster {
             };
             add(&self.stats.bytes_received, size);
             add(&self.stats.messages_received, 1);
-            let envelope: Envelope = match serde_json::from_slice(&payload) {
-                Ok(e) => e,
+            let decoded = match wire::decode(&payload, &self.config.sessions) {
+                Ok(d) => d,
                 Err(e) => return self.reject(&format!("undecodable message: {e}")),
             };
-            let (seq, ack) = (envelope.seq, envelope.ack);
-            // Only answering a state request writes here; if that fails the link is gone.
-            let Ok(session) = self.apply(envelope, &mut wr).await else {
-                return;
+            self.undecodable(&decoded.from, &decoded.undecodable);
+            let (seq, ack) = (decoded.seq, decoded.ack);
+            // Only answering a state request writes here; if that fails the link is gone. A
+            // message whose session could not be decoded is acked unapplied: the sender need
+            // not wait for what this node will never read.
+            let session = match decoded.message {
+                Some(message) => match self.apply(message, &mut wr).await {
+                    Ok(session) => session,
+                    Err(_) => return,
+                },
+                None => None,
             };
             if ack {
                 let (_, reply) = self.envelope(Message::Ack { seq, session }, false);
                 if self.write(&mut wr, &reply).await.is_err() {
                     return;
                 }
+            }
+        }
+    }
+
+    /// Counts sessions a peer sent that this node cannot read, and logs the first and then
+    /// every power of two (a codec or schema mismatch would otherwise flood the log).
+    fn undecodable(&self, from: &str, errors: &[CodecError]) {
+        for e in errors {
+            let n = self.stats.sessions_undecodable.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                eprintln!(
+                    "node {}: cannot decode a session from {from} ({n} so far; codec {}): {e}",
+                    self.config.node, self.config.sessions
+                );
             }
         }
     }
@@ -498,10 +526,10 @@ impl Cluster {
 
     async fn apply(
         self: &Arc<Self>,
-        envelope: Envelope,
+        message: Message,
         wr: &mut OwnedWriteHalf,
     ) -> Result<Option<Session>, super::FrameError> {
-        match envelope.message {
+        match message {
             Message::Hello { node, cluster } => self.link(&node, cluster),
             Message::StateRequest { node, cluster } => {
                 // Link back first and wait for it, so changes after the snapshot reach the
@@ -598,11 +626,11 @@ impl Cluster {
         self.write(&mut wr, &request).await?;
         while let Some((payload, size)) = self.config.codec.read(&mut rd).await? {
             add(&self.stats.bytes_received, size);
-            if let Ok(Envelope {
-                message: state @ Message::State { .. },
-                ..
-            }) = serde_json::from_slice(&payload)
-            {
+            let Ok(decoded) = wire::decode(&payload, &self.config.sessions) else {
+                continue;
+            };
+            self.undecodable(&decoded.from, &decoded.undecodable);
+            if let Some(state @ Message::State { .. }) = decoded.message {
                 return Ok(self.replica.install(state).await);
             }
         }

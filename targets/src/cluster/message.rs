@@ -1,4 +1,5 @@
-//! What nodes say to each other. JSON for now; the codec issue makes it pluggable.
+//! What nodes say to each other. The sessions and changes inside are generic so that the wire
+//! form ([`super::wire`]) can carry them as bytes in the node's codec.
 
 use std::net::SocketAddr;
 
@@ -7,19 +8,18 @@ use serde::{Deserialize, Serialize};
 use crate::session::{Session, SessionChange, SessionId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Message {
+pub enum Message<S = Session, C = SessionChange> {
     /// First frame on a link: who is calling, and where it listens (so a node that learns of a
     /// new member connects back: members can join at run time).
     Hello { node: String, cluster: SocketAddr },
     /// Sent when a link is idle, so a dead peer is noticed by a failing write.
     Heartbeat,
     /// delta: a new session, for every peer.
-    Create { session: Session },
+    Create { session: S },
     /// What one request changed (delta: to every peer; backup: to the session's backup).
     Change {
         id: SessionId,
-        change: SessionChange,
+        change: C,
     },
     /// delta: the session was read here, so peers' copies must not idle out (sent when the
     /// session moved here, or when peers have not heard of it for an idle limit).
@@ -27,7 +27,7 @@ pub enum Message {
     /// The session is gone (logout or expiry), for every peer.
     Invalidate { id: SessionId },
     /// backup: keep this copy; `primary` serves the session.
-    Backup { session: Session, primary: String },
+    Backup { session: S, primary: String },
     /// backup: where a session lives, for every node that is neither its primary nor its
     /// backup (and that drops any copy it held).
     Location(Location),
@@ -39,21 +39,15 @@ pub enum Message {
     StateRequest { node: String, cluster: SocketAddr },
     /// The answer to `StateRequest`: every session (delta) or every location (backup).
     State {
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sessions: Vec<Session>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sessions: Vec<S>,
         locations: Vec<Location>,
     },
     /// The receiver applied message `seq` (synchronous sends wait for these); the answer to a
     /// `Retrieve` carries the session.
-    Ack {
-        seq: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session: Option<Session>,
-    },
+    Ack { seq: u64, session: Option<S> },
 }
 
-impl Message {
+impl<S, C> Message<S, C> {
     /// Whether the message changes what the receiver holds (such messages are held, in order,
     /// while the receiver is still receiving its state).
     pub fn is_update(&self) -> bool {
@@ -78,10 +72,10 @@ pub struct Location {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
+pub struct Envelope<S = Session, C = SessionChange> {
     pub from: String,
     pub seq: u64,
     /// The sender waits for an `Ack`.
     pub ack: bool,
-    pub message: Message,
+    pub message: Message<S, C>,
 }

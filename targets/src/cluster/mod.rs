@@ -6,6 +6,7 @@ mod frame;
 mod member;
 mod message;
 mod replica;
+mod wire;
 
 pub use frame::{FrameCodec, FrameError};
 pub use member::{Cluster, ClusterConfig, ClusterStatsView, Replication};

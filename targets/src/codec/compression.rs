@@ -2,6 +2,7 @@
 //! both lz4 (as used here) and zstd frames state their decompressed size, which is checked
 //! against the limit first, so a small "bomb" cannot make a node allocate gigabytes.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 
@@ -9,6 +10,29 @@ use super::CodecError;
 
 /// zstd's default level: a balance the node pays on every request.
 const ZSTD_LEVEL: i32 = 3;
+
+thread_local! {
+    /// zstd contexts are costly to make (about 10 µs, more than compressing a small session),
+    /// so each thread keeps one of each, as servers do.
+    static ZSTD: RefCell<Option<(zstd::bulk::Compressor<'static>, zstd::bulk::Decompressor<'static>)>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's zstd contexts.
+fn with_zstd<T>(
+    f: impl FnOnce(&mut zstd::bulk::Compressor<'static>, &mut zstd::bulk::Decompressor<'static>) -> T,
+) -> T {
+    ZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let (c, d) = slot.get_or_insert_with(|| {
+            (
+                zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("a zstd context"),
+                zstd::bulk::Decompressor::new().expect("a zstd context"),
+            )
+        });
+        f(c, d)
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
@@ -34,7 +58,9 @@ impl Compression {
         match self {
             Self::None => raw,
             Self::Lz4 => lz4_flex::block::compress_prepend_size(&raw),
-            Self::Zstd => zstd::bulk::compress(&raw, ZSTD_LEVEL).expect("zstd compresses memory"),
+            Self::Zstd => {
+                with_zstd(|c, _| c.compress(&raw)).expect("zstd compresses memory")
+            }
         }
     }
 
@@ -75,7 +101,8 @@ impl Compression {
                     .map_err(|_| fail("not a zstd frame".into()))?
                     .ok_or_else(|| fail("frame does not state its size".into()))?;
                 let size = check(size)?;
-                let out = zstd::bulk::decompress(bytes, size).map_err(|e| fail(e.to_string()))?;
+                let out = with_zstd(|_, d| d.decompress(bytes, size))
+                    .map_err(|e| fail(e.to_string()))?;
                 if out.len() != size {
                     return Err(fail(format!(
                         "{} bytes where the frame says {size}",

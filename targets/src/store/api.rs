@@ -59,6 +59,21 @@ pub struct StoreStats {
     pub copies: u64,
     /// Replication traffic, for clustered stores.
     pub replication: Option<ClusterStatsView>,
+    /// Traffic to a shared store (Redis).
+    pub traffic: Option<StoreTraffic>,
+}
+
+/// What a node sent to and read from a shared store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StoreTraffic {
+    /// Bytes of field names and values written (without the protocol's framing).
+    pub bytes_written: u64,
+    /// Bytes of field names and values read back.
+    pub bytes_read: u64,
+    /// Sessions this node could not decode (another codec, or a session schema it does not
+    /// know) and so treated as gone, as Spring Session's `SafeRedisSessionMapper` advises.
+    pub sessions_undecodable: u64,
 }
 
 /// Why a store operation failed. A missing session is not an error (`None`/`false`).

@@ -171,13 +171,26 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::codec::{FormatCodec, Schema, SessionCodec};
 
     async fn node(
         name: &str,
         peers: Vec<(String, std::net::SocketAddr)>,
     ) -> (DeltaStore, Arc<LocalStore>) {
+        node_with(name, peers, SessionCodec::default()).await
+    }
+
+    async fn node_with(
+        name: &str,
+        peers: Vec<(String, std::net::SocketAddr)>,
+        sessions: SessionCodec,
+    ) -> (DeltaStore, Arc<LocalStore>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let store = DeltaStore::start(ClusterConfig::for_test(name, peers), listener)
+        let config = ClusterConfig {
+            sessions,
+            ..ClusterConfig::for_test(name, peers)
+        };
+        let store = DeltaStore::start(config, listener)
             .await
             .expect("cluster");
         let local = store.local.clone();
@@ -277,5 +290,48 @@ mod tests {
         tokio::time::sleep(limit + Duration::from_millis(100)).await;
         assert_eq!(a.expire_idle().await.expect("sweep a"), 1);
         assert!(b_local.peek(&s.id).is_none(), "expiry replicated");
+    }
+
+    /// A rolling deploy in miniature: `b` runs the next session schema. JSON lets it read
+    /// what `a` writes (and `a` what it writes); postcard, which has no field names, does not,
+    /// and `b` counts each session it had to leave out.
+    #[tokio::test]
+    async fn a_peer_on_the_next_schema_keeps_sessions_only_if_the_codec_allows() {
+        for (codec, readable) in [("json", true), ("postcard+lz4", false)] {
+            let codec: FormatCodec = codec.parse().expect("codec");
+            let (a, _) = node_with("a", vec![], SessionCodec::new(codec, Schema::V1)).await;
+            // Only attributes differ between the schemas.
+            let with_attr = |user: &str| {
+                let mut s = Session::new(SessionId::generate(), user.into(), Duration::from_secs(60));
+                s.attrs.insert(
+                    "cart".into(),
+                    crate::session::Attr {
+                        value: serde_json::json!([1, 2]),
+                        write: "w-1".into(),
+                    },
+                );
+                s
+            };
+            let s = with_attr("u1");
+            a.create(s.clone()).await.expect("create before b exists");
+            let (b, b_local) = node_with(
+                "b",
+                vec![("a".into(), a.cluster.addr())],
+                SessionCodec::new(codec, Schema::V2),
+            )
+            .await;
+            linked_back(&a).await;
+            let t = with_attr("u2");
+            a.create(t.clone()).await.expect("create after b joined");
+            for id in [&s.id, &t.id] {
+                assert_eq!(
+                    b_local.load(id).await.expect("load").is_some(),
+                    readable,
+                    "{codec}"
+                );
+            }
+            let undecodable = b.stats().replication.expect("stats").sessions_undecodable;
+            assert_eq!(undecodable, if readable { 0 } else { 2 }, "{codec}");
+        }
     }
 }

@@ -251,8 +251,7 @@ impl SessionStore for LocalStore {
         StoreStats {
             sessions,
             expired: self.expired.load(Ordering::Relaxed),
-            copies: 0,
-            replication: None,
+            ..StoreStats::default()
         }
     }
 }

@@ -12,7 +12,7 @@ mod delta;
 mod local;
 mod redis;
 
-pub use api::{SessionStore, StoreError, StoreFuture, StoreStats};
+pub use api::{SessionStore, StoreError, StoreFuture, StoreStats, StoreTraffic};
 pub use backup::BackupStore;
 pub use delta::DeltaStore;
 pub use local::{Expired, LocalStore};

@@ -11,6 +11,7 @@
 //! deleting the old one, never by `RENAME`, which fails across slots.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,8 +20,9 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::api::{SessionStore, StoreError, StoreFuture, StoreStats};
-use crate::session::{Attr, Session, SessionChange, SessionId};
+use super::api::{SessionStore, StoreError, StoreFuture, StoreStats, StoreTraffic};
+use crate::codec::SessionCodec;
+use crate::session::{Session, SessionChange, SessionId};
 
 /// Hash fields other than attributes (Spring Session's names; times in milliseconds).
 const CREATION_TIME: &str = "creationTime";
@@ -40,6 +42,8 @@ pub struct RedisConfig {
     pub namespace: String,
     /// Bound on connecting and on each command; past it the request fails with 503.
     pub timeout: Duration,
+    /// How attribute values are encoded (each is one hash field).
+    pub codec: SessionCodec,
 }
 
 /// Where the server is.
@@ -105,6 +109,10 @@ pub struct RedisStore {
     last_discovery: Mutex<Option<Instant>>,
     namespace: String,
     scripts: Scripts,
+    codec: SessionCodec,
+    bytes_written: AtomicU64,
+    bytes_read: AtomicU64,
+    undecodable: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -199,6 +207,10 @@ impl RedisStore {
             last_discovery: Mutex::new(None),
             namespace: config.namespace.clone(),
             scripts: Scripts::new(),
+            codec: config.codec,
+            bytes_written: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            undecodable: AtomicU64::new(0),
         })
     }
 
@@ -320,8 +332,39 @@ impl RedisStore {
                 async move { script.key(key).arg(now_ms()).invoke_async(&mut conn).await }
             })
             .await?;
-        fields.map(|f| decode(id, f)).transpose()
+        let Some(fields) = fields else {
+            return Ok(None);
+        };
+        self.bytes_read.fetch_add(size(&fields), Ordering::Relaxed);
+        match decode(id, fields, &self.codec)? {
+            Decoded::Session(s) => Ok(Some(s)),
+            Decoded::Undecodable(why) => {
+                let n = self.undecodable.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    eprintln!(
+                        "redis store: session {id} is undecodable with {} ({n} so far), treated as gone: {why}",
+                        self.codec
+                    );
+                }
+                Ok(None)
+            }
+        }
     }
+
+    fn written(&self, fields: &[(String, Vec<u8>)]) {
+        self.bytes_written.fetch_add(size(fields), Ordering::Relaxed);
+    }
+}
+
+/// Bytes of field names and values.
+fn size(fields: &[(String, Vec<u8>)]) -> u64 {
+    fields.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum()
+}
+
+/// A session read back, or why one of its attributes could not be decoded.
+enum Decoded {
+    Session(Session),
+    Undecodable(crate::codec::CodecError),
 }
 
 fn no_primary(source: &RedisSource) -> StoreError {
@@ -359,12 +402,13 @@ fn attr_field(name: &str) -> String {
     format!("{ATTR}{name}")
 }
 
-fn encode_attr(attr: &Attr) -> Vec<u8> {
-    serde_json::to_vec(attr).expect("attributes serialise")
-}
-
-/// Rebuilds a session from its hash fields.
-fn decode(id: &SessionId, fields: Vec<(String, Vec<u8>)>) -> Result<Session, StoreError> {
+/// Rebuilds a session from its hash fields. Metadata that does not parse is corruption; an
+/// attribute the codec cannot read is a session this node cannot use.
+fn decode(
+    id: &SessionId,
+    fields: Vec<(String, Vec<u8>)>,
+    codec: &SessionCodec,
+) -> Result<Decoded, StoreError> {
     let text = |v: &[u8], field: &str| {
         std::str::from_utf8(v)
             .map(str::to_owned)
@@ -387,14 +431,15 @@ fn decode(id: &SessionId, fields: Vec<(String, Vec<u8>)>) -> Result<Session, Sto
             CREATION_TIME | LAST_ACCESSED => {}
             other => {
                 if let Some(name) = other.strip_prefix(ATTR) {
-                    let attr = serde_json::from_slice(&value)
-                        .map_err(|e| corrupt(format!("session {id}: attribute {name}: {e}")))?;
-                    session.attrs.insert(name.to_string(), attr);
+                    match codec.decode_attr(&value) {
+                        Ok(attr) => session.attrs.insert(name.to_string(), attr),
+                        Err(e) => return Ok(Decoded::Undecodable(e)),
+                    };
                 }
             }
         }
     }
-    Ok(session)
+    Ok(Decoded::Session(session))
 }
 
 impl SessionStore for RedisStore {
@@ -421,8 +466,9 @@ impl SessionStore for RedisStore {
                 session
                     .attrs
                     .iter()
-                    .map(|(name, attr)| (attr_field(name), encode_attr(attr))),
+                    .map(|(name, attr)| (attr_field(name), self.codec.encode_attr(attr))),
             );
+            self.written(&fields);
             let ttl = millis(session.max_inactive);
             self.run(|mut conn| {
                 let mut call = self.scripts.create.key(&key);
@@ -445,7 +491,7 @@ impl SessionStore for RedisStore {
             let mut sets: Vec<(String, Vec<u8>)> = change
                 .set
                 .iter()
-                .map(|(name, attr)| (attr_field(name), encode_attr(attr)))
+                .map(|(name, attr)| (attr_field(name), self.codec.encode_attr(attr)))
                 .collect();
             if let Some(counter) = change.counter {
                 sets.push((COUNTER.into(), counter.to_string().into_bytes()));
@@ -453,6 +499,7 @@ impl SessionStore for RedisStore {
             sets.push((VERSION.into(), change.version.to_string().into_bytes()));
             let key = self.key(id);
             let removed: Vec<String> = change.removed.iter().map(|n| attr_field(n)).collect();
+            self.written(&sets);
             let saved: i64 = self
                 .run(|mut conn| {
                     let mut call = self.scripts.save.key(&key);
@@ -492,9 +539,17 @@ impl SessionStore for RedisStore {
         Box::pin(std::future::ready(Ok(0)))
     }
 
-    /// Sessions live in Redis, not here: this node counts none of them.
+    /// Sessions live in Redis, not here: this node counts none of them, only its traffic.
     fn stats(&self) -> StoreStats {
-        StoreStats::default()
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StoreStats {
+            traffic: Some(StoreTraffic {
+                bytes_written: get(&self.bytes_written),
+                bytes_read: get(&self.bytes_read),
+                sessions_undecodable: get(&self.undecodable),
+            }),
+            ..StoreStats::default()
+        }
     }
 }
 
@@ -504,6 +559,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::session::Attr;
 
     /// A real `redis-server` on a free loopback port, without persistence, killed on drop.
     #[derive(Debug)]
@@ -620,6 +676,7 @@ mod tests {
                 source: RedisSource::Url(format!("redis://127.0.0.1:{}", self.port)),
                 namespace: "sessionbench".into(),
                 timeout: Duration::from_millis(500),
+                codec: SessionCodec::default(),
             }
         }
     }
@@ -672,6 +729,68 @@ mod tests {
         #[tokio::test]
         Served::new().await
     );
+
+    /// The same checks with a binary, compressed codec for attribute values.
+    mod msgpack_lz4 {
+        use super::*;
+
+        async fn served() -> Served {
+            let server = Server::start().await;
+            let config = RedisConfig {
+                codec: SessionCodec::new(
+                    "msgpack+lz4".parse().expect("codec"),
+                    crate::codec::Schema::V1,
+                ),
+                ..server.config()
+            };
+            Served {
+                store: RedisStore::new(&config).expect("client"),
+                _server: server,
+            }
+        }
+
+        crate::store_conformance_tests!(
+            #[tokio::test]
+            served().await
+        );
+    }
+
+    /// A rolling deploy against one Redis: a node on session schema 2 reads what a schema-1
+    /// node wrote only if the codec names its fields; otherwise it treats the session as gone
+    /// (logged out) and counts it, instead of failing every request.
+    #[tokio::test]
+    async fn the_next_schema_reads_old_sessions_only_if_the_codec_allows() {
+        let server = Server::start().await;
+        for (codec, readable) in [("cbor", true), ("bitcode", false)] {
+            let codec: crate::codec::FormatCodec = codec.parse().expect("codec");
+            let store = |schema| {
+                RedisStore::new(&RedisConfig {
+                    codec: SessionCodec::new(codec, schema),
+                    ..server.config()
+                })
+                .expect("client")
+            };
+            let (old, new) = (
+                store(crate::codec::Schema::V1),
+                store(crate::codec::Schema::V2),
+            );
+            let mut s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+            s.attrs.insert(
+                "cart".into(),
+                Attr {
+                    value: serde_json::json!({"items": 3}),
+                    write: "w-1".into(),
+                },
+            );
+            old.create(s.clone()).await.expect("create");
+            let read = new.load(&s.id).await.expect("load");
+            assert_eq!(read.is_some(), readable, "{codec}");
+            let traffic = new.stats().traffic.expect("traffic");
+            assert_eq!(traffic.sessions_undecodable, u64::from(!readable), "{codec}");
+            assert!(traffic.bytes_read > 0, "{traffic:?}");
+            assert!(old.stats().traffic.expect("traffic").bytes_written > 0);
+        }
+    }
 
     #[tokio::test]
     async fn the_key_expires_in_redis_unread_and_holds_one_field_per_attribute() {
@@ -738,6 +857,7 @@ mod tests {
             source: RedisSource::Url(format!("redis://127.0.0.1:{port}")),
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(300),
+            codec: SessionCodec::default(),
         };
         let store = Arc::new(RedisStore::new(&config).expect("lazy client"));
         let id = SessionId::generate();
@@ -779,6 +899,7 @@ mod tests {
             },
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(300),
+            codec: SessionCodec::default(),
         })
         .expect("client");
         let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
@@ -915,6 +1036,7 @@ mod tests {
                 },
                 namespace: "sessionbench".into(),
                 timeout: Duration::from_millis(500),
+                codec: SessionCodec::default(),
             })
             .expect("client")
         }
