@@ -172,8 +172,12 @@ fn node_deploy(format: Format) -> NodeDeployRow {
     NodeDeployRow {
         format: format.to_string(),
         compatibility: Compatibility {
-            new_reads_old: v2.decode_session(&v1.encode_session(&s)).is_ok_and(|x| x == s),
-            old_reads_new: v1.decode_session(&v2.encode_session(&s)).is_ok_and(|x| x == s),
+            new_reads_old: v2
+                .decode_session(&v1.encode_session(&s))
+                .is_ok_and(|x| x == s),
+            old_reads_new: v1
+                .decode_session(&v2.encode_session(&s))
+                .is_ok_and(|x| x == s),
         },
     }
 }

@@ -91,6 +91,9 @@ pub struct TargetPlan {
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
     pub padding_bytes: usize,
+    /// For strategies that serialize sessions (delta, backup, redis): `format[+compression]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
     pub expect: Expect,
 }
 
@@ -238,6 +241,9 @@ pub enum FaultKind {
     /// SIGKILL of a store process. Heal: it starts again on its port (empty, unless it
     /// persists).
     StoreKill,
+    /// SIGTERM, then start again at once on the next session schema (2), as a release that
+    /// changes the session type does. A `deploy` on every node in turn is a rolling deploy.
+    Deploy,
     /// SIGTERM of a store process, then start again at once.
     StoreRestart,
     /// Every key the store process holds is deleted (FLUSHALL; a cluster node holds its
@@ -254,6 +260,7 @@ impl FaultKind {
             Self::Stop => "stop",
             Self::Restart => "restart",
             Self::AddNode => "add-node",
+            Self::Deploy => "deploy",
             Self::StoreKill => "store-kill",
             Self::StoreRestart => "store-restart",
             Self::StoreFlush => "store-flush",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use sessionbench_reports::{
     ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    Sessions, TargetResult, Verdict, Violation,
+    Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 
 use crate::checkers::{self, Finding, Kind};
@@ -34,6 +34,44 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// What a target's nodes counted themselves, summed over every `/metrics` record (a node's
+/// counters restart with it, so each record adds).
+#[derive(Debug, Default)]
+struct NodeCounters {
+    /// Replication bytes and messages sent.
+    replication: Option<(u64, u64)>,
+    /// Bytes written to and read from a shared store.
+    store: Option<(u64, u64)>,
+    undecodable: u64,
+}
+
+impl NodeCounters {
+    fn add(&mut self, metrics: &serde_json::Value) {
+        let get = |section: &serde_json::Value, k: &str| {
+            section
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        if let Some(r) = metrics.get("replication") {
+            let (bytes, messages) = self.replication.unwrap_or_default();
+            self.replication = Some((
+                bytes + get(r, "bytes-sent"),
+                messages + get(r, "messages-sent"),
+            ));
+            self.undecodable += get(r, "sessions-undecodable");
+        }
+        if let Some(s) = metrics.get("store-traffic") {
+            let (written, read) = self.store.unwrap_or_default();
+            self.store = Some((
+                written + get(s, "bytes-written"),
+                read + get(s, "bytes-read"),
+            ));
+            self.undecodable += get(s, "sessions-undecodable");
+        }
+    }
+}
+
 fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
     // By fault index: the window as reported, and its span in µs for the phases.
@@ -41,7 +79,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     let mut end_us: Option<u64> = None;
     let mut interrupted = false;
     let mut started = false;
-    let mut replication: Option<(u64, u64)> = None;
+    let mut counters = NodeCounters::default();
     for record in history {
         match record {
             Record::TargetStart { target, .. } if *target == t.name => started = true,
@@ -70,14 +108,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
             },
             Record::NodeMetrics {
                 target, metrics, ..
-            } if *target == t.name => {
-                if let Some(r) = metrics.get("replication") {
-                    let get = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-                    let (bytes, messages) = replication.unwrap_or_default();
-                    replication =
-                        Some((bytes + get("bytes-sent"), messages + get("messages-sent")));
-                }
-            }
+            } if *target == t.name => counters.add(metrics),
             Record::TargetEnd {
                 target,
                 at_us,
@@ -182,6 +213,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         name: t.name.clone(),
         strategy: t.strategy_label(),
         lb_policy: t.lb_policy.clone(),
+        codec: t.codec.clone(),
         verdict,
         reasons,
         expectations,
@@ -191,7 +223,21 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         latency_ms: latency(&measured),
         phases,
         faults,
-        replication: replication.map(|(bytes_sent, messages_sent)| {
+        store_traffic: counters.store.map(|(bytes_written, bytes_read)| {
+            let ops = all_ops.iter().filter(|o| o.outcome == Outcome::Ok).count() as u64;
+            StoreTraffic {
+                bytes_written,
+                bytes_read,
+                ops,
+                bytes_per_op: if ops == 0 {
+                    0.0
+                } else {
+                    (bytes_written + bytes_read) as f64 / ops as f64
+                },
+            }
+        }),
+        sessions_undecodable: counters.undecodable,
+        replication: counters.replication.map(|(bytes_sent, messages_sent)| {
             let writes = all_ops
                 .iter()
                 .filter(|o| {

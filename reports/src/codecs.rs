@@ -171,7 +171,10 @@ pub fn codecs_table(r: &CodecReport) -> String {
         t.with(Style::rounded());
         let _ = writeln!(out, "{t}\n");
     }
-    let _ = writeln!(out, "schema evolution (login shape; node: schema 2 adds an attribute field)");
+    let _ = writeln!(
+        out,
+        "schema evolution (login shape; node: schema 2 adds an attribute field)"
+    );
     let mut t = build(evolution_header(), evolution_rows(r)).build();
     t.with(Style::rounded());
     let _ = writeln!(out, "{t}");

@@ -5,12 +5,12 @@ mod codecs;
 mod model;
 mod render;
 
-pub use model::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    Sessions, TargetResult, Verdict, Violation,
-};
 pub use codecs::{
     CodecReport, CodecResult, Compatibility, EvolutionRow, NodeDeployRow, ShapeReport, Timing,
     codecs_markdown, codecs_table,
+};
+pub use model::{
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
+    Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

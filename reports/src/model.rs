@@ -51,6 +51,9 @@ pub struct TargetResult {
     pub name: String,
     pub strategy: String,
     pub lb_policy: Option<String>,
+    /// How the target's nodes serialize sessions (`format[+compression]`), if they do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
     pub verdict: Verdict,
     /// Why the verdict is not `pass`, one sentence each.
     pub reasons: Vec<String>,
@@ -65,6 +68,13 @@ pub struct TargetResult {
     pub faults: Vec<FaultWindow>,
     /// Replication traffic of clustered targets, from the nodes' own counters.
     pub replication: Option<Replication>,
+    /// Session data sent to and read from a shared store (Redis), from the nodes' counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_traffic: Option<StoreTraffic>,
+    /// Sessions a node could not decode (from a peer or the store) and treated as gone: a
+    /// codec or session-schema mismatch, as in a rolling deploy.
+    #[serde(default)]
+    pub sessions_undecodable: u64,
     pub violations: Vec<Violation>,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
@@ -148,6 +158,18 @@ pub struct Violation {
     /// Nodes involved: where the session was last served, and where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
+}
+
+/// What keeping sessions in a shared store costs on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StoreTraffic {
+    /// Bytes of field names and values written (without the protocol's framing).
+    pub bytes_written: u64,
+    pub bytes_read: u64,
+    /// Successful operations of the run (every one reads the session, writes write it).
+    pub ops: u64,
+    pub bytes_per_op: f64,
 }
 
 /// What replicating sessions cost on the wire.

@@ -36,10 +36,13 @@ fn ms(v: f64) -> String {
 }
 
 fn summary_row(t: &TargetResult) -> Vec<String> {
-    let strategy = match &t.lb_policy {
+    let mut strategy = match &t.lb_policy {
         Some(p) if p != &t.strategy => format!("{} ({p})", t.strategy),
         _ => t.strategy.clone(),
     };
+    if let Some(codec) = &t.codec {
+        strategy = format!("{strategy}, {codec}");
+    }
     let mut row = vec![
         t.name.clone(),
         strategy,
@@ -147,6 +150,20 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             t.name, r.bytes_sent, r.messages_sent, r.bytes_per_write, r.writes
         );
     }
+    if let Some(s) = &t.store_traffic {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: store traffic {} bytes written, {} bytes read, {:.0} bytes per operation ({} operations)",
+            t.name, s.bytes_written, s.bytes_read, s.bytes_per_op, s.ops
+        );
+    }
+    if t.sessions_undecodable > 0 {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: {} sessions undecodable by the node that read them (treated as gone)",
+            t.name, t.sessions_undecodable
+        );
+    }
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
@@ -201,6 +218,8 @@ pub fn markdown(results: &Results) -> String {
                 || !t.violations.is_empty()
                 || !t.faults.is_empty()
                 || t.replication.is_some()
+                || t.store_traffic.is_some()
+                || t.sessions_undecodable > 0
         })
         .collect();
     if !detailed.is_empty() {
@@ -256,6 +275,7 @@ mod tests {
             name: "sticky".into(),
             strategy: "sticky".into(),
             lb_policy: Some("cookie-route".into()),
+            codec: None,
             verdict: Verdict::Fail,
             reasons: vec!["expected sessions-lost none, measured 1".into()],
             expectations: vec![ExpectationResult {
@@ -289,6 +309,8 @@ mod tests {
                 detail: None,
                 sessions_lost_after: 1,
             }],
+            store_traffic: None,
+            sessions_undecodable: 0,
             replication: Some(crate::model::Replication {
                 bytes_sent: 120_000,
                 messages_sent: 400,
@@ -308,6 +330,7 @@ mod tests {
             name: "direct".into(),
             strategy: "direct".into(),
             lb_policy: None,
+            codec: None,
             verdict: Verdict::Pass,
             reasons: vec![],
             expectations: vec![],
@@ -326,6 +349,8 @@ mod tests {
             phases: vec![],
             faults: vec![],
             replication: None,
+            store_traffic: None,
+            sessions_undecodable: 0,
             violations: vec![],
             interrupted: false,
         };

@@ -26,7 +26,10 @@ fn shape(s: &str) -> Result<String, String> {
     if s == "all" || SHAPES.contains(&s) {
         Ok(s.to_string())
     } else {
-        Err(format!("unknown shape `{s}` (expected {} or all)", SHAPES.join(", ")))
+        Err(format!(
+            "unknown shape `{s}` (expected {} or all)",
+            SHAPES.join(", ")
+        ))
     }
 }
 

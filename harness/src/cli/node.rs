@@ -110,7 +110,8 @@ pub struct NodeArgs {
     /// Idle time after which a session expires.
     #[arg(long, default_value = "30m", value_parser = args::duration)]
     max_inactive: Duration,
-    /// Size in bytes of a `padding` attribute added to every new session.
+    /// Size in bytes (as JSON) of a `padding` attribute added to every new session: cached
+    /// search results, structured as real session data is.
     #[arg(long, default_value_t = 0)]
     padding_bytes: usize,
     /// Largest request body accepted (bytes); larger ones get 413.

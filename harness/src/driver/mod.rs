@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultPlan, Plan, TargetPlan};
+use crate::plan::{FaultKind, FaultPlan, Plan, TargetPlan};
 use crate::topology::{StartError, Topology};
 
 /// Why a run could not go on.
@@ -132,7 +132,7 @@ async fn run_target(
             Some("not healed before the load ended".into()),
         );
     }
-    collect_metrics(&target.name, &topology, events).await;
+    collect_metrics(&target.name, &topology, events, None).await;
     let _ = events.send(Record::TargetEnd {
         target: target.name.clone(),
         at_us: end_us,
@@ -147,17 +147,20 @@ async fn run_target(
     Ok(interrupted)
 }
 
-/// Records every running node's `/metrics` (a node that is down is skipped).
+/// Records the `/metrics` of every running node, or of `only` (a node that is down is
+/// skipped). Counters restart with a node, so results add up every record.
 async fn collect_metrics(
     target: &str,
     topology: &tokio::sync::Mutex<Topology>,
     events: &mpsc::UnboundedSender<Record>,
+    only: Option<&str>,
 ) {
     let nodes: Vec<(String, std::net::SocketAddr)> = topology
         .lock()
         .await
         .nodes
         .iter()
+        .filter(|n| only.is_none_or(|o| n.name == o))
         .map(|n| (n.name.clone(), n.addr()))
         .collect();
     for (node, addr) in nodes {
@@ -233,6 +236,19 @@ impl Schedule {
             None,
         );
         self.set_active(index, true);
+        // A graceful stop ends the node's counters: keep what it counted so far.
+        if matches!(
+            fault.kind,
+            FaultKind::Stop | FaultKind::Restart | FaultKind::Deploy
+        ) {
+            collect_metrics(
+                &self.target,
+                &self.topology,
+                &self.events,
+                Some(&fault.node),
+            )
+            .await;
+        }
         let injected =
             faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await;
         if let Err(e) = injected {

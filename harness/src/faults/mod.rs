@@ -13,7 +13,11 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub fn heals_itself(kind: FaultKind) -> bool {
     matches!(
         kind,
-        FaultKind::Restart | FaultKind::AddNode | FaultKind::StoreRestart | FaultKind::StoreFlush
+        FaultKind::Restart
+            | FaultKind::Deploy
+            | FaultKind::AddNode
+            | FaultKind::StoreRestart
+            | FaultKind::StoreFlush
     )
 }
 
@@ -35,6 +39,11 @@ pub async fn inject(kind: FaultKind, id: &str, topology: &mut Topology) -> Resul
         FaultKind::Stop => node.terminate(STOP_GRACE).await,
         FaultKind::Restart => {
             node.terminate(STOP_GRACE).await;
+            node.restart().await?;
+        }
+        FaultKind::Deploy => {
+            node.terminate(STOP_GRACE).await;
+            node.set_arg("--session-schema", "2");
             node.restart().await?;
         }
         _ => {}

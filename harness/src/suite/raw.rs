@@ -56,6 +56,7 @@ pub struct TargetRaw {
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,
+    pub codec: Option<String>,
     pub expect: Option<ExpectRaw>,
 }
 

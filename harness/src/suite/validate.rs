@@ -559,6 +559,7 @@ impl Check<'_> {
         if padding_bytes > 16 * 1024 * 1024 {
             self.err(&join(path, "padding-bytes"), "at most 16 MiB");
         }
+        let codec = self.codec(path, strategy, t.codec);
         let expect = self.expect(
             &join(path, "expect"),
             t.expect.unwrap_or_default(),
@@ -576,8 +577,31 @@ impl Check<'_> {
             cookie,
             max_inactive,
             padding_bytes,
+            codec,
             expect,
         }
+    }
+
+    /// `codec = "format[+compression]"` for the strategies that serialize sessions (default
+    /// `json`); local-memory strategies keep objects and take none.
+    fn codec(&mut self, path: &[Seg], strategy: Strategy, codec: Option<String>) -> Option<String> {
+        if strategy.clustered_store().is_none() && strategy != Strategy::Redis {
+            if codec.is_some() {
+                self.err(
+                    &join(path, "codec"),
+                    format!(
+                        "a \"{}\" target keeps sessions in memory and serializes nothing; `codec` is for delta, backup and redis",
+                        strategy.name()
+                    ),
+                );
+            }
+            return None;
+        }
+        let codec = codec.unwrap_or_else(|| "json".into());
+        if let Err(e) = codec.parse::<sessionbench_targets::codec::FormatCodec>() {
+            self.err(&join(path, "codec"), e);
+        }
+        Some(codec)
     }
 
     /// `redis = "standalone"` (the default: the harness starts one redis-server),
@@ -694,6 +718,7 @@ impl Check<'_> {
                 "stop",
                 "restart",
                 "add-node",
+                "deploy",
                 "store-kill",
                 "store-restart",
                 "store-flush",
@@ -707,6 +732,7 @@ impl Check<'_> {
             Some("stop") => FaultKind::Stop,
             Some("restart") => FaultKind::Restart,
             Some("add-node") => FaultKind::AddNode,
+            Some("deploy") => FaultKind::Deploy,
             _ => FaultKind::Kill,
         };
         let node = f.node.unwrap_or_default();
@@ -775,7 +801,7 @@ impl Check<'_> {
                     let why = if kind.on_store() {
                         "a store-restart or store-flush has no heal: it is over once done"
                     } else {
-                        "a restart or add-node has no heal: it ends when the node is serving"
+                        "a restart, deploy or add-node has no heal: it ends when the node is serving"
                     };
                     self.err(&join(path, "heal-after"), why);
                 }
@@ -843,7 +869,7 @@ mod tests {
             [
                 "x.toml:10:1: `faults[0].kind`: target `one` is \"direct\": there is no load balancer to add a node to",
                 "x.toml:11:1: `faults[0].node`: target `one` already has a node `node1`: name the new one",
-                "x.toml:12:1: `faults[0].heal-after`: a restart or add-node has no heal: it ends when the node is serving",
+                "x.toml:12:1: `faults[0].heal-after`: a restart, deploy or add-node has no heal: it ends when the node is serving",
             ]
         );
     }

@@ -227,7 +227,8 @@ impl Process {
         }
     }
 
-    fn set_arg(&mut self, flag: &str, value: &str) {
+    /// Changes the value of `flag` for the next restart (e.g. a deploy's new session schema).
+    pub fn set_arg(&mut self, flag: &str, value: &str) {
         if let Some(i) = self.args.iter().position(|a| a == flag) {
             if let Some(slot) = self.args.get_mut(i + 1) {
                 *slot = value.to_string();

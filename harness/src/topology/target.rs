@@ -137,6 +137,11 @@ impl Topology {
             humantime::format_duration(t.max_inactive).to_string(),
         ]);
         args.extend(["--padding-bytes".into(), t.padding_bytes.to_string()]);
+        // Always named, so that a `deploy` can move the node to the next schema.
+        args.extend(["--session-schema".into(), "1".into()]);
+        if let Some(codec) = &t.codec {
+            args.extend(["--codec".into(), codec.clone()]);
+        }
         if t.route_suffix {
             args.push("--route-suffix".into());
         }

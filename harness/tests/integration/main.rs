@@ -2,6 +2,7 @@
 //! loopback.
 
 mod cluster;
+mod codecs;
 mod lb;
 mod node;
 mod run;

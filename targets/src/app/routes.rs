@@ -36,6 +36,8 @@ pub struct Node {
     pub store: Arc<dyn SessionStore>,
     pub metrics: NodeMetrics,
     node_header: HeaderValue,
+    /// The value of the `padding` attribute, made once.
+    padding: Option<serde_json::Value>,
     /// Set on SIGTERM: health checks fail so load balancers stop sending new work.
     draining: AtomicBool,
 }
@@ -44,7 +46,10 @@ impl Node {
     pub fn new(config: NodeConfig, store: Arc<dyn SessionStore>) -> Arc<Self> {
         let node_header = HeaderValue::try_from(config.id.as_str())
             .expect("node ids are validated to header-safe characters");
+        let padding = (config.padding_bytes > 0)
+            .then(|| crate::codec::shapes::cached_value(config.padding_bytes));
         Arc::new(Self {
+            padding,
             config,
             store,
             metrics: NodeMetrics::default(),
@@ -141,9 +146,9 @@ async fn login(
         node.store.invalidate(&old.id).await?;
     }
     let mut session = Session::new(SessionId::generate(), body.user, node.config.max_inactive);
-    if node.config.padding_bytes > 0 {
+    if let Some(value) = &node.padding {
         let padding = Attr {
-            value: "x".repeat(node.config.padding_bytes).into(),
+            value: value.clone(),
             write: "login".into(),
         };
         session.attrs.insert(PADDING_ATTR.into(), padding);

@@ -509,7 +509,11 @@ impl Cluster {
     /// every power of two (a codec or schema mismatch would otherwise flood the log).
     fn undecodable(&self, from: &str, errors: &[CodecError]) {
         for e in errors {
-            let n = self.stats.sessions_undecodable.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self
+                .stats
+                .sessions_undecodable
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
             if n.is_power_of_two() {
                 eprintln!(
                     "node {}: cannot decode a session from {from} ({n} so far; codec {}): {e}",

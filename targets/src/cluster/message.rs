@@ -17,10 +17,7 @@ pub enum Message<S = Session, C = SessionChange> {
     /// delta: a new session, for every peer.
     Create { session: S },
     /// What one request changed (delta: to every peer; backup: to the session's backup).
-    Change {
-        id: SessionId,
-        change: C,
-    },
+    Change { id: SessionId, change: C },
     /// delta: the session was read here, so peers' copies must not idle out (sent when the
     /// session moved here, or when peers have not heard of it for an idle limit).
     Access { id: SessionId },

@@ -29,7 +29,10 @@ pub fn encode(envelope: &Envelope, codec: &SessionCodec) -> Vec<u8> {
         },
         Message::Access { id } => Message::Access { id: id.clone() },
         Message::Invalidate { id } => Message::Invalidate { id: id.clone() },
-        Message::Backup { session: s, primary } => Message::Backup {
+        Message::Backup {
+            session: s,
+            primary,
+        } => Message::Backup {
             session: session(s),
             primary: primary.clone(),
         },
@@ -81,13 +84,14 @@ pub fn decode(payload: &[u8], codec: &SessionCodec) -> Result<Decoded, postcard:
         Message::Heartbeat => Some(Message::Heartbeat),
         Message::Create { session } => keep(&mut undecodable, codec.decode_session(&session))
             .map(|session| Message::Create { session }),
-        Message::Change { id, change } => {
-            keep(&mut undecodable, codec.decode_change(&change)).map(|change| Message::Change { id, change })
-        }
+        Message::Change { id, change } => keep(&mut undecodable, codec.decode_change(&change))
+            .map(|change| Message::Change { id, change }),
         Message::Access { id } => Some(Message::Access { id }),
         Message::Invalidate { id } => Some(Message::Invalidate { id }),
-        Message::Backup { session, primary } => keep(&mut undecodable, codec.decode_session(&session))
-            .map(|session| Message::Backup { session, primary }),
+        Message::Backup { session, primary } => {
+            keep(&mut undecodable, codec.decode_session(&session))
+                .map(|session| Message::Backup { session, primary })
+        }
         Message::Location(l) => Some(Message::Location(l)),
         Message::Retrieve { id } => Some(Message::Retrieve { id }),
         Message::StateRequest { node, cluster } => Some(Message::StateRequest { node, cluster }),

@@ -58,9 +58,7 @@ impl Compression {
         match self {
             Self::None => raw,
             Self::Lz4 => lz4_flex::block::compress_prepend_size(&raw),
-            Self::Zstd => {
-                with_zstd(|c, _| c.compress(&raw)).expect("zstd compresses memory")
-            }
+            Self::Zstd => with_zstd(|c, _| c.compress(&raw)).expect("zstd compresses memory"),
         }
     }
 
@@ -101,8 +99,8 @@ impl Compression {
                     .map_err(|_| fail("not a zstd frame".into()))?
                     .ok_or_else(|| fail("frame does not state its size".into()))?;
                 let size = check(size)?;
-                let out = with_zstd(|_, d| d.decompress(bytes, size))
-                    .map_err(|e| fail(e.to_string()))?;
+                let out =
+                    with_zstd(|_, d| d.decompress(bytes, size)).map_err(|e| fail(e.to_string()))?;
                 if out.len() != size {
                     return Err(fail(format!(
                         "{} bytes where the frame says {size}",

@@ -204,6 +204,30 @@ pub fn cached(seed: u64) -> Cached {
     }
 }
 
+/// Cached search results as a JSON value of at least `bytes` bytes (as JSON text), for the
+/// node's `--padding-bytes`: structured data compresses and serializes as real sessions do,
+/// where a run of one letter would flatter every compressor.
+pub fn cached_value(bytes: usize) -> serde_json::Value {
+    let rng = &mut StdRng::seed_from_u64(bytes as u64);
+    let mut hits = Vec::new();
+    let mut size = 2;
+    let mut id = 1_000_000;
+    while size < bytes {
+        let hit = serde_json::json!({
+            "id": id,
+            "title": words(rng, 6),
+            "url": format!("https://shop.example/p/{}/{}", rng.random_range(0..1_000_000), hex(rng, 4)),
+            "score": rng.random_range(0.0..100.0),
+            "tags": (0..3).map(|_| words(rng, 1)).collect::<Vec<_>>(),
+            "snippet": words(rng, 14),
+        });
+        size += hit.to_string().len() + 1;
+        hits.push(hit);
+        id += 1;
+    }
+    serde_json::Value::Array(hits)
+}
+
 /// The node's own session: three attributes as the load driver writes them.
 pub fn node_session(seed: u64) -> crate::session::Session {
     let rng = &mut StdRng::seed_from_u64(seed);
@@ -233,15 +257,15 @@ pub fn node_session(seed: u64) -> crate::session::Session {
 }
 
 /// How login versions compare: the fields both sides have must come through unchanged.
-pub trait LoginVersion: super::Wire + Clone {
-    const NAME: &'static str;
+pub trait LoginVersion: super::Wire + Clone + PartialEq {
     fn from_v1(v1: &Login) -> Self;
-    /// The fields this version shares with version 1, as version 1 holds them.
-    fn shared_with_v1(&self, v1: &Login) -> bool;
+    /// Whether the fields this version shares with version 1 hold what `v1` holds.
+    fn shared_with_v1(&self, v1: &Login) -> bool {
+        *self == Self::from_v1(v1)
+    }
 }
 
 impl LoginVersion for LoginV2Added {
-    const NAME: &'static str = "field added";
     fn from_v1(v: &Login) -> Self {
         Self {
             user_id: v.user_id,
@@ -253,27 +277,17 @@ impl LoginVersion for LoginV2Added {
             theme: "dark".into(),
         }
     }
+    /// The added field is not shared: whatever it holds, the rest must match.
     fn shared_with_v1(&self, v: &Login) -> bool {
-        (
-            self.user_id,
-            &self.username,
-            &self.roles,
-            &self.locale,
-            &self.csrf_token,
-            self.login_at_ms,
-        ) == (
-            v.user_id,
-            &v.username,
-            &v.roles,
-            &v.locale,
-            &v.csrf_token,
-            v.login_at_ms,
-        )
+        *self
+            == Self {
+                theme: self.theme.clone(),
+                ..Self::from_v1(v)
+            }
     }
 }
 
 impl LoginVersion for LoginV2Removed {
-    const NAME: &'static str = "field removed";
     fn from_v1(v: &Login) -> Self {
         Self {
             user_id: v.user_id,
@@ -283,25 +297,9 @@ impl LoginVersion for LoginV2Removed {
             login_at_ms: v.login_at_ms,
         }
     }
-    fn shared_with_v1(&self, v: &Login) -> bool {
-        (
-            self.user_id,
-            &self.username,
-            &self.roles,
-            &self.csrf_token,
-            self.login_at_ms,
-        ) == (
-            v.user_id,
-            &v.username,
-            &v.roles,
-            &v.csrf_token,
-            v.login_at_ms,
-        )
-    }
 }
 
 impl LoginVersion for LoginV2Renamed {
-    const NAME: &'static str = "field renamed";
     fn from_v1(v: &Login) -> Self {
         Self {
             user_id: v.user_id,
@@ -311,23 +309,6 @@ impl LoginVersion for LoginV2Renamed {
             csrf_token: v.csrf_token.clone(),
             login_at_ms: v.login_at_ms,
         }
-    }
-    fn shared_with_v1(&self, v: &Login) -> bool {
-        (
-            self.user_id,
-            &self.login_name,
-            &self.roles,
-            &self.locale,
-            &self.csrf_token,
-            self.login_at_ms,
-        ) == (
-            v.user_id,
-            &v.username,
-            &v.roles,
-            &v.locale,
-            &v.csrf_token,
-            v.login_at_ms,
-        )
     }
 }
 

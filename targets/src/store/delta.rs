@@ -190,9 +190,7 @@ mod tests {
             sessions,
             ..ClusterConfig::for_test(name, peers)
         };
-        let store = DeltaStore::start(config, listener)
-            .await
-            .expect("cluster");
+        let store = DeltaStore::start(config, listener).await.expect("cluster");
         let local = store.local.clone();
         (store, local)
     }
@@ -302,7 +300,8 @@ mod tests {
             let (a, _) = node_with("a", vec![], SessionCodec::new(codec, Schema::V1)).await;
             // Only attributes differ between the schemas.
             let with_attr = |user: &str| {
-                let mut s = Session::new(SessionId::generate(), user.into(), Duration::from_secs(60));
+                let mut s =
+                    Session::new(SessionId::generate(), user.into(), Duration::from_secs(60));
                 s.attrs.insert(
                     "cart".into(),
                     crate::session::Attr {

@@ -352,7 +352,8 @@ impl RedisStore {
     }
 
     fn written(&self, fields: &[(String, Vec<u8>)]) {
-        self.bytes_written.fetch_add(size(fields), Ordering::Relaxed);
+        self.bytes_written
+            .fetch_add(size(fields), Ordering::Relaxed);
     }
 }
 
@@ -786,7 +787,11 @@ mod tests {
             let read = new.load(&s.id).await.expect("load");
             assert_eq!(read.is_some(), readable, "{codec}");
             let traffic = new.stats().traffic.expect("traffic");
-            assert_eq!(traffic.sessions_undecodable, u64::from(!readable), "{codec}");
+            assert_eq!(
+                traffic.sessions_undecodable,
+                u64::from(!readable),
+                "{codec}"
+            );
             assert!(traffic.bytes_read > 0, "{traffic:?}");
             assert!(old.stats().traffic.expect("traffic").bytes_written > 0);
         }
