@@ -85,6 +85,9 @@ pub struct TargetPlan {
     /// For `redis`: the Redis the harness starts, or an existing one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisPlan>,
+    /// For `redis`: `on-save` or `immediate` (when a request's changes are written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_flush: Option<String>,
     /// For `delta` with `async`: how long each change waits before it leaves the node.
     #[serde(with = "ms", rename = "replication-delay-ms", default)]
     pub replication_delay: Duration,

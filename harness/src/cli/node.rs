@@ -11,7 +11,7 @@ use sessionbench_targets::codec::{FormatCodec, Schema, SessionCodec};
 use sessionbench_targets::lb::BackendSpec;
 use sessionbench_targets::readiness::Ready;
 use sessionbench_targets::store::{
-    BackupStore, DeltaStore, LocalStore, RedisConfig, RedisSource, RedisStore, SessionStore,
+    BackupStore, DeltaStore, Flush, LocalStore, RedisConfig, RedisSource, RedisStore, SessionStore,
 };
 
 use super::args;
@@ -101,6 +101,11 @@ pub struct NodeArgs {
     /// or Redis.
     #[arg(long, default_value_t = sessionbench_targets::codec::DEFAULT_LIMIT)]
     decode_limit: usize,
+    /// redis: when a request's changes are written: on-save (once, at the end of the
+    /// request, in one script; Spring Session's default) or immediate (each change as it is
+    /// made, one script each).
+    #[arg(long, value_enum, default_value_t = FlushArg::OnSave)]
+    redis_flush: FlushArg,
     /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
     #[arg(long, default_value = "SESSION", value_parser = args::cookie_name)]
     cookie: String,
@@ -144,6 +149,12 @@ enum StoreKind {
     Backup,
     /// In Redis, shared by every node (Spring Session's layout); needs --redis-url.
     Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FlushArg {
+    OnSave,
+    Immediate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -230,6 +241,10 @@ pub fn run(a: NodeArgs) -> Result<(), CliError> {
                         namespace: a.redis_namespace.clone(),
                         timeout: a.redis_timeout,
                         codec: sessions,
+                        flush: match a.redis_flush {
+                            FlushArg::OnSave => Flush::OnSave,
+                            FlushArg::Immediate => Flush::Immediate,
+                        },
                     };
                     let store = RedisStore::new(&config).map_err(|e| {
                         CliError::Usage(format!("--redis-url {:?}: {e}", a.redis_url))

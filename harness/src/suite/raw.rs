@@ -53,6 +53,7 @@ pub struct TargetRaw {
     pub replication_delay: Option<String>,
     pub redis: Option<String>,
     pub redis_appendonly: Option<bool>,
+    pub redis_flush: Option<String>,
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,

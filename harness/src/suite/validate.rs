@@ -538,6 +538,24 @@ impl Check<'_> {
                 .unwrap_or_default(),
         };
         let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
+        let redis_flush = match t.redis_flush {
+            Some(_) if strategy != Strategy::Redis => {
+                self.err(
+                    &join(path, "redis-flush"),
+                    "only a \"redis\" target has a Redis",
+                );
+                None
+            }
+            Some(flush) => {
+                self.one_of(
+                    &join(path, "redis-flush"),
+                    &flush,
+                    &["on-save", "immediate"],
+                );
+                Some(flush)
+            }
+            None => None,
+        };
         let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
         if cookie.is_empty()
             || !cookie
@@ -570,6 +588,7 @@ impl Check<'_> {
             replication,
             replication_delay,
             redis,
+            redis_flush,
             name,
             strategy,
             nodes,

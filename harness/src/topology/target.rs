@@ -139,6 +139,9 @@ impl Topology {
         args.extend(["--padding-bytes".into(), t.padding_bytes.to_string()]);
         // Always named, so that a `deploy` can move the node to the next schema.
         args.extend(["--session-schema".into(), "1".into()]);
+        if let Some(flush) = &t.redis_flush {
+            args.extend(["--redis-flush".into(), flush.clone()]);
+        }
         if let Some(codec) = &t.codec {
             args.extend(["--codec".into(), codec.clone()]);
         }

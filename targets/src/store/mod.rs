@@ -16,4 +16,4 @@ pub use api::{SessionStore, StoreError, StoreFuture, StoreStats, StoreTraffic};
 pub use backup::BackupStore;
 pub use delta::DeltaStore;
 pub use local::{Expired, LocalStore};
-pub use redis::{RedisConfig, RedisSource, RedisStore};
+pub use redis::{Flush, RedisConfig, RedisSource, RedisStore};

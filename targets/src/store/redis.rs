@@ -44,6 +44,21 @@ pub struct RedisConfig {
     pub timeout: Duration,
     /// How attribute values are encoded (each is one hash field).
     pub codec: SessionCodec,
+    /// When a request's changes reach Redis.
+    pub flush: Flush,
+}
+
+/// Spring Session's `FlushMode`: when changes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flush {
+    /// Once per request, every change in one script (Spring's default, `ON_SAVE`).
+    #[default]
+    OnSave,
+    /// Each change as it is made (Spring's `IMMEDIATE`: every `setAttribute` writes): one
+    /// script per attribute set, per removal, for the counter and for the version, in that
+    /// order. Other requests see the changes sooner, and in between a reader can see a new
+    /// attribute beside the old version.
+    Immediate,
 }
 
 /// Where the server is.
@@ -110,6 +125,7 @@ pub struct RedisStore {
     namespace: String,
     scripts: Scripts,
     codec: SessionCodec,
+    flush: Flush,
     bytes_written: AtomicU64,
     bytes_read: AtomicU64,
     undecodable: AtomicU64,
@@ -208,6 +224,7 @@ impl RedisStore {
             namespace: config.namespace.clone(),
             scripts: Scripts::new(),
             codec: config.codec,
+            flush: config.flush,
             bytes_written: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             undecodable: AtomicU64::new(0),
@@ -349,6 +366,31 @@ impl RedisStore {
                 Ok(None)
             }
         }
+    }
+
+    /// One save script: sets and removes fields, renews the TTL; `false` if the session is
+    /// gone (nothing is written then).
+    async fn write_fields(
+        &self,
+        id: &SessionId,
+        sets: &[(String, Vec<u8>)],
+        removed: &[String],
+    ) -> Result<bool, StoreError> {
+        let key = self.key(id);
+        let saved: i64 = self
+            .run(|mut conn| {
+                let mut call = self.scripts.save.key(&key);
+                call.arg(now_ms()).arg(sets.len());
+                for (field, value) in sets {
+                    call.arg(field).arg(value);
+                }
+                for name in removed {
+                    call.arg(name);
+                }
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok(saved == 1)
     }
 
     fn written(&self, fields: &[(String, Vec<u8>)]) {
@@ -498,23 +540,24 @@ impl SessionStore for RedisStore {
                 sets.push((COUNTER.into(), counter.to_string().into_bytes()));
             }
             sets.push((VERSION.into(), change.version.to_string().into_bytes()));
-            let key = self.key(id);
             let removed: Vec<String> = change.removed.iter().map(|n| attr_field(n)).collect();
             self.written(&sets);
-            let saved: i64 = self
-                .run(|mut conn| {
-                    let mut call = self.scripts.save.key(&key);
-                    call.arg(now_ms()).arg(sets.len());
-                    for (field, value) in &sets {
-                        call.arg(field).arg(value);
-                    }
-                    for name in &removed {
-                        call.arg(name);
-                    }
-                    async move { call.invoke_async(&mut conn).await }
-                })
-                .await?;
-            Ok(saved == 1)
+            if self.flush == Flush::OnSave {
+                return self.write_fields(id, &sets, &removed).await;
+            }
+            // Attributes set, then removed, then the counter and the version.
+            let (attrs, meta) = sets.split_at(change.set.len());
+            let steps = attrs
+                .iter()
+                .map(|set| (std::slice::from_ref(set), &[][..]))
+                .chain(removed.iter().map(|r| (&[][..], std::slice::from_ref(r))))
+                .chain(meta.iter().map(|set| (std::slice::from_ref(set), &[][..])));
+            for (sets, removed) in steps {
+                if !self.write_fields(id, sets, removed).await? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
         })
     }
 
@@ -678,6 +721,7 @@ mod tests {
                 namespace: "sessionbench".into(),
                 timeout: Duration::from_millis(500),
                 codec: SessionCodec::default(),
+                flush: Flush::OnSave,
             }
         }
     }
@@ -754,6 +798,93 @@ mod tests {
             #[tokio::test]
             served().await
         );
+    }
+
+    /// The same checks with every change written as it is made.
+    mod immediate {
+        use super::*;
+
+        async fn served() -> Served {
+            let server = Server::start().await;
+            let config = RedisConfig {
+                flush: Flush::Immediate,
+                ..server.config()
+            };
+            Served {
+                store: RedisStore::new(&config).expect("client"),
+                _server: server,
+            }
+        }
+
+        crate::store_conformance_tests!(
+            #[tokio::test]
+            served().await
+        );
+    }
+
+    /// Script calls Redis has run since its statistics were reset.
+    async fn scripts_run(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(conn)
+            .await
+            .expect("INFO");
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+            .filter_map(|l| {
+                l.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    }
+
+    /// on-save writes a request's changes in one script; immediate writes each attribute, the
+    /// counter and the version in a script of its own, and the result is the same session.
+    #[tokio::test]
+    async fn immediate_flush_writes_each_change_on_its_own() {
+        let server = Server::start().await;
+        let mut conn = server.connect().await;
+        for (flush, scripts) in [(Flush::OnSave, 1), (Flush::Immediate, 4)] {
+            let store = RedisStore::new(&RedisConfig {
+                flush,
+                ..server.config()
+            })
+            .expect("client");
+            let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+            store.create(s.clone()).await.expect("create");
+            let attr = |v: u64| Attr {
+                value: serde_json::json!(v),
+                write: format!("w-{v}"),
+            };
+            // Loads the save script, so the count below sees no NOSCRIPT retry.
+            let warm = SessionChange {
+                set: [("a".to_string(), attr(0))].into(),
+                version: 2,
+                ..Default::default()
+            };
+            assert!(store.save(&s.id, &warm).await.expect("save"));
+            let _: () = redis::cmd("CONFIG")
+                .arg("RESETSTAT")
+                .query_async(&mut conn)
+                .await
+                .expect("RESETSTAT");
+            let change = SessionChange {
+                set: [("a".to_string(), attr(1)), ("b".to_string(), attr(2))].into(),
+                counter: Some(5),
+                version: 3,
+                ..Default::default()
+            };
+            assert!(store.save(&s.id, &change).await.expect("save"));
+            assert_eq!(scripts_run(&mut conn).await, scripts, "{flush:?}");
+            let mut expected = s.clone();
+            expected.apply(&warm);
+            expected.apply(&change);
+            assert_eq!(store.load(&s.id).await.expect("load"), Some(expected));
+        }
     }
 
     /// A rolling deploy against one Redis: a node on session schema 2 reads what a schema-1
@@ -863,6 +994,7 @@ mod tests {
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(300),
             codec: SessionCodec::default(),
+            flush: Flush::OnSave,
         };
         let store = Arc::new(RedisStore::new(&config).expect("lazy client"));
         let id = SessionId::generate();
@@ -905,6 +1037,7 @@ mod tests {
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(300),
             codec: SessionCodec::default(),
+            flush: Flush::OnSave,
         })
         .expect("client");
         let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
@@ -1042,6 +1175,7 @@ mod tests {
                 namespace: "sessionbench".into(),
                 timeout: Duration::from_millis(500),
                 codec: SessionCodec::default(),
+                flush: Flush::OnSave,
             })
             .expect("client")
         }
