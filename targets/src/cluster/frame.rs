@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 type Tag = Hmac<Sha256>;
 
 /// Length of the authentication tag when a secret is set.
-const TAG_LEN: usize = 32;
+pub(super) const TAG_LEN: usize = 32;
 
 /// Why a frame was refused.
 #[derive(Debug, thiserror::Error)]

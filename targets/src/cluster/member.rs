@@ -15,7 +15,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::frame::FrameCodec;
-use super::message::{Envelope, Message};
+use super::message::{Envelope, Location, Message};
 use super::replica::Replica;
 use super::wire;
 use crate::codec::{CodecError, SessionCodec};
@@ -541,8 +541,9 @@ impl Cluster {
                 self.link(&node, cluster);
                 self.await_live(&node, self.config.state_transfer_timeout)
                     .await;
-                let (_, state) = self.envelope(self.replica.state(), false);
-                self.write(wr, &state).await?;
+                for part in self.state_parts(self.replica.state()) {
+                    self.write(wr, &part).await?;
+                }
             }
             Message::State { .. } | Message::Heartbeat | Message::Ack { .. } => {}
             message => {
@@ -573,6 +574,64 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// The state as frames under the frame limit: the lists are halved until each part fits,
+    /// and every part but the last says `more`. A single session too large for a frame cannot
+    /// be replicated at all; it is left out and logged.
+    fn state_parts(&self, state: Message) -> Vec<Vec<u8>> {
+        let Message::State {
+            sessions,
+            locations,
+            ..
+        } = state
+        else {
+            return Vec::new();
+        };
+        let budget = self
+            .config
+            .codec
+            .limit
+            .saturating_sub(super::frame::TAG_LEN);
+        let encode = |sessions: Vec<Session>, locations: Vec<Location>, more: bool| {
+            self.envelope(
+                Message::State {
+                    sessions,
+                    locations,
+                    more,
+                },
+                false,
+            )
+            .1
+        };
+        let mut todo = vec![(sessions, locations)];
+        let mut parts = Vec::new();
+        while let Some((mut sessions, mut locations)) = todo.pop() {
+            let size = encode(sessions.clone(), locations.clone(), true).len();
+            if size <= budget {
+                parts.push((sessions, locations));
+            } else if sessions.len() + locations.len() <= 1 {
+                eprintln!(
+                    "node {}: state transfer leaves out a session of {size} bytes, over the {}-byte frame limit",
+                    self.config.node, self.config.codec.limit
+                );
+            } else {
+                let more_sessions = sessions.split_off(sessions.len() / 2);
+                let more_locations = locations.split_off(locations.len() / 2);
+                todo.push((more_sessions, more_locations));
+                todo.push((sessions, locations));
+            }
+        }
+        let last = parts.len().saturating_sub(1);
+        let mut frames: Vec<Vec<u8>> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (sessions, locations))| encode(sessions, locations, i < last))
+            .collect();
+        if frames.is_empty() {
+            frames.push(encode(Vec::new(), Vec::new(), false));
+        }
+        frames
     }
 
     /// Asks the known peers, in order, for their sessions; the first full answer wins. With no
@@ -628,14 +687,18 @@ impl Cluster {
             false,
         );
         self.write(&mut wr, &request).await?;
+        let mut installed = 0;
         while let Some((payload, size)) = self.config.codec.read(&mut rd).await? {
             add(&self.stats.bytes_received, size);
             let Ok(decoded) = wire::decode(&payload, &self.config.sessions) else {
                 continue;
             };
             self.undecodable(&decoded.from, &decoded.undecodable);
-            if let Some(state @ Message::State { .. }) = decoded.message {
-                return Ok(self.replica.install(state).await);
+            if let Some(state @ Message::State { more, .. }) = decoded.message {
+                installed += self.replica.install(state).await;
+                if !more {
+                    return Ok(installed);
+                }
             }
         }
         Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())

@@ -38,6 +38,8 @@ pub enum Message<S = Session, C = SessionChange> {
     State {
         sessions: Vec<S>,
         locations: Vec<Location>,
+        /// More parts follow: a state larger than a frame is sent in parts.
+        more: bool,
     },
     /// The receiver applied message `seq` (synchronous sends wait for these); the answer to a
     /// `Retrieve` carries the session.

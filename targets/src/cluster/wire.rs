@@ -45,9 +45,11 @@ pub fn encode(envelope: &Envelope, codec: &SessionCodec) -> Vec<u8> {
         Message::State {
             sessions,
             locations,
+            more,
         } => Message::State {
             sessions: sessions.iter().map(session).collect(),
             locations: locations.clone(),
+            more: *more,
         },
         Message::Ack { seq, session: s } => Message::Ack {
             seq: *seq,
@@ -98,12 +100,14 @@ pub fn decode(payload: &[u8], codec: &SessionCodec) -> Result<Decoded, postcard:
         Message::State {
             sessions,
             locations,
+            more,
         } => Some(Message::State {
             sessions: sessions
                 .iter()
                 .filter_map(|s| keep(&mut undecodable, codec.decode_session(s)))
                 .collect(),
             locations,
+            more,
         }),
         Message::Ack { seq, session } => Some(Message::Ack {
             seq,

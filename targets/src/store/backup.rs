@@ -308,6 +308,7 @@ impl Replica for BackupMap {
         Message::State {
             sessions: Vec::new(),
             locations,
+            more: false,
         }
     }
 

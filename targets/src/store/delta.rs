@@ -82,6 +82,7 @@ impl Replica for Replicas {
         Message::State {
             sessions: self.0.snapshot(),
             locations: Vec::new(),
+            more: false,
         }
     }
 
@@ -332,5 +333,45 @@ mod tests {
             let undecodable = b.stats().replication.expect("stats").sessions_undecodable;
             assert_eq!(undecodable, if readable { 0 } else { 2 }, "{codec}");
         }
+    }
+
+    /// A state larger than a frame arrives in parts: with an 8 KiB frame limit, 30 sessions
+    /// of about 1 KB each all reach the joiner; one session larger than a frame cannot be
+    /// sent and is the only one missing.
+    #[tokio::test]
+    async fn a_state_larger_than_a_frame_is_sent_in_parts() {
+        let small_frames = |name: &str, peers| {
+            let mut config = ClusterConfig::for_test(name, peers);
+            config.codec.limit = 8 * 1024;
+            config
+        };
+        let start = |config| async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            DeltaStore::start(config, listener).await.expect("cluster")
+        };
+        let a = start(small_frames("a", vec![])).await;
+        let mut ids = Vec::new();
+        for (i, size) in (0..31).map(|i| (i, if i == 30 { 20_000 } else { 1_000 })) {
+            let mut s = Session::new(
+                SessionId::generate(),
+                format!("u{i}"),
+                Duration::from_secs(60),
+            );
+            s.attrs.insert(
+                "blob".into(),
+                crate::session::Attr {
+                    value: serde_json::json!("x".repeat(size)),
+                    write: "w".into(),
+                },
+            );
+            ids.push(s.id.clone());
+            a.local.insert(s);
+        }
+        let b = start(small_frames("b", vec![("a".into(), a.cluster.addr())])).await;
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(b.local.peek(id).is_some(), i < 30, "session {i}");
+        }
+        let transfer = b.stats().replication.expect("stats").state_transfer;
+        assert_eq!(transfer, "received 30 sessions from a");
     }
 }
