@@ -227,6 +227,9 @@ pub struct FaultPlan {
     /// When the heal happens; `None` leaves the fault in place until the load ends.
     #[serde(with = "opt_ms", rename = "heal-after-ms")]
     pub heal_after: Option<Duration>,
+    /// `rolling-restart`: the wait between one node serving again and the next one stopping.
+    #[serde(with = "opt_ms", rename = "interval-ms", default)]
+    pub interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +250,18 @@ pub enum FaultKind {
     /// SIGTERM, then start again at once on the next session schema (2), as a release that
     /// changes the session type does. A `deploy` on every node in turn is a rolling deploy.
     Deploy,
+    /// SIGSTOP of a node (a long GC pause, a stalled VM): its sockets stay open and requests
+    /// to it hang. Heal: SIGCONT.
+    Pause,
+    /// Scale-in with a graceful drain: the LB stops sending new requests to the node, then it
+    /// gets SIGTERM. Heal: it starts again and the LB gains it back.
+    RemoveNode,
+    /// Every node in turn: SIGTERM, start again, wait `interval`, next (a deploy without a
+    /// schema change). `node` is "all".
+    RollingRestart,
+    /// The load balancer: SIGTERM and start again on the same port (its sticky state, if
+    /// any, is lost). `node` is "lb".
+    LbRestart,
     /// SIGTERM of a store process, then start again at once.
     StoreRestart,
     /// Every key the store process holds is deleted (FLUSHALL; a cluster node holds its
@@ -264,6 +279,10 @@ impl FaultKind {
             Self::Restart => "restart",
             Self::AddNode => "add-node",
             Self::Deploy => "deploy",
+            Self::Pause => "pause",
+            Self::RemoveNode => "remove-node",
+            Self::RollingRestart => "rolling-restart",
+            Self::LbRestart => "lb-restart",
             Self::StoreKill => "store-kill",
             Self::StoreRestart => "store-restart",
             Self::StoreFlush => "store-flush",

@@ -198,6 +198,27 @@ struct Schedule {
 }
 
 impl Schedule {
+    /// Restarts every node in turn, waiting `interval` after each is serving again. The
+    /// topology is locked per node only, so other faults and the load go on in between.
+    async fn rolling_restart(&self, interval: Duration) -> Result<(), StartError> {
+        let nodes: Vec<String> = self
+            .topology
+            .lock()
+            .await
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        for (i, node) in nodes.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(interval).await;
+            }
+            collect_metrics(&self.target, &self.topology, &self.events, Some(node)).await;
+            faults::inject(FaultKind::Restart, node, &mut *self.topology.lock().await).await?;
+        }
+        Ok(())
+    }
+
     fn event(
         &self,
         index: usize,
@@ -239,7 +260,7 @@ impl Schedule {
         // A graceful stop ends the node's counters: keep what it counted so far.
         if matches!(
             fault.kind,
-            FaultKind::Stop | FaultKind::Restart | FaultKind::Deploy
+            FaultKind::Stop | FaultKind::Restart | FaultKind::Deploy | FaultKind::RemoveNode
         ) {
             collect_metrics(
                 &self.target,
@@ -249,8 +270,12 @@ impl Schedule {
             )
             .await;
         }
-        let injected =
-            faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await;
+        let injected = if fault.kind == FaultKind::RollingRestart {
+            self.rolling_restart(fault.interval.unwrap_or_default())
+                .await
+        } else {
+            faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await
+        };
         if let Err(e) = injected {
             self.event(
                 index,

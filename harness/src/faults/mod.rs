@@ -15,6 +15,8 @@ pub fn heals_itself(kind: FaultKind) -> bool {
         kind,
         FaultKind::Restart
             | FaultKind::Deploy
+            | FaultKind::RollingRestart
+            | FaultKind::LbRestart
             | FaultKind::AddNode
             | FaultKind::StoreRestart
             | FaultKind::StoreFlush
@@ -30,6 +32,11 @@ pub async fn inject(kind: FaultKind, id: &str, topology: &mut Topology) -> Resul
     if kind.on_store() {
         return inject_on_store(kind, id, topology).await;
     }
+    match kind {
+        FaultKind::LbRestart => return topology.restart_lb(STOP_GRACE).await,
+        FaultKind::RemoveNode => return topology.remove_node(id, STOP_GRACE).await,
+        _ => {}
+    }
     // Validation guarantees the node exists.
     let Some(node) = topology.node_mut(id) else {
         return Ok(());
@@ -41,6 +48,7 @@ pub async fn inject(kind: FaultKind, id: &str, topology: &mut Topology) -> Resul
             node.terminate(STOP_GRACE).await;
             node.restart().await?;
         }
+        FaultKind::Pause => node.pause(),
         FaultKind::Deploy => {
             node.terminate(STOP_GRACE).await;
             node.set_arg("--session-schema", "2");
@@ -80,13 +88,23 @@ async fn inject_on_store(
 }
 
 /// Undoes a kill or stop (node `id` starts again on its port, with empty memory), a store
-/// kill (likewise) or a store pause (SIGCONT).
+/// kill (likewise), a pause (SIGCONT) or a removal (the node starts again and the LB gains
+/// it back).
 pub async fn heal(kind: FaultKind, id: &str, topology: &mut Topology) -> Result<(), StartError> {
-    if kind == FaultKind::StorePause {
-        if let Some(store) = topology.store_mut(id) {
-            store.resume();
+    match kind {
+        FaultKind::StorePause | FaultKind::Pause => {
+            let process = if kind.on_store() {
+                topology.store_mut(id)
+            } else {
+                topology.node_mut(id)
+            };
+            if let Some(p) = process {
+                p.resume();
+            }
+            return Ok(());
         }
-        return Ok(());
+        FaultKind::RemoveNode => return topology.restore_node(id).await,
+        _ => {}
     }
     let process = if kind.on_store() {
         topology.store_mut(id)

@@ -78,4 +78,5 @@ pub struct FaultRaw {
     pub kind: Option<String>,
     pub node: Option<String>,
     pub heal_after: Option<String>,
+    pub interval: Option<String>,
 }

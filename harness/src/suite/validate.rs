@@ -738,6 +738,10 @@ impl Check<'_> {
                 "restart",
                 "add-node",
                 "deploy",
+                "pause",
+                "remove-node",
+                "rolling-restart",
+                "lb-restart",
                 "store-kill",
                 "store-restart",
                 "store-flush",
@@ -752,10 +756,32 @@ impl Check<'_> {
             Some("restart") => FaultKind::Restart,
             Some("add-node") => FaultKind::AddNode,
             Some("deploy") => FaultKind::Deploy,
+            Some("pause") => FaultKind::Pause,
+            Some("remove-node") => FaultKind::RemoveNode,
+            Some("rolling-restart") => FaultKind::RollingRestart,
+            Some("lb-restart") => FaultKind::LbRestart,
             _ => FaultKind::Kill,
         };
-        let node = f.node.unwrap_or_default();
-        if node.is_empty() {
+        // Faults on the whole tier name it, so the history and reports say what they hit.
+        let whole = match kind {
+            FaultKind::RollingRestart => Some("all"),
+            FaultKind::LbRestart => Some("lb"),
+            _ => None,
+        };
+        let mut node = f.node.unwrap_or_default();
+        if let Some(whole) = whole {
+            if node.is_empty() {
+                node = whole.to_string();
+            } else if node != whole {
+                self.err(
+                    &join(path, "node"),
+                    format!("`{kind_name}` acts on `{whole}`: leave `node` out"),
+                );
+            }
+            if kind == FaultKind::LbRestart {
+                self.needs_lb(path, &kind_name, targets);
+            }
+        } else if node.is_empty() {
             self.err(path, "a fault needs `node` (for example \"node2\")");
         } else if kind == FaultKind::AddNode {
             if !sessionbench_targets::app::is_node_id(&node) {
@@ -828,11 +854,42 @@ impl Check<'_> {
             }
             None => None,
         };
+        let interval = match (kind, f.interval) {
+            (FaultKind::RollingRestart, text) => {
+                let d = self.duration(&join(path, "interval"), text.or(Some("2s".into())), None);
+                Some(self.positive(&join(path, "interval"), d, "interval"))
+            }
+            (_, Some(_)) => {
+                self.err(
+                    &join(path, "interval"),
+                    "only a rolling-restart waits between nodes",
+                );
+                None
+            }
+            (_, None) => None,
+        };
+        if kind == FaultKind::RemoveNode {
+            self.needs_lb(path, &kind_name, targets);
+        }
         FaultPlan {
             at,
             kind,
             node,
             heal_after,
+            interval,
+        }
+    }
+
+    /// A fault that works through the load balancer needs every target to have one.
+    fn needs_lb(&mut self, path: &[Seg], kind: &str, targets: &[TargetPlan]) {
+        for t in targets.iter().filter(|t| t.lb_policy.is_none()) {
+            self.err(
+                &join(path, "kind"),
+                format!(
+                    "target `{}` is \"direct\": there is no load balancer for `{kind}`",
+                    t.name
+                ),
+            );
         }
     }
 }

@@ -15,16 +15,20 @@ pub const SENTINEL_MASTER: &str = "sessionbench";
 /// other; every cluster node reports the cluster ok).
 const STORE_READY: Duration = Duration::from_secs(20);
 
+/// A free loopback port.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// A free loopback port, and the directory for `name`'s files.
 fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::PathBuf), StartError> {
     let spawn_error = |source| StartError::Spawn {
         name: name.into(),
         source,
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(spawn_error)?
-        .port();
+    let port = free_port().map_err(spawn_error)?;
     let dir = logs.join(format!("{target}-{name}"));
     std::fs::create_dir_all(&dir).map_err(spawn_error)?;
     Ok((port, dir))
@@ -70,9 +74,25 @@ pub async fn start_redis(
         ]),
         // Its nodes.conf (the cluster's view) lives in its directory, so a restarted node
         // rejoins as the cluster now sees it (a replica, if its replica was promoted).
-        Role::ClusterNode => args.extend(
-            ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"].map(String::from),
-        ),
+        // The bus port is named: by default it is the port + 10000, which is past 65535 for
+        // a quarter of the ephemeral range, or may be taken.
+        Role::ClusterNode => {
+            let bus = free_port().map_err(|source| StartError::Spawn {
+                name: name.into(),
+                source,
+            })?;
+            args.extend(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--cluster-port",
+                ]
+                .map(String::from),
+            );
+            args.push(bus.to_string());
+        }
     }
     launch(target, name, port, &args, logs).await
 }

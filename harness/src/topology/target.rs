@@ -69,7 +69,10 @@ impl Topology {
                     args.extend(["--backend".into(), format!("{}={}", n.name, n.addr())]);
                 }
                 let log = logs.join(format!("{}-lb.log", target.name));
-                Some(Process::start("lb", args, &log).await?)
+                let mut lb = Process::start("lb", args, &log).await?;
+                // An lb-restart brings it back where clients connect.
+                lb.pin_ports();
+                Some(lb)
             }
         };
         Ok(topology)
@@ -223,16 +226,69 @@ impl Topology {
         Ok(())
     }
 
-    /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API.
+    /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API
+    /// (and to the LB's arguments, so an LB restart keeps it).
     pub async fn add_node(&mut self, id: &str) -> Result<(), StartError> {
         self.start_node(id).await?;
         let addr = self.nodes.last().map(Process::addr).expect("just started");
+        if let Some(lb) = self.lb.as_mut() {
+            lb.args.extend(["--backend".into(), format!("{id}={addr}")]);
+        }
+        self.lb_admin(
+            Method::POST,
+            "/backends",
+            Some(json!({ "name": id, "addr": addr })),
+        )
+        .await
+    }
+
+    /// Scale-in with a drain: the LB drops node `id` (in-flight requests finish), then the
+    /// node gets SIGTERM.
+    pub async fn remove_node(&mut self, id: &str, grace: Duration) -> Result<(), StartError> {
+        self.lb_admin(Method::DELETE, &format!("/backends/{id}"), None)
+            .await?;
+        if let Some(node) = self.node_mut(id) {
+            node.terminate(grace).await;
+        }
+        Ok(())
+    }
+
+    /// Undoes `remove_node`: the node starts again on its port and the LB gains it back.
+    pub async fn restore_node(&mut self, id: &str) -> Result<(), StartError> {
+        let Some(node) = self.node_mut(id) else {
+            return Ok(());
+        };
+        node.restart().await?;
+        let addr = node.addr();
+        self.lb_admin(
+            Method::POST,
+            "/backends",
+            Some(json!({ "name": id, "addr": addr })),
+        )
+        .await
+    }
+
+    /// SIGTERM to the load balancer, then the same command again on the same port.
+    pub async fn restart_lb(&mut self, grace: Duration) -> Result<(), StartError> {
+        let Some(lb) = self.lb.as_mut() else {
+            return Ok(()); // Validation refuses lb-restart without a load balancer.
+        };
+        lb.terminate(grace).await;
+        lb.restart().await
+    }
+
+    /// One call to the LB's admin API; without an LB (refused at validation) nothing to do.
+    async fn lb_admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), StartError> {
         let Some(admin) = self.lb.as_ref().and_then(|lb| lb.ready.admin) else {
-            return Ok(()); // Validation refuses add-node without a load balancer.
+            return Ok(());
         };
         let mut client = Client::new(std::net::IpAddr::from([127, 0, 0, 1]), admin);
-        let body = json!({ "name": id, "addr": addr });
-        match client.send(Method::POST, "/backends", Some(&body)).await {
+        match client.send(method, path, body.as_ref()).await {
             Ok(reply) if reply.status.is_success() => Ok(()),
             Ok(reply) => Err(StartError::Admin {
                 detail: format!(

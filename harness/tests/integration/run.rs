@@ -640,3 +640,108 @@ heal-after = "1s"
         t["ops"]
     );
 }
+
+/// A pause, an LB restart, a drained removal and a rolling restart on stateless nodes (Redis):
+/// each is recorded with its window, the node or LB serves again after it, and no session is
+/// lost (requests caught by the paused node wait for its SIGCONT: latency, not loss).
+#[test]
+fn pause_lb_restart_remove_node_and_rolling_restart_keep_redis_sessions() {
+    let (code, results, dir) = run_load(
+        "tier-faults",
+        "13s",
+        r#"
+[workload.mix]
+read = 70
+write = 20
+counter = 10
+
+[[targets]]
+name = "redis"
+strategy = "redis"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "none"
+max-stale-reads = 0
+
+[[faults]]
+at = "1.5s"
+kind = "pause"
+node = "node2"
+heal-after = "1500ms"
+
+[[faults]]
+at = "4s"
+kind = "lb-restart"
+
+[[faults]]
+at = "5.5s"
+kind = "remove-node"
+node = "node3"
+heal-after = "1500ms"
+
+[[faults]]
+at = "8.5s"
+kind = "rolling-restart"
+interval = "700ms"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let faults = t["faults"].as_array().expect("faults");
+    let window = |kind: &str| {
+        let f = faults
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} recorded: {faults:?}"));
+        assert!(f["detail"].is_null(), "{kind} went through: {f}");
+        let start = f["start-ms"].as_f64().expect("start");
+        (start, f["end-ms"].as_f64().expect("ended") - start)
+    };
+    let (_, pause) = window("pause");
+    assert!((1400.0..2500.0).contains(&pause), "pause lasted {pause} ms");
+    let (_, removal) = window("remove-node");
+    assert!(
+        (1400.0..3000.0).contains(&removal),
+        "removal lasted {removal} ms"
+    );
+    let (lb_at, lb_restart) = window("lb-restart");
+    assert!(
+        lb_restart < 3000.0,
+        "the LB is back once ready: {lb_restart} ms"
+    );
+    let (rolling_at, rolling) = window("rolling-restart");
+    assert!(
+        rolling > 1400.0,
+        "three restarts with two 700 ms waits: {rolling} ms"
+    );
+    assert_eq!(faults[3]["node"], "all");
+    assert_eq!(faults[1]["node"], "lb");
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let ops: Vec<Value> = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op")
+        .collect();
+    let served_after = |at_ms: f64, node: &str| {
+        ops.iter().any(|r| {
+            r["outcome"] == "ok"
+                && (node.is_empty() || r["node"] == node)
+                && r["start-us"].as_f64() > Some(at_ms * 1000.0)
+        })
+    };
+    assert!(
+        served_after(lb_at + lb_restart, ""),
+        "served through the restarted LB"
+    );
+    assert!(
+        served_after(rolling_at + rolling, "node1"),
+        "node1 serves after the rolling restart"
+    );
+    assert_eq!(t["sessions"]["lost"], 0);
+    let p999 = t["latency-ms"]["p999"].as_f64().expect("latency");
+    assert!(
+        p999 > 1000.0,
+        "requests waited out the pause: p99.9 {p999} ms"
+    );
+}

@@ -1117,11 +1117,15 @@ mod tests {
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).expect("cluster node dir");
                 let dir_arg = dir.display().to_string();
+                // Not the default port + 10000, which can be past 65535.
+                let bus = Server::free_port().to_string();
                 let extra = [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
                     "1000",
+                    "--cluster-port",
+                    bus.as_str(),
                     "--dir",
                     dir_arg.as_str(),
                 ];
