@@ -8,6 +8,7 @@ mod exit;
 mod lb;
 mod node;
 mod progress;
+mod proxy;
 mod run;
 
 pub use exit::ExitCode;
@@ -37,6 +38,9 @@ enum Command {
     Node(node::NodeArgs),
     /// Run the reference load balancer in front of session nodes.
     Lb(lb::LbArgs),
+    /// Run a TCP fault proxy (latency, bandwidth, blackhole, reset, refuse) in front of one
+    /// upstream.
+    Proxy(proxy::ProxyArgs),
     /// Become another program, dying with the harness (how it starts redis-server).
     #[command(hide = true)]
     Exec(exec::ExecArgs),
@@ -52,6 +56,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
         Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
+        Command::Proxy(args) => proxy::run(args).map(|()| ExitCode::Ok),
         Command::Exec(args) => exec::run(args).map(|()| ExitCode::Ok),
     };
     match result {

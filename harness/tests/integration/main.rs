@@ -5,6 +5,7 @@ mod cluster;
 mod codecs;
 mod lb;
 mod node;
+mod proxy;
 mod run;
 mod suites;
 mod support;

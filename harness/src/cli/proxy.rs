@@ -1,0 +1,67 @@
+//! `sessionbench proxy`: a TCP fault proxy in front of one upstream.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use sessionbench_targets::readiness::Ready;
+
+use super::args;
+use super::exit::CliError;
+
+/// Forwards every TCP connection to --upstream and, when told through the admin API, delays,
+/// throttles, blackholes, resets or refuses traffic, per direction. Admin API on its own
+/// loopback port: GET /faults, PUT /faults with a JSON body such as
+/// {"upstream":{"latency-ms":50,"jitter-ms":10,"bandwidth-bytes-per-s":0,"blackhole":false},
+/// "downstream":{…},"reset":false,"refuse":false} (missing fields are off), DELETE /faults.
+/// Prints one JSON readiness line: {"ready":"proxy","id":…,"addr":…,"admin":…}.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Name in logs and in the readiness line.
+    #[arg(long, default_value = "proxy", value_parser = args::node_id)]
+    id: String,
+    /// Address clients connect to; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Where every connection is forwarded; must be loopback.
+    #[arg(long)]
+    upstream: SocketAddr,
+    /// Address of the admin API; must be loopback (it is unauthenticated).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    admin: SocketAddr,
+}
+
+pub fn run(a: ProxyArgs) -> Result<(), CliError> {
+    for (flag, addr) in [
+        ("--listen", a.listen),
+        ("--upstream", a.upstream),
+        ("--admin", a.admin),
+    ] {
+        if !addr.ip().is_loopback() {
+            return Err(CliError::Usage(format!(
+                "{flag} {addr} is not a loopback address (the proxy only works on loopback)"
+            )));
+        }
+    }
+    args::die_with_parent();
+    let who = format!("proxy {}", a.id);
+    args::runtime(None)
+        .map_err(CliError::io("cannot start the runtime"))?
+        .block_on(async {
+            let (listener, addr) = args::bind(a.listen).await?;
+            let (admin, admin_addr) = args::bind(a.admin).await?;
+            sessionbench_targets::proxy::start(listener, admin, a.upstream)
+                .await
+                .map_err(CliError::io("cannot start the proxy"))?;
+            Ready {
+                ready: "proxy".into(),
+                id: a.id.clone(),
+                addr,
+                admin: Some(admin_addr),
+                cluster: None,
+            }
+            .announce()
+            .map_err(CliError::io("cannot print the readiness line"))?;
+            args::until_signal(who).await;
+            Ok(())
+        })
+}

@@ -1,0 +1,116 @@
+//! `sessionbench proxy`: a TCP fault proxy in the manner of Toxiproxy. It forwards every
+//! connection to one upstream and, when told through its admin API, delays, throttles,
+//! blackholes, resets or refuses traffic, per direction. Placed on a link (LB to node, node to
+//! node, node to store) it makes partitions and slow links that no process fault can.
+
+mod admin;
+mod faults;
+mod pump;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub use faults::{Direction, Faults};
+
+/// The proxy's shared state: the faults in force, and a signal that resets connections.
+#[derive(Debug)]
+pub struct Proxy {
+    upstream: SocketAddr,
+    faults: RwLock<Faults>,
+    /// Bumped when `reset` is switched on: every open connection closes with a reset.
+    resets: watch::Sender<u64>,
+    /// Whether the listener should be open (`refuse` closes it).
+    listening: watch::Sender<bool>,
+}
+
+impl Proxy {
+    pub fn new(upstream: SocketAddr) -> Arc<Self> {
+        Arc::new(Self {
+            upstream,
+            faults: RwLock::new(Faults::default()),
+            resets: watch::Sender::new(0),
+            listening: watch::Sender::new(true),
+        })
+    }
+
+    pub fn faults(&self) -> Faults {
+        *self.faults.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts `faults` in force at once, for open connections too.
+    pub fn set(&self, faults: Faults) {
+        let before = std::mem::replace(
+            &mut *self.faults.write().unwrap_or_else(|p| p.into_inner()),
+            faults,
+        );
+        if faults.reset && !before.reset {
+            self.resets.send_modify(|n| *n += 1);
+        }
+        self.listening.send_replace(!faults.refuse);
+    }
+
+    /// Accepts on `listener` (and, after a `refuse` ends, on the same address again) until
+    /// the task is dropped.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        let mut listener = Some(listener);
+        let mut listening = self.listening.subscribe();
+        loop {
+            // The wanted state, read before waiting: a `refuse` may predate this task.
+            let open = *listening.borrow_and_update();
+            match (open, listener.is_some()) {
+                (false, true) => listener = None, // closed: connects are refused
+                (true, false) => listener = Some(TcpListener::bind(addr).await?),
+                _ => {}
+            }
+            match &listener {
+                Some(l) => {
+                    tokio::select! {
+                        accepted = l.accept() => {
+                            let Ok((client, _)) = accepted else { continue };
+                            tokio::spawn(self.clone().serve(client));
+                        }
+                        changed = listening.changed() => if changed.is_err() { return Ok(()) },
+                    }
+                }
+                None => {
+                    if listening.changed().await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(self: Arc<Self>, client: TcpStream) {
+        let _ = client.set_nodelay(true);
+        if self.faults().reset {
+            pump::reset(client);
+            return;
+        }
+        let Ok(upstream) = TcpStream::connect(self.upstream).await else {
+            pump::reset(client);
+            return;
+        };
+        let _ = upstream.set_nodelay(true);
+        pump::forward(self, client, upstream).await;
+    }
+}
+
+/// Binds the proxy and its admin API, prints nothing: the caller announces readiness.
+pub async fn start(
+    listener: TcpListener,
+    admin: TcpListener,
+    upstream: SocketAddr,
+) -> std::io::Result<Arc<Proxy>> {
+    let proxy = Proxy::new(upstream);
+    tokio::spawn(proxy.clone().run(listener));
+    let app = admin::router(proxy.clone());
+    tokio::spawn(async move { axum::serve(admin, app).await });
+    Ok(proxy)
+}
