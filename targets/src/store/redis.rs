@@ -735,9 +735,14 @@ mod tests {
 
     impl Served {
         async fn new() -> Self {
+            Self::with(|config| config).await
+        }
+
+        /// A fresh server, and a store on it configured by `tweak`.
+        async fn with(tweak: impl FnOnce(RedisConfig) -> RedisConfig) -> Self {
             let server = Server::start().await;
             Self {
-                store: RedisStore::new(&server.config()).expect("client"),
+                store: RedisStore::new(&tweak(server.config())).expect("client"),
                 _server: server,
             }
         }
@@ -779,24 +784,16 @@ mod tests {
     mod msgpack_lz4 {
         use super::*;
 
-        async fn served() -> Served {
-            let server = Server::start().await;
-            let config = RedisConfig {
+        crate::store_conformance_tests!(
+            #[tokio::test]
+            Served::with(|config| RedisConfig {
                 codec: SessionCodec::new(
                     "msgpack+lz4".parse().expect("codec"),
                     crate::codec::Schema::V1,
                 ),
-                ..server.config()
-            };
-            Served {
-                store: RedisStore::new(&config).expect("client"),
-                _server: server,
-            }
-        }
-
-        crate::store_conformance_tests!(
-            #[tokio::test]
-            served().await
+                ..config
+            })
+            .await
         );
     }
 
@@ -804,21 +801,13 @@ mod tests {
     mod immediate {
         use super::*;
 
-        async fn served() -> Served {
-            let server = Server::start().await;
-            let config = RedisConfig {
-                flush: Flush::Immediate,
-                ..server.config()
-            };
-            Served {
-                store: RedisStore::new(&config).expect("client"),
-                _server: server,
-            }
-        }
-
         crate::store_conformance_tests!(
             #[tokio::test]
-            served().await
+            Served::with(|config| RedisConfig {
+                flush: Flush::Immediate,
+                ..config
+            })
+            .await
         );
     }
 
