@@ -93,6 +93,10 @@ pub struct TargetPlan {
     pub replication_delay: Duration,
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
+    /// The suite has network faults: the harness places fault proxies on this target's
+    /// links (and nowhere when it has none, so they cost nothing).
+    #[serde(default)]
+    pub proxied_links: bool,
     pub padding_bytes: usize,
     /// For strategies that serialize sessions (delta, backup, redis): `format[+compression]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +234,33 @@ pub struct FaultPlan {
     /// `rolling-restart`: the wait between one node serving again and the next one stopping.
     #[serde(with = "opt_ms", rename = "interval-ms", default)]
     pub interval: Option<Duration>,
+    /// `partition`, `latency`: the node's link they act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
+    /// `latency`: the delay added each way, and up to how much more at random.
+    #[serde(with = "opt_ms", rename = "latency-ms", default)]
+    pub latency: Option<Duration>,
+    #[serde(with = "opt_ms", rename = "jitter-ms", default)]
+    pub jitter: Option<Duration>,
+}
+
+/// A node's network link, where the harness places a fault proxy for network faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Link {
+    /// Between the load balancer and the node.
+    Lb,
+    /// Between the node and its store (a standalone Redis).
+    Store,
+}
+
+impl Link {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lb => "lb",
+            Self::Store => "store",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +290,11 @@ pub enum FaultKind {
     /// Every node in turn: SIGTERM, start again, wait `interval`, next (a deploy without a
     /// schema change). `node` is "all".
     RollingRestart,
+    /// The node's `link` blackholed both ways: connections stay open and silent (a network
+    /// partition). Heal: traffic flows again.
+    Partition,
+    /// `latency` (and up to `jitter` more) added each way on the node's `link`. Heal: removed.
+    Latency,
     /// The load balancer: SIGTERM and start again on the same port (its sticky state, if
     /// any, is lost). `node` is "lb".
     LbRestart,
@@ -283,6 +319,8 @@ impl FaultKind {
             Self::RemoveNode => "remove-node",
             Self::RollingRestart => "rolling-restart",
             Self::LbRestart => "lb-restart",
+            Self::Partition => "partition",
+            Self::Latency => "latency",
             Self::StoreKill => "store-kill",
             Self::StoreRestart => "store-restart",
             Self::StoreFlush => "store-flush",

@@ -273,6 +273,9 @@ impl Schedule {
         let injected = if fault.kind == FaultKind::RollingRestart {
             self.rolling_restart(fault.interval.unwrap_or_default())
                 .await
+        } else if fault.link.is_some() {
+            faults::network(&fault, &self.topology.lock().await.links, true);
+            Ok(())
         } else {
             faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await
         };
@@ -294,7 +297,13 @@ impl Schedule {
                 return; // Lasts until the load ends.
             };
             tokio::time::sleep_until(self.t0 + fault.at + after).await;
-            faults::heal(fault.kind, &fault.node, &mut *self.topology.lock().await).await
+            let mut topology = self.topology.lock().await;
+            if fault.link.is_some() {
+                faults::network(&fault, &topology.links, false);
+                Ok(())
+            } else {
+                faults::heal(fault.kind, &fault.node, &mut topology).await
+            }
         };
         let detail = healed.err().map(|e| format!("heal failed: {e}"));
         self.event(

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::plan::FaultKind;
-use crate::topology::{StartError, Topology, flush};
+use crate::plan::{FaultKind, FaultPlan};
+use crate::topology::{Links, StartError, Topology, flush};
 
 /// How long a stopped node may take to drain before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -85,6 +85,23 @@ async fn inject_on_store(
         _ => {}
     }
     Ok(())
+}
+
+/// Sets (`on`) or clears a network fault on the proxy of the node's link.
+pub fn network(fault: &FaultPlan, links: &Links, on: bool) {
+    let Some(link) = fault.link else {
+        return;
+    };
+    let ms =
+        |d: Option<Duration>| d.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    match (fault.kind, on) {
+        (_, false) => links.heal(&fault.node, link),
+        (FaultKind::Partition, true) => links.partition(&fault.node, link),
+        (FaultKind::Latency, true) => {
+            links.delay(&fault.node, link, ms(fault.latency), ms(fault.jitter));
+        }
+        _ => {}
+    }
 }
 
 /// Undoes a kill or stop (node `id` starts again on its port, with empty memory), a store

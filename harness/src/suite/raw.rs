@@ -79,4 +79,7 @@ pub struct FaultRaw {
     pub node: Option<String>,
     pub heal_after: Option<String>,
     pub interval: Option<String>,
+    pub link: Option<String>,
+    pub latency: Option<String>,
+    pub jitter: Option<String>,
 }

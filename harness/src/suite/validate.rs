@@ -10,7 +10,7 @@ use toml_edit::Document;
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
 use crate::plan::{
-    Expect, FaultKind, FaultPlan, LoadModel, LossExpectation, Mix, Plan, RedisPlan, Strategy,
+    Expect, FaultKind, FaultPlan, Link, LoadModel, LossExpectation, Mix, Plan, RedisPlan, Strategy,
     TargetPlan, Workload,
 };
 
@@ -298,13 +298,18 @@ impl Check<'_> {
             }
             targets.push(target);
         }
-        let faults = raw
+        let faults: Vec<FaultPlan> = raw
             .faults
             .unwrap_or_default()
             .into_iter()
             .enumerate()
             .map(|(i, f)| self.fault(&[key("faults"), Seg::Index(i)], f, duration, &targets))
             .collect();
+        if faults.iter().any(|f| f.link.is_some()) {
+            for t in &mut targets {
+                t.proxied_links = true;
+            }
+        }
         Plan {
             name,
             source: self.file.into(),
@@ -595,6 +600,7 @@ impl Check<'_> {
             lb_policy,
             cookie,
             max_inactive,
+            proxied_links: false,
             padding_bytes,
             codec,
             expect,
@@ -742,6 +748,8 @@ impl Check<'_> {
                 "remove-node",
                 "rolling-restart",
                 "lb-restart",
+                "partition",
+                "latency",
                 "store-kill",
                 "store-restart",
                 "store-flush",
@@ -760,6 +768,8 @@ impl Check<'_> {
             Some("remove-node") => FaultKind::RemoveNode,
             Some("rolling-restart") => FaultKind::RollingRestart,
             Some("lb-restart") => FaultKind::LbRestart,
+            Some("partition") => FaultKind::Partition,
+            Some("latency") => FaultKind::Latency,
             _ => FaultKind::Kill,
         };
         // Faults on the whole tier name it, so the history and reports say what they hit.
@@ -871,13 +881,88 @@ impl Check<'_> {
         if kind == FaultKind::RemoveNode {
             self.needs_lb(path, &kind_name, targets);
         }
+        let network = matches!(kind, FaultKind::Partition | FaultKind::Latency);
+        let link = self.link(path, &kind_name, network, f.link, targets);
+        let (latency, jitter) = if kind == FaultKind::Latency {
+            if f.latency.is_none() {
+                self.err(
+                    path,
+                    "a latency fault needs `latency` (for example \"50ms\")",
+                );
+            }
+            let latency = self.duration(
+                &join(path, "latency"),
+                f.latency.or(Some("1ms".into())),
+                None,
+            );
+            let latency = self.positive(&join(path, "latency"), latency, "latency");
+            let jitter = self
+                .duration(&join(path, "jitter"), f.jitter.or(Some("0s".into())), None)
+                .unwrap_or_default();
+            (Some(latency), Some(jitter))
+        } else {
+            for (key, given) in [
+                ("latency", f.latency.is_some()),
+                ("jitter", f.jitter.is_some()),
+            ] {
+                if given {
+                    self.err(&join(path, key), "only a `latency` fault adds latency");
+                }
+            }
+            (None, None)
+        };
         FaultPlan {
             at,
             kind,
             node,
             heal_after,
             interval,
+            link,
+            latency,
+            jitter,
         }
+    }
+
+    /// `link = "lb" | "store"` for network faults: which of the node's links the proxy cuts
+    /// or slows. A store link needs a standalone Redis the harness runs (a Sentinel or
+    /// Cluster client learns real addresses from the servers and would go around a proxy).
+    fn link(
+        &mut self,
+        path: &[Seg],
+        kind: &str,
+        network: bool,
+        link: Option<String>,
+        targets: &[TargetPlan],
+    ) -> Option<Link> {
+        let key_path = join(path, "link");
+        if !network {
+            if link.is_some() {
+                self.err(&key_path, "only `partition` and `latency` act on a link");
+            }
+            return None;
+        }
+        let name = link.unwrap_or_else(|| "lb".into());
+        let link = match self.one_of(&key_path, &name, &["lb", "store"]) {
+            Some("store") => Link::Store,
+            _ => Link::Lb,
+        };
+        for t in targets {
+            let fits = match link {
+                Link::Lb => t.lb_policy.is_some(),
+                Link::Store => matches!(t.redis, Some(RedisPlan::Standalone { .. })),
+            };
+            if !fits {
+                self.err(
+                    &key_path,
+                    format!(
+                        "target `{}` has no {} link for a {kind} (store links need redis = \"standalone\"; lb links a load balancer)",
+                        t.name,
+                        link.name()
+                    ),
+                );
+            }
+        }
+        Some(link)
     }
 
     /// A fault that works through the load balancer needs every target to have one.

@@ -2,10 +2,12 @@
 //! them: on success, on error, on panic (Drop), on Ctrl-C, and even when the harness itself is
 //! killed (the children ask the kernel for SIGKILL when their parent dies).
 
+mod links;
 mod process;
 mod store;
 mod target;
 
+pub use links::Links;
 pub use process::{PARENT_DEATH_ENV, Process, StartError};
 pub use store::flush;
 pub use target::Topology;

@@ -30,6 +30,12 @@ pub enum StartError {
     },
     #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
     NotReady { name: String, log: String },
+    #[error("cannot place a fault proxy for `{node}`: {source}")]
+    Proxy {
+        node: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the load balancer refused the new backend: {detail}")]
     Admin { detail: String },
     #[error("store process `{name}`: {source}")]

@@ -9,10 +9,11 @@ use std::time::Duration;
 use hyper::Method;
 use serde_json::json;
 
+use super::links::Links;
 use super::process::{Process, StartError};
 use super::store::{self, Role};
 use crate::load::Client;
-use crate::plan::{RedisPlan, TargetPlan};
+use crate::plan::{Link, RedisPlan, TargetPlan};
 
 /// How often the LB checks its backends during a run.
 const HEALTH_INTERVAL: &str = "500ms";
@@ -23,6 +24,8 @@ pub struct Topology {
     pub stores: Vec<Process>,
     pub nodes: Vec<Process>,
     pub lb: Option<Process>,
+    /// Fault proxies on the nodes' links (none unless the suite has network faults).
+    pub links: Links,
     target: TargetPlan,
     logs: PathBuf,
     /// Replication links of this run authenticate with a secret of their own.
@@ -37,6 +40,7 @@ impl Topology {
             stores: Vec::new(),
             nodes: Vec::new(),
             lb: None,
+            links: Links::default(),
             target: target.clone(),
             logs: logs.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
@@ -65,8 +69,14 @@ impl Topology {
                     "--cookie".into(),
                     target.cookie.clone(),
                 ]);
-                for n in &topology.nodes {
-                    args.extend(["--backend".into(), format!("{}={}", n.name, n.addr())]);
+                let nodes: Vec<(String, SocketAddr)> = topology
+                    .nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), n.addr()))
+                    .collect();
+                for (name, addr) in nodes {
+                    let addr = topology.reach(&name, Link::Lb, addr).await?;
+                    args.extend(["--backend".into(), format!("{name}={addr}")]);
                 }
                 let log = logs.join(format!("{}-lb.log", target.name));
                 let mut lb = Process::start("lb", args, &log).await?;
@@ -121,7 +131,8 @@ impl Topology {
     /// Starts node `id` (a clustered one knows every running node as a peer and fetches the
     /// state from them before it is ready), with its ports pinned for restarts.
     async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
-        let t = &self.target;
+        let target = self.target.clone();
+        let t = &target;
         let mut args: Vec<String> = [
             "node",
             "--id",
@@ -153,11 +164,16 @@ impl Topology {
         }
         let redis_args: Vec<String> = match &t.redis {
             Some(RedisPlan::External { url }) => vec!["--redis-url".into(), url.clone()],
-            Some(RedisPlan::Standalone { .. }) => self
-                .stores
-                .iter()
-                .flat_map(|r| ["--redis-url".into(), format!("redis://{}", r.addr())])
-                .collect(),
+            Some(RedisPlan::Standalone { .. }) => {
+                let redis = self.stores.first().map(Process::addr);
+                match redis {
+                    Some(addr) => {
+                        let addr = self.reach(id, Link::Store, addr).await?;
+                        vec!["--redis-url".into(), format!("redis://{addr}")]
+                    }
+                    None => Vec::new(),
+                }
+            }
             Some(RedisPlan::Cluster { .. }) => self
                 .stores
                 .iter()
@@ -231,6 +247,7 @@ impl Topology {
     pub async fn add_node(&mut self, id: &str) -> Result<(), StartError> {
         self.start_node(id).await?;
         let addr = self.nodes.last().map(Process::addr).expect("just started");
+        let addr = self.reach(id, Link::Lb, addr).await?;
         if let Some(lb) = self.lb.as_mut() {
             lb.args.extend(["--backend".into(), format!("{id}={addr}")]);
         }
@@ -260,6 +277,7 @@ impl Topology {
         };
         node.restart().await?;
         let addr = node.addr();
+        let addr = self.reach(id, Link::Lb, addr).await?;
         self.lb_admin(
             Method::POST,
             "/backends",
@@ -275,6 +293,26 @@ impl Topology {
         };
         lb.terminate(grace).await;
         lb.restart().await
+    }
+
+    /// Where node `id`'s `link` peer reaches `addr`: through a fault proxy when the suite has
+    /// network faults, directly otherwise.
+    async fn reach(
+        &mut self,
+        id: &str,
+        link: Link,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, StartError> {
+        if !self.target.proxied_links {
+            return Ok(addr);
+        }
+        self.links
+            .through(id, link, addr)
+            .await
+            .map_err(|source| StartError::Proxy {
+                node: id.into(),
+                source,
+            })
     }
 
     /// One call to the LB's admin API; without an LB (refused at validation) nothing to do.

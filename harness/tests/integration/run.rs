@@ -745,3 +745,83 @@ interval = "700ms"
         "requests waited out the pause: p99.9 {p999} ms"
     );
 }
+
+/// Network faults through the fault proxies the harness places on a target's links: node2 cut
+/// off from the load balancer (the LB's health check routes around it, and it serves again
+/// after the heal), then 80 ms each way between node1 and Redis (node1's requests slow down,
+/// the others' do not). Sessions live in Redis, so none is lost.
+#[test]
+fn a_partition_from_the_lb_and_latency_to_the_store_act_on_one_node() {
+    let (code, results, dir) = run_load(
+        "network-faults",
+        "11s",
+        r#"
+[workload.mix]
+read = 70
+write = 20
+counter = 10
+
+[[targets]]
+name = "redis"
+strategy = "redis"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "none"
+max-stale-reads = 0
+
+[[faults]]
+at = "1.5s"
+kind = "partition"
+node = "node2"
+link = "lb"
+heal-after = "3s"
+
+[[faults]]
+at = "6.5s"
+kind = "latency"
+node = "node1"
+link = "store"
+latency = "80ms"
+heal-after = "3s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let plan = json(&dir.join("plan.json"));
+    assert_eq!(plan["targets"][0]["proxied-links"], true);
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let ops: Vec<Value> = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["outcome"] == "ok")
+        .collect();
+    let started = |r: &Value| r["start-us"].as_u64().expect("start") / 1000;
+    // Cut off: nothing is served by node2 once the LB has noticed (within 1.5 s), until the heal.
+    let cut_off = ops
+        .iter()
+        .filter(|r| r["node"] == "node2" && (3_000..4_500).contains(&started(r)))
+        .count();
+    assert_eq!(cut_off, 0, "node2 served while partitioned from the LB");
+    assert!(
+        ops.iter()
+            .any(|r| r["node"] == "node2" && started(r) > 5_500),
+        "node2 serves again after the heal"
+    );
+    // Slowed: node1's requests take at least one 160 ms round trip to Redis; the others not.
+    let median_ms = |node: &str| {
+        let mut v: Vec<u64> = ops
+            .iter()
+            .filter(|r| r["node"] == node && (7_000..9_000).contains(&started(r)))
+            .map(|r| {
+                (r["end-us"].as_u64().expect("end") - r["start-us"].as_u64().expect("start")) / 1000
+            })
+            .collect();
+        v.sort_unstable();
+        assert!(!v.is_empty(), "{node} served during the latency");
+        v[v.len() / 2]
+    };
+    let (slow, fast) = (median_ms("node1"), median_ms("node3"));
+    assert!(slow >= 160 && fast < 60, "node1 {slow} ms, node3 {fast} ms");
+    assert_eq!(t["sessions"]["lost"], 0);
+}
