@@ -534,12 +534,7 @@ heal-after = "1s"
     // Without persistence, no session that existed at the store kill works after it.
     let kill_us = faults[1]["start-ms"].as_f64().expect("start") * 1000.0;
     let heal_us = faults[1]["end-ms"].as_f64().expect("end") * 1000.0;
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
-    let ops: Vec<Value> = history
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["type"] == "op")
-        .collect();
+    let ops = ops(&dir);
     let before_kill: std::collections::HashSet<&str> = ops
         .iter()
         .filter(|o| o["kind"] == "login" && o["outcome"] == "ok")
@@ -641,15 +636,8 @@ heal-after = "1s"
     );
 }
 
-/// A pause, an LB restart, a drained removal and a rolling restart on stateless nodes (Redis):
-/// each is recorded with its window, the node or LB serves again after it, and no session is
-/// lost (requests caught by the paused node wait for its SIGCONT: latency, not loss).
-#[test]
-fn pause_lb_restart_remove_node_and_rolling_restart_keep_redis_sessions() {
-    let (code, results, dir) = run_load(
-        "tier-faults",
-        "13s",
-        r#"
+/// Three nodes sharing a standalone Redis, read-heavy, that must lose nothing.
+const REDIS_THREE_NODES: &str = r#"
 [workload.mix]
 read = 70
 write = 20
@@ -663,7 +651,29 @@ nodes = 3
 [targets.expect]
 sessions-lost = "none"
 max-stale-reads = 0
+"#;
 
+/// Every operation of a run, from its history.
+fn ops(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .expect("history")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op")
+        .collect()
+}
+
+/// A pause, an LB restart, a drained removal and a rolling restart on stateless nodes (Redis):
+/// each is recorded with its window, the node or LB serves again after it, and no session is
+/// lost (requests caught by the paused node wait for its SIGCONT: latency, not loss).
+#[test]
+fn pause_lb_restart_remove_node_and_rolling_restart_keep_redis_sessions() {
+    let (code, results, dir) = run_load(
+        "tier-faults",
+        "13s",
+        &format!(
+            "{REDIS_THREE_NODES}{}",
+            r#"
 [[faults]]
 at = "1.5s"
 kind = "pause"
@@ -684,7 +694,8 @@ heal-after = "1500ms"
 at = "8.5s"
 kind = "rolling-restart"
 interval = "700ms"
-"#,
+"#
+        ),
     );
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
@@ -717,12 +728,7 @@ interval = "700ms"
     );
     assert_eq!(faults[3]["node"], "all");
     assert_eq!(faults[1]["node"], "lb");
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
-    let ops: Vec<Value> = history
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["type"] == "op")
-        .collect();
+    let ops = ops(&dir);
     let served_after = |at_ms: f64, node: &str| {
         ops.iter().any(|r| {
             r["outcome"] == "ok"
@@ -755,21 +761,9 @@ fn a_partition_from_the_lb_and_latency_to_the_store_act_on_one_node() {
     let (code, results, dir) = run_load(
         "network-faults",
         "11s",
-        r#"
-[workload.mix]
-read = 70
-write = 20
-counter = 10
-
-[[targets]]
-name = "redis"
-strategy = "redis"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "none"
-max-stale-reads = 0
-
+        &format!(
+            "{REDIS_THREE_NODES}{}",
+            r#"
 [[faults]]
 at = "1.5s"
 kind = "partition"
@@ -784,17 +778,16 @@ node = "node1"
 link = "store"
 latency = "80ms"
 heal-after = "3s"
-"#,
+"#
+        ),
     );
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let plan = json(&dir.join("plan.json"));
     assert_eq!(plan["targets"][0]["proxied-links"], true);
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
-    let ops: Vec<Value> = history
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["type"] == "op" && r["outcome"] == "ok")
+    let ops: Vec<Value> = ops(&dir)
+        .into_iter()
+        .filter(|r| r["outcome"] == "ok")
         .collect();
     let started = |r: &Value| r["start-us"].as_u64().expect("start") / 1000;
     // Cut off: nothing is served by node2 once the LB has noticed (within 1.5 s), until the heal.
