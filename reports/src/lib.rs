@@ -10,7 +10,7 @@ pub use codecs::{
     codecs_markdown, codecs_table,
 };
 pub use model::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Recovery, Replication,
+    Results, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

@@ -144,6 +144,27 @@ pub struct FaultWindow {
     /// this fault cost, when faults are spaced apart.
     #[serde(default)]
     pub sessions_lost_after: u64,
+    /// How the target came back from this fault (until the next fault starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
+}
+
+/// What a fault cost until the target recovered, from its start to the next fault's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Recovery {
+    /// Operations that failed or got no answer.
+    pub errors: u64,
+    /// From the first of them to the last: how long the errors went on.
+    pub error_burst_ms: f64,
+    /// Sessions with at least one of those errors that made another request after it.
+    pub sessions_affected: u64,
+    /// Of those, the ones served successfully again afterwards.
+    pub sessions_recovered: u64,
+    /// From the fault's start until the last of them was served again.
+    pub recovered_within_ms: Option<f64>,
+    /// From the fault's start to the last stale or non-monotonic read.
+    pub stale_reads_until_ms: Option<f64>,
 }
 
 /// One anomaly, with what is needed to find it in the history.

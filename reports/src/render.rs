@@ -5,7 +5,7 @@ use std::fmt::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::model::{Latency, Ops, Results, TargetResult};
+use crate::model::{Latency, Ops, Recovery, Results, TargetResult};
 
 /// How many violations each target lists in full; the rest are counted.
 const VIOLATIONS_SHOWN: usize = 10;
@@ -128,6 +128,30 @@ pub fn table(results: &Results) -> String {
     out
 }
 
+/// One line on how a target came back from a fault.
+fn recovery(r: &Recovery) -> String {
+    let ms = |v: f64| format!("{v:.0} ms");
+    let mut line = if r.errors == 0 {
+        "recovery: no errors".to_string()
+    } else {
+        format!(
+            "recovery: {} errors over {}; {} of {} sessions hit served again{}",
+            r.errors,
+            ms(r.error_burst_ms),
+            r.sessions_recovered,
+            r.sessions_affected,
+            r.recovered_within_ms.map_or(String::new(), |w| format!(
+                ", the last {} after the fault",
+                ms(w)
+            ))
+        )
+    };
+    if let Some(s) = r.stale_reads_until_ms {
+        line.push_str(&format!("; stale reads until {} after it", ms(s)));
+    }
+    line
+}
+
 fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     for f in &t.faults {
         let end = f
@@ -142,6 +166,9 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             f.start_ms / 1000.0,
             f.sessions_lost_after
         );
+        if let Some(r) = &f.recovery {
+            let _ = writeln!(out, "{bullet}{}: {}", t.name, recovery(r));
+        }
     }
     if let Some(r) = &t.replication {
         let _ = writeln!(
@@ -308,6 +335,14 @@ mod tests {
                 end_ms: Some(15000.0),
                 detail: None,
                 sessions_lost_after: 1,
+                recovery: Some(Recovery {
+                    errors: 12,
+                    error_burst_ms: 1480.0,
+                    sessions_affected: 5,
+                    sessions_recovered: 4,
+                    recovered_within_ms: Some(2210.0),
+                    stale_reads_until_ms: None,
+                }),
             }],
             store_traffic: None,
             sessions_undecodable: 0,

@@ -814,6 +814,17 @@ heal-after = "3s"
         assert!(!v.is_empty(), "{node} served during the latency");
         v[v.len() / 2]
     };
+    // The partition cost the requests caught in flight; every session they hit came back.
+    let partition = &t["faults"][0]["recovery"];
+    assert!(partition["errors"].as_u64() > Some(0), "{partition}");
+    assert_eq!(
+        partition["sessions-recovered"],
+        partition["sessions-affected"]
+    );
+    assert!(
+        partition["recovered-within-ms"].as_f64() < Some(5_000.0),
+        "{partition}"
+    );
     let (slow, fast) = (median_ms("node1"), median_ms("node3"));
     assert!(slow >= 160 && fast < 60, "node1 {slow} ms, node3 {fast} ms");
     assert_eq!(t["sessions"]["lost"], 0);

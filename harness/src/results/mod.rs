@@ -2,6 +2,8 @@
 //! and latency per phase (before, during, after the faults), and a verdict per target. It
 //! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
 
+mod recovery;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -95,6 +97,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
                         end_ms: None,
                         detail: f.detail.clone(),
                         sessions_lost_after: 0,
+                        recovery: None,
                     };
                     faults.insert(f.fault, (window, f.at_us, None));
                 }
@@ -160,6 +163,16 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         .collect();
     let mut faults: Vec<FaultWindow> = faults.into_values().map(|(w, _, _)| w).collect();
     attribute_losses(&mut faults, &spans, &findings);
+    for (i, window) in faults.iter_mut().enumerate() {
+        let from = spans[i].0;
+        let until = spans
+            .iter()
+            .map(|(start, _)| *start)
+            .filter(|&s| s > from)
+            .min()
+            .unwrap_or(end);
+        window.recovery = Some(recovery::measure(from, until, &sessions, &findings));
+    }
     let phases = phases(&spans, warm_up, end)
         .into_iter()
         .map(|(name, from, to)| {
