@@ -49,9 +49,7 @@ pub fn run(a: ProxyArgs) -> Result<(), CliError> {
         .block_on(async {
             let (listener, addr) = args::bind(a.listen).await?;
             let (admin, admin_addr) = args::bind(a.admin).await?;
-            sessionbench_targets::proxy::start(listener, admin, a.upstream)
-                .await
-                .map_err(CliError::io("cannot start the proxy"))?;
+            sessionbench_targets::proxy::start(listener, admin, a.upstream);
             Ready {
                 ready: "proxy".into(),
                 id: a.id.clone(),

@@ -214,7 +214,7 @@ impl Schedule {
                 tokio::time::sleep(interval).await;
             }
             collect_metrics(&self.target, &self.topology, &self.events, Some(node)).await;
-            faults::inject(FaultKind::Restart, node, &mut *self.topology.lock().await).await?;
+            faults::restart(node, &mut *self.topology.lock().await).await?;
         }
         Ok(())
     }
@@ -273,11 +273,8 @@ impl Schedule {
         let injected = if fault.kind == FaultKind::RollingRestart {
             self.rolling_restart(fault.interval.unwrap_or_default())
                 .await
-        } else if fault.link.is_some() {
-            faults::network(&fault, &self.topology.lock().await.links, true);
-            Ok(())
         } else {
-            faults::inject(fault.kind, &fault.node, &mut *self.topology.lock().await).await
+            faults::inject(&fault, &mut *self.topology.lock().await).await
         };
         if let Err(e) = injected {
             self.event(
@@ -297,13 +294,7 @@ impl Schedule {
                 return; // Lasts until the load ends.
             };
             tokio::time::sleep_until(self.t0 + fault.at + after).await;
-            let mut topology = self.topology.lock().await;
-            if fault.link.is_some() {
-                faults::network(&fault, &topology.links, false);
-                Ok(())
-            } else {
-                faults::heal(fault.kind, &fault.node, &mut topology).await
-            }
+            faults::heal(&fault, &mut *self.topology.lock().await).await
         };
         let detail = healed.err().map(|e| format!("heal failed: {e}"));
         self.event(

@@ -23,9 +23,15 @@ pub fn heals_itself(kind: FaultKind) -> bool {
     )
 }
 
-/// Injects `kind` on node `id`. A restart also brings the node back and a scale-out starts a
-/// new one: both are over when this returns.
-pub async fn inject(kind: FaultKind, id: &str, topology: &mut Topology) -> Result<(), StartError> {
+/// Injects `fault`. A restart also brings the node back and a scale-out starts a new one:
+/// both are over when this returns. (A rolling restart is the driver's: it restarts the
+/// nodes one by one with [`restart`], letting go of the topology in between.)
+pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), StartError> {
+    let (kind, id) = (fault.kind, fault.node.as_str());
+    if fault.link.is_some() {
+        network(fault, &topology.links, true);
+        return Ok(());
+    }
     if kind == FaultKind::AddNode {
         return topology.add_node(id).await;
     }
@@ -44,10 +50,7 @@ pub async fn inject(kind: FaultKind, id: &str, topology: &mut Topology) -> Resul
     match kind {
         FaultKind::Kill => node.kill().await,
         FaultKind::Stop => node.terminate(STOP_GRACE).await,
-        FaultKind::Restart => {
-            node.terminate(STOP_GRACE).await;
-            node.restart().await?;
-        }
+        FaultKind::Restart => restart(id, topology).await?,
         FaultKind::Pause => node.pause(),
         FaultKind::Deploy => {
             node.terminate(STOP_GRACE).await;
@@ -87,8 +90,17 @@ async fn inject_on_store(
     Ok(())
 }
 
+/// SIGTERM to node `id`, then the same command again on the same port.
+pub async fn restart(id: &str, topology: &mut Topology) -> Result<(), StartError> {
+    if let Some(node) = topology.node_mut(id) {
+        node.terminate(STOP_GRACE).await;
+        node.restart().await?;
+    }
+    Ok(())
+}
+
 /// Sets (`on`) or clears a network fault on the proxy of the node's link.
-pub fn network(fault: &FaultPlan, links: &Links, on: bool) {
+fn network(fault: &FaultPlan, links: &Links, on: bool) {
     let Some(link) = fault.link else {
         return;
     };
@@ -107,7 +119,12 @@ pub fn network(fault: &FaultPlan, links: &Links, on: bool) {
 /// Undoes a kill or stop (node `id` starts again on its port, with empty memory), a store
 /// kill (likewise), a pause (SIGCONT) or a removal (the node starts again and the LB gains
 /// it back).
-pub async fn heal(kind: FaultKind, id: &str, topology: &mut Topology) -> Result<(), StartError> {
+pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), StartError> {
+    let (kind, id) = (fault.kind, fault.node.as_str());
+    if fault.link.is_some() {
+        network(fault, &topology.links, false);
+        return Ok(());
+    }
     match kind {
         FaultKind::StorePause | FaultKind::Pause => {
             let process = if kind.on_store() {

@@ -15,7 +15,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::frame::FrameCodec;
-use super::message::{Envelope, Location, Message};
+use super::message::{Envelope, Message};
 use super::replica::Replica;
 use super::wire;
 use crate::codec::{CodecError, SessionCodec};
@@ -576,9 +576,10 @@ impl Cluster {
         }
     }
 
-    /// The state as frames under the frame limit: the lists are halved until each part fits,
-    /// and every part but the last says `more`. A single session too large for a frame cannot
-    /// be replicated at all; it is left out and logged.
+    /// The state as frames under the frame limit: the lists are halved until each part fits.
+    /// Every part says `more`, and an empty last part ends the transfer, so no part is
+    /// encoded twice. A single session too large for a frame cannot be replicated at all; it
+    /// is left out and logged.
     fn state_parts(&self, state: Message) -> Vec<Vec<u8>> {
         let Message::State {
             sessions,
@@ -593,44 +594,62 @@ impl Cluster {
             .codec
             .limit
             .saturating_sub(super::frame::TAG_LEN);
-        let encode = |sessions: Vec<Session>, locations: Vec<Location>, more: bool| {
-            self.envelope(
-                Message::State {
+        let mut todo = vec![(sessions, locations)];
+        let mut frames = Vec::new();
+        while let Some((sessions, locations)) = todo.pop() {
+            let mut part = Envelope {
+                from: self.config.node.clone(),
+                seq: self.seq.fetch_add(1, Ordering::Relaxed),
+                ack: false,
+                message: Message::State {
                     sessions,
                     locations,
-                    more,
+                    more: true,
+                },
+            };
+            let frame = wire::encode(&part, &self.config.sessions);
+            if frame.len() <= budget {
+                frames.push(frame);
+                continue;
+            }
+            let Message::State {
+                ref mut sessions,
+                ref mut locations,
+                ..
+            } = part.message
+            else {
+                unreachable!("built above");
+            };
+            // Halve the longer list; two single items go apart. Each split makes progress.
+            let rest = if sessions.len() > 1 {
+                (sessions.split_off(sessions.len() / 2), Vec::new())
+            } else if locations.len() > 1 {
+                (Vec::new(), locations.split_off(locations.len() / 2))
+            } else if !sessions.is_empty() && !locations.is_empty() {
+                (Vec::new(), std::mem::take(locations))
+            } else {
+                eprintln!(
+                    "node {}: state transfer leaves out a session of {} bytes, over the {}-byte frame limit",
+                    self.config.node,
+                    frame.len(),
+                    self.config.codec.limit
+                );
+                continue;
+            };
+            todo.push(rest);
+            todo.push((std::mem::take(sessions), std::mem::take(locations)));
+        }
+        frames.push(
+            self.envelope(
+                Message::State {
+                    sessions: Vec::new(),
+                    locations: Vec::new(),
+                    more: false,
                 },
                 false,
             )
-            .1
-        };
-        let mut todo = vec![(sessions, locations)];
-        let mut parts = Vec::new();
-        while let Some((mut sessions, mut locations)) = todo.pop() {
-            let size = encode(sessions.clone(), locations.clone(), true).len();
-            if size <= budget {
-                parts.push((sessions, locations));
-            } else if sessions.len() + locations.len() <= 1 {
-                eprintln!(
-                    "node {}: state transfer leaves out a session of {size} bytes, over the {}-byte frame limit",
-                    self.config.node, self.config.codec.limit
-                );
-            } else {
-                let more_sessions = sessions.split_off(sessions.len() / 2);
-                let more_locations = locations.split_off(locations.len() / 2);
-                todo.push((more_sessions, more_locations));
-                todo.push((sessions, locations));
-            }
-        }
-        let last = parts.len().saturating_sub(1);
-        let mut frames: Vec<Vec<u8>> = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, (sessions, locations))| encode(sessions, locations, i < last))
-            .collect();
-        if frames.is_empty() {
-            frames.push(encode(Vec::new(), Vec::new(), false));
-        }
+            .1,
+        );
         frames
     }
 

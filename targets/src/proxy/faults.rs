@@ -23,11 +23,12 @@ pub struct Direction {
 }
 
 impl Direction {
-    pub fn delay(&self, random: u64) -> Duration {
+    /// The latency plus a random share of the jitter.
+    pub fn delay(&self) -> Duration {
         let jitter = if self.jitter_ms == 0 {
             0
         } else {
-            random % (self.jitter_ms * 1000 + 1)
+            rand::random::<u64>() % (self.jitter_ms * 1000 + 1)
         };
         Duration::from_micros(self.latency_ms * 1000 + jitter)
     }

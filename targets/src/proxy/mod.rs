@@ -102,15 +102,11 @@ impl Proxy {
     }
 }
 
-/// Binds the proxy and its admin API, prints nothing: the caller announces readiness.
-pub async fn start(
-    listener: TcpListener,
-    admin: TcpListener,
-    upstream: SocketAddr,
-) -> std::io::Result<Arc<Proxy>> {
+/// Serves the proxy and its admin API on listeners the caller bound (and announces).
+pub fn start(listener: TcpListener, admin: TcpListener, upstream: SocketAddr) -> Arc<Proxy> {
     let proxy = Proxy::new(upstream);
     tokio::spawn(proxy.clone().run(listener));
     let app = admin::router(proxy.clone());
     tokio::spawn(async move { axum::serve(admin, app).await });
-    Ok(proxy)
+    proxy
 }

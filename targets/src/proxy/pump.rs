@@ -93,12 +93,21 @@ async fn direction(
                 Ok(0) | Err(_) => reading = false,
                 Ok(n) => {
                     let d = proxy.faults().direction(upstream);
-                    if !d.blackhole {
-                        let at = (Instant::now() + d.delay(rand::random())).max(not_before);
-                        not_before = at;
-                        queue.push_back((at, buf[..n].to_vec()));
-                        queued += n;
+                    if d.blackhole {
+                        continue;
                     }
+                    let now = Instant::now();
+                    let at = (now + d.delay()).max(not_before);
+                    if queue.is_empty() && at <= now && d.bandwidth_bytes_per_s == 0 {
+                        // Nothing ahead, nothing to wait for: straight through, uncopied.
+                        if to.write_all(&buf[..n]).await.is_err() {
+                            return (from, to, false);
+                        }
+                        continue;
+                    }
+                    not_before = at;
+                    queue.push_back((at, buf[..n].to_vec()));
+                    queued += n;
                 }
             },
             () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
