@@ -21,7 +21,104 @@ pub struct Plan {
     pub warm_up: Duration,
     pub workload: Workload,
     pub targets: Vec<TargetPlan>,
+    /// The faults of a suite without scenarios.
     pub faults: Vec<FaultPlan>,
+    /// Situations every target goes through in turn, each a run of its own (none: one run per
+    /// target, with `faults`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<Scenario>,
+    /// The target others are compared with (a suite with scenarios always has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// What `run --quick` keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick: Option<Quick>,
+}
+
+impl Plan {
+    /// Every run, target by target: the target in each scenario, or once with `faults`.
+    pub fn runs(&self) -> Vec<Run<'_>> {
+        let mut runs = Vec::new();
+        for target in &self.targets {
+            if self.scenarios.is_empty() {
+                runs.push(Run {
+                    name: target.name.clone(),
+                    target,
+                    scenario: None,
+                    workload: &self.workload,
+                    faults: &self.faults,
+                });
+            }
+            for s in &self.scenarios {
+                runs.push(Run {
+                    name: format!("{}/{}", target.name, s.name),
+                    target,
+                    scenario: Some(&s.name),
+                    workload: &s.workload,
+                    faults: &s.faults,
+                });
+            }
+        }
+        runs
+    }
+
+    /// Keeps only what `[quick]` names, at its duration; `None` when the suite has no `[quick]`.
+    pub fn quick(mut self) -> Option<Self> {
+        let quick = self.quick.take()?;
+        self.duration = quick.duration;
+        if !quick.scenarios.is_empty() {
+            self.scenarios.retain(|s| quick.scenarios.contains(&s.name));
+        }
+        if !quick.targets.is_empty() {
+            self.targets.retain(|t| quick.targets.contains(&t.name));
+        }
+        if self
+            .reference
+            .as_ref()
+            .is_some_and(|r| !self.targets.iter().any(|t| &t.name == r))
+        {
+            self.reference = None;
+        }
+        Some(self)
+    }
+}
+
+/// One target under one fault schedule: what the driver starts, loads and stops.
+#[derive(Debug, Clone)]
+pub struct Run<'a> {
+    /// `target`, or `target/scenario`: the name in the history and the results.
+    pub name: String,
+    pub target: &'a TargetPlan,
+    pub scenario: Option<&'a str>,
+    pub workload: &'a Workload,
+    pub faults: &'a [FaultPlan],
+}
+
+impl Run<'_> {
+    /// Network faults need fault proxies on the target's links; other runs go without.
+    pub fn proxied(&self) -> bool {
+        self.faults.iter().any(|f| f.link.is_some())
+    }
+}
+
+/// A situation (a node failure, a restart, a scale-out, none) that every target goes through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Scenario {
+    pub name: String,
+    pub workload: Workload,
+    pub faults: Vec<FaultPlan>,
+}
+
+/// The reduced run of `run --quick`, for CI: fewer scenarios or targets, a shorter load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Quick {
+    #[serde(with = "ms", rename = "duration-ms")]
+    pub duration: Duration,
+    /// Empty: all of them.
+    pub scenarios: Vec<String>,
+    pub targets: Vec<String>,
 }
 
 /// How virtual users drive sessions.
@@ -93,9 +190,9 @@ pub struct TargetPlan {
     pub replication_delay: Duration,
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
-    /// The suite has network faults: the harness places fault proxies on this target's
-    /// links (and nowhere when it has none, so they cost nothing).
-    #[serde(default)]
+    /// The run has network faults: the harness places fault proxies on this target's links
+    /// (and nowhere when it has none, so they cost nothing). Set per run by the driver.
+    #[serde(skip)]
     pub proxied_links: bool,
     pub padding_bytes: usize,
     /// For strategies that serialize sessions (delta, backup, redis): `format[+compression]`.
@@ -119,6 +216,12 @@ impl TargetPlan {
             (_, Some(RedisPlan::External { .. })) => "redis-external".into(),
             _ => self.strategy.name().to_string(),
         }
+    }
+
+    /// Processes an operator runs for this target at the start: nodes, the LB, the store's.
+    pub fn processes(&self) -> u32 {
+        let stores = u32::try_from(self.store_ids().len()).unwrap_or(u32::MAX);
+        self.nodes + u32::from(self.lb_policy.is_some()) + stores
     }
 
     /// The store processes the harness runs for this target (faults `store-*` name them).
@@ -252,6 +355,9 @@ pub enum Link {
     Lb,
     /// Between the node and its store (a standalone Redis).
     Store,
+    /// Between the node and each of its cluster peers, both ways: cut, the node is split
+    /// from the rest of the cluster (in a cluster of three, a split in two).
+    Peers,
 }
 
 impl Link {
@@ -259,6 +365,7 @@ impl Link {
         match self {
             Self::Lb => "lb",
             Self::Store => "store",
+            Self::Peers => "peers",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! it turns checked results into text (terminal tables, Markdown, JSON).
 
 mod codecs;
+mod comparison;
 mod model;
 mod render;
 
@@ -10,7 +11,7 @@ pub use codecs::{
     codecs_markdown, codecs_table,
 };
 pub use model::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Recovery, Replication,
-    Results, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    Continuity, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Recovery,
+    Replication, Results, RunOf, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

@@ -13,6 +13,9 @@ pub struct Results {
     pub source: String,
     pub seed: u64,
     pub targets: Vec<TargetResult>,
+    /// The target the comparison is relative to (suites with scenarios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl Results {
@@ -48,12 +51,19 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct TargetResult {
+    /// The run's name: the target's, or `target/scenario`.
     pub name: String,
+    /// For a run of a suite with scenarios: which target, in which scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_of: Option<RunOf>,
     pub strategy: String,
     pub lb_policy: Option<String>,
     /// How the target's nodes serialize sessions (`format[+compression]`), if they do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
+    /// Processes an operator runs for it: nodes, the LB, the store's.
+    #[serde(default)]
+    pub processes: u32,
     pub verdict: Verdict,
     /// Why the verdict is not `pass`, one sentence each.
     pub reasons: Vec<String>,
@@ -66,6 +76,9 @@ pub struct TargetResult {
     pub latency_ms: Option<Latency>,
     pub phases: Vec<Phase>,
     pub faults: Vec<FaultWindow>,
+    /// Which of the sessions in use when the first fault struck were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity: Option<Continuity>,
     /// Replication traffic of clustered targets, from the nodes' own counters.
     pub replication: Option<Replication>,
     /// Session data sent to and read from a shared store (Redis), from the nodes' counters.
@@ -78,6 +91,35 @@ pub struct TargetResult {
     pub violations: Vec<Violation>,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RunOf {
+    pub target: String,
+    pub scenario: String,
+}
+
+/// The sessions a fault put at risk, and what became of them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Continuity {
+    /// When the first fault started.
+    pub from_ms: f64,
+    /// Sessions established before it, not lost or ended yet, and used again after it.
+    pub at_risk: u64,
+    /// Of those, the ones never lost afterwards.
+    pub kept: u64,
+    /// Of those, the ones answered afterwards by another node than their last before: what
+    /// a change of membership (a hash remap) moved.
+    pub moved: u64,
+}
+
+impl Continuity {
+    /// Kept as a share of those at risk; `None` when none were.
+    pub fn kept_percent(&self) -> Option<f64> {
+        (self.at_risk > 0).then(|| self.kept as f64 * 100.0 / self.at_risk as f64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

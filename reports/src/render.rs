@@ -5,6 +5,7 @@ use std::fmt::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
+use crate::comparison::comparison;
 use crate::model::{Latency, Ops, Recovery, Results, TargetResult};
 
 /// How many violations each target lists in full; the rest are counted.
@@ -123,6 +124,11 @@ pub fn table(results: &Results) -> String {
     let _ = writeln!(out, "{phases}");
     for t in &results.targets {
         write_details(&mut out, t, "");
+    }
+    if let Some((header, rows)) = comparison(results) {
+        let mut table = build(header, rows).build();
+        table.with(Style::rounded());
+        let _ = writeln!(out, "strategy comparison:\n{table}");
     }
     let _ = writeln!(out, "verdict: {}", results.verdict().name());
     out
@@ -255,6 +261,15 @@ pub fn markdown(results: &Results) -> String {
             write_details(&mut out, t, "- ");
         }
     }
+    if let Some((header, rows)) = comparison(results) {
+        let _ = writeln!(
+            out,
+            "\n### Strategy comparison\n\nEach target in each scenario, measured in this run. \
+             Kept: of the sessions in use when the scenario's first fault struck, those never \
+             lost afterwards (kept/at risk).\n"
+        );
+        md_table(&mut out, header, rows);
+    }
     out
 }
 
@@ -300,6 +315,9 @@ mod tests {
         };
         let sticky = TargetResult {
             name: "sticky".into(),
+            run_of: None,
+            processes: 4,
+            continuity: None,
             strategy: "sticky".into(),
             lb_policy: Some("cookie-route".into()),
             codec: None,
@@ -363,6 +381,9 @@ mod tests {
         };
         let direct = TargetResult {
             name: "direct".into(),
+            run_of: None,
+            processes: 1,
+            continuity: None,
             strategy: "direct".into(),
             lb_policy: None,
             codec: None,
@@ -395,6 +416,7 @@ mod tests {
             source: "suites/fixture.toml".into(),
             seed: 7,
             targets: vec![direct, sticky],
+            reference: None,
         }
     }
 

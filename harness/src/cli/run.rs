@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Override the suite's load duration per target, e.g. 10s.
     #[arg(long, value_parser = args::duration)]
     duration: Option<Duration>,
+    /// Run the suite's reduced version (its `[quick]` section: fewer scenarios or targets, a
+    /// shorter load), as CI does on every change.
+    #[arg(long)]
+    quick: bool,
     /// Override the suite's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -53,6 +57,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         Some(path) => suite::load(path)?,
         None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
     };
+    if a.quick {
+        plan = plan.quick().ok_or_else(|| {
+            CliError::Usage(format!(
+                "--quick: {} has no [quick] section to say what the quick run keeps",
+                plan_source(&a)
+            ))
+        })?;
+    }
     if let Some(d) = a.duration {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         if d <= plan.warm_up {
@@ -62,7 +74,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
                 show(plan.warm_up)
             )));
         }
-        if let Some(f) = plan.faults.iter().find(|f| f.at >= d) {
+        let runs = plan.runs();
+        if let Some(f) = runs.iter().flat_map(|r| r.faults).find(|f| f.at >= d) {
             return Err(CliError::Usage(format!(
                 "--duration {} ends before the {} fault on {} at {}: it would never happen",
                 show(d),
@@ -81,8 +94,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
     write_json(&dir.join("plan.json"), &plan)?;
     if !a.quiet {
+        let scenarios = match plan.scenarios.len() {
+            0 => String::new(),
+            n => format!(" in {n} scenarios"),
+        };
         eprintln!(
-            "sessionbench: running suite `{}` ({} targets, {} each) in {}",
+            "sessionbench: running suite `{}` ({} targets{scenarios}, {} each) in {}",
             plan.name,
             plan.targets.len(),
             humantime::format_duration(plan.duration),
@@ -144,6 +161,12 @@ async fn drive(plan: &Plan, dir: &Path, quiet: bool) -> Result<bool, CliError> {
         eprintln!("sessionbench: interrupted; the history so far is kept and checked");
     }
     Ok(driven?)
+}
+
+fn plan_source(a: &RunArgs) -> String {
+    a.suite
+        .as_ref()
+        .map_or("the default suite".into(), |p| p.display().to_string())
 }
 
 fn default_dir(plan: &Plan) -> PathBuf {

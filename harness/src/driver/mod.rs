@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultKind, FaultPlan, Plan, TargetPlan};
+use crate::plan::{FaultKind, FaultPlan, Plan, Run};
 use crate::topology::{StartError, Topology};
 
 /// Why a run could not go on.
@@ -51,24 +51,37 @@ pub async fn run(
         suite: plan.name.clone(),
         seed: plan.seed,
     });
-    for target in &plan.targets {
+    for run in plan.runs() {
         if *cancel.borrow() {
             return Ok(true);
         }
-        if run_target(plan, target, &logs, &events, &mut cancel).await? {
+        if run_target(plan, &run, &logs, &events, &mut cancel).await? {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
+/// One run: a target under one fault schedule. Its processes log to `logs/<run>-<process>`
+/// (a scenario's run under `logs/<target>/`).
 async fn run_target(
     plan: &Plan,
-    target: &TargetPlan,
+    run: &Run<'_>,
     logs: &Path,
     events: &mpsc::UnboundedSender<Record>,
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<bool, DriverError> {
+    let mut target = run.target.clone();
+    target.name.clone_from(&run.name);
+    target.proxied_links = run.proxied();
+    if run.scenario.is_some() {
+        let dir = logs.join(&run.target.name);
+        std::fs::create_dir_all(&dir).map_err(|source| DriverError::Dir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let target = &target;
     let topology = Topology::start(target, logs)
         .await
         .map_err(|source| DriverError::Start {
@@ -84,7 +97,7 @@ async fn run_target(
     let ctx = Arc::new(LoadContext {
         target: target.name.clone(),
         entry: topology.entry(),
-        workload: plan.workload.clone(),
+        workload: run.workload.clone(),
         seed: plan.seed,
         t0,
         deadline: t0 + plan.duration,
@@ -100,7 +113,7 @@ async fn run_target(
         active: active.clone(),
     };
     let mut faults = JoinSet::new();
-    for (index, fault) in plan.faults.iter().enumerate() {
+    for (index, fault) in run.faults.iter().enumerate() {
         faults.spawn(schedule.clone().run(index, fault.clone()));
     }
     let mut load = tokio::spawn(run_load(ctx));
@@ -123,7 +136,7 @@ async fn run_target(
         .copied()
         .collect();
     for index in unhealed {
-        let fault = &plan.faults[index];
+        let fault = &run.faults[index];
         schedule.event(
             index,
             fault,

@@ -2,6 +2,7 @@
 //! and latency per phase (before, during, after the faults), and a verdict per target. It
 //! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
 
+mod continuity;
 mod recovery;
 
 use std::collections::BTreeMap;
@@ -10,18 +11,18 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use sessionbench_reports::{
     ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    RunOf, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 
 use crate::checkers::{self, Finding, Kind};
 use crate::history::{FaultPhase, Op, OpKind, Outcome, Record};
-use crate::plan::{LossExpectation, Plan, TargetPlan};
+use crate::plan::{LossExpectation, Plan, Run, TargetPlan};
 
 pub fn build(plan: &Plan, history: &[Record]) -> Results {
     let targets = plan
-        .targets
+        .runs()
         .iter()
-        .map(|t| target(plan, t, history))
+        .map(|run| target(plan, run, history))
         .collect();
     Results {
         format_version: FORMAT_VERSION,
@@ -29,6 +30,7 @@ pub fn build(plan: &Plan, history: &[Record]) -> Results {
         source: plan.source.clone(),
         seed: plan.seed,
         targets,
+        reference: plan.reference.clone(),
     }
 }
 
@@ -74,7 +76,9 @@ impl NodeCounters {
     }
 }
 
-fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
+fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
+    let t = run.target;
+    let name = run.name.as_str();
     let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
     // By fault index: the window as reported, and its span in µs for the phases.
     let mut faults: BTreeMap<usize, (FaultWindow, u64, Option<u64>)> = BTreeMap::new();
@@ -84,11 +88,11 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
     let mut counters = NodeCounters::default();
     for record in history {
         match record {
-            Record::TargetStart { target, .. } if *target == t.name => started = true,
-            Record::Op(op) if op.target == t.name => {
+            Record::TargetStart { target, .. } if target == name => started = true,
+            Record::Op(op) if op.target == name => {
                 sessions.entry(&op.session).or_default().push(op)
             }
-            Record::Fault(f) if f.target == t.name => match f.phase {
+            Record::Fault(f) if f.target == name => match f.phase {
                 FaultPhase::Start => {
                     let window = FaultWindow {
                         kind: f.kind.clone(),
@@ -111,12 +115,12 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
             },
             Record::NodeMetrics {
                 target, metrics, ..
-            } if *target == t.name => counters.add(metrics),
+            } if target == name => counters.add(metrics),
             Record::TargetEnd {
                 target,
                 at_us,
                 interrupted: cut,
-            } if *target == t.name => {
+            } if target == name => {
                 end_us = Some(*at_us);
                 interrupted |= *cut;
             }
@@ -173,6 +177,11 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
             .unwrap_or(end);
         window.recovery = Some(recovery::measure(from, until, &sessions, &findings));
     }
+    let continuity = spans
+        .iter()
+        .map(|(start, _)| *start)
+        .min()
+        .map(|from| continuity::measure(from, &sessions, &findings));
     let phases = phases(&spans, warm_up, end)
         .into_iter()
         .map(|(name, from, to)| {
@@ -223,7 +232,12 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         reasons.push("no session was established, so nothing could be checked".into());
     }
     TargetResult {
-        name: t.name.clone(),
+        name: run.name.clone(),
+        run_of: run.scenario.map(|s| RunOf {
+            target: t.name.clone(),
+            scenario: s.into(),
+        }),
+        processes: t.processes(),
         strategy: t.strategy_label(),
         lb_policy: t.lb_policy.clone(),
         codec: t.codec.clone(),
@@ -236,6 +250,7 @@ fn target(plan: &Plan, t: &TargetPlan, history: &[Record]) -> TargetResult {
         latency_ms: latency(&measured),
         phases,
         faults,
+        continuity,
         store_traffic: counters.store.map(|(bytes_written, bytes_read)| {
             let ops = all_ops.iter().filter(|o| o.outcome == Outcome::Ok).count() as u64;
             StoreTraffic {

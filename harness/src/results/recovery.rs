@@ -8,7 +8,7 @@ use sessionbench_reports::Recovery;
 
 use super::us_to_ms;
 use crate::checkers::{Finding, Kind};
-use crate::history::{Op, Outcome};
+use crate::history::{Op, OpKind, Outcome};
 
 /// `sessions`: every session's operations, in start order; `[from, until)`: the window.
 pub fn measure(
@@ -24,7 +24,8 @@ pub fn measure(
     for ops in sessions.values() {
         let failed: Vec<&&Op> = ops
             .iter()
-            .filter(|o| o.outcome != Outcome::Ok && within(o.end_us))
+            // A probe after a logout is meant to fail: not an error.
+            .filter(|o| o.outcome != Outcome::Ok && o.kind != OpKind::Probe && within(o.end_us))
             .collect();
         let Some(first) = failed.iter().map(|o| o.end_us).min() else {
             continue;
@@ -68,7 +69,6 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpKind;
 
     /// A read of `session` from `start` ms to `end` ms.
     fn op(session: &str, start: u64, end: u64, outcome: Outcome) -> Op {

@@ -9,6 +9,27 @@ pub struct SuiteRaw {
     pub workload: Option<WorkloadRaw>,
     pub targets: Option<Vec<TargetRaw>>,
     pub faults: Option<Vec<FaultRaw>>,
+    pub scenarios: Option<Vec<ScenarioRaw>>,
+    pub quick: Option<QuickRaw>,
+}
+
+/// One situation every target goes through: its own faults, and workload keys that replace
+/// the suite's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScenarioRaw {
+    pub name: Option<String>,
+    pub workload: Option<WorkloadRaw>,
+    pub faults: Option<Vec<FaultRaw>>,
+}
+
+/// What `run --quick` keeps of the suite.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct QuickRaw {
+    pub duration: Option<String>,
+    pub scenarios: Option<Vec<String>>,
+    pub targets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,6 +39,7 @@ pub struct SuiteSection {
     pub seed: Option<u64>,
     pub duration: Option<String>,
     pub warm_up: Option<String>,
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,6 +53,26 @@ pub struct WorkloadRaw {
     pub ops_per_session: Option<u32>,
     pub request_timeout: Option<String>,
     pub mix: Option<MixRaw>,
+}
+
+impl WorkloadRaw {
+    /// Each key of `self`, or else of `base` (a mix replaces the base's whole).
+    pub fn over(self, base: &Self) -> Self {
+        let base = base.clone();
+        Self {
+            model: self.model.or(base.model),
+            virtual_users: self.virtual_users.or(base.virtual_users),
+            arrival_rate: self.arrival_rate.or(base.arrival_rate),
+            max_sessions_in_flight: self.max_sessions_in_flight.or(base.max_sessions_in_flight),
+            think_time: self.think_time.or(base.think_time),
+            ops_per_session: self.ops_per_session.or(base.ops_per_session),
+            request_timeout: self.request_timeout.or(base.request_timeout),
+            mix: self
+                .mix
+                .filter(|m| m.read.or(m.write).or(m.counter).or(m.logout).is_some())
+                .or(base.mix),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,6 +1,6 @@
 //! Fault proxies on a target's links, placed only when its suite has network faults: one in
-//! front of each node for the load balancer, and one between each node and a standalone
-//! Redis. They run inside the harness (no process to supervise), on loopback ports of their
+//! front of each node for the load balancer, one between each node and a standalone Redis,
+//! and one for each node's replication link to each peer. They run inside the harness (no process to supervise), on loopback ports of their
 //! own, and forward untouched until a `partition` or `latency` fault sets them.
 
 use std::collections::BTreeMap;
@@ -16,29 +16,34 @@ use crate::plan::Link;
 /// A running proxy: its state, its address, and its accept loop.
 type Placed = (Arc<Proxy>, SocketAddr, JoinHandle<std::io::Result<()>>);
 
+/// Which proxy: the node, its link, and for a peer link the peer it leads to.
+type Hop = (String, Link, Option<String>);
+
 #[derive(Debug, Default)]
 pub struct Links {
-    proxies: BTreeMap<(String, Link), Placed>,
+    proxies: BTreeMap<Hop, Placed>,
 }
 
 impl Links {
-    /// The address that reaches `upstream` through node `node`'s proxy on `link`, made on
-    /// first use (a restarted node keeps its port, so the proxy stays valid).
+    /// The address that reaches `upstream` through node `node`'s proxy on `link` (to `peer`,
+    /// for a peer link), made on first use (a restarted node keeps its port, so the proxy
+    /// stays valid).
     pub async fn through(
         &mut self,
         node: &str,
         link: Link,
+        peer: Option<&str>,
         upstream: SocketAddr,
     ) -> std::io::Result<SocketAddr> {
-        if let Some((_, addr, _)) = self.proxies.get(&(node.to_string(), link)) {
+        let hop = (node.to_string(), link, peer.map(String::from));
+        if let Some((_, addr, _)) = self.proxies.get(&hop) {
             return Ok(*addr);
         }
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let proxy = Proxy::new(upstream);
         let task = tokio::spawn(proxy.clone().run(listener));
-        self.proxies
-            .insert((node.to_string(), link), (proxy, addr, task));
+        self.proxies.insert(hop, (proxy, addr, task));
         Ok(addr)
     }
 
@@ -66,8 +71,13 @@ impl Links {
         self.set(node, link, Direction::default());
     }
 
+    /// Sets the node's proxies on `link`; for peer links, the peers' proxies towards it too.
     fn set(&self, node: &str, link: Link, both: Direction) {
-        if let Some((proxy, _, _)) = self.proxies.get(&(node.to_string(), link)) {
+        let on_link = self
+            .proxies
+            .iter()
+            .filter(|((n, l, peer), _)| *l == link && (n == node || peer.as_deref() == Some(node)));
+        for (_, (proxy, _, _)) in on_link {
             proxy.set(Faults {
                 upstream: both,
                 downstream: both,

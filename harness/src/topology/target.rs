@@ -213,11 +213,10 @@ impl Topology {
                 ]);
             }
             args.extend(["--cluster-secret".into(), self.secret.clone()]);
-            args.extend(
-                self.nodes
-                    .iter()
-                    .flat_map(|n| ["--peer".to_string(), peer(n)]),
-            );
+            for (name, addr) in self.cluster_addrs() {
+                let addr = self.reach_peer(id, &name, addr).await?;
+                args.extend(["--peer".into(), format!("{name}={addr}")]);
+            }
         }
         let log = self.logs.join(format!("{}-{id}.log", t.name));
         let mut node = Process::start(id, args, &log).await?;
@@ -225,21 +224,47 @@ impl Topology {
         self.nodes.push(node);
         if self.target.strategy.clustered_store().is_some() {
             // Every node names every other, so a restarted one rejoins all of them.
-            let all: Vec<(String, String)> = self
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), peer(n)))
-                .collect();
-            for n in &mut self.nodes {
-                let others: Vec<String> = all
-                    .iter()
-                    .filter(|(name, _)| *name != n.name)
-                    .map(|(_, p)| p.clone())
-                    .collect();
-                n.set_repeated("--peer", &others);
+            let all = self.cluster_addrs();
+            for (node, _) in &all {
+                let mut others = Vec::new();
+                for (name, addr) in all.iter().filter(|(name, _)| name != node) {
+                    let addr = self.reach_peer(node, name, *addr).await?;
+                    others.push(format!("{name}={addr}"));
+                }
+                if let Some(n) = self.node_mut(node) {
+                    n.set_repeated("--peer", &others);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Each running node's replication listener.
+    fn cluster_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.ready.cluster?)))
+            .collect()
+    }
+
+    /// Where node `from` reaches its peer `to` at `addr`: through a fault proxy of its own
+    /// when the run has network faults, directly otherwise.
+    async fn reach_peer(
+        &mut self,
+        from: &str,
+        to: &str,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, StartError> {
+        if !self.target.proxied_links {
+            return Ok(addr);
+        }
+        self.links
+            .through(from, Link::Peers, Some(to), addr)
+            .await
+            .map_err(|source| StartError::Proxy {
+                node: from.into(),
+                source,
+            })
     }
 
     /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API
@@ -307,7 +332,7 @@ impl Topology {
             return Ok(addr);
         }
         self.links
-            .through(id, link, addr)
+            .through(id, link, None, addr)
             .await
             .map_err(|source| StartError::Proxy {
                 node: id.into(),
@@ -375,14 +400,4 @@ impl Topology {
             s.terminate(Duration::from_secs(2)).await;
         }
     }
-}
-
-/// `NAME=CLUSTER_ADDR` for a clustered node's `--peer` argument.
-fn peer(node: &Process) -> String {
-    let addr = node
-        .ready
-        .cluster
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    format!("{}={addr}", node.name)
 }

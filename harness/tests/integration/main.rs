@@ -7,5 +7,6 @@ mod lb;
 mod node;
 mod proxy;
 mod run;
+mod scenarios;
 mod suites;
 mod support;

@@ -113,7 +113,8 @@ struct Link {
     addr: SocketAddr,
     queue: mpsc::UnboundedSender<Outgoing>,
     live: AtomicBool,
-    /// Wakes the link from its reconnect backoff (the peer just said hello: it is back).
+    /// Wakes the link from its reconnect backoff (the peer just said hello: it is back), or
+    /// makes a live one connect again (it was counted dead while connected).
     kick: Notify,
 }
 
@@ -325,6 +326,10 @@ impl Cluster {
                             .unwrap_or_else(|p| p.into_inner())
                             .remove(&(peer.clone(), seq));
                         self.mark_down(&peer, &link, "did not ack in time");
+                        // Its link is open but counted dead: start it again, so the peer is
+                        // counted live once it answers (a restarted node busy with its state
+                        // transfer), rather than never again.
+                        link.kick.notify_one();
                         None
                     }
                 },
@@ -340,6 +345,16 @@ impl Cluster {
             eprintln!("node {}: peer {peer} {why}; counted dead", self.config.node);
             self.replica.peer_down(peer);
         }
+    }
+
+    /// Where to reach `peer`: at the address this node was given for it, if any (so a proxy
+    /// placed in between stays in between), else where its hello says it listens.
+    fn address_of(&self, peer: &str, announced: SocketAddr) -> SocketAddr {
+        self.config
+            .peers
+            .iter()
+            .find(|(name, _)| name == peer)
+            .map_or(announced, |(_, addr)| *addr)
     }
 
     /// Starts (or replaces) the outgoing link to `peer`.
@@ -445,6 +460,7 @@ impl Cluster {
                     },
                     () = tokio::time::sleep(self.config.heartbeat) => self.envelope(Message::Heartbeat, false).1,
                     _ = &mut reader => break,
+                    () = link.kick.notified() => break,
                 };
                 if self.write(&mut wr, &next).await.is_err() {
                     break;
@@ -534,11 +550,11 @@ impl Cluster {
         wr: &mut OwnedWriteHalf,
     ) -> Result<Option<Session>, super::FrameError> {
         match message {
-            Message::Hello { node, cluster } => self.link(&node, cluster),
+            Message::Hello { node, cluster } => self.link(&node, self.address_of(&node, cluster)),
             Message::StateRequest { node, cluster } => {
                 // Link back first and wait for it, so changes after the snapshot reach the
                 // joiner on that link (it holds them until the state is in).
-                self.link(&node, cluster);
+                self.link(&node, self.address_of(&node, cluster));
                 self.await_live(&node, self.config.state_transfer_timeout)
                     .await;
                 for part in self.state_parts(self.replica.state()) {

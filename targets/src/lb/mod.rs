@@ -13,5 +13,5 @@ mod serve;
 
 pub use backends::{Backend, BackendView, Backends};
 pub use config::{BackendSpec, LbConfig, ParseBackendError};
-pub use policy::Policy;
+pub use policy::{Policy, ip_hash_backend};
 pub use serve::run;

@@ -124,7 +124,7 @@ impl Chooser {
         }
         let usable = |i: usize| backends[i].is_up() && !tried.contains(&i);
         let preferred = match self.policy {
-            Policy::IpHash => Some(index(ip_hash(target.client), n)),
+            Policy::IpHash => Some(ip_hash_backend(target.client, n)),
             Policy::CookieRoute | Policy::CookieInsert => target
                 .bound_to
                 .and_then(|name| backends.iter().position(|b| b.name == name)),
@@ -186,6 +186,12 @@ impl Chooser {
             .filter(|&i| ok(i))
             .min_by_key(|&i| backends[i].inflight.load(Ordering::Relaxed))
     }
+}
+
+/// The backend (by position, of `n`) that `ip-hash` sends `client` to while all are up: what
+/// a test needs to know which clients a change in `n` remaps.
+pub fn ip_hash_backend(client: IpAddr, n: usize) -> usize {
+    index(ip_hash(client), n)
 }
 
 fn index(hash: u64, n: usize) -> usize {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use toml_edit::Document;
 
+mod scenario;
+
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
 use crate::plan::{
@@ -15,7 +17,7 @@ use crate::plan::{
 };
 
 /// The commented default suite: the source of every default, and what `run` uses without a file.
-pub const DEFAULT_SUITE: &str = include_str!("default-suite.toml");
+pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
 
 /// One problem in a suite file, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,10 +276,19 @@ impl Check<'_> {
                 ),
             );
         }
+        let errors_before = self.errors.len();
+        let default_workload = d.workload.unwrap_or_default();
+        let workload_raw = raw.workload.unwrap_or_default().over(&default_workload);
         let workload = self.workload(
-            raw.workload.unwrap_or_default(),
-            d.workload.unwrap_or_default(),
+            &[key("workload")],
+            workload_raw.clone(),
+            WorkloadRaw::default(),
         );
+        let inherited = if self.errors.len() == errors_before {
+            workload_raw
+        } else {
+            default_workload
+        };
         let template = d
             .targets
             .and_then(|t| t.into_iter().next())
@@ -298,18 +309,18 @@ impl Check<'_> {
             }
             targets.push(target);
         }
-        let faults: Vec<FaultPlan> = raw
-            .faults
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| self.fault(&[key("faults"), Seg::Index(i)], f, duration, &targets))
-            .collect();
-        if faults.iter().any(|f| f.link.is_some()) {
-            for t in &mut targets {
-                t.proxied_links = true;
-            }
-        }
+        let faults = self.faults(&[key("faults")], raw.faults, duration, &targets);
+        let scenarios = self.scenarios(
+            raw.scenarios,
+            !faults.is_empty(),
+            &inherited,
+            duration,
+            &targets,
+        );
+        let reference = self.reference(s.reference, &scenarios, &targets);
+        let quick = raw
+            .quick
+            .map(|q| self.quick(q, &scenarios, &faults, &targets, warm_up));
         Plan {
             name,
             source: self.file.into(),
@@ -319,18 +330,40 @@ impl Check<'_> {
             workload,
             targets,
             faults,
+            scenarios,
+            reference,
+            quick,
         }
     }
 
-    fn workload(&mut self, w: WorkloadRaw, d: WorkloadRaw) -> Workload {
-        let base = [key("workload")];
+    fn faults(
+        &mut self,
+        path: &[Seg],
+        faults: Option<Vec<FaultRaw>>,
+        duration: Duration,
+        targets: &[TargetPlan],
+    ) -> Vec<FaultPlan> {
+        faults
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut p = path.to_vec();
+                p.push(Seg::Index(i));
+                self.fault(&p, f, duration, targets)
+            })
+            .collect()
+    }
+
+    /// `w` at `base`, each missing key from `d`.
+    fn workload(&mut self, base: &[Seg], w: WorkloadRaw, d: WorkloadRaw) -> Workload {
         let model_name = w.model.or(d.model).unwrap_or_default();
-        let model = match self.one_of(&join(&base, "model"), &model_name, &["closed", "open"]) {
+        let model = match self.one_of(&join(base, "model"), &model_name, &["closed", "open"]) {
             Some("open") => {
                 let rate = w.arrival_rate.or(d.arrival_rate).unwrap_or(0.0);
                 if !(rate.is_finite() && rate > 0.0) {
                     self.err(
-                        &join(&base, "arrival-rate"),
+                        &join(base, "arrival-rate"),
                         "the arrival rate must be a positive number of sessions per second",
                     );
                 }
@@ -339,7 +372,7 @@ impl Check<'_> {
                     .or(d.max_sessions_in_flight)
                     .unwrap_or(0);
                 if max == 0 {
-                    self.err(&join(&base, "max-sessions-in-flight"), "must be at least 1");
+                    self.err(&join(base, "max-sessions-in-flight"), "must be at least 1");
                 }
                 LoadModel::Open {
                     arrival_rate: rate,
@@ -350,7 +383,7 @@ impl Check<'_> {
                 let users = w.virtual_users.or(d.virtual_users).unwrap_or(0);
                 if users == 0 {
                     self.err(
-                        &join(&base, "virtual-users"),
+                        &join(base, "virtual-users"),
                         "a closed-loop workload needs at least 1 virtual user",
                     );
                 }
@@ -360,23 +393,27 @@ impl Check<'_> {
             }
         };
         let think_time = self
-            .duration(&join(&base, "think-time"), w.think_time, d.think_time)
+            .duration(&join(base, "think-time"), w.think_time, d.think_time)
             .unwrap_or_default();
         let ops_per_session = w.ops_per_session.or(d.ops_per_session).unwrap_or(0);
         if ops_per_session == 0 {
-            self.err(&join(&base, "ops-per-session"), "must be at least 1");
+            self.err(&join(base, "ops-per-session"), "must be at least 1");
         }
         let request_timeout = self.duration(
-            &join(&base, "request-timeout"),
+            &join(base, "request-timeout"),
             w.request_timeout,
             d.request_timeout,
         );
         let request_timeout = self.positive(
-            &join(&base, "request-timeout"),
+            &join(base, "request-timeout"),
             request_timeout,
             "the request timeout",
         );
-        let mix = self.mix(w.mix.unwrap_or_default(), d.mix.unwrap_or_default());
+        let mix = self.mix(
+            &join(base, "mix"),
+            w.mix.unwrap_or_default(),
+            d.mix.unwrap_or_default(),
+        );
         Workload {
             model,
             think_time,
@@ -386,7 +423,7 @@ impl Check<'_> {
         }
     }
 
-    fn mix(&mut self, m: MixRaw, d: MixRaw) -> Mix {
+    fn mix(&mut self, path: &[Seg], m: MixRaw, d: MixRaw) -> Mix {
         // A mix given in the file replaces the default one whole: unnamed weights are 0.
         let given =
             m.read.is_some() || m.write.is_some() || m.counter.is_some() || m.logout.is_some();
@@ -404,10 +441,7 @@ impl Check<'_> {
             logout: pick(m.logout, d.logout),
         };
         if mix.read + mix.write + mix.counter + mix.logout == 0 {
-            self.err(
-                &[key("workload"), key("mix")],
-                "at least one operation needs a weight above zero",
-            );
+            self.err(path, "at least one operation needs a weight above zero");
         }
         mix
     }
@@ -923,8 +957,8 @@ impl Check<'_> {
         }
     }
 
-    /// `link = "lb" | "store"` for network faults: which of the node's links the proxy cuts
-    /// or slows. A store link needs a standalone Redis the harness runs (a Sentinel or
+    /// `link = "lb" | "store" | "peers"` for network faults: which of the node's links the
+    /// proxy cuts or slows. A store link needs a standalone Redis the harness runs (a Sentinel or
     /// Cluster client learns real addresses from the servers and would go around a proxy).
     fn link(
         &mut self,
@@ -942,20 +976,22 @@ impl Check<'_> {
             return None;
         }
         let name = link.unwrap_or_else(|| "lb".into());
-        let link = match self.one_of(&key_path, &name, &["lb", "store"]) {
+        let link = match self.one_of(&key_path, &name, &["lb", "store", "peers"]) {
             Some("store") => Link::Store,
+            Some("peers") => Link::Peers,
             _ => Link::Lb,
         };
         for t in targets {
             let fits = match link {
                 Link::Lb => t.lb_policy.is_some(),
                 Link::Store => matches!(t.redis, Some(RedisPlan::Standalone { .. })),
+                Link::Peers => t.strategy.clustered_store().is_some(),
             };
             if !fits {
                 self.err(
                     &key_path,
                     format!(
-                        "target `{}` has no {} link for a {kind} (store links need redis = \"standalone\"; lb links a load balancer)",
+                        "target `{}` has no {} link for a {kind} (store links need redis = \"standalone\"; peers links delta or backup; lb links a load balancer)",
                         t.name,
                         link.name()
                     ),

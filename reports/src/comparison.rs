@@ -1,0 +1,315 @@
+//! The strategy comparison of a suite with scenarios: one column per target, one row per
+//! feature, in the shape of the background chapter's table, every cell measured in this run.
+
+use crate::model::{Results, TargetResult};
+
+/// One target's runs, scenario by scenario.
+struct Column<'a> {
+    target: &'a str,
+    runs: Vec<(&'a str, &'a TargetResult)>,
+}
+
+impl<'a> Column<'a> {
+    fn run(&self, scenario: &str) -> Option<&'a TargetResult> {
+        self.runs
+            .iter()
+            .find(|(s, _)| *s == scenario)
+            .map(|(_, r)| *r)
+    }
+}
+
+/// The comparison as a header and rows; `None` when the results have no scenarios.
+pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let mut columns: Vec<Column<'_>> = Vec::new();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in &results.targets {
+        let Some(of) = &r.run_of else { continue };
+        if !scenarios.contains(&of.scenario.as_str()) {
+            scenarios.push(&of.scenario);
+        }
+        match columns.iter_mut().find(|c| c.target == of.target) {
+            Some(c) => c.runs.push((&of.scenario, r)),
+            None => columns.push(Column {
+                target: &of.target,
+                runs: vec![(&of.scenario, r)],
+            }),
+        }
+    }
+    if columns.is_empty() {
+        return None;
+    }
+    let mut header = vec!["".to_string()];
+    header.extend(columns.iter().map(|c| c.target.to_string()));
+    let mut rows = Vec::new();
+    let row = |label: String, cell: &dyn Fn(&Column<'_>) -> String| {
+        let mut r = vec![label];
+        r.extend(columns.iter().map(cell));
+        r
+    };
+    rows.push(row("Strategy".into(), &|c| {
+        c.runs.first().map_or(String::new(), |(_, r)| strategy(r))
+    }));
+    // A scenario whose runs had faults: what the sessions in use then became.
+    let faulted = |s: &str| {
+        columns
+            .iter()
+            .filter_map(|c| c.run(s))
+            .any(|r| !r.faults.is_empty())
+    };
+    for &s in scenarios.iter().filter(|s| faulted(s)) {
+        rows.push(row(format!("Sessions kept on {s} (%)"), &|c| {
+            kept(c.run(s))
+        }));
+        let scales_out = columns
+            .iter()
+            .filter_map(|c| c.run(s))
+            .any(|r| r.faults.iter().any(|f| f.kind == "add-node"));
+        if scales_out {
+            rows.push(row(
+                format!("Sessions moved to another node on {s} (%)"),
+                &|c| moved(c.run(s)),
+            ));
+        }
+    }
+    rows.push(row("Stale reads (all scenarios)".into(), &|c| {
+        c.runs
+            .iter()
+            .map(|(_, r)| r.sessions.stale_reads)
+            .sum::<u64>()
+            .to_string()
+    }));
+    // Speed from the scenario without faults, or else the first.
+    let steady = scenarios
+        .iter()
+        .copied()
+        .find(|s| !faulted(s))
+        .unwrap_or(scenarios[0]);
+    let reference = results
+        .reference
+        .as_deref()
+        .and_then(|name| columns.iter().find(|c| c.target == name))
+        .unwrap_or(&columns[0]);
+    let base = reference.run(steady);
+    rows.push(row(
+        format!("p99 latency vs {} ({steady})", reference.target),
+        &|c| {
+            let p99 = |r: Option<&TargetResult>| r.and_then(|r| r.latency_ms).map(|l| l.p99);
+            relative(p99(c.run(steady)), p99(base), |v| format!("{v:.1} ms"))
+        },
+    ));
+    rows.push(row(
+        format!("Throughput vs {} ({steady})", reference.target),
+        &|c| {
+            let ops = |r: Option<&TargetResult>| r.map(|r| r.throughput_ops_per_s);
+            relative(ops(c.run(steady)), ops(base), |v| format!("{v:.0} ops/s"))
+        },
+    ));
+    rows.push(row(
+        format!("Replication or store bytes per request ({steady})"),
+        &|c| c.run(steady).map_or("not run".into(), bytes_per_request),
+    ));
+    rows.push(row("Processes to operate".into(), &|c| {
+        c.runs
+            .first()
+            .map_or(String::new(), |(_, r)| r.processes.to_string())
+    }));
+    rows.push(row("Verdict (worst of its runs)".into(), &|c| {
+        c.runs
+            .iter()
+            .map(|(_, r)| r.verdict)
+            .max()
+            .map_or(String::new(), |v| v.name().to_string())
+    }));
+    Some((header, rows))
+}
+
+fn strategy(r: &TargetResult) -> String {
+    match &r.lb_policy {
+        Some(p) if p != &r.strategy && r.strategy == "sticky" => format!("sticky ({p})"),
+        _ => r.strategy.clone(),
+    }
+}
+
+fn kept(r: Option<&TargetResult>) -> String {
+    let Some(r) = r else {
+        return "not run".into();
+    };
+    match r
+        .continuity
+        .as_ref()
+        .and_then(|c| Some((c, c.kept_percent()?)))
+    {
+        Some((c, pct)) => format!("{pct:.0} ({}/{})", c.kept, c.at_risk),
+        None => "none at risk".into(),
+    }
+}
+
+fn moved(r: Option<&TargetResult>) -> String {
+    let Some(r) = r else {
+        return "not run".into();
+    };
+    match &r.continuity {
+        Some(c) if c.at_risk > 0 => format!(
+            "{:.0} ({}/{})",
+            c.moved as f64 * 100.0 / c.at_risk as f64,
+            c.moved,
+            c.at_risk
+        ),
+        _ => "none at risk".into(),
+    }
+}
+
+/// `value` as a multiple of `base`, with the value itself.
+fn relative(value: Option<f64>, base: Option<f64>, show: impl Fn(f64) -> String) -> String {
+    match (value, base) {
+        (Some(v), Some(b)) if b > 0.0 => format!("{:.2}× ({})", v / b, show(v)),
+        (Some(v), _) => show(v),
+        (None, _) => "not measured".into(),
+    }
+}
+
+/// Bytes sent to peers or to and from the store, per successful request.
+fn bytes_per_request(r: &TargetResult) -> String {
+    let bytes = r.replication.map_or(0, |x| x.bytes_sent)
+        + r.store_traffic
+            .map_or(0, |s| s.bytes_written + s.bytes_read);
+    if r.ops.ok == 0 {
+        return "no request served".into();
+    }
+    format!("{:.0}", bytes as f64 / r.ops.ok as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Continuity, FaultWindow, Latency, Ops, RunOf, Sessions, StoreTraffic, Verdict,
+    };
+
+    /// A run of `target` in `scenario`, with a fault of `kind` (and then `kept`: kept, at
+    /// risk, moved) or none; `speed`: throughput and p99.
+    fn run(
+        target: &str,
+        scenario: &str,
+        kind: Option<&str>,
+        kept: (u64, u64, u64),
+        speed: (f64, f64),
+    ) -> TargetResult {
+        let (kept, at_risk, moved) = kept;
+        let (ops_per_s, p99) = speed;
+        TargetResult {
+            name: format!("{target}/{scenario}"),
+            run_of: Some(RunOf {
+                target: target.into(),
+                scenario: scenario.into(),
+            }),
+            strategy: if target == "redis" {
+                "redis-cluster"
+            } else {
+                "sticky"
+            }
+            .into(),
+            lb_policy: Some("cookie-route".into()),
+            codec: None,
+            processes: if target == "redis" { 10 } else { 4 },
+            verdict: Verdict::Pass,
+            reasons: vec![],
+            expectations: vec![],
+            sessions: Sessions {
+                started: 100,
+                stale_reads: u64::from(target == "redis"),
+                ..Sessions::default()
+            },
+            ops: Ops {
+                total: 1_000,
+                ok: 1_000,
+                fail: 0,
+                indeterminate: 0,
+            },
+            throughput_ops_per_s: ops_per_s,
+            latency_ms: Some(Latency {
+                p50: 1.0,
+                p90: 2.0,
+                p99,
+                p999: 9.0,
+                max: 20.0,
+            }),
+            phases: vec![],
+            faults: kind
+                .map(|k| FaultWindow {
+                    kind: k.into(),
+                    node: "node2".into(),
+                    start_ms: 2_000.0,
+                    end_ms: Some(4_000.0),
+                    detail: None,
+                    sessions_lost_after: at_risk - kept,
+                    recovery: None,
+                })
+                .into_iter()
+                .collect(),
+            continuity: kind.map(|_| Continuity {
+                from_ms: 2_000.0,
+                at_risk,
+                kept,
+                moved,
+            }),
+            replication: None,
+            store_traffic: (target == "redis").then_some(StoreTraffic {
+                bytes_written: 200_000,
+                bytes_read: 300_000,
+                ops: 1_000,
+                bytes_per_op: 500.0,
+            }),
+            sessions_undecodable: 0,
+            violations: vec![],
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn one_column_per_target_one_row_per_feature() {
+        let mut targets = Vec::new();
+        for (t, speed, kill, add) in [
+            ("sticky", (1_000.0, 4.0), (27, 40, 13), (40, 40, 0)),
+            ("redis", (900.0, 5.0), (40, 40, 30), (40, 40, 29)),
+        ] {
+            targets.push(run(t, "capacity", None, (0, 0, 0), speed));
+            targets.push(run(t, "failure", Some("kill"), kill, speed));
+            targets.push(run(t, "scale-out", Some("add-node"), add, speed));
+        }
+        // A run cut short before any session was at risk.
+        targets[5].continuity = Some(Continuity {
+            from_ms: 2_000.0,
+            at_risk: 0,
+            kept: 0,
+            moved: 0,
+        });
+        let results = Results {
+            format_version: 1,
+            suite: "s".into(),
+            source: "s.toml".into(),
+            seed: 1,
+            targets,
+            reference: Some("sticky".into()),
+        };
+        let (header, rows) = comparison(&results).expect("scenarios");
+        let mut out = String::new();
+        crate::render::md_table(&mut out, header, rows);
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn results_without_scenarios_have_no_comparison() {
+        let mut r = run("sticky", "failure", None, (0, 0, 0), (1.0, 1.0));
+        r.run_of = None;
+        let results = Results {
+            format_version: 1,
+            suite: "s".into(),
+            source: "s.toml".into(),
+            seed: 1,
+            targets: vec![r],
+            reference: None,
+        };
+        assert!(comparison(&results).is_none());
+    }
+}
