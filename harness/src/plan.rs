@@ -199,6 +199,22 @@ pub struct TargetPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
     pub expect: Expect,
+    /// Performance bounds; a miss fails the run with exit code 4.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// What a target must perform, after the warm-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Thresholds {
+    #[serde(with = "opt_ms", rename = "p99-latency-ms", default)]
+    pub p99_latency: Option<Duration>,
+    /// Failed and unanswered operations, as a percentage of all.
+    pub max_error_rate: Option<f64>,
+    /// Successful operations per second.
+    pub min_throughput: Option<f64>,
+    pub max_sessions_lost: Option<u64>,
 }
 
 impl TargetPlan {

@@ -182,89 +182,8 @@ fn bytes_per_request(r: &TargetResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        Continuity, FaultWindow, Latency, Ops, RunOf, Sessions, StoreTraffic, Verdict,
-    };
-
-    /// A run of `target` in `scenario`, with a fault of `kind` (and then `kept`: kept, at
-    /// risk, moved) or none; `speed`: throughput and p99.
-    fn run(
-        target: &str,
-        scenario: &str,
-        kind: Option<&str>,
-        kept: (u64, u64, u64),
-        speed: (f64, f64),
-    ) -> TargetResult {
-        let (kept, at_risk, moved) = kept;
-        let (ops_per_s, p99) = speed;
-        TargetResult {
-            name: format!("{target}/{scenario}"),
-            run_of: Some(RunOf {
-                target: target.into(),
-                scenario: scenario.into(),
-            }),
-            strategy: if target == "redis" {
-                "redis-cluster"
-            } else {
-                "sticky"
-            }
-            .into(),
-            lb_policy: Some("cookie-route".into()),
-            codec: None,
-            processes: if target == "redis" { 10 } else { 4 },
-            verdict: Verdict::Pass,
-            reasons: vec![],
-            expectations: vec![],
-            sessions: Sessions {
-                started: 100,
-                stale_reads: u64::from(target == "redis"),
-                ..Sessions::default()
-            },
-            ops: Ops {
-                total: 1_000,
-                ok: 1_000,
-                fail: 0,
-                indeterminate: 0,
-            },
-            throughput_ops_per_s: ops_per_s,
-            latency_ms: Some(Latency {
-                p50: 1.0,
-                p90: 2.0,
-                p99,
-                p999: 9.0,
-                max: 20.0,
-            }),
-            phases: vec![],
-            faults: kind
-                .map(|k| FaultWindow {
-                    kind: k.into(),
-                    node: "node2".into(),
-                    start_ms: 2_000.0,
-                    end_ms: Some(4_000.0),
-                    detail: None,
-                    sessions_lost_after: at_risk - kept,
-                    recovery: None,
-                })
-                .into_iter()
-                .collect(),
-            continuity: kind.map(|_| Continuity {
-                from_ms: 2_000.0,
-                at_risk,
-                kept,
-                moved,
-            }),
-            replication: None,
-            store_traffic: (target == "redis").then_some(StoreTraffic {
-                bytes_written: 200_000,
-                bytes_read: 300_000,
-                ops: 1_000,
-                bytes_per_op: 500.0,
-            }),
-            sessions_undecodable: 0,
-            violations: vec![],
-            interrupted: false,
-        }
-    }
+    use crate::fixtures::{results, run};
+    use crate::model::Continuity;
 
     #[test]
     fn one_column_per_target_one_row_per_feature() {
@@ -284,14 +203,8 @@ mod tests {
             kept: 0,
             moved: 0,
         });
-        let results = Results {
-            format_version: 1,
-            suite: "s".into(),
-            source: "s.toml".into(),
-            seed: 1,
-            targets,
-            reference: Some("sticky".into()),
-        };
+        let mut results = results(targets);
+        results.reference = Some("sticky".into());
         let (header, rows) = comparison(&results).expect("scenarios");
         let mut out = String::new();
         crate::render::md_table(&mut out, header, rows);
@@ -302,14 +215,6 @@ mod tests {
     fn results_without_scenarios_have_no_comparison() {
         let mut r = run("sticky", "failure", None, (0, 0, 0), (1.0, 1.0));
         r.run_of = None;
-        let results = Results {
-            format_version: 1,
-            suite: "s".into(),
-            source: "s.toml".into(),
-            seed: 1,
-            targets: vec![r],
-            reference: None,
-        };
-        assert!(comparison(&results).is_none());
+        assert!(comparison(&results(vec![r])).is_none());
     }
 }

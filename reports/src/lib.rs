@@ -1,8 +1,15 @@
 //! sessionbench's results model and its renderers. It knows nothing about processes or HTTP:
-//! it turns checked results into text (terminal tables, Markdown, JSON).
+//! it turns checked results into text (terminal tables, Markdown, JSON, JUnit XML, HTML) and
+//! compares two runs.
 
 mod codecs;
+mod compare;
 mod comparison;
+#[cfg(test)]
+mod fixtures;
+mod html;
+mod junit;
+mod markup;
 mod model;
 mod render;
 
@@ -10,8 +17,11 @@ pub use codecs::{
     CodecReport, CodecResult, Compatibility, EvolutionRow, NodeDeployRow, ShapeReport, Timing,
     codecs_markdown, codecs_table,
 };
+pub use compare::{Change, CompareOptions, Comparison, MetricChange, compare, compare_markdown};
+pub use html::html;
+pub use junit::junit;
 pub use model::{
     Continuity, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Recovery,
-    Replication, Results, RunOf, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    Replication, Results, RunOf, Second, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

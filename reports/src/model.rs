@@ -16,6 +16,9 @@ pub struct Results {
     /// The target the comparison is relative to (suites with scenarios).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Operations before this are checked but not measured (throughput, latency, baselines).
+    #[serde(default)]
+    pub warm_up_ms: f64,
 }
 
 impl Results {
@@ -26,6 +29,21 @@ impl Results {
             .map(|t| t.verdict)
             .max()
             .unwrap_or(Verdict::Unknown)
+    }
+
+    /// Every performance threshold missed, as `run: reason`.
+    pub fn thresholds_missed(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                t.thresholds.iter().filter(|c| !c.passed).map(move |c| {
+                    format!(
+                        "{}: {} {}, measured {}",
+                        t.name, c.name, c.expected, c.actual
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -68,6 +86,9 @@ pub struct TargetResult {
     /// Why the verdict is not `pass`, one sentence each.
     pub reasons: Vec<String>,
     pub expectations: Vec<ExpectationResult>,
+    /// Performance thresholds (`[targets.thresholds]`): a miss exits 4, not 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ExpectationResult>,
     pub sessions: Sessions,
     pub ops: Ops,
     /// Successful operations per second after the warm-up.
@@ -75,6 +96,10 @@ pub struct TargetResult {
     /// Latency of successful operations after the warm-up, from their intended start.
     pub latency_ms: Option<Latency>,
     pub phases: Vec<Phase>,
+    /// Whole seconds from the start of the load: the plots' data and the samples a
+    /// baseline comparison resamples.
+    #[serde(default)]
+    pub timeline: Vec<Second>,
     pub faults: Vec<FaultWindow>,
     /// Which of the sessions in use when the first fault struck were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +156,17 @@ pub struct ExpectationResult {
     pub passed: bool,
 }
 
+impl ExpectationResult {
+    pub fn new(name: &str, expected: String, actual: String, passed: bool) -> Self {
+        Self {
+            name: name.into(),
+            expected,
+            actual,
+            passed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Sessions {
@@ -158,6 +194,20 @@ pub struct Latency {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
+}
+
+/// One second of a run (`t` seconds from the start of the load).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Second {
+    pub t: u32,
+    /// Operations started in it that succeeded.
+    pub ok: u64,
+    /// Operations started in it that failed or got no answer (logout probes left out).
+    pub errors: u64,
+    /// Latency of its successful operations, from their intended start.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 /// A stretch of the load relative to the faults: before, during, after (or steady).

@@ -11,7 +11,7 @@ use crate::model::{Latency, Ops, Recovery, Results, TargetResult};
 /// How many violations each target lists in full; the rest are counted.
 const VIOLATIONS_SHOWN: usize = 10;
 
-fn summary_header() -> Vec<String> {
+pub(crate) fn summary_header() -> Vec<String> {
     [
         "target", "strategy", "verdict", "sessions", "lost", "stale", "ops", "ok", "fail",
         "indet.", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
@@ -36,7 +36,7 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn summary_row(t: &TargetResult) -> Vec<String> {
+pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
     let mut strategy = match &t.lb_policy {
         Some(p) if p != &t.strategy => format!("{} ({p})", t.strategy),
         _ => t.strategy.clone(),
@@ -200,6 +200,13 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
+    for c in t.thresholds.iter().filter(|c| !c.passed) {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: threshold missed: {} {}, measured {}",
+            t.name, c.name, c.expected, c.actual
+        );
+    }
     for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
         let _ = writeln!(
             out,
@@ -237,17 +244,23 @@ pub fn markdown(results: &Results) -> String {
         summary_header(),
         results.targets.iter().map(summary_row).collect(),
     );
-    let _ = writeln!(out, "\n### Phases\n");
+    // Details fold away, so the page fits a pull-request comment and opens on the verdicts.
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Phases: before, during and after the faults</summary>\n"
+    );
     md_table(
         &mut out,
         phase_header(),
         results.targets.iter().flat_map(phase_rows).collect(),
     );
+    let _ = writeln!(out, "\n</details>");
     let detailed: Vec<&TargetResult> = results
         .targets
         .iter()
         .filter(|t| {
             !t.reasons.is_empty()
+                || t.thresholds.iter().any(|c| !c.passed)
                 || !t.violations.is_empty()
                 || !t.faults.is_empty()
                 || t.replication.is_some()
@@ -255,11 +268,22 @@ pub fn markdown(results: &Results) -> String {
                 || t.sessions_undecodable > 0
         })
         .collect();
+    let missed = results.thresholds_missed();
+    if !missed.is_empty() {
+        let _ = writeln!(out, "\n**Thresholds missed:**\n");
+        for m in &missed {
+            let _ = writeln!(out, "- {m}");
+        }
+    }
     if !detailed.is_empty() {
-        let _ = writeln!(out, "\n### Findings\n");
+        let _ = writeln!(
+            out,
+            "\n<details><summary>Findings: faults, recovery, traffic, violations</summary>\n"
+        );
         for t in detailed {
             write_details(&mut out, t, "- ");
         }
+        let _ = writeln!(out, "\n</details>");
     }
     if let Some((header, rows)) = comparison(results) {
         let _ = writeln!(
@@ -323,6 +347,7 @@ mod tests {
             codec: None,
             verdict: Verdict::Fail,
             reasons: vec!["expected sessions-lost none, measured 1".into()],
+            thresholds: vec![],
             expectations: vec![ExpectationResult {
                 name: "sessions-lost".into(),
                 expected: "none".into(),
@@ -342,6 +367,7 @@ mod tests {
             },
             throughput_ops_per_s: 250.0,
             latency_ms: Some(latency),
+            timeline: vec![],
             phases: vec![
                 phase("before", 1000.0, 5000.0, 0),
                 phase("during", 5000.0, 15000.0, 1),
@@ -390,6 +416,7 @@ mod tests {
             verdict: Verdict::Pass,
             reasons: vec![],
             expectations: vec![],
+            thresholds: vec![],
             sessions: Sessions {
                 started: 10,
                 ..Sessions::default()
@@ -403,6 +430,7 @@ mod tests {
             throughput_ops_per_s: 100.0,
             latency_ms: None,
             phases: vec![],
+            timeline: vec![],
             faults: vec![],
             replication: None,
             store_traffic: None,
@@ -417,6 +445,7 @@ mod tests {
             seed: 7,
             targets: vec![direct, sticky],
             reference: None,
+            warm_up_ms: 1000.0,
         }
     }
 

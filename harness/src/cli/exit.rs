@@ -11,6 +11,8 @@ pub enum ExitCode {
     Usage = 2,
     /// A continuity expectation failed, or could not be judged (verdict fail or unknown).
     CheckFailed = 3,
+    /// A performance threshold was missed, or a metric regressed against the baseline.
+    ThresholdMissed = 4,
     /// Interrupted (Ctrl-C): what ran is kept and checked, but is not a verdict.
     Interrupted = 130,
 }

@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod codecs;
+mod compare;
 mod exec;
 mod exit;
 mod lb;
@@ -31,6 +32,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
     Report(check::ReportArgs),
+    /// Compare two runs (results.json files or run directories): throughput and latency per
+    /// run, improved / regressed / no change beyond noise. Exit 4 on a regression.
+    Compare(compare::CompareArgs),
     /// Compare serialization formats and compressions on session shapes: sizes, encode and
     /// decode time, and which survive a field added, removed or renamed.
     Codecs(codecs::CodecsArgs),
@@ -53,6 +57,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
+        Command::Compare(args) => compare::run(args),
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
         Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),

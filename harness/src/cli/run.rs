@@ -13,7 +13,8 @@ use crate::history::{self, Record};
 use crate::plan::Plan;
 use crate::{driver, results, suite};
 
-use super::check::{finish, write_json};
+use super::check::{SUITE_COPY, finish, write_json};
+use super::compare::{self, JudgeArgs};
 use super::progress::Progress;
 
 /// How often the history file is flushed while a run goes (a crash loses at most this much).
@@ -40,6 +41,12 @@ pub struct RunArgs {
     /// Override the suite's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Compare with an earlier run (its results.json or run directory): a regression in
+    /// throughput or latency beyond noise exits 4.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    judge: JudgeArgs,
     /// No progress line and no tables: only the verdict and where the files are.
     #[arg(long)]
     quiet: bool,
@@ -89,10 +96,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }
+    // Read before the run, so a bad baseline fails fast.
+    let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
     let dir = a.out.clone().unwrap_or_else(|| default_dir(&plan));
     std::fs::create_dir_all(&dir)
         .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
     write_json(&dir.join("plan.json"), &plan)?;
+    if let Some(path) = &a.suite {
+        let copy = dir.join(SUITE_COPY);
+        std::fs::copy(path, &copy).map_err(CliError::io(format!(
+            "cannot copy the suite to {}",
+            copy.display()
+        )))?;
+    }
     if !a.quiet {
         let scenarios = match plan.scenarios.len() {
             0 => String::new(),
@@ -112,7 +128,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     let history =
         history::read(&dir.join("history.jsonl")).map_err(|e| CliError::BadRun(e.to_string()))?;
     let results = results::build(&plan, &history);
-    let code = finish(&dir, &results, a.quiet)?;
+    let comparison = baseline
+        .as_ref()
+        .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));
+    let code = finish(&dir, &results, comparison.as_ref(), a.quiet)?;
     Ok(if interrupted {
         ExitCode::Interrupted
     } else {

@@ -4,6 +4,8 @@
 
 mod continuity;
 mod recovery;
+mod thresholds;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +33,7 @@ pub fn build(plan: &Plan, history: &[Record]) -> Results {
         seed: plan.seed,
         targets,
         reference: plan.reference.clone(),
+        warm_up_ms: us_to_ms(micros(plan.warm_up)),
     }
 }
 
@@ -209,6 +212,19 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
         })
         .collect();
     let expectations = expectations(t, &counts);
+    let measured_ops = tally(&measured);
+    let throughput_ops_per_s = throughput(&measured, end.saturating_sub(warm_up));
+    let latency_ms = latency(&measured);
+    let thresholds = thresholds::check(
+        &t.thresholds,
+        &thresholds::Measured {
+            ops: measured_ops,
+            throughput: throughput_ops_per_s,
+            latency: latency_ms,
+            sessions_lost: counts.lost,
+        },
+    );
+    let timeline = timeline::seconds(&all_ops, end);
     let mut reasons: Vec<String> = expectations
         .iter()
         .filter(|e| !e.passed)
@@ -244,11 +260,13 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
         verdict,
         reasons,
         expectations,
+        thresholds,
         sessions: counts,
         ops: tally(&all_ops),
-        throughput_ops_per_s: throughput(&measured, end.saturating_sub(warm_up)),
-        latency_ms: latency(&measured),
+        throughput_ops_per_s,
+        latency_ms,
         phases,
+        timeline,
         faults,
         continuity,
         store_traffic: counters.store.map(|(bytes_written, bytes_read)| {
@@ -377,12 +395,7 @@ fn expectations(t: &TargetPlan, s: &Sessions) -> Vec<ExpectationResult> {
     let e = &t.expect;
     let mut out = Vec::new();
     let mut push = |name: &str, expected: String, actual: String, passed: bool| {
-        out.push(ExpectationResult {
-            name: name.into(),
-            expected,
-            actual,
-            passed,
-        });
+        out.push(ExpectationResult::new(name, expected, actual, passed));
     };
     match e.sessions_lost {
         LossExpectation::None => push(

@@ -101,6 +101,17 @@ pub struct TargetRaw {
     pub padding_bytes: Option<usize>,
     pub codec: Option<String>,
     pub expect: Option<ExpectRaw>,
+    pub thresholds: Option<ThresholdsRaw>,
+}
+
+/// Performance thresholds of a target: a miss exits 4.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ThresholdsRaw {
+    pub p99_latency: Option<String>,
+    pub max_error_rate: Option<f64>,
+    pub min_throughput: Option<f64>,
+    pub max_sessions_lost: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

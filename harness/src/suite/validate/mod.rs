@@ -8,6 +8,7 @@ use std::time::Duration;
 use toml_edit::Document;
 
 mod scenario;
+mod thresholds;
 
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
@@ -622,6 +623,7 @@ impl Check<'_> {
             t.expect.unwrap_or_default(),
             d.expect.clone().unwrap_or_default(),
         );
+        let thresholds = self.thresholds(&join(path, "thresholds"), t.thresholds);
         TargetPlan {
             route_suffix: lb_policy.as_deref() == Some("cookie-route"),
             replication,
@@ -638,6 +640,7 @@ impl Check<'_> {
             padding_bytes,
             codec,
             expect,
+            thresholds,
         }
     }
 

@@ -1,0 +1,240 @@
+//! What a run leaves for people and for CI: junit.xml valid against the JUnit schema (checked
+//! with xmllint), report.html rendered by headless Chromium (its SVG plots present, no
+//! console error, a screenshot kept in the run directory), exit 4 on a missed threshold, and
+//! `compare` finding no change between two runs of one suite but a regression in a run
+//! slowed on purpose.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::run::{json, sessionbench, tempdir, workspace};
+
+/// Two sticky nodes, paced users: throughput is set by the pacing, so two runs of it
+/// differ only by noise.
+const SUITE: &str = r#"
+[suite]
+name = "reports"
+duration = "7s"
+warm-up = "1s"
+
+[workload]
+virtual-users = 8
+think-time = "20ms"
+ops-per-session = 40
+
+[[targets]]
+name = "sticky"
+strategy = "sticky"
+lb-policy = "cookie-route"
+nodes = 2
+
+[targets.expect]
+sessions-lost = "any"
+"#;
+
+/// A program the test needs, or a failure that says how to get it.
+fn program(name: &str, package: &str) -> String {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` is not installed: run ci/setup (apt-get install {package})"
+    );
+    name.to_string()
+}
+
+/// Runs `suite` (text) with `args` into a fresh run directory; the exit code and the dir.
+fn run(name: &str, suite: &str, args: &[&str]) -> (Option<i32>, std::path::PathBuf) {
+    let dir = tempdir(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("suite.toml");
+    std::fs::write(&file, suite).expect("write suite");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("run"))
+        .args(args)
+        .arg(&file)
+        .output()
+        .expect("run");
+    (out.status.code(), dir.join("run"))
+}
+
+/// Replaces every number that is not part of a name (node2, v3.1) with `#`.
+fn redact_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev = ' ';
+    let mut in_number = false;
+    for c in text.chars() {
+        let starts = c.is_ascii_digit() && !prev.is_ascii_alphanumeric() && prev != '.';
+        if starts || (in_number && (c.is_ascii_digit() || c == '.')) {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
+}
+
+#[test]
+fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_renders() {
+    let xmllint = program("xmllint", "libxml2-utils");
+    let chromium = program("chromium", "chromium");
+    let suite = format!(
+        "{SUITE}\n[targets.thresholds]\nmin-throughput = 1000000.0\np99-latency = \"10s\"\n"
+    );
+    let (code, dir) = run("reports-threshold", &suite, &[]);
+    let results = json(&dir.join("results.json"));
+    assert_eq!(code, Some(4), "{results}");
+    let passed: Vec<(&str, bool)> = results["targets"][0]["thresholds"]
+        .as_array()
+        .expect("thresholds")
+        .iter()
+        .map(|t| (t["name"].as_str().expect("name"), t["passed"] == true))
+        .collect();
+    assert_eq!(passed, [("p99-latency", true), ("throughput", false)]);
+    assert!(
+        results["targets"][0]["timeline"]
+            .as_array()
+            .is_some_and(|t| t.len() >= 7)
+    );
+
+    // junit.xml: valid against the schema, one case per check, the miss as a failure.
+    let junit = dir.join("junit.xml");
+    let schema = workspace().join("harness/tests/integration/schema/junit.xsd");
+    let lint = Command::new(&xmllint)
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&junit)
+        .output()
+        .expect("xmllint");
+    assert!(
+        lint.status.success(),
+        "junit.xml is not valid JUnit XML: {}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    let text = std::fs::read_to_string(&junit).expect("junit.xml");
+    insta::assert_snapshot!("junit_of_a_run", redact_numbers(&text));
+
+    // report.html: rendered by a real browser, its plot drawn, a screenshot kept.
+    let html = dir.join("report.html");
+    let page = std::fs::read_to_string(&html).expect("report.html");
+    assert!(
+        page.contains("Thresholds missed"),
+        "the miss is on the page"
+    );
+    assert!(
+        page.contains("[suite]"),
+        "the suite that produced it is on the page"
+    );
+    let url = format!("file://{}", html.canonicalize().expect("path").display());
+    let headless = |extra: &[&str]| {
+        let out = Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,1600",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.with_file_name("chromium-profile").display()
+            ))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium");
+        assert!(
+            out.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let screenshot = dir.join("report.png");
+    let shot = headless(&[&format!("--screenshot={}", screenshot.display())]);
+    let png = std::fs::read(&screenshot).expect("the screenshot is kept in the run directory");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+    let dom = headless(&["--dump-dom"]);
+    let rendered = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(rendered.matches("<svg").count(), 1, "one plot per run");
+    assert!(
+        rendered.matches("class=\"series\"").count() >= 3,
+        "its lines are drawn"
+    );
+    for out in [&shot, &dom] {
+        let log = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Error: <"))
+            .collect();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+    }
+}
+
+fn compare(base: &Path, new: &Path) -> (Option<i32>, String) {
+    let out = sessionbench()
+        .arg("compare")
+        .args([base, new])
+        .output()
+        .expect("compare");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn compare_finds_no_change_in_a_rerun_and_a_regression_when_latency_is_added() {
+    let (first, a) = run("reports-base", SUITE, &[]);
+    let (second, b) = run("reports-again", SUITE, &[]);
+    assert_eq!((first, second), (Some(0), Some(0)));
+    let (code, text) = compare(&a, &b);
+    // Runs alone (.config/nextest.toml): other tests on the same two cores would be noise.
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("no regression"), "{text}");
+    assert!(
+        !text.contains("| improved |") && !text.contains("| regressed |"),
+        "{text}"
+    );
+
+    // The same target with 30 ms added each way on both nodes' LB links.
+    let slowed = format!(
+        "{SUITE}{}",
+        ["node1", "node2"]
+            .map(|n| format!(
+                "\n[[faults]]\nat = \"0s\"\nkind = \"latency\"\nnode = \"{n}\"\nlink = \"lb\"\nlatency = \"30ms\"\n"
+            ))
+            .concat()
+    );
+    let baseline = a.join("results.json");
+    let (code, slow) = run(
+        "reports-slowed",
+        &slowed,
+        &["--baseline", baseline.to_str().expect("utf-8 path")],
+    );
+    let report = std::fs::read_to_string(slow.join("report.md")).expect("report.md");
+    assert_eq!(code, Some(4), "{report}");
+    assert!(report.contains("| sticky | latency-p99 |"), "{report}");
+    assert!(report.contains("| regressed |"), "{report}");
+    let (code, text) = compare(&a, &slow);
+    assert_eq!(code, Some(4), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("| sticky | latency-p50 |") && l.ends_with("| regressed |")),
+        "{text}"
+    );
+}

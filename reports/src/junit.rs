@@ -1,0 +1,188 @@
+//! `junit.xml`: one test suite per run and one test case per check (each continuity
+//! expectation, each threshold, and whether the run could be judged at all), so CI
+//! dashboards list what failed and which sessions it failed on.
+
+use std::fmt::Write;
+
+use crate::markup::escape;
+use crate::model::{ExpectationResult, Results, TargetResult, Verdict, Violation};
+
+/// How many offending sessions a failure lists; the rest are counted.
+const SESSIONS_LISTED: usize = 20;
+
+/// The JUnit XML document for `results`.
+pub fn junit(results: &Results) -> String {
+    let cases: Vec<(&TargetResult, Vec<Case>)> =
+        results.targets.iter().map(|t| (t, cases(t))).collect();
+    let tests: usize = cases.iter().map(|(_, c)| c.len()).sum();
+    let failures: usize = cases.iter().map(|(_, c)| failed(c)).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"sessionbench: {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">",
+        escape(&results.suite)
+    );
+    for (t, cases) in &cases {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
+            escape(&t.name),
+            cases.len(),
+            failed(cases)
+        );
+        let _ = writeln!(out, "    <properties>");
+        for (name, value) in [
+            ("strategy", Some(t.strategy.as_str())),
+            ("lb-policy", t.lb_policy.as_deref()),
+            ("codec", t.codec.as_deref()),
+            ("verdict", Some(t.verdict.name())),
+        ] {
+            if let Some(value) = value {
+                let _ = writeln!(
+                    out,
+                    "      <property name=\"{name}\" value=\"{}\"/>",
+                    escape(value)
+                );
+            }
+        }
+        let _ = writeln!(out, "    </properties>");
+        for case in cases {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"sessionbench.{}.{}\" name=\"{}\"",
+                escape(&results.suite),
+                escape(&t.name),
+                escape(&case.name)
+            );
+            match &case.failure {
+                None => {
+                    let _ = writeln!(out, "/>");
+                }
+                Some((message, body)) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                        escape(message),
+                        case.kind,
+                        escape(body)
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+struct Case {
+    name: String,
+    /// `expectation`, `threshold` or `judged`.
+    kind: &'static str,
+    /// The message, and the text under it (offending sessions).
+    failure: Option<(String, String)>,
+}
+
+fn failed(cases: &[Case]) -> usize {
+    cases.iter().filter(|c| c.failure.is_some()).count()
+}
+
+fn cases(t: &TargetResult) -> Vec<Case> {
+    let check = |kind: &'static str, e: &ExpectationResult| Case {
+        name: format!("{} {} {}", kind, e.name, e.expected),
+        kind,
+        failure: (!e.passed).then(|| {
+            (
+                format!("expected {} {}, measured {}", e.name, e.expected, e.actual),
+                offending(t, &e.name),
+            )
+        }),
+    };
+    let mut cases: Vec<Case> = t
+        .expectations
+        .iter()
+        .map(|e| check("expectation", e))
+        .collect();
+    cases.extend(t.thresholds.iter().map(|e| check("threshold", e)));
+    // Interrupted, or nothing established: not a pass, whatever the expectations say.
+    let unjudged = t.verdict == Verdict::Unknown;
+    cases.push(Case {
+        name: "judged: the load ran to its end and sessions were established".into(),
+        kind: "judged",
+        failure: unjudged.then(|| (t.reasons.join("; "), String::new())),
+    });
+    cases
+}
+
+/// The violations behind a failed check, one per line.
+fn offending(t: &TargetResult, check: &str) -> String {
+    let kind = match check {
+        "sessions-lost" | "sessions-lost-percent" => "session-lost",
+        "stale-reads" => "stale-read",
+        "monotonic-violations" => "monotonic-read",
+        "resurrections" => "resurrection",
+        _ => return String::new(),
+    };
+    let hits: Vec<&Violation> = t.violations.iter().filter(|v| v.kind == kind).collect();
+    let mut text = String::new();
+    for v in hits.iter().take(SESSIONS_LISTED) {
+        let _ = writeln!(
+            text,
+            "session {} at {:.3}s [{}]: {}",
+            v.session,
+            v.at_ms / 1000.0,
+            v.nodes.join(" -> "),
+            v.detail
+        );
+    }
+    if hits.len() > SESSIONS_LISTED {
+        let _ = writeln!(
+            text,
+            "... and {} more (results.json lists all)",
+            hits.len() - SESSIONS_LISTED
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{results, run};
+    use crate::model::{ExpectationResult, Violation};
+
+    #[test]
+    fn a_suite_per_run_a_case_per_check_and_the_offending_sessions() {
+        let mut failing = run(
+            "sticky",
+            "failure",
+            Some("kill"),
+            (27, 40, 13),
+            (900.0, 4.0),
+        );
+        failing.verdict = Verdict::Fail;
+        failing.expectations = vec![ExpectationResult {
+            name: "sessions-lost".into(),
+            expected: "none".into(),
+            actual: "13".into(),
+            passed: false,
+        }];
+        failing.thresholds = vec![ExpectationResult {
+            name: "p99-latency".into(),
+            expected: "<= 3 ms".into(),
+            actual: "4.0 ms".into(),
+            passed: false,
+        }];
+        failing.violations = vec![Violation {
+            kind: "session-lost".into(),
+            session: "v3.1".into(),
+            at_ms: 2_020.0,
+            nodes: vec!["node2".into(), "node3".into()],
+            detail: "Read answered 401 <no-session> on node3".into(),
+        }];
+        let mut cut = run("redis", "capacity", None, (0, 0, 0), (800.0, 5.0));
+        cut.verdict = Verdict::Unknown;
+        cut.reasons = vec!["the load was interrupted: the history is incomplete".into()];
+        insta::assert_snapshot!(junit(&results(vec![failing, cut])));
+    }
+}
