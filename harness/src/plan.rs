@@ -174,6 +174,9 @@ pub struct TargetPlan {
     pub nodes: u32,
     /// The LB policy (`None` for `direct`).
     pub lb_policy: Option<String>,
+    /// Which load balancer runs the policy.
+    #[serde(default)]
+    pub lb: LbKind,
     pub cookie: String,
     /// Nodes append `.<node>` to session ids (for `cookie-route`).
     pub route_suffix: bool,
@@ -257,6 +260,47 @@ impl TargetPlan {
                 vec!["redis", "redis2", "redis3", "redis4", "redis5", "redis6"]
             }
             _ => Vec::new(),
+        }
+    }
+}
+
+/// The load balancer in front of a target's nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LbKind {
+    /// `sessionbench lb`: every policy, an admin API (scale-out, drains).
+    #[default]
+    Reference,
+    /// nginx from PATH: round-robin, least-conn, ip-hash, cookie-hash.
+    Nginx,
+    /// HAProxy from PATH: round-robin, least-conn, ip-hash (`balance source`), cookie-insert.
+    Haproxy,
+}
+
+impl LbKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Nginx => "nginx",
+            Self::Haproxy => "haproxy",
+        }
+    }
+
+    /// The policies it runs for a sticky target, and for one whose nodes share sessions.
+    pub fn policies(self, sticky: bool) -> &'static [&'static str] {
+        match (self, sticky) {
+            (Self::Reference, true) => &["cookie-route", "cookie-insert", "ip-hash"],
+            (Self::Reference, false) => &[
+                "round-robin",
+                "least-conn",
+                "cookie-route",
+                "cookie-insert",
+                "ip-hash",
+            ],
+            (Self::Nginx, true) => &["ip-hash", "cookie-hash"],
+            (Self::Nginx, false) => &["round-robin", "least-conn", "ip-hash", "cookie-hash"],
+            (Self::Haproxy, true) => &["cookie-insert", "ip-hash"],
+            (Self::Haproxy, false) => &["round-robin", "least-conn", "cookie-insert", "ip-hash"],
         }
     }
 }

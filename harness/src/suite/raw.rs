@@ -91,6 +91,7 @@ pub struct TargetRaw {
     pub strategy: Option<String>,
     pub nodes: Option<u32>,
     pub lb_policy: Option<String>,
+    pub lb: Option<String>,
     pub replication: Option<String>,
     pub replication_delay: Option<String>,
     pub redis: Option<String>,

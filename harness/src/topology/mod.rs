@@ -4,6 +4,7 @@
 
 mod links;
 mod process;
+mod real_lb;
 mod store;
 mod target;
 

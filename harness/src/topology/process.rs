@@ -28,6 +28,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{program}` is not installed (not found on PATH); ci/setup installs it")]
+    Missing { program: String },
     #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
     NotReady { name: String, log: String },
     #[error("cannot place a fault proxy for `{node}`: {source}")]
@@ -141,6 +143,14 @@ impl Process {
         addr: SocketAddr,
         log: &Path,
     ) -> Result<Self, StartError> {
+        let found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        });
+        if !found {
+            return Err(StartError::Missing {
+                program: program.into(),
+            });
+        }
         let mut all = vec!["exec".to_string(), "--".into(), program.into()];
         all.extend_from_slice(args);
         Self::start_listening(name, all, addr, log).await

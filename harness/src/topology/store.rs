@@ -16,22 +16,33 @@ pub const SENTINEL_MASTER: &str = "sessionbench";
 const STORE_READY: Duration = Duration::from_secs(20);
 
 /// A free loopback port.
-fn free_port() -> std::io::Result<u16> {
+pub(super) fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-/// A free loopback port, and the directory for `name`'s files.
-fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::PathBuf), StartError> {
-    let spawn_error = |source| StartError::Spawn {
+/// The directory for process `name`'s files (its configuration, its data).
+pub(super) fn prepare_dir(
+    target: &str,
+    name: &str,
+    logs: &Path,
+) -> Result<std::path::PathBuf, StartError> {
+    let dir = logs.join(format!("{target}-{name}"));
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::Spawn {
         name: name.into(),
         source,
-    };
-    let port = free_port().map_err(spawn_error)?;
-    let dir = logs.join(format!("{target}-{name}"));
-    std::fs::create_dir_all(&dir).map_err(spawn_error)?;
-    Ok((port, dir))
+    })?;
+    Ok(dir)
+}
+
+/// A free loopback port, and the directory for `name`'s files.
+fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::PathBuf), StartError> {
+    let port = free_port().map_err(|source| StartError::Spawn {
+        name: name.into(),
+        source,
+    })?;
+    Ok((port, prepare_dir(target, name, logs)?))
 }
 
 /// What a `redis-server` is besides a plain server.

@@ -11,9 +11,10 @@ use serde_json::json;
 
 use super::links::Links;
 use super::process::{Process, StartError};
+use super::real_lb::RealLb;
 use super::store::{self, Role};
 use crate::load::Client;
-use crate::plan::{Link, RedisPlan, TargetPlan};
+use crate::plan::{LbKind, Link, RedisPlan, TargetPlan};
 
 /// How often the LB checks its backends during a run.
 const HEALTH_INTERVAL: &str = "500ms";
@@ -52,34 +53,28 @@ impl Topology {
         topology.lb = match &target.lb_policy {
             None => None,
             Some(policy) => {
-                let mut args: Vec<String> = [
-                    "lb",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--threads",
-                    "1",
-                    "--health-interval",
-                    HEALTH_INTERVAL,
-                ]
-                .map(String::from)
-                .to_vec();
-                args.extend([
-                    "--policy".into(),
-                    policy.clone(),
-                    "--cookie".into(),
-                    target.cookie.clone(),
-                ]);
                 let nodes: Vec<(String, SocketAddr)> = topology
                     .nodes
                     .iter()
                     .map(|n| (n.name.clone(), n.addr()))
                     .collect();
+                let mut backends = Vec::new();
                 for (name, addr) in nodes {
                     let addr = topology.reach(&name, Link::Lb, addr).await?;
-                    args.extend(["--backend".into(), format!("{name}={addr}")]);
+                    backends.push((name, addr));
                 }
-                let log = logs.join(format!("{}-lb.log", target.name));
-                let mut lb = Process::start("lb", args, &log).await?;
+                let mut lb = match target.lb {
+                    LbKind::Reference => reference_lb(target, policy, &backends, logs).await?,
+                    kind => {
+                        let real = RealLb {
+                            kind,
+                            policy,
+                            cookie: &target.cookie,
+                            backends: &backends,
+                        };
+                        real.start(&target.name, logs).await?
+                    }
+                };
                 // An lb-restart brings it back where clients connect.
                 lb.pin_ports();
                 Some(lb)
@@ -400,4 +395,33 @@ impl Topology {
             s.terminate(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// `sessionbench lb` with `policy` in front of `backends`.
+async fn reference_lb(
+    target: &TargetPlan,
+    policy: &str,
+    backends: &[(String, SocketAddr)],
+    logs: &Path,
+) -> Result<Process, StartError> {
+    let mut args: Vec<String> = [
+        "lb",
+        "--listen",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--health-interval",
+        HEALTH_INTERVAL,
+        "--policy",
+        policy,
+        "--cookie",
+        &target.cookie,
+    ]
+    .map(String::from)
+    .to_vec();
+    for (name, addr) in backends {
+        args.extend(["--backend".into(), format!("{name}={addr}")]);
+    }
+    let log = logs.join(format!("{}-lb.log", target.name));
+    Process::start("lb", args, &log).await
 }

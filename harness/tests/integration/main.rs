@@ -6,6 +6,7 @@ mod codecs;
 mod lb;
 mod node;
 mod proxy;
+mod real_lb;
 mod reports;
 mod run;
 mod scenarios;

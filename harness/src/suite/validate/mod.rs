@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use toml_edit::Document;
 
+mod lb;
 mod scenario;
 mod thresholds;
 
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
 use crate::plan::{
-    Expect, FaultKind, FaultPlan, Link, LoadModel, LossExpectation, Mix, Plan, RedisPlan, Strategy,
-    TargetPlan, Workload,
+    Expect, FaultKind, FaultPlan, LbKind, Link, LoadModel, LossExpectation, Mix, Plan, RedisPlan,
+    Strategy, TargetPlan, Workload,
 };
 
 /// The commented default suite: the source of every default, and what `run` uses without a file.
@@ -493,6 +494,7 @@ impl Check<'_> {
         } else {
             nodes
         };
+        let lb = self.lb_kind(path, strategy, t.lb.or_else(|| d.lb.clone()));
         let lb_policy = match strategy {
             Strategy::Direct => {
                 if t.lb_policy.is_some() {
@@ -517,28 +519,14 @@ impl Check<'_> {
                     .lb_policy
                     .or_else(|| d.lb_policy.clone())
                     .unwrap_or_default();
-                self.one_of(
-                    &join(path, "lb-policy"),
-                    &p,
-                    &["cookie-route", "cookie-insert", "ip-hash"],
-                );
+                self.policy(&join(path, "lb-policy"), &p, lb, true);
                 Some(p)
             }
             Strategy::Delta | Strategy::Backup | Strategy::Redis => {
                 // Shared or replicated sessions let any node serve any session: round robin
                 // by default.
                 let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
-                self.one_of(
-                    &join(path, "lb-policy"),
-                    &p,
-                    &[
-                        "round-robin",
-                        "least-conn",
-                        "cookie-route",
-                        "cookie-insert",
-                        "ip-hash",
-                    ],
-                );
+                self.policy(&join(path, "lb-policy"), &p, lb, false);
                 Some(p)
             }
         };
@@ -634,6 +622,7 @@ impl Check<'_> {
             strategy,
             nodes,
             lb_policy,
+            lb,
             cookie,
             max_inactive,
             proxied_links: false,
@@ -917,6 +906,19 @@ impl Check<'_> {
         };
         if kind == FaultKind::RemoveNode {
             self.needs_lb(path, &kind_name, targets);
+        }
+        if matches!(kind, FaultKind::AddNode | FaultKind::RemoveNode) {
+            for t in targets.iter().filter(|t| t.lb != LbKind::Reference) {
+                self.err(
+                    &join(path, "kind"),
+                    format!(
+                        "target `{}` runs {}: `{kind_name}` changes backends through the reference LB's admin API, which {} does not have",
+                        t.name,
+                        t.lb.name(),
+                        t.lb.name()
+                    ),
+                );
+            }
         }
         let network = matches!(kind, FaultKind::Partition | FaultKind::Latency);
         let link = self.link(path, &kind_name, network, f.link, targets);

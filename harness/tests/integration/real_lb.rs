@@ -1,0 +1,106 @@
+//! nginx and HAProxy, started by the harness from the configuration it writes, in front of
+//! reference nodes: sticky policies keep every session until node2 is killed and then lose
+//! some, round robin loses them from the start, and an `lb-restart` brings each balancer back
+//! on its port.
+
+use serde_json::Value;
+
+use super::run::run_suite;
+
+const SUITE: &str = r#"
+[suite]
+name = "real-lb"
+duration = "6s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 16
+think-time = "50ms"
+ops-per-session = 40
+
+[[targets]]
+name = "nginx-round-robin"
+strategy = "round-robin"
+lb = "nginx"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[targets]]
+name = "nginx-ip-hash"
+strategy = "sticky"
+lb = "nginx"
+lb-policy = "ip-hash"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[targets]]
+name = "haproxy-cookie-insert"
+strategy = "sticky"
+lb = "haproxy"
+lb-policy = "cookie-insert"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node2"
+heal-after = "1500ms"
+
+[[faults]]
+at = "4500ms"
+kind = "lb-restart"
+"#;
+
+fn lost_before(t: &Value, ms: f64) -> usize {
+    t["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter(|v| v["kind"] == "session-lost" && v["at-ms"].as_f64().expect("at") < ms)
+        .count()
+}
+
+#[test]
+fn nginx_and_haproxy_keep_sticky_sessions_until_the_kill_and_come_back_after_a_restart() {
+    let (code, results, dir) = run_suite("real-lb", SUITE);
+    assert_eq!(code, Some(0), "{results}");
+    for t in results["targets"].as_array().expect("targets") {
+        let name = t["name"].as_str().expect("name");
+        let before = lost_before(t, 2_000.0);
+        if name == "nginx-round-robin" {
+            assert!(before > 0, "round robin loses sessions from the start: {t}");
+        } else {
+            assert_eq!(before, 0, "{name} kept every session until the kill");
+            assert!(
+                t["sessions"]["lost"].as_u64() > Some(0),
+                "{name} lost node2's"
+            );
+        }
+        let restart = &t["faults"][1];
+        assert_eq!(restart["kind"], "lb-restart");
+        assert!(restart["detail"].is_null(), "{name}: {restart}");
+        // The balancer is back: requests started after the restart are served.
+        let ends = t["timeline"].as_array().expect("timeline");
+        let last = ends.last().expect("a second");
+        assert!(
+            last["ok"].as_u64() > Some(0),
+            "{name} serves after its restart: {last}"
+        );
+    }
+    let conf = dir.join("logs/nginx-ip-hash-nginx/nginx.conf");
+    let text = std::fs::read_to_string(&conf).expect("the nginx configuration is kept");
+    assert!(text.contains("ip_hash;"), "{text}");
+    let cfg = dir.join("logs/haproxy-cookie-insert-haproxy/haproxy.cfg");
+    let text = std::fs::read_to_string(&cfg).expect("the haproxy configuration is kept");
+    assert!(
+        text.contains("cookie SERVERID insert indirect nocache"),
+        "{text}"
+    );
+}
