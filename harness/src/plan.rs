@@ -405,6 +405,32 @@ pub struct FaultPlan {
     pub latency: Option<Duration>,
     #[serde(with = "opt_ms", rename = "jitter-ms", default)]
     pub jitter: Option<Duration>,
+    /// `command`: the shell commands that are the fault and its heal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandPlan>,
+}
+
+/// A fault that is a shell command (`sh -c`), and its heal another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CommandPlan {
+    pub inject: String,
+    /// Without one, the fault is over when `inject` has finished (and the probe answered).
+    pub heal: Option<String>,
+    /// For each command, and for the readiness probe.
+    #[serde(with = "ms", rename = "timeout-ms")]
+    pub timeout: Duration,
+    /// Waited for after the heal (or after `inject`, without a heal).
+    pub ready: Option<Probe>,
+}
+
+/// `GET http://ADDR/PATH` must answer `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Probe {
+    pub addr: std::net::SocketAddr,
+    pub path: String,
+    pub status: u16,
 }
 
 /// A node's network link, where the harness places a fault proxy for network faults.
@@ -472,6 +498,8 @@ pub enum FaultKind {
     StoreFlush,
     /// SIGSTOP of a store process; heal: SIGCONT.
     StorePause,
+    /// A shell command (and its heal another): for stacks the harness did not start.
+    Command,
 }
 
 impl FaultKind {
@@ -492,6 +520,7 @@ impl FaultKind {
             Self::StoreRestart => "store-restart",
             Self::StoreFlush => "store-flush",
             Self::StorePause => "store-pause",
+            Self::Command => "command",
         }
     }
 

@@ -300,7 +300,7 @@ impl Schedule {
             self.set_active(index, false);
             return;
         }
-        let healed = if faults::heals_itself(fault.kind) {
+        let healed = if faults::heals_itself(&fault) {
             Ok(())
         } else {
             let Some(after) = fault.heal_after else {

@@ -1,5 +1,7 @@
 //! Faults on a target: what each kind does when injected and how it heals.
 
+mod command;
+
 use std::time::Duration;
 
 use crate::plan::{FaultKind, FaultPlan};
@@ -8,9 +10,17 @@ use crate::topology::{Links, StartError, Topology, flush};
 /// How long a stopped node may take to drain before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Whether a fault is over as soon as it was injected (a restart, a scale-out) or waits for
-/// its heal.
-pub fn heals_itself(kind: FaultKind) -> bool {
+pub use command::loopback_url;
+
+/// Whether this fault is over as soon as it was injected: a kind that heals itself, or a
+/// command fault without a heal command.
+pub fn heals_itself(fault: &FaultPlan) -> bool {
+    kind_heals_itself(fault.kind) || fault.command.as_ref().is_some_and(|c| c.heal.is_none())
+}
+
+/// Whether a fault of `kind` is over as soon as it was injected (a restart, a scale-out) or
+/// waits for its heal.
+pub fn kind_heals_itself(kind: FaultKind) -> bool {
     matches!(
         kind,
         FaultKind::Restart
@@ -31,6 +41,9 @@ pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), St
     if fault.link.is_some() {
         network(fault, &topology.links, true);
         return Ok(());
+    }
+    if let Some(c) = &fault.command {
+        return command::inject(fault, c, topology).await;
     }
     if kind == FaultKind::AddNode {
         return topology.add_node(id).await;
@@ -124,6 +137,9 @@ pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), Star
     if fault.link.is_some() {
         network(fault, &topology.links, false);
         return Ok(());
+    }
+    if let Some(c) = &fault.command {
+        return command::heal(fault, c, topology).await;
     }
     match kind {
         FaultKind::StorePause | FaultKind::Pause => {

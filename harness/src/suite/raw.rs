@@ -136,4 +136,9 @@ pub struct FaultRaw {
     pub link: Option<String>,
     pub latency: Option<String>,
     pub jitter: Option<String>,
+    pub inject: Option<String>,
+    pub heal: Option<String>,
+    pub timeout: Option<String>,
+    pub ready_url: Option<String>,
+    pub ready_status: Option<u16>,
 }

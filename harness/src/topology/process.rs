@@ -28,10 +28,18 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{what} command `{script}` failed: {detail}")]
+    Command {
+        what: String,
+        script: String,
+        detail: String,
+    },
     #[error("`{program}` is not installed (not found on PATH); ci/setup installs it")]
     Missing { program: String },
     #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
     NotReady { name: String, log: String },
+    #[error("`{name}` exited before it was ready (log: {log})")]
+    Exited { name: String, log: String },
     #[error("cannot place a fault proxy for `{node}`: {source}")]
     Proxy {
         node: String,
@@ -169,8 +177,13 @@ impl Process {
         };
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         while tokio::net::TcpStream::connect(addr).await.is_err() {
-            let exited = child.try_wait().ok().flatten().is_some();
-            if exited || tokio::time::Instant::now() > deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                return Err(StartError::Exited {
+                    name: name.into(),
+                    log: log.display().to_string(),
+                });
+            }
+            if tokio::time::Instant::now() > deadline {
                 return Err(not_ready());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

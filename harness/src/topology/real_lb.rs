@@ -25,7 +25,13 @@ impl RealLb<'_> {
     /// Writes the configuration and starts the balancer; ready once its port accepts.
     pub async fn start(&self, target: &str, logs: &Path) -> Result<Process, StartError> {
         let name = self.kind.name();
-        let dir = prepare_dir(target, name, logs)?;
+        // Absolute: nginx reads relative paths from its prefix, not from here.
+        let dir = std::path::absolute(prepare_dir(target, name, logs)?).map_err(|source| {
+            StartError::Spawn {
+                name: name.into(),
+                source,
+            }
+        })?;
         let port = free_port().map_err(|source| StartError::Spawn {
             name: name.into(),
             source,

@@ -368,6 +368,11 @@ impl Topology {
             .map_or_else(|| self.nodes[0].addr(), Process::addr)
     }
 
+    /// The run's name (`target` or `target/scenario`).
+    pub fn name(&self) -> &str {
+        &self.target.name
+    }
+
     pub fn store_mut(&mut self, id: &str) -> Option<&mut Process> {
         self.stores.iter_mut().find(|n| n.name == id)
     }

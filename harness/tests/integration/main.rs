@@ -3,6 +3,7 @@
 
 mod cluster;
 mod codecs;
+mod commands;
 mod lb;
 mod node;
 mod proxy;

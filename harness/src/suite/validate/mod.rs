@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use toml_edit::Document;
 
+mod command;
 mod lb;
 mod scenario;
 mod thresholds;
@@ -740,6 +741,13 @@ impl Check<'_> {
         duration: Duration,
         targets: &[TargetPlan],
     ) -> FaultPlan {
+        let keys = command::CommandKeys {
+            inject: f.inject.clone(),
+            heal: f.heal.clone(),
+            timeout: f.timeout.clone(),
+            ready_url: f.ready_url.clone(),
+            ready_status: f.ready_status,
+        };
         let at_text = f.at.clone();
         if at_text.is_none() {
             self.err(
@@ -780,6 +788,7 @@ impl Check<'_> {
                 "store-restart",
                 "store-flush",
                 "store-pause",
+                "command",
             ],
         ) {
             Some("store-kill") => FaultKind::StoreKill,
@@ -796,6 +805,7 @@ impl Check<'_> {
             Some("lb-restart") => FaultKind::LbRestart,
             Some("partition") => FaultKind::Partition,
             Some("latency") => FaultKind::Latency,
+            Some("command") => FaultKind::Command,
             _ => FaultKind::Kill,
         };
         // Faults on the whole tier name it, so the history and reports say what they hit.
@@ -819,6 +829,8 @@ impl Check<'_> {
             }
         } else if node.is_empty() {
             self.err(path, "a fault needs `node` (for example \"node2\")");
+        } else if kind == FaultKind::Command {
+            // Any name: the commands get it in SESSIONBENCH_NODE.
         } else if kind == FaultKind::AddNode {
             if !sessionbench_targets::app::is_node_id(&node) {
                 self.err(
@@ -878,7 +890,7 @@ impl Check<'_> {
             Some(text) => {
                 let d = self.duration(&join(path, "heal-after"), Some(text), None);
                 let d = self.positive(&join(path, "heal-after"), d, "heal-after");
-                if crate::faults::heals_itself(kind) {
+                if crate::faults::kind_heals_itself(kind) {
                     let why = if kind.on_store() {
                         "a store-restart or store-flush has no heal: it is over once done"
                     } else {
@@ -950,6 +962,7 @@ impl Check<'_> {
             }
             (None, None)
         };
+        let command = self.command(path, kind, keys, heal_after.is_some());
         FaultPlan {
             at,
             kind,
@@ -959,6 +972,7 @@ impl Check<'_> {
             link,
             latency,
             jitter,
+            command,
         }
     }
 

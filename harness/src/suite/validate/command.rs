@@ -1,0 +1,94 @@
+//! `kind = "command"` faults: the shell commands, their timeout and the readiness probe.
+
+use super::{Check, join};
+use crate::plan::{CommandPlan, FaultKind, Probe};
+use crate::suite::locate::Seg;
+
+/// The command keys of a fault, as written.
+pub(super) struct CommandKeys {
+    pub inject: Option<String>,
+    pub heal: Option<String>,
+    pub timeout: Option<String>,
+    pub ready_url: Option<String>,
+    pub ready_status: Option<u16>,
+}
+
+impl Check<'_> {
+    /// The command plan of a `command` fault; for any other kind, an error per command key.
+    pub(super) fn command(
+        &mut self,
+        path: &[Seg],
+        kind: FaultKind,
+        k: CommandKeys,
+        heal_after: bool,
+    ) -> Option<CommandPlan> {
+        if kind != FaultKind::Command {
+            for (key, given) in [
+                ("inject", k.inject.is_some()),
+                ("heal", k.heal.is_some()),
+                ("timeout", k.timeout.is_some()),
+                ("ready-url", k.ready_url.is_some()),
+                ("ready-status", k.ready_status.is_some()),
+            ] {
+                if given {
+                    self.err(&join(path, key), "only a `command` fault runs commands");
+                }
+            }
+            return None;
+        }
+        let inject = k.inject.unwrap_or_default();
+        if inject.trim().is_empty() {
+            self.err(
+                path,
+                "a command fault needs `inject` (a shell command, e.g. \"docker kill web2\")",
+            );
+        }
+        if let Some(heal) = k.heal.as_ref().filter(|h| h.trim().is_empty()) {
+            self.err(&join(path, "heal"), format!("`{heal}` is an empty command"));
+        }
+        match (k.heal.is_some(), heal_after) {
+            (true, false) => self.err(
+                &join(path, "heal"),
+                "a heal command needs `heal-after` (when to run it)",
+            ),
+            (false, true) => self.err(
+                &join(path, "heal-after"),
+                "there is no `heal` command to run then",
+            ),
+            _ => {}
+        }
+        let timeout = self.duration(
+            &join(path, "timeout"),
+            k.timeout.or(Some("30s".into())),
+            None,
+        );
+        let timeout = self.positive(&join(path, "timeout"), timeout, "the timeout");
+        let ready = match (k.ready_url, k.ready_status) {
+            (Some(url), status) => match crate::faults::loopback_url(&url) {
+                Ok((addr, path)) => Some(Probe {
+                    addr,
+                    path,
+                    status: status.unwrap_or(200),
+                }),
+                Err(e) => {
+                    self.err(&join(path, "ready-url"), e);
+                    None
+                }
+            },
+            (None, Some(_)) => {
+                self.err(
+                    &join(path, "ready-status"),
+                    "there is no `ready-url` to probe",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        Some(CommandPlan {
+            inject,
+            heal: k.heal,
+            timeout,
+            ready,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Faults that are shell commands: a `kill -9` of the node the harness names in the
+//! environment loses sessions held in memory and none held by every node; a command that
+//! fails, one that hangs past its timeout, and a readiness probe that never answers are each
+//! reported on their fault with what went wrong, and the run goes on.
+
+use serde_json::Value;
+
+use super::run::run_suite;
+
+const SUITE: &str = r#"
+[suite]
+name = "commands"
+duration = "6s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 12
+think-time = "50ms"
+ops-per-session = 40
+
+[[targets]]
+name = "sticky"
+strategy = "sticky"
+lb-policy = "cookie-route"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[targets]]
+name = "delta"
+strategy = "delta"
+replication = "sync"
+nodes = 3
+
+[[faults]]
+at = "1500ms"
+kind = "command"
+node = "node2"
+inject = 'kill -9 "$SESSIONBENCH_NODE_PID"'
+
+[[faults]]
+at = "2500ms"
+kind = "command"
+node = "node1"
+inject = "echo cannot reach $SESSIONBENCH_NODE >&2; exit 3"
+
+[[faults]]
+at = "3s"
+kind = "command"
+node = "node3"
+inject = "sleep 30"
+timeout = "1s"
+
+[[faults]]
+at = "4500ms"
+kind = "command"
+node = "node3"
+inject = "true"
+timeout = "500ms"
+ready-url = "http://127.0.0.1:9/healthz"
+"#;
+
+fn detail(t: &Value, i: usize) -> String {
+    t["faults"][i]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
+    let started = std::time::Instant::now();
+    let (code, results, _) = run_suite("commands", SUITE);
+    assert_eq!(code, Some(0), "{results}");
+    assert!(
+        started.elapsed().as_secs() < 40,
+        "a hanging command does not hang the run"
+    );
+    let targets = results["targets"].as_array().expect("targets");
+    let (sticky, delta) = (&targets[0], &targets[1]);
+    assert!(
+        sticky["faults"][0]["sessions-lost-after"].as_u64() > Some(0),
+        "{sticky}"
+    );
+    assert_eq!(delta["sessions"]["lost"], 0, "{delta}");
+    for t in targets {
+        assert!(
+            detail(t, 0).is_empty(),
+            "the kill command succeeded: {}",
+            detail(t, 0)
+        );
+        let failed = detail(t, 1);
+        assert!(
+            failed.contains("inject failed") && failed.contains("exit status: 3"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("cannot reach node1"),
+            "its output: {failed}"
+        );
+        let hung = detail(t, 2);
+        assert!(hung.contains("still running after 1s; killed"), "{hung}");
+        let unready = detail(t, 3);
+        assert!(
+            unready.contains("readiness probe") && unready.contains("did not answer 200"),
+            "{unready}"
+        );
+    }
+}
