@@ -14,5 +14,6 @@ pub mod history;
 pub mod load;
 pub mod plan;
 pub mod results;
+pub mod shell;
 pub mod suite;
 pub mod topology;

@@ -205,6 +205,24 @@ pub struct TargetPlan {
     /// Performance bounds; a miss fails the run with exit code 4.
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// For `external`: where it is, and the commands that start and stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalPlan>,
+}
+
+/// A stack the harness did not build, reached at `url` and speaking sessionbench's node
+/// protocol; the suite's own commands start and stop it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExternalPlan {
+    pub url: std::net::SocketAddr,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    /// Waited for after `start`.
+    pub ready: Option<Probe>,
+    /// For each command and for the probe.
+    #[serde(with = "ms", rename = "timeout-ms")]
+    pub timeout: Duration,
 }
 
 /// What a target must perform, after the warm-up.
@@ -335,6 +353,8 @@ pub enum Strategy {
     Backup,
     /// Stateless nodes sharing sessions in Redis (Spring Session).
     Redis,
+    /// A stack the harness did not start (its suite's commands do).
+    External,
 }
 
 impl Strategy {
@@ -346,6 +366,7 @@ impl Strategy {
             Self::Delta => "delta",
             Self::Backup => "backup",
             Self::Redis => "redis",
+            Self::External => "external",
         }
     }
 
@@ -354,7 +375,7 @@ impl Strategy {
         match self {
             Self::Delta => Some("delta"),
             Self::Backup => Some("backup"),
-            Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis => None,
+            Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis | Self::External => None,
         }
     }
 }

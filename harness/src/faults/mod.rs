@@ -10,8 +10,6 @@ use crate::topology::{Links, StartError, Topology, flush};
 /// How long a stopped node may take to drain before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-pub use command::loopback_url;
-
 /// Whether this fault is over as soon as it was injected: a kind that heals itself, or a
 /// command fault without a heal command.
 pub fn heals_itself(fault: &FaultPlan) -> bool {

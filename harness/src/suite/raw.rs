@@ -103,6 +103,12 @@ pub struct TargetRaw {
     pub codec: Option<String>,
     pub expect: Option<ExpectRaw>,
     pub thresholds: Option<ThresholdsRaw>,
+    pub url: Option<String>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    pub ready_url: Option<String>,
+    pub ready_status: Option<u16>,
+    pub timeout: Option<String>,
 }
 
 /// Performance thresholds of a target: a miss exits 4.

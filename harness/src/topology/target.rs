@@ -46,6 +46,17 @@ impl Topology {
             logs: logs.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
         };
+        if let Some(external) = &target.external {
+            // The suite's own command starts it; the harness only waits for it.
+            if let Some(start) = &external.start {
+                let env = topology.command_env();
+                crate::shell::run("start", start, &env, external.timeout).await?;
+            }
+            if let Some(probe) = &external.ready {
+                crate::shell::ready(probe, external.timeout).await?;
+            }
+            return Ok(topology);
+        }
         topology.start_stores(logs).await?;
         for id in target.node_ids() {
             topology.start_node(&id).await?;
@@ -363,9 +374,30 @@ impl Topology {
 
     /// Where clients connect: the LB, or the only node.
     pub fn entry(&self) -> SocketAddr {
+        if let Some(external) = &self.target.external {
+            return external.url;
+        }
         self.lb
             .as_ref()
             .map_or_else(|| self.nodes[0].addr(), Process::addr)
+    }
+
+    /// What every suite command of this run learns (an external target's start and stop,
+    /// fault commands): this executable, the run, and a directory of their own for files
+    /// (pids, logs).
+    pub fn command_env(&self) -> Vec<(String, String)> {
+        let dir = self.logs.join(format!("{}-commands", self.target.name));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut env = crate::shell::harness_env();
+        env.push(("SESSIONBENCH_TARGET".into(), self.target.name.clone()));
+        env.push((
+            "SESSIONBENCH_DIR".into(),
+            std::path::absolute(&dir)
+                .unwrap_or(dir)
+                .display()
+                .to_string(),
+        ));
+        env
     }
 
     /// The run's name (`target` or `target/scenario`).
@@ -390,6 +422,13 @@ impl Topology {
 
     /// Stops everything: the LB first, so no request lands on a node that is going away.
     pub async fn stop(mut self) {
+        if let Some(external) = &self.target.external {
+            if let Some(stop) = &external.stop {
+                // Best effort, as for the processes below: the run is over either way.
+                let env = self.command_env();
+                let _ = crate::shell::run("stop", stop, &env, external.timeout).await;
+            }
+        }
         if let Some(lb) = self.lb.as_mut() {
             lb.terminate(Duration::from_secs(2)).await;
         }

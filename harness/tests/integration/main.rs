@@ -4,6 +4,7 @@
 mod cluster;
 mod codecs;
 mod commands;
+mod external;
 mod lb;
 mod node;
 mod proxy;

@@ -14,6 +14,45 @@ pub(super) struct CommandKeys {
 }
 
 impl Check<'_> {
+    /// `ready-url` (on loopback) and `ready-status` (default 200), if a URL is given.
+    pub(super) fn probe(
+        &mut self,
+        path: &[Seg],
+        url: Option<String>,
+        status: Option<u16>,
+    ) -> Option<Probe> {
+        match (url, status) {
+            (Some(url), status) => match crate::shell::loopback_url(&url) {
+                Ok((addr, probe_path)) => Some(Probe {
+                    addr,
+                    path: probe_path,
+                    status: status.unwrap_or(200),
+                }),
+                Err(e) => {
+                    self.err(&join(path, "ready-url"), e);
+                    None
+                }
+            },
+            (None, Some(_)) => {
+                self.err(
+                    &join(path, "ready-status"),
+                    "there is no `ready-url` to probe",
+                );
+                None
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// Reports each key in `given` that is set: it does not apply here, for `why`.
+    pub(super) fn refuse(&mut self, path: &[Seg], given: &[(&str, bool)], why: &str) {
+        for (key, set) in given {
+            if *set {
+                self.err(&join(path, key), why);
+            }
+        }
+    }
+
     /// The command plan of a `command` fault; for any other kind, an error per command key.
     pub(super) fn command(
         &mut self,
@@ -23,17 +62,14 @@ impl Check<'_> {
         heal_after: bool,
     ) -> Option<CommandPlan> {
         if kind != FaultKind::Command {
-            for (key, given) in [
+            let given = [
                 ("inject", k.inject.is_some()),
                 ("heal", k.heal.is_some()),
                 ("timeout", k.timeout.is_some()),
                 ("ready-url", k.ready_url.is_some()),
                 ("ready-status", k.ready_status.is_some()),
-            ] {
-                if given {
-                    self.err(&join(path, key), "only a `command` fault runs commands");
-                }
-            }
+            ];
+            self.refuse(path, &given, "only a `command` fault runs commands");
             return None;
         }
         let inject = k.inject.unwrap_or_default();
@@ -63,27 +99,7 @@ impl Check<'_> {
             None,
         );
         let timeout = self.positive(&join(path, "timeout"), timeout, "the timeout");
-        let ready = match (k.ready_url, k.ready_status) {
-            (Some(url), status) => match crate::faults::loopback_url(&url) {
-                Ok((addr, path)) => Some(Probe {
-                    addr,
-                    path,
-                    status: status.unwrap_or(200),
-                }),
-                Err(e) => {
-                    self.err(&join(path, "ready-url"), e);
-                    None
-                }
-            },
-            (None, Some(_)) => {
-                self.err(
-                    &join(path, "ready-status"),
-                    "there is no `ready-url` to probe",
-                );
-                None
-            }
-            (None, None) => None,
-        };
+        let ready = self.probe(path, k.ready_url, k.ready_status);
         Some(CommandPlan {
             inject,
             heal: k.heal,

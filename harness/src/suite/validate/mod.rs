@@ -8,6 +8,7 @@ use std::time::Duration;
 use toml_edit::Document;
 
 mod command;
+mod external;
 mod lb;
 mod scenario;
 mod thresholds;
@@ -450,13 +451,23 @@ impl Check<'_> {
     }
 
     fn target(&mut self, path: &[Seg], t: TargetRaw, d: &TargetRaw) -> TargetPlan {
-        let name = t.name.unwrap_or_default();
-        if !sessionbench_targets::app::is_node_id(&name) {
-            self.err(
-                &join(path, "name"),
-                format!("`{name}` is not a target name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
-            );
+        if t.strategy.as_deref() == Some("external") {
+            return self.external_target(path, t, d);
         }
+        let given = [
+            ("url", t.url.is_some()),
+            ("start", t.start.is_some()),
+            ("stop", t.stop.is_some()),
+            ("ready-url", t.ready_url.is_some()),
+            ("ready-status", t.ready_status.is_some()),
+            ("timeout", t.timeout.is_some()),
+        ];
+        self.refuse(
+            path,
+            &given,
+            "only an \"external\" target is reached by URL and started by commands",
+        );
+        let name = self.target_name(path, t.name);
         let strategy_name = t.strategy.unwrap_or_default();
         let strategy = match self.one_of(
             &join(path, "strategy"),
@@ -468,6 +479,7 @@ impl Check<'_> {
                 "delta",
                 "backup",
                 "redis",
+                "external",
             ],
         ) {
             Some("redis") => Strategy::Redis,
@@ -497,7 +509,7 @@ impl Check<'_> {
         };
         let lb = self.lb_kind(path, strategy, t.lb.or_else(|| d.lb.clone()));
         let lb_policy = match strategy {
-            Strategy::Direct => {
+            Strategy::Direct | Strategy::External => {
                 if t.lb_policy.is_some() {
                     self.err(
                         &join(path, "lb-policy"),
@@ -631,7 +643,19 @@ impl Check<'_> {
             codec,
             expect,
             thresholds,
+            external: None,
         }
+    }
+
+    fn target_name(&mut self, path: &[Seg], name: Option<String>) -> String {
+        let name = name.unwrap_or_default();
+        if !sessionbench_targets::app::is_node_id(&name) {
+            self.err(
+                &join(path, "name"),
+                format!("`{name}` is not a target name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
+            );
+        }
+        name
     }
 
     /// `codec = "format[+compression]"` for the strategies that serialize sessions (default
@@ -808,6 +832,17 @@ impl Check<'_> {
             Some("command") => FaultKind::Command,
             _ => FaultKind::Kill,
         };
+        if kind != FaultKind::Command {
+            for t in targets.iter().filter(|t| t.strategy == Strategy::External) {
+                self.err(
+                    &join(path, "kind"),
+                    format!(
+                        "target `{}` is \"external\": the harness cannot {kind_name} what it did not start; use kind = \"command\"",
+                        t.name
+                    ),
+                );
+            }
+        }
         // Faults on the whole tier name it, so the history and reports say what they hit.
         let whole = match kind {
             FaultKind::RollingRestart => Some("all"),
@@ -874,7 +909,9 @@ impl Check<'_> {
                 }
             }
         } else {
-            for t in targets {
+            // An external target's nodes are its own business (reported above).
+            let ours = targets.iter().filter(|t| t.strategy != Strategy::External);
+            for t in ours {
                 if !t.node_ids().any(|n| n == node) {
                     self.err(
                         &join(path, "node"),

@@ -1,0 +1,130 @@
+//! `strategy = "external"`: the harness starts nothing itself. The suite's own shell
+//! commands start reference nodes and a load balancer (as a user's scripts would start their
+//! stack), kill a node, and stop everything; the harness only drives load at the URL and
+//! checks. A kill loses sessions held in memory and none held by every node.
+
+use std::net::TcpListener;
+
+use super::run::run_suite;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
+/// replication port and peers) and a cookie-route LB in front, writing their pids.
+fn start_script(lb: u16, nodes: &[(u16, u16)], node_args: &str, cluster: bool) -> String {
+    let mut script = String::from("d=\"$SESSIONBENCH_DIR\"; ");
+    let mut backends = String::new();
+    for (i, (http, repl)) in nodes.iter().enumerate() {
+        let id = format!("node{}", i + 1);
+        let mut args = format!("--id {id} --listen 127.0.0.1:{http} {node_args}");
+        if cluster {
+            args.push_str(&format!(" --cluster-listen 127.0.0.1:{repl}"));
+            for (j, (_, other)) in nodes.iter().enumerate() {
+                if j != i {
+                    args.push_str(&format!(" --peer node{}=127.0.0.1:{other}", j + 1));
+                }
+            }
+        }
+        script.push_str(&format!(
+            "\"$SESSIONBENCH\" node {args} > \"$d/{id}.log\" 2>&1 & echo $! > \"$d/{id}.pid\"; "
+        ));
+        backends.push_str(&format!(" --backend {id}=127.0.0.1:{http}"));
+    }
+    script.push_str(&format!(
+        "\"$SESSIONBENCH\" lb --listen 127.0.0.1:{lb} --policy cookie-route --health-interval 500ms{backends} > \"$d/lb.log\" 2>&1 & echo $! > \"$d/lb.pid\""
+    ));
+    script
+}
+
+fn target(name: &str, node_args: &str, cluster: bool, expect: &str) -> String {
+    let lb = free_port();
+    let nodes: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    format!(
+        r#"
+[[targets]]
+name = "{name}"
+strategy = "external"
+url = "http://127.0.0.1:{lb}"
+start = '{start}'
+stop = 'kill $(cat "$SESSIONBENCH_DIR"/*.pid) 2>/dev/null; true'
+ready-url = "http://127.0.0.1:{lb}/healthz"
+timeout = "20s"
+
+[targets.expect]
+{expect}
+"#,
+        start = start_script(lb, &nodes, node_args, cluster),
+    )
+}
+
+#[test]
+fn an_external_stack_started_and_broken_by_the_suites_commands_is_checked() {
+    let suite = format!(
+        r#"
+[suite]
+name = "external"
+duration = "6s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 12
+think-time = "50ms"
+ops-per-session = 40
+{}{}
+[[faults]]
+at = "2s"
+kind = "command"
+node = "node2"
+inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
+"#,
+        target(
+            "memory",
+            "--route-suffix",
+            false,
+            "sessions-lost = \"some\""
+        ),
+        target(
+            "replicated",
+            "--route-suffix --store delta --replication sync",
+            true,
+            "sessions-lost = \"none\""
+        ),
+    );
+    let (code, results, dir) = run_suite("external", &suite);
+    // Whatever happened, nothing the suite started may outlive the test.
+    for t in ["memory", "replicated"] {
+        let pids = dir.join("logs").join(format!("{t}-commands"));
+        if let Ok(entries) = std::fs::read_dir(&pids) {
+            for e in entries.flatten() {
+                if let Ok(pid) = std::fs::read_to_string(e.path()) {
+                    if let Ok(pid) = pid.trim().parse::<i32>() {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(code, Some(0), "{results}");
+    let targets = results["targets"].as_array().expect("targets");
+    let (memory, replicated) = (&targets[0], &targets[1]);
+    assert_eq!(memory["strategy"], "external");
+    let lost_after = |t: &serde_json::Value| t["faults"][0]["sessions-lost-after"].as_u64();
+    assert!(
+        lost_after(memory) > Some(0),
+        "the kill cost sessions: {memory}"
+    );
+    assert!(memory["faults"][0]["detail"].is_null(), "{memory}");
+    assert_eq!(replicated["sessions"]["lost"], 0, "{replicated}");
+    assert!(
+        replicated["sessions"]["started"].as_u64() > Some(20),
+        "{replicated}"
+    );
+}
