@@ -51,6 +51,9 @@ pub async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| failed(format!("cannot run sh: {e}")))?;
+    // The group's id, kept now: once the shell is reaped its pid is gone, but a background
+    // child may still be in the group.
+    let group = child.id().and_then(|p| i32::try_from(p).ok());
     let (mut out, mut err) = (
         child.stdout.take().expect("piped"),
         child.stderr.take().expect("piped"),
@@ -73,12 +76,13 @@ pub async fn run(
         }
         Err(_) => {
             // The whole group: a script's children (sleep, ssh, kubectl) go with it.
-            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            if let Some(group) = group {
+                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
             }
             let _ = child.wait().await;
             Err(failed(format!(
-                "still running after {}; killed",
+                "still running after {}; killed (or something it started in the background \
+                 still holds its output: redirect that to a file)",
                 humantime::format_duration(timeout)
             )))
         }
@@ -144,4 +148,80 @@ pub fn loopback_url(url: &str) -> Result<(SocketAddr, String), String> {
     }
     let path = if path.is_empty() { "/" } else { path };
     Ok((addr, path.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(e: StartError) -> String {
+        match e {
+            StartError::Command { detail, .. } => detail,
+            other => panic!("not a command error: {other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_passes_fails_with_its_output_or_is_killed_whole_on_timeout() {
+        let env = [("WHO".to_string(), "node2".to_string())];
+        let t = Duration::from_secs(5);
+        run("inject", "test \"$WHO\" = node2", &env, t)
+            .await
+            .expect("exit 0 passes");
+        let failed = detail(
+            run("inject", "echo one; echo two >&2; exit 7", &env, t)
+                .await
+                .expect_err("exit 7 fails"),
+        );
+        assert!(failed.contains("exit status: 7"), "{failed}");
+        assert!(
+            failed.contains("one | two") || failed.contains("two | one"),
+            "{failed}"
+        );
+
+        // The shell ends at once, but what it left running holds the output: both are killed.
+        let dir = std::env::temp_dir().join(format!("sessionbench-shell-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let pid_file = dir.join("pid");
+        let script = format!("sleep 30 & echo $! > {}", pid_file.display());
+        let hung = detail(
+            run("start", &script, &env, Duration::from_millis(500))
+                .await
+                .expect_err("times out"),
+        );
+        assert!(
+            hung.starts_with("still running after 500ms; killed"),
+            "{hung}"
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = state
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X");
+        assert!(!alive, "the background sleep was killed: {state}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn probes_stay_on_loopback() {
+        assert_eq!(
+            loopback_url("http://127.0.0.1:8080/healthz"),
+            Ok(("127.0.0.1:8080".parse().expect("addr"), "/healthz".into()))
+        );
+        assert_eq!(
+            loopback_url("http://localhost:81"),
+            Ok(("127.0.0.1:81".parse().expect("addr"), "/".into()))
+        );
+        assert!(loopback_url("http://[::1]:81/x").is_ok());
+        assert!(loopback_url("http://10.1.2.3:80/").is_err());
+        assert!(loopback_url("https://127.0.0.1:443/").is_err());
+        assert!(loopback_url("http://example.com/").is_err());
+    }
 }
