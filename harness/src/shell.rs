@@ -66,10 +66,7 @@ pub async fn run(
     };
     let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), collect) }).await;
     match waited {
-        Ok((Ok(status), output)) if status.success() => {
-            let _ = output;
-            Ok(())
-        }
+        Ok((Ok(status), _)) if status.success() => Ok(()),
         Ok((status, output)) => {
             let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
             Err(failed(format!("{status}; output: {}", tail(&output))))

@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Results, Second, TargetResult};
@@ -101,6 +103,9 @@ pub fn compare(base: &Results, new: &Results, opts: CompareOptions) -> Compariso
         only_in_base: Vec::new(),
         only_in_new: Vec::new(),
     };
+    // One seeded generator, drawn from in a fixed order: the same two files always give the
+    // same intervals.
+    let mut rng = StdRng::seed_from_u64(0x5e55_1011);
     for b in &base.targets {
         let Some(n) = new.targets.iter().find(|n| n.name == b.name) else {
             c.only_in_base.push(b.name.clone());
@@ -111,8 +116,6 @@ pub fn compare(base: &Results, new: &Results, opts: CompareOptions) -> Compariso
             c.unmeasured.push(b.name.clone());
             continue;
         }
-        // A seed per run, so a comparison is the same every time it is made.
-        let mut rng = SplitMix(fnv(&b.name));
         type Pick = fn(&Second) -> Option<f64>;
         let metrics: [(&str, Pick, bool); 3] = [
             ("throughput", |s| Some(s.ok as f64), true),
@@ -122,13 +125,13 @@ pub fn compare(base: &Results, new: &Results, opts: CompareOptions) -> Compariso
         for (metric, pick, higher_is_better) in metrics {
             let bv: Vec<f64> = bs.iter().filter_map(pick).collect();
             let nv: Vec<f64> = ns.iter().filter_map(pick).collect();
-            let Some(m) = change(&bv, &nv, opts, &mut rng) else {
+            let Some((change, low, high)) = change(&bv, &nv, opts, &mut rng) else {
                 continue;
             };
-            let (change, low, high) = m;
+            let (base_mean, new_mean) = (mean(&bv), mean(&nv));
             let significant = low > 0.0 || high < 0.0;
             let below_floor =
-                !higher_is_better && (mean(&nv) - mean(&bv)).abs() < opts.latency_floor_ms;
+                !higher_is_better && (new_mean - base_mean).abs() < opts.latency_floor_ms;
             let verdict = if !significant || change.abs() < opts.noise || below_floor {
                 Change::NoChange
             } else if (change > 0.0) == higher_is_better {
@@ -139,8 +142,8 @@ pub fn compare(base: &Results, new: &Results, opts: CompareOptions) -> Compariso
             c.metrics.push(MetricChange {
                 run: b.name.clone(),
                 metric: metric.into(),
-                base: mean(&bv),
-                new: mean(&nv),
+                base: base_mean,
+                new: new_mean,
                 change,
                 low,
                 high,
@@ -177,14 +180,14 @@ fn change(
     base: &[f64],
     new: &[f64],
     opts: CompareOptions,
-    rng: &mut SplitMix,
+    rng: &mut StdRng,
 ) -> Option<(f64, f64, f64)> {
     if base.is_empty() || new.is_empty() || mean(base) == 0.0 {
         return None;
     }
     let point = mean(new) / mean(base) - 1.0;
     let mut resample = |v: &[f64]| {
-        let sum: f64 = (0..v.len()).map(|_| v[rng.below(v.len())]).sum();
+        let sum: f64 = (0..v.len()).map(|_| v[rng.random_range(0..v.len())]).sum();
         sum / v.len() as f64
     };
     let mut changes: Vec<f64> = (0..opts.resamples)
@@ -201,29 +204,6 @@ fn change(
     let tail = (1.0 - opts.confidence) / 2.0;
     let at = |q: f64| changes[((changes.len() - 1) as f64 * q).round() as usize];
     Some((point, at(tail), at(1.0 - tail)))
-}
-
-/// splitmix64: a small, seedable generator, so resampling needs no dependency and repeats.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// The comparison as Markdown (a table of every metric, then what could not be compared).

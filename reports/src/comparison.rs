@@ -1,7 +1,7 @@
 //! The strategy comparison of a suite with scenarios: one column per target, one row per
 //! feature, in the shape of the background chapter's table, every cell measured in this run.
 
-use crate::model::{Results, TargetResult};
+use crate::model::{Continuity, Results, TargetResult};
 
 /// One target's runs, scenario by scenario.
 struct Column<'a> {
@@ -58,7 +58,7 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
     };
     for &s in scenarios.iter().filter(|s| faulted(s)) {
         rows.push(row(format!("Sessions kept on {s} (%)"), &|c| {
-            kept(c.run(s))
+            share(c.run(s), |c| c.kept)
         }));
         let scales_out = columns
             .iter()
@@ -67,7 +67,7 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
         if scales_out {
             rows.push(row(
                 format!("Sessions moved to another node on {s} (%)"),
-                &|c| moved(c.run(s)),
+                &|c| share(c.run(s), |c| c.moved),
             ));
         }
     }
@@ -130,31 +130,20 @@ fn strategy(r: &TargetResult) -> String {
     }
 }
 
-fn kept(r: Option<&TargetResult>) -> String {
-    let Some(r) = r else {
-        return "not run".into();
-    };
-    match r
-        .continuity
-        .as_ref()
-        .and_then(|c| Some((c, c.kept_percent()?)))
-    {
-        Some((c, pct)) => format!("{pct:.0} ({}/{})", c.kept, c.at_risk),
-        None => "none at risk".into(),
-    }
-}
-
-fn moved(r: Option<&TargetResult>) -> String {
+/// `part` of the sessions at risk when the run's first fault struck, as "% (part/at risk)".
+fn share(r: Option<&TargetResult>, part: fn(&Continuity) -> u64) -> String {
     let Some(r) = r else {
         return "not run".into();
     };
     match &r.continuity {
-        Some(c) if c.at_risk > 0 => format!(
-            "{:.0} ({}/{})",
-            c.moved as f64 * 100.0 / c.at_risk as f64,
-            c.moved,
-            c.at_risk
-        ),
+        Some(c) if c.at_risk > 0 => {
+            let n = part(c);
+            format!(
+                "{:.0} ({n}/{})",
+                n as f64 * 100.0 / c.at_risk as f64,
+                c.at_risk
+            )
+        }
         _ => "none at risk".into(),
     }
 }
@@ -183,7 +172,6 @@ fn bytes_per_request(r: &TargetResult) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{results, run};
-    use crate::model::Continuity;
 
     #[test]
     fn one_column_per_target_one_row_per_feature() {

@@ -140,13 +140,6 @@ pub struct Continuity {
     pub moved: u64,
 }
 
-impl Continuity {
-    /// Kept as a share of those at risk; `None` when none were.
-    pub fn kept_percent(&self) -> Option<f64> {
-        (self.at_risk > 0).then(|| self.kept as f64 * 100.0 / self.at_risk as f64)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExpectationResult {

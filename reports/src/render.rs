@@ -130,6 +130,9 @@ pub fn table(results: &Results) -> String {
         table.with(Style::rounded());
         let _ = writeln!(out, "strategy comparison:\n{table}");
     }
+    for m in results.thresholds_missed() {
+        let _ = writeln!(out, "threshold missed: {m}");
+    }
     let _ = writeln!(out, "verdict: {}", results.verdict().name());
     out
 }
@@ -200,13 +203,6 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
-    for c in t.thresholds.iter().filter(|c| !c.passed) {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: threshold missed: {} {}, measured {}",
-            t.name, c.name, c.expected, c.actual
-        );
-    }
     for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
         let _ = writeln!(
             out,
@@ -260,7 +256,6 @@ pub fn markdown(results: &Results) -> String {
         .iter()
         .filter(|t| {
             !t.reasons.is_empty()
-                || t.thresholds.iter().any(|c| !c.passed)
                 || !t.violations.is_empty()
                 || !t.faults.is_empty()
                 || t.replication.is_some()
@@ -347,7 +342,12 @@ mod tests {
             codec: None,
             verdict: Verdict::Fail,
             reasons: vec!["expected sessions-lost none, measured 1".into()],
-            thresholds: vec![],
+            thresholds: vec![ExpectationResult::new(
+                "p99-latency",
+                "<= 3 ms".into(),
+                "4.0 ms".into(),
+                false,
+            )],
             expectations: vec![ExpectationResult {
                 name: "sessions-lost".into(),
                 expected: "none".into(),

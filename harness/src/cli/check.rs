@@ -88,15 +88,16 @@ pub fn finish(
     let regressed = baseline.is_some_and(Comparison::regressed);
     if quiet {
         println!("verdict: {} ({})", verdict.name(), dir.display());
+        // The tables list them otherwise.
+        for m in &missed {
+            println!("threshold missed: {m}");
+        }
     } else {
         print!("{}", sessionbench_reports::table(results));
         if let Some(c) = baseline {
             print!("{}", sessionbench_reports::compare_markdown(c));
         }
         println!("files: {}", dir.display());
-    }
-    for m in &missed {
-        println!("threshold missed: {m}");
     }
     if regressed {
         println!("regressed against the baseline (see report.md)");

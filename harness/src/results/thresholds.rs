@@ -67,3 +67,66 @@ pub fn check(t: &Thresholds, m: &Measured) -> Vec<ExpectationResult> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn measured(latency: Option<f64>) -> Measured {
+        Measured {
+            ops: Ops {
+                total: 200,
+                ok: 190,
+                fail: 6,
+                indeterminate: 4,
+            },
+            throughput: 95.0,
+            latency: latency.map(|p99| Latency {
+                p50: 1.0,
+                p90: 2.0,
+                p99,
+                p999: p99,
+                max: p99,
+            }),
+            sessions_lost: 3,
+        }
+    }
+
+    fn passed(results: &[ExpectationResult]) -> Vec<(&str, bool)> {
+        results
+            .iter()
+            .map(|r| (r.name.as_str(), r.passed))
+            .collect()
+    }
+
+    #[test]
+    fn each_bound_set_is_judged_and_only_those() {
+        assert!(check(&Thresholds::default(), &measured(Some(5.0))).is_empty());
+        let t = Thresholds {
+            p99_latency: Some(Duration::from_millis(5)),
+            // 10 of 200 operations failed or went unanswered: 5%.
+            max_error_rate: Some(5.0),
+            min_throughput: Some(100.0),
+            max_sessions_lost: Some(2),
+        };
+        let r = check(&t, &measured(Some(5.0)));
+        assert_eq!(
+            passed(&r),
+            [
+                ("p99-latency", true),
+                ("error-rate", true),
+                ("throughput", false),
+                ("sessions-lost", false)
+            ]
+        );
+        assert_eq!(r[1].actual, "5.00%");
+        // Without a successful operation there is no p99 to meet the bound.
+        let none = check(&t, &measured(None));
+        assert_eq!(none[0].actual, "no successful operation");
+        assert!(!none[0].passed);
+        let slow = check(&t, &measured(Some(5.1)));
+        assert!(!slow[0].passed);
+    }
+}
