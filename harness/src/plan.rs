@@ -223,6 +223,101 @@ pub struct ExternalPlan {
     /// For each command and for the probe.
     #[serde(with = "ms", rename = "timeout-ms")]
     pub timeout: Duration,
+    /// How to speak to an application that does not speak the node protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<HttpApi>,
+}
+
+/// An application's own HTTP API: a request template per operation and how to read its
+/// answers. Templates hold `{user}`, `{seq}` and (in `write`) `{value}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HttpApi {
+    /// The URL's path, put before every request's path (`/` for none).
+    pub base_path: String,
+    pub login: RequestPlan,
+    pub read: RequestPlan,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<RequestPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<RequestPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout: Option<RequestPlan>,
+    /// The session cookie; a login that does not leave it in the jar failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// Which node served an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Extract>,
+    pub logged_out: LoggedOut,
+}
+
+impl HttpApi {
+    /// Whether answers show the session's value or counter, so stale reads can be seen.
+    pub fn shows_state(&self) -> bool {
+        self.read.counter.is_some() || (self.read.value.is_some() && self.write.is_some())
+    }
+
+    /// Whether reads show a counter, so a counter going back can be seen.
+    pub fn shows_order(&self) -> bool {
+        self.read.counter.is_some()
+    }
+}
+
+/// One operation's request and what to read from its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RequestPlan {
+    pub method: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    /// The signed-in user (a different one means another session was served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Extract>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<Extract>,
+    /// The value a `write` sets (absent from an answer: no value yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Extract>,
+}
+
+/// A request body; placeholders are filled in its strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Body {
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`, in the given order.
+    Form(Vec<(String, String)>),
+    /// Sent as it is (set its `Content-Type` in `headers`).
+    Text(String),
+}
+
+/// Where in an answer a field is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Extract {
+    /// RFC 6901 JSON pointer into a JSON body.
+    Pointer(String),
+    /// The first capture group (or the whole match) in the body.
+    Regex(String),
+    /// A response header.
+    Header(String),
+}
+
+/// What an answer that means "not signed in" looks like.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LoggedOut {
+    pub status: Vec<u16>,
+    /// A redirect whose `Location` contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// A regex a body matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// What a target must perform, after the warm-up.

@@ -90,6 +90,7 @@ pub fn run(
             bytes_per_op: 500.0,
         }),
         sessions_undecodable: 0,
+        unchecked: Vec::new(),
         violations: vec![],
         interrupted: false,
     }

@@ -113,6 +113,10 @@ pub struct TargetResult {
     /// codec or session-schema mismatch, as in a rolling deploy.
     #[serde(default)]
     pub sessions_undecodable: u64,
+    /// Checks this target's answers cannot support (an application's API that shows no
+    /// counter or value): neither counted nor judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
     pub violations: Vec<Violation>,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,

@@ -50,7 +50,11 @@ pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
         t.verdict.name().to_string(),
         t.sessions.started.to_string(),
         t.sessions.lost.to_string(),
-        t.sessions.stale_reads.to_string(),
+        if t.unchecked.iter().any(|c| c == "stale-read") {
+            "n/a".into()
+        } else {
+            t.sessions.stale_reads.to_string()
+        },
     ];
     row.extend(ops_cells(&t.ops));
     row.push(format!("{:.0}", t.throughput_ops_per_s));
@@ -200,6 +204,14 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             t.name, t.sessions_undecodable
         );
     }
+    if !t.unchecked.is_empty() {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: not checked: {} (its answers do not show what they need)",
+            t.name,
+            t.unchecked.join(", ")
+        );
+    }
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
@@ -261,6 +273,7 @@ pub fn markdown(results: &Results) -> String {
                 || t.replication.is_some()
                 || t.store_traffic.is_some()
                 || t.sessions_undecodable > 0
+                || !t.unchecked.is_empty()
         })
         .collect();
     let missed = results.thresholds_missed();
@@ -390,6 +403,7 @@ mod tests {
             }],
             store_traffic: None,
             sessions_undecodable: 0,
+            unchecked: Vec::new(),
             replication: Some(crate::model::Replication {
                 bytes_sent: 120_000,
                 messages_sent: 400,
@@ -435,6 +449,7 @@ mod tests {
             replication: None,
             store_traffic: None,
             sessions_undecodable: 0,
+            unchecked: Vec::new(),
             violations: vec![],
             interrupted: false,
         };

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::history::{Op, OpKind, Outcome};
+use crate::history::{Op, OpKind, Outcome, View};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -63,14 +63,16 @@ pub fn check_session(ops: &[&Op]) -> SessionCheck {
         c.step(op);
     }
     SessionCheck {
-        established: c.user.is_some(),
+        established: c.established,
         findings: c.findings,
     }
 }
 
 #[derive(Default)]
 struct Checker {
-    /// Set by a successful login.
+    /// A login succeeded.
+    established: bool,
+    /// Who the login showed, if its answer shows users.
     user: Option<String>,
     last_node: Option<String>,
     /// Per attribute: the last acknowledged write.
@@ -78,7 +80,8 @@ struct Checker {
     /// Per attribute: every write whose outcome is unknown (it may land at any time).
     maybe: BTreeMap<String, BTreeSet<String>>,
     acked_counter: u64,
-    /// The highest version seen, and where.
+    /// The highest version seen, and where; the counter stands in for a version where
+    /// answers show no version (it only goes up).
     seen_version: Option<(u64, Option<String>)>,
     logged_out: bool,
     logout_unknown: bool,
@@ -107,15 +110,16 @@ impl Checker {
     fn step(&mut self, op: &Op) {
         if op.kind == OpKind::Login {
             if op.outcome == Outcome::Ok {
+                self.established = true;
                 if let Some(view) = &op.view {
-                    self.user = Some(view.user.clone());
-                    self.seen_version = Some((view.version, op.node.clone()));
+                    self.user.clone_from(&view.user);
+                    self.seen_version = order(view).map(|v| (v, op.node.clone()));
                 }
                 self.last_node = op.node.clone();
             }
             return;
         }
-        if self.user.is_none() || self.lost {
+        if !self.established || self.lost {
             return;
         }
         if self.logged_out || op.kind == OpKind::Probe {
@@ -157,86 +161,100 @@ impl Checker {
                         Kind::SessionLost,
                         op,
                         format!(
-                            "{:?} answered 401 no-session on {node}; last served by {last}",
-                            op.kind
+                            "{:?} answered {} no-session on {node}; last served by {last}",
+                            op.kind,
+                            op.status.map_or("?".into(), |s| s.to_string())
                         ),
                     );
                 }
             }
             Outcome::Ok if op.kind == OpKind::Logout => self.logged_out = true,
-            Outcome::Ok => self.check_view(op),
+            Outcome::Ok => {
+                // Acknowledged, whether or not its answer shows the session.
+                if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
+                    self.acked.insert(attr.clone(), write.clone());
+                }
+                self.check_view(op);
+            }
         }
     }
 
+    /// Judges what an answer shows; a part it does not show is not judged.
     fn check_view(&mut self, op: &Op) {
-        let Some(view) = &op.view else { return };
-        if Some(&view.user) != self.user.as_ref() {
-            self.lost = true;
-            let expected = self.user.clone().unwrap_or_default();
-            self.find(
-                Kind::SessionLost,
-                op,
-                format!("came back as user `{}`, not `{expected}`", view.user),
-            );
+        let Some(view) = &op.view else {
+            self.last_node.clone_from(&op.node);
             return;
+        };
+        if let (Some(user), Some(expected)) = (&view.user, &self.user) {
+            if user != expected {
+                self.lost = true;
+                let detail = format!("came back as user `{user}`, not `{expected}`");
+                self.find(Kind::SessionLost, op, detail);
+                return;
+            }
         }
-        if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
-            self.acked.insert(attr.clone(), write.clone());
-        }
-        if op.kind == OpKind::Counter {
-            self.acked_counter = self.acked_counter.max(view.counter);
+        if let (OpKind::Counter, Some(counter)) = (op.kind, view.counter) {
+            self.acked_counter = self.acked_counter.max(counter);
         }
         let mut stale = Vec::new();
-        for (attr, acked) in &self.acked {
-            let maybe = self.maybe.get(attr);
-            match view.attrs.get(attr) {
-                Some(seen) if seen == acked || maybe.is_some_and(|m| m.contains(seen)) => {}
-                Some(seen) => stale.push(format!(
-                    "`{attr}` shows write {seen}, not the acknowledged {acked}"
-                )),
-                None => stale.push(format!(
-                    "`{attr}` is missing; write {acked} was acknowledged"
-                )),
+        if let Some(attrs) = &view.attrs {
+            for (attr, acked) in &self.acked {
+                let maybe = self.maybe.get(attr);
+                match attrs.get(attr) {
+                    Some(seen) if seen == acked || maybe.is_some_and(|m| m.contains(seen)) => {}
+                    Some(seen) => stale.push(format!(
+                        "`{attr}` shows write {seen}, not the acknowledged {acked}"
+                    )),
+                    None => stale.push(format!(
+                        "`{attr}` is missing; write {acked} was acknowledged"
+                    )),
+                }
             }
         }
-        if view.counter < self.acked_counter {
+        if let Some(counter) = view.counter.filter(|c| *c < self.acked_counter) {
             stale.push(format!(
-                "counter is {}, below the acknowledged {}",
-                view.counter, self.acked_counter
+                "counter is {counter}, below the acknowledged {}",
+                self.acked_counter
             ));
         }
-        if !stale.is_empty() {
+        let stale_found = !stale.is_empty();
+        if stale_found {
             self.find(Kind::StaleRead, op, stale.join("; "));
         }
-        if let Some((seen, at)) = &self.seen_version {
-            if view.version < *seen {
-                let at = at.as_deref().unwrap_or("?").to_string();
-                let seen = *seen;
-                self.find(
-                    Kind::MonotonicRead,
-                    op,
-                    format!(
-                        "version {} after version {seen} was seen on {at}",
-                        view.version
-                    ),
-                );
+        if let Some(version) = order(view) {
+            let what = if view.version.is_some() {
+                "version"
+            } else {
+                "counter"
+            };
+            if let Some((seen, at)) = &self.seen_version {
+                // A counter below the acknowledged one is already a stale read.
+                if version < *seen && !(stale_found && view.version.is_none()) {
+                    let at = at.as_deref().unwrap_or("?").to_string();
+                    let seen = *seen;
+                    self.find(
+                        Kind::MonotonicRead,
+                        op,
+                        format!("{what} {version} after {what} {seen} was seen on {at}"),
+                    );
+                }
+            }
+            if self.seen_version.as_ref().is_none_or(|(v, _)| version > *v) {
+                self.seen_version = Some((version, op.node.clone()));
             }
         }
-        if self
-            .seen_version
-            .as_ref()
-            .is_none_or(|(v, _)| view.version > *v)
-        {
-            self.seen_version = Some((view.version, op.node.clone()));
-        }
-        self.last_node = op.node.clone();
+        self.last_node.clone_from(&op.node);
     }
+}
+
+/// What orders a session's states: its version, or else its counter (which only goes up).
+fn order(view: &View) -> Option<u64> {
+    view.version.or(view.counter)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::View;
 
     /// A tiny history builder: each call appends one operation, 1 ms apart.
     struct H(Vec<Op>);
@@ -299,13 +317,15 @@ mod tests {
 
     fn view(version: u64, counter: u64, attrs: &[(&str, &str)]) -> Option<View> {
         Some(View {
-            user: "s".into(),
-            counter,
-            version,
-            attrs: attrs
-                .iter()
-                .map(|(a, w)| (a.to_string(), w.to_string()))
-                .collect(),
+            user: Some("s".into()),
+            counter: Some(counter),
+            version: Some(version),
+            attrs: Some(
+                attrs
+                    .iter()
+                    .map(|(a, w)| (a.to_string(), w.to_string()))
+                    .collect(),
+            ),
         })
     }
 
@@ -340,7 +360,7 @@ mod tests {
     fn another_users_session_is_a_loss() {
         let mut other = view(2, 0, &[]);
         if let Some(v) = other.as_mut() {
-            v.user = "intruder".into();
+            v.user = Some("intruder".into());
         }
         let h =
             H::new()
@@ -428,5 +448,48 @@ mod tests {
         );
         assert_eq!(h.kinds(), []);
         assert!(!h.check().established);
+    }
+
+    /// What an application's API shows: only the parts its templates read.
+    fn shown(counter: Option<u64>, value: Option<Option<&str>>) -> Option<View> {
+        Some(View {
+            user: None,
+            counter,
+            version: None,
+            attrs: value.map(|v| {
+                v.map(|w| ("value".to_string(), w.to_string()))
+                    .into_iter()
+                    .collect()
+            }),
+        })
+    }
+
+    #[test]
+    fn partial_views_are_judged_on_what_they_show() {
+        // A login whose answer shows nothing still establishes the session; a write whose
+        // answer shows nothing is still acknowledged.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", None)
+            .write("value", "w1", OK, "n1", None)
+            .op(OpKind::Read, OK, "n2", shown(None, Some(None)))
+            .op(OpKind::Read, OK, "n2", shown(None, Some(Some("w1"))));
+        assert!(h.check().established);
+        assert_eq!(h.kinds(), [Kind::StaleRead]);
+        // Without a version, a counter going back is a monotonic-read violation; below the
+        // acknowledged counter it is a stale read, reported once.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", None)
+            .op(OpKind::Read, OK, "n1", shown(Some(5), None))
+            .op(OpKind::Read, OK, "n2", shown(Some(4), None))
+            .op(OpKind::Counter, OK, "n2", shown(Some(6), None))
+            .op(OpKind::Read, OK, "n3", shown(Some(2), None));
+        assert_eq!(h.kinds(), [Kind::MonotonicRead, Kind::StaleRead]);
+        // Answers that show neither value nor counter judge nothing but loss.
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", None)
+            .write("value", "w1", OK, "n1", None)
+            .op(OpKind::Read, OK, "n2", shown(None, None))
+            .op(OpKind::Read, Outcome::Fail, "n2", None);
+        assert_eq!(h.kinds(), [Kind::SessionLost]);
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
-use crate::load::{Client, LoadContext, run_load};
+use crate::load::{Api, Client, LoadContext, Protocol, run_load};
 use crate::plan::{FaultKind, FaultPlan, Plan, Run};
 use crate::topology::{StartError, Topology};
 
@@ -26,6 +26,9 @@ pub enum DriverError {
         #[source]
         source: StartError,
     },
+    /// Only for a plan not made by validation (validation reports these at their line).
+    #[error("target `{target}`: its request templates are invalid: {detail}")]
+    Api { target: String, detail: String },
     #[error("cannot create {dir}: {source}")]
     Dir {
         dir: String,
@@ -82,7 +85,23 @@ async fn run_target(
         })?;
     }
     let target = &target;
-    let topology = Topology::start(target, logs)
+    let protocol = match target.external.as_ref().and_then(|e| e.api.as_ref()) {
+        None => Protocol::Reference,
+        Some(api) => Protocol::Api(Box::new(Api::build(api).map_err(|errors| {
+            DriverError::Api {
+                target: target.name.clone(),
+                detail: errors
+                    .iter()
+                    .map(|e| format!("`{}`: {}", e.key, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }
+        })?)),
+    };
+    // Relative to the working directory, as the suite file was given.
+    let suite = std::path::absolute(&plan.source).unwrap_or_else(|_| plan.source.clone().into());
+    let suite_dir = suite.parent().unwrap_or(Path::new("/"));
+    let topology = Topology::start(target, logs, suite_dir)
         .await
         .map_err(|source| DriverError::Start {
             target: target.name.clone(),
@@ -97,6 +116,7 @@ async fn run_target(
     let ctx = Arc::new(LoadContext {
         target: target.name.clone(),
         entry: topology.entry(),
+        protocol,
         workload: run.workload.clone(),
         seed: plan.seed,
         t0,

@@ -8,8 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a record changes shape; readers refuse versions they do not know.
-/// Version 2 added `node-metrics`; version 1 histories are still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added `node-metrics`; version 3 lets a view leave out what an application's
+/// answers do not show. Versions 1 and 2 are still read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest history format this build reads.
 const OLDEST_READABLE: u32 = 1;
@@ -103,15 +104,20 @@ pub enum Outcome {
 }
 
 /// The parts of a session view the checkers need (attribute values are left out: write ids
-/// identify them).
+/// identify them). Reference nodes show every part; an application's API shows what its
+/// templates read, and a part it does not show is not checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct View {
-    pub user: String,
-    pub counter: u64,
-    pub version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
     /// Attribute name to the id of the write it shows.
-    pub attrs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

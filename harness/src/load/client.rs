@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
-use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, SET_COOKIE};
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 use hyper::{Method, StatusCode};
 use sessionbench_targets::http1::Conn;
 use tokio::net::TcpSocket;
@@ -22,11 +22,41 @@ pub fn source_address(i: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, 1))
 }
 
-/// An answer, with the node that produced it.
+/// One request: what a protocol makes of an operation.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    /// Path and query.
+    pub path: String,
+    /// Beyond `Host` and `Cookie` (which the client sets; a `Host` here replaces its own).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// With a JSON body.
+    pub fn json(mut self, body: &serde_json::Value) -> Self {
+        self.headers
+            .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        self.body = serde_json::to_vec(body).expect("a JSON value serialises");
+        self
+    }
+}
+
+/// An answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
-    pub node: Option<String>,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -104,13 +134,28 @@ impl Client {
         }
     }
 
-    /// Sends one request on the user's connection (opening one if needed), following cookies.
+    /// Sends one request without a body (probes, metrics, admin calls).
     pub async fn send(
         &mut self,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, SendFailure> {
+        let call = Call::new(method, path);
+        let call = match body {
+            Some(v) => call.json(v),
+            None => call,
+        };
+        self.call(&call).await
+    }
+
+    /// Whether the jar holds a cookie called `name`.
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.jar.contains_key(name)
+    }
+
+    /// Sends one request on the user's connection (opening one if needed), following cookies.
+    pub async fn call(&mut self, call: &Call) -> Result<Reply, SendFailure> {
         if self.conn.as_ref().is_some_and(|c| !c.is_open()) {
             self.conn = None;
         }
@@ -118,22 +163,20 @@ impl Client {
             Some(c) => c,
             None => self.connect().await.map_err(|_| SendFailure::Connect)?,
         };
-        let payload = match body {
-            Some(v) => {
-                self.headers
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                serde_json::to_vec(v).expect("a JSON value serialises")
+        let sent = if call.headers.is_empty() {
+            conn.send(&call.method, &call.path, &self.headers, &call.body)
+                .await
+        } else {
+            let mut headers = self.headers.clone();
+            for (name, value) in &call.headers {
+                headers.insert(name.clone(), value.clone());
             }
-            None => {
-                self.headers.remove(CONTENT_TYPE);
-                Vec::new()
-            }
+            conn.send(&call.method, &call.path, &headers, &call.body)
+                .await
         };
-        conn.send(&method, path, &self.headers, &payload)
-            .await
-            .map_err(|_| SendFailure::NotSent)?;
+        sent.map_err(|_| SendFailure::NotSent)?;
         let answer = conn
-            .receive(&method, MAX_RESPONSE)
+            .receive(&call.method, MAX_RESPONSE)
             .await
             .map_err(|_| SendFailure::Broken)?;
         if answer.reusable {
@@ -148,14 +191,9 @@ impl Client {
         if jar_changed {
             self.sync_cookie_header();
         }
-        let node = answer
-            .headers
-            .get("x-sessionbench-node")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         Ok(Reply {
             status: answer.status,
-            node,
+            headers: answer.headers,
             body: answer.body,
         })
     }

@@ -2,32 +2,29 @@
 //! sometimes a logout followed by a probe with the old cookie. Every operation becomes one
 //! history record with its intended start, actual start, end and outcome.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::client::{Client, Reply, SendFailure, source_address};
-use crate::history::{Op, OpKind, Outcome, Record, View};
+use super::client::{Client, SendFailure, source_address};
+use super::protocol::{Protocol, Reading, Step};
+use crate::history::{Op, OpKind, Outcome, Record};
 use crate::plan::{LoadModel, Mix, Workload};
-
-/// Attributes a session writes to: few, so reads often show a write that must be there.
-const ATTRS: u32 = 4;
 
 /// What every virtual user of one target shares.
 #[derive(Debug)]
 pub struct LoadContext {
     pub target: String,
     pub entry: SocketAddr,
+    /// How operations become requests, and answers outcomes.
+    pub protocol: Protocol,
     pub workload: Workload,
     pub seed: u64,
     /// Time 0 of the target's records.
@@ -104,16 +101,7 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         name: &session,
         client: &mut client,
     };
-    let login = s
-        .op(
-            OpKind::Login,
-            None,
-            start,
-            Method::POST,
-            "/login",
-            Some(json!({ "user": session })),
-        )
-        .await;
+    let login = s.op(OpKind::Login, 0, None, start).await;
     if login.outcome != Outcome::Ok {
         return false;
     }
@@ -137,66 +125,25 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         tokio::time::sleep_until(intended).await;
         let done = match pick(&mut rng, ctx.workload.mix) {
             OpKind::Write => {
-                let attr = format!("a{}", rng.random_range(0..ATTRS));
+                let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
                 let write = format!("{session}:{k}");
-                let body = json!({ "value": k, "write": write });
-                let path = format!("/session/attrs/{attr}");
-                s.op(
-                    OpKind::Write,
-                    Some((attr, write)),
-                    intended,
-                    Method::PUT,
-                    &path,
-                    Some(body),
-                )
-                .await
-            }
-            OpKind::Counter => {
-                s.op(
-                    OpKind::Counter,
-                    None,
-                    intended,
-                    Method::POST,
-                    "/session/counter",
-                    None,
-                )
-                .await
+                s.op(OpKind::Write, k, Some((attr, write)), intended).await
             }
             OpKind::Logout => {
                 let cookies = s.client.cookies();
-                let out = s
-                    .op(
-                        OpKind::Logout,
-                        None,
-                        intended,
-                        Method::POST,
-                        "/logout",
-                        None,
-                    )
-                    .await;
+                let out = s.op(OpKind::Logout, k, None, intended).await;
                 if out.unavailable {
                     out // Tried again, as any refused operation.
                 } else {
                     if out.outcome == Outcome::Ok {
                         // A stolen or stale copy of the cookie must not work any more.
                         s.client.set_cookies(cookies);
-                        s.op(
-                            OpKind::Probe,
-                            None,
-                            Instant::now(),
-                            Method::GET,
-                            "/session",
-                            None,
-                        )
-                        .await;
+                        s.op(OpKind::Probe, k, None, Instant::now()).await;
                     }
                     return true;
                 }
             }
-            _ => {
-                s.op(OpKind::Read, None, intended, Method::GET, "/session", None)
-                    .await
-            }
+            kind => s.op(kind, k, None, intended).await,
         };
         if done.error.as_deref() == Some("no-session") {
             return true; // Lost: the user would log in again, as a new session.
@@ -225,42 +172,43 @@ impl Session<'_> {
     async fn op(
         &mut self,
         kind: OpKind,
+        seq: u32,
         write: Option<(String, String)>,
         intended: Instant,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
     ) -> Done {
+        let ctx = self.ctx;
+        let call = ctx.protocol.call(&Step {
+            kind,
+            user: self.name,
+            seq,
+            write: write.as_ref().map(|(a, w)| (a.as_str(), w.as_str())),
+        });
         let start = Instant::now();
-        let sent = tokio::time::timeout(
-            self.ctx.workload.request_timeout,
-            self.client.send(method, path, body.as_ref()),
-        )
-        .await;
+        let sent =
+            tokio::time::timeout(ctx.workload.request_timeout, self.client.call(&call)).await;
         let end = Instant::now();
-        let (status, node, outcome, error, view) = match sent {
+        let (status, reading) = match sent {
             Err(_elapsed) => {
                 self.client.disconnect();
-                (
-                    None,
-                    None,
-                    Outcome::Indeterminate,
-                    Some("timeout".to_string()),
-                    None,
-                )
+                (None, unanswered(Outcome::Indeterminate, "timeout"))
             }
-            Ok(Err(failure)) => {
-                let (outcome, code) = match failure {
-                    SendFailure::Connect => (Outcome::Fail, "connect"),
-                    SendFailure::NotSent => (Outcome::Fail, "not-sent"),
-                    SendFailure::Broken => (Outcome::Indeterminate, "connection-broken"),
-                };
-                (None, None, outcome, Some(code.to_string()), None)
+            Ok(Err(failure)) => (
+                None,
+                match failure {
+                    SendFailure::Connect => unanswered(Outcome::Fail, "connect"),
+                    SendFailure::NotSent => unanswered(Outcome::Fail, "not-sent"),
+                    SendFailure::Broken => unanswered(Outcome::Indeterminate, "connection-broken"),
+                },
+            ),
+            Ok(Ok(reply)) => {
+                let client = &*self.client;
+                let reading = ctx
+                    .protocol
+                    .read(kind, &reply, |cookie| client.has_cookie(cookie));
+                (Some(reply.status.as_u16()), reading)
             }
-            Ok(Ok(reply)) => classify(reply),
         };
         let (attr, write) = write.unzip();
-        let ctx = self.ctx;
         let record = Op {
             target: ctx.target.clone(),
             session: self.name.to_string(),
@@ -271,81 +219,30 @@ impl Session<'_> {
             start_us: ctx.us(start),
             end_us: ctx.us(end),
             status,
-            node,
-            outcome,
-            error: error.clone(),
-            view,
+            node: reading.node,
+            outcome: reading.outcome,
+            error: reading.error.clone(),
+            view: reading.view,
         };
         // The receiver outlives every load task; a send can only fail during teardown.
         let _ = ctx.events.send(Record::Op(record));
         let unavailable = status == Some(StatusCode::SERVICE_UNAVAILABLE.as_u16());
         Done {
-            outcome,
-            error,
+            outcome: reading.outcome,
+            error: reading.error,
             unavailable,
         }
     }
 }
 
-type Classified = (
-    Option<u16>,
-    Option<String>,
-    Outcome,
-    Option<String>,
-    Option<View>,
-);
-
-/// The parts of a session view the checkers need; attribute values are skipped unparsed.
-#[derive(Deserialize)]
-struct WireView {
-    user: String,
-    counter: u64,
-    version: u64,
-    attrs: BTreeMap<String, WireAttr>,
-}
-
-#[derive(Deserialize)]
-struct WireAttr {
-    write: String,
-}
-
-#[derive(Deserialize)]
-struct WireError {
-    error: String,
-}
-
-/// What an answer means for the operation: applied, refused, or unknown.
-fn classify(reply: Reply) -> Classified {
-    let status = reply.status;
-    let code = || {
-        serde_json::from_slice::<WireError>(&reply.body)
-            .map_or_else(|_| format!("http-{}", status.as_u16()), |e| e.error)
-    };
-    let (outcome, error) = if status.is_success() {
-        (Outcome::Ok, None)
-    } else if status == StatusCode::BAD_GATEWAY
-        || status == StatusCode::GATEWAY_TIMEOUT
-        || (status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE)
-    {
-        // The balancer gave up after sending, or the node failed midway: maybe applied.
-        (Outcome::Indeterminate, Some(code()))
-    } else {
-        // 4xx, and 503 (no backend, backend down, store unavailable): nothing was applied.
-        (Outcome::Fail, Some(code()))
-    };
-    let view = if status.is_success() {
-        serde_json::from_slice::<WireView>(&reply.body)
-            .ok()
-            .map(|w| View {
-                user: w.user,
-                counter: w.counter,
-                version: w.version,
-                attrs: w.attrs.into_iter().map(|(k, a)| (k, a.write)).collect(),
-            })
-    } else {
-        None
-    };
-    (Some(status.as_u16()), reply.node, outcome, error, view)
+/// An operation that got no answer.
+fn unanswered(outcome: Outcome, error: &str) -> Reading {
+    Reading {
+        outcome,
+        error: Some(error.to_string()),
+        node: None,
+        view: None,
+    }
 }
 
 fn pick(rng: &mut StdRng, mix: Mix) -> OpKind {

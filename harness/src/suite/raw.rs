@@ -1,5 +1,7 @@
 //! The serde layer: exactly the keys a suite file may contain, all optional, none resolved.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -109,6 +111,51 @@ pub struct TargetRaw {
     pub ready_url: Option<String>,
     pub ready_status: Option<u16>,
     pub timeout: Option<String>,
+    pub requests: Option<RequestsRaw>,
+    pub logged_out: Option<LoggedOutRaw>,
+    pub served_by: Option<ExtractRaw>,
+}
+
+/// An external application's own API: a request per operation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RequestsRaw {
+    pub login: Option<RequestRaw>,
+    pub read: Option<RequestRaw>,
+    pub write: Option<RequestRaw>,
+    pub counter: Option<RequestRaw>,
+    pub logout: Option<RequestRaw>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RequestRaw {
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub json: Option<serde_json::Value>,
+    pub form: Option<BTreeMap<String, String>>,
+    pub body: Option<String>,
+    pub user: Option<ExtractRaw>,
+    pub counter: Option<ExtractRaw>,
+    pub value: Option<ExtractRaw>,
+}
+
+/// Where a field is in an answer: exactly one key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExtractRaw {
+    pub pointer: Option<String>,
+    pub regex: Option<String>,
+    pub header: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LoggedOutRaw {
+    pub status: Option<Vec<u16>>,
+    pub redirect: Option<String>,
+    pub body: Option<String>,
 }
 
 /// Performance thresholds of a target: a miss exits 4.

@@ -29,6 +29,8 @@ pub struct Topology {
     pub links: Links,
     target: TargetPlan,
     logs: PathBuf,
+    /// The suite file's directory, where a suite's commands find their scripts.
+    suite_dir: PathBuf,
     /// Replication links of this run authenticate with a secret of their own.
     secret: String,
 }
@@ -36,7 +38,11 @@ pub struct Topology {
 impl Topology {
     /// Starts the store, then the nodes one after another (each ready before the next), then
     /// the LB.
-    pub async fn start(target: &TargetPlan, logs: &Path) -> Result<Self, StartError> {
+    pub async fn start(
+        target: &TargetPlan,
+        logs: &Path,
+        suite_dir: &Path,
+    ) -> Result<Self, StartError> {
         let mut topology = Self {
             stores: Vec::new(),
             nodes: Vec::new(),
@@ -44,6 +50,7 @@ impl Topology {
             links: Links::default(),
             target: target.clone(),
             logs: logs.to_path_buf(),
+            suite_dir: suite_dir.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
         };
         if let Some(external) = &target.external {
@@ -383,13 +390,17 @@ impl Topology {
     }
 
     /// What every suite command of this run learns (an external target's start and stop,
-    /// fault commands): this executable, the run, and a directory of their own for files
-    /// (pids, logs).
+    /// fault commands): this executable, the run, a directory of their own for files (pids,
+    /// logs), and the suite file's directory (for the scripts a suite ships with).
     pub fn command_env(&self) -> Vec<(String, String)> {
         let dir = self.logs.join(format!("{}-commands", self.target.name));
         let _ = std::fs::create_dir_all(&dir);
         let mut env = crate::shell::harness_env();
         env.push(("SESSIONBENCH_TARGET".into(), self.target.name.clone()));
+        env.push((
+            "SESSIONBENCH_SUITE_DIR".into(),
+            self.suite_dir.display().to_string(),
+        ));
         env.push((
             "SESSIONBENCH_DIR".into(),
             std::path::absolute(&dir)

@@ -3,16 +3,7 @@
 //! stack), kill a node, and stop everything; the harness only drives load at the URL and
 //! checks. A kill loses sessions held in memory and none held by every node.
 
-use std::net::TcpListener;
-
-use super::run::run_suite;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use super::run::{free_port, run_suite};
 
 /// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
 /// replication port and peers) and a cookie-route LB in front, writing their pids.
@@ -97,21 +88,7 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
     );
     let (code, results, dir) = run_suite("external", &suite);
     // Whatever happened, nothing the suite started may outlive the test.
-    for t in ["memory", "replicated"] {
-        let pids = dir.join("logs").join(format!("{t}-commands"));
-        if let Ok(entries) = std::fs::read_dir(&pids) {
-            for e in entries.flatten() {
-                if let Ok(pid) = std::fs::read_to_string(e.path()) {
-                    if let Ok(pid) = pid.trim().parse::<i32>() {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
-                }
-            }
-        }
-    }
+    kill_leftovers(&dir, &["memory", "replicated"]);
     assert_eq!(code, Some(0), "{results}");
     let targets = results["targets"].as_array().expect("targets");
     let (memory, replicated) = (&targets[0], &targets[1]);
@@ -127,4 +104,28 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
         replicated["sessions"]["started"].as_u64() > Some(20),
         "{replicated}"
     );
+}
+
+/// Kills every process whose pid a target's commands wrote under `logs/<target>-commands/`
+/// (its stop command should have; a failed run may not have run it).
+pub(crate) fn kill_leftovers(run_dir: &std::path::Path, targets: &[&str]) {
+    for t in targets {
+        let pids = run_dir.join("logs").join(format!("{t}-commands"));
+        let Ok(entries) = std::fs::read_dir(&pids) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.path().extension().is_none_or(|x| x != "pid") {
+                continue;
+            }
+            if let Ok(pid) = std::fs::read_to_string(e.path()) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
 }

@@ -14,3 +14,4 @@ mod run;
 mod scenarios;
 mod suites;
 mod support;
+mod templates;

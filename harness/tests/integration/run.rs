@@ -19,6 +19,24 @@ pub(crate) fn sessionbench() -> Command {
     c
 }
 
+/// The run called `name` in results.json.
+pub(crate) fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
+    results["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no run {name} in {results}"))
+}
+
+/// A loopback port free now, from the kernel's ephemeral range.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 pub(crate) fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("file")).expect("JSON")
 }

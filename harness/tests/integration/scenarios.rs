@@ -5,11 +5,10 @@
 
 use std::net::IpAddr;
 
-use serde_json::Value;
 use sessionbench::load::source_address;
 use sessionbench_targets::lb::ip_hash_backend;
 
-use super::run::run_suite;
+use super::run::{run_named, run_suite};
 
 const USERS: u64 = 40;
 
@@ -52,15 +51,6 @@ kind = "add-node"
 node = "node4"
 "#;
 
-fn run<'a>(results: &'a Value, name: &str) -> &'a Value {
-    results["targets"]
-        .as_array()
-        .expect("targets")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no run {name} in {results}"))
-}
-
 /// The virtual user behind a session named `v<user>.<n>`.
 fn client_of(session: &str) -> IpAddr {
     let user = session
@@ -94,7 +84,7 @@ fn each_target_runs_in_each_scenario_and_scale_out_costs_ip_hash_the_remapped_cl
             "cookie/scale-out"
         ]
     );
-    let steady = run(&results, "cookie/steady");
+    let steady = run_named(&results, "cookie/steady");
     assert_eq!(steady["run-of"]["target"], "cookie");
     assert_eq!(steady["run-of"]["scenario"], "steady");
     assert_eq!(steady["processes"], 4);
@@ -102,11 +92,11 @@ fn each_target_runs_in_each_scenario_and_scale_out_costs_ip_hash_the_remapped_cl
     assert!(steady.get("continuity").is_none(), "no fault, no risk");
     // The steady runs lose nothing: membership does not change.
     for name in ["ip-hash/steady", "cookie/steady"] {
-        assert_eq!(run(&results, name)["sessions"]["lost"], 0, "{name}");
+        assert_eq!(run_named(&results, name)["sessions"]["lost"], 0, "{name}");
     }
 
     // cookie-route: node4 only takes new sessions; every session in use is kept.
-    let cookie = &run(&results, "cookie/scale-out")["continuity"];
+    let cookie = &run_named(&results, "cookie/scale-out")["continuity"];
     let at_risk = cookie["at-risk"].as_u64().expect("at-risk");
     assert!(
         at_risk >= 30,
@@ -117,7 +107,7 @@ fn each_target_runs_in_each_scenario_and_scale_out_costs_ip_hash_the_remapped_cl
 
     // ip-hash: the clients whose hash changes with four backends lose their session; no
     // other client does.
-    let ip_hash = run(&results, "ip-hash/scale-out");
+    let ip_hash = run_named(&results, "ip-hash/scale-out");
     let c = &ip_hash["continuity"];
     let at_risk = c["at-risk"].as_u64().expect("at-risk");
     let lost = at_risk - c["kept"].as_u64().expect("kept");

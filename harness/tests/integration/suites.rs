@@ -50,14 +50,23 @@ fn invalid_suites_exit_2_naming_file_line_column_and_key() {
     }
 }
 
+/// Every suite under suites/ (the examples in suites/external/ too) but the broken ones.
 #[test]
 fn shipped_suites_are_valid() {
-    for entry in std::fs::read_dir(workspace().join("suites")).expect("suites") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            if let Err(e) = sessionbench::suite::load(&path) {
-                panic!("{e}");
+    let mut dirs = vec![workspace().join("suites")];
+    let mut checked = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("suites") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() && !path.ends_with("invalid") {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                if let Err(e) = sessionbench::suite::load(&path) {
+                    panic!("{e}");
+                }
+                checked += 1;
             }
         }
     }
+    assert!(checked >= 10, "only {checked} suites found");
 }

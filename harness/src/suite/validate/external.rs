@@ -1,9 +1,10 @@
 //! `strategy = "external"`: a stack the harness did not build, reached by URL (on loopback)
 //! and started and stopped by the suite's own commands. It speaks sessionbench's node
-//! protocol; its faults are `command` faults.
+//! protocol, or the API its `requests` describe; its faults are `command` faults.
 
 use std::time::Duration;
 
+use super::api::ApiRaw;
 use super::{Check, join};
 use crate::plan::{ExternalPlan, LbKind, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
@@ -35,6 +36,7 @@ impl Check<'_> {
             "an \"external\" target is configured by its own stack, not by the suite",
         );
         let name = self.target_name(path, t.name);
+        let mut base_path = String::from("/");
         let url = match t.url {
             None => {
                 self.err(
@@ -44,7 +46,10 @@ impl Check<'_> {
                 None
             }
             Some(url) => match crate::shell::loopback_url(&url) {
-                Ok((addr, _)) => Some(addr),
+                Ok((addr, path)) => {
+                    base_path = path;
+                    Some(addr)
+                }
                 Err(e) => {
                     self.err(&join(path, "url"), e);
                     None
@@ -63,9 +68,21 @@ impl Check<'_> {
                 self.err(&join(path, key), "an empty command");
             }
         }
+        let expect_raw = t.expect.unwrap_or_default();
+        let api = self.api(
+            path,
+            ApiRaw {
+                requests: t.requests,
+                logged_out: t.logged_out,
+                served_by: t.served_by,
+                cookie: t.cookie.clone(),
+                base_path,
+            },
+            &expect_raw,
+        );
         let expect = self.expect(
             &join(path, "expect"),
-            t.expect.unwrap_or_default(),
+            expect_raw,
             d.expect.clone().unwrap_or_default(),
         );
         let thresholds = self.thresholds(&join(path, "thresholds"), t.thresholds);
@@ -93,6 +110,7 @@ impl Check<'_> {
                 stop: t.stop,
                 ready,
                 timeout,
+                api,
             }),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use toml_edit::Document;
 
+mod api;
 mod command;
 mod external;
 mod lb;
@@ -321,6 +322,15 @@ impl Check<'_> {
             duration,
             &targets,
         );
+        let mixes: Vec<(String, Mix)> = if scenarios.is_empty() {
+            vec![("the workload".into(), workload.mix)]
+        } else {
+            scenarios
+                .iter()
+                .map(|s| (format!("scenario `{}`", s.name), s.workload.mix))
+                .collect()
+        };
+        self.mix_fits_api(&targets, &mixes);
         let reference = self.reference(s.reference, &scenarios, &targets);
         let quick = raw
             .quick
@@ -461,11 +471,14 @@ impl Check<'_> {
             ("ready-url", t.ready_url.is_some()),
             ("ready-status", t.ready_status.is_some()),
             ("timeout", t.timeout.is_some()),
+            ("requests", t.requests.is_some()),
+            ("logged-out", t.logged_out.is_some()),
+            ("served-by", t.served_by.is_some()),
         ];
         self.refuse(
             path,
             &given,
-            "only an \"external\" target is reached by URL and started by commands",
+            "only an \"external\" target is reached by URL, started by commands and described by requests",
         );
         let name = self.target_name(path, t.name);
         let strategy_name = t.strategy.unwrap_or_default();

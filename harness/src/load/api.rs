@@ -1,0 +1,574 @@
+//! An application's own API, as the suite's request templates describe it: the request of
+//! each operation, and how to read an answer (signed out, the user, the counter, the value,
+//! the serving node). Built from a checked plan, so building cannot fail on a valid suite.
+
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use hyper::{Method, StatusCode};
+use regex_lite::Regex;
+use serde_json::Value;
+
+use super::client::{Call, Reply};
+use super::extract::Extractor;
+use super::protocol::{Reading, Step, outcome_of};
+use super::template::{Template, Vars, percent, verbatim};
+use crate::history::{OpKind, Outcome, View};
+use crate::plan::{Body, Extract, HttpApi, RequestPlan};
+
+#[derive(Debug)]
+pub struct Api {
+    base_path: String,
+    login: Request,
+    read: Request,
+    write: Option<Request>,
+    counter: Option<Request>,
+    logout: Option<Request>,
+    cookie: Option<String>,
+    node: Extractor,
+    logged_out: SignedOut,
+}
+
+#[derive(Debug)]
+struct Request {
+    method: Method,
+    path: Template,
+    headers: Vec<(HeaderName, Template)>,
+    body: Option<BodyTemplate>,
+    user: Option<Extractor>,
+    counter: Option<Extractor>,
+    value: Option<Extractor>,
+}
+
+#[derive(Debug)]
+enum BodyTemplate {
+    Json(JsonTemplate),
+    Form(Vec<(Template, Template)>),
+    Text(Template),
+}
+
+/// A JSON body whose strings are templates.
+#[derive(Debug)]
+enum JsonTemplate {
+    Other(Value),
+    Text(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+#[derive(Debug)]
+struct SignedOut {
+    status: Vec<u16>,
+    redirect: Option<String>,
+    body: Option<Regex>,
+}
+
+/// What is wrong with one part of an API description: the key under the request, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub key: String,
+    pub message: String,
+}
+
+fn at(key: impl Into<String>) -> impl FnOnce(String) -> ApiError {
+    let key = key.into();
+    move |message| ApiError { key, message }
+}
+
+impl Api {
+    /// Checks and prepares every template, extractor and pattern of `plan`; every problem is
+    /// returned, keyed by where it is under the target (`requests.login.path`, `served-by`, …).
+    pub fn build(plan: &HttpApi) -> Result<Self, Vec<ApiError>> {
+        let mut errors = Vec::new();
+        let mut request = |name: &str, r: &RequestPlan| -> Option<Request> {
+            match Request::build(r, name == "write") {
+                Ok(req) => Some(req),
+                Err(e) => {
+                    errors.extend(e.into_iter().map(|e| ApiError {
+                        key: format!("requests.{name}.{}", e.key),
+                        message: e.message,
+                    }));
+                    None
+                }
+            }
+        };
+        let login = request("login", &plan.login);
+        let read = request("read", &plan.read);
+        let write = plan.write.as_ref().map(|r| request("write", r));
+        let counter = plan.counter.as_ref().map(|r| request("counter", r));
+        let logout = plan.logout.as_ref().map(|r| request("logout", r));
+        let default_node = Extract::Header("x-sessionbench-node".into());
+        let node = Extractor::compile(plan.node.as_ref().unwrap_or(&default_node))
+            .map_err(|m| errors.push(at("served-by")(m)))
+            .ok();
+        let body = plan.logged_out.body.as_deref().map(|b| {
+            Regex::new(b)
+                .map_err(|e| errors.push(at("logged-out.body")(format!("not a valid regex: {e}"))))
+                .ok()
+        });
+        match (login, read, write, counter, logout, node, body) {
+            (Some(login), Some(read), write, counter, logout, Some(node), body)
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    base_path: plan.base_path.trim_end_matches('/').to_string(),
+                    login,
+                    read,
+                    write: write.flatten(),
+                    counter: counter.flatten(),
+                    logout: logout.flatten(),
+                    cookie: plan.cookie.clone(),
+                    node,
+                    logged_out: SignedOut {
+                        status: plan.logged_out.status.clone(),
+                        redirect: plan.logged_out.redirect.clone(),
+                        body: body.flatten(),
+                    },
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    fn request(&self, kind: OpKind) -> &Request {
+        let optional = match kind {
+            OpKind::Login => return &self.login,
+            OpKind::Read | OpKind::Probe => return &self.read,
+            OpKind::Write => &self.write,
+            OpKind::Counter => &self.counter,
+            OpKind::Logout => &self.logout,
+        };
+        // Validation refuses a mix with an operation the API has no request for.
+        optional.as_ref().unwrap_or(&self.read)
+    }
+
+    pub fn call(&self, step: &Step) -> Call {
+        let r = self.request(step.kind);
+        let vars = Vars {
+            user: step.user,
+            seq: step.seq,
+            value: step.write.map_or("", |(_, w)| w),
+        };
+        let mut call = Call::new(
+            r.method.clone(),
+            format!("{}{}", self.base_path, r.path.render(&vars, percent)),
+        );
+        match &r.body {
+            None => {}
+            Some(BodyTemplate::Json(j)) => call = call.json(&j.render(&vars)),
+            Some(BodyTemplate::Form(fields)) => {
+                let pairs: Vec<String> = fields
+                    .iter()
+                    // The whole field is encoded: a form's text is data, not syntax.
+                    .map(|(k, v)| {
+                        let field = |t: &Template| percent(&t.render(&vars, verbatim)).into_owned();
+                        format!("{}={}", field(k), field(v))
+                    })
+                    .collect();
+                call.headers.push((
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                ));
+                call.body = pairs.join("&").into_bytes();
+            }
+            Some(BodyTemplate::Text(t)) => call.body = t.render(&vars, verbatim).into_bytes(),
+        }
+        for (name, value) in &r.headers {
+            // Checked at validation with placeholders filled by sample values; a user name is
+            // made of visible ASCII, so this cannot fail on a checked suite.
+            if let Ok(v) = HeaderValue::try_from(value.render(&vars, verbatim)) {
+                call.headers.push((name.clone(), v));
+            }
+        }
+        call
+    }
+
+    pub fn read(&self, kind: OpKind, reply: &Reply, signed_in: impl Fn(&str) -> bool) -> Reading {
+        let mut json = None;
+        let node = self.node.find(reply, &mut json);
+        let reading = |outcome, error: Option<String>, view| Reading {
+            outcome,
+            error,
+            node: node.clone(),
+            view,
+        };
+        let status = reply.status;
+        // A logout's answer looks signed out by design: it judges nothing.
+        if kind != OpKind::Logout && self.logged_out.matches(reply) {
+            let error = if kind == OpKind::Login {
+                "login-refused"
+            } else {
+                "no-session"
+            };
+            return reading(Outcome::Fail, Some(error.into()), None);
+        }
+        // A redirect that is not to the login page is the app's ordinary answer (post,
+        // redirect, get).
+        let outcome = if status.is_redirection() {
+            Outcome::Ok
+        } else {
+            outcome_of(status)
+        };
+        if outcome != Outcome::Ok {
+            return reading(outcome, Some(format!("http-{}", status.as_u16())), None);
+        }
+        if let (OpKind::Login, Some(cookie)) = (kind, &self.cookie) {
+            if !signed_in(cookie) {
+                return reading(
+                    Outcome::Fail,
+                    Some(format!("no-cookie: the login left no `{cookie}` cookie")),
+                    None,
+                );
+            }
+        }
+        let r = self.request(kind);
+        let mut missing = Vec::new();
+        let mut field = |name: &str, e: &Option<Extractor>, json: &mut Option<Option<Value>>| {
+            let e = e.as_ref()?;
+            let found = e.find(reply, json);
+            if found.is_none() {
+                missing.push(name.to_string());
+            }
+            found
+        };
+        let user = field("user", &r.user, &mut json);
+        let counter_text = field("counter", &r.counter, &mut json);
+        let value = r.value.as_ref().map(|e| e.find(reply, &mut json));
+        let counter = match counter_text {
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    missing.push(format!("counter (`{text}` is not a number)"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if !missing.is_empty() {
+            // Maybe applied, maybe not: an answer that cannot be read judges nothing.
+            return reading(
+                Outcome::Indeterminate,
+                Some(format!(
+                    "unreadable: no {} in the answer",
+                    missing.join(", ")
+                )),
+                None,
+            );
+        }
+        let view = (user.is_some() || counter.is_some() || value.is_some()).then(|| View {
+            user,
+            counter,
+            version: None,
+            attrs: value.map(|v| v.map(|v| ("value".to_string(), v)).into_iter().collect()),
+        });
+        reading(Outcome::Ok, None, view)
+    }
+}
+
+impl SignedOut {
+    fn matches(&self, reply: &Reply) -> bool {
+        let status = reply.status;
+        if self.status.contains(&status.as_u16()) {
+            return true;
+        }
+        if let Some(to) = &self.redirect {
+            let location = reply.headers.get(LOCATION).and_then(|v| v.to_str().ok());
+            if status.is_redirection() && location.is_some_and(|l| l.contains(to.as_str())) {
+                return true;
+            }
+        }
+        self.body.as_ref().is_some_and(|re| {
+            status != StatusCode::SERVICE_UNAVAILABLE
+                && std::str::from_utf8(&reply.body).is_ok_and(|b| re.is_match(b))
+        })
+    }
+}
+
+/// Collects what is wrong with one request, each under its key.
+struct Problems {
+    errors: Vec<ApiError>,
+    write: bool,
+}
+
+impl Problems {
+    fn push(&mut self, key: &str, message: String) {
+        self.errors.push(at(key)(message));
+    }
+
+    fn template(&mut self, key: &str, text: &str) -> Option<Template> {
+        Template::parse(text, self.write)
+            .map_err(|m| self.push(key, m))
+            .ok()
+    }
+
+    fn extractor(&mut self, key: &str, e: Option<&Extract>) -> Option<Extractor> {
+        Extractor::compile(e?).map_err(|m| self.push(key, m)).ok()
+    }
+}
+
+impl Request {
+    fn build(r: &RequestPlan, write: bool) -> Result<Self, Vec<ApiError>> {
+        let mut p = Problems {
+            errors: Vec::new(),
+            write,
+        };
+        let path = p.template("path", &r.path);
+        if !r.path.starts_with('/') {
+            p.push("path", format!("`{}` must start with `/`", r.path));
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &r.headers {
+            let key = format!("headers.{name}");
+            let Some(t) = p.template(&key, value) else {
+                continue;
+            };
+            let sample = t.render(&SAMPLE, verbatim);
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(sample),
+            ) {
+                (Ok(n), Ok(_)) => headers.push((n, t)),
+                (Err(_), _) => p.push(&key, format!("`{name}` is not a valid header name")),
+                (_, Err(_)) => p.push(&key, "not a valid header value".into()),
+            }
+        }
+        let body = match &r.body {
+            None => None,
+            Some(Body::Json(v)) => JsonTemplate::build(v, write)
+                .map(BodyTemplate::Json)
+                .map_err(|m| p.push("json", m))
+                .ok(),
+            Some(Body::Form(fields)) => {
+                let mut parsed = Vec::new();
+                for (k, v) in fields {
+                    let key = format!("form.{k}");
+                    if let (Some(k), Some(v)) = (p.template(&key, k), p.template(&key, v)) {
+                        parsed.push((k, v));
+                    }
+                }
+                Some(BodyTemplate::Form(parsed))
+            }
+            Some(Body::Text(t)) => p.template("body", t).map(BodyTemplate::Text),
+        };
+        let method = Method::from_bytes(r.method.as_bytes())
+            .map_err(|_| p.push("method", format!("`{}` is not an HTTP method", r.method)))
+            .ok();
+        let user = p.extractor("user", r.user.as_ref());
+        let counter = p.extractor("counter", r.counter.as_ref());
+        let value = p.extractor("value", r.value.as_ref());
+        match (method, path) {
+            (Some(method), Some(path)) if p.errors.is_empty() => Ok(Self {
+                method,
+                path,
+                headers,
+                body,
+                user,
+                counter,
+                value,
+            }),
+            _ => Err(p.errors),
+        }
+    }
+}
+
+/// Placeholder values for checking what templates make of them (headers must stay valid).
+const SAMPLE: Vars = Vars {
+    user: "v0.0",
+    seq: 0,
+    value: "v0.0:1",
+};
+
+impl JsonTemplate {
+    fn build(v: &Value, write: bool) -> Result<Self, String> {
+        Ok(match v {
+            Value::String(s) => Self::Text(Template::parse(s, write)?),
+            Value::Array(a) => Self::Array(
+                a.iter()
+                    .map(|v| Self::build(v, write))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Self::Object(
+                o.iter()
+                    .map(|(k, v)| Ok((k.clone(), Self::build(v, write)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => Self::Other(other.clone()),
+        })
+    }
+
+    fn render(&self, vars: &Vars) -> Value {
+        match self {
+            Self::Other(v) => v.clone(),
+            Self::Text(t) => Value::String(t.render(vars, verbatim)),
+            Self::Array(a) => Value::Array(a.iter().map(|j| j.render(vars)).collect()),
+            Self::Object(o) => {
+                Value::Object(o.iter().map(|(k, j)| (k.clone(), j.render(vars))).collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LoggedOut;
+    use hyper::header::HeaderMap;
+
+    fn request(method: &str, path: &str) -> RequestPlan {
+        RequestPlan {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+            user: None,
+            counter: None,
+            value: None,
+        }
+    }
+
+    fn shop() -> HttpApi {
+        let mut login = request("POST", "/login");
+        login.body = Some(Body::Form(vec![
+            ("name".into(), "{user}".into()),
+            ("password".into(), "secret & more".into()),
+        ]));
+        let mut read = request("GET", "/account");
+        read.user = Some(Extract::Regex("as <b>([^<]+)</b>".into()));
+        read.counter = Some(Extract::Regex("items: (\\d+)".into()));
+        read.value = Some(Extract::Regex("note: (\\S+)<".into()));
+        let mut write = request("PUT", "/note/{seq}");
+        write.body = Some(Body::Json(serde_json::json!({ "note": "{value}", "n": 1 })));
+        write.headers = vec![("X-Who".into(), "{user}".into())];
+        HttpApi {
+            base_path: "/shop/".into(),
+            login,
+            read,
+            write: Some(write),
+            counter: None,
+            logout: None,
+            cookie: Some("SID".into()),
+            node: Some(Extract::Header("x-served-by".into())),
+            logged_out: LoggedOut {
+                status: vec![401],
+                redirect: Some("/login".into()),
+                body: Some("Please sign in".into()),
+            },
+        }
+    }
+
+    fn reply(status: u16, headers: &[(&'static str, &'static str)], body: &str) -> Reply {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        Reply {
+            status: StatusCode::from_u16(status).expect("status"),
+            headers: map,
+            body: body.to_string().into(),
+        }
+    }
+
+    fn step(kind: OpKind, write: Option<(&'static str, &'static str)>) -> Step<'static> {
+        Step {
+            kind,
+            user: "v1.2",
+            seq: 3,
+            write,
+        }
+    }
+
+    #[test]
+    fn requests_are_rendered_from_their_templates() {
+        let api = Api::build(&shop()).expect("valid");
+        let login = api.call(&step(OpKind::Login, None));
+        assert_eq!(
+            (login.method.as_str(), login.path.as_str()),
+            ("POST", "/shop/login")
+        );
+        assert_eq!(
+            String::from_utf8(login.body).expect("utf-8"),
+            "name=v1.2&password=secret%20%26%20more"
+        );
+        let write = api.call(&step(OpKind::Write, Some(("value", "v1.2:3"))));
+        assert_eq!(write.path, "/shop/note/3");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&write.body).expect("json"),
+            serde_json::json!({ "note": "v1.2:3", "n": 1 })
+        );
+        assert!(
+            write
+                .headers
+                .iter()
+                .any(|(n, v)| n == "x-who" && v == "v1.2")
+        );
+        assert_eq!(api.call(&step(OpKind::Probe, None)).path, "/shop/account");
+    }
+
+    #[test]
+    fn answers_are_read_as_signed_out_unreadable_or_a_view() {
+        let api = Api::build(&shop()).expect("valid");
+        let read = |r: &Reply| api.read(OpKind::Read, r, |_| true);
+        let page = "<p>as <b>v1.2</b> items: 4 note: v1.2:3</p>";
+        let ok = read(&reply(200, &[("x-served-by", "app2")], page));
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert_eq!(ok.node.as_deref(), Some("app2"));
+        let view = ok.view.expect("a view");
+        assert_eq!(view.user.as_deref(), Some("v1.2"));
+        assert_eq!(view.counter, Some(4));
+        assert_eq!(view.attrs.expect("value shown")["value"], "v1.2:3");
+        // No value yet is not an error; an empty map says "shown, and none".
+        let fresh = read(&reply(200, &[], "<p>as <b>v1.2</b> items: 0</p>"));
+        assert_eq!(fresh.view.expect("a view").attrs, Some(Default::default()));
+        for signed_out in [
+            reply(401, &[], ""),
+            reply(302, &[("location", "/shop/login?next=/account")], ""),
+            reply(200, &[], "<form>Please sign in</form>"),
+        ] {
+            let r = read(&signed_out);
+            assert_eq!(
+                (r.outcome, r.error.as_deref()),
+                (Outcome::Fail, Some("no-session"))
+            );
+        }
+        let redirect = read(&reply(303, &[("location", "/shop/account")], ""));
+        assert_eq!(redirect.outcome, Outcome::Indeterminate, "no user shown");
+        assert!(redirect.error.expect("why").contains("no user, counter"));
+        assert_eq!(read(&reply(502, &[], "")).outcome, Outcome::Indeterminate);
+        assert_eq!(
+            read(&reply(503, &[], "")).error.as_deref(),
+            Some("http-503")
+        );
+        let login = |signed_in: bool| api.read(OpKind::Login, &reply(200, &[], ""), |_| signed_in);
+        assert_eq!(login(true).outcome, Outcome::Ok);
+        assert!(login(false).error.expect("why").contains("no `SID` cookie"));
+    }
+
+    #[test]
+    fn every_bad_part_is_reported_with_its_key() {
+        let mut api = shop();
+        api.login.path = "login/{usr}".into();
+        api.login.method = "P OST".into();
+        api.read.counter = Some(Extract::Pointer("items".into()));
+        api.read.headers = vec![("X-Bad".into(), "a\nb".into())];
+        let mut counter = request("POST", "/add?v={value}");
+        counter.body = Some(Body::Json(serde_json::json!({ "x": ["{nope}"] })));
+        api.counter = Some(counter);
+        api.node = Some(Extract::Regex("(".into()));
+        api.logged_out.body = Some("[".into());
+        let errors = Api::build(&api).expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "requests.login.path",
+                "requests.login.path",
+                "requests.login.method",
+                "requests.read.headers.X-Bad",
+                "requests.read.counter",
+                "requests.counter.path",
+                "requests.counter.json",
+                "served-by",
+                "logged-out.body",
+            ],
+            "{errors:?}"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! An external target's `requests`, `logged-out` and `served-by`: the application's own API,
+//! for stacks that do not speak the node protocol. Every template, pointer and pattern is
+//! compiled here, so a mistake is reported at its line before anything starts.
+
+use super::{Check, join, key};
+use crate::load::Api;
+use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, TargetPlan};
+use crate::suite::locate::Seg;
+use crate::suite::raw::{ExpectRaw, ExtractRaw, LoggedOutRaw, RequestRaw, RequestsRaw};
+
+/// What a target's raw API keys hold.
+pub(super) struct ApiRaw {
+    pub requests: Option<RequestsRaw>,
+    pub logged_out: Option<LoggedOutRaw>,
+    pub served_by: Option<ExtractRaw>,
+    /// Given in the target itself (not the default): the session cookie a login must set.
+    pub cookie: Option<String>,
+    pub base_path: String,
+}
+
+impl Check<'_> {
+    /// `None` when the target has no `requests` (it speaks the node protocol).
+    pub(super) fn api(&mut self, path: &[Seg], raw: ApiRaw, expect: &ExpectRaw) -> Option<HttpApi> {
+        let Some(requests) = raw.requests else {
+            let why = "only with `requests` (without them the target must speak the node protocol)";
+            self.refuse(
+                path,
+                &[
+                    ("logged-out", raw.logged_out.is_some()),
+                    ("served-by", raw.served_by.is_some()),
+                ],
+                why,
+            );
+            return None;
+        };
+        let at = join(path, "requests");
+        let login = self.request(&at, "login", requests.login, "POST", true);
+        let read = self.request(&at, "read", requests.read, "GET", true);
+        let write = self.request(&at, "write", requests.write, "POST", false);
+        let counter = self.request(&at, "counter", requests.counter, "POST", false);
+        let logout = self.request(&at, "logout", requests.logout, "POST", false);
+        let served_by = raw
+            .served_by
+            .and_then(|e| self.extract(&join(path, "served-by"), e));
+        let logged_out = self.logged_out(&join(path, "logged-out"), raw.logged_out);
+        // A missing request is reported above; the others are still checked, on a stand-in.
+        let complete = login.is_some() && read.is_some();
+        let stand_in = || RequestPlan {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            body: None,
+            user: None,
+            counter: None,
+            value: None,
+        };
+        let api = HttpApi {
+            base_path: raw.base_path,
+            login: login.unwrap_or_else(stand_in),
+            read: read.unwrap_or_else(stand_in),
+            write,
+            counter,
+            logout,
+            cookie: raw.cookie,
+            node: served_by,
+            logged_out,
+        };
+        if let Err(errors) = Api::build(&api) {
+            for e in errors {
+                let mut at = path.to_vec();
+                at.extend(e.key.split('.').map(key));
+                self.err(&at, e.message);
+            }
+        }
+        if !complete {
+            return None;
+        }
+        let unseen = [
+            (
+                "max-stale-reads",
+                expect.max_stale_reads.is_some() && !api.shows_state(),
+                "reads show no counter, and no value a write sets",
+            ),
+            (
+                "max-monotonic-violations",
+                expect.max_monotonic_violations.is_some() && !api.shows_order(),
+                "reads show no counter",
+            ),
+        ];
+        for (name, set, why) in unseen {
+            if set {
+                self.err(
+                    &join(&join(path, "expect"), name),
+                    format!("cannot be checked: the target's {why} (see `requests.read`)"),
+                );
+            }
+        }
+        Some(api)
+    }
+
+    fn request(
+        &mut self,
+        at: &[Seg],
+        name: &str,
+        raw: Option<RequestRaw>,
+        method: &str,
+        required: bool,
+    ) -> Option<RequestPlan> {
+        let Some(r) = raw else {
+            if required {
+                self.err(
+                    at,
+                    format!(
+                        "an application's API needs `requests.{name}` (its method, path and body)"
+                    ),
+                );
+            }
+            return None;
+        };
+        let at = join(at, name);
+        let bodies = [
+            ("json", r.json.is_some()),
+            ("form", r.form.is_some()),
+            ("body", r.body.is_some()),
+        ];
+        if bodies.iter().filter(|(_, set)| *set).count() > 1 {
+            let given: Vec<&str> = bodies.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+            self.err(
+                &at,
+                format!(
+                    "give one body, not {}: `json`, `form` or `body`",
+                    given.join(" and ")
+                ),
+            );
+        }
+        let body = match (r.json, r.form, r.body) {
+            (Some(json), _, _) => Some(Body::Json(json)),
+            (_, Some(form), _) => Some(Body::Form(form.into_iter().collect())),
+            (_, _, Some(text)) => Some(Body::Text(text)),
+            _ => None,
+        };
+        let Some(path) = r.path else {
+            self.err(&at, "a request needs `path` (e.g. \"/login\")");
+            return None;
+        };
+        let mut extract =
+            |field: &str, e: Option<ExtractRaw>| e.and_then(|e| self.extract(&join(&at, field), e));
+        let user = extract("user", r.user);
+        let counter = extract("counter", r.counter);
+        let value = extract("value", r.value);
+        if value.is_some() && name != "read" && name != "write" {
+            self.err(
+                &join(&at, "value"),
+                "a value is read from `read` (and `write`) answers",
+            );
+        }
+        Some(RequestPlan {
+            method: r.method.unwrap_or_else(|| method.into()).to_uppercase(),
+            path,
+            headers: r.headers.unwrap_or_default().into_iter().collect(),
+            body,
+            user,
+            counter,
+            value,
+        })
+    }
+
+    fn extract(&mut self, at: &[Seg], e: ExtractRaw) -> Option<Extract> {
+        match (e.pointer, e.regex, e.header) {
+            (Some(p), None, None) => Some(Extract::Pointer(p)),
+            (None, Some(r), None) => Some(Extract::Regex(r)),
+            (None, None, Some(h)) => Some(Extract::Header(h)),
+            _ => {
+                self.err(
+                    at,
+                    "say where the field is with exactly one of `pointer` (a JSON pointer), `regex` or `header`",
+                );
+                None
+            }
+        }
+    }
+
+    fn logged_out(&mut self, at: &[Seg], raw: Option<LoggedOutRaw>) -> LoggedOut {
+        let raw = raw.unwrap_or_default();
+        let status = raw.status.unwrap_or_else(|| vec![401]);
+        for s in &status {
+            if !(100..=599).contains(s) {
+                self.err(&join(at, "status"), format!("{s} is not an HTTP status"));
+            }
+        }
+        if status.is_empty() && raw.redirect.is_none() && raw.body.is_none() {
+            self.err(
+                at,
+                "say how a signed-out answer looks (`status`, `redirect` or `body`), or sessions can never be seen lost",
+            );
+        }
+        LoggedOut {
+            status,
+            redirect: raw.redirect,
+            body: raw.body,
+        }
+    }
+
+    /// Every workload a target runs must use only operations its API has requests for.
+    pub(super) fn mix_fits_api(&mut self, targets: &[TargetPlan], mixes: &[(String, Mix)]) {
+        for (i, t) in targets.iter().enumerate() {
+            let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
+                continue;
+            };
+            let at = [key("targets"), Seg::Index(i), key("requests")];
+            for (workload, mix) in mixes {
+                for (op, weight, has) in [
+                    ("write", mix.write, api.write.is_some()),
+                    ("counter", mix.counter, api.counter.is_some()),
+                    ("logout", mix.logout, api.logout.is_some()),
+                ] {
+                    if weight > 0 && !has {
+                        self.err(
+                            &at,
+                            format!(
+                                "{workload} has `mix.{op} = {weight}`, but there is no `requests.{op}`: add one, or set the mix's {op} to 0"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

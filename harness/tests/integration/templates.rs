@@ -1,0 +1,137 @@
+//! Applications that do not speak the node protocol, driven through the request templates of
+//! their suite: the shop (suites/external/shop.py, form login, HTML, JSON and redirects)
+//! behind real nginx, started, broken and stopped by its own shell script.
+
+use serde_json::Value;
+
+use super::external::kill_leftovers;
+use super::run::{free_port, json, run_named as target, run_suite, sessionbench, tempdir};
+
+fn count(t: &Value, key: &str) -> u64 {
+    t["sessions"][key].as_u64().expect("a count")
+}
+
+/// The shipped example, as a user runs it: a kill loses the sessions an instance held in
+/// memory and none kept in the shared store; instances that cache the store show stale
+/// carts and notes and serve signed-out sessions.
+#[test]
+fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
+    let dir = tempdir("shop");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&dir)
+        .arg("suites/external/shop.toml")
+        .output()
+        .expect("run");
+    kill_leftovers(&dir, &["shop-memory", "shop-shared", "shop-cached"]);
+    let results = json(&dir.join("results.json"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{results}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let memory = target(&results, "shop-memory");
+    assert!(
+        memory["faults"][0]["sessions-lost-after"].as_u64() > Some(0),
+        "the kill logged users out: {memory}"
+    );
+    assert!(memory["faults"][0]["detail"].is_null(), "{memory}");
+    let shared = target(&results, "shop-shared");
+    assert!(count(shared, "started") > 100, "{shared}");
+    assert_eq!(count(shared, "lost"), 0, "{shared}");
+    assert_eq!(count(shared, "stale-reads"), 0, "{shared}");
+    let cached = target(&results, "shop-cached");
+    assert_eq!(count(cached, "lost"), 0, "{cached}");
+    assert!(count(cached, "stale-reads") > 0, "{cached}");
+    assert!(count(cached, "resurrections") > 0, "{cached}");
+    assert!(
+        results.to_string().contains("app2"),
+        "the serving instance is read from X-Served-By"
+    );
+    // The history holds what the templates read: users, counters and notes.
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let read = history
+        .lines()
+        .find(|l| l.contains(r#""kind":"read""#) && l.contains(r#""outcome":"ok""#))
+        .expect("a successful read");
+    let read: Value = serde_json::from_str(read).expect("JSON");
+    assert!(read["view"]["user"].is_string(), "{read}");
+    assert!(read["view"]["counter"].is_u64(), "{read}");
+    assert!(read["view"]["attrs"].is_object(), "{read}");
+}
+
+/// An app that only signs in and shows one page gets the continuity checks and no others:
+/// the report says which it could not make, and no expectation on them is judged.
+#[test]
+fn a_login_and_one_page_get_continuity_checks_only() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../suites/external/shop-stack.sh")
+        .canonicalize()
+        .expect("the shop's script");
+    let [lb, a, b, c] = [free_port(), free_port(), free_port(), free_port()];
+    let suite = format!(
+        r#"
+[suite]
+name = "login-only"
+duration = "6s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "50ms"
+ops-per-session = 40
+mix = {{ read = 1 }}
+
+[[faults]]
+at = "2500ms"
+kind = "command"
+node = "app1"
+inject = 'kill -9 "$(cat "$SESSIONBENCH_DIR/app1.pid")"'
+
+[[targets]]
+name = "login-only"
+strategy = "external"
+url = "http://localhost:{lb}/"
+start = 'sh {script} start {lb} ip-hash {a} {b} {c}'
+stop = 'sh {script} stop'
+ready-url = "http://127.0.0.1:{lb}/healthz"
+timeout = "20s"
+
+[targets.logged-out]
+redirect = "/login"
+
+[targets.requests.login]
+path = "/login"
+form = {{ user = "{{user}}" }}
+
+[targets.requests.read]
+path = "/account"
+
+[targets.expect]
+sessions-lost = "some"
+"#,
+        script = script.display()
+    );
+    let (code, results, dir) = run_suite("login-only", &suite);
+    kill_leftovers(&dir, &["login-only"]);
+    assert_eq!(code, Some(0), "{results}");
+    let t = target(&results, "login-only");
+    assert!(count(t, "lost") > 0, "{t}");
+    assert_eq!(
+        t["unchecked"],
+        serde_json::json!(["stale-read", "monotonic-read"])
+    );
+    let judged: Vec<&str> = t["expectations"]
+        .as_array()
+        .expect("expectations")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(judged, ["sessions-lost", "resurrections"]);
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        report.contains("not checked: stale-read, monotonic-read"),
+        "{report}"
+    );
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""A small web shop with form login, as a stand-in for a third-party application.
+
+It does not speak sessionbench's node protocol: it signs users in with a form, answers HTML
+pages and JSON, and redirects to /login when nobody is signed in. shop.toml describes it with
+request templates. Sessions live in this process's memory, or with --sessions DIR in files
+that every instance shares (an external session store). --cache SECONDS adds what a
+performance fix often adds: each instance keeps the sessions it read for that long, so an
+instance that served a user earlier may show them an old cart (stale reads).
+
+    shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]]
+
+GET  /login          the login form
+POST /login          form `user`: signs in, sets SHOPSESSION, redirects (303) to /account
+GET  /account        HTML: the user, the cart's item count and the note; or 302 to /login
+POST /cart/add       JSON {"cart": {"items": N}}: one more item; or 302 to /login
+POST /note           form `note`: sets the note, redirects (303) to /account
+POST /logout         ends the session, clears the cookie, redirects (303) to /login
+GET  /healthz        200
+Every answer names the instance in X-Served-By.
+"""
+
+import argparse
+import html
+import json
+import os
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+COOKIE = "SHOPSESSION"
+
+
+class MemoryStore:
+    def __init__(self):
+        self.sessions = {}
+        self.lock = threading.Lock()
+
+    def get(self, sid):
+        with self.lock:
+            s = self.sessions.get(sid)
+            return dict(s) if s else None
+
+    def put(self, sid, session):
+        with self.lock:
+            self.sessions[sid] = dict(session)
+
+    def delete(self, sid):
+        with self.lock:
+            self.sessions.pop(sid, None)
+
+
+class FileStore:
+    """One JSON file per session in a directory every instance shares; written whole and
+    renamed into place, so a reader never sees half a session."""
+
+    def __init__(self, directory, cache_seconds=0.0):
+        self.dir = directory
+        self.cache_seconds = cache_seconds
+        self.cache = {}
+        os.makedirs(directory, exist_ok=True)
+
+    def path(self, sid):
+        return os.path.join(self.dir, sid + ".json")
+
+    def get(self, sid):
+        cached = self.cache.get(sid)
+        if cached and time.monotonic() - cached[0] < self.cache_seconds:
+            return dict(cached[1])
+        try:
+            with open(self.path(sid)) as f:
+                session = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if self.cache_seconds > 0:
+            self.cache[sid] = (time.monotonic(), session)
+        return dict(session)
+
+    def put(self, sid, session):
+        if self.cache_seconds > 0:
+            self.cache[sid] = (time.monotonic(), dict(session))
+        tmp = self.path(sid) + "." + secrets.token_hex(4)
+        with open(tmp, "w") as f:
+            json.dump(session, f)
+        os.replace(tmp, self.path(sid))
+
+    def delete(self, sid):
+        self.cache.pop(sid, None)
+        try:
+            os.remove(self.path(sid))
+        except OSError:
+            pass
+
+
+class Shop(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    store = None
+    name = "app"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body=b"", content_type="text/html", headers=()):
+        self.send_response(status)
+        self.send_header("X-Served-By", self.name)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def redirect(self, to, headers=()):
+        self.answer(303 if self.command == "POST" else 302, headers=[("Location", to), *headers])
+
+    def form(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+
+    def session(self):
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == COOKIE and v:
+                s = self.store.get(v)
+                if s is not None:
+                    return v, s
+        return None, None
+
+    def do_GET(self):
+        if self.path == "/healthz":
+            return self.answer(200, b"ok", "text/plain")
+        if self.path.startswith("/login"):
+            return self.answer(200, b'<form method="post" action="/login">Please sign in</form>')
+        if self.path == "/account":
+            sid, s = self.session()
+            if s is None:
+                return self.redirect("/login?next=/account")
+            page = (
+                f"<p>Signed in as <b>{html.escape(s['user'])}</b></p>"
+                f"<p>Cart: <span id=\"items\">{s['items']}</span> items</p>"
+                f"<p>Note: <span id=\"note\">{html.escape(s.get('note', ''))}</span></p>"
+            )
+            return self.answer(200, page.encode())
+        self.answer(404, b"not found", "text/plain")
+
+    def do_POST(self):
+        if self.path == "/login":
+            user = self.form().get("user", "")
+            if not user:
+                return self.redirect("/login?error=1")
+            sid = secrets.token_urlsafe(18)
+            self.store.put(sid, {"user": user, "items": 0})
+            cookie = f"{COOKIE}={sid}; Path=/; HttpOnly"
+            return self.redirect("/account", [("Set-Cookie", cookie)])
+        sid, s = self.session()
+        if s is None:
+            self.form()
+            return self.redirect("/login")
+        if self.path == "/cart/add":
+            s["items"] += 1
+            self.store.put(sid, s)
+            body = json.dumps({"cart": {"items": s["items"], "user": s["user"]}}).encode()
+            return self.answer(200, body, "application/json")
+        if self.path == "/note":
+            s["note"] = self.form().get("note", "")
+            self.store.put(sid, s)
+            return self.redirect("/account")
+        if self.path == "/logout":
+            self.store.delete(sid)
+            return self.redirect("/login", [("Set-Cookie", f"{COOKIE}=; Path=/; Max-Age=0")])
+        self.answer(404, b"not found", "text/plain")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", default="app")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--sessions", help="share sessions through files in this directory")
+    p.add_argument("--cache", type=float, default=0.0, metavar="SECONDS",
+                   help="with --sessions: keep sessions read for this long (stale reads)")
+    a = p.parse_args()
+    Shop.name = a.name
+    Shop.store = FileStore(a.sessions, a.cache) if a.sessions else MemoryStore()
+    ThreadingHTTPServer.daemon_threads = True
+    # The default backlog of 5 drops connections under a dozen users: waits of a second.
+    ThreadingHTTPServer.request_queue_size = 256
+    ThreadingHTTPServer(("127.0.0.1", a.port), Shop).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
