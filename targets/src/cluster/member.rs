@@ -113,6 +113,9 @@ struct Link {
     addr: SocketAddr,
     queue: mpsc::UnboundedSender<Outgoing>,
     live: AtomicBool,
+    /// Counts the link's connections: a message queued on an earlier one may have gone to a
+    /// process that is gone (a restarted peer), and is sent again rather than given up.
+    connections: AtomicU64,
     /// Wakes the link from its reconnect backoff (the peer just said hello: it is back), or
     /// makes a live one connect again (it was counted dead while connected).
     kick: Notify,
@@ -120,6 +123,15 @@ struct Link {
 
 /// A send waiting for its ack (keyed by peer and sequence number); an ack may carry a session.
 type AckWaiter = oneshot::Sender<Option<Session>>;
+
+/// A message sent for an ack: what is needed to wait for it, or send it again.
+struct Sent {
+    /// The link's connection count when it was queued.
+    connection: u64,
+    rx: oneshot::Receiver<Option<Session>>,
+    payload: Vec<u8>,
+    link: Arc<Link>,
+}
 
 /// This node's view of the cluster.
 #[derive(Debug)]
@@ -301,42 +313,76 @@ impl Cluster {
                 waits.push((peer, seq, None));
                 continue;
             };
-            let rx = wait.then(|| {
-                let (tx, rx) = oneshot::channel();
-                self.acks
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert((peer.clone(), seq), tx);
-                (link.clone(), rx)
-            });
-            let not_before = (!wait && !self.config.async_delay.is_zero())
-                .then(|| tokio::time::Instant::now() + self.config.async_delay);
-            let _ = link.queue.send((payload, not_before));
-            waits.push((peer, seq, rx));
+            if !wait {
+                let not_before = (!self.config.async_delay.is_zero())
+                    .then(|| tokio::time::Instant::now() + self.config.async_delay);
+                let _ = link.queue.send((payload, not_before));
+                waits.push((peer, seq, None));
+                continue;
+            }
+            let sent = Sent {
+                connection: link.connections.load(Ordering::Relaxed),
+                rx: self.await_ack(&peer, seq),
+                payload: payload.clone(),
+                link: link.clone(),
+            };
+            let _ = link.queue.send((payload, None));
+            waits.push((peer, seq, Some(sent)));
         }
         let mut answers = Vec::new();
-        for (peer, seq, rx) in waits {
-            let answer = match rx {
+        for (peer, seq, sent) in waits {
+            let answer = match sent {
                 None => None,
-                Some((link, rx)) => match tokio::time::timeout(self.config.ack_timeout, rx).await {
-                    Ok(Ok(session)) => Some(session),
-                    _ => {
-                        self.acks
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&(peer.clone(), seq));
-                        self.mark_down(&peer, &link, "did not ack in time");
-                        // Its link is open but counted dead: start it again, so the peer is
-                        // counted live once it answers (a restarted node busy with its state
-                        // transfer), rather than never again.
-                        link.kick.notify_one();
-                        None
-                    }
-                },
+                Some(sent) => self.acked(&peer, seq, sent).await,
             };
             answers.push((peer, answer));
         }
         answers
+    }
+
+    fn await_ack(&self, peer: &str, seq: u64) -> oneshot::Receiver<Option<Session>> {
+        let (tx, rx) = oneshot::channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((peer.to_string(), seq), tx);
+        rx
+    }
+
+    /// Waits for the ack of `sent`. A message whose connection was replaced meanwhile went
+    /// to a process that is gone (the peer restarted and is back): it is sent once more on
+    /// the new connection. A peer that does not ack in time is counted dead.
+    async fn acked(&self, peer: &str, seq: u64, sent: Sent) -> Option<Option<Session>> {
+        let Sent {
+            connection,
+            mut rx,
+            payload,
+            link,
+        } = sent;
+        let mut resent = false;
+        loop {
+            if let Ok(Ok(session)) = tokio::time::timeout(self.config.ack_timeout, &mut rx).await {
+                return Some(session);
+            }
+            let reconnected = link.live.load(Ordering::Relaxed)
+                && link.connections.load(Ordering::Relaxed) != connection;
+            if reconnected && !resent {
+                resent = true;
+                rx = self.await_ack(peer, seq);
+                let _ = link.queue.send((payload.clone(), None));
+                continue;
+            }
+            self.acks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(peer.to_string(), seq));
+            self.mark_down(peer, &link, "did not ack in time");
+            // Its link is open but counted dead: start it again, so the peer is counted live
+            // once it answers (a restarted node busy with its state transfer), rather than
+            // never again.
+            link.kick.notify_one();
+            return None;
+        }
     }
 
     /// Marks `peer` dead (once) and tells the replica.
@@ -374,6 +420,7 @@ impl Cluster {
             addr,
             queue,
             live: AtomicBool::new(false),
+            connections: AtomicU64::new(0),
             kick: Notify::new(),
         });
         links.insert(peer.to_string(), link.clone());
@@ -423,6 +470,7 @@ impl Cluster {
             if self.write(&mut wr, &hello).await.is_err() {
                 continue;
             }
+            link.connections.fetch_add(1, Ordering::Relaxed);
             link.live.store(true, Ordering::Relaxed);
             backoff = Duration::from_millis(50);
             let acker = self.clone();
