@@ -1,7 +1,9 @@
 //! `strategy = "external"`: the harness starts nothing itself. The suite's own shell
 //! commands start reference nodes and a load balancer (as a user's scripts would start their
 //! stack), kill a node, and stop everything; the harness only drives load at the URL and
-//! checks. A kill loses sessions held in memory and none held by every node.
+//! checks. A kill loses sessions held in memory and none held by every node. The replicated
+//! stack is described by request templates, as any application would be: the harness then
+//! uses nothing but the suite's requests and commands.
 
 use super::run::{free_port, run_suite};
 
@@ -32,7 +34,35 @@ fn start_script(lb: u16, nodes: &[(u16, u16)], node_args: &str, cluster: bool) -
     script
 }
 
-fn target(name: &str, node_args: &str, cluster: bool, expect: &str) -> String {
+/// The node protocol written as request templates: one value attribute, read by JSON pointer.
+const NODE_API: &str = r#"
+[targets.requests.login]
+path = "/login"
+json = { user = "{user}" }
+user = { pointer = "/user" }
+
+[targets.requests.read]
+method = "GET"
+path = "/session"
+user = { pointer = "/user" }
+counter = { pointer = "/counter" }
+value = { pointer = "/attrs/value/write" }
+
+[targets.requests.write]
+method = "PUT"
+path = "/session/attrs/value"
+json = { value = "{seq}", write = "{value}" }
+value = { pointer = "/attrs/value/write" }
+
+[targets.requests.counter]
+path = "/session/counter"
+counter = { pointer = "/counter" }
+
+[targets.requests.logout]
+path = "/logout"
+"#;
+
+fn target(name: &str, node_args: &str, cluster: bool, api: &str, expect: &str) -> String {
     let lb = free_port();
     let nodes: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     format!(
@@ -45,7 +75,7 @@ start = '{start}'
 stop = 'kill $(cat "$SESSIONBENCH_DIR"/*.pid) 2>/dev/null; true'
 ready-url = "http://127.0.0.1:{lb}/healthz"
 timeout = "20s"
-
+{api}
 [targets.expect]
 {expect}
 "#,
@@ -77,13 +107,15 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
             "memory",
             "--route-suffix",
             false,
+            "",
             "sessions-lost = \"some\""
         ),
         target(
             "replicated",
             "--route-suffix --store delta --replication sync",
             true,
-            "sessions-lost = \"none\""
+            NODE_API,
+            "sessions-lost = \"none\"\nmax-stale-reads = 0"
         ),
     );
     let (code, results, dir) = run_suite("external", &suite);
@@ -103,6 +135,16 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
     assert!(
         replicated["sessions"]["started"].as_u64() > Some(20),
         "{replicated}"
+    );
+    // The templates read what the checks need: the writes the views show.
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains(r#""target":"replicated""#)
+                && l.contains(r#""kind":"read""#)
+                && l.contains(r#""attrs":{"value":"#)),
+        "reads of the replicated stack show the value written"
     );
 }
 

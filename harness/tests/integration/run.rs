@@ -903,3 +903,48 @@ heal-after = "3s"
         .count();
     assert!(served > 0, "node2 served during the partition");
 }
+
+/// A restarted node is back before its peers' acks run out: a synchronous change sent to the
+/// old process just before it went is sent again to the new one as soon as the link is back,
+/// not given up (which counted the new node dead and dropped what followed: sessions created
+/// meanwhile missing there, counters behind).
+#[test]
+fn a_restarted_peer_gets_again_what_its_old_process_never_acked() {
+    // Enough users that changes are in flight to node2 whenever it goes.
+    let (code, results, dir) = run_suite(
+        "peer-restart",
+        r#"
+[suite]
+name = "peer-restart"
+duration = "5s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 40
+think-time = "50ms"
+
+[[targets]]
+name = "delta"
+strategy = "delta"
+replication = "sync"
+nodes = 3
+
+[[faults]]
+at = "2s"
+kind = "restart"
+node = "node2"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["sessions"]["lost"], 0, "{t}");
+    assert_eq!(t["sessions"]["stale-reads"], 0, "{t}");
+    for entry in std::fs::read_dir(dir.join("logs")).expect("logs").flatten() {
+        let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        assert!(
+            !log.contains("did not ack in time"),
+            "{}: a live peer was counted dead:\n{log}",
+            entry.path().display()
+        );
+    }
+}

@@ -113,9 +113,14 @@ struct Link {
     addr: SocketAddr,
     queue: mpsc::UnboundedSender<Outgoing>,
     live: AtomicBool,
-    /// Counts the link's connections: a message queued on an earlier one may have gone to a
-    /// process that is gone (a restarted peer), and is sent again rather than given up.
+    /// Counts the link's connections.
     connections: AtomicU64,
+    /// The last connection the peer's side ended (closed, or broke a write): what was queued
+    /// on it may have gone to a process that is gone (a restarted peer), and is sent again on
+    /// the next. One this node replaced itself (a peer that stopped acking) is not.
+    ended_by_peer: AtomicU64,
+    /// Told whenever a new connection is up, so what was lost with the last one goes again.
+    reconnected: Notify,
     /// Wakes the link from its reconnect backoff (the peer just said hello: it is back), or
     /// makes a live one connect again (it was counted dead while connected).
     kick: Notify,
@@ -349,9 +354,9 @@ impl Cluster {
         rx
     }
 
-    /// Waits for the ack of `sent`. A message whose connection was replaced meanwhile went
-    /// to a process that is gone (the peer restarted and is back): it is sent once more on
-    /// the new connection. A peer that does not ack in time is counted dead.
+    /// Waits for the ack of `sent`. A message whose connection the peer ended went to a
+    /// process that is gone (the peer restarted): it is sent once more as soon as the link
+    /// is back, and waited for anew. A peer that does not ack in time is counted dead.
     async fn acked(&self, peer: &str, seq: u64, sent: Sent) -> Option<Option<Session>> {
         let Sent {
             connection,
@@ -359,17 +364,29 @@ impl Cluster {
             payload,
             link,
         } = sent;
+        let mut deadline = tokio::time::Instant::now() + self.config.ack_timeout;
         let mut resent = false;
         loop {
-            if let Ok(Ok(session)) = tokio::time::timeout(self.config.ack_timeout, &mut rx).await {
-                return Some(session);
-            }
-            let reconnected = link.live.load(Ordering::Relaxed)
-                && link.connections.load(Ordering::Relaxed) != connection;
-            if reconnected && !resent {
+            let reconnected = link.reconnected.notified();
+            let waited_out = tokio::select! {
+                answer = &mut rx => match answer {
+                    Ok(session) => return Some(session),
+                    Err(_) => true,
+                },
+                () = tokio::time::sleep_until(deadline) => true,
+                () = reconnected => false,
+            };
+            let lost_with_its_connection = link.ended_by_peer.load(Ordering::Relaxed) == connection
+                && link.connections.load(Ordering::Relaxed) > connection
+                && link.live.load(Ordering::Relaxed);
+            if lost_with_its_connection && !resent {
                 resent = true;
                 rx = self.await_ack(peer, seq);
                 let _ = link.queue.send((payload.clone(), None));
+                deadline = tokio::time::Instant::now() + self.config.ack_timeout;
+                continue;
+            }
+            if !waited_out {
                 continue;
             }
             self.acks
@@ -421,6 +438,8 @@ impl Cluster {
             queue,
             live: AtomicBool::new(false),
             connections: AtomicU64::new(0),
+            ended_by_peer: AtomicU64::new(0),
+            reconnected: Notify::new(),
             kick: Notify::new(),
         });
         links.insert(peer.to_string(), link.clone());
@@ -472,6 +491,7 @@ impl Cluster {
             }
             link.connections.fetch_add(1, Ordering::Relaxed);
             link.live.store(true, Ordering::Relaxed);
+            link.reconnected.notify_waiters();
             backoff = Duration::from_millis(50);
             let acker = self.clone();
             let ack_peer = peer.clone();
@@ -495,7 +515,7 @@ impl Cluster {
                     }
                 }
             });
-            loop {
+            let ended_by_peer = loop {
                 let next = tokio::select! {
                     m = outgoing.recv() => match m {
                         Some((payload, not_before)) => {
@@ -507,12 +527,16 @@ impl Cluster {
                         None => return,
                     },
                     () = tokio::time::sleep(self.config.heartbeat) => self.envelope(Message::Heartbeat, false).1,
-                    _ = &mut reader => break,
-                    () = link.kick.notified() => break,
+                    _ = &mut reader => break true,
+                    () = link.kick.notified() => break false,
                 };
                 if self.write(&mut wr, &next).await.is_err() {
-                    break;
+                    break true;
                 }
+            };
+            if ended_by_peer {
+                link.ended_by_peer
+                    .store(link.connections.load(Ordering::Relaxed), Ordering::Relaxed);
             }
             reader.abort();
             self.mark_down(&peer, &link, "closed the link");
