@@ -255,9 +255,19 @@ pub(crate) fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::pa
 /// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
 /// 500 ms warm-up, 8 virtual users, 50 ms think time.
 fn run_load(name: &str, duration: &str, rest: &str) -> (Option<i32>, Value, std::path::PathBuf) {
+    run_users(name, duration, 8, rest)
+}
+
+/// [`run_load`] with `users` virtual users.
+fn run_users(
+    name: &str,
+    duration: &str,
+    users: u32,
+    rest: &str,
+) -> (Option<i32>, Value, std::path::PathBuf) {
     let header = format!(
         "[suite]\nname = \"{name}\"\nduration = \"{duration}\"\nwarm-up = \"500ms\"\n\n\
-         [workload]\nvirtual-users = 8\nthink-time = \"50ms\"\n"
+         [workload]\nvirtual-users = {users}\nthink-time = \"50ms\"\n"
     );
     run_suite(name, &format!("{header}{rest}"))
 }
@@ -911,18 +921,11 @@ heal-after = "3s"
 #[test]
 fn a_restarted_peer_gets_again_what_its_old_process_never_acked() {
     // Enough users that changes are in flight to node2 whenever it goes.
-    let (code, results, dir) = run_suite(
+    let (code, results, dir) = run_users(
         "peer-restart",
+        "5s",
+        40,
         r#"
-[suite]
-name = "peer-restart"
-duration = "5s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 40
-think-time = "50ms"
-
 [[targets]]
 name = "delta"
 strategy = "delta"
