@@ -211,7 +211,7 @@ pub struct TargetPlan {
 }
 
 /// A stack the harness did not build, reached at `url` and speaking sessionbench's node
-/// protocol; the suite's own commands start and stop it.
+/// protocol or the API `api` describes; the suite's own commands start and stop it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExternalPlan {

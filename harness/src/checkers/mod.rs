@@ -211,14 +211,14 @@ impl Checker {
                 }
             }
         }
-        if let Some(counter) = view.counter.filter(|c| *c < self.acked_counter) {
+        let counter_behind = view.counter.filter(|c| *c < self.acked_counter);
+        if let Some(counter) = counter_behind {
             stale.push(format!(
                 "counter is {counter}, below the acknowledged {}",
                 self.acked_counter
             ));
         }
-        let stale_found = !stale.is_empty();
-        if stale_found {
+        if !stale.is_empty() {
             self.find(Kind::StaleRead, op, stale.join("; "));
         }
         if let Some(version) = order(view) {
@@ -229,7 +229,7 @@ impl Checker {
             };
             if let Some((seen, at)) = &self.seen_version {
                 // A counter below the acknowledged one is already a stale read.
-                if version < *seen && !(stale_found && view.version.is_none()) {
+                if version < *seen && !(counter_behind.is_some() && view.version.is_none()) {
                     let at = at.as_deref().unwrap_or("?").to_string();
                     let seen = *seen;
                     self.find(
@@ -484,6 +484,13 @@ mod tests {
             .op(OpKind::Counter, OK, "n2", shown(Some(6), None))
             .op(OpKind::Read, OK, "n3", shown(Some(2), None));
         assert_eq!(h.kinds(), [Kind::MonotonicRead, Kind::StaleRead]);
+        // A stale value does not hide a counter going back (above the acknowledged one).
+        let h = H::new()
+            .op(OpKind::Login, OK, "n1", None)
+            .write("value", "w1", OK, "n1", None)
+            .op(OpKind::Read, OK, "n1", shown(Some(3), Some(Some("w1"))))
+            .op(OpKind::Read, OK, "n2", shown(Some(2), Some(None)));
+        assert_eq!(h.kinds(), [Kind::StaleRead, Kind::MonotonicRead]);
         // Answers that show neither value nor counter judge nothing but loss.
         let h = H::new()
             .op(OpKind::Login, OK, "n1", None)

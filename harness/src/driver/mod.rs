@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
-use crate::load::{Api, Client, LoadContext, Protocol, run_load};
+use crate::load::{Client, LoadContext, Protocol, run_load};
 use crate::plan::{FaultKind, FaultPlan, Plan, Run};
 use crate::topology::{StartError, Topology};
 
@@ -85,19 +85,10 @@ async fn run_target(
         })?;
     }
     let target = &target;
-    let protocol = match target.external.as_ref().and_then(|e| e.api.as_ref()) {
-        None => Protocol::Reference,
-        Some(api) => Protocol::Api(Box::new(Api::build(api).map_err(|errors| {
-            DriverError::Api {
-                target: target.name.clone(),
-                detail: errors
-                    .iter()
-                    .map(|e| format!("`{}`: {}", e.key, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }
-        })?)),
-    };
+    let protocol = Protocol::for_target(target).map_err(|detail| DriverError::Api {
+        target: target.name.clone(),
+        detail,
+    })?;
     // Relative to the working directory, as the suite file was given.
     let suite = std::path::absolute(&plan.source).unwrap_or_else(|_| plan.source.clone().into());
     let suite_dir = suite.parent().unwrap_or(Path::new("/"));

@@ -480,7 +480,7 @@ mod tests {
         let api = Api::build(&shop()).expect("valid");
         let login = api.call(&step(OpKind::Login, None));
         assert_eq!(
-            (login.method.as_str(), login.path.as_str()),
+            (login.method.as_str(), &*login.path),
             ("POST", "/shop/login")
         );
         assert_eq!(

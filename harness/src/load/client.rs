@@ -2,6 +2,7 @@
 //! (so `ip-hash` and nginx see distinct clients), carrying a cookie jar, and doing its I/O
 //! inline on its own task (the same exchange code as the load balancer's).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -26,15 +27,15 @@ pub fn source_address(i: u64) -> IpAddr {
 #[derive(Debug, Clone)]
 pub struct Call {
     pub method: Method,
-    /// Path and query.
-    pub path: String,
+    /// Path and query (most of the node protocol's are fixed).
+    pub path: Cow<'static, str>,
     /// Beyond `Host` and `Cookie` (which the client sets; a `Host` here replaces its own).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Vec<u8>,
 }
 
 impl Call {
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
+    pub fn new(method: Method, path: impl Into<Cow<'static, str>>) -> Self {
         Self {
             method,
             path: path.into(),
@@ -134,14 +135,14 @@ impl Client {
         }
     }
 
-    /// Sends one request without a body (probes, metrics, admin calls).
+    /// Sends one request with an optional JSON body (probes, metrics, admin calls).
     pub async fn send(
         &mut self,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, SendFailure> {
-        let call = Call::new(method, path);
+        let call = Call::new(method, path.to_string());
         let call = match body {
             Some(v) => call.json(v),
             None => call,
@@ -163,17 +164,22 @@ impl Client {
             Some(c) => c,
             None => self.connect().await.map_err(|_| SendFailure::Connect)?,
         };
-        let sent = if call.headers.is_empty() {
-            conn.send(&call.method, &call.path, &self.headers, &call.body)
-                .await
-        } else {
-            let mut headers = self.headers.clone();
-            for (name, value) in &call.headers {
-                headers.insert(name.clone(), value.clone());
-            }
-            conn.send(&call.method, &call.path, &headers, &call.body)
-                .await
-        };
+        // The call's headers join the user's for this request only (one may replace `Host`).
+        let replaced: Vec<_> = call
+            .headers
+            .iter()
+            .map(|(name, value)| (name, self.headers.insert(name.clone(), value.clone())))
+            .collect();
+        let sent = conn
+            .send(&call.method, &call.path, &self.headers, &call.body)
+            .await;
+        // Backwards, so a header the call set twice ends as it began.
+        for (name, before) in replaced.into_iter().rev() {
+            match before {
+                Some(v) => self.headers.insert(name.clone(), v),
+                None => self.headers.remove(name),
+            };
+        }
         sent.map_err(|_| SendFailure::NotSent)?;
         let answer = conn
             .receive(&call.method, MAX_RESPONSE)
@@ -216,5 +222,65 @@ impl Client {
     /// Drops the connection, e.g. after a timeout left it in an unknown state.
     pub fn disconnect(&mut self) {
         self.conn = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server that answers each request with its head, on one keep-alive connection.
+    async fn echo_heads(listener: tokio::net::TcpListener) {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                let body_len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |n| n.trim().parse::<usize>().expect("length"));
+                if buf.len() < end + 4 + body_len {
+                    break;
+                }
+                buf.drain(..end + 4 + body_len);
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{head}",
+                    head.len()
+                );
+                stream.write_all(answer.as_bytes()).await.expect("write");
+            }
+            let n = stream.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_calls_headers_go_with_it_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(echo_heads(listener));
+        let mut client = Client::new(IpAddr::from([127, 0, 0, 1]), addr);
+        let head = |r: Reply| String::from_utf8(r.body.to_vec()).expect("utf-8");
+        let mut call = Call::new(Method::POST, "/a").json(&serde_json::json!({ "x": 1 }));
+        // Set twice (the JSON body's type, then the suite's), and the host replaced.
+        call.headers
+            .push((CONTENT_TYPE, HeaderValue::from_static("text/plain")));
+        call.headers
+            .push((HOST, HeaderValue::from_static("shop.test")));
+        let first = head(client.call(&call).await.expect("answer"));
+        assert!(first.contains("content-type: text/plain"), "{first}");
+        assert!(first.contains("host: shop.test"), "{first}");
+        let second = head(client.send(Method::GET, "/b", None).await.expect("answer"));
+        assert!(!second.contains("content-type"), "{second}");
+        assert!(second.contains(&format!("host: {addr}")), "{second}");
     }
 }

@@ -8,7 +8,7 @@ mod protocol;
 mod session;
 pub mod template;
 
-pub use api::{Api, ApiError};
-pub use client::{Call, Client, Reply, source_address};
+pub use api::Api;
+pub use client::{Client, Reply, source_address};
 pub use protocol::Protocol;
 pub use session::{LoadContext, run_load};

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::api::Api;
 use super::client::{Call, Reply};
 use crate::history::{OpKind, Outcome, View};
+use crate::plan::TargetPlan;
 
 /// Attributes a reference session writes to: few, so reads often show a write that must be
 /// there.
@@ -45,6 +46,23 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The target's API if its suite describes one, else the node protocol. An error (every
+    /// problem, joined) only for a plan that validation did not make.
+    pub fn for_target(target: &TargetPlan) -> Result<Self, String> {
+        let Some(api) = target.external.as_ref().and_then(|e| e.api.as_ref()) else {
+            return Ok(Self::Reference);
+        };
+        Api::build(api)
+            .map(|a| Self::Api(Box::new(a)))
+            .map_err(|errors| {
+                errors
+                    .iter()
+                    .map(|e| format!("`{}`: {}", e.key, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    }
+
     /// The attribute a write sets: one of a few for reference nodes, the one value otherwise.
     pub fn write_attr(&self, pick: impl FnOnce(u32) -> u32) -> String {
         match self {

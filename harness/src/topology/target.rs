@@ -411,11 +411,6 @@ impl Topology {
         env
     }
 
-    /// The run's name (`target` or `target/scenario`).
-    pub fn name(&self) -> &str {
-        &self.target.name
-    }
-
     pub fn store_mut(&mut self, id: &str) -> Option<&mut Process> {
         self.stores.iter_mut().find(|n| n.name == id)
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -105,7 +106,7 @@ fn add(counter: &AtomicU64, n: usize) {
 }
 
 /// A frame waiting on a link, and when it may leave.
-type Outgoing = (Vec<u8>, Option<tokio::time::Instant>);
+type Outgoing = (Bytes, Option<tokio::time::Instant>);
 
 /// An outgoing link to one peer.
 #[derive(Debug)]
@@ -134,7 +135,7 @@ struct Sent {
     /// The link's connection count when it was queued.
     connection: u64,
     rx: oneshot::Receiver<Option<Session>>,
-    payload: Vec<u8>,
+    payload: Bytes,
     link: Arc<Link>,
 }
 
@@ -247,7 +248,8 @@ impl Cluster {
         }
     }
 
-    fn envelope(&self, message: Message, ack: bool) -> (u64, Vec<u8>) {
+    /// The message framed for the wire; shared, not copied, by every peer it goes to.
+    fn envelope(&self, message: Message, ack: bool) -> (u64, Bytes) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let envelope = Envelope {
             from: self.config.node.clone(),
@@ -255,7 +257,7 @@ impl Cluster {
             ack,
             message,
         };
-        (seq, wire::encode(&envelope, &self.config.sessions))
+        (seq, wire::encode(&envelope, &self.config.sessions).into())
     }
 
     /// Sends `message` to every live peer; with synchronous replication, returns once each
@@ -302,7 +304,7 @@ impl Cluster {
     /// peer that is down or does not ack within the ack timeout).
     async fn deliver(
         &self,
-        sends: Vec<(String, u64, Vec<u8>)>,
+        sends: Vec<(String, u64, Bytes)>,
         wait: bool,
     ) -> Vec<(String, Option<Option<Session>>)> {
         let mut waits = Vec::new();
@@ -736,7 +738,8 @@ impl Cluster {
                 },
                 false,
             )
-            .1,
+            .1
+            .to_vec(),
         );
         frames
     }
