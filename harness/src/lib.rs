@@ -16,4 +16,5 @@ pub mod plan;
 pub mod results;
 pub mod shell;
 pub mod suite;
+pub mod timer;
 pub mod topology;

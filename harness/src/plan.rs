@@ -33,6 +33,28 @@ pub struct Plan {
     /// What `run --quick` keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quick: Option<Quick>,
+    /// Past these the driver, not the target, was the limit, and the run says so.
+    #[serde(default)]
+    pub driver_limits: DriverLimits,
+}
+
+/// When a run's numbers describe the harness rather than the target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DriverLimits {
+    /// Operations starting later than this after they were due, at the 99th percentile.
+    pub send_lag_us: u64,
+    /// The harness using more than this share of the cores it may use.
+    pub cpu_percent: f64,
+}
+
+impl Default for DriverLimits {
+    fn default() -> Self {
+        Self {
+            send_lag_us: 1_000,
+            cpu_percent: 90.0,
+        }
+    }
 }
 
 impl Plan {

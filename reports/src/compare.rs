@@ -291,6 +291,7 @@ mod tests {
                 errors: 0,
                 p50_ms: Some(p99 / 4.0),
                 p99_ms: Some(p99 + f64::from(t * 3 % 4) / 10.0),
+                ..Second::default()
             })
             .collect();
         r

@@ -62,6 +62,7 @@ pub fn run(
                 errors: u64::from(t == 2 && kind.is_some()),
                 p50_ms: Some(1.0 + f64::from(t % 2) / 10.0),
                 p99_ms: Some(p99 + f64::from(t % 3) / 10.0),
+                ..Second::default()
             })
             .collect(),
         faults: kind
@@ -93,6 +94,8 @@ pub fn run(
         unchecked: Vec::new(),
         violations: vec![],
         interrupted: false,
+        driver: None,
+        server_latency_ms: None,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::compare::Comparison;
 use crate::comparison::comparison;
 use crate::markup::escape;
 use crate::model::{Results, TargetResult};
-use crate::render::{summary_header, summary_row};
+use crate::render::{saturation_warnings, summary_header, summary_row};
 
 /// Plot size in CSS pixels: fits a 1280 px window with the page's margins.
 const WIDTH: f64 = 1160.0;
@@ -62,6 +62,13 @@ pub fn html(results: &Results, suite: Option<&str>, baseline: Option<&Comparison
     }
     let rows: Vec<Vec<String>> = results.targets.iter().map(summary_row).collect();
     table(&mut out, &summary_header(), &rows);
+    for w in saturation_warnings(results) {
+        let _ = writeln!(
+            out,
+            "<p class=\"unknown\"><b>Warning:</b> {}</p>",
+            escape(&w)
+        );
+    }
     if let Some((header, rows)) = comparison(results) {
         let _ = writeln!(out, "<h2>Strategy comparison</h2>");
         table(&mut out, &header, &rows);
@@ -124,6 +131,18 @@ fn run_section(out: &mut String, t: &TargetResult) {
     for r in &t.reasons {
         let _ = writeln!(out, "<p>{}</p>", escape(r));
     }
+    if let Some(d) = &t.driver {
+        let class = if d.saturated {
+            " class=\"unknown\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "<p{class}>{}</p>",
+            escape(&crate::render::driver_line(d))
+        );
+    }
     if t.timeline.is_empty() {
         let _ = writeln!(out, "<p>No operation was recorded.</p></section>");
         return;
@@ -168,6 +187,11 @@ fn plot(out: &mut String, t: &TargetResult) {
          viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{} over time\">",
         escape(&t.name)
     );
+    out.push_str(
+        "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" \
+         patternTransform=\"rotate(45)\"><rect width=\"3\" height=\"6\" fill=\"#888\" \
+         fill-opacity=\"0.25\"/></pattern></defs>\n",
+    );
     let top = LANE;
     let second = LANE + TITLE + PANEL + GAP;
     let bottom = second + TITLE + PANEL;
@@ -190,6 +214,21 @@ fn plot(out: &mut String, t: &TargetResult) {
             top + TITLE + 12.0,
             escape(&f.kind),
             escape(&f.node)
+        );
+    }
+    // Seconds in which the driver fell behind: what they show is the harness.
+    for s in t.timeline.iter().filter(|s| s.driver_saturated) {
+        let a = f64::from(s.t);
+        let _ = writeln!(
+            out,
+            "<rect class=\"saturated\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
+             fill=\"url(#hatch)\"><title>driver saturated: send lag p99 {} ms, CPU {}%</title></rect>",
+            x(a),
+            (x(a + 1.0) - x(a)).max(1.0),
+            bottom - top,
+            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
+            s.driver_cpu_percent
+                .map_or("-".into(), |v| format!("{v:.0}")),
         );
     }
     // One mark per pixel and kind: a run that loses thousands of sessions stays light.
@@ -272,6 +311,7 @@ fn plot(out: &mut String, t: &TargetResult) {
         ("stale read", "#e07b00"),
         ("other anomaly", "#7b3fa0"),
         ("fault", "#f2b134"),
+        ("driver saturated", "#bbbbbb"),
     ];
     let mut lx = LEFT;
     for (name, color) in legend {

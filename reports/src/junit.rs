@@ -161,18 +161,18 @@ mod tests {
             (900.0, 4.0),
         );
         failing.verdict = Verdict::Fail;
-        failing.expectations = vec![ExpectationResult {
-            name: "sessions-lost".into(),
-            expected: "none".into(),
-            actual: "13".into(),
-            passed: false,
-        }];
-        failing.thresholds = vec![ExpectationResult {
-            name: "p99-latency".into(),
-            expected: "<= 3 ms".into(),
-            actual: "4.0 ms".into(),
-            passed: false,
-        }];
+        failing.expectations = vec![ExpectationResult::new(
+            "sessions-lost",
+            "none".into(),
+            "13".into(),
+            false,
+        )];
+        failing.thresholds = vec![ExpectationResult::new(
+            "p99-latency",
+            "<= 3 ms".into(),
+            "4.0 ms".into(),
+            false,
+        )];
         failing.violations = vec![Violation {
             kind: "session-lost".into(),
             session: "v3.1".into(),

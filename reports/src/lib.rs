@@ -21,7 +21,8 @@ pub use compare::{Change, CompareOptions, Comparison, MetricChange, compare, com
 pub use html::html;
 pub use junit::junit;
 pub use model::{
-    Continuity, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Recovery,
-    Replication, Results, RunOf, Second, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops,
+    Phase, Recovery, Replication, Results, RunOf, Second, SendLag, ServerLatency, Sessions,
+    StoreTraffic, TargetResult, Verdict, Violation,
 };
 pub use render::{markdown, table};

@@ -37,13 +37,34 @@ impl Results {
             .iter()
             .flat_map(|t| {
                 t.thresholds.iter().filter(|c| !c.passed).map(move |c| {
+                    let unsure = if c.unsure {
+                        " (judged on a saturated driver)"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{}: {} {}, measured {}",
+                        "{}: {} {}, measured {}{unsure}",
                         t.name, c.name, c.expected, c.actual
                     )
                 })
             })
             .collect()
+    }
+
+    /// `--strict`: a threshold judged while the driver was saturated is a miss, pass or not.
+    pub fn fail_unsure_thresholds(&mut self) {
+        for t in &mut self.targets {
+            for c in t.thresholds.iter_mut().filter(|c| c.unsure) {
+                c.passed = false;
+            }
+        }
+    }
+
+    /// Runs whose driver was saturated: their numbers describe the harness, not the target.
+    pub fn saturated(&self) -> impl Iterator<Item = &TargetResult> {
+        self.targets
+            .iter()
+            .filter(|t| t.driver.as_ref().is_some_and(|d| d.saturated))
     }
 }
 
@@ -120,6 +141,70 @@ pub struct TargetResult {
     pub violations: Vec<Violation>,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
+    /// How the load driver itself kept up: when it did not, the run's numbers describe the
+    /// harness, not the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<Driver>,
+    /// How long the nodes themselves took to handle requests, from their own clocks (merged
+    /// over every node, for the reference nodes): client latency minus this is network and
+    /// harness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_latency_ms: Option<ServerLatency>,
+}
+
+/// The load driver measured by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Driver {
+    /// How late operations started after they became due (their intended start, or the end
+    /// of the session's previous operation if that came later): the driver's own lateness,
+    /// not the target's. After the warm-up.
+    pub send_lag_ms: SendLag,
+    /// Share of the cores the driver may use (100 = all of them busy), per second of load
+    /// after the warm-up: the harness process as a whole (driver, history, in-process proxies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<CpuPercent>,
+    /// Cores the harness may run on (its affinity and cgroup limits).
+    pub cores: u32,
+    /// The harness's CPU time per operation over the whole load, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_op: Option<f64>,
+    /// Operations (after the warm-up) that started later than the send-lag limit.
+    pub late_ops: u64,
+    /// Open model: arrivals turned away at `max-sessions-in-flight`, never started.
+    #[serde(default)]
+    pub sessions_turned_away: u64,
+    /// The limits judged: send-lag p99 and CPU share.
+    pub send_lag_limit_ms: f64,
+    pub cpu_limit_percent: f64,
+    /// A limit was passed: latency and throughput describe the harness, not the target.
+    pub saturated: bool,
+    /// Which limits were passed, one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SendLag {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CpuPercent {
+    pub mean: f64,
+    pub max: f64,
+}
+
+/// Request handling time as the nodes measured it (parsed request to response), over every
+/// node's life: a node killed before its counters were read is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServerLatency {
+    pub requests: u64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +236,10 @@ pub struct ExpectationResult {
     pub expected: String,
     pub actual: String,
     pub passed: bool,
+    /// Judged on numbers that describe the harness more than the target (the driver was
+    /// saturated): a pass is not evidence, and `--strict` turns it into a miss.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsure: bool,
 }
 
 impl ExpectationResult {
@@ -160,6 +249,7 @@ impl ExpectationResult {
             expected,
             actual,
             passed,
+            unsure: false,
         }
     }
 }
@@ -194,7 +284,7 @@ pub struct Latency {
 }
 
 /// One second of a run (`t` seconds from the start of the load).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Second {
     pub t: u32,
@@ -205,6 +295,14 @@ pub struct Second {
     /// Latency of its successful operations, from their intended start.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// The driver's send lag (p99) and CPU share in this second, and whether either passed
+    /// its limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_p99_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_cpu_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub driver_saturated: bool,
 }
 
 /// A stretch of the load relative to the faults: before, during, after (or steady).

@@ -20,6 +20,9 @@ pub struct CheckArgs {
     /// Only the verdict line.
     #[arg(long)]
     quiet: bool,
+    /// Fail every threshold judged on a run whose driver was saturated, as `run --strict`.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Prints a stored run's results.
@@ -35,7 +38,11 @@ pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
     let plan: Plan = read_json(&a.run_dir.join("plan.json"))?;
     let history = history::read(&a.run_dir.join("history.jsonl"))
         .map_err(|e| CliError::BadRun(e.to_string()))?;
-    finish(&a.run_dir, &results::build(&plan, &history), None, a.quiet)
+    let mut results = results::build(&plan, &history);
+    if a.strict {
+        results.fail_unsure_thresholds();
+    }
+    finish(&a.run_dir, &results, None, a.quiet)
 }
 
 pub fn report(a: ReportArgs) -> Result<(), CliError> {

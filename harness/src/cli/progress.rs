@@ -31,6 +31,10 @@ pub struct Progress {
     unknown: u64,
     lost: u64,
     faults: u64,
+    /// The driver's last CPU sample (µs since start, CPU µs) and its share of the cores in
+    /// the second before it.
+    last_sample: Option<(u64, u64)>,
+    driver_cpu: Option<f64>,
 }
 
 impl Progress {
@@ -51,6 +55,8 @@ impl Progress {
             unknown: 0,
             lost: 0,
             faults: 0,
+            last_sample: None,
+            driver_cpu: None,
         }
     }
 
@@ -82,6 +88,18 @@ impl Progress {
                 self.draw();
                 self.finish_line();
             }
+            Record::DriverSample {
+                at_us,
+                cpu_us,
+                cores,
+                ..
+            } => {
+                if let Some((at, cpu)) = self.last_sample.filter(|(at, _)| at_us > at) {
+                    let wall = (at_us - at) as f64 * f64::from((*cores).max(1));
+                    self.driver_cpu = Some(cpu_us.saturating_sub(cpu) as f64 * 100.0 / wall);
+                }
+                self.last_sample = Some((*at_us, *cpu_us));
+            }
             Record::Header { .. } | Record::NodeMetrics { .. } => {}
         }
     }
@@ -96,10 +114,13 @@ impl Progress {
         }
         self.last_line = Some(Instant::now());
         let elapsed = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-        let line = format!(
+        let mut line = format!(
             "{}: {elapsed:5.1}s  ops {}  failed {}  indeterminate {}  401s {}  fault events {}",
             self.target, self.ops, self.failed, self.unknown, self.lost, self.faults
         );
+        if let Some(cpu) = self.driver_cpu {
+            line.push_str(&format!("  driver cpu {cpu:.0}%"));
+        }
         let mut err = std::io::stderr().lock();
         let _ = match self.mode {
             Mode::Terminal => write!(err, "\r\x1b[2K{line}"),

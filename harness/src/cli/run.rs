@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// No progress line and no tables: only the verdict and where the files are.
     #[arg(long)]
     quiet: bool,
+    /// Fail every threshold judged on a run whose driver was saturated (its numbers then
+    /// describe the harness): exit 4 even where the threshold held.
+    #[arg(long)]
+    strict: bool,
     /// Print the commented default suite (every key, with its default) and exit.
     #[arg(long, conflicts_with = "suite")]
     print_default_suite: bool,
@@ -127,7 +131,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         .block_on(drive(&plan, &dir, a.quiet))?;
     let history =
         history::read(&dir.join("history.jsonl")).map_err(|e| CliError::BadRun(e.to_string()))?;
-    let results = results::build(&plan, &history);
+    let mut results = results::build(&plan, &history);
+    if a.strict {
+        results.fail_unsure_thresholds();
+    }
     let comparison = baseline
         .as_ref()
         .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));

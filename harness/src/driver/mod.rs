@@ -2,6 +2,8 @@
 //! the fault schedule side by side, and tears everything down whatever happens. It never
 //! prints: everything it does is a [`Record`] sent to whoever listens (history, progress).
 
+mod usage;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -113,7 +115,9 @@ async fn run_target(
         t0,
         deadline: t0 + plan.duration,
         events: events.clone(),
+        turned_away: Default::default(),
     });
+    let sampler = tokio::spawn(usage::sample_every_second(ctx.clone(), events.clone()));
     let topology = Arc::new(tokio::sync::Mutex::new(topology));
     let active = Arc::new(Mutex::new(BTreeSet::new()));
     let schedule = Schedule {
@@ -127,7 +131,7 @@ async fn run_target(
     for (index, fault) in run.faults.iter().enumerate() {
         faults.spawn(schedule.clone().run(index, fault.clone()));
     }
-    let mut load = tokio::spawn(run_load(ctx));
+    let mut load = tokio::spawn(run_load(ctx.clone()));
     let interrupted = tokio::select! {
         _ = &mut load => false,
         _ = cancel.wait_for(|c| *c) => {
@@ -138,7 +142,11 @@ async fn run_target(
     };
     faults.abort_all();
     while faults.join_next().await.is_some() {}
-    let end_us = us(t0, Instant::now());
+    sampler.abort();
+    let _ = sampler.await;
+    let ended = Instant::now();
+    let _ = events.send(usage::sample(&ctx, ended));
+    let end_us = us(t0, ended);
     // A fault without a heal, or whose heal was still pending, ends with the load.
     let unhealed: Vec<usize> = active
         .lock()
@@ -272,7 +280,7 @@ impl Schedule {
     }
 
     async fn run(self, index: usize, fault: FaultPlan) {
-        tokio::time::sleep_until(self.t0 + fault.at).await;
+        crate::timer::sleep_until(self.t0 + fault.at).await;
         self.event(
             index,
             &fault,
@@ -317,7 +325,7 @@ impl Schedule {
             let Some(after) = fault.heal_after else {
                 return; // Lasts until the load ends.
             };
-            tokio::time::sleep_until(self.t0 + fault.at + after).await;
+            crate::timer::sleep_until(self.t0 + fault.at + after).await;
             faults::heal(&fault, &mut *self.topology.lock().await).await
         };
         let detail = healed.err().map(|e| format!("heal failed: {e}"));

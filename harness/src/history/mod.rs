@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped when a record changes shape; readers refuse versions they do not know.
 /// Version 2 added `node-metrics`; version 3 lets a view leave out what an application's
-/// answers do not show. Versions 1 and 2 are still read.
-pub const FORMAT_VERSION: u32 = 3;
+/// answers do not show; version 4 adds `driver-sample`. Older versions are still read.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest history format this build reads.
 const OLDEST_READABLE: u32 = 1;
@@ -40,12 +40,29 @@ pub enum Record {
         node: String,
         metrics: serde_json::Value,
     },
+    /// The harness's own use of the machine, sampled every second of a target's load (and at
+    /// its end), so a run can say when its numbers describe the harness, not the target.
+    DriverSample {
+        target: String,
+        at_us: u64,
+        /// CPU time (user and system) the harness process has used since it started.
+        cpu_us: u64,
+        /// Cores the harness may run on.
+        cores: u32,
+        /// Open model: arrivals turned away so far at `max-sessions-in-flight`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        turned_away: u64,
+    },
     /// The load on a target ended; `interrupted` when it was cut short (Ctrl-C, error).
     TargetEnd {
         target: String,
         at_us: u64,
         interrupted: bool,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One operation: its invocation and its single completion.

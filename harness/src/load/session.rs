@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::StatusCode;
@@ -32,6 +33,8 @@ pub struct LoadContext {
     /// No operation starts at or after this.
     pub deadline: Instant,
     pub events: mpsc::UnboundedSender<Record>,
+    /// Open model: arrivals turned away at `max-sessions-in-flight` (never started).
+    pub turned_away: AtomicU64,
 }
 
 impl LoadContext {
@@ -40,13 +43,18 @@ impl LoadContext {
     }
 }
 
-/// Drives the workload until the deadline and returns when every session has finished.
+/// Drives the workload until the deadline and returns when every session has finished and
+/// the deadline has come.
 pub async fn run_load(ctx: Arc<LoadContext>) {
     let mut sessions = JoinSet::new();
     match ctx.workload.model {
         LoadModel::Closed { virtual_users } => {
             for vu in 0..virtual_users {
-                sessions.spawn(virtual_user(ctx.clone(), u64::from(vu)));
+                // Users start spread over one think time, as people arrive: all at t0, every
+                // user's schedule would fire in the same instant every think time, and the
+                // target would be measured under bursts the suite never asked for.
+                let offset = ctx.workload.think_time * vu / virtual_users.max(1);
+                sessions.spawn(virtual_user(ctx.clone(), u64::from(vu), ctx.t0 + offset));
             }
         }
         LoadModel::Open {
@@ -57,8 +65,9 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
             let slots = Arc::new(Semaphore::new(max_sessions_in_flight as usize));
             let mut next = ctx.t0;
             let mut n: u64 = 0;
-            while next < ctx.deadline {
-                tokio::time::sleep_until(next).await;
+            // As for a closed user: no arrival whose first operation would fall after the end.
+            while next + ctx.workload.think_time < ctx.deadline {
+                crate::timer::sleep_until(next).await;
                 // An open model does not wait for the target: past the cap an arrival is
                 // turned away (and the cap should be raised), never delayed.
                 if let Ok(permit) = slots.clone().try_acquire_owned() {
@@ -67,6 +76,8 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
                         run_session(&ctx, format!("s{n}"), n, next).await;
                         drop(permit);
                     });
+                } else {
+                    ctx.turned_away.fetch_add(1, Ordering::Relaxed);
                 }
                 n += 1;
                 next += gap;
@@ -74,13 +85,19 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
         }
     }
     while sessions.join_next().await.is_some() {}
+    // The last operations start a little before the end (none is scheduled after it): the
+    // load still lasts its whole duration, for the faults and the rates measured over it.
+    crate::timer::sleep_until(ctx.deadline).await;
 }
 
-async fn virtual_user(ctx: Arc<LoadContext>, vu: u64) {
+async fn virtual_user(ctx: Arc<LoadContext>, vu: u64, first: Instant) {
+    crate::timer::sleep_until(first).await;
     let mut n = 0;
     loop {
         let start = Instant::now();
-        if start >= ctx.deadline {
+        // A session whose first operation would fall after the deadline would be a login
+        // alone, again and again: it would swell the sessions started and burst the end.
+        if start + ctx.workload.think_time >= ctx.deadline {
             return;
         }
         let established = run_session(&ctx, format!("v{vu}.{n}"), vu, start).await;
@@ -100,6 +117,7 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         ctx,
         name: &session,
         client: &mut client,
+        ready: start,
     };
     let login = s.op(OpKind::Login, 0, None, start).await;
     if login.outcome != Outcome::Ok {
@@ -113,16 +131,18 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
     while completed < ctx.workload.ops_per_session {
         k += 1;
         // The schedule, not the previous answer, decides when an operation should start, so
-        // a slow answer shows in the next operations' latency (coordinated omission).
+        // a slow answer shows in the next operations' latency (coordinated omission). Without
+        // think time an operation is due when the previous one ended: what the driver spends
+        // in between is counted, not hidden.
         let intended = if think.is_zero() {
-            Instant::now()
+            s.ready
         } else {
             start + think * k
         };
         if intended >= ctx.deadline {
             break;
         }
-        tokio::time::sleep_until(intended).await;
+        crate::timer::sleep_until(intended).await;
         let done = match pick(&mut rng, ctx.workload.mix) {
             OpKind::Write => {
                 let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
@@ -159,6 +179,8 @@ struct Session<'a> {
     ctx: &'a LoadContext,
     name: &'a str,
     client: &'a mut Client,
+    /// When the previous operation ended: no operation of the session can start earlier.
+    ready: Instant,
 }
 
 struct Done {
@@ -187,6 +209,7 @@ impl Session<'_> {
         let sent =
             tokio::time::timeout(ctx.workload.request_timeout, self.client.call(&call)).await;
         let end = Instant::now();
+        self.ready = end;
         let (status, reading) = match sent {
             Err(_elapsed) => {
                 self.client.disconnect();

@@ -3,6 +3,7 @@
 //! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
 
 mod continuity;
+mod driver;
 mod recovery;
 mod thresholds;
 mod timeline;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use sessionbench_reports::{
     ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    RunOf, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    RunOf, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
 
 use crate::checkers::{self, Finding, Kind};
@@ -50,6 +51,8 @@ struct NodeCounters {
     /// Bytes written to and read from a shared store.
     store: Option<(u64, u64)>,
     undecodable: u64,
+    /// Request handling time as the nodes measured it, in nanoseconds.
+    handling: Option<Histogram<u64>>,
 }
 
 impl NodeCounters {
@@ -76,6 +79,34 @@ impl NodeCounters {
             ));
             self.undecodable += get(s, "sessions-undecodable");
         }
+        if let Some(buckets) = metrics
+            .get("handling")
+            .and_then(|h| h.get("buckets"))
+            .and_then(serde_json::Value::as_array)
+        {
+            let h = self.handling.get_or_insert_with(|| {
+                Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("static bounds")
+            });
+            for pair in buckets.iter().filter_map(serde_json::Value::as_array) {
+                if let [ns, count] = pair.as_slice() {
+                    let (Some(ns), Some(count)) = (ns.as_u64(), count.as_u64()) else {
+                        continue;
+                    };
+                    let _ = h.record_n(ns.max(1), count);
+                }
+            }
+        }
+    }
+
+    fn server_latency(&self) -> Option<ServerLatency> {
+        let h = self.handling.as_ref().filter(|h| !h.is_empty())?;
+        let ms = |ns: u64| ns as f64 / 1e6;
+        Some(ServerLatency {
+            requests: h.len(),
+            p50: ms(h.value_at_quantile(0.5)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
     }
 }
 
@@ -89,8 +120,12 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
     let mut interrupted = false;
     let mut started = false;
     let mut counters = NodeCounters::default();
+    let mut samples = Vec::new();
     for record in history {
         match record {
+            Record::DriverSample { target, .. } if target == name => {
+                samples.extend(driver::Sample::of(record));
+            }
             Record::TargetStart { target, .. } if target == name => started = true,
             Record::Op(op) if op.target == name => {
                 sessions.entry(&op.session).or_default().push(op)
@@ -225,7 +260,23 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
             sessions_lost: counts.lost,
         },
     );
-    let timeline = timeline::seconds(&all_ops, end);
+    let mut timeline = timeline::seconds(&all_ops, end);
+    let driver = driver::measure(
+        &sessions,
+        &samples,
+        warm_up,
+        plan.driver_limits,
+        &mut timeline,
+    );
+    // Numbers that describe the harness are no evidence about the target either way.
+    let saturated = driver.as_ref().is_some_and(|d| d.saturated);
+    let thresholds = thresholds
+        .into_iter()
+        .map(|mut c| {
+            c.unsure = saturated;
+            c
+        })
+        .collect();
     let mut reasons: Vec<String> = expectations
         .iter()
         .filter(|e| !e.passed)
@@ -314,6 +365,8 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
             })
             .collect(),
         interrupted,
+        driver,
+        server_latency_ms: counters.server_latency(),
     }
 }
 

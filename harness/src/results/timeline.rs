@@ -35,6 +35,7 @@ pub fn seconds(ops: &[&Op], end_us: u64) -> Vec<Second> {
                 errors,
                 p50_ms: rank(&l, 0.5),
                 p99_ms: rank(&l, 0.99),
+                ..Second::default()
             }
         })
         .collect()

@@ -42,6 +42,8 @@ pub struct SuiteSection {
     pub duration: Option<String>,
     pub warm_up: Option<String>,
     pub reference: Option<String>,
+    pub send_lag_limit: Option<String>,
+    pub driver_cpu_limit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,6 +4,7 @@
 mod cluster;
 mod codecs;
 mod commands;
+mod driver;
 mod external;
 mod lb;
 mod node;

@@ -1,8 +1,11 @@
 //! Counters a node exposes at `/metrics`.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::http::StatusCode;
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::store::StoreStats;
@@ -16,11 +19,24 @@ pub struct NodeMetrics {
     status_2xx: AtomicU64,
     status_4xx: AtomicU64,
     status_5xx: AtomicU64,
+    /// How long each request took from its parsed head to its response, in nanoseconds: the
+    /// node's side of the latency the client reports.
+    handling: Mutex<Option<Histogram<u64>>>,
 }
 
 impl NodeMetrics {
-    pub(super) fn record(&self, status: StatusCode) {
+    pub(super) fn record(&self, status: StatusCode, took: Duration) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let mut handling = self.handling.lock().unwrap_or_else(|p| p.into_inner());
+        // Two significant digits: 1% resolution is plenty next to a client's view, and keeps
+        // the bucket list in /metrics short.
+        handling
+            .get_or_insert_with(|| {
+                Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("static bounds")
+            })
+            .saturating_record(ns);
+        drop(handling);
         let class = match status.as_u16() {
             200..=299 => &self.status_2xx,
             400..=499 => &self.status_4xx,
@@ -55,8 +71,31 @@ impl NodeMetrics {
             responses_5xx: get(&self.status_5xx),
             replication: stats.replication,
             store_traffic: stats.traffic,
+            handling: self.handling(),
         }
     }
+
+    fn handling(&self) -> Handling {
+        let handling = self.handling.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(h) = handling.as_ref() else {
+            return Handling::default();
+        };
+        Handling {
+            requests: h.len(),
+            buckets: h
+                .iter_recorded()
+                .map(|v| [v.value_iterated_to(), v.count_at_value()])
+                .collect(),
+        }
+    }
+}
+
+/// Request handling times as a histogram a reader can merge with other nodes'.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Handling {
+    pub requests: u64,
+    /// `[nanoseconds, count]` for every recorded bucket, by the bucket's highest value.
+    pub buckets: Vec<[u64; 2]>,
 }
 
 /// What `/metrics` returns; the counters cover requests answered before this one.
@@ -81,4 +120,6 @@ pub struct MetricsView {
     /// Traffic to a shared store (Redis).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_traffic: Option<crate::store::StoreTraffic>,
+    /// Requests answered before this one, by how long the node took.
+    pub handling: Handling,
 }

@@ -114,10 +114,11 @@ pub fn app(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Counts every response and names the node on it.
+/// Counts and times every response, and names the node on it.
 async fn stamp(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
-    node.metrics.record(response.status());
+    node.metrics.record(response.status(), started.elapsed());
     let headers = response.headers_mut();
     headers.insert(NODE_HEADER, node.node_header.clone());
     // Session views are per user: no shared cache may keep them.

@@ -17,8 +17,8 @@ mod thresholds;
 use super::locate::{self, Seg};
 use super::raw::{ExpectRaw, FaultRaw, MixRaw, SuiteRaw, TargetRaw, WorkloadRaw};
 use crate::plan::{
-    Expect, FaultKind, FaultPlan, LbKind, Link, LoadModel, LossExpectation, Mix, Plan, RedisPlan,
-    Strategy, TargetPlan, Workload,
+    DriverLimits, Expect, FaultKind, FaultPlan, LbKind, Link, LoadModel, LossExpectation, Mix,
+    Plan, RedisPlan, Strategy, TargetPlan, Workload,
 };
 
 /// The commented default suite: the source of every default, and what `run` uses without a file.
@@ -281,6 +281,23 @@ impl Check<'_> {
                 ),
             );
         }
+        let send_lag = self.duration(
+            &join(&base, "send-lag-limit"),
+            s.send_lag_limit,
+            ds.send_lag_limit,
+        );
+        let send_lag = self.positive(&join(&base, "send-lag-limit"), send_lag, "the send-lag limit");
+        let cpu_percent = s.driver_cpu_limit.or(ds.driver_cpu_limit).unwrap_or(90.0);
+        if !(cpu_percent > 0.0 && cpu_percent <= 100.0) {
+            self.err(
+                &join(&base, "driver-cpu-limit"),
+                format!("{cpu_percent} is not a percentage above 0, up to 100"),
+            );
+        }
+        let driver_limits = DriverLimits {
+            send_lag_us: u64::try_from(send_lag.as_micros()).unwrap_or(u64::MAX),
+            cpu_percent,
+        };
         let errors_before = self.errors.len();
         let default_workload = d.workload.unwrap_or_default();
         let workload_raw = raw.workload.unwrap_or_default().over(&default_workload);
@@ -347,6 +364,7 @@ impl Check<'_> {
             scenarios,
             reference,
             quick,
+            driver_limits,
         }
     }
 
