@@ -286,7 +286,11 @@ impl Check<'_> {
             s.send_lag_limit,
             ds.send_lag_limit,
         );
-        let send_lag = self.positive(&join(&base, "send-lag-limit"), send_lag, "the send-lag limit");
+        let send_lag = self.positive(
+            &join(&base, "send-lag-limit"),
+            send_lag,
+            "the send-lag limit",
+        );
         let cpu_percent = s.driver_cpu_limit.or(ds.driver_cpu_limit).unwrap_or(90.0);
         if !(cpu_percent > 0.0 && cpu_percent <= 100.0) {
             self.err(
