@@ -108,6 +108,20 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
         format!("Replication or store bytes per request ({steady})"),
         &|c| c.run(steady).map_or("not run".into(), bytes_per_request),
     ));
+    // The speed rows mean something only where the driver kept up.
+    rows.push(row("Driver kept up (all scenarios)".into(), &|c| {
+        let behind: Vec<&str> = c
+            .runs
+            .iter()
+            .filter(|(_, r)| r.driver.as_ref().is_some_and(|d| d.saturated))
+            .map(|(s, _)| *s)
+            .collect();
+        if behind.is_empty() {
+            "yes".into()
+        } else {
+            format!("no ({})", behind.join(", "))
+        }
+    }));
     rows.push(row("Processes to operate".into(), &|c| {
         c.runs
             .first()
@@ -191,6 +205,8 @@ mod tests {
             kept: 0,
             moved: 0,
         });
+        targets[3].driver = Some(crate::fixtures::driver(true));
+        targets[0].driver = Some(crate::fixtures::driver(false));
         let mut results = results(targets);
         results.reference = Some("sticky".into());
         let (header, rows) = comparison(&results).expect("scenarios");

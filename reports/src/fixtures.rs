@@ -1,8 +1,8 @@
 //! Results to render in tests: runs of a scenario suite with round numbers.
 
 use crate::model::{
-    Continuity, FaultWindow, Latency, Ops, Results, RunOf, Second, Sessions, StoreTraffic,
-    TargetResult, Verdict,
+    Continuity, CpuPercent, Driver, FaultWindow, Latency, Ops, Results, RunOf, Second, SendLag,
+    Sessions, StoreTraffic, TargetResult, Verdict,
 };
 
 /// A run of `target` in `scenario`, with a fault of `kind` (and then `kept`: kept, at
@@ -109,5 +109,35 @@ pub fn results(targets: Vec<TargetResult>) -> Results {
         targets,
         reference: None,
         warm_up_ms: 1_000.0,
+    }
+}
+
+/// The driver of a run, late (send lag p99 1.8 ms) when `saturated`.
+pub fn driver(saturated: bool) -> Driver {
+    let p99 = if saturated { 1.8 } else { 0.07 };
+    Driver {
+        send_lag_ms: SendLag {
+            p50: 0.02,
+            p99,
+            max: 31.0,
+        },
+        cpu_percent: Some(CpuPercent {
+            mean: 41.0,
+            max: 63.5,
+        }),
+        cores: 2,
+        cpu_us_per_op: Some(14.2),
+        late_ops: if saturated { 35 } else { 0 },
+        sessions_turned_away: 0,
+        send_lag_limit_ms: 1.0,
+        cpu_limit_percent: 90.0,
+        saturated,
+        reasons: if saturated {
+            vec![format!(
+                "operations started late: send lag p99 {p99:.2} ms, over the 1 ms limit"
+            )]
+        } else {
+            Vec::new()
+        },
     }
 }

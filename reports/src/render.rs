@@ -499,27 +499,7 @@ mod tests {
                 detail: "Read answered 401 no-session on node3; last served by node2".into(),
             }],
             interrupted: false,
-            driver: Some(Driver {
-                send_lag_ms: crate::model::SendLag {
-                    p50: 0.02,
-                    p99: 1.8,
-                    max: 31.0,
-                },
-                cpu_percent: Some(crate::model::CpuPercent {
-                    mean: 41.0,
-                    max: 63.5,
-                }),
-                cores: 2,
-                cpu_us_per_op: Some(14.2),
-                late_ops: 35,
-                sessions_turned_away: 0,
-                send_lag_limit_ms: 1.0,
-                cpu_limit_percent: 90.0,
-                saturated: true,
-                reasons: vec![
-                    "operations started late: send lag p99 1.80 ms, over the 1 ms limit".into(),
-                ],
-            }),
+            driver: Some(crate::fixtures::driver(true)),
             server_latency_ms: Some(crate::model::ServerLatency {
                 requests: 190,
                 p50: 0.021,
