@@ -151,6 +151,11 @@ pub struct Workload {
     /// Pause between a session's operations; also its cadence for latency correction.
     #[serde(with = "ms", rename = "think-time-ms")]
     pub think_time: Duration,
+    /// Each pause is drawn from `think_time` × [1 − jitter, 1 + jitter], as people pause: with
+    /// identical pauses, users spread over a period would each meet a round-robin LB at the
+    /// same point of its rotation every time, and round robin would act sticky.
+    #[serde(default)]
+    pub think_time_jitter: f64,
     /// Operations after login, unless the session logs out or is lost first.
     pub ops_per_session: u32,
     /// An operation without an answer in this long is indeterminate.

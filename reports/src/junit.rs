@@ -92,8 +92,16 @@ fn cases(t: &TargetResult) -> Vec<Case> {
         name: format!("{} {} {}", kind, e.name, e.expected),
         kind,
         failure: (!e.passed).then(|| {
+            let unsure = if e.unsure {
+                " (judged on a saturated driver: the numbers describe the harness)"
+            } else {
+                ""
+            };
             (
-                format!("expected {} {}, measured {}", e.name, e.expected, e.actual),
+                format!(
+                    "expected {} {}, measured {}{unsure}",
+                    e.name, e.expected, e.actual
+                ),
                 offending(t, &e.name),
             )
         }),

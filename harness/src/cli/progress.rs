@@ -94,7 +94,8 @@ impl Progress {
                 cores,
                 ..
             } => {
-                if let Some((at, cpu)) = self.last_sample.filter(|(at, _)| at_us > at) {
+                // A short last stretch (the end of the load) would read as noise.
+                if let Some((at, cpu)) = self.last_sample.filter(|(at, _)| *at_us >= at + 500_000) {
                     let wall = (at_us - at) as f64 * f64::from((*cores).max(1));
                     self.driver_cpu = Some(cpu_us.saturating_sub(cpu) as f64 * 100.0 / wall);
                 }

@@ -96,6 +96,30 @@ pub struct Op {
     pub view: Option<View>,
 }
 
+impl Op {
+    /// A read of `session` on target `t` (times in µs), answered 200 if `outcome` is ok:
+    /// what the analysis tests build histories from.
+    #[cfg(test)]
+    pub fn test_read(session: &str, times_us: (u64, u64, u64), outcome: Outcome) -> Self {
+        let (intended_us, start_us, end_us) = times_us;
+        Self {
+            target: "t".into(),
+            session: session.into(),
+            kind: OpKind::Read,
+            attr: None,
+            write: None,
+            intended_us,
+            start_us,
+            end_us,
+            status: (outcome == Outcome::Ok).then_some(200),
+            node: None,
+            outcome,
+            error: None,
+            view: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OpKind {

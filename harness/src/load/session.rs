@@ -124,6 +124,8 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         return false;
     }
     let think = ctx.workload.think_time;
+    let jitter = ctx.workload.think_time_jitter;
+    let mut due = start;
     // An operation answered 503 is tried again (as a user retries after an error page) and
     // does not use up the session's operations, so a session outlives a store outage and
     // shows whether the store kept it. The deadline bounds the retries.
@@ -137,7 +139,8 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         let intended = if think.is_zero() {
             s.ready
         } else {
-            start + think * k
+            due += think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
+            due
         };
         if intended >= ctx.deadline {
             break;

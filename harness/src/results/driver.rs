@@ -162,25 +162,11 @@ fn round1(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{OpKind, Outcome};
 
     fn op(session: &str, intended_ms: f64, start_ms: f64, end_ms: f64) -> Op {
         let us = |ms: f64| (ms * 1000.0) as u64;
-        Op {
-            target: "t".into(),
-            session: session.into(),
-            kind: OpKind::Read,
-            attr: None,
-            write: None,
-            intended_us: us(intended_ms),
-            start_us: us(start_ms),
-            end_us: us(end_ms),
-            status: Some(200),
-            node: None,
-            outcome: Outcome::Ok,
-            error: None,
-            view: None,
-        }
+        let times = (us(intended_ms), us(start_ms), us(end_ms));
+        Op::test_read(session, times, crate::history::Outcome::Ok)
     }
 
     fn second(t: u32) -> Second {

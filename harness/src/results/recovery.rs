@@ -72,21 +72,7 @@ mod tests {
 
     /// A read of `session` from `start` ms to `end` ms.
     fn op(session: &str, start: u64, end: u64, outcome: Outcome) -> Op {
-        Op {
-            target: "t".into(),
-            session: session.into(),
-            kind: OpKind::Read,
-            attr: None,
-            write: None,
-            intended_us: start * 1000,
-            start_us: start * 1000,
-            end_us: end * 1000,
-            status: (outcome == Outcome::Ok).then_some(200),
-            node: None,
-            outcome,
-            error: None,
-            view: None,
-        }
+        Op::test_read(session, (start * 1000, start * 1000, end * 1000), outcome)
     }
 
     #[test]

@@ -53,24 +53,10 @@ fn rank(sorted: &[u64], q: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpKind;
 
     fn op(start_ms: u64, latency_ms: u64, outcome: Outcome) -> Op {
-        Op {
-            target: "t".into(),
-            session: "s".into(),
-            kind: OpKind::Read,
-            attr: None,
-            write: None,
-            intended_us: start_ms * 1000,
-            start_us: start_ms * 1000,
-            end_us: (start_ms + latency_ms) * 1000,
-            status: None,
-            node: None,
-            outcome,
-            error: None,
-            view: None,
-        }
+        let (start, end) = (start_ms * 1000, (start_ms + latency_ms) * 1000);
+        Op::test_read("s", (start, start, end), outcome)
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub struct WorkloadRaw {
     pub arrival_rate: Option<f64>,
     pub max_sessions_in_flight: Option<u32>,
     pub think_time: Option<String>,
+    pub think_time_jitter: Option<f64>,
     pub ops_per_session: Option<u32>,
     pub request_timeout: Option<String>,
     pub mix: Option<MixRaw>,
@@ -69,6 +70,7 @@ impl WorkloadRaw {
             arrival_rate: self.arrival_rate.or(base.arrival_rate),
             max_sessions_in_flight: self.max_sessions_in_flight.or(base.max_sessions_in_flight),
             think_time: self.think_time.or(base.think_time),
+            think_time_jitter: self.think_time_jitter.or(base.think_time_jitter),
             ops_per_session: self.ops_per_session.or(base.ops_per_session),
             request_timeout: self.request_timeout.or(base.request_timeout),
             mix: self

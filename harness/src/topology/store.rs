@@ -22,13 +22,21 @@ pub(super) fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-/// The directory for process `name`'s files (its configuration, its data).
+/// The directory for process `name`'s files (its configuration, its data), empty.
 pub(super) fn prepare_dir(
     target: &str,
     name: &str,
     logs: &Path,
 ) -> Result<std::path::PathBuf, StartError> {
     let dir = logs.join(format!("{target}-{name}"));
+    // Fresh for every run: in a run directory used again (`--out` of an earlier run) a Redis
+    // Cluster node would load the old run's nodes.conf and refuse to form the new cluster.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|source| StartError::Spawn {
+            name: name.into(),
+            source,
+        })?;
+    }
     std::fs::create_dir_all(&dir).map_err(|source| StartError::Spawn {
         name: name.into(),
         source,

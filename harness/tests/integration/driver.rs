@@ -120,6 +120,8 @@ fn a_starved_driver_says_so_and_strict_fails_the_thresholds_judged_on_it() {
         html.contains("class=\"saturated\""),
         "the plot marks the seconds"
     );
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("judged on a saturated driver"), "{junit}");
 
     // Without --strict the same history passes its threshold, still marked unsure.
     let check = sessionbench()

@@ -30,6 +30,9 @@ impl ApiError {
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::Store(StoreError::Unanswered { .. }) => {
+                (StatusCode::GATEWAY_TIMEOUT, "store-timeout")
+            }
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
         }
     }

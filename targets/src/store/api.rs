@@ -79,9 +79,18 @@ pub struct StoreTraffic {
 /// Why a store operation failed. A missing session is not an error (`None`/`false`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The backend could not be reached or did not answer in time; the node answers 503.
+    /// The backend could not be reached: nothing was applied; the node answers 503.
     #[error("session store `{store}` is unavailable")]
     Unavailable {
+        store: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend did not answer in time. The command may have gone out and be applied
+    /// later (a paused Redis runs what it queued when it resumes), so the node answers 504,
+    /// which a client must read as "maybe applied", never as "refused".
+    #[error("session store `{store}` did not answer in time")]
+    Unanswered {
         store: &'static str,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -418,9 +418,16 @@ fn no_primary(source: &RedisSource) -> StoreError {
 }
 
 fn unavailable(e: RedisError) -> StoreError {
-    StoreError::Unavailable {
-        store: "redis",
-        source: Box::new(e),
+    if e.is_timeout() {
+        StoreError::Unanswered {
+            store: "redis",
+            source: Box::new(e),
+        }
+    } else {
+        StoreError::Unavailable {
+            store: "redis",
+            source: Box::new(e),
+        }
     }
 }
 
@@ -973,6 +980,46 @@ mod tests {
             .await
             .expect("EXISTS");
         assert_eq!(exists, 0, "Redis dropped the idle session without a read");
+    }
+
+    #[tokio::test]
+    async fn a_paused_redis_is_maybe_applied_not_refused() {
+        let server = Server::start().await;
+        let config = RedisConfig {
+            source: RedisSource::Url(format!("redis://127.0.0.1:{}", server.port)),
+            namespace: "sessionbench".into(),
+            timeout: Duration::from_millis(300),
+            codec: SessionCodec::default(),
+            flush: Flush::OnSave,
+        };
+        let store = RedisStore::new(&config).expect("client");
+        let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+        let id = s.id.clone();
+        store.create(s).await.expect("create");
+        let pid = server._child.id().expect("pid").to_string();
+        let signal = |sig: &str| {
+            let status = std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {sig}");
+        };
+        signal("-STOP");
+        let err = store
+            .invalidate(&id)
+            .await
+            .expect_err("a stopped Redis does not answer");
+        signal("-CONT");
+        assert!(matches!(err, StoreError::Unanswered { .. }), "{err:?}");
+        // What it queued ran when it resumed: the logout that "failed" took effect.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.load(&id).await.ok().flatten().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the queued invalidation never ran"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]

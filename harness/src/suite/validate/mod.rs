@@ -431,6 +431,13 @@ impl Check<'_> {
         let think_time = self
             .duration(&join(base, "think-time"), w.think_time, d.think_time)
             .unwrap_or_default();
+        let think_time_jitter = w.think_time_jitter.or(d.think_time_jitter).unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&think_time_jitter) {
+            self.err(
+                &join(base, "think-time-jitter"),
+                format!("{think_time_jitter} is not a fraction from 0 to 1"),
+            );
+        }
         let ops_per_session = w.ops_per_session.or(d.ops_per_session).unwrap_or(0);
         if ops_per_session == 0 {
             self.err(&join(base, "ops-per-session"), "must be at least 1");
@@ -453,6 +460,7 @@ impl Check<'_> {
         Workload {
             model,
             think_time,
+            think_time_jitter,
             ops_per_session,
             request_timeout,
             mix,
