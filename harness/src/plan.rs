@@ -551,6 +551,10 @@ pub struct FaultPlan {
     /// `command`: the shell commands that are the fault and its heal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandPlan>,
+    /// The fault may fail to apply without making the run's verdict unknown (it is still
+    /// reported): for a fault that is allowed to find nothing to break.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_fail: bool,
 }
 
 /// A fault that is a shell command (`sh -c`), and its heal another.

@@ -74,6 +74,8 @@ pub fn run(
                 detail: None,
                 sessions_lost_after: at_risk - kept,
                 recovery: None,
+                failed: false,
+                may_fail: false,
             })
             .into_iter()
             .collect(),

@@ -8,7 +8,7 @@ use crate::compare::Comparison;
 use crate::comparison::comparison;
 use crate::markup::escape;
 use crate::model::{Results, TargetResult};
-use crate::render::{saturation_warnings, summary_header, summary_row};
+use crate::render::{summary_header, summary_row, warnings};
 
 /// Plot size in CSS pixels: fits a 1280 px window with the page's margins.
 const WIDTH: f64 = 1160.0;
@@ -62,7 +62,7 @@ pub fn html(results: &Results, suite: Option<&str>, baseline: Option<&Comparison
     }
     let rows: Vec<Vec<String>> = results.targets.iter().map(summary_row).collect();
     table(&mut out, &summary_header(), &rows);
-    for w in saturation_warnings(results) {
+    for w in warnings(results) {
         let _ = writeln!(
             out,
             "<p class=\"unknown\"><b>Warning:</b> {}</p>",

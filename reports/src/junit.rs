@@ -77,7 +77,7 @@ pub fn junit(results: &Results) -> String {
 
 struct Case {
     name: String,
-    /// `expectation`, `threshold` or `judged`.
+    /// `expectation`, `threshold`, `fault` or `judged`.
     kind: &'static str,
     /// The message, and the text under it (offending sessions).
     failure: Option<(String, String)>,
@@ -112,6 +112,17 @@ fn cases(t: &TargetResult) -> Vec<Case> {
         .map(|e| check("expectation", e))
         .collect();
     cases.extend(t.thresholds.iter().map(|e| check("threshold", e)));
+    // A fault that could not be applied fails its case unless the suite accepted that.
+    cases.extend(t.faults.iter().map(|f| Case {
+        name: format!("fault {} applied", f.label()),
+        kind: "fault",
+        failure: (f.failed && !f.may_fail).then(|| {
+            (
+                format!("{} could not be applied", f.label()),
+                f.detail.clone().unwrap_or_default(),
+            )
+        }),
+    }));
     // Interrupted, or nothing established: not a pass, whatever the expectations say.
     let unjudged = t.verdict == Verdict::Unknown;
     cases.push(Case {
@@ -169,6 +180,8 @@ mod tests {
             (900.0, 4.0),
         );
         failing.verdict = Verdict::Fail;
+        failing.faults[0].failed = true;
+        failing.faults[0].detail = Some("inject failed: `kill` exited with exit status: 1".into());
         failing.expectations = vec![ExpectationResult::new(
             "sessions-lost",
             "none".into(),

@@ -334,6 +334,24 @@ pub struct FaultWindow {
     /// How the target came back from this fault (until the next fault starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
+    /// It could not be applied (`detail` says why): unless `may-fail`, the run did not test
+    /// what the suite asked, and its verdict is unknown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_fail: bool,
+}
+
+impl FaultWindow {
+    /// One line naming the fault and when it struck.
+    pub fn label(&self) -> String {
+        format!(
+            "the {} fault on {} at {:.1} s",
+            self.kind,
+            self.node,
+            self.start_ms / 1000.0
+        )
+    }
 }
 
 /// What a fault cost until the target recovered, from its start to the next fault's.

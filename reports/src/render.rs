@@ -124,7 +124,7 @@ pub fn table(results: &Results) -> String {
     .build();
     summary.with(Style::rounded());
     let _ = writeln!(out, "{summary}");
-    for w in saturation_warnings(results) {
+    for w in warnings(results) {
         let _ = writeln!(out, "WARNING: {w}");
     }
     let mut phases = build(
@@ -149,23 +149,38 @@ pub fn table(results: &Results) -> String {
     out
 }
 
-/// One sentence per run whose driver was saturated: the numbers that run reports describe
-/// the harness, not the target, and readers must see that before the numbers.
-pub(crate) fn saturation_warnings(results: &Results) -> Vec<String> {
-    results
-        .saturated()
-        .map(|t| {
-            let reasons = t
-                .driver
-                .as_ref()
-                .map_or(String::new(), |d| d.reasons.join("; "));
-            format!(
-                "{}: the load driver was saturated ({reasons}): its latency and throughput \
-                 describe the harness, not the target; thresholds judged on it are unsure",
-                t.name
-            )
-        })
-        .collect()
+/// What a reader must see before any number: faults that could not be applied (the run did
+/// not test what the suite asked) and runs whose driver was saturated (their numbers describe
+/// the harness, not the target). One sentence each.
+pub(crate) fn warnings(results: &Results) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &results.targets {
+        for f in t.faults.iter().filter(|f| f.failed) {
+            let accepted = if f.may_fail {
+                " (may-fail: accepted)"
+            } else {
+                ": the verdict is unknown"
+            };
+            out.push(format!(
+                "{}: {} could not be applied: {}{accepted}",
+                t.name,
+                f.label(),
+                f.detail.as_deref().unwrap_or("no detail")
+            ));
+        }
+    }
+    for t in results.saturated() {
+        let reasons = t
+            .driver
+            .as_ref()
+            .map_or(String::new(), |d| d.reasons.join("; "));
+        out.push(format!(
+            "{}: the load driver was saturated ({reasons}): its latency and throughput \
+             describe the harness, not the target; thresholds judged on it are unsure",
+            t.name
+        ));
+    }
+    out
 }
 
 /// One line on the driver's own timing and CPU.
@@ -327,7 +342,7 @@ pub fn markdown(results: &Results) -> String {
         summary_header(),
         results.targets.iter().map(summary_row).collect(),
     );
-    let warnings = saturation_warnings(results);
+    let warnings = warnings(results);
     if !warnings.is_empty() {
         let _ = writeln!(out);
         for w in warnings {
@@ -481,6 +496,8 @@ mod tests {
                     recovered_within_ms: Some(2210.0),
                     stale_reads_until_ms: None,
                 }),
+                failed: false,
+                may_fail: false,
             }],
             store_traffic: None,
             sessions_undecodable: 0,

@@ -161,7 +161,7 @@ async fn run_target(
             fault,
             FaultPhase::End,
             end_us,
-            Some("not healed before the load ended".into()),
+            Applied::Note("not healed before the load ended".into()),
         );
     }
     collect_metrics(&target.name, &topology, events, None).await;
@@ -218,6 +218,15 @@ fn us(t0: Instant, t: Instant) -> u64 {
     u64::try_from(t.saturating_duration_since(t0).as_micros()).unwrap_or(u64::MAX)
 }
 
+/// How a fault's step went, for its history record.
+enum Applied {
+    Yes,
+    /// Applied, with something worth saying.
+    Note(String),
+    /// Could not be applied: the run did not test what the suite asked.
+    Failed(String),
+}
+
 /// What a fault task needs.
 #[derive(Clone)]
 struct Schedule {
@@ -257,8 +266,13 @@ impl Schedule {
         fault: &FaultPlan,
         phase: FaultPhase,
         at_us: u64,
-        detail: Option<String>,
+        outcome: Applied,
     ) {
+        let (detail, failed) = match outcome {
+            Applied::Yes => (None, false),
+            Applied::Note(note) => (Some(note), false),
+            Applied::Failed(why) => (Some(why), true),
+        };
         let _ = self.events.send(Record::Fault(FaultEvent {
             target: self.target.clone(),
             fault: index,
@@ -267,6 +281,7 @@ impl Schedule {
             phase,
             at_us,
             detail,
+            failed,
         }));
     }
 
@@ -286,7 +301,7 @@ impl Schedule {
             &fault,
             FaultPhase::Start,
             us(self.t0, Instant::now()),
-            None,
+            Applied::Yes,
         );
         self.set_active(index, true);
         // A graceful stop ends the node's counters: keep what it counted so far.
@@ -314,7 +329,7 @@ impl Schedule {
                 &fault,
                 FaultPhase::End,
                 us(self.t0, Instant::now()),
-                Some(format!("inject failed: {e}")),
+                Applied::Failed(format!("inject failed: {e}")),
             );
             self.set_active(index, false);
             return;
@@ -328,13 +343,16 @@ impl Schedule {
             crate::timer::sleep_until(self.t0 + fault.at + after).await;
             faults::heal(&fault, &mut *self.topology.lock().await).await
         };
-        let detail = healed.err().map(|e| format!("heal failed: {e}"));
+        let outcome = match healed {
+            Ok(()) => Applied::Yes,
+            Err(e) => Applied::Failed(format!("heal failed: {e}")),
+        };
         self.event(
             index,
             &fault,
             FaultPhase::End,
             us(self.t0, Instant::now()),
-            detail,
+            outcome,
         );
         self.set_active(index, false);
     }

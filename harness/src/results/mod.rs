@@ -140,6 +140,8 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
                         detail: f.detail.clone(),
                         sessions_lost_after: 0,
                         recovery: None,
+                        failed: f.failed,
+                        may_fail: run.faults.get(f.fault).is_some_and(|p| p.may_fail),
                     };
                     faults.insert(f.fault, (window, f.at_us, None));
                 }
@@ -147,6 +149,7 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
                     if let Some((w, _, end)) = faults.get_mut(&f.fault) {
                         w.end_ms = Some(us_to_ms(f.at_us));
                         w.detail = f.detail.clone().or(w.detail.take());
+                        w.failed |= f.failed;
                         *end = Some(f.at_us);
                     }
                 }
@@ -294,6 +297,18 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
         } else {
             "the target never started".into()
         });
+    }
+    // A fault that could not be applied leaves the run untested against it: no pass.
+    for w in faults.iter().filter(|w| w.failed && !w.may_fail) {
+        if verdict == Verdict::Pass {
+            verdict = Verdict::Unknown;
+        }
+        reasons.push(format!(
+            "{} could not be applied ({}): the run did not test what the suite asked \
+             (`may-fail = true` on the fault accepts that)",
+            w.label(),
+            w.detail.as_deref().unwrap_or("no detail")
+        ));
     }
     if verdict == Verdict::Pass && counts.started == 0 {
         verdict = Verdict::Unknown;

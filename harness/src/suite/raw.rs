@@ -198,4 +198,5 @@ pub struct FaultRaw {
     pub timeout: Option<String>,
     pub ready_url: Option<String>,
     pub ready_status: Option<u16>,
+    pub may_fail: Option<bool>,
 }

@@ -53,32 +53,44 @@ impl Topology {
             suite_dir: suite_dir.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
         };
+        // A start that fails half way must not leave behind what its first half started:
+        // the suite's stop command runs, and the harness's own processes are stopped.
+        if let Err(e) = topology.bring_up(target, logs).await {
+            topology.stop().await;
+            return Err(e);
+        }
+        Ok(topology)
+    }
+
+    /// Everything [`Topology::start`] starts, in order; on an error, what was started so far
+    /// is in `self` for [`Topology::stop`].
+    async fn bring_up(&mut self, target: &TargetPlan, logs: &Path) -> Result<(), StartError> {
         if let Some(external) = &target.external {
             // The suite's own command starts it; the harness only waits for it.
             if let Some(start) = &external.start {
-                let env = topology.command_env();
+                let env = self.command_env();
                 crate::shell::run("start", start, &env, external.timeout).await?;
             }
             if let Some(probe) = &external.ready {
                 crate::shell::ready(probe, external.timeout).await?;
             }
-            return Ok(topology);
+            return Ok(());
         }
-        topology.start_stores(logs).await?;
+        self.start_stores(logs).await?;
         for id in target.node_ids() {
-            topology.start_node(&id).await?;
+            self.start_node(&id).await?;
         }
-        topology.lb = match &target.lb_policy {
+        self.lb = match &target.lb_policy {
             None => None,
             Some(policy) => {
-                let nodes: Vec<(String, SocketAddr)> = topology
+                let nodes: Vec<(String, SocketAddr)> = self
                     .nodes
                     .iter()
                     .map(|n| (n.name.clone(), n.addr()))
                     .collect();
                 let mut backends = Vec::new();
                 for (name, addr) in nodes {
-                    let addr = topology.reach(&name, Link::Lb, addr).await?;
+                    let addr = self.reach(&name, Link::Lb, addr).await?;
                     backends.push((name, addr));
                 }
                 let mut lb = match target.lb {
@@ -98,7 +110,7 @@ impl Topology {
                 Some(lb)
             }
         };
-        Ok(topology)
+        Ok(())
     }
 
     /// Starts the Redis processes a `redis` target runs, in the order their roles need.

@@ -1,7 +1,9 @@
 //! Faults that are shell commands: a `kill -9` of the node the harness names in the
 //! environment loses sessions held in memory and none held by every node; a command that
 //! fails, one that hangs past its timeout, and a readiness probe that never answers are each
-//! reported on their fault with what went wrong, and the run goes on.
+//! reported on their fault with what went wrong, and the run goes on. A fault that could not
+//! be applied makes the verdict unknown (exit 3), listed first in the reports and as a failed
+//! JUnit case, unless the fault says `may-fail = true`.
 
 use serde_json::Value;
 
@@ -44,6 +46,7 @@ at = "2500ms"
 kind = "command"
 node = "node1"
 inject = "echo cannot reach $SESSIONBENCH_NODE >&2; exit 3"
+may-fail = true
 
 [[faults]]
 at = "3s"
@@ -71,8 +74,12 @@ fn detail(t: &Value, i: usize) -> String {
 #[test]
 fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
     let started = std::time::Instant::now();
-    let (code, results, _) = run_suite("commands", SUITE);
-    assert_eq!(code, Some(0), "{results}");
+    let (code, results, dir) = run_suite("commands", SUITE);
+    assert_eq!(
+        code,
+        Some(3),
+        "faults that failed leave the verdict unknown: {results}"
+    );
     assert!(
         started.elapsed().as_secs() < 40,
         "a hanging command does not hang the run"
@@ -106,5 +113,83 @@ fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
             unready.contains("readiness probe") && unready.contains("did not answer 200"),
             "{unready}"
         );
+        let failed: Vec<(bool, bool)> = (0..4)
+            .map(|i| {
+                let f = &t["faults"][i];
+                (f["failed"] == true, f["may-fail"] == true)
+            })
+            .collect();
+        assert_eq!(
+            failed,
+            [(false, false), (true, true), (true, false), (true, false)]
+        );
+        assert_eq!(t["verdict"], "unknown", "{}", t["reasons"]);
+        let reasons = t["reasons"].to_string();
+        assert!(
+            reasons.contains("the command fault on node3 at 3.0 s could not be applied")
+                && !reasons.contains("node1"),
+            "the failed faults, not the one that may fail: {reasons}"
+        );
     }
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    let warning = md
+        .lines()
+        .position(|l| l.contains("**Warning:** sticky: the command fault on node3 at 3.0 s"))
+        .expect("the failed fault is a warning");
+    let phases = md.find("Phases:").expect("phases");
+    assert!(
+        md[..phases].lines().count() > warning,
+        "listed before the details"
+    );
+    assert!(md.contains("on node1 at 2.5 s could not be applied: inject failed"));
+    assert!(md.contains("(may-fail: accepted)"), "{md}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("fault the command fault on node3 at 4.5 s applied")
+            && junit.contains("type=\"fault\""),
+        "{junit}"
+    );
+}
+
+#[test]
+fn a_fault_that_may_fail_leaves_the_verdict_alone_but_is_still_reported() {
+    let (code, results, dir) = run_suite(
+        "may-fail",
+        r#"
+[suite]
+name = "may-fail"
+duration = "2s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 4
+think-time = "50ms"
+
+[[targets]]
+name = "direct"
+strategy = "direct"
+
+[targets.expect]
+sessions-lost = "none"
+
+[[faults]]
+at = "1s"
+kind = "command"
+node = "node1"
+inject = "echo nothing to break >&2; exit 1"
+may-fail = true
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(t["verdict"], "pass");
+    assert_eq!(t["faults"][0]["failed"], true, "{t}");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains(
+            "**Warning:** direct: the command fault on node1 at 1.0 s could not be applied"
+        ) && md.contains("nothing to break")
+            && md.contains("(may-fail: accepted)"),
+        "{md}"
+    );
 }

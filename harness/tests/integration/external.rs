@@ -171,3 +171,64 @@ pub(crate) fn kill_leftovers(run_dir: &std::path::Path, targets: &[&str]) {
         }
     }
 }
+
+#[test]
+fn a_start_that_fails_half_way_runs_the_stop_command() {
+    let dir = super::run::tempdir("start-fails");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let suite = format!(
+        r#"
+[suite]
+name = "start-fails"
+duration = "3s"
+warm-up = "500ms"
+
+[[targets]]
+name = "half"
+strategy = "external"
+url = "http://127.0.0.1:{}"
+start = 'sleep 300 >/dev/null 2>&1 & echo $! > "$SESSIONBENCH_DIR/sleeper.pid"; echo the second half failed >&2; exit 1'
+stop = 'kill $(cat "$SESSIONBENCH_DIR/sleeper.pid") && touch "$SESSIONBENCH_DIR/stopped"'
+timeout = "5s"
+"#,
+        free_port()
+    );
+    let file = dir.join("suite.toml");
+    std::fs::write(&file, suite).expect("suite");
+    let out = super::run::sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("run"))
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the second half failed"), "{stderr}");
+    let stopped = dir.join("run/logs/half-commands/stopped").exists();
+    if !stopped {
+        kill_leftovers(&dir.join("run"), &["half"]);
+    }
+    assert!(stopped, "the stop command ran: {stderr}");
+    let pid_file = dir.join("run/logs/half-commands/sleeper.pid");
+    let pid = std::fs::read_to_string(&pid_file).expect("the start command ran");
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    // Gone, or a zombie waiting for init to reap it.
+    let alive = || {
+        std::fs::read_to_string(proc.join("stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|s| !s.trim_start().starts_with('Z'))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive() {
+        if std::time::Instant::now() > deadline {
+            kill_leftovers(&dir.join("run"), &["half"]);
+            panic!(
+                "the stop command did not run: pid {} outlived the run",
+                pid.trim()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

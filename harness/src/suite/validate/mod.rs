@@ -1053,6 +1053,7 @@ impl Check<'_> {
             latency,
             jitter,
             command,
+            may_fail: f.may_fail.unwrap_or(false),
         }
     }
 
