@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::run::run_suite;
+use super::run::{run_suite, run_users};
 
 const SUITE: &str = r#"
 [suite]
@@ -153,18 +153,11 @@ fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
 
 #[test]
 fn a_fault_that_may_fail_leaves_the_verdict_alone_but_is_still_reported() {
-    let (code, results, dir) = run_suite(
+    let (code, results, dir) = run_users(
         "may-fail",
+        "2s",
+        4,
         r#"
-[suite]
-name = "may-fail"
-duration = "2s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 4
-think-time = "50ms"
-
 [[targets]]
 name = "direct"
 strategy = "direct"

@@ -259,7 +259,7 @@ fn run_load(name: &str, duration: &str, rest: &str) -> (Option<i32>, Value, std:
 }
 
 /// [`run_load`] with `users` virtual users.
-fn run_users(
+pub(crate) fn run_users(
     name: &str,
     duration: &str,
     users: u32,
