@@ -11,6 +11,7 @@ mod node;
 mod progress;
 mod proxy;
 mod run;
+mod validate;
 
 pub use exit::ExitCode;
 
@@ -28,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run a suite: start each target, drive load and faults, check every session, report.
     Run(run::RunArgs),
+    /// Check a suite and show what a run of it would do (runs, processes, faults), starting
+    /// nothing. Exit 0, or 2 with every mistake named by file, line and key.
+    Validate(validate::ValidateArgs),
     /// Re-check a stored run from its plan.json and history.jsonl (writes results.json again).
     Check(check::CheckArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
@@ -55,6 +59,7 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::check(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Compare(args) => compare::run(args),

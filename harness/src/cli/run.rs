@@ -64,18 +64,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         print!("{}", suite::DEFAULT_SUITE);
         return Ok(ExitCode::Ok);
     }
-    let mut plan = match &a.suite {
-        Some(path) => suite::load(path)?,
-        None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
-    };
-    if a.quick {
-        plan = plan.quick().ok_or_else(|| {
-            CliError::Usage(format!(
-                "--quick: {} has no [quick] section to say what the quick run keeps",
-                plan_source(&a)
-            ))
-        })?;
-    }
+    let mut plan = plan_of(a.suite.as_deref(), a.quick)?;
     if let Some(d) = a.duration {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         if d <= plan.warm_up {
@@ -189,10 +178,22 @@ async fn drive(plan: &Plan, dir: &Path, quiet: bool) -> Result<bool, CliError> {
     Ok(driven?)
 }
 
-fn plan_source(a: &RunArgs) -> String {
-    a.suite
-        .as_ref()
-        .map_or("the default suite".into(), |p| p.display().to_string())
+/// The validated plan of `suite` (the embedded default suite without one), reduced to what
+/// its `[quick]` keeps with `quick`.
+pub(super) fn plan_of(suite: Option<&Path>, quick: bool) -> Result<Plan, CliError> {
+    let plan = match suite {
+        Some(path) => suite::load(path)?,
+        None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
+    };
+    if !quick {
+        return Ok(plan);
+    }
+    plan.quick().ok_or_else(|| {
+        CliError::Usage(format!(
+            "--quick: {} has no [quick] section to say what the quick run keeps",
+            suite.map_or("the default suite".into(), |p| p.display().to_string())
+        ))
+    })
 }
 
 fn default_dir(plan: &Plan) -> PathBuf {

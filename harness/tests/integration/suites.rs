@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::run::sessionbench;
+
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -69,4 +71,40 @@ fn shipped_suites_are_valid() {
         }
     }
     assert!(checked >= 10, "only {checked} suites found");
+}
+
+#[test]
+fn validate_shows_what_a_run_would_do_and_refuses_what_run_refuses() {
+    let out = sessionbench()
+        .args(["validate", "suites/strategies.toml", "--quick"])
+        .output()
+        .expect("validate");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("28 runs of 4s each"), "{text}");
+    assert!(
+        text.contains("delta-sync/failure: delta-sync behind the reference LB (round-robin); 4 processes to start"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fault: at 2s kill node2, healed 2s later"),
+        "{text}"
+    );
+    assert!(text.contains("redis-cluster/capacity"), "{text}");
+    let json = sessionbench()
+        .args(["validate", "suites/smoke.toml", "--json"])
+        .output()
+        .expect("validate --json");
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("the plan as JSON");
+    assert_eq!(plan["name"], "smoke");
+    let bad = sessionbench()
+        .args(["validate", "suites/invalid/unknown-key.toml"])
+        .output()
+        .expect("validate");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unknown-key.toml:4:1"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

@@ -1,0 +1,142 @@
+//! `sessionbench validate SUITE`: the suite checked and what a run of it would do, shown
+//! without starting anything, so a suite can be reviewed (or checked in CI) before it runs.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit::{CliError, ExitCode};
+use super::run::plan_of;
+use crate::plan::{FaultPlan, LbKind, LoadModel, Plan, Workload};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Suite file (TOML). Without one, the embedded default suite.
+    suite: Option<PathBuf>,
+    /// Show what `run --quick` would run.
+    #[arg(long)]
+    quick: bool,
+    /// Print the whole resolved plan as JSON (what a run's plan.json holds) instead.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
+    let plan = plan_of(a.suite.as_deref(), a.quick)?;
+    if a.json {
+        let text =
+            serde_json::to_string_pretty(&plan).map_err(|e| CliError::BadRun(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", describe(&plan));
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The plan for a reader: the suite, then each run with its processes, load and faults.
+fn describe(plan: &Plan) -> String {
+    let runs = plan.runs();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "suite `{}` ({}): valid. {} runs of {} each ({} warm-up), about {} of load; seed {}.",
+        plan.name,
+        plan.source,
+        runs.len(),
+        show(plan.duration),
+        show(plan.warm_up),
+        show(plan.duration * u32::try_from(runs.len()).unwrap_or(u32::MAX)),
+        plan.seed
+    );
+    let _ = writeln!(
+        out,
+        "Every process listens on a free loopback port chosen when it starts. The driver \
+         counts as saturated past a send-lag p99 of {} us or {}% of its cores.",
+        plan.driver_limits.send_lag_us, plan.driver_limits.cpu_percent
+    );
+    for run in &runs {
+        let t = run.target;
+        let mut what = t.strategy_label();
+        if let Some(policy) = &t.lb_policy {
+            let lb = match t.lb {
+                LbKind::Reference => "the reference LB",
+                other => other.name(),
+            };
+            let _ = write!(what, " behind {lb} ({policy})");
+        }
+        let _ = writeln!(
+            out,
+            "\n{}: {what}; {} processes to start",
+            run.name,
+            t.processes()
+        );
+        let _ = writeln!(out, "  load: {}", load(run.workload));
+        if run.faults.is_empty() {
+            let _ = writeln!(out, "  faults: none");
+        }
+        for f in run.faults {
+            let _ = writeln!(out, "  fault: {}", fault(f));
+        }
+    }
+    out
+}
+
+fn load(w: &Workload) -> String {
+    let model = match w.model {
+        LoadModel::Closed { virtual_users } => format!("{virtual_users} users"),
+        LoadModel::Open {
+            arrival_rate,
+            max_sessions_in_flight,
+        } => {
+            format!("{arrival_rate} sessions/s arriving (at most {max_sessions_in_flight} at once)")
+        }
+    };
+    let m = w.mix;
+    format!(
+        "{model}, think time {} (±{:.0}%), {} operations per session; mix read {} / write {} / \
+         counter {} / logout {}",
+        show(w.think_time),
+        w.think_time_jitter * 100.0,
+        w.ops_per_session,
+        m.read,
+        m.write,
+        m.counter,
+        m.logout
+    )
+}
+
+fn fault(f: &FaultPlan) -> String {
+    let mut line = format!("at {} {}", show(f.at), f.kind.name());
+    if !f.node.is_empty() {
+        let _ = write!(line, " {}", f.node);
+    }
+    if let Some(link) = f.link {
+        let _ = write!(line, " (its {} link)", link.name());
+    }
+    if let Some(latency) = f.latency {
+        let _ = write!(line, " +{} each way", show(latency));
+    }
+    if let Some(c) = &f.command {
+        let _ = write!(line, ": `{}`", c.inject);
+    }
+    if let Some(interval) = f.interval {
+        let _ = write!(line, ", {} apart", show(interval));
+    }
+    match f.heal_after {
+        _ if crate::faults::heals_itself(f) => {} // Over once applied.
+        Some(after) => {
+            let _ = write!(line, ", healed {} later", show(after));
+        }
+        None => line.push_str(", lasting to the end"),
+    }
+    if f.may_fail {
+        line.push_str(" (may fail)");
+    }
+    line
+}
+
+fn show(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
