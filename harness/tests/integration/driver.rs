@@ -53,9 +53,11 @@ fn a_run_on_an_idle_machine_is_not_saturated_and_reports_the_nodes_own_latency()
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     assert!(t["thresholds"][0].get("unsure").is_none(), "{t}");
+    // A single second may still be marked: its p99 is the fifth-worst of ~500 starts, and one
+    // scheduling hiccup of the machine makes it. The run as a whole is what is judged.
     let timeline = t["timeline"].as_array().expect("timeline");
-    assert!(timeline.iter().all(|s| s.get("driver-saturated").is_none()));
     assert!(timeline.iter().any(|s| s["driver-cpu-percent"].is_f64()));
+    assert!(timeline.iter().any(|s| s["send-lag-p99-ms"].is_f64()));
     // The node timed every request it answered; its handling is a part of what the client saw.
     let server = &t["server-latency-ms"];
     let client = &t["latency-ms"];
