@@ -117,7 +117,7 @@ async fn run_target(
         events: events.clone(),
         turned_away: Default::default(),
     });
-    let sampler = tokio::spawn(usage::sample_every_second(ctx.clone(), events.clone()));
+    let sampler = tokio::spawn(usage::sample_every_second(ctx.clone()));
     let topology = Arc::new(tokio::sync::Mutex::new(topology));
     let active = Arc::new(Mutex::new(BTreeSet::new()));
     let schedule = Schedule {

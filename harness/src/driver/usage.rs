@@ -5,17 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::history::Record;
 use crate::load::LoadContext;
 
 /// Samples every second from `ctx.t0` until aborted; the caller sends the last one at the end.
-pub async fn sample_every_second(ctx: Arc<LoadContext>, events: mpsc::UnboundedSender<Record>) {
+pub async fn sample_every_second(ctx: Arc<LoadContext>) {
     for k in 0u32.. {
         crate::timer::sleep_until(ctx.t0 + Duration::from_secs(u64::from(k))).await;
-        let _ = events.send(sample(&ctx, Instant::now()));
+        let _ = ctx.events.send(sample(&ctx, Instant::now()));
     }
 }
 
@@ -30,7 +29,7 @@ pub fn sample(ctx: &LoadContext, now: Instant) -> Record {
     });
     Record::DriverSample {
         target: ctx.target.clone(),
-        at_us: u64::try_from(now.saturating_duration_since(ctx.t0).as_micros()).unwrap_or(u64::MAX),
+        at_us: ctx.us(now),
         cpu_us,
         cores: cores(),
         turned_away: ctx.turned_away.load(std::sync::atomic::Ordering::Relaxed),

@@ -38,7 +38,8 @@ pub struct LoadContext {
 }
 
 impl LoadContext {
-    fn us(&self, t: Instant) -> u64 {
+    /// Microseconds from the target's time 0, as records give them.
+    pub fn us(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.t0).as_micros()).unwrap_or(u64::MAX)
     }
 }
