@@ -2,7 +2,7 @@
 //! that start and stop an external target. A command runs under `sh -c` in a process group
 //! of its own and is killed whole when it outlives its timeout; probes go to loopback only.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,7 +14,15 @@ use tokio::process::Command;
 
 use crate::load::Client;
 use crate::plan::Probe;
-use crate::topology::StartError;
+
+/// A command that failed, timed out or could not run, or a probe that never answered.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} command `{script}` failed: {detail}")]
+pub struct CommandError {
+    pub what: String,
+    pub script: String,
+    pub detail: String,
+}
 
 /// How much of a failed command's output its error keeps (the end of it).
 const OUTPUT_KEPT: usize = 2_000;
@@ -34,8 +42,8 @@ pub async fn run(
     script: &str,
     env: &[(String, String)],
     timeout: Duration,
-) -> Result<(), StartError> {
-    let failed = |detail: String| StartError::Command {
+) -> Result<(), CommandError> {
+    let failed = |detail: String| CommandError {
         what: what.into(),
         script: script.into(),
         detail,
@@ -101,7 +109,7 @@ fn tail(output: &[u8]) -> String {
 }
 
 /// Polls `probe` until it answers its status, up to `timeout`.
-pub async fn ready(probe: &Probe, timeout: Duration) -> Result<(), StartError> {
+pub async fn ready(probe: &Probe, timeout: Duration) -> Result<(), CommandError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = String::from("no answer");
     while tokio::time::Instant::now() < deadline {
@@ -119,7 +127,7 @@ pub async fn ready(probe: &Probe, timeout: Duration) -> Result<(), StartError> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(StartError::Command {
+    Err(CommandError {
         what: "readiness probe".into(),
         script: format!("GET http://{}{}", probe.addr, probe.path),
         detail: format!(
@@ -130,32 +138,12 @@ pub async fn ready(probe: &Probe, timeout: Duration) -> Result<(), StartError> {
     })
 }
 
-/// Parses `http://HOST:PORT/PATH` with HOST on loopback (traffic stays on this machine).
-pub fn loopback_url(url: &str) -> Result<(SocketAddr, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let addr: SocketAddr = host
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .map_err(|_| format!("`{host}` is not HOST:PORT with an IP address or localhost"))?;
-    if !addr.ip().is_loopback() {
-        return Err(format!("{} is not a loopback address", addr.ip()));
-    }
-    let path = if path.is_empty() { "/" } else { path };
-    Ok((addr, path.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn detail(e: StartError) -> String {
-        match e {
-            StartError::Command { detail, .. } => detail,
-            other => panic!("not a command error: {other}"),
-        }
+    fn detail(e: CommandError) -> String {
+        e.detail
     }
 
     #[tokio::test]
@@ -204,21 +192,5 @@ mod tests {
             .is_some_and(|s| s != "Z" && s != "X");
         assert!(!alive, "the background sleep was killed: {state}");
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn probes_stay_on_loopback() {
-        assert_eq!(
-            loopback_url("http://127.0.0.1:8080/healthz"),
-            Ok(("127.0.0.1:8080".parse().expect("addr"), "/healthz".into()))
-        );
-        assert_eq!(
-            loopback_url("http://localhost:81"),
-            Ok(("127.0.0.1:81".parse().expect("addr"), "/".into()))
-        );
-        assert!(loopback_url("http://[::1]:81/x").is_ok());
-        assert!(loopback_url("http://10.1.2.3:80/").is_err());
-        assert!(loopback_url("https://127.0.0.1:443/").is_err());
-        assert!(loopback_url("http://example.com/").is_err());
     }
 }

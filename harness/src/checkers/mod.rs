@@ -153,7 +153,7 @@ impl Checker {
                 }
             }
             Outcome::Fail => {
-                if op.error.as_deref() == Some("no-session") && !self.logout_unknown {
+                if op.no_session() && !self.logout_unknown {
                     self.lost = true;
                     let node = op.node.as_deref().unwrap_or("?");
                     let last = self.last_node.as_deref().unwrap_or("?");
@@ -255,6 +255,7 @@ fn order(view: &View) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::NO_SESSION;
 
     /// A tiny history builder: each call appends one operation, 1 ms apart.
     struct H(Vec<Op>);
@@ -282,7 +283,7 @@ mod tests {
                 }),
                 node: Some(node.into()),
                 outcome,
-                error: (outcome == Outcome::Fail).then(|| "no-session".to_string()),
+                error: (outcome == Outcome::Fail).then(|| NO_SESSION.to_string()),
                 view,
             });
             self

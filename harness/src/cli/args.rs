@@ -1,7 +1,6 @@
 //! Value parsers shared by the subcommands' arguments.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use clap::ValueEnum;
 use tokio::net::TcpListener;
@@ -19,35 +18,7 @@ pub enum OutputFormat {
     Json,
 }
 
-/// `30s`, `500ms`, `30m`: humantime durations, as in suite files.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration like 500ms, 30s or 30m: {e}"))
-}
-
-/// Node ids double as cookie routes and header values.
-pub fn node_id(s: &str) -> Result<String, String> {
-    if sessionbench_targets::app::is_node_id(s) {
-        Ok(s.to_string())
-    } else {
-        Err(format!("`{s}` must be 1 to 64 of A-Z a-z 0-9 `-` `_`"))
-    }
-}
-
-/// Cookie names: an RFC 6265 token, kept to the characters every stack accepts.
-pub fn cookie_name(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "`{s}` is not a cookie name (1 to 64 of A-Z a-z 0-9 `-` `_`)"
-        ))
-    }
-}
+pub use sessionbench_targets::spec::{duration, node_id};
 
 /// Binds `addr` (port 0 picks one) and returns the listener with the address it got.
 pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), CliError> {

@@ -7,7 +7,6 @@ use clap::Args;
 use sessionbench_reports::{CompareOptions, Comparison, Results};
 
 use super::args::OutputFormat;
-use super::check::read_results;
 use super::exit::{CliError, ExitCode};
 
 /// How to judge a comparison; shared by `compare` and `run --baseline`.
@@ -88,7 +87,7 @@ pub fn load(path: &Path) -> Result<Results, CliError> {
     } else {
         path.to_path_buf()
     };
-    read_results(&file)
+    Ok(crate::run_dir::RunDir::read_results(&file)?)
 }
 
 fn percentage(s: &str) -> Result<f64, String> {

@@ -38,6 +38,9 @@ pub enum CliError {
     /// The run could not go on (a process would not start, a directory not be made).
     #[error("{0}")]
     Driver(#[from] crate::driver::DriverError),
+    /// A run's files could not be written, or a stored run read.
+    #[error("{0}")]
+    RunDir(#[from] crate::run_dir::RunDirError),
     /// Binding, spawning or serving failed.
     #[error("{what}: {source}")]
     Io {
@@ -55,7 +58,11 @@ impl CliError {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Usage(_) | Self::Suite(_) | Self::BadRun(_) => ExitCode::Usage,
+            Self::Usage(_)
+            | Self::Suite(_)
+            | Self::BadRun(_)
+            | Self::RunDir(crate::run_dir::RunDirError::Unreadable(_)) => ExitCode::Usage,
+            Self::RunDir(crate::run_dir::RunDirError::Io { .. }) => ExitCode::Internal,
             Self::Io { .. } | Self::Driver(_) => ExitCode::Internal,
         }
     }

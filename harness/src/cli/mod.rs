@@ -43,9 +43,9 @@ enum Command {
     /// decode time, and which survive a field added, removed or renamed.
     Codecs(codecs::CodecsArgs),
     /// Run a reference session node (the app server of every strategy).
-    Node(node::NodeArgs),
+    Node(Box<sessionbench_targets::spec::NodeSpec>),
     /// Run the reference load balancer in front of session nodes.
-    Lb(lb::LbArgs),
+    Lb(sessionbench_targets::spec::LbSpec),
     /// Run a TCP fault proxy (latency, bandwidth, blackhole, reset, refuse) in front of one
     /// upstream.
     Proxy(proxy::ProxyArgs),
@@ -64,7 +64,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Compare(args) => compare::run(args),
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
-        Command::Node(args) => node::run(args).map(|()| ExitCode::Ok),
+        Command::Node(args) => node::run(*args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
         Command::Proxy(args) => proxy::run(args).map(|()| ExitCode::Ok),
         Command::Exec(args) => exec::run(args).map(|()| ExitCode::Ok),

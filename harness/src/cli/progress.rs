@@ -80,7 +80,7 @@ impl Progress {
                     Outcome::Fail => self.failed += 1,
                     Outcome::Indeterminate => self.unknown += 1,
                 }
-                self.lost += u64::from(op.error.as_deref() == Some("no-session"));
+                self.lost += u64::from(op.no_session());
             }
             Record::Fault(_) => self.faults += 1,
             Record::TargetEnd { .. } => {

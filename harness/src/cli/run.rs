@@ -9,11 +9,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::args;
 use super::exit::{CliError, ExitCode};
-use crate::history::{self, Record};
+use crate::history::Record;
 use crate::plan::Plan;
-use crate::{driver, results, suite};
+use crate::run_dir::RunDir;
+use crate::{driver, suite};
 
-use super::check::{SUITE_COPY, finish, write_json};
+use super::check::finish;
 use super::compare::{self, JudgeArgs};
 use super::progress::Progress;
 
@@ -91,17 +92,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     }
     // Read before the run, so a bad baseline fails fast.
     let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
-    let dir = a.out.clone().unwrap_or_else(|| default_dir(&plan));
-    std::fs::create_dir_all(&dir)
-        .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
-    write_json(&dir.join("plan.json"), &plan)?;
-    if let Some(path) = &a.suite {
-        let copy = dir.join(SUITE_COPY);
-        std::fs::copy(path, &copy).map_err(CliError::io(format!(
-            "cannot copy the suite to {}",
-            copy.display()
-        )))?;
-    }
+    let path = a.out.clone().unwrap_or_else(|| default_dir(&plan));
+    let dir = RunDir::create(&path, &plan, a.suite.as_deref())?;
     if !a.quiet {
         let scenarios = match plan.scenarios.len() {
             0 => String::new(),
@@ -112,18 +104,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             plan.name,
             plan.targets.len(),
             humantime::format_duration(plan.duration),
-            dir.display()
+            dir.path().display()
         );
     }
     let interrupted = args::runtime(None)
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(drive(&plan, &dir, a.quiet))?;
-    let history =
-        history::read(&dir.join("history.jsonl")).map_err(|e| CliError::BadRun(e.to_string()))?;
-    let mut results = results::build(&plan, &history);
-    if a.strict {
-        results.fail_unsure_thresholds();
-    }
+    let results = dir.check(&plan, a.strict)?;
     let comparison = baseline
         .as_ref()
         .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));
@@ -137,7 +124,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
 
 /// Runs the driver with the history writer and the progress line listening, and Ctrl-C (or
 /// SIGTERM) turned into a clean stop. Returns whether the run was interrupted.
-async fn drive(plan: &Plan, dir: &Path, quiet: bool) -> Result<bool, CliError> {
+async fn drive(plan: &Plan, dir: &RunDir, quiet: bool) -> Result<bool, CliError> {
     let (events, mut records) = mpsc::unbounded_channel::<Record>();
     let (cancel_tx, cancel) = watch::channel(false);
     let signals = tokio::spawn(async move {
@@ -148,9 +135,8 @@ async fn drive(plan: &Plan, dir: &Path, quiet: bool) -> Result<bool, CliError> {
             let _ = cancel_tx.send(true);
         }
     });
-    let path = dir.join("history.jsonl");
-    let mut writer = history::Writer::create(&path)
-        .map_err(CliError::io(format!("cannot create {}", path.display())))?;
+    let path = dir.file(RunDir::HISTORY);
+    let mut writer = dir.history_writer()?;
     let recorder = tokio::spawn(async move {
         let mut progress = Progress::new(quiet);
         let mut last_flush = tokio::time::Instant::now();

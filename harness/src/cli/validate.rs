@@ -125,7 +125,7 @@ fn fault(f: &FaultPlan) -> String {
         let _ = write!(line, ", {} apart", show(interval));
     }
     match f.heal_after {
-        _ if crate::faults::heals_itself(f) => {} // Over once applied.
+        _ if f.heals_itself() => {} // Over once applied.
         Some(after) => {
             let _ = write!(line, ", healed {} later", show(after));
         }

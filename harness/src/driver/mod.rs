@@ -15,8 +15,10 @@ use tokio::time::Instant;
 
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
-use crate::load::{Client, LoadContext, Protocol, run_load};
+use crate::load::{Client, LoadContext, run_load};
 use crate::plan::{FaultKind, FaultPlan, Plan, Run};
+use crate::protocol::Protocol;
+use crate::run_dir::RunDir;
 use crate::topology::{StartError, Topology};
 
 /// Why a run could not go on.
@@ -42,11 +44,11 @@ pub enum DriverError {
 /// Runs every target of `plan` in turn. Returns `true` if `cancel` cut the run short.
 pub async fn run(
     plan: &Plan,
-    run_dir: &Path,
+    run_dir: &RunDir,
     events: mpsc::UnboundedSender<Record>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<bool, DriverError> {
-    let logs = run_dir.join("logs");
+    let logs = run_dir.logs();
     std::fs::create_dir_all(&logs).map_err(|source| DriverError::Dir {
         dir: logs.display().to_string(),
         source,
@@ -305,10 +307,7 @@ impl Schedule {
         );
         self.set_active(index, true);
         // A graceful stop ends the node's counters: keep what it counted so far.
-        if matches!(
-            fault.kind,
-            FaultKind::Stop | FaultKind::Restart | FaultKind::Deploy | FaultKind::RemoveNode
-        ) {
+        if fault.kind.ends_node_gracefully() {
             collect_metrics(
                 &self.target,
                 &self.topology,
@@ -334,7 +333,7 @@ impl Schedule {
             self.set_active(index, false);
             return;
         }
-        let healed = if faults::heals_itself(&fault) {
+        let healed = if fault.heals_itself() {
             Ok(())
         } else {
             let Some(after) = fault.heal_after else {

@@ -51,7 +51,7 @@ fn env(fault: &FaultPlan, topology: &Topology) -> Vec<(String, String)> {
 
 async fn ready(c: &CommandPlan) -> Result<(), StartError> {
     match &c.ready {
-        Some(probe) => shell::ready(probe, c.timeout).await,
+        Some(probe) => Ok(shell::ready(probe, c.timeout).await?),
         None => Ok(()),
     }
 }

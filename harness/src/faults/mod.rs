@@ -4,32 +4,13 @@ mod command;
 
 use std::time::Duration;
 
+use sessionbench_targets::codec::Schema;
+
 use crate::plan::{FaultKind, FaultPlan};
 use crate::topology::{Links, StartError, Topology, flush};
 
 /// How long a stopped node may take to drain before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// Whether this fault is over as soon as it was injected: a kind that heals itself, or a
-/// command fault without a heal command.
-pub fn heals_itself(fault: &FaultPlan) -> bool {
-    kind_heals_itself(fault.kind) || fault.command.as_ref().is_some_and(|c| c.heal.is_none())
-}
-
-/// Whether a fault of `kind` is over as soon as it was injected (a restart, a scale-out) or
-/// waits for its heal.
-pub fn kind_heals_itself(kind: FaultKind) -> bool {
-    matches!(
-        kind,
-        FaultKind::Restart
-            | FaultKind::Deploy
-            | FaultKind::RollingRestart
-            | FaultKind::LbRestart
-            | FaultKind::AddNode
-            | FaultKind::StoreRestart
-            | FaultKind::StoreFlush
-    )
-}
 
 /// Injects `fault`. A restart also brings the node back and a scale-out starts a new one:
 /// both are over when this returns. (A rolling restart is the driver's: it restarts the
@@ -65,7 +46,10 @@ pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), St
         FaultKind::Pause => node.pause(),
         FaultKind::Deploy => {
             node.terminate(STOP_GRACE).await;
-            node.set_arg("--session-schema", "2");
+            if let Some(spec) = node.node_spec() {
+                // The next release: its session type has a field the last one's has not.
+                spec.store.session_schema = Schema::V2;
+            }
             node.restart().await?;
         }
         _ => {}

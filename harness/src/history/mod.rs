@@ -65,6 +65,10 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// The error of an operation whose answer meant "not signed in": the session is gone. (The
+/// reference node answers with this code; an API's `logged-out` rule maps its answer to it.)
+pub const NO_SESSION: &str = "no-session";
+
 /// One operation: its invocation and its single completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,6 +101,11 @@ pub struct Op {
 }
 
 impl Op {
+    /// Whether the answer said the session is gone.
+    pub fn no_session(&self) -> bool {
+        self.error.as_deref() == Some(NO_SESSION)
+    }
+
     /// A read of `session` on target `t` (times in µs), answered 200 if `outcome` is ok:
     /// what the analysis tests build histories from.
     #[cfg(test)]

@@ -2,15 +2,15 @@
 //! (so `ip-hash` and nginx see distinct clients), carrying a cookie jar, and doing its I/O
 //! inline on its own task (the same exchange code as the load balancer's).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use bytes::Bytes;
-use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
-use hyper::{Method, StatusCode};
+use hyper::Method;
+use hyper::header::{COOKIE, HOST, HeaderMap, HeaderValue, SET_COOKIE};
 use sessionbench_targets::http1::Conn;
 use tokio::net::TcpSocket;
+
+use crate::protocol::{Call, Reply};
 
 /// Largest answer read; session views with large padding stay far below.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
@@ -21,44 +21,6 @@ pub fn source_address(i: u64) -> IpAddr {
     let a = 1 + (i / 250) % 254;
     let b = 1 + i % 250;
     IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, 1))
-}
-
-/// One request: what a protocol makes of an operation.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub method: Method,
-    /// Path and query (most of the node protocol's are fixed).
-    pub path: Cow<'static, str>,
-    /// Beyond `Host` and `Cookie` (which the client sets; a `Host` here replaces its own).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Vec<u8>,
-}
-
-impl Call {
-    pub fn new(method: Method, path: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            method,
-            path: path.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    /// With a JSON body.
-    pub fn json(mut self, body: &serde_json::Value) -> Self {
-        self.headers
-            .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        self.body = serde_json::to_vec(body).expect("a JSON value serialises");
-        self
-    }
-}
-
-/// An answer.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
 }
 
 /// Why a request got no answer.
@@ -228,6 +190,8 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use hyper::header::CONTENT_TYPE;
 
     use super::*;
 

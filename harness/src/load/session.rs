@@ -15,9 +15,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::client::{Client, SendFailure, source_address};
-use super::protocol::{Protocol, Reading, Step};
-use crate::history::{Op, OpKind, Outcome, Record};
+use crate::history::{NO_SESSION, Op, OpKind, Outcome, Record};
 use crate::plan::{LoadModel, Mix, Workload};
+use crate::protocol::{Protocol, Reading, Step};
 
 /// What every virtual user of one target shares.
 #[derive(Debug)]
@@ -169,7 +169,7 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
             }
             kind => s.op(kind, k, None, intended).await,
         };
-        if done.error.as_deref() == Some("no-session") {
+        if done.error.as_deref() == Some(NO_SESSION) {
             return true; // Lost: the user would log in again, as a new session.
         }
         if !done.unavailable {

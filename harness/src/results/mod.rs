@@ -16,6 +16,7 @@ use sessionbench_reports::{
     ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
     RunOf, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
 };
+use sessionbench_targets::app::{Handling, MetricsView};
 
 use crate::checkers::{self, Finding, Kind};
 use crate::history::{FaultPhase, Op, OpKind, Outcome, Record};
@@ -57,44 +58,23 @@ struct NodeCounters {
 
 impl NodeCounters {
     fn add(&mut self, metrics: &serde_json::Value) {
-        let get = |section: &serde_json::Value, k: &str| {
-            section
-                .get(k)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
+        // A record the node did not write as /metrics (a hand-edited history) adds nothing.
+        let Ok(m) = serde_json::from_value::<MetricsView>(metrics.clone()) else {
+            return;
         };
-        if let Some(r) = metrics.get("replication") {
+        if let Some(r) = &m.replication {
             let (bytes, messages) = self.replication.unwrap_or_default();
-            self.replication = Some((
-                bytes + get(r, "bytes-sent"),
-                messages + get(r, "messages-sent"),
-            ));
-            self.undecodable += get(r, "sessions-undecodable");
+            self.replication = Some((bytes + r.bytes_sent, messages + r.messages_sent));
+            self.undecodable += r.sessions_undecodable;
         }
-        if let Some(s) = metrics.get("store-traffic") {
+        if let Some(s) = &m.store_traffic {
             let (written, read) = self.store.unwrap_or_default();
-            self.store = Some((
-                written + get(s, "bytes-written"),
-                read + get(s, "bytes-read"),
-            ));
-            self.undecodable += get(s, "sessions-undecodable");
+            self.store = Some((written + s.bytes_written, read + s.bytes_read));
+            self.undecodable += s.sessions_undecodable;
         }
-        if let Some(buckets) = metrics
-            .get("handling")
-            .and_then(|h| h.get("buckets"))
-            .and_then(serde_json::Value::as_array)
-        {
-            let h = self.handling.get_or_insert_with(|| {
-                Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("static bounds")
-            });
-            for pair in buckets.iter().filter_map(serde_json::Value::as_array) {
-                if let [ns, count] = pair.as_slice() {
-                    let (Some(ns), Some(count)) = (ns.as_u64(), count.as_u64()) else {
-                        continue;
-                    };
-                    let _ = h.record_n(ns.max(1), count);
-                }
-            }
+        if !m.handling.buckets.is_empty() {
+            m.handling
+                .merge_into(self.handling.get_or_insert_with(Handling::histogram));
         }
     }
 

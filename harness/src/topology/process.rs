@@ -9,6 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sessionbench_targets::readiness::Ready;
+use sessionbench_targets::spec::{LbSpec, NodeSpec};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -28,12 +29,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{what} command `{script}` failed: {detail}")]
-    Command {
-        what: String,
-        script: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    Command(#[from] crate::shell::CommandError),
     #[error("`{program}` is not installed (not found on PATH); ci/setup installs it")]
     Missing { program: String },
     #[error("`{name}` was not ready within {READY_TIMEOUT:?} (log: {log})")]
@@ -48,6 +45,8 @@ pub enum StartError {
     },
     #[error("the load balancer refused the new backend: {detail}")]
     Admin { detail: String },
+    #[error("the plan asks for what a process cannot be: {0}")]
+    Plan(String),
     #[error("store process `{name}`: {source}")]
     Store {
         name: String,
@@ -56,11 +55,32 @@ pub enum StartError {
     },
 }
 
+/// What a child runs: a reference node or balancer from its spec (a restart writes the spec's
+/// arguments again, so a change to the spec takes effect there), or another program.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    Node(Box<NodeSpec>),
+    Lb(Box<LbSpec>),
+    /// `exec -- PROGRAM ARGS…`, listening on a fixed address.
+    Program(Vec<String>),
+}
+
+impl Launch {
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            Self::Node(spec) => spec.to_args(),
+            Self::Lb(spec) => spec.to_args(),
+            Self::Program(args) => args.clone(),
+        }
+    }
+}
+
 /// A running child; SIGKILLed when dropped.
 #[derive(Debug)]
 pub struct Process {
     pub name: String,
-    pub args: Vec<String>,
+    /// What it runs: restarts run it again, as it is then.
+    pub launch: Launch,
     pub ready: Ready,
     /// For a program that prints no readiness line: it is ready once this address accepts.
     listens: Option<SocketAddr>,
@@ -109,9 +129,10 @@ fn spawn(name: &str, args: &[String], log: &Path, pipe_stdout: bool) -> Result<C
 }
 
 impl Process {
-    /// Runs this executable with `args`, stderr appended to `log`, and waits for readiness.
-    pub async fn start(name: &str, args: Vec<String>, log: &Path) -> Result<Self, StartError> {
-        let mut child = spawn(name, &args, log, true)?;
+    /// Runs this executable as `launch` says, stderr appended to `log`, and waits for its
+    /// readiness line.
+    pub async fn start(name: &str, launch: Launch, log: &Path) -> Result<Self, StartError> {
+        let mut child = spawn(name, &launch.args(), log, true)?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let not_ready = || StartError::NotReady {
             name: name.into(),
@@ -134,7 +155,7 @@ impl Process {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self {
             name: name.into(),
-            args,
+            launch,
             ready,
             listens: None,
             log: log.to_path_buf(),
@@ -161,16 +182,16 @@ impl Process {
         }
         let mut all = vec!["exec".to_string(), "--".into(), program.into()];
         all.extend_from_slice(args);
-        Self::start_listening(name, all, addr, log).await
+        Self::start_listening(name, Launch::Program(all), addr, log).await
     }
 
     async fn start_listening(
         name: &str,
-        args: Vec<String>,
+        launch: Launch,
         addr: SocketAddr,
         log: &Path,
     ) -> Result<Self, StartError> {
-        let mut child = spawn(name, &args, log, false)?;
+        let mut child = spawn(name, &launch.args(), log, false)?;
         let not_ready = || StartError::NotReady {
             name: name.into(),
             log: log.display().to_string(),
@@ -190,7 +211,7 @@ impl Process {
         }
         Ok(Self {
             name: name.into(),
-            args,
+            launch,
             ready: Ready {
                 ready: "program".into(),
                 id: name.into(),
@@ -247,48 +268,44 @@ impl Process {
         }
     }
 
-    /// Rewrites `--listen` (and `--cluster-listen`) to the ports the process got, so a restart
-    /// comes back on them: the load balancer and the peers keep pointing there.
+    /// Pins the spec's listen addresses (and the cluster's) to the ports the process got, so
+    /// a restart comes back on them: the load balancer and the peers keep pointing there.
     pub fn pin_ports(&mut self) {
-        self.set_arg("--listen", &self.ready.addr.to_string());
-        if let Some(cluster) = self.ready.cluster {
-            self.set_arg("--cluster-listen", &cluster.to_string());
+        match &mut self.launch {
+            Launch::Node(spec) => {
+                spec.listen = self.ready.addr;
+                if let Some(cluster) = self.ready.cluster {
+                    spec.store.cluster_listen = cluster;
+                }
+            }
+            Launch::Lb(spec) => spec.listen = self.ready.addr,
+            Launch::Program(_) => {}
         }
     }
 
-    /// Changes the value of `flag` for the next restart (e.g. a deploy's new session schema).
-    pub fn set_arg(&mut self, flag: &str, value: &str) {
-        if let Some(i) = self.args.iter().position(|a| a == flag) {
-            if let Some(slot) = self.args.get_mut(i + 1) {
-                *slot = value.to_string();
-            }
+    /// The node's spec, to change for its next restart (a deploy's schema, its peers).
+    pub fn node_spec(&mut self) -> Option<&mut NodeSpec> {
+        match &mut self.launch {
+            Launch::Node(spec) => Some(spec),
+            _ => None,
         }
     }
 
-    /// Replaces every `flag VALUE` pair with one per value (e.g. the `--peer` list).
-    pub fn set_repeated(&mut self, flag: &str, values: &[String]) {
-        let mut kept = Vec::with_capacity(self.args.len());
-        let mut args = std::mem::take(&mut self.args).into_iter();
-        while let Some(a) = args.next() {
-            if a == flag {
-                args.next();
-            } else {
-                kept.push(a);
-            }
+    /// The balancer's spec, to change for its next restart (a backend added at run time).
+    pub fn lb_spec(&mut self) -> Option<&mut LbSpec> {
+        match &mut self.launch {
+            Launch::Lb(spec) => Some(spec),
+            _ => None,
         }
-        for v in values {
-            kept.extend([flag.to_string(), v.clone()]);
-        }
-        self.args = kept;
     }
 
     /// Starts the same command again (same id, same port), e.g. after a kill.
     pub async fn restart(&mut self) -> Result<(), StartError> {
         let again = match self.listens {
             Some(addr) => {
-                Self::start_listening(&self.name, self.args.clone(), addr, &self.log).await?
+                Self::start_listening(&self.name, self.launch.clone(), addr, &self.log).await?
             }
-            None => Self::start(&self.name, self.args.clone(), &self.log).await?,
+            None => Self::start(&self.name, self.launch.clone(), &self.log).await?,
         };
         *self = again;
         Ok(())

@@ -10,14 +10,17 @@ use hyper::Method;
 use serde_json::json;
 
 use super::links::Links;
-use super::process::{Process, StartError};
+use super::process::{Launch, Process, StartError};
 use super::real_lb::RealLb;
 use super::store::{self, Role};
+use sessionbench_targets::names::NamedAddr;
+use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
+
 use crate::load::Client;
 use crate::plan::{LbKind, Link, RedisPlan, TargetPlan};
 
 /// How often the LB checks its backends during a run.
-const HEALTH_INTERVAL: &str = "500ms";
+const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct Topology {
@@ -158,93 +161,65 @@ impl Topology {
     async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
         let target = self.target.clone();
         let t = &target;
-        let mut args: Vec<String> = [
-            "node",
-            "--id",
-            id,
-            "--listen",
-            "127.0.0.1:0",
-            "--threads",
-            "1",
-            "--cookie",
-            &t.cookie,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend([
-            "--max-inactive".into(),
-            humantime::format_duration(t.max_inactive).to_string(),
-        ]);
-        args.extend(["--padding-bytes".into(), t.padding_bytes.to_string()]);
-        // Always named, so that a `deploy` can move the node to the next schema.
-        args.extend(["--session-schema".into(), "1".into()]);
+        let mut spec = NodeSpec::with_id(id);
+        spec.threads = Some(1);
+        spec.cookie = t.cookie.clone();
+        spec.max_inactive = t.max_inactive;
+        spec.padding_bytes = t.padding_bytes;
+        spec.route_suffix = t.route_suffix;
+        let st = &mut spec.store;
         if let Some(flush) = &t.redis_flush {
-            args.extend(["--redis-flush".into(), flush.clone()]);
+            st.redis_flush = plan_value(flush, "redis-flush")?;
         }
         if let Some(codec) = &t.codec {
-            args.extend(["--codec".into(), codec.clone()]);
+            st.codec = codec
+                .parse()
+                .map_err(|e| StartError::Plan(format!("codec `{codec}`: {e}")))?;
         }
-        if t.route_suffix {
-            args.push("--route-suffix".into());
-        }
-        let redis_args: Vec<String> = match &t.redis {
-            Some(RedisPlan::External { url }) => vec!["--redis-url".into(), url.clone()],
+        match &t.redis {
+            Some(RedisPlan::External { url }) => st.redis_url = Some(url.clone()),
             Some(RedisPlan::Standalone { .. }) => {
-                let redis = self.stores.first().map(Process::addr);
-                match redis {
-                    Some(addr) => {
-                        let addr = self.reach(id, Link::Store, addr).await?;
-                        vec!["--redis-url".into(), format!("redis://{addr}")]
-                    }
-                    None => Vec::new(),
+                if let Some(addr) = self.stores.first().map(Process::addr) {
+                    let addr = self.reach(id, Link::Store, addr).await?;
+                    spec.store.redis_url = Some(format!("redis://{addr}"));
                 }
             }
-            Some(RedisPlan::Cluster { .. }) => self
-                .stores
-                .iter()
-                .flat_map(|r| ["--redis-cluster".into(), r.addr().to_string()])
-                .collect(),
+            Some(RedisPlan::Cluster { .. }) => {
+                st.redis_cluster = self.stores.iter().map(|r| r.addr().to_string()).collect();
+            }
             Some(RedisPlan::Sentinel { .. }) => {
-                let mut a = vec!["--redis-master".to_string(), store::SENTINEL_MASTER.into()];
-                for s in self
+                st.redis_master = store::SENTINEL_MASTER.into();
+                st.redis_sentinels = self
                     .stores
                     .iter()
                     .filter(|s| s.name.starts_with("sentinel"))
-                {
-                    a.extend(["--redis-sentinel".into(), s.addr().to_string()]);
-                }
-                a
+                    .map(|s| s.addr().to_string())
+                    .collect();
             }
-            None => Vec::new(),
-        };
-        if !redis_args.is_empty() {
-            args.extend(["--store".into(), "redis".into()]);
-            args.extend(redis_args);
+            None => {}
+        }
+        let st = &mut spec.store;
+        if t.redis.is_some() {
+            st.kind = StoreKind::Redis;
             // Each target keeps its keys apart, even in a Redis it shares with others.
-            args.extend([
-                "--redis-namespace".into(),
-                format!("sessionbench:{}", t.name),
-            ]);
+            st.redis_namespace = format!("sessionbench:{}", t.name);
         }
         if let Some(store) = t.strategy.clustered_store() {
-            args.extend(["--store", store, "--cluster-listen", "127.0.0.1:0"].map(String::from));
+            st.kind = plan_value(store, "store")?;
             if let Some(replication) = &t.replication {
-                args.extend(["--replication".into(), replication.clone()]);
+                st.replication = Some(plan_value(replication, "replication")?);
             }
-            if !t.replication_delay.is_zero() {
-                args.extend([
-                    "--replication-delay".into(),
-                    humantime::format_duration(t.replication_delay).to_string(),
-                ]);
-            }
-            args.extend(["--cluster-secret".into(), self.secret.clone()]);
+            st.replication_delay = t.replication_delay;
+            st.cluster_secret = Some(self.secret.clone());
+            let mut peers = Vec::new();
             for (name, addr) in self.cluster_addrs() {
                 let addr = self.reach_peer(id, &name, addr).await?;
-                args.extend(["--peer".into(), format!("{name}={addr}")]);
+                peers.push(NamedAddr { name, addr });
             }
+            spec.store.peers = peers;
         }
         let log = self.logs.join(format!("{}-{id}.log", t.name));
-        let mut node = Process::start(id, args, &log).await?;
+        let mut node = Process::start(id, Launch::Node(Box::new(spec)), &log).await?;
         node.pin_ports();
         self.nodes.push(node);
         if self.target.strategy.clustered_store().is_some() {
@@ -254,10 +229,13 @@ impl Topology {
                 let mut others = Vec::new();
                 for (name, addr) in all.iter().filter(|(name, _)| name != node) {
                     let addr = self.reach_peer(node, name, *addr).await?;
-                    others.push(format!("{name}={addr}"));
+                    others.push(NamedAddr {
+                        name: name.clone(),
+                        addr,
+                    });
                 }
-                if let Some(n) = self.node_mut(node) {
-                    n.set_repeated("--peer", &others);
+                if let Some(spec) = self.node_mut(node).and_then(Process::node_spec) {
+                    spec.store.peers = others;
                 }
             }
         }
@@ -298,8 +276,11 @@ impl Topology {
         self.start_node(id).await?;
         let addr = self.nodes.last().map(Process::addr).expect("just started");
         let addr = self.reach(id, Link::Lb, addr).await?;
-        if let Some(lb) = self.lb.as_mut() {
-            lb.args.extend(["--backend".into(), format!("{id}={addr}")]);
+        if let Some(spec) = self.lb.as_mut().and_then(Process::lb_spec) {
+            spec.backends.push(NamedAddr {
+                name: id.into(),
+                addr,
+            });
         }
         self.lb_admin(
             Method::POST,
@@ -466,24 +447,25 @@ async fn reference_lb(
     backends: &[(String, SocketAddr)],
     logs: &Path,
 ) -> Result<Process, StartError> {
-    let mut args: Vec<String> = [
-        "lb",
-        "--listen",
-        "127.0.0.1:0",
-        "--threads",
-        "1",
-        "--health-interval",
-        HEALTH_INTERVAL,
-        "--policy",
-        policy,
-        "--cookie",
-        &target.cookie,
-    ]
-    .map(String::from)
-    .to_vec();
-    for (name, addr) in backends {
-        args.extend(["--backend".into(), format!("{name}={addr}")]);
-    }
+    let backends = backends
+        .iter()
+        .map(|(name, addr)| NamedAddr {
+            name: name.clone(),
+            addr: *addr,
+        })
+        .collect();
+    let policy = policy
+        .parse()
+        .map_err(|e| StartError::Plan(format!("lb-policy `{policy}`: {e}")))?;
+    let mut spec = LbSpec::new(policy, backends);
+    spec.threads = Some(1);
+    spec.health_interval = HEALTH_INTERVAL;
+    spec.cookie = target.cookie.clone();
     let log = logs.join(format!("{}-lb.log", target.name));
-    Process::start("lb", args, &log).await
+    Process::start("lb", Launch::Lb(Box::new(spec)), &log).await
+}
+
+/// A plan's name for a node setting (validated when the suite was read), as the spec's value.
+fn plan_value<T: clap::ValueEnum>(name: &str, key: &str) -> Result<T, StartError> {
+    T::from_str(name, false).map_err(|_| StartError::Plan(format!("{key} `{name}`")))
 }

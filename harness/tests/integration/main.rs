@@ -1,11 +1,14 @@
 //! Integration tests: real `sessionbench` processes (nodes, load balancers, whole runs) on
 //! loopback.
 
+mod ci_suites;
 mod cluster;
 mod codecs;
 mod commands;
+mod docs;
 mod driver;
 mod external;
+mod layering;
 mod lb;
 mod node;
 mod proxy;

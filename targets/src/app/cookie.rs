@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HeaderValue};
 
 use super::error::ApiError;
+use crate::names::is_node_id;
 use crate::session::SessionId;
 
 /// The session a request names: its id and the route suffix it carried, if any.
@@ -44,14 +45,6 @@ fn parse_value(v: &str) -> Option<SessionCookie> {
         id: SessionId::parse(id)?,
         route,
     })
-}
-
-/// Node ids double as routes in cookies and header values: short, and only characters that
-/// need no escaping in either.
-pub fn is_node_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The cookie value clients see for `id` when served by `node`.

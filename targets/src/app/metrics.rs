@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::StoreStats;
 
@@ -29,12 +29,8 @@ impl NodeMetrics {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
         let mut handling = self.handling.lock().unwrap_or_else(|p| p.into_inner());
-        // Two significant digits: 1% resolution is plenty next to a client's view, and keeps
-        // the bucket list in /metrics short.
         handling
-            .get_or_insert_with(|| {
-                Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("static bounds")
-            })
+            .get_or_insert_with(Handling::histogram)
             .saturating_record(ns);
         drop(handling);
         let class = match status.as_u16() {
@@ -59,7 +55,7 @@ impl NodeMetrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         MetricsView {
             node: node.to_string(),
-            store,
+            store: store.to_string(),
             sessions: stats.sessions,
             sessions_expired: stats.expired,
             session_copies: stats.copies,
@@ -91,19 +87,37 @@ impl NodeMetrics {
 }
 
 /// Request handling times as a histogram a reader can merge with other nodes'.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Handling {
     pub requests: u64,
     /// `[nanoseconds, count]` for every recorded bucket, by the bucket's highest value.
     pub buckets: Vec<[u64; 2]>,
 }
 
-/// What `/metrics` returns; the counters cover requests answered before this one.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "kebab-case")]
+impl Handling {
+    /// The histogram a node records into and a reader merges into: 1 ns to an hour, two
+    /// significant digits (1% resolution is plenty next to a client's view, and keeps the
+    /// bucket list in /metrics short).
+    pub fn histogram() -> Histogram<u64> {
+        Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("static bounds")
+    }
+
+    /// Adds these buckets to `into`.
+    pub fn merge_into(&self, into: &mut Histogram<u64>) {
+        for &[ns, count] in &self.buckets {
+            let _ = into.record_n(ns.max(1), count);
+        }
+    }
+}
+
+/// What `/metrics` returns; the counters cover requests answered before this one. The node
+/// writes it and the harness reads it back (fields a node did not send take their defaults).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct MetricsView {
     pub node: String,
-    pub store: &'static str,
+    pub store: String,
     pub sessions: u64,
     pub sessions_expired: u64,
     /// Copies of sessions another node serves, held here as their backup (`backup` store).

@@ -11,8 +11,7 @@ mod routes;
 mod serve;
 
 pub use config::NodeConfig;
-pub use cookie::is_node_id;
-pub use metrics::NodeMetrics;
+pub use metrics::{Handling, MetricsView, NodeMetrics};
 pub use routes::{NODE_HEADER, Node, app};
 pub use serve::run;
 

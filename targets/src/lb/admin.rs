@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::backends::{BackendView, Backends, ChangeError};
-use super::config::BackendSpec;
 use super::proxy::LbStats;
+use crate::names::NamedAddr;
 
 #[derive(Debug, Clone)]
 pub(super) struct Admin {
@@ -46,10 +46,7 @@ async fn list(State(admin): State<Admin>) -> Json<Vec<BackendView>> {
     Json(views(&admin.backends))
 }
 
-async fn add(
-    State(admin): State<Admin>,
-    spec: Result<Json<BackendSpec>, JsonRejection>,
-) -> Response {
+async fn add(State(admin): State<Admin>, spec: Result<Json<NamedAddr>, JsonRejection>) -> Response {
     let spec = match spec {
         Ok(Json(spec)) => spec,
         Err(e) => return fail(StatusCode::BAD_REQUEST, "bad-json", Some(e.body_text())),

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use super::config::BackendSpec;
+use crate::names::NamedAddr;
 
 /// One backend: where it is and what the balancer currently believes about it.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub struct Backend {
 }
 
 impl Backend {
-    fn new(spec: &BackendSpec) -> Self {
+    fn new(spec: &NamedAddr) -> Self {
         Self {
             name: spec.name.clone(),
             addr: spec.addr,
@@ -115,7 +115,7 @@ pub enum ChangeError {
 }
 
 impl Backends {
-    pub fn new(specs: &[BackendSpec]) -> Self {
+    pub fn new(specs: &[NamedAddr]) -> Self {
         let list: Vec<_> = specs.iter().map(|s| Arc::new(Backend::new(s))).collect();
         Self {
             list: RwLock::new(list.into()),
@@ -130,7 +130,7 @@ impl Backends {
     }
 
     /// Appends a backend, as nginx's upstream list grows on scale-out (so hash policies remap).
-    pub fn add(&self, spec: &BackendSpec) -> Result<(), ChangeError> {
+    pub fn add(&self, spec: &NamedAddr) -> Result<(), ChangeError> {
         let mut list = self
             .list
             .write()
@@ -162,8 +162,8 @@ impl Backends {
 mod tests {
     use super::*;
 
-    fn spec(name: &str, port: u16) -> BackendSpec {
-        BackendSpec {
+    fn spec(name: &str, port: u16) -> NamedAddr {
+        NamedAddr {
             name: name.into(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         }

@@ -1,68 +1,14 @@
 //! How the load balancer is set up.
 
-use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::policy::Policy;
-use crate::app::is_node_id;
-
-/// One backend as given on the command line or to the admin API: `node1=127.0.0.1:8081`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct BackendSpec {
-    /// The node's id; it is also the route that `cookie-route` reads from the session id and the
-    /// value `cookie-insert` puts in its affinity cookie.
-    pub name: String,
-    pub addr: SocketAddr,
-}
-
-/// Why a `name=addr` backend could not be read.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ParseBackendError {
-    #[error("`{0}` is not NAME=ADDR (for example node1=127.0.0.1:8081)")]
-    Shape(String),
-    #[error("backend name `{0}` must be 1 to 64 of A-Z a-z 0-9 `-` `_`")]
-    Name(String),
-    #[error("backend address `{0}` is not IP:PORT")]
-    Addr(String),
-}
-
-impl BackendSpec {
-    /// Checks a spec built from parts (the admin API's JSON).
-    pub fn validate(&self) -> Result<(), ParseBackendError> {
-        if is_node_id(&self.name) {
-            Ok(())
-        } else {
-            Err(ParseBackendError::Name(self.name.clone()))
-        }
-    }
-}
-
-impl FromStr for BackendSpec {
-    type Err = ParseBackendError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, addr) = s
-            .split_once('=')
-            .ok_or_else(|| ParseBackendError::Shape(s.into()))?;
-        let addr = addr
-            .parse()
-            .map_err(|_| ParseBackendError::Addr(addr.into()))?;
-        let spec = Self {
-            name: name.into(),
-            addr,
-        };
-        spec.validate()?;
-        Ok(spec)
-    }
-}
+use crate::names::NamedAddr;
 
 /// The balancer's settings, resolved (the CLI parses and defaults them).
 #[derive(Debug, Clone)]
 pub struct LbConfig {
-    pub backends: Vec<BackendSpec>,
+    pub backends: Vec<NamedAddr>,
     pub policy: Policy,
     /// The application's session cookie, whose `.<node>` suffix `cookie-route` reads.
     pub session_cookie: String,
@@ -96,7 +42,7 @@ pub struct LbConfig {
 
 impl LbConfig {
     /// Defaults for everything but the backends and the policy.
-    pub fn new(backends: Vec<BackendSpec>, policy: Policy) -> Self {
+    pub fn new(backends: Vec<NamedAddr>, policy: Policy) -> Self {
         Self {
             backends,
             policy,
@@ -114,28 +60,5 @@ impl LbConfig {
             drain_timeout: Duration::from_secs(5),
             workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_and_rejects_backend_specs() {
-        let spec: BackendSpec = "node1=127.0.0.1:8081".parse().expect("valid");
-        assert_eq!((spec.name.as_str(), spec.addr.port()), ("node1", 8081));
-        assert_eq!(
-            "node1".parse::<BackendSpec>(),
-            Err(ParseBackendError::Shape("node1".into()))
-        );
-        assert_eq!(
-            "no de=127.0.0.1:1".parse::<BackendSpec>(),
-            Err(ParseBackendError::Name("no de".into()))
-        );
-        assert_eq!(
-            "n=localhost:1".parse::<BackendSpec>(),
-            Err(ParseBackendError::Addr("localhost:1".into()))
-        );
     }
 }

@@ -11,7 +11,8 @@ mod pool;
 mod proxy;
 mod serve;
 
+pub use crate::names::{NamedAddr, ParseNamedAddrError};
 pub use backends::{Backend, BackendView, Backends};
-pub use config::{BackendSpec, LbConfig, ParseBackendError};
+pub use config::LbConfig;
 pub use policy::{Policy, ip_hash_backend};
 pub use serve::run;

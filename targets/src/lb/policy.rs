@@ -228,11 +228,11 @@ mod tests {
 
     use super::*;
     use crate::lb::backends::Backends;
-    use crate::lb::config::BackendSpec;
+    use crate::names::NamedAddr;
 
     fn backends(n: u16) -> Arc<[Arc<Backend>]> {
         let specs: Vec<_> = (1..=n)
-            .map(|i| BackendSpec {
+            .map(|i| NamedAddr {
                 name: format!("node{i}"),
                 addr: SocketAddr::from(([127, 0, 0, 1], i)),
             })

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterStatsView;
 use crate::session::{Session, SessionChange, SessionId};
@@ -64,8 +64,8 @@ pub struct StoreStats {
 }
 
 /// What a node sent to and read from a shared store.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct StoreTraffic {
     /// Bytes of field names and values written (without the protocol's framing).
     pub bytes_written: u64,

@@ -3,8 +3,8 @@
 //! compiled here, so a mistake is reported at its line before anything starts.
 
 use super::{Check, join, key};
-use crate::load::Api;
 use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, TargetPlan};
+use crate::protocol::Api;
 use crate::suite::locate::Seg;
 use crate::suite::raw::{ExpectRaw, ExtractRaw, LoggedOutRaw, RequestRaw, RequestsRaw};
 

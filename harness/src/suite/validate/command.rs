@@ -22,7 +22,7 @@ impl Check<'_> {
         status: Option<u16>,
     ) -> Option<Probe> {
         match (url, status) {
-            (Some(url), status) => match crate::shell::loopback_url(&url) {
+            (Some(url), status) => match crate::plan::loopback_url(&url) {
                 Ok((addr, probe_path)) => Some(Probe {
                     addr,
                     path: probe_path,

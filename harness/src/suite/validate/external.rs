@@ -45,7 +45,7 @@ impl Check<'_> {
                 );
                 None
             }
-            Some(url) => match crate::shell::loopback_url(&url) {
+            Some(url) => match crate::plan::loopback_url(&url) {
                 Ok((addr, path)) => {
                     base_path = path;
                     Some(addr)

@@ -1,43 +1,30 @@
 //! How an operation becomes a request and its answer an outcome: sessionbench's own node
 //! protocol (every answer shows the whole session), or an application's API described by the
-//! suite's request templates.
+//! suite's request templates. Pure translation, no I/O: the load driver sends what this
+//! makes, and suite validation compiles a suite's templates with it.
 
 use std::collections::BTreeMap;
 
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::Api;
-use super::client::{Call, Reply};
+mod api;
+mod exchange;
+mod extract;
+mod step;
+pub mod template;
+
+pub use api::Api;
+pub use exchange::{Call, Reply};
+pub use step::{Reading, Step, outcome_of};
+
 use crate::history::{OpKind, Outcome, View};
 use crate::plan::TargetPlan;
 
 /// Attributes a reference session writes to: few, so reads often show a write that must be
 /// there.
 const ATTRS: u32 = 4;
-
-/// What an operation needs to make its request.
-#[derive(Debug, Clone, Copy)]
-pub struct Step<'a> {
-    pub kind: OpKind,
-    /// The session's user name.
-    pub user: &'a str,
-    /// The operation's number in the session (login is 0).
-    pub seq: u32,
-    /// For writes: the attribute and the write's unique id.
-    pub write: Option<(&'a str, &'a str)>,
-}
-
-/// What an answer means for the operation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reading {
-    pub outcome: Outcome,
-    /// `no-session` for an answer meaning "not signed in"; otherwise why it is not ok.
-    pub error: Option<String>,
-    pub node: Option<String>,
-    pub view: Option<View>,
-}
 
 #[derive(Debug)]
 pub enum Protocol {
@@ -118,20 +105,6 @@ struct WireAttr {
 #[derive(Deserialize)]
 struct WireError {
     error: String,
-}
-
-/// The outcome an HTTP status means when nothing else decides: applied, refused or unknown.
-pub fn outcome_of(status: StatusCode) -> Outcome {
-    if status.is_success() {
-        Outcome::Ok
-    } else if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-        // The balancer gave up after sending (502, 504), or the node failed midway: maybe
-        // applied.
-        Outcome::Indeterminate
-    } else {
-        // 4xx, and 503 (no backend, backend down, store unavailable): nothing was applied.
-        Outcome::Fail
-    }
 }
 
 fn reference_read(reply: &Reply) -> Reading {

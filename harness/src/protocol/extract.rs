@@ -5,7 +5,7 @@ use hyper::header::HeaderName;
 use regex_lite::Regex;
 use serde_json::Value;
 
-use super::client::Reply;
+use super::exchange::Reply;
 use crate::plan::Extract;
 
 #[derive(Debug, Clone)]

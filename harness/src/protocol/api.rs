@@ -7,11 +7,11 @@ use hyper::{Method, StatusCode};
 use regex_lite::Regex;
 use serde_json::Value;
 
-use super::client::{Call, Reply};
+use super::exchange::{Call, Reply};
 use super::extract::Extractor;
-use super::protocol::{Reading, Step, outcome_of};
+use super::step::{Reading, Step, outcome_of};
 use super::template::{Template, Vars, percent, verbatim};
-use crate::history::{OpKind, Outcome, View};
+use crate::history::{NO_SESSION, OpKind, Outcome, View};
 use crate::plan::{Body, Extract, HttpApi, RequestPlan};
 
 #[derive(Debug)]
@@ -196,7 +196,7 @@ impl Api {
             let error = if kind == OpKind::Login {
                 "login-refused"
             } else {
-                "no-session"
+                NO_SESSION
             };
             return reading(Outcome::Fail, Some(error.into()), None);
         }

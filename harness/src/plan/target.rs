@@ -1,0 +1,319 @@
+//! One system under test: its strategy, nodes, load balancer, store, and for an external stack
+//! the commands and request templates that reach it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::fault::Probe;
+use super::{Expect, ms, opt_ms};
+
+/// One system under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetPlan {
+    pub name: String,
+    pub strategy: Strategy,
+    pub nodes: u32,
+    /// The LB policy (`None` for `direct`).
+    pub lb_policy: Option<String>,
+    /// Which load balancer runs the policy.
+    #[serde(default)]
+    pub lb: LbKind,
+    pub cookie: String,
+    /// Nodes append `.<node>` to session ids (for `cookie-route`).
+    pub route_suffix: bool,
+    /// For `delta`: when a write is acknowledged, `async` or `sync`.
+    pub replication: Option<String>,
+    /// For `redis`: the Redis the harness starts, or an existing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisPlan>,
+    /// For `redis`: `on-save` or `immediate` (when a request's changes are written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_flush: Option<String>,
+    /// For `delta` with `async`: how long each change waits before it leaves the node.
+    #[serde(with = "ms", rename = "replication-delay-ms", default)]
+    pub replication_delay: Duration,
+    #[serde(with = "ms", rename = "max-inactive-ms")]
+    pub max_inactive: Duration,
+    /// The run has network faults: the harness places fault proxies on this target's links
+    /// (and nowhere when it has none, so they cost nothing). Set per run by the driver.
+    #[serde(skip)]
+    pub proxied_links: bool,
+    pub padding_bytes: usize,
+    /// For strategies that serialize sessions (delta, backup, redis): `format[+compression]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    pub expect: Expect,
+    /// Performance bounds; a miss fails the run with exit code 4.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// For `external`: where it is, and the commands that start and stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalPlan>,
+}
+
+/// A stack the harness did not build, reached at `url` and speaking sessionbench's node
+/// protocol or the API `api` describes; the suite's own commands start and stop it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExternalPlan {
+    pub url: std::net::SocketAddr,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    /// Waited for after `start`.
+    pub ready: Option<Probe>,
+    /// For each command and for the probe.
+    #[serde(with = "ms", rename = "timeout-ms")]
+    pub timeout: Duration,
+    /// How to speak to an application that does not speak the node protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<HttpApi>,
+}
+
+/// An application's own HTTP API: a request template per operation and how to read its
+/// answers. Templates hold `{user}`, `{seq}` and (in `write`) `{value}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HttpApi {
+    /// The URL's path, put before every request's path (`/` for none).
+    pub base_path: String,
+    pub login: RequestPlan,
+    pub read: RequestPlan,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<RequestPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<RequestPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout: Option<RequestPlan>,
+    /// The session cookie; a login that does not leave it in the jar failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// Which node served an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Extract>,
+    pub logged_out: LoggedOut,
+}
+
+impl HttpApi {
+    /// Whether answers show the session's value or counter, so stale reads can be seen.
+    pub fn shows_state(&self) -> bool {
+        self.read.counter.is_some() || (self.read.value.is_some() && self.write.is_some())
+    }
+
+    /// Whether reads show a counter, so a counter going back can be seen.
+    pub fn shows_order(&self) -> bool {
+        self.read.counter.is_some()
+    }
+}
+
+/// One operation's request and what to read from its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RequestPlan {
+    pub method: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    /// The signed-in user (a different one means another session was served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Extract>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<Extract>,
+    /// The value a `write` sets (absent from an answer: no value yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Extract>,
+}
+
+/// A request body; placeholders are filled in its strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Body {
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`, in the given order.
+    Form(Vec<(String, String)>),
+    /// Sent as it is (set its `Content-Type` in `headers`).
+    Text(String),
+}
+
+/// Where in an answer a field is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Extract {
+    /// RFC 6901 JSON pointer into a JSON body.
+    Pointer(String),
+    /// The first capture group (or the whole match) in the body.
+    Regex(String),
+    /// A response header.
+    Header(String),
+}
+
+/// What an answer that means "not signed in" looks like.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LoggedOut {
+    pub status: Vec<u16>,
+    /// A redirect whose `Location` contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// A regex a body matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// What a target must perform, after the warm-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Thresholds {
+    #[serde(with = "opt_ms", rename = "p99-latency-ms", default)]
+    pub p99_latency: Option<Duration>,
+    /// Failed and unanswered operations, as a percentage of all.
+    pub max_error_rate: Option<f64>,
+    /// Successful operations per second.
+    pub min_throughput: Option<f64>,
+    pub max_sessions_lost: Option<u64>,
+}
+
+impl TargetPlan {
+    pub fn node_ids(&self) -> impl Iterator<Item = String> {
+        (1..=self.nodes).map(|i| format!("node{i}"))
+    }
+
+    /// The strategy as reports show it: `delta-sync`, `redis-standalone`, `sticky`, …
+    pub fn strategy_label(&self) -> String {
+        match (&self.replication, &self.redis) {
+            (Some(r), _) => format!("{}-{r}", self.strategy.name()),
+            (_, Some(RedisPlan::Standalone { .. })) => "redis-standalone".into(),
+            (_, Some(RedisPlan::Sentinel { .. })) => "redis-sentinel".into(),
+            (_, Some(RedisPlan::Cluster { .. })) => "redis-cluster".into(),
+            (_, Some(RedisPlan::External { .. })) => "redis-external".into(),
+            _ => self.strategy.name().to_string(),
+        }
+    }
+
+    /// Processes an operator runs for this target at the start: nodes, the LB, the store's.
+    pub fn processes(&self) -> u32 {
+        let stores = u32::try_from(self.store_ids().len()).unwrap_or(u32::MAX);
+        self.nodes + u32::from(self.lb_policy.is_some()) + stores
+    }
+
+    /// The store processes the harness runs for this target (faults `store-*` name them).
+    pub fn store_ids(&self) -> Vec<&'static str> {
+        match self.redis {
+            Some(RedisPlan::Standalone { .. }) => vec!["redis"],
+            Some(RedisPlan::Sentinel { .. }) => {
+                vec![
+                    "redis",
+                    "redis-replica",
+                    "sentinel1",
+                    "sentinel2",
+                    "sentinel3",
+                ]
+            }
+            Some(RedisPlan::Cluster { .. }) => {
+                vec!["redis", "redis2", "redis3", "redis4", "redis5", "redis6"]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The load balancer in front of a target's nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LbKind {
+    /// `sessionbench lb`: every policy, an admin API (scale-out, drains).
+    #[default]
+    Reference,
+    /// nginx from PATH: round-robin, least-conn, ip-hash, cookie-hash.
+    Nginx,
+    /// HAProxy from PATH: round-robin, least-conn, ip-hash (`balance source`), cookie-insert.
+    Haproxy,
+}
+
+impl LbKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Nginx => "nginx",
+            Self::Haproxy => "haproxy",
+        }
+    }
+
+    /// The policies it runs for a sticky target, and for one whose nodes share sessions.
+    pub fn policies(self, sticky: bool) -> &'static [&'static str] {
+        match (self, sticky) {
+            (Self::Reference, true) => &["cookie-route", "cookie-insert", "ip-hash"],
+            (Self::Reference, false) => &[
+                "round-robin",
+                "least-conn",
+                "cookie-route",
+                "cookie-insert",
+                "ip-hash",
+            ],
+            (Self::Nginx, true) => &["ip-hash", "cookie-hash"],
+            (Self::Nginx, false) => &["round-robin", "least-conn", "ip-hash", "cookie-hash"],
+            (Self::Haproxy, true) => &["cookie-insert", "ip-hash"],
+            (Self::Haproxy, false) => &["round-robin", "least-conn", "cookie-insert", "ip-hash"],
+        }
+    }
+}
+
+/// Where a `redis` target keeps its sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum RedisPlan {
+    /// One redis-server the harness starts, persisting only with `appendonly`.
+    Standalone { appendonly: bool },
+    /// A primary (`redis`), its replica and three sentinels; nodes ask the sentinels.
+    Sentinel { appendonly: bool },
+    /// Three masters (`redis`, `redis2`, `redis3`) and three replicas (`redis4` to `redis6`).
+    Cluster { appendonly: bool },
+    /// A Redis the harness does not own, as a URL.
+    External { url: String },
+}
+
+/// Session strategies built so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Round-robin LB over local-memory nodes: the session inconsistency problem itself.
+    RoundRobin,
+    /// A sticky LB policy over local-memory nodes.
+    Sticky,
+    /// One node, no LB: a baseline.
+    Direct,
+    /// Every node holds every session; each change goes to every peer (Tomcat DeltaManager).
+    Delta,
+    /// A primary and one backup per session, locations elsewhere (Tomcat BackupManager).
+    Backup,
+    /// Stateless nodes sharing sessions in Redis (Spring Session).
+    Redis,
+    /// A stack the harness did not start (its suite's commands do).
+    External,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round-robin",
+            Self::Sticky => "sticky",
+            Self::Direct => "direct",
+            Self::Delta => "delta",
+            Self::Backup => "backup",
+            Self::Redis => "redis",
+            Self::External => "external",
+        }
+    }
+
+    /// The node store a clustered strategy runs (`--store`), `None` for local-memory nodes.
+    pub fn clustered_store(self) -> Option<&'static str> {
+        match self {
+            Self::Delta => Some("delta"),
+            Self::Backup => Some("backup"),
+            Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis | Self::External => None,
+        }
+    }
+}

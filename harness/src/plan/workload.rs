@@ -1,0 +1,56 @@
+//! How virtual users drive sessions: the load model, think time and the mix of operations.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ms;
+
+/// How virtual users drive sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Workload {
+    pub model: LoadModel,
+    /// Pause between a session's operations; also its cadence for latency correction.
+    #[serde(with = "ms", rename = "think-time-ms")]
+    pub think_time: Duration,
+    /// Each pause is drawn from `think_time` × [1 − jitter, 1 + jitter], as people pause: with
+    /// identical pauses, users spread over a period would each meet a round-robin LB at the
+    /// same point of its rotation every time, and round robin would act sticky.
+    #[serde(default)]
+    pub think_time_jitter: f64,
+    /// Operations after login, unless the session logs out or is lost first.
+    pub ops_per_session: u32,
+    /// An operation without an answer in this long is indeterminate.
+    #[serde(with = "ms", rename = "request-timeout-ms")]
+    pub request_timeout: Duration,
+    pub mix: Mix,
+}
+
+/// Closed loop (a fixed number of users, each starting a new session when one ends) or open
+/// loop (sessions arrive at a fixed rate whatever the target's speed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "kind"
+)]
+pub enum LoadModel {
+    Closed {
+        virtual_users: u32,
+    },
+    Open {
+        arrival_rate: f64,
+        max_sessions_in_flight: u32,
+    },
+}
+
+/// Relative weights of the operations a session makes after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mix {
+    pub read: u32,
+    pub write: u32,
+    pub counter: u32,
+    /// A logout ends the session (followed by one read with the old cookie, which must fail).
+    pub logout: u32,
+}

@@ -1,0 +1,178 @@
+//! A run directory and the files in it: the plan, the suite as it was run, the history, the
+//! results and their reports, each process's log. Every stage that writes or reads a run's files
+//! goes through here, and so does the end of a run: results built from the plan and the
+//! history alone (so `check` reproduces `run`), written with every report, and the outcome that
+//! decides the exit code.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sessionbench_reports::{Comparison, Results, Verdict};
+
+use crate::history::{self, Record};
+use crate::plan::Plan;
+use crate::results;
+
+/// Why a run's files could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored file that does not hold what this build reads.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// How a run ended, as the exit code and the summary need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub verdict: Verdict,
+    /// Each threshold missed, as a line.
+    pub missed: Vec<String>,
+    /// A metric regressed against the baseline.
+    pub regressed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// The copy of the suite file a run keeps, shown in report.html.
+    pub const SUITE: &str = "suite.toml";
+    pub const PLAN: &str = "plan.json";
+    pub const HISTORY: &str = "history.jsonl";
+    pub const RESULTS: &str = "results.json";
+
+    /// A run directory that exists (`check`, `report`).
+    pub fn open(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Makes the directory of a new run and writes its plan (and a copy of its suite file).
+    pub fn create(path: &Path, plan: &Plan, suite: Option<&Path>) -> Result<Self, RunDirError> {
+        std::fs::create_dir_all(path).map_err(io("create", path))?;
+        let dir = Self::open(path);
+        write_json(&dir.file(Self::PLAN), plan)?;
+        if let Some(suite) = suite {
+            let copy = dir.file(Self::SUITE);
+            std::fs::copy(suite, &copy).map_err(io("copy the suite to", &copy))?;
+        }
+        Ok(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Where the processes write their logs (a folder per target).
+    pub fn logs(&self) -> PathBuf {
+        self.file("logs")
+    }
+
+    /// The history file, opened for the records of a run as they happen.
+    pub fn history_writer(&self) -> Result<history::Writer, RunDirError> {
+        let path = self.file(Self::HISTORY);
+        history::Writer::create(&path).map_err(io("create", &path))
+    }
+
+    pub fn plan(&self) -> Result<Plan, RunDirError> {
+        read_json(&self.file(Self::PLAN))
+    }
+
+    pub fn history(&self) -> Result<Vec<Record>, RunDirError> {
+        history::read(&self.file(Self::HISTORY)).map_err(|e| RunDirError::Unreadable(e.to_string()))
+    }
+
+    /// The results of `plan`, computed from the stored history alone; with `strict`, a
+    /// threshold judged on a saturated driver fails.
+    pub fn check(&self, plan: &Plan, strict: bool) -> Result<Results, RunDirError> {
+        let mut results = results::build(plan, &self.history()?);
+        if strict {
+            results.fail_unsure_thresholds();
+        }
+        Ok(results)
+    }
+
+    /// The run's stored results.json.
+    pub fn results(&self) -> Result<Results, RunDirError> {
+        Self::read_results(&self.file(Self::RESULTS))
+    }
+
+    /// A results.json, here or elsewhere, refusing a format version this build does not know.
+    pub fn read_results(path: &Path) -> Result<Results, RunDirError> {
+        let results: Results = read_json(path)?;
+        if results.format_version != sessionbench_reports::FORMAT_VERSION {
+            return Err(RunDirError::Unreadable(format!(
+                "{}: results format version {} is not supported",
+                path.display(),
+                results.format_version
+            )));
+        }
+        Ok(results)
+    }
+
+    /// Writes results.json, report.md, report.html and junit.xml (and baseline.json with a
+    /// comparison), and says how the run ended.
+    pub fn finish(
+        &self,
+        results: &Results,
+        baseline: Option<&Comparison>,
+    ) -> Result<Ending, RunDirError> {
+        write_json(&self.file(Self::RESULTS), results)?;
+        let mut md = sessionbench_reports::markdown(results);
+        if let Some(c) = baseline {
+            md.push('\n');
+            md.push_str(&sessionbench_reports::compare_markdown(c));
+            write_json(&self.file("baseline.json"), c)?;
+        }
+        let suite = std::fs::read_to_string(self.file(Self::SUITE)).ok();
+        for (name, text) in [
+            ("report.md", md),
+            (
+                "report.html",
+                sessionbench_reports::html(results, suite.as_deref(), baseline),
+            ),
+            ("junit.xml", sessionbench_reports::junit(results)),
+        ] {
+            let path = self.file(name);
+            std::fs::write(&path, text).map_err(io("write", &path))?;
+        }
+        Ok(Ending {
+            verdict: results.verdict(),
+            missed: results.thresholds_missed(),
+            regressed: baseline.is_some_and(Comparison::regressed),
+        })
+    }
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError {
+    let path = path.display().to_string();
+    move |source| RunDirError::Io { what, path, source }
+}
+
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RunDirError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| RunDirError::Unreadable(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, text + "\n").map_err(io("write", path))
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunDirError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RunDirError::Unreadable(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| RunDirError::Unreadable(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,326 @@
+//! Targets: strategy, nodes, load balancer, store, codec, and what each must survive.
+
+use std::time::Duration;
+
+use super::{Check, join};
+use crate::plan::{Expect, LossExpectation, RedisPlan, Strategy, TargetPlan};
+use crate::suite::locate::Seg;
+use crate::suite::raw::{ExpectRaw, TargetRaw};
+
+impl Check<'_> {
+    pub(super) fn target(&mut self, path: &[Seg], t: TargetRaw, d: &TargetRaw) -> TargetPlan {
+        if t.strategy.as_deref() == Some("external") {
+            return self.external_target(path, t, d);
+        }
+        let given = [
+            ("url", t.url.is_some()),
+            ("start", t.start.is_some()),
+            ("stop", t.stop.is_some()),
+            ("ready-url", t.ready_url.is_some()),
+            ("ready-status", t.ready_status.is_some()),
+            ("timeout", t.timeout.is_some()),
+            ("requests", t.requests.is_some()),
+            ("logged-out", t.logged_out.is_some()),
+            ("served-by", t.served_by.is_some()),
+        ];
+        self.refuse(
+            path,
+            &given,
+            "only an \"external\" target is reached by URL, started by commands and described by requests",
+        );
+        let name = self.target_name(path, t.name);
+        let strategy_name = t.strategy.unwrap_or_default();
+        let strategy = match self.one_of(
+            &join(path, "strategy"),
+            &strategy_name,
+            &[
+                "round-robin",
+                "sticky",
+                "direct",
+                "delta",
+                "backup",
+                "redis",
+                "external",
+            ],
+        ) {
+            Some("redis") => Strategy::Redis,
+            Some("sticky") => Strategy::Sticky,
+            Some("direct") => Strategy::Direct,
+            Some("delta") => Strategy::Delta,
+            Some("backup") => Strategy::Backup,
+            _ => Strategy::RoundRobin,
+        };
+        let nodes = t.nodes.or(d.nodes).unwrap_or(0);
+        if !(1..=64).contains(&nodes) {
+            self.err(
+                &join(path, "nodes"),
+                format!("{nodes} nodes: a target has 1 to 64"),
+            );
+        }
+        if strategy == Strategy::Direct && nodes != 1 && t.nodes.is_some() {
+            self.err(
+                &join(path, "nodes"),
+                "a \"direct\" target has exactly one node (there is no load balancer)",
+            );
+        }
+        let nodes = if strategy == Strategy::Direct {
+            1
+        } else {
+            nodes
+        };
+        let lb = self.lb_kind(path, strategy, t.lb.or_else(|| d.lb.clone()));
+        let lb_policy = match strategy {
+            Strategy::Direct | Strategy::External => {
+                if t.lb_policy.is_some() {
+                    self.err(
+                        &join(path, "lb-policy"),
+                        "a \"direct\" target has no load balancer",
+                    );
+                }
+                None
+            }
+            Strategy::RoundRobin => {
+                if let Some(p) = t.lb_policy.as_deref().filter(|p| *p != "round-robin") {
+                    self.err(
+                        &join(path, "lb-policy"),
+                        format!("`{p}` contradicts strategy \"round-robin\""),
+                    );
+                }
+                Some("round-robin".to_string())
+            }
+            Strategy::Sticky => {
+                let p = t
+                    .lb_policy
+                    .or_else(|| d.lb_policy.clone())
+                    .unwrap_or_default();
+                self.policy(&join(path, "lb-policy"), &p, lb, true);
+                Some(p)
+            }
+            Strategy::Delta | Strategy::Backup | Strategy::Redis => {
+                // Shared or replicated sessions let any node serve any session: round robin
+                // by default.
+                let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
+                self.policy(&join(path, "lb-policy"), &p, lb, false);
+                Some(p)
+            }
+        };
+        let replication = match (strategy, t.replication) {
+            (Strategy::Delta, r) => {
+                let r = r.unwrap_or_else(|| "async".into());
+                self.one_of(&join(path, "replication"), &r, &["async", "sync"]);
+                Some(r)
+            }
+            (Strategy::Backup, Some(_)) => {
+                self.err(
+                    &join(path, "replication"),
+                    "a \"backup\" target always writes to the backup before answering; `replication` is for \"delta\"",
+                );
+                None
+            }
+            (_, Some(_)) => {
+                self.err(
+                    &join(path, "replication"),
+                    "only a \"delta\" target replicates",
+                );
+                None
+            }
+            (_, None) => None,
+        };
+        let replication_delay = match t.replication_delay {
+            None => Duration::ZERO,
+            Some(_) if replication.as_deref() != Some("async") => {
+                self.err(
+                    &join(path, "replication-delay"),
+                    "only a \"delta\" target with replication = \"async\" delays its changes",
+                );
+                Duration::ZERO
+            }
+            text => self
+                .duration(&join(path, "replication-delay"), text, None)
+                .unwrap_or_default(),
+        };
+        let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
+        let redis_flush = match t.redis_flush {
+            Some(_) if strategy != Strategy::Redis => {
+                self.err(
+                    &join(path, "redis-flush"),
+                    "only a \"redis\" target has a Redis",
+                );
+                None
+            }
+            Some(flush) => {
+                self.one_of(
+                    &join(path, "redis-flush"),
+                    &flush,
+                    &["on-save", "immediate"],
+                );
+                Some(flush)
+            }
+            None => None,
+        };
+        let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
+        if cookie.is_empty()
+            || !cookie
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.err(
+                &join(path, "cookie"),
+                format!("`{cookie}` is not a cookie name (A-Z a-z 0-9 `-` `_`)"),
+            );
+        }
+        let max_inactive = self.duration(
+            &join(path, "max-inactive"),
+            t.max_inactive,
+            d.max_inactive.clone(),
+        );
+        let max_inactive = self.positive(&join(path, "max-inactive"), max_inactive, "max-inactive");
+        let padding_bytes = t.padding_bytes.or(d.padding_bytes).unwrap_or(0);
+        if padding_bytes > 16 * 1024 * 1024 {
+            self.err(&join(path, "padding-bytes"), "at most 16 MiB");
+        }
+        let codec = self.codec(path, strategy, t.codec);
+        let expect = self.expect(
+            &join(path, "expect"),
+            t.expect.unwrap_or_default(),
+            d.expect.clone().unwrap_or_default(),
+        );
+        let thresholds = self.thresholds(&join(path, "thresholds"), t.thresholds);
+        TargetPlan {
+            route_suffix: lb_policy.as_deref() == Some("cookie-route"),
+            replication,
+            replication_delay,
+            redis,
+            redis_flush,
+            name,
+            strategy,
+            nodes,
+            lb_policy,
+            lb,
+            cookie,
+            max_inactive,
+            proxied_links: false,
+            padding_bytes,
+            codec,
+            expect,
+            thresholds,
+            external: None,
+        }
+    }
+
+    pub(super) fn target_name(&mut self, path: &[Seg], name: Option<String>) -> String {
+        let name = name.unwrap_or_default();
+        if !sessionbench_targets::names::is_node_id(&name) {
+            self.err(
+                &join(path, "name"),
+                format!("`{name}` is not a target name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
+            );
+        }
+        name
+    }
+
+    /// `codec = "format[+compression]"` for the strategies that serialize sessions (default
+    /// `json`); local-memory strategies keep objects and take none.
+    pub(super) fn codec(
+        &mut self,
+        path: &[Seg],
+        strategy: Strategy,
+        codec: Option<String>,
+    ) -> Option<String> {
+        if strategy.clustered_store().is_none() && strategy != Strategy::Redis {
+            if codec.is_some() {
+                self.err(
+                    &join(path, "codec"),
+                    format!(
+                        "a \"{}\" target keeps sessions in memory and serializes nothing; `codec` is for delta, backup and redis",
+                        strategy.name()
+                    ),
+                );
+            }
+            return None;
+        }
+        let codec = codec.unwrap_or_else(|| "json".into());
+        if let Err(e) = codec.parse::<sessionbench_targets::codec::FormatCodec>() {
+            self.err(&join(path, "codec"), e);
+        }
+        Some(codec)
+    }
+
+    /// `redis = "standalone"` (the default: the harness starts one redis-server),
+    /// `"sentinel"` (a primary, a replica, three sentinels), `"cluster"` (three masters, three
+    /// replicas) or a `redis://` URL of a Redis the harness does not own.
+    pub(super) fn redis(
+        &mut self,
+        path: &[Seg],
+        strategy: Strategy,
+        mode: Option<String>,
+        appendonly: Option<bool>,
+    ) -> Option<RedisPlan> {
+        if strategy != Strategy::Redis {
+            for (key, given) in [
+                ("redis", mode.is_some()),
+                ("redis-appendonly", appendonly.is_some()),
+            ] {
+                if given {
+                    self.err(&join(path, key), "only a \"redis\" target has a Redis");
+                }
+            }
+            return None;
+        }
+        let mode = mode.unwrap_or_else(|| "standalone".into());
+        if mode.starts_with("redis://") {
+            if appendonly.is_some() {
+                self.err(
+                    &join(path, "redis-appendonly"),
+                    "the harness does not run a Redis given by URL: configure persistence there",
+                );
+            }
+            return Some(RedisPlan::External { url: mode });
+        }
+        let appendonly = appendonly.unwrap_or(false);
+        match mode.as_str() {
+            "sentinel" => Some(RedisPlan::Sentinel { appendonly }),
+            "cluster" => Some(RedisPlan::Cluster { appendonly }),
+            "standalone" => Some(RedisPlan::Standalone { appendonly }),
+            _ => {
+                self.err(
+                    &join(path, "redis"),
+                    format!(
+                        "`{mode}` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// URL"
+                    ),
+                );
+                Some(RedisPlan::Standalone { appendonly })
+            }
+        }
+    }
+
+    pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
+        let lost = e.sessions_lost.or(d.sessions_lost).unwrap_or_default();
+        let sessions_lost = match self.one_of(
+            &join(path, "sessions-lost"),
+            &lost,
+            &["none", "some", "any"],
+        ) {
+            Some("some") => LossExpectation::Some,
+            Some("any") => LossExpectation::Any,
+            _ => LossExpectation::None,
+        };
+        let percent = e.max_sessions_lost_percent.or(d.max_sessions_lost_percent);
+        if let Some(p) = percent.filter(|p| !(0.0..=100.0).contains(p)) {
+            self.err(
+                &join(path, "max-sessions-lost-percent"),
+                format!("{p} is not a percentage from 0 to 100"),
+            );
+        }
+        Expect {
+            sessions_lost,
+            max_sessions_lost_percent: percent,
+            max_stale_reads: e.max_stale_reads.or(d.max_stale_reads).unwrap_or(0),
+            max_monotonic_violations: e
+                .max_monotonic_violations
+                .or(d.max_monotonic_violations)
+                .unwrap_or(0),
+            max_resurrections: e.max_resurrections.or(d.max_resurrections).unwrap_or(0),
+        }
+    }
+}

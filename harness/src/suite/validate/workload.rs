@@ -1,0 +1,107 @@
+//! The workload: the load model, think time, operations per session and the mix.
+
+use super::{Check, join};
+use crate::plan::{LoadModel, Mix, Workload};
+use crate::suite::locate::Seg;
+use crate::suite::raw::{MixRaw, WorkloadRaw};
+
+impl Check<'_> {
+    /// `w` at `base`, each missing key from `d`.
+    pub(super) fn workload(&mut self, base: &[Seg], w: WorkloadRaw, d: WorkloadRaw) -> Workload {
+        let model_name = w.model.or(d.model).unwrap_or_default();
+        let model = match self.one_of(&join(base, "model"), &model_name, &["closed", "open"]) {
+            Some("open") => {
+                let rate = w.arrival_rate.or(d.arrival_rate).unwrap_or(0.0);
+                if !(rate.is_finite() && rate > 0.0) {
+                    self.err(
+                        &join(base, "arrival-rate"),
+                        "the arrival rate must be a positive number of sessions per second",
+                    );
+                }
+                let max = w
+                    .max_sessions_in_flight
+                    .or(d.max_sessions_in_flight)
+                    .unwrap_or(0);
+                if max == 0 {
+                    self.err(&join(base, "max-sessions-in-flight"), "must be at least 1");
+                }
+                LoadModel::Open {
+                    arrival_rate: rate,
+                    max_sessions_in_flight: max,
+                }
+            }
+            _ => {
+                let users = w.virtual_users.or(d.virtual_users).unwrap_or(0);
+                if users == 0 {
+                    self.err(
+                        &join(base, "virtual-users"),
+                        "a closed-loop workload needs at least 1 virtual user",
+                    );
+                }
+                LoadModel::Closed {
+                    virtual_users: users,
+                }
+            }
+        };
+        let think_time = self
+            .duration(&join(base, "think-time"), w.think_time, d.think_time)
+            .unwrap_or_default();
+        let think_time_jitter = w.think_time_jitter.or(d.think_time_jitter).unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&think_time_jitter) {
+            self.err(
+                &join(base, "think-time-jitter"),
+                format!("{think_time_jitter} is not a fraction from 0 to 1"),
+            );
+        }
+        let ops_per_session = w.ops_per_session.or(d.ops_per_session).unwrap_or(0);
+        if ops_per_session == 0 {
+            self.err(&join(base, "ops-per-session"), "must be at least 1");
+        }
+        let request_timeout = self.duration(
+            &join(base, "request-timeout"),
+            w.request_timeout,
+            d.request_timeout,
+        );
+        let request_timeout = self.positive(
+            &join(base, "request-timeout"),
+            request_timeout,
+            "the request timeout",
+        );
+        let mix = self.mix(
+            &join(base, "mix"),
+            w.mix.unwrap_or_default(),
+            d.mix.unwrap_or_default(),
+        );
+        Workload {
+            model,
+            think_time,
+            think_time_jitter,
+            ops_per_session,
+            request_timeout,
+            mix,
+        }
+    }
+
+    pub(super) fn mix(&mut self, path: &[Seg], m: MixRaw, d: MixRaw) -> Mix {
+        // A mix given in the file replaces the default one whole: unnamed weights are 0.
+        let given =
+            m.read.is_some() || m.write.is_some() || m.counter.is_some() || m.logout.is_some();
+        let pick = |v: Option<u32>, dv: Option<u32>| {
+            if given {
+                v.unwrap_or(0)
+            } else {
+                dv.unwrap_or(0)
+            }
+        };
+        let mix = Mix {
+            read: pick(m.read, d.read),
+            write: pick(m.write, d.write),
+            counter: pick(m.counter, d.counter),
+            logout: pick(m.logout, d.logout),
+        };
+        if mix.read + mix.write + mix.counter + mix.logout == 0 {
+            self.err(path, "at least one operation needs a weight above zero");
+        }
+        mix
+    }
+}

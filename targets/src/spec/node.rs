@@ -1,0 +1,309 @@
+//! `sessionbench node`: a reference session node's settings, and its store's.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::{Argv, cookie_name, duration, node_id, show, value_name};
+use crate::codec::{FormatCodec, Schema};
+use crate::names::NamedAddr;
+
+/// Serves the session protocol (POST /login, GET /session, PUT /session/attrs/NAME,
+/// POST /session/counter, POST /logout, GET /healthz, GET /metrics) and prints one JSON
+/// readiness line on stdout: {"ready":"node","id":…,"addr":…}. SIGTERM drains and exits;
+/// SIGKILL is a crash.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct NodeSpec {
+    /// Node id, shown in every session view and used as the cookie route.
+    #[arg(long, value_parser = node_id)]
+    pub id: String,
+    /// Address to listen on; port 0 picks a free port (read it from the readiness line).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreSpec,
+    /// Session cookie name (JSESSIONID for Tomcat-like, SESSION for Spring-like).
+    #[arg(long, default_value = "SESSION", value_parser = cookie_name)]
+    pub cookie: String,
+    /// Append `.<id>` to session ids (Tomcat jvmRoute), for cookie-route balancing.
+    #[arg(long)]
+    pub route_suffix: bool,
+    /// Idle time after which a session expires.
+    #[arg(long, default_value = "30m", value_parser = duration)]
+    pub max_inactive: Duration,
+    /// Size in bytes (as JSON) of a `padding` attribute added to every new session: cached
+    /// search results, structured as real session data is.
+    #[arg(long, default_value_t = 0)]
+    pub padding_bytes: usize,
+    /// Largest request body accepted (bytes); larger ones get 413.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How often idle sessions are swept.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub sweep_interval: Duration,
+    /// How long SIGTERM waits for in-flight requests.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub drain_timeout: Duration,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Where a node keeps sessions, and how it reaches its peers or its Redis.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct StoreSpec {
+    /// Where sessions live.
+    #[arg(long = "store", value_enum, default_value_t = StoreKind::Local)]
+    pub kind: StoreKind,
+    /// delta, backup: address for peers' replication links (port 0 picks one; the readiness line
+    /// names it as "cluster").
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub cluster_listen: SocketAddr,
+    /// delta, backup: a member known at start, as NAME=IP:PORT (its cluster address); repeat for
+    /// each. Members not listed join at run time by connecting.
+    #[arg(long = "peer", value_name = "NAME=ADDR")]
+    pub peers: Vec<NamedAddr>,
+    /// delta: answer the client before peers have the change (async, Tomcat's default) or
+    /// after every live peer applied it (sync). [default: async]
+    #[arg(long, value_enum)]
+    pub replication: Option<ReplicationMode>,
+    /// delta, backup: shared secret that authenticates replication frames (HMAC-SHA256).
+    #[arg(long)]
+    pub cluster_secret: Option<String>,
+    /// delta, backup: largest replication frame accepted (bytes).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+    /// delta, backup: how long a starting node waits for a peer's state (delta: every
+    /// session; backup: every location) before starting empty.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub state_transfer_timeout: Duration,
+    /// delta, backup: how long a synchronous send waits for a peer's ack before counting it
+    /// dead.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub ack_timeout: Duration,
+    /// delta with async replication: hold each change this long before it leaves (a sender's
+    /// queue under load, or a slow link), widening the window in which a crash loses
+    /// changes the client was told were saved.
+    #[arg(long, default_value = "0s", value_parser = duration)]
+    pub replication_delay: Duration,
+    /// delta, backup: heartbeat interval on idle replication links.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub heartbeat: Duration,
+    /// redis: the server, as redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// redis: a sentinel to ask for the primary, as HOST:PORT; repeat for each. The node asks
+    /// again when the primary stops answering or refuses writes (a failover).
+    #[arg(long = "redis-sentinel", value_name = "ADDR")]
+    pub redis_sentinels: Vec<String>,
+    /// redis: a Redis Cluster node, as HOST:PORT; repeat for several. The client follows the
+    /// slot map, and a replica's promotion, by itself.
+    #[arg(long = "redis-cluster", value_name = "ADDR")]
+    pub redis_cluster: Vec<String>,
+    /// redis: the name the sentinels monitor.
+    #[arg(long, default_value = "mymaster")]
+    pub redis_master: String,
+    /// redis: prefix of every key (Spring Session uses `spring:session`).
+    #[arg(long, default_value = "sessionbench")]
+    pub redis_namespace: String,
+    /// redis: bound on connecting and on each command; past it the request gets 503.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub redis_timeout: Duration,
+    /// redis: when a request's changes are written: on-save (once, at the end of the
+    /// request, in one script; Spring Session's default) or immediate (each change as it is
+    /// made, one script each).
+    #[arg(long, value_enum, default_value_t = FlushMode::OnSave)]
+    pub redis_flush: FlushMode,
+    /// delta, backup, redis: how sessions are serialized for peers or Redis, as
+    /// FORMAT[+COMPRESSION]: formats json, msgpack (structs as arrays), msgpack-named (as
+    /// maps), cbor, postcard, bitcode, protobuf; compressions lz4, zstd. Every node of a
+    /// cluster or sharing a Redis must use the same codec. (`local` keeps objects in memory.)
+    #[arg(long, default_value = "json", value_parser = parse_codec)]
+    pub codec: FormatCodec,
+    /// Version of the session type this node writes and reads: 1, or 2, which adds a field to
+    /// every attribute (a new release). Nodes on both versions during a rolling deploy keep
+    /// sessions only if the codec lets each read the other.
+    #[arg(long, default_value = "1")]
+    pub session_schema: Schema,
+    /// Largest session (bytes, before and after decompression) a decoder accepts from peers
+    /// or Redis.
+    #[arg(long, default_value_t = crate::codec::DEFAULT_LIMIT)]
+    pub decode_limit: usize,
+}
+
+fn parse_codec(s: &str) -> Result<FormatCodec, String> {
+    s.parse()
+}
+
+/// Session stores a node can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In this process's memory: lost when the node dies.
+    Local,
+    /// In every node's memory: each change is sent to every peer (Tomcat DeltaManager).
+    Delta,
+    /// On the node that serves it and one backup; other nodes know where it is (Tomcat
+    /// BackupManager). Writes always reach the backup before the answer.
+    Backup,
+    /// In Redis, shared by every node (Spring Session's layout); needs --redis-url.
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlushMode {
+    OnSave,
+    Immediate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicationMode {
+    Async,
+    Sync,
+}
+
+/// Parses a subcommand's flags (for [`NodeSpec::with_id`] and the round-trip tests).
+#[derive(Debug, clap::Parser)]
+struct NodeCommand {
+    #[command(flatten)]
+    spec: NodeSpec,
+}
+
+impl NodeSpec {
+    /// Node `id` with every other setting at its default (the same defaults the CLI has).
+    pub fn with_id(id: &str) -> Self {
+        Self::parse(&["--id", id]).expect("a node id with defaults parses")
+    }
+
+    /// Reads the flags that [`Self::to_args`] writes (without the subcommand name).
+    pub fn parse(args: &[&str]) -> Result<Self, clap::Error> {
+        use clap::Parser;
+        NodeCommand::try_parse_from(std::iter::once("node").chain(args.iter().copied()))
+            .map(|c| c.spec)
+    }
+
+    /// `node --id … --listen …`: every setting written out, so a restart runs the same node.
+    pub fn to_args(&self) -> Vec<String> {
+        let s = &self.store;
+        let mut a = Argv::new("node");
+        a.pair("--id", &self.id)
+            .pair("--listen", self.listen)
+            .pair("--store", value_name(&s.kind))
+            .pair("--cluster-listen", s.cluster_listen)
+            .each("--peer", &s.peers)
+            .opt("--replication", s.replication.as_ref().map(value_name))
+            .opt("--cluster-secret", s.cluster_secret.as_ref())
+            .pair("--max-frame-bytes", s.max_frame_bytes)
+            .pair("--state-transfer-timeout", show(s.state_transfer_timeout))
+            .pair("--ack-timeout", show(s.ack_timeout))
+            .pair("--replication-delay", show(s.replication_delay))
+            .pair("--heartbeat", show(s.heartbeat))
+            .opt("--redis-url", s.redis_url.as_ref())
+            .each("--redis-sentinel", &s.redis_sentinels)
+            .each("--redis-cluster", &s.redis_cluster)
+            .pair("--redis-master", &s.redis_master)
+            .pair("--redis-namespace", &s.redis_namespace)
+            .pair("--redis-timeout", show(s.redis_timeout))
+            .pair("--redis-flush", value_name(&s.redis_flush))
+            .pair("--codec", s.codec)
+            .pair("--session-schema", s.session_schema)
+            .pair("--decode-limit", s.decode_limit)
+            .pair("--cookie", &self.cookie)
+            .switch("--route-suffix", self.route_suffix)
+            .pair("--max-inactive", show(self.max_inactive))
+            .pair("--padding-bytes", self.padding_bytes)
+            .pair("--max-body-bytes", self.max_body_bytes)
+            .pair("--sweep-interval", show(self.sweep_interval))
+            .pair("--drain-timeout", show(self.drain_timeout))
+            .opt("--threads", self.threads);
+        a.0
+    }
+
+    /// The combinations clap cannot refuse on its own; the message names the flags.
+    pub fn check(&self) -> Result<(), String> {
+        let s = &self.store;
+        if self.sweep_interval.is_zero() {
+            return Err("--sweep-interval must be above zero".into());
+        }
+        if s.replication.is_some() && s.kind != StoreKind::Delta {
+            return Err("--replication applies to --store delta (a backup store always writes to the backup before answering)".into());
+        }
+        if !s.replication_delay.is_zero()
+            && (s.kind != StoreKind::Delta || s.replication == Some(ReplicationMode::Sync))
+        {
+            return Err(
+                "--replication-delay applies to --store delta with --replication async".into(),
+            );
+        }
+        let sources = usize::from(s.redis_url.is_some())
+            + usize::from(!s.redis_sentinels.is_empty())
+            + usize::from(!s.redis_cluster.is_empty());
+        if sources > 1 {
+            return Err("give one of --redis-url, --redis-sentinel and --redis-cluster".into());
+        }
+        if (s.kind == StoreKind::Redis) != (sources == 1) {
+            return Err("--store redis needs --redis-url, --redis-sentinel or --redis-cluster, and they need --store redis".into());
+        }
+        if !s.peers.is_empty() && matches!(s.kind, StoreKind::Local | StoreKind::Redis) {
+            return Err("--peer needs a clustered store: --store delta or --store backup".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_arguments() {
+        let spec = NodeSpec::with_id("node1");
+        assert_eq!(spec.store.kind, StoreKind::Local);
+        assert_eq!(spec.max_inactive, Duration::from_secs(30 * 60));
+        let args = spec.to_args();
+        assert_eq!(args[0], "node");
+        let back = NodeSpec::parse(&args[1..].iter().map(String::as_str).collect::<Vec<_>>())
+            .expect("its own arguments parse");
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn every_field_set_round_trips_and_is_checked() {
+        let mut spec = NodeSpec::with_id("n-2");
+        spec.listen = "127.0.0.1:8081".parse().expect("addr");
+        spec.cookie = "JSESSIONID".into();
+        spec.route_suffix = true;
+        spec.max_inactive = Duration::from_millis(1500);
+        spec.padding_bytes = 100_000;
+        spec.threads = Some(1);
+        spec.store.kind = StoreKind::Delta;
+        spec.store.peers = vec!["node1=127.0.0.1:9001".parse().expect("peer")];
+        spec.store.replication = Some(ReplicationMode::Async);
+        spec.store.replication_delay = Duration::from_millis(20);
+        spec.store.cluster_secret = Some("s3cret".into());
+        spec.store.codec = "msgpack+lz4".parse().expect("codec");
+        spec.store.session_schema = Schema::V2;
+        let args = spec.to_args();
+        let back = NodeSpec::parse(&args[1..].iter().map(String::as_str).collect::<Vec<_>>())
+            .expect("parses");
+        assert_eq!(back, spec);
+        assert_eq!(spec.check(), Ok(()));
+
+        spec.store.replication = Some(ReplicationMode::Sync);
+        assert!(
+            spec.check()
+                .is_err_and(|e| e.contains("--replication-delay"))
+        );
+        spec.store.kind = StoreKind::Redis;
+        spec.store.replication = None;
+        spec.store.replication_delay = Duration::ZERO;
+        assert!(
+            spec.check()
+                .is_err_and(|e| e.contains("--store redis needs"))
+        );
+        spec.store.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert!(spec.check().is_err_and(|e| e.contains("--peer")));
+        spec.store.peers.clear();
+        assert_eq!(spec.check(), Ok(()));
+    }
+}
