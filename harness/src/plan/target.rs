@@ -296,6 +296,26 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Every strategy, in the order errors and docs list them.
+    pub const ALL: [Self; 7] = [
+        Self::RoundRobin,
+        Self::Sticky,
+        Self::Direct,
+        Self::Delta,
+        Self::Backup,
+        Self::Redis,
+        Self::External,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|s| s.name()).collect()
+    }
+
+    /// The name a suite writes (`strategy = "delta"`).
     pub fn name(self) -> &'static str {
         match self {
             Self::RoundRobin => "round-robin",

@@ -2,25 +2,27 @@
 //! and latency per phase (before, during, after the faults), and a verdict per target. It
 //! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
 
+mod collect;
 mod continuity;
 mod driver;
 mod recovery;
 mod thresholds;
 mod timeline;
+mod traffic;
+mod verdict;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use sessionbench_reports::{
-    ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Replication, Results,
-    RunOf, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    FORMAT_VERSION, FaultWindow, Latency, Ops, Phase, Results, RunOf, Sessions, TargetResult,
+    Violation,
 };
-use sessionbench_targets::app::{Handling, MetricsView};
 
+use self::collect::Collected;
 use crate::checkers::{self, Finding, Kind};
-use crate::history::{FaultPhase, Op, OpKind, Outcome, Record};
-use crate::plan::{LossExpectation, Plan, Run, TargetPlan};
+use crate::history::{Op, OpKind, Outcome, Record};
+use crate::plan::{Plan, Run};
 
 pub fn build(plan: &Plan, history: &[Record]) -> Results {
     let targets = plan
@@ -43,113 +45,17 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// What a target's nodes counted themselves, summed over every `/metrics` record (a node's
-/// counters restart with it, so each record adds).
-#[derive(Debug, Default)]
-struct NodeCounters {
-    /// Replication bytes and messages sent.
-    replication: Option<(u64, u64)>,
-    /// Bytes written to and read from a shared store.
-    store: Option<(u64, u64)>,
-    undecodable: u64,
-    /// Request handling time as the nodes measured it, in nanoseconds.
-    handling: Option<Histogram<u64>>,
-}
-
-impl NodeCounters {
-    fn add(&mut self, metrics: &serde_json::Value) {
-        // A record the node did not write as /metrics (a hand-edited history) adds nothing.
-        let Ok(m) = serde_json::from_value::<MetricsView>(metrics.clone()) else {
-            return;
-        };
-        if let Some(r) = &m.replication {
-            let (bytes, messages) = self.replication.unwrap_or_default();
-            self.replication = Some((bytes + r.bytes_sent, messages + r.messages_sent));
-            self.undecodable += r.sessions_undecodable;
-        }
-        if let Some(s) = &m.store_traffic {
-            let (written, read) = self.store.unwrap_or_default();
-            self.store = Some((written + s.bytes_written, read + s.bytes_read));
-            self.undecodable += s.sessions_undecodable;
-        }
-        if !m.handling.buckets.is_empty() {
-            m.handling
-                .merge_into(self.handling.get_or_insert_with(Handling::histogram));
-        }
-    }
-
-    fn server_latency(&self) -> Option<ServerLatency> {
-        let h = self.handling.as_ref().filter(|h| !h.is_empty())?;
-        let ms = |ns: u64| ns as f64 / 1e6;
-        Some(ServerLatency {
-            requests: h.len(),
-            p50: ms(h.value_at_quantile(0.5)),
-            p99: ms(h.value_at_quantile(0.99)),
-            max: ms(h.max()),
-        })
-    }
-}
-
 fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
     let t = run.target;
-    let name = run.name.as_str();
-    let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-    // By fault index: the window as reported, and its span in µs for the phases.
-    let mut faults: BTreeMap<usize, (FaultWindow, u64, Option<u64>)> = BTreeMap::new();
-    let mut end_us: Option<u64> = None;
-    let mut interrupted = false;
-    let mut started = false;
-    let mut counters = NodeCounters::default();
-    let mut samples = Vec::new();
-    for record in history {
-        match record {
-            Record::DriverSample { target, .. } if target == name => {
-                samples.extend(driver::Sample::of(record));
-            }
-            Record::TargetStart { target, .. } if target == name => started = true,
-            Record::Op(op) if op.target == name => {
-                sessions.entry(&op.session).or_default().push(op)
-            }
-            Record::Fault(f) if f.target == name => match f.phase {
-                FaultPhase::Start => {
-                    let window = FaultWindow {
-                        kind: f.kind.clone(),
-                        node: f.node.clone(),
-                        start_ms: us_to_ms(f.at_us),
-                        end_ms: None,
-                        detail: f.detail.clone(),
-                        sessions_lost_after: 0,
-                        recovery: None,
-                        failed: f.failed,
-                        may_fail: run.faults.get(f.fault).is_some_and(|p| p.may_fail),
-                    };
-                    faults.insert(f.fault, (window, f.at_us, None));
-                }
-                FaultPhase::End => {
-                    if let Some((w, _, end)) = faults.get_mut(&f.fault) {
-                        w.end_ms = Some(us_to_ms(f.at_us));
-                        w.detail = f.detail.clone().or(w.detail.take());
-                        w.failed |= f.failed;
-                        *end = Some(f.at_us);
-                    }
-                }
-            },
-            Record::NodeMetrics {
-                target, metrics, ..
-            } if target == name => counters.add(metrics),
-            Record::TargetEnd {
-                target,
-                at_us,
-                interrupted: cut,
-            } if target == name => {
-                end_us = Some(*at_us);
-                interrupted |= *cut;
-            }
-            _ => {}
-        }
-    }
-    // A history without the target's end was cut by a crash: what it holds is still checked.
-    interrupted |= started && end_us.is_none();
+    let Collected {
+        mut sessions,
+        faults,
+        end_us,
+        interrupted,
+        started,
+        counters,
+        samples,
+    } = collect::collect(run, history);
     let mut findings: Vec<Finding> = Vec::new();
     let mut counts = Sessions::default();
     for ops in sessions.values_mut() {
@@ -229,8 +135,8 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
             }
         })
         .collect();
-    let unchecked = unchecked(t);
-    let expectations = expectations(t, &counts, &unchecked);
+    let unchecked = verdict::unchecked(t);
+    let expectations = verdict::expectations(t, &counts, &unchecked);
     let measured_ops = tally(&measured);
     let throughput_ops_per_s = throughput(&measured, end.saturating_sub(warm_up));
     let latency_ms = latency(&measured);
@@ -260,40 +166,7 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
             c
         })
         .collect();
-    let mut reasons: Vec<String> = expectations
-        .iter()
-        .filter(|e| !e.passed)
-        .map(|e| format!("expected {} {}, measured {}", e.name, e.expected, e.actual))
-        .collect();
-    let mut verdict = if reasons.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
-    if verdict == Verdict::Pass && (interrupted || !started) {
-        verdict = Verdict::Unknown;
-        reasons.push(if started {
-            "the load was interrupted: the history is incomplete".into()
-        } else {
-            "the target never started".into()
-        });
-    }
-    // A fault that could not be applied leaves the run untested against it: no pass.
-    for w in faults.iter().filter(|w| w.failed && !w.may_fail) {
-        if verdict == Verdict::Pass {
-            verdict = Verdict::Unknown;
-        }
-        reasons.push(format!(
-            "{} could not be applied ({}): the run did not test what the suite asked \
-             (`may-fail = true` on the fault accepts that)",
-            w.label(),
-            w.detail.as_deref().unwrap_or("no detail")
-        ));
-    }
-    if verdict == Verdict::Pass && counts.started == 0 {
-        verdict = Verdict::Unknown;
-        reasons.push("no session was established, so nothing could be checked".into());
-    }
+    let (verdict, reasons) = verdict::judge(&expectations, interrupted, started, &faults, &counts);
     TargetResult {
         name: run.name.clone(),
         run_of: run.scenario.map(|s| RunOf {
@@ -316,39 +189,10 @@ fn target(plan: &Plan, run: &Run<'_>, history: &[Record]) -> TargetResult {
         timeline,
         faults,
         continuity,
-        store_traffic: counters.store.map(|(bytes_written, bytes_read)| {
-            let ops = all_ops.iter().filter(|o| o.outcome == Outcome::Ok).count() as u64;
-            StoreTraffic {
-                bytes_written,
-                bytes_read,
-                ops,
-                bytes_per_op: if ops == 0 {
-                    0.0
-                } else {
-                    (bytes_written + bytes_read) as f64 / ops as f64
-                },
-            }
-        }),
+        store_traffic: counters.store_traffic(&all_ops),
         sessions_undecodable: counters.undecodable,
         unchecked: unchecked.iter().map(|c| c.name().to_string()).collect(),
-        replication: counters.replication.map(|(bytes_sent, messages_sent)| {
-            let writes = all_ops
-                .iter()
-                .filter(|o| {
-                    o.outcome == Outcome::Ok && !matches!(o.kind, OpKind::Read | OpKind::Probe)
-                })
-                .count() as u64;
-            Replication {
-                bytes_sent,
-                messages_sent,
-                writes,
-                bytes_per_write: if writes == 0 {
-                    0.0
-                } else {
-                    bytes_sent as f64 / writes as f64
-                },
-            }
-        }),
+        replication: counters.replication(&all_ops),
         violations: findings
             .into_iter()
             .map(|f| Violation {
@@ -439,80 +283,4 @@ fn latency(ops: &[&Op]) -> Option<Latency> {
         p999: q(0.999),
         max: h.max() as f64 / 1000.0,
     })
-}
-
-/// The checks a target's answers cannot support: an application's API whose reads show no
-/// value or counter cannot show a stale read.
-fn unchecked(t: &TargetPlan) -> Vec<Kind> {
-    let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
-        return Vec::new();
-    };
-    let mut kinds = Vec::new();
-    if !api.shows_state() {
-        kinds.push(Kind::StaleRead);
-    }
-    if !api.shows_order() {
-        kinds.push(Kind::MonotonicRead);
-    }
-    kinds
-}
-
-/// `unchecked`: the checks the target cannot support, whose bounds are not judged.
-fn expectations(t: &TargetPlan, s: &Sessions, unchecked: &[Kind]) -> Vec<ExpectationResult> {
-    let e = &t.expect;
-    let mut out = Vec::new();
-    let mut push = |name: &str, expected: String, actual: String, passed: bool| {
-        out.push(ExpectationResult::new(name, expected, actual, passed));
-    };
-    match e.sessions_lost {
-        LossExpectation::None => push(
-            "sessions-lost",
-            "none".into(),
-            s.lost.to_string(),
-            s.lost == 0,
-        ),
-        LossExpectation::Some => push(
-            "sessions-lost",
-            "some (negative control)".into(),
-            s.lost.to_string(),
-            s.lost > 0,
-        ),
-        LossExpectation::Any => {}
-    }
-    if let Some(max) = e.max_sessions_lost_percent {
-        let pct = if s.started == 0 {
-            0.0
-        } else {
-            s.lost as f64 * 100.0 / s.started as f64
-        };
-        push(
-            "sessions-lost-percent",
-            format!("<= {max}"),
-            format!("{pct:.1}"),
-            pct <= max,
-        );
-    }
-    if !unchecked.contains(&Kind::StaleRead) {
-        push(
-            "stale-reads",
-            format!("<= {}", e.max_stale_reads),
-            s.stale_reads.to_string(),
-            s.stale_reads <= e.max_stale_reads,
-        );
-    }
-    if !unchecked.contains(&Kind::MonotonicRead) {
-        push(
-            "monotonic-violations",
-            format!("<= {}", e.max_monotonic_violations),
-            s.monotonic_violations.to_string(),
-            s.monotonic_violations <= e.max_monotonic_violations,
-        );
-    }
-    push(
-        "resurrections",
-        format!("<= {}", e.max_resurrections),
-        s.resurrections.to_string(),
-        s.resurrections <= e.max_resurrections,
-    );
-    out
 }

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use sessionbench_targets::store::redis_server;
+pub use sessionbench_targets::store::redis_server::Role;
+
 use super::process::{Process, StartError};
 
 /// The name sentinels monitor the primary under.
@@ -53,15 +56,8 @@ fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::Pat
     Ok((port, prepare_dir(target, name, logs)?))
 }
 
-/// What a `redis-server` is besides a plain server.
-#[derive(Debug, Clone, Copy)]
-pub enum Role {
-    Standalone,
-    ReplicaOf(SocketAddr),
-    ClusterNode,
-}
-
-/// Starts `redis-server` as store process `name` of target `target`, in `role`.
+/// Starts `redis-server` as store process `name` of target `target`, in `role` (a cluster
+/// node's bus port 0 picks a free one).
 pub async fn start_redis(
     target: &str,
     name: &str,
@@ -70,49 +66,16 @@ pub async fn start_redis(
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        &dir.display().to_string(),
-        "--save",
-        "",
-        "--appendonly",
-        if appendonly { "yes" } else { "no" },
-    ]
-    .map(String::from)
-    .to_vec();
-    match role {
-        Role::Standalone => {}
-        Role::ReplicaOf(primary) => args.extend([
-            "--replicaof".into(),
-            primary.ip().to_string(),
-            primary.port().to_string(),
-        ]),
-        // Its nodes.conf (the cluster's view) lives in its directory, so a restarted node
-        // rejoins as the cluster now sees it (a replica, if its replica was promoted).
-        // The bus port is named: by default it is the port + 10000, which is past 65535 for
-        // a quarter of the ephemeral range, or may be taken.
-        Role::ClusterNode => {
-            let bus = free_port().map_err(|source| StartError::Spawn {
+    let role = match role {
+        Role::ClusterNode { bus_port: 0 } => Role::ClusterNode {
+            bus_port: free_port().map_err(|source| StartError::Spawn {
                 name: name.into(),
                 source,
-            })?;
-            args.extend(
-                [
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    "1000",
-                    "--cluster-port",
-                ]
-                .map(String::from),
-            );
-            args.push(bus.to_string());
-        }
-    }
+            })?,
+        },
+        other => other,
+    };
+    let args = redis_server::server_args(port, &dir, appendonly, role);
     launch(target, name, port, &args, logs).await
 }
 
@@ -137,17 +100,8 @@ pub async fn start_sentinel(
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
-    // A sentinel rewrites its configuration file, so each has its own.
     let conf = dir.join("sentinel.conf");
-    let text = format!(
-        "port {port}\nbind 127.0.0.1\ndir {dir}\n\
-         sentinel monitor {SENTINEL_MASTER} {ip} {primary_port} 2\n\
-         sentinel down-after-milliseconds {SENTINEL_MASTER} 500\n\
-         sentinel failover-timeout {SENTINEL_MASTER} 5000\n",
-        dir = dir.display(),
-        ip = primary.ip(),
-        primary_port = primary.port(),
-    );
+    let text = redis_server::sentinel_conf(port, &dir, SENTINEL_MASTER, primary, 5_000);
     std::fs::write(&conf, text).map_err(|source| StartError::Spawn {
         name: name.into(),
         source,
@@ -204,11 +158,9 @@ pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
         name: "redis".into(),
         source: std::io::Error::other(why),
     };
-    let mut create = tokio::process::Command::new("redis-cli");
-    create.args(["--cluster", "create"]);
-    create.args(servers.iter().map(|s| s.addr().to_string()));
-    let out = create
-        .args(["--cluster-replicas", "1", "--cluster-yes"])
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr()).collect();
+    let out = tokio::process::Command::new("redis-cli")
+        .args(redis_server::cluster_create_args(&addrs))
         .stdin(std::process::Stdio::null())
         .output()
         .await

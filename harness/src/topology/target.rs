@@ -127,8 +127,14 @@ impl Topology {
             }
             Some(RedisPlan::Cluster { appendonly }) => {
                 for id in self.target.store_ids() {
-                    let node =
-                        store::start_redis(&name, id, appendonly, Role::ClusterNode, logs).await?;
+                    let node = store::start_redis(
+                        &name,
+                        id,
+                        appendonly,
+                        Role::ClusterNode { bus_port: 0 },
+                        logs,
+                    )
+                    .await?;
                     self.stores.push(node);
                 }
                 let nodes: Vec<&Process> = self.stores.iter().collect();

@@ -124,6 +124,74 @@ fn every_example_command_runs_as_shown() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+        } else if !inside && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_link_between_pages_finds_its_page_and_heading() {
+    let mut broken = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        let dir = page.parent().expect("a directory");
+        for (i, line) in text.lines().enumerate() {
+            for link in line
+                .split("](")
+                .skip(1)
+                .filter_map(|rest| rest.split(')').next())
+            {
+                if link.starts_with("http") || link.contains(' ') {
+                    continue;
+                }
+                let (file, heading) = link.split_once('#').unwrap_or((link, ""));
+                let target = if file.is_empty() {
+                    page.clone()
+                } else {
+                    dir.join(file)
+                };
+                let Ok(target_text) = std::fs::read_to_string(&target) else {
+                    if !target.exists() {
+                        broken.push(format!(
+                            "{}:{}: {link}: no such file",
+                            page.display(),
+                            i + 1
+                        ));
+                    }
+                    continue;
+                };
+                if !heading.is_empty() && !anchors(&target_text).iter().any(|a| a == heading) {
+                    broken.push(format!(
+                        "{}:{}: {link}: no such heading",
+                        page.display(),
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
 #[test]
 fn readme_is_a_front_page() {
     let lines = std::fs::read_to_string(root().join("README.md"))

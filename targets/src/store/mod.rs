@@ -11,6 +11,7 @@ pub mod conformance;
 mod delta;
 mod local;
 mod redis;
+pub mod redis_server;
 
 pub use api::{SessionStore, StoreError, StoreFuture, StoreStats, StoreTraffic};
 pub use backup::BackupStore;

@@ -30,26 +30,12 @@ impl Check<'_> {
         );
         let name = self.target_name(path, t.name);
         let strategy_name = t.strategy.unwrap_or_default();
-        let strategy = match self.one_of(
-            &join(path, "strategy"),
-            &strategy_name,
-            &[
-                "round-robin",
-                "sticky",
-                "direct",
-                "delta",
-                "backup",
-                "redis",
-                "external",
-            ],
-        ) {
-            Some("redis") => Strategy::Redis,
-            Some("sticky") => Strategy::Sticky,
-            Some("direct") => Strategy::Direct,
-            Some("delta") => Strategy::Delta,
-            Some("backup") => Strategy::Backup,
-            _ => Strategy::RoundRobin,
-        };
+        // "external" targets were taken above; here it is only a name in the list.
+        let strategy = self
+            .one_of(&join(path, "strategy"), &strategy_name, &Strategy::names())
+            .and_then(Strategy::from_name)
+            .filter(|s| *s != Strategy::External)
+            .unwrap_or(Strategy::RoundRobin);
         let nodes = t.nodes.or(d.nodes).unwrap_or(0);
         if !(1..=64).contains(&nodes) {
             self.err(

@@ -6,22 +6,22 @@ use std::time::Instant;
 use super::*;
 use redis::Client;
 
+use crate::store::redis_server::{self, Role};
+
 use crate::session::Attr;
 
-/// A real `redis-server` on a free loopback port, without persistence, killed on drop.
+/// A real `redis-server` on a free loopback port, without persistence, with its files in a
+/// directory of its own; killed, and its directory removed, on drop.
 #[derive(Debug)]
 struct Server {
     port: u16,
     _child: tokio::process::Child,
-    /// Files of its own (a sentinel's or a cluster node's configuration), removed with it.
-    dir: Option<std::path::PathBuf>,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -37,60 +37,54 @@ impl Server {
             .port()
     }
 
+    fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// A fresh directory for the server on `port`.
+    fn dir(port: u16) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sessionbench-redis-test-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the server's directory");
+        dir
+    }
+
     async fn start_on(port: u16) -> Self {
-        Self::start_with(port, &[]).await
+        Self::start_as(port, Role::Standalone).await
     }
 
     /// A replica of `primary`.
     async fn replica_of(primary: &Server) -> Self {
-        let primary = primary.port.to_string();
-        Self::start_with(Self::free_port(), &["--replicaof", "127.0.0.1", &primary]).await
+        Self::start_as(Self::free_port(), Role::ReplicaOf(primary.addr())).await
     }
 
-    /// A sentinel watching `primary` as `mymaster` (quorum 2, down after 500 ms).
+    /// A sentinel watching `primary` as `mymaster` (quorum 2, a quick failover).
     async fn sentinel(primary: &Server) -> Self {
         let port = Self::free_port();
-        let dir = std::env::temp_dir().join(format!("sessionbench-sentinel-{port}"));
-        std::fs::create_dir_all(&dir).expect("sentinel dir");
+        let dir = Self::dir(port);
         let conf = dir.join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 2\nsentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 3000\n",
-                dir.display(),
-                primary.port
-            ),
-        )
-        .expect("sentinel.conf");
-        let child = tokio::process::Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
+        let text = redis_server::sentinel_conf(port, &dir, "mymaster", primary.addr(), 3_000);
+        std::fs::write(&conf, text).expect("sentinel.conf");
+        let child = Self::spawn(&[conf.display().to_string(), "--sentinel".into()]);
+        Self::ready(port, child, dir).await
+    }
+
+    async fn start_as(port: u16, role: Role) -> Self {
+        let dir = Self::dir(port);
+        let child = Self::spawn(&redis_server::server_args(port, &dir, false, role));
+        Self::ready(port, child, dir).await
+    }
+
+    fn spawn(args: &[String]) -> tokio::process::Child {
+        tokio::process::Command::new("redis-server")
+            .args(args)
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server --sentinel ({e}): install it with ci/setup")
-            });
-        let mut server = Self::ready(port, child).await;
-        server.dir = Some(dir);
-        server
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): install it with ci/setup"))
     }
 
-    async fn start_with(port: u16, extra: &[&str]) -> Self {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server ({e}): install it with ci/setup")
-            });
-        Self::ready(port, child).await
-    }
-
-    async fn ready(port: u16, child: tokio::process::Child) -> Self {
+    async fn ready(port: u16, child: tokio::process::Child, dir: std::path::PathBuf) -> Self {
         let deadline = Instant::now() + Duration::from_secs(5);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -105,7 +99,7 @@ impl Server {
         Self {
             port,
             _child: child,
-            dir: None,
+            dir,
         }
     }
 
@@ -544,34 +538,13 @@ impl Cluster {
     async fn start() -> Self {
         let mut servers = Vec::new();
         for _ in 0..6 {
-            let port = Server::free_port();
-            let dir = std::env::temp_dir().join(format!("sessionbench-cluster-{port}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("cluster node dir");
-            let dir_arg = dir.display().to_string();
-            // Not the default port + 10000, which can be past 65535.
-            let bus = Server::free_port().to_string();
-            let extra = [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-node-timeout",
-                "1000",
-                "--cluster-port",
-                bus.as_str(),
-                "--dir",
-                dir_arg.as_str(),
-            ];
-            let mut server = Server::start_with(port, &extra).await;
-            server.dir = Some(dir);
-            servers.push(server);
+            let bus_port = Server::free_port();
+            servers
+                .push(Server::start_as(Server::free_port(), Role::ClusterNode { bus_port }).await);
         }
-        let mut create = tokio::process::Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
-        for s in &servers {
-            create.arg(format!("127.0.0.1:{}", s.port));
-        }
-        let out = create
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
+        let addrs: Vec<_> = servers.iter().map(Server::addr).collect();
+        let out = tokio::process::Command::new("redis-cli")
+            .args(redis_server::cluster_create_args(&addrs))
             .output()
             .await
             .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}): install it with ci/setup"));

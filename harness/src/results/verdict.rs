@@ -1,0 +1,133 @@
+//! A target's verdict: its expectations judged against the sessions' counts, and whether the
+//! run could be judged at all (the load ran to its end, every fault applied, a session was
+//! established).
+
+use sessionbench_reports::{ExpectationResult, FaultWindow, Sessions, Verdict};
+
+use crate::checkers::Kind;
+use crate::plan::{LossExpectation, TargetPlan};
+
+/// The checks a target's answers cannot support: an application's API whose reads show no
+/// value or counter cannot show a stale read.
+pub(super) fn unchecked(t: &TargetPlan) -> Vec<Kind> {
+    let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
+        return Vec::new();
+    };
+    let mut kinds = Vec::new();
+    if !api.shows_state() {
+        kinds.push(Kind::StaleRead);
+    }
+    if !api.shows_order() {
+        kinds.push(Kind::MonotonicRead);
+    }
+    kinds
+}
+
+/// `unchecked`: the checks the target cannot support, whose bounds are not judged.
+pub(super) fn expectations(
+    t: &TargetPlan,
+    s: &Sessions,
+    unchecked: &[Kind],
+) -> Vec<ExpectationResult> {
+    let e = &t.expect;
+    let mut out = Vec::new();
+    let mut push = |name: &str, expected: String, actual: String, passed: bool| {
+        out.push(ExpectationResult::new(name, expected, actual, passed));
+    };
+    match e.sessions_lost {
+        LossExpectation::None => push(
+            "sessions-lost",
+            "none".into(),
+            s.lost.to_string(),
+            s.lost == 0,
+        ),
+        LossExpectation::Some => push(
+            "sessions-lost",
+            "some (negative control)".into(),
+            s.lost.to_string(),
+            s.lost > 0,
+        ),
+        LossExpectation::Any => {}
+    }
+    if let Some(max) = e.max_sessions_lost_percent {
+        let pct = if s.started == 0 {
+            0.0
+        } else {
+            s.lost as f64 * 100.0 / s.started as f64
+        };
+        push(
+            "sessions-lost-percent",
+            format!("<= {max}"),
+            format!("{pct:.1}"),
+            pct <= max,
+        );
+    }
+    if !unchecked.contains(&Kind::StaleRead) {
+        push(
+            "stale-reads",
+            format!("<= {}", e.max_stale_reads),
+            s.stale_reads.to_string(),
+            s.stale_reads <= e.max_stale_reads,
+        );
+    }
+    if !unchecked.contains(&Kind::MonotonicRead) {
+        push(
+            "monotonic-violations",
+            format!("<= {}", e.max_monotonic_violations),
+            s.monotonic_violations.to_string(),
+            s.monotonic_violations <= e.max_monotonic_violations,
+        );
+    }
+    push(
+        "resurrections",
+        format!("<= {}", e.max_resurrections),
+        s.resurrections.to_string(),
+        s.resurrections <= e.max_resurrections,
+    );
+    out
+}
+
+/// Pass, fail or unknown, with every reason that is not a pass.
+pub(super) fn judge(
+    expectations: &[ExpectationResult],
+    interrupted: bool,
+    started: bool,
+    faults: &[FaultWindow],
+    counts: &Sessions,
+) -> (Verdict, Vec<String>) {
+    let mut reasons: Vec<String> = expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| format!("expected {} {}, measured {}", e.name, e.expected, e.actual))
+        .collect();
+    let mut verdict = if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    if verdict == Verdict::Pass && (interrupted || !started) {
+        verdict = Verdict::Unknown;
+        reasons.push(if started {
+            "the load was interrupted: the history is incomplete".into()
+        } else {
+            "the target never started".into()
+        });
+    }
+    // A fault that could not be applied leaves the run untested against it: no pass.
+    for w in faults.iter().filter(|w| w.failed && !w.may_fail) {
+        if verdict == Verdict::Pass {
+            verdict = Verdict::Unknown;
+        }
+        reasons.push(format!(
+            "{} could not be applied ({}): the run did not test what the suite asked \
+             (`may-fail = true` on the fault accepts that)",
+            w.label(),
+            w.detail.as_deref().unwrap_or("no detail")
+        ));
+    }
+    if verdict == Verdict::Pass && counts.started == 0 {
+        verdict = Verdict::Unknown;
+        reasons.push("no session was established, so nothing could be checked".into());
+    }
+    (verdict, reasons)
+}
