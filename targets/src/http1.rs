@@ -4,7 +4,7 @@
 //!
 //! hyper's client runs every connection as a task of its own and hands requests and responses
 //! to it through channels; for small requests that hand-off cost more CPU per request than nginx
-//! spends in all (README, benchmarks). Here the caller's own task does the I/O. Responses are
+//! spends in all (docs/benchmarks.md). Here the caller's own task does the I/O. Responses are
 //! read whole (nginx's `proxy_buffering on`), so a connection is free as soon as its answer is in.
 
 use bytes::{Buf, Bytes, BytesMut};

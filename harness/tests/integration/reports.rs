@@ -191,8 +191,8 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
     }
 }
 
-/// With a 2 ms latency floor, as README advises for shared two-core runners: a p99 of a few
-/// milliseconds moves by more than 1 ms between identical runs there.
+/// With a 2 ms latency floor: on a shared two-core runner a p99 of a few milliseconds moves by
+/// more than 1 ms between identical runs.
 fn compare(base: &Path, new: &Path) -> (Option<i32>, String) {
     let out = sessionbench()
         .args(["compare", "--latency-floor", "2ms"])

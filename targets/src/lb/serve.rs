@@ -3,7 +3,7 @@
 //! One acceptor hands each connection to a worker thread in turn. A worker runs a
 //! single-threaded runtime and its own upstream pool, so a request, its upstream exchange and
 //! the response never wake another thread: nginx's worker model, which measured about 1.5x
-//! the throughput of one work-stealing runtime on 2 cores (README, benchmarks).
+//! the throughput of one work-stealing runtime on 2 cores (docs/benchmarks.md).
 
 use std::convert::Infallible;
 use std::future::Future;
