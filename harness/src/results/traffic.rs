@@ -2,6 +2,7 @@
 //! sessions, their own handling time), read from the `/metrics` records of the history.
 
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use sessionbench_reports::{Replication, ServerLatency, StoreTraffic};
 use sessionbench_targets::app::{Handling, MetricsView};
 
@@ -23,7 +24,7 @@ pub(super) struct NodeCounters {
 impl NodeCounters {
     pub(super) fn add(&mut self, metrics: &serde_json::Value) {
         // A record the node did not write as /metrics (a hand-edited history) adds nothing.
-        let Ok(m) = serde_json::from_value::<MetricsView>(metrics.clone()) else {
+        let Ok(m) = MetricsView::deserialize(metrics) else {
             return;
         };
         if let Some(r) = &m.replication {

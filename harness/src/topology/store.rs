@@ -56,8 +56,7 @@ fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::Pat
     Ok((port, prepare_dir(target, name, logs)?))
 }
 
-/// Starts `redis-server` as store process `name` of target `target`, in `role` (a cluster
-/// node's bus port 0 picks a free one).
+/// Starts `redis-server` as store process `name` of target `target`, in `role`.
 pub async fn start_redis(
     target: &str,
     name: &str,
@@ -66,15 +65,6 @@ pub async fn start_redis(
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
-    let role = match role {
-        Role::ClusterNode { bus_port: 0 } => Role::ClusterNode {
-            bus_port: free_port().map_err(|source| StartError::Spawn {
-                name: name.into(),
-                source,
-            })?,
-        },
-        other => other,
-    };
     let args = redis_server::server_args(port, &dir, appendonly, role);
     launch(target, name, port, &args, logs).await
 }

@@ -127,11 +127,15 @@ impl Topology {
             }
             Some(RedisPlan::Cluster { appendonly }) => {
                 for id in self.target.store_ids() {
+                    let bus_port = store::free_port().map_err(|source| StartError::Spawn {
+                        name: id.into(),
+                        source,
+                    })?;
                     let node = store::start_redis(
                         &name,
                         id,
                         appendonly,
-                        Role::ClusterNode { bus_port: 0 },
+                        Role::ClusterNode { bus_port },
                         logs,
                     )
                     .await?;
@@ -167,6 +171,21 @@ impl Topology {
     async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
         let target = self.target.clone();
         let t = &target;
+        // The addresses the node is given, through a fault proxy of its own when the run has
+        // network faults.
+        let standalone = match (&t.redis, self.stores.first().map(Process::addr)) {
+            (Some(RedisPlan::Standalone { .. }), Some(addr)) => {
+                Some(self.reach(id, Link::Store, addr).await?)
+            }
+            _ => None,
+        };
+        let mut peers = Vec::new();
+        if t.strategy.clustered_store().is_some() {
+            for (name, addr) in self.cluster_addrs() {
+                let addr = self.reach_peer(id, &name, addr).await?;
+                peers.push(NamedAddr { name, addr });
+            }
+        }
         let mut spec = NodeSpec::with_id(id);
         spec.threads = Some(1);
         spec.cookie = t.cookie.clone();
@@ -185,10 +204,7 @@ impl Topology {
         match &t.redis {
             Some(RedisPlan::External { url }) => st.redis_url = Some(url.clone()),
             Some(RedisPlan::Standalone { .. }) => {
-                if let Some(addr) = self.stores.first().map(Process::addr) {
-                    let addr = self.reach(id, Link::Store, addr).await?;
-                    spec.store.redis_url = Some(format!("redis://{addr}"));
-                }
+                st.redis_url = standalone.map(|addr| format!("redis://{addr}"));
             }
             Some(RedisPlan::Cluster { .. }) => {
                 st.redis_cluster = self.stores.iter().map(|r| r.addr().to_string()).collect();
@@ -204,7 +220,6 @@ impl Topology {
             }
             None => {}
         }
-        let st = &mut spec.store;
         if t.redis.is_some() {
             st.kind = StoreKind::Redis;
             // Each target keeps its keys apart, even in a Redis it shares with others.
@@ -217,12 +232,7 @@ impl Topology {
             }
             st.replication_delay = t.replication_delay;
             st.cluster_secret = Some(self.secret.clone());
-            let mut peers = Vec::new();
-            for (name, addr) in self.cluster_addrs() {
-                let addr = self.reach_peer(id, &name, addr).await?;
-                peers.push(NamedAddr { name, addr });
-            }
-            spec.store.peers = peers;
+            st.peers = peers;
         }
         let log = self.logs.join(format!("{}-{id}.log", t.name));
         let mut node = Process::start(id, Launch::Node(Box::new(spec)), &log).await?;

@@ -88,9 +88,6 @@ impl Check<'_> {
                     format!("`{kind_name}` acts on `{whole}`: leave `node` out"),
                 );
             }
-            if kind.needs_lb() {
-                self.needs_lb(path, &kind_name, targets);
-            }
         } else if node.is_empty() {
             self.err(path, "a fault needs `node` (for example \"node2\")");
         } else if kind == FaultKind::Command {
@@ -182,7 +179,7 @@ impl Check<'_> {
             }
             (_, None) => None,
         };
-        if kind.needs_lb() && whole.is_none() {
+        if kind.needs_lb() {
             self.needs_lb(path, &kind_name, targets);
         }
         if kind.changes_backends() {
