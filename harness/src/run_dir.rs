@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sessionbench_reports::{Comparison, Results, Verdict};
 
-use crate::history::{self, Record};
+use crate::history;
 use crate::plan::Plan;
 use crate::results;
 
@@ -48,7 +48,10 @@ impl RunDir {
     /// The copy of the suite file a run keeps, shown in report.html.
     pub const SUITE: &str = "suite.toml";
     pub const PLAN: &str = "plan.json";
-    pub const HISTORY: &str = "history.jsonl";
+    /// The compact history (see `history::file`).
+    pub const HISTORY: &str = "history.bin";
+    /// The history of runs made before the compact file, still read.
+    pub const HISTORY_JSONL: &str = "history.jsonl";
     pub const RESULTS: &str = "results.json";
 
     /// A run directory that exists (`check`, `report`).
@@ -84,23 +87,36 @@ impl RunDir {
     }
 
     /// The history file, opened for the records of a run as they happen.
-    pub fn history_writer(&self) -> Result<history::Writer, RunDirError> {
+    pub fn history_writer(&self) -> Result<history::file::Writer, RunDirError> {
         let path = self.file(Self::HISTORY);
-        history::Writer::create(&path).map_err(io("create", &path))
+        history::file::Writer::create(&path).map_err(io("create", &path))
     }
 
     pub fn plan(&self) -> Result<Plan, RunDirError> {
         read_json(&self.file(Self::PLAN))
     }
 
-    pub fn history(&self) -> Result<Vec<Record>, RunDirError> {
-        history::read(&self.file(Self::HISTORY)).map_err(|e| RunDirError::Unreadable(e.to_string()))
+    /// The stored history, read a record at a time: the compact file, or the JSON lines of
+    /// a run made before it.
+    pub fn history(&self) -> Result<history::Records, RunDirError> {
+        let compact = self.file(Self::HISTORY);
+        let path = if compact.exists() {
+            compact
+        } else {
+            self.file(Self::HISTORY_JSONL)
+        };
+        history::open(&path).map_err(unreadable)
     }
 
-    /// The results of `plan`, computed from the stored history alone; with `strict`, a
-    /// threshold judged on a saturated driver fails.
+    /// The results of `plan`, computed from the stored history alone (streamed: memory
+    /// does not grow with the history); with `strict`, a threshold judged on a saturated
+    /// driver fails.
     pub fn check(&self, plan: &Plan, strict: bool) -> Result<Results, RunDirError> {
-        let mut results = results::build(plan, &self.history()?);
+        let mut analysis = results::Analysis::new(plan);
+        for record in self.history()? {
+            analysis.observe(record.map_err(unreadable)?);
+        }
+        let mut results = analysis.finish();
         if strict {
             results.fail_unsure_thresholds();
         }
@@ -157,6 +173,10 @@ impl RunDir {
             regressed: baseline.is_some_and(Comparison::regressed),
         })
     }
+}
+
+fn unreadable(e: history::ReadError) -> RunDirError {
+    RunDirError::Unreadable(e.to_string())
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError {

@@ -95,9 +95,12 @@ pub fn run(
         sessions_undecodable: 0,
         unchecked: Vec::new(),
         violations: vec![],
+        violations_not_listed: 0,
         interrupted: false,
         driver: None,
         server_latency_ms: None,
+        resources: None,
+        windows: Vec::new(),
     }
 }
 

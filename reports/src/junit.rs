@@ -135,14 +135,19 @@ fn cases(t: &TargetResult) -> Vec<Case> {
 
 /// The violations behind a failed check, one per line.
 fn offending(t: &TargetResult, check: &str) -> String {
-    let kind = match check {
-        "sessions-lost" | "sessions-lost-percent" => "session-lost",
-        "stale-reads" => "stale-read",
-        "monotonic-violations" => "monotonic-read",
-        "resurrections" => "resurrection",
+    // An early expiry is a loss too.
+    let kinds: &[&str] = match check {
+        "sessions-lost" | "sessions-lost-percent" => &["session-lost", "expired-early"],
+        "stale-reads" => &["stale-read"],
+        "monotonic-violations" => &["monotonic-read"],
+        "resurrections" => &["resurrection"],
         _ => return String::new(),
     };
-    let hits: Vec<&Violation> = t.violations.iter().filter(|v| v.kind == kind).collect();
+    let hits: Vec<&Violation> = t
+        .violations
+        .iter()
+        .filter(|v| kinds.contains(&v.kind.as_str()))
+        .collect();
     let mut text = String::new();
     for v in hits.iter().take(SESSIONS_LISTED) {
         let _ = writeln!(
@@ -157,8 +162,15 @@ fn offending(t: &TargetResult, check: &str) -> String {
     if hits.len() > SESSIONS_LISTED {
         let _ = writeln!(
             text,
-            "... and {} more (results.json lists all)",
+            "... and {} more listed in results.json",
             hits.len() - SESSIONS_LISTED
+        );
+    }
+    if t.violations_not_listed > 0 {
+        let _ = writeln!(
+            text,
+            "... and {} more violations, counted but not listed",
+            t.violations_not_listed
         );
     }
     text

@@ -22,7 +22,7 @@ pub use html::html;
 pub use junit::junit;
 pub use model::{
     Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops,
-    Phase, Recovery, Replication, Results, RunOf, Second, SendLag, ServerLatency, Sessions,
-    StoreTraffic, TargetResult, Verdict, Violation,
+    Phase, Recovery, Replication, Resources, Results, RunOf, Second, SendLag, ServerLatency,
+    Sessions, StoreTraffic, TargetResult, Verdict, Violation, Window,
 };
 pub use render::{markdown, table};

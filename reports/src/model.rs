@@ -1,5 +1,7 @@
 //! `results.json`: what a run measured and concluded, per target.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Bumped when the shape changes; readers refuse versions they do not know.
@@ -138,7 +140,11 @@ pub struct TargetResult {
     /// counter or value): neither counted nor judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// The first violations found (a thousand at most), whole.
     pub violations: Vec<Violation>,
+    /// Violations found past those listed: counted in `sessions`, not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub violations_not_listed: u64,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
     /// How the load driver itself kept up: when it did not, the run's numbers describe the
@@ -150,6 +156,13 @@ pub struct TargetResult {
     /// harness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_latency_ms: Option<ServerLatency>,
+    /// What the target's processes (and the harness) held: the most resident memory each
+    /// reached, the most Redis `used_memory`, the most sessions the nodes held together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// With a report window: the run window by window, so growth shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<Window>,
 }
 
 /// The load driver measured by itself.
@@ -215,7 +228,7 @@ pub struct RunOf {
 }
 
 /// The sessions a fault put at risk, and what became of them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Continuity {
     /// When the first fault started.
@@ -263,6 +276,15 @@ pub struct Sessions {
     pub stale_reads: u64,
     pub monotonic_violations: u64,
     pub resurrections: u64,
+    /// Gone after idling past the target's idle limit, as they should be (not lost).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expired: u64,
+    /// Lost while used within the idle limit, having lived past it (counted in `lost`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expired_early: u64,
+    /// Served after idling past the idle limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub outlived: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,4 +430,42 @@ pub struct Replication {
     /// Acknowledged operations that change a session (login, write, counter, logout).
     pub writes: u64,
     pub bytes_per_write: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The most each process held over a stretch of the run, from the samples taken every few
+/// seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Resources {
+    /// Process name (`sessionbench` for the harness) to its peak resident memory, in MB.
+    pub peak_rss_mb: BTreeMap<String, f64>,
+    /// Redis server name to its peak `used_memory`, in MB.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peak_redis_used_mb: BTreeMap<String, f64>,
+    /// The most sessions held in one sample, summed over the processes that hold them (a
+    /// session every node replicates counts once per node; in Redis, once per server,
+    /// replicas included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_sessions_held: Option<u64>,
+    /// Samples taken.
+    pub samples: u64,
+}
+
+/// One window of a long run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Window {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Operations that started in it.
+    pub ops: Ops,
+    pub throughput_ops_per_s: f64,
+    /// Of its successful operations, from their intended start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    pub resources: Resources,
 }

@@ -6,7 +6,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::comparison::comparison;
-use crate::model::{Driver, Latency, Ops, Recovery, Results, TargetResult};
+use crate::model::{Driver, Latency, Ops, Recovery, Resources, Results, TargetResult};
 
 /// How many violations each target lists in full; the rest are counted.
 const VIOLATIONS_SHOWN: usize = 10;
@@ -134,6 +134,12 @@ pub fn table(results: &Results) -> String {
     .build();
     phases.with(Style::rounded());
     let _ = writeln!(out, "{phases}");
+    let windows: Vec<Vec<String>> = results.targets.iter().flat_map(window_rows).collect();
+    if !windows.is_empty() {
+        let mut table = build(window_header(), windows).build();
+        table.with(Style::rounded());
+        let _ = writeln!(out, "window by window:\n{table}");
+    }
     for t in &results.targets {
         write_details(&mut out, t, "");
     }
@@ -258,6 +264,14 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             let _ = writeln!(out, "{bullet}{}: {}", t.name, recovery(r));
         }
     }
+    let s = &t.sessions;
+    if s.expired + s.expired_early + s.outlived > 0 {
+        let _ = writeln!(
+            out,
+            "{bullet}{}: idle expiry: {} sessions expired after their idle limit (as they should), {} expired early (lost), {} outlived it",
+            t.name, s.expired, s.expired_early, s.outlived
+        );
+    }
     if let Some(r) = &t.replication {
         let _ = writeln!(
             out,
@@ -286,6 +300,9 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     }
     if let Some(d) = &t.driver {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, driver_line(d));
+    }
+    if let Some(r) = &t.resources {
+        let _ = writeln!(out, "{bullet}{}: peak held: {}", t.name, held(r));
     }
     if t.sessions_undecodable > 0 {
         let _ = writeln!(
@@ -317,12 +334,17 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             v.detail
         );
     }
-    if t.violations.len() > VIOLATIONS_SHOWN {
+    let more = t.violations.len().saturating_sub(VIOLATIONS_SHOWN) as u64 + t.violations_not_listed;
+    if more > 0 {
+        let listed = if t.violations_not_listed > 0 {
+            format!("results.json lists the first {}", t.violations.len())
+        } else {
+            "results.json lists all".into()
+        };
         let _ = writeln!(
             out,
-            "{bullet}{}: … and {} more violations (results.json lists all)",
-            t.name,
-            t.violations.len() - VIOLATIONS_SHOWN
+            "{bullet}{}: … and {more} more violations ({listed})",
+            t.name
         );
     }
 }
@@ -360,6 +382,16 @@ pub fn markdown(results: &Results) -> String {
         results.targets.iter().flat_map(phase_rows).collect(),
     );
     let _ = writeln!(out, "\n</details>");
+    let windows: Vec<Vec<String>> = results.targets.iter().flat_map(window_rows).collect();
+    if !windows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Window by window\n\nThroughput, p99 and what the processes held (peaks \
+             in each window, from samples every few seconds): growth here is a leak or \
+             sessions never expired.\n"
+        );
+        md_table(&mut out, window_header(), windows);
+    }
     let detailed: Vec<&TargetResult> = results
         .targets
         .iter()
@@ -372,6 +404,7 @@ pub fn markdown(results: &Results) -> String {
                 || t.sessions_undecodable > 0
                 || !t.unchecked.is_empty()
                 || t.driver.is_some()
+                || t.resources.is_some()
         })
         .collect();
     let missed = results.thresholds_missed();
@@ -415,9 +448,93 @@ pub(crate) fn md_table(out: &mut String, header: Vec<String>, rows: Vec<Vec<Stri
     }
 }
 
+fn window_header() -> Vec<String> {
+    [
+        "target",
+        "window s",
+        "ops",
+        "ok",
+        "ops/s",
+        "p99 ms",
+        "sessions held",
+        "Redis used MB",
+        "peak memory MB",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn window_rows(t: &TargetResult) -> Vec<Vec<String>> {
+    t.windows
+        .iter()
+        .map(|w| {
+            let r = &w.resources;
+            let redis: f64 = r.peak_redis_used_mb.values().sum();
+            vec![
+                t.name.clone(),
+                format!("{:.0}-{:.0}", w.start_s, w.end_s),
+                w.ops.total.to_string(),
+                w.ops.ok.to_string(),
+                format!("{:.0}", w.throughput_ops_per_s),
+                w.p99_ms.map_or("-".into(), ms),
+                r.peak_sessions_held.map_or("-".into(), |n| n.to_string()),
+                if r.peak_redis_used_mb.is_empty() {
+                    "-".into()
+                } else {
+                    format!("{redis:.1}")
+                },
+                memory(r),
+            ]
+        })
+        .collect()
+}
+
+/// `name MB` for each process, the harness first.
+fn memory(r: &Resources) -> String {
+    let own = r.peak_rss_mb.get_key_value("sessionbench");
+    own.into_iter()
+        .chain(
+            r.peak_rss_mb
+                .iter()
+                .filter(|(n, _)| n.as_str() != "sessionbench"),
+        )
+        .map(|(name, mb)| format!("{name} {mb:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The peaks of a whole run, as one line.
+fn held(r: &Resources) -> String {
+    let mut line = format!("memory MB: {}", memory(r));
+    if !r.peak_redis_used_mb.is_empty() {
+        let redis: Vec<String> = r
+            .peak_redis_used_mb
+            .iter()
+            .map(|(n, mb)| format!("{n} {mb:.1}"))
+            .collect();
+        let _ = write!(line, "; Redis used_memory MB: {}", redis.join(", "));
+    }
+    if let Some(n) = r.peak_sessions_held {
+        let _ = write!(line, "; up to {n} sessions held (summed over processes)");
+    }
+    let _ = write!(line, " ({} samples)", r.samples);
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Peaks of `rss` (process, MB), 20 sessions held, one Redis at 3 MB.
+    fn held(rss: &[(&str, f64)], samples: u64) -> Resources {
+        Resources {
+            peak_rss_mb: rss.iter().map(|(n, mb)| (n.to_string(), *mb)).collect(),
+            peak_redis_used_mb: [("redis".to_string(), 3.0)].into(),
+            peak_sessions_held: Some(20),
+            samples,
+        }
+    }
     use crate::model::{ExpectationResult, FaultWindow, Phase, Sessions, Verdict, Violation};
 
     fn results() -> Results {
@@ -508,6 +625,7 @@ mod tests {
                 writes: 200,
                 bytes_per_write: 600.0,
             }),
+            violations_not_listed: 0,
             violations: vec![Violation {
                 kind: "session-lost".into(),
                 session: "v3.1".into(),
@@ -523,6 +641,23 @@ mod tests {
                 p99: 0.35,
                 max: 2.5,
             }),
+            resources: Some(held(&[("sessionbench", 41.5), ("node1", 12.0)], 9)),
+            windows: [(0.0, 4.0, 2.1), (4.0, 8.0, 3.4)]
+                .into_iter()
+                .map(|(start_s, end_s, p99)| crate::model::Window {
+                    start_s,
+                    end_s,
+                    ops: Ops {
+                        total: 400,
+                        ok: 396,
+                        fail: 4,
+                        indeterminate: 0,
+                    },
+                    throughput_ops_per_s: 99.0,
+                    p99_ms: Some(p99),
+                    resources: held(&[("sessionbench", 40.0 + end_s), ("node1", 12.0)], 4),
+                })
+                .collect(),
         };
         let direct = TargetResult {
             name: "direct".into(),
@@ -556,9 +691,12 @@ mod tests {
             sessions_undecodable: 0,
             unchecked: Vec::new(),
             violations: vec![],
+            violations_not_listed: 0,
             interrupted: false,
             driver: None,
             server_latency_ms: None,
+            resources: None,
+            windows: Vec::new(),
         };
         Results {
             format_version: 1,

@@ -1,11 +1,14 @@
 //! Continuity checks over one session's history: session lost, read-your-writes (stale read),
-//! monotonic reads, and resurrection after logout.
+//! monotonic reads, resurrection after logout, and idle expiry against the target's limit.
+//! A [`Checker`] takes a session's operations one at a time as they arrive, so a run is
+//! checked while it goes and a session is forgotten once it ends.
 //!
 //! The rule that keeps them honest: an indeterminate operation (timeout, broken connection)
 //! may or may not have been applied, at any later time, so it only ever widens what a later
 //! read may show. It never produces a failure itself.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::history::{Op, OpKind, Outcome, View};
 
@@ -15,6 +18,11 @@ pub enum Kind {
     StaleRead,
     MonotonicRead,
     Resurrection,
+    /// Gone while used within its idle limit, though it had lived past it: a store that
+    /// expires sessions by age (a TTL not renewed on access), or a copy that idled out.
+    ExpiredEarly,
+    /// Served after an idle time longer than its limit (and a grace for sweeps and clocks).
+    Outlived,
 }
 
 impl Kind {
@@ -24,6 +32,8 @@ impl Kind {
             Self::StaleRead => "stale-read",
             Self::MonotonicRead => "monotonic-read",
             Self::Resurrection => "resurrection",
+            Self::ExpiredEarly => "expired-early",
+            Self::Outlived => "outlived",
         }
     }
 }
@@ -41,6 +51,32 @@ pub struct Finding {
     pub detail: String,
 }
 
+impl Kind {
+    /// The session is gone: it counts as lost, and nothing later in it is judged.
+    pub fn is_loss(self) -> bool {
+        matches!(self, Self::SessionLost | Self::ExpiredEarly)
+    }
+}
+
+/// A finding without its words: what the measures of a run need of every finding, where
+/// only the first ones are kept whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    pub kind: Kind,
+    pub at_us: u64,
+    pub answered_us: u64,
+}
+
+impl Finding {
+    pub fn mark(&self) -> Mark {
+        Mark {
+            kind: self.kind,
+            at_us: self.at_us,
+            answered_us: self.answered_us,
+        }
+    }
+}
+
 /// What one session's history shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionCheck {
@@ -51,14 +87,15 @@ pub struct SessionCheck {
 
 impl SessionCheck {
     pub fn lost(&self) -> bool {
-        self.findings.iter().any(|f| f.kind == Kind::SessionLost)
+        self.findings.iter().any(|f| f.kind.is_loss())
     }
 }
 
 /// Checks one session's operations, given in the order they were made (a session's
 /// operations never overlap: one virtual user makes them one after another).
-pub fn check_session(ops: &[&Op]) -> SessionCheck {
-    let mut c = Checker::default();
+#[cfg(test)]
+pub fn check_session(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCheck {
+    let mut c = Checker::new(idle_limit);
     for op in ops {
         c.step(op);
     }
@@ -68,10 +105,26 @@ pub fn check_session(ops: &[&Op]) -> SessionCheck {
     }
 }
 
-#[derive(Default)]
-struct Checker {
+/// How long past its idle limit a session may still be served before it counts as
+/// outlived: a node sweeps idle sessions every second, and the harness sees the node's clock
+/// only through request start and end times.
+pub const OUTLIVED_GRACE: Duration = Duration::from_secs(1);
+
+/// One session's checks, fed its operations in order.
+#[derive(Debug, Default)]
+pub struct Checker {
+    /// The target's idle limit, if known: expiry is judged against it.
+    idle_limit_us: Option<u64>,
     /// A login succeeded.
     established: bool,
+    /// When the login was sent (the most the session can have lived counts from there).
+    born_us: u64,
+    /// The last successful operation's start and end: the node last touched the session
+    /// between the two.
+    last_ok: (u64, u64),
+    /// It expired after its limit, as it should: nothing later is judged.
+    expired: bool,
+    outlived: bool,
     /// Who the login showed, if its answer shows users.
     user: Option<String>,
     last_node: Option<String>,
@@ -90,6 +143,29 @@ struct Checker {
 }
 
 impl Checker {
+    pub fn new(idle_limit: Option<Duration>) -> Self {
+        Self {
+            idle_limit_us: idle_limit
+                .filter(|d| !d.is_zero())
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            ..Self::default()
+        }
+    }
+
+    pub fn established(&self) -> bool {
+        self.established
+    }
+
+    /// It expired after its idle limit (not a loss).
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+
+    /// What the operations so far have found that was not taken yet.
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
+    }
+
     fn find(&mut self, kind: Kind, op: &Op, detail: String) {
         let mut nodes: Vec<String> = self.last_node.iter().cloned().collect();
         if let Some(n) = &op.node {
@@ -107,10 +183,12 @@ impl Checker {
         });
     }
 
-    fn step(&mut self, op: &Op) {
+    pub fn step(&mut self, op: &Op) {
         if op.kind == OpKind::Login {
             if op.outcome == Outcome::Ok {
                 self.established = true;
+                self.born_us = op.start_us;
+                self.last_ok = (op.start_us, op.end_us);
                 if let Some(view) = &op.view {
                     self.user.clone_from(&view.user);
                     self.seen_version = order(view).map(|v| (v, op.node.clone()));
@@ -119,7 +197,7 @@ impl Checker {
             }
             return;
         }
-        if !self.established || self.lost {
+        if !self.established || self.lost || self.expired {
             return;
         }
         if self.logged_out || op.kind == OpKind::Probe {
@@ -154,28 +232,77 @@ impl Checker {
             }
             Outcome::Fail => {
                 if op.no_session() && !self.logout_unknown {
-                    self.lost = true;
-                    let node = op.node.as_deref().unwrap_or("?");
-                    let last = self.last_node.as_deref().unwrap_or("?");
-                    self.find(
-                        Kind::SessionLost,
-                        op,
-                        format!(
-                            "{:?} answered {} no-session on {node}; last served by {last}",
-                            op.kind,
-                            op.status.map_or("?".into(), |s| s.to_string())
-                        ),
-                    );
+                    self.gone(op);
                 }
             }
             Outcome::Ok if op.kind == OpKind::Logout => self.logged_out = true,
             Outcome::Ok => {
+                self.check_idle(op);
+                self.last_ok = (op.start_us, op.end_us);
                 // Acknowledged, whether or not its answer shows the session.
                 if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
                     self.acked.insert(attr.clone(), write.clone());
                 }
                 self.check_view(op);
             }
+        }
+    }
+
+    /// A no-session answer: expiry if the session may have idled past its limit, else a
+    /// loss (an early expiry if it had lived past the limit).
+    fn gone(&mut self, op: &Op) {
+        let (last_start, last_end) = self.last_ok;
+        // The most idle the node can have seen it: from the last access's start to this end.
+        let idle_max = op.end_us.saturating_sub(last_start);
+        if self.idle_limit_us.is_some_and(|limit| idle_max >= limit) {
+            self.expired = true;
+            return;
+        }
+        self.lost = true;
+        let node = op.node.as_deref().unwrap_or("?");
+        let last = self.last_node.as_deref().unwrap_or("?");
+        let answered = format!(
+            "{:?} answered {} no-session on {node}",
+            op.kind,
+            op.status.map_or("?".into(), |s| s.to_string())
+        );
+        let age = op.end_us.saturating_sub(self.born_us);
+        match self.idle_limit_us.filter(|&limit| age >= limit) {
+            Some(limit) => {
+                let idle = op.start_us.saturating_sub(last_end);
+                let detail = format!(
+                    "{answered} after {} idle (at most {}), under its {} limit; it had lived {}",
+                    secs(idle),
+                    secs(idle_max),
+                    secs(limit),
+                    secs(age)
+                );
+                self.find(Kind::ExpiredEarly, op, detail);
+            }
+            None => self.find(
+                Kind::SessionLost,
+                op,
+                format!("{answered}; last served by {last}"),
+            ),
+        }
+    }
+
+    /// A success after the session idled past its limit and the grace.
+    fn check_idle(&mut self, op: &Op) {
+        let Some(limit) = self.idle_limit_us else {
+            return;
+        };
+        // The least idle the node can have seen it: from the last access's end to this start.
+        let idle_min = op.start_us.saturating_sub(self.last_ok.1);
+        let grace = OUTLIVED_GRACE.as_micros() as u64;
+        if !self.outlived && idle_min > limit + grace {
+            self.outlived = true;
+            let detail = format!(
+                "served after {} idle, past its {} limit",
+                secs(idle_min),
+                secs(limit)
+            );
+            self.find(Kind::Outlived, op, detail);
         }
     }
 
@@ -247,6 +374,10 @@ impl Checker {
     }
 }
 
+fn secs(us: u64) -> String {
+    format!("{:.2} s", us as f64 / 1e6)
+}
+
 /// What orders a session's states: its version, or else its counter (which only goes up).
 fn order(view: &View) -> Option<u64> {
     view.version.or(view.counter)
@@ -308,7 +439,7 @@ mod tests {
         }
 
         fn check(&self) -> SessionCheck {
-            check_session(&self.0.iter().collect::<Vec<_>>())
+            check_session(&self.0.iter().collect::<Vec<_>>(), None)
         }
 
         fn kinds(&self) -> Vec<Kind> {
@@ -499,5 +630,62 @@ mod tests {
             .op(OpKind::Read, OK, "n2", shown(None, None))
             .op(OpKind::Read, Outcome::Fail, "n2", None);
         assert_eq!(h.kinds(), [Kind::SessionLost]);
+    }
+
+    /// A session used every `gap` ms for `n` operations, then a read `idle` ms after the
+    /// last, answered `outcome`; idle limit 3 s.
+    fn idle_then(gap: u64, n: u64, idle: u64, outcome: Outcome) -> Vec<Kind> {
+        let mut ops = Vec::new();
+        let mut t = 0;
+        for i in 0..=n {
+            let mut op = Op::test_read("s", (t, t, t + 1000), OK);
+            if i == 0 {
+                op.kind = OpKind::Login;
+            }
+            ops.push(op);
+            t += gap * 1000;
+        }
+        t = ops.last().map_or(0, |o| o.end_us) + idle * 1000;
+        let mut last = Op::test_read("s", (t, t, t + 1000), outcome);
+        if outcome == Outcome::Fail {
+            last.status = Some(401);
+            last.error = Some(NO_SESSION.into());
+        }
+        ops.push(last);
+        let refs: Vec<&Op> = ops.iter().collect();
+        check_session(&refs, Some(Duration::from_secs(3)))
+            .findings
+            .iter()
+            .map(|f| f.kind)
+            .collect()
+    }
+
+    #[test]
+    fn idle_expiry_is_judged_against_the_limit() {
+        // Gone after 4 s idle: expired, as it should.
+        assert_eq!(idle_then(100, 5, 4_000, Outcome::Fail), []);
+        // Gone after 1 s idle, having lived 5 s: expired by age (a TTL not renewed).
+        assert_eq!(
+            idle_then(100, 40, 1_000, Outcome::Fail),
+            [Kind::ExpiredEarly]
+        );
+        // Gone after 1 s idle at 1.5 s of age: a plain loss.
+        assert_eq!(idle_then(100, 5, 1_000, Outcome::Fail), [Kind::SessionLost]);
+        // Served after 5 s idle: outlived its limit; after 3.5 s, within the grace.
+        assert_eq!(idle_then(100, 5, 5_000, OK), [Kind::Outlived]);
+        assert_eq!(idle_then(100, 5, 3_500, OK), []);
+        // Without a known limit, a loss is a loss and nothing outlives anything.
+        let mut ops = vec![Op::test_read("s", (0, 0, 1000), OK)];
+        ops[0].kind = OpKind::Login;
+        let mut gone = Op::test_read("s", (9_000_000, 9_000_000, 9_001_000), Outcome::Fail);
+        gone.error = Some(NO_SESSION.into());
+        ops.push(gone);
+        let refs: Vec<&Op> = ops.iter().collect();
+        let kinds: Vec<Kind> = check_session(&refs, None)
+            .findings
+            .iter()
+            .map(|f| f.kind)
+            .collect();
+        assert_eq!(kinds, [Kind::SessionLost]);
     }
 }

@@ -9,7 +9,7 @@ use super::args::OutputFormat;
 use super::exit::{CliError, ExitCode};
 use crate::run_dir::RunDir;
 
-/// Re-checks a stored run: reads plan.json and history.jsonl, writes results.json and
+/// Re-checks a stored run: reads plan.json and the history (streamed), writes results.json and
 /// report.md again, prints the tables; exit code as for `run`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -6,6 +6,7 @@ mod codecs;
 mod compare;
 mod exec;
 mod exit;
+mod history;
 mod lb;
 mod node;
 mod progress;
@@ -32,8 +33,10 @@ enum Command {
     /// Check a suite and show what a run of it would do (runs, processes, faults), starting
     /// nothing. Exit 0, or 2 with every mistake named by file, line and key.
     Validate(validate::ValidateArgs),
-    /// Re-check a stored run from its plan.json and history.jsonl (writes results.json again).
+    /// Re-check a stored run from its plan.json and history (writes results.json again).
     Check(check::CheckArgs),
+    /// Work with a stored run's history: `history export RUN_DIR` writes it as JSON lines.
+    History(history::HistoryArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
     Report(check::ReportArgs),
     /// Compare two runs (results.json files or run directories): throughput and latency per
@@ -61,6 +64,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::check(args),
+        Command::History(args) => history::run(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Compare(args) => compare::run(args),
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),

@@ -62,6 +62,7 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
                             FlushMode::OnSave => Flush::OnSave,
                             FlushMode::Immediate => Flush::Immediate,
                         },
+                        renew_ttl_on_access: st.redis_access_renews_ttl,
                     };
                     let store = RedisStore::new(&config).map_err(|e| {
                         CliError::Usage(format!("--redis-url {:?}: {e}", st.redis_url))

@@ -101,7 +101,10 @@ impl Progress {
                 }
                 self.last_sample = Some((*at_us, *cpu_us));
             }
-            Record::Header { .. } | Record::NodeMetrics { .. } => {}
+            Record::Header { .. }
+            | Record::NodeMetrics { .. }
+            | Record::SessionEnd { .. }
+            | Record::Resources { .. } => {}
         }
     }
 

@@ -1,5 +1,5 @@
 //! `sessionbench run SUITE`: the whole pipeline, with every stage persisted in the run
-//! directory (plan.json, history.jsonl as it happens, results.json, report.md).
+//! directory (plan.json, history.bin as it happens, results.json, report.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +11,7 @@ use super::args;
 use super::exit::{CliError, ExitCode};
 use crate::history::Record;
 use crate::plan::Plan;
+use crate::results::Analysis;
 use crate::run_dir::RunDir;
 use crate::{driver, suite};
 
@@ -107,10 +108,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             dir.path().display()
         );
     }
-    let interrupted = args::runtime(None)
+    let (interrupted, mut results) = args::runtime(None)
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(drive(&plan, &dir, a.quiet))?;
-    let results = dir.check(&plan, a.strict)?;
+    if a.strict {
+        results.fail_unsure_thresholds();
+    }
     let comparison = baseline
         .as_ref()
         .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));
@@ -122,9 +125,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Runs the driver with the history writer and the progress line listening, and Ctrl-C (or
-/// SIGTERM) turned into a clean stop. Returns whether the run was interrupted.
-async fn drive(plan: &Plan, dir: &RunDir, quiet: bool) -> Result<bool, CliError> {
+/// Runs the driver with the history writer, the analysis and the progress line listening,
+/// and Ctrl-C (or SIGTERM) turned into a clean stop. Returns whether the run was interrupted,
+/// and its results: every record is checked as it arrives, so they are ready when the load
+/// ends (and `check` on the stored history gives the same).
+async fn drive(
+    plan: &Plan,
+    dir: &RunDir,
+    quiet: bool,
+) -> Result<(bool, sessionbench_reports::Results), CliError> {
     let (events, mut records) = mpsc::unbounded_channel::<Record>();
     let (cancel_tx, cancel) = watch::channel(false);
     let signals = tokio::spawn(async move {
@@ -137,19 +146,25 @@ async fn drive(plan: &Plan, dir: &RunDir, quiet: bool) -> Result<bool, CliError>
     });
     let path = dir.file(RunDir::HISTORY);
     let mut writer = dir.history_writer()?;
+    let own_plan = plan.clone();
+    // A task of its own on the runtime's workers: on the thread that blocks on the driver,
+    // every record would wake that thread, a context switch per operation.
     let recorder = tokio::spawn(async move {
+        let mut analysis = Analysis::new(&own_plan);
         let mut progress = Progress::new(quiet);
         let mut last_flush = tokio::time::Instant::now();
         while let Some(record) = records.recv().await {
             progress.observe(&record);
             writer.append(&record)?;
+            analysis.observe(record);
             if last_flush.elapsed() >= FLUSH_EVERY {
                 writer.flush()?;
                 progress.draw();
                 last_flush = tokio::time::Instant::now();
             }
         }
-        writer.flush()
+        writer.finish()?;
+        std::io::Result::Ok(analysis.finish())
     });
     let driven = driver::run(plan, dir, events, cancel).await;
     signals.abort();
@@ -157,11 +172,11 @@ async fn drive(plan: &Plan, dir: &RunDir, quiet: bool) -> Result<bool, CliError>
         what: "the history writer failed".into(),
         source: std::io::Error::other(e),
     })?;
-    recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
+    let results = recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
     if driven.as_ref().is_ok_and(|interrupted| *interrupted) && !quiet {
         eprintln!("sessionbench: interrupted; the history so far is kept and checked");
     }
-    Ok(driven?)
+    Ok((driven?, results))
 }
 
 /// The validated plan of `suite` (the embedded default suite without one), reduced to what

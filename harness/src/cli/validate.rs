@@ -73,6 +73,20 @@ fn describe(plan: &Plan) -> String {
             t.processes()
         );
         let _ = writeln!(out, "  load: {}", load(run.workload));
+        if let Some(idle) = run.workload.idle {
+            let _ = writeln!(
+                out,
+                "  idle: every session pauses {} after every {}; idle limit {}{}",
+                show(idle.pause),
+                show(idle.every),
+                show(t.max_inactive),
+                if t.redis_access_renews_ttl {
+                    ""
+                } else {
+                    " (the Redis TTL is set at login and never renewed)"
+                }
+            );
+        }
         if run.faults.is_empty() {
             let _ = writeln!(out, "  faults: none");
         }

@@ -2,6 +2,7 @@
 //! the fault schedule side by side, and tears everything down whatever happens. It never
 //! prints: everything it does is a [`Record`] sent to whoever listens (history, progress).
 
+mod resources;
 mod usage;
 
 use std::collections::BTreeSet;
@@ -121,6 +122,7 @@ async fn run_target(
     });
     let sampler = tokio::spawn(usage::sample_every_second(ctx.clone()));
     let topology = Arc::new(tokio::sync::Mutex::new(topology));
+    let watcher = tokio::spawn(resources::sample_every(ctx.clone(), topology.clone()));
     let active = Arc::new(Mutex::new(BTreeSet::new()));
     let schedule = Schedule {
         target: target.name.clone(),
@@ -146,8 +148,11 @@ async fn run_target(
     while faults.join_next().await.is_some() {}
     sampler.abort();
     let _ = sampler.await;
+    watcher.abort();
+    let _ = watcher.await;
     let ended = Instant::now();
     let _ = events.send(usage::sample(&ctx, ended));
+    let _ = events.send(resources::sample(&ctx, &topology).await);
     let end_us = us(t0, ended);
     // A fault without a heal, or whose heal was still pending, ends with the load.
     let unhealed: Vec<usize> = active

@@ -1,21 +1,27 @@
-//! The run's history: one JSON record per line, streamed while the run goes so an interrupted
-//! or crashed run keeps what happened. The checkers read nothing else.
+//! The run's history: every operation, fault and sample of a run as a [`Record`], streamed
+//! while the run goes so an interrupted or crashed run keeps what happened. The checkers read
+//! nothing else. Runs write the compact file ([`file`]); older runs' JSON lines ([`jsonl`])
+//! are still read, and `sessionbench history export` writes them for people's own tools.
+
+pub mod file;
+pub mod jsonl;
+mod wire;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a record changes shape; readers refuse versions they do not know.
 /// Version 2 added `node-metrics`; version 3 lets a view leave out what an application's
-/// answers do not show; version 4 adds `driver-sample`. Older versions are still read.
-pub const FORMAT_VERSION: u32 = 4;
+/// answers do not show; version 4 adds `driver-sample`; version 5 adds `session-end` and
+/// `resources`. Older versions are still read.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The oldest history format this build reads.
 const OLDEST_READABLE: u32 = 1;
 
-/// One line of `history.jsonl`. Times are microseconds since the target's load started.
+/// One record of a history. Times are microseconds since the target's load started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Record {
@@ -52,6 +58,30 @@ pub enum Record {
         /// Open model: arrivals turned away so far at `max-sessions-in-flight`.
         #[serde(default, skip_serializing_if = "is_zero")]
         turned_away: u64,
+    },
+    /// What a target's processes hold, sampled every few seconds of its load (and at its
+    /// end): what a long run watches for growth.
+    Resources {
+        target: String,
+        at_us: u64,
+        /// Resident memory in bytes of each process the harness started (a process that is
+        /// down is left out), and of the harness itself (`sessionbench`), from /proc.
+        rss: BTreeMap<String, u64>,
+        /// `used_memory` of each Redis server, from `INFO memory`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        redis_used_memory: BTreeMap<String, u64>,
+        /// Sessions each node holds (its `/metrics`), and each Redis server (its keys, one
+        /// per session).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        sessions_held: BTreeMap<String, u64>,
+    },
+    /// A session's virtual user is done with it (logged out, lost, or out of operations): no
+    /// record of it follows, so a checker can settle it and forget it. Histories before
+    /// version 5 have none; their sessions are settled when the load ends.
+    SessionEnd {
+        target: String,
+        session: String,
+        at_us: u64,
     },
     /// The load on a target ended; `interrupted` when it was cut short (Ctrl-C, error).
     TargetEnd {
@@ -203,82 +233,56 @@ pub enum ReadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}:{line}: not a history record: {source}")]
+    /// `at` names the line, or the record and its block.
+    #[error("{file}: {at}: not a history record: {detail}")]
     Record {
         file: String,
-        line: usize,
-        #[source]
-        source: serde_json::Error,
+        at: String,
+        detail: String,
     },
     #[error(
         "{file}: history format version {found} is not supported (this build reads {OLDEST_READABLE} to {FORMAT_VERSION})"
     )]
     Version { file: String, found: u32 },
-    #[error("{file}: the first line is not a history header")]
+    #[error("{file}: the first record is not a history header")]
     NoHeader { file: String },
 }
 
-/// Appends records to a file, one per line.
-#[derive(Debug)]
-pub struct Writer {
-    out: std::io::BufWriter<std::fs::File>,
-}
+/// A history's records, read one at a time: memory does not grow with the file.
+pub type Records = Box<dyn Iterator<Item = Result<Record, ReadError>>>;
 
-impl Writer {
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self {
-            out: std::io::BufWriter::new(std::fs::File::create(path)?),
-        })
-    }
-
-    pub fn append(&mut self, record: &Record) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, record)?;
-        self.out.write_all(b"\n")
-    }
-
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// Reads a whole history, checking its format version. A last line cut short by a crash is
-/// dropped, not an error: everything before it is intact.
-pub fn read(path: &Path) -> Result<Vec<Record>, ReadError> {
-    let file = path.display().to_string();
-    let io = |source| ReadError::Io {
-        file: file.clone(),
+/// Opens a history written by any version this build reads, compact or JSON lines (told
+/// apart by the compact file's magic bytes), and checks its header.
+pub fn open(path: &Path) -> Result<Records, ReadError> {
+    let shown = path.display().to_string();
+    let mut f = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        file: shown.clone(),
         source,
+    })?;
+    let compact = file::is_compact(&mut f).map_err(|source| ReadError::Io {
+        file: shown.clone(),
+        source,
+    })?;
+    let mut records: Records = if compact {
+        Box::new(file::Reader::new(f, shown.clone()))
+    } else {
+        Box::new(jsonl::Reader::new(f, shown.clone()))
     };
-    let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
-    let lines: Vec<String> = reader.lines().collect::<Result<_, _>>().map_err(io)?;
-    let mut records = Vec::with_capacity(lines.len());
-    let last = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Record>(line) {
-            Ok(r) => records.push(r),
-            Err(e) if i + 1 == last && e.is_eof() => break,
-            Err(source) => {
-                return Err(ReadError::Record {
-                    file,
-                    line: i + 1,
-                    source,
-                });
-            }
-        }
-    }
-    match records.first() {
-        Some(Record::Header { format_version, .. })
-            if (OLDEST_READABLE..=FORMAT_VERSION).contains(format_version) =>
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => return Err(e),
+        None => return Err(ReadError::NoHeader { file: shown }),
+    };
+    match header {
+        Record::Header { format_version, .. }
+            if (OLDEST_READABLE..=FORMAT_VERSION).contains(&format_version) =>
         {
-            Ok(records)
+            Ok(Box::new(std::iter::once(Ok(header)).chain(records)))
         }
-        Some(Record::Header { format_version, .. }) => Err(ReadError::Version {
-            file,
-            found: *format_version,
+        Record::Header { format_version, .. } => Err(ReadError::Version {
+            file: shown,
+            found: format_version,
         }),
-        _ => Err(ReadError::NoHeader { file }),
+        _ => Err(ReadError::NoHeader { file: shown }),
     }
 }

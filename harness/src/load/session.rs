@@ -110,13 +110,24 @@ async fn virtual_user(ctx: Arc<LoadContext>, vu: u64, first: Instant) {
     }
 }
 
-/// One session from login to its end. Returns whether the login succeeded.
+/// One session from login to its end, then the record that says it ended. Returns whether
+/// the login succeeded.
 async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Instant) -> bool {
-    let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(&session));
+    let established = session_ops(ctx, &session, user, start).await;
+    let _ = ctx.events.send(Record::SessionEnd {
+        target: ctx.target.clone(),
+        session,
+        at_us: ctx.us(Instant::now()),
+    });
+    established
+}
+
+async fn session_ops(ctx: &LoadContext, session: &str, user: u64, start: Instant) -> bool {
+    let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
     let mut client = Client::new(source_address(user), ctx.entry);
     let mut s = Session {
         ctx,
-        name: &session,
+        name: session,
         client: &mut client,
         ready: start,
     };
@@ -127,6 +138,7 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
     let think = ctx.workload.think_time;
     let jitter = ctx.workload.think_time_jitter;
     let mut due = start;
+    let mut next_idle = start + ctx.workload.idle.map_or(Duration::ZERO, |i| i.every);
     // An operation answered 503 is tried again (as a user retries after an error page) and
     // does not use up the session's operations, so a session outlives a store outage and
     // shows whether the store kept it. The deadline bounds the retries.
@@ -137,12 +149,20 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
         // a slow answer shows in the next operations' latency (coordinated omission). Without
         // think time an operation is due when the previous one ended: what the driver spends
         // in between is counted, not hidden.
-        let intended = if think.is_zero() {
+        let mut intended = if think.is_zero() {
             s.ready
         } else {
             due += think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
             due
         };
+        // The user steps away: the pause is not latency, so the schedule moves with it.
+        if let Some(idle) = ctx.workload.idle {
+            if intended >= next_idle {
+                intended += idle.pause;
+                due = intended;
+                next_idle = intended + idle.every;
+            }
+        }
         if intended >= ctx.deadline {
             break;
         }

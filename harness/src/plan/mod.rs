@@ -14,7 +14,7 @@ pub use target::{
     Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, RedisPlan, RequestPlan, Strategy,
     TargetPlan, Thresholds,
 };
-pub use workload::{LoadModel, Mix, Workload};
+pub use workload::{Idle, LoadModel, Mix, Workload};
 
 /// A whole run: every default resolved, every name checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +47,15 @@ pub struct Plan {
     /// Past these the driver, not the target, was the limit, and the run says so.
     #[serde(default)]
     pub driver_limits: DriverLimits,
+    /// A long run's report has a line per window of this length (throughput, p99, memory,
+    /// sessions held), so growth shows.
+    #[serde(
+        default,
+        with = "opt_ms",
+        rename = "report-window-ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub report_window: Option<Duration>,
 }
 
 /// When a run's numbers describe the harness rather than the target.
@@ -99,6 +108,7 @@ impl Plan {
     pub fn quick(mut self) -> Option<Self> {
         let quick = self.quick.take()?;
         self.duration = quick.duration;
+        self.report_window = quick.report_window.or(self.report_window);
         if !quick.scenarios.is_empty() {
             self.scenarios.retain(|s| quick.scenarios.contains(&s.name));
         }
@@ -152,6 +162,13 @@ pub struct Quick {
     /// Empty: all of them.
     pub scenarios: Vec<String>,
     pub targets: Vec<String>,
+    #[serde(
+        default,
+        with = "opt_ms",
+        rename = "report-window-ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub report_window: Option<Duration>,
 }
 
 /// What a target is expected to survive; a miss fails the run with exit code 3.

@@ -31,6 +31,9 @@ pub struct TargetPlan {
     /// For `redis`: `on-save` or `immediate` (when a request's changes are written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_flush: Option<String>,
+    /// For `redis`: each access renews the TTL (false: it expires by age, a negative control).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub redis_access_renews_ttl: bool,
     /// For `delta` with `async`: how long each change waits before it leaves the node.
     #[serde(with = "ms", rename = "replication-delay-ms", default)]
     pub replication_delay: Duration,
@@ -336,4 +339,12 @@ impl Strategy {
             Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis | Self::External => None,
         }
     }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }

@@ -25,6 +25,22 @@ pub struct Workload {
     #[serde(with = "ms", rename = "request-timeout-ms")]
     pub request_timeout: Duration,
     pub mix: Mix,
+    /// Users who step away: after every `every` of a session, a pause of `for` before its
+    /// next operation (what idle expiry is checked against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<Idle>,
+}
+
+/// A pause in every session, at a fixed cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Idle {
+    /// Time in the session between pauses.
+    #[serde(with = "ms", rename = "every-ms")]
+    pub every: Duration,
+    /// How long each pause lasts.
+    #[serde(with = "ms", rename = "for-ms")]
+    pub pause: Duration,
 }
 
 /// Closed loop (a fixed number of users, each starting a new session when one ends) or open

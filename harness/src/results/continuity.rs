@@ -1,64 +1,66 @@
 //! What became of the sessions in use when a fault struck: kept, lost, or moved to another
 //! node. The comparison's "sessions kept on failure / restart / scale-out" is this, per
-//! scenario.
-
-use std::collections::BTreeMap;
+//! scenario. Each session is followed as its operations arrive and counted when it ends.
+//!
+//! At risk: established before the first fault's start, neither lost nor logged out before
+//! it, and used again at or after it (a probe after a logout is not use). Kept: no loss found
+//! afterwards. Moved: an answer at or after the start named another node than the last one
+//! before it.
 
 use sessionbench_reports::Continuity;
 
-use super::us_to_ms;
-use crate::checkers::{Finding, Kind};
 use crate::history::{Op, OpKind, Outcome};
 
-/// `sessions`: every session's operations in start order; `from`: the fault's start.
-///
-/// At risk: established before `from`, neither lost nor logged out before it, and used
-/// again at or after it (a probe after a logout is not use). Kept: no loss found afterwards.
-/// Moved: an answer at or after `from` named another node than the last one before it.
-pub fn measure(from: u64, sessions: &BTreeMap<&str, Vec<&Op>>, findings: &[Finding]) -> Continuity {
-    let lost_at: BTreeMap<&str, u64> = findings
-        .iter()
-        .filter(|f| f.kind == Kind::SessionLost)
-        .map(|f| (f.session.as_str(), f.answered_us))
-        .collect();
-    let (mut at_risk, mut kept, mut moved) = (0, 0, 0);
-    for (session, ops) in sessions {
-        let established = ops
-            .iter()
-            .any(|o| o.kind == OpKind::Login && o.outcome == Outcome::Ok && o.end_us < from);
-        let ended_before = ops
-            .iter()
-            .any(|o| o.kind == OpKind::Logout && o.outcome == Outcome::Ok && o.end_us < from);
-        let lost = lost_at.get(session).copied();
-        let used_after = ops
-            .iter()
-            .any(|o| o.kind != OpKind::Probe && o.end_us >= from);
-        if !established || ended_before || lost.is_some_and(|t| t < from) || !used_after {
-            continue;
-        }
-        at_risk += 1;
-        if lost.is_none() {
-            kept += 1;
-        }
-        let answered: Vec<&Op> = ops
-            .iter()
-            .copied()
-            .filter(|o| o.node.is_some() && o.kind != OpKind::Probe)
-            .collect();
-        if let Some(last) = answered.iter().rfind(|o| o.end_us < from) {
-            if answered
-                .iter()
-                .any(|o| o.end_us >= from && o.node != last.node)
-            {
-                moved += 1;
+/// One session, as far as continuity goes.
+#[derive(Debug, Default)]
+pub(super) struct SessionContinuity {
+    login_end: Option<u64>,
+    logout_end: Option<u64>,
+    /// The node of its last answer before the fault.
+    last_node: Option<String>,
+    used_after: bool,
+    moved: bool,
+    /// When the answer that showed it lost arrived.
+    pub lost_at: Option<u64>,
+}
+
+impl SessionContinuity {
+    /// The session's next operation; `from` is the fault's start once it is known (an
+    /// operation is only seen once the history has passed its end, so an operation seen
+    /// before the fault is known ended before it).
+    pub fn see(&mut self, op: &Op, from: Option<u64>) {
+        if op.outcome == Outcome::Ok {
+            match op.kind {
+                OpKind::Login => self.login_end = self.login_end.or(Some(op.end_us)),
+                OpKind::Logout => self.logout_end = self.logout_end.or(Some(op.end_us)),
+                _ => {}
             }
         }
+        if op.kind == OpKind::Probe {
+            return;
+        }
+        if from.is_some_and(|from| op.end_us >= from) {
+            self.used_after = true;
+            if let (Some(node), Some(last)) = (&op.node, &self.last_node) {
+                self.moved |= node != last;
+            }
+        } else if op.node.is_some() {
+            self.last_node.clone_from(&op.node);
+        }
     }
-    Continuity {
-        from_ms: us_to_ms(from),
-        at_risk,
-        kept,
-        moved,
+
+    /// Adds the ended session to `c` (whose `from_ms` is the fault's start).
+    pub fn settle(&self, from: u64, c: &mut Continuity) {
+        let before = |t: Option<u64>| t.is_some_and(|t| t < from);
+        if !before(self.login_end) || before(self.logout_end) || before(self.lost_at) {
+            return;
+        }
+        if !self.used_after {
+            return;
+        }
+        c.at_risk += 1;
+        c.kept += u64::from(self.lost_at.is_none());
+        c.moved += u64::from(self.moved);
     }
 }
 
@@ -68,77 +70,86 @@ mod tests {
 
     /// `kind` of `session` from `start` ms to `end` ms, answered by `node`.
     fn op(session: &str, kind: OpKind, start: u64, end: u64, node: &str) -> Op {
-        Op {
-            target: "t".into(),
-            session: session.into(),
-            kind,
-            attr: None,
-            write: None,
-            intended_us: start * 1000,
-            start_us: start * 1000,
-            end_us: end * 1000,
-            status: Some(200),
-            node: Some(node.into()),
-            outcome: Outcome::Ok,
-            error: None,
-            view: None,
-        }
-    }
-
-    fn lost(session: &str, at: u64) -> Finding {
-        Finding {
-            kind: Kind::SessionLost,
-            session: session.into(),
-            at_us: at * 1000,
-            answered_us: at * 1000 + 10,
-            nodes: Vec::new(),
-            detail: String::new(),
-        }
+        let mut op = Op::test_read(
+            session,
+            (start * 1000, start * 1000, end * 1000),
+            Outcome::Ok,
+        );
+        op.kind = kind;
+        op.node = Some(node.into());
+        op
     }
 
     #[test]
     fn sessions_in_use_at_the_fault_are_kept_lost_or_moved() {
         use OpKind::{Login, Logout, Probe, Read};
+        let from = 1_000_000;
         let histories = [
             // Kept, and stays on node1.
-            vec![
-                op("a", Login, 0, 5, "node1"),
-                op("a", Read, 2_000, 2_005, "node1"),
-            ],
+            (
+                vec![
+                    op("a", Login, 0, 5, "node1"),
+                    op("a", Read, 2_000, 2_005, "node1"),
+                ],
+                None,
+            ),
             // Moved to node2 and lost there.
-            vec![
-                op("b", Login, 0, 5, "node1"),
-                op("b", Read, 2_000, 2_005, "node2"),
-            ],
+            (
+                vec![
+                    op("b", Login, 0, 5, "node1"),
+                    op("b", Read, 2_000, 2_005, "node2"),
+                ],
+                Some(2_000_010),
+            ),
             // Moved to node3 and kept (a replicated store).
-            vec![
-                op("c", Login, 0, 5, "node1"),
-                op("c", Read, 1_500, 1_505, "node3"),
-            ],
+            (
+                vec![
+                    op("c", Login, 0, 5, "node1"),
+                    op("c", Read, 1_500, 1_505, "node3"),
+                ],
+                None,
+            ),
             // Logged out before the fault: a probe after it is not use.
-            vec![
-                op("d", Login, 0, 5, "node1"),
-                op("d", Logout, 500, 505, "node1"),
-                op("d", Probe, 600, 1_605, "node2"),
-            ],
+            (
+                vec![
+                    op("d", Login, 0, 5, "node1"),
+                    op("d", Logout, 500, 505, "node1"),
+                    op("d", Probe, 600, 1_605, "node2"),
+                ],
+                None,
+            ),
             // Started after the fault.
-            vec![op("e", Login, 1_200, 1_205, "node1")],
+            (vec![op("e", Login, 1_200, 1_205, "node1")], None),
             // Lost before the fault.
-            vec![
-                op("f", Login, 0, 5, "node1"),
-                op("f", Read, 1_500, 1_505, "node1"),
-            ],
+            (
+                vec![
+                    op("f", Login, 0, 5, "node1"),
+                    op("f", Read, 1_500, 1_505, "node1"),
+                ],
+                Some(800_010),
+            ),
             // Not used again after the fault.
-            vec![
-                op("g", Login, 0, 5, "node1"),
-                op("g", Read, 500, 505, "node1"),
-            ],
+            (
+                vec![
+                    op("g", Login, 0, 5, "node1"),
+                    op("g", Read, 500, 505, "node1"),
+                ],
+                None,
+            ),
         ];
-        let sessions: BTreeMap<&str, Vec<&Op>> = histories
-            .iter()
-            .map(|ops| (ops[0].session.as_str(), ops.iter().collect()))
-            .collect();
-        let c = measure(1_000_000, &sessions, &[lost("b", 2_000), lost("f", 800)]);
+        let mut c = Continuity {
+            from_ms: 1_000.0,
+            ..Continuity::default()
+        };
+        for (ops, lost_at) in &histories {
+            let mut s = SessionContinuity::default();
+            for o in ops {
+                // The fault is known once the history passes its start.
+                s.see(o, (o.end_us >= from).then_some(from));
+            }
+            s.lost_at = *lost_at;
+            s.settle(from, &mut c);
+        }
         assert_eq!(
             c,
             Continuity {

@@ -2,11 +2,10 @@
 //! share, from the samples it took of itself. A run whose driver fell behind measured the
 //! harness, and says so.
 
-use std::collections::BTreeMap;
-
 use hdrhistogram::Histogram;
 use sessionbench_reports::{CpuPercent, Driver, Second, SendLag};
 
+use super::segments::histogram;
 use crate::history::{Op, Record};
 use crate::plan::DriverLimits;
 
@@ -39,48 +38,58 @@ impl Sample {
     }
 }
 
-/// How late an operation started after it was due: its intended start, or the end of the
-/// session's previous operation if that came later (a slow answer delays what follows it,
-/// and that is the target's time, not the driver's).
-fn lags<'a>(sessions: &'a BTreeMap<&str, Vec<&'a Op>>) -> impl Iterator<Item = (u64, u64)> + 'a {
-    sessions.values().flat_map(|ops| {
-        let mut previous_end = 0;
-        ops.iter().map(move |op| {
-            let due = op.intended_us.max(previous_end);
-            previous_end = op.end_us;
-            (op.start_us, op.start_us.saturating_sub(due))
-        })
-    })
+/// The send lags of a target's operations, as they arrive.
+#[derive(Debug)]
+pub(super) struct Lags {
+    warm_up_us: u64,
+    limit_us: u64,
+    /// Of operations started after the warm-up.
+    run: Histogram<u64>,
+    late_ops: u64,
+    /// Every operation, for the CPU per operation.
+    ops: u64,
 }
 
-/// The driver's summary for a run whose operations (by session, each sorted by start) and
-/// samples are given; `None` for a history without samples (written before they existed).
-/// Marks the seconds of `timeline` with their send lag and CPU share.
+impl Lags {
+    pub fn new(warm_up_us: u64, limits: DriverLimits) -> Self {
+        Self {
+            warm_up_us,
+            limit_us: limits.send_lag_us,
+            run: histogram(),
+            late_ops: 0,
+            ops: 0,
+        }
+    }
+
+    /// How late an operation started after it was due: its intended start, or the end of
+    /// the session's previous operation (`previous_end`) if that came later (a slow answer
+    /// delays what follows it, and that is the target's time, not the driver's).
+    pub fn add(&mut self, op: &Op, previous_end: u64) -> u64 {
+        let due = op.intended_us.max(previous_end);
+        let lag = op.start_us.saturating_sub(due);
+        self.ops += 1;
+        if op.start_us >= self.warm_up_us {
+            self.run.saturating_record(lag);
+            self.late_ops += u64::from(lag > self.limit_us);
+        }
+        lag
+    }
+}
+
+/// The driver's summary from the lags of its operations and the samples it took of itself;
+/// `None` for a history without samples (written before they existed). Marks the seconds of
+/// `timeline` (whose send lags are set) with their CPU share and whether either passed its
+/// limit.
 pub fn measure(
-    sessions: &BTreeMap<&str, Vec<&Op>>,
+    lags: &Lags,
     samples: &[Sample],
-    warm_up_us: u64,
     limits: DriverLimits,
     timeline: &mut [Second],
 ) -> Option<Driver> {
     let first = samples.first()?;
+    let warm_up_us = lags.warm_up_us;
     let cores = first.cores.max(1);
-    let mut run = histogram();
-    let mut per_second: Vec<Histogram<u64>> = timeline.iter().map(|_| histogram()).collect();
-    let (mut late_ops, mut ops) = (0, 0u64);
-    for (start_us, lag_us) in lags(sessions) {
-        ops += 1;
-        if let Some(h) = usize::try_from(start_us / 1_000_000)
-            .ok()
-            .and_then(|i| per_second.get_mut(i))
-        {
-            h.saturating_record(lag_us);
-        }
-        if start_us >= warm_up_us {
-            run.saturating_record(lag_us);
-            late_ops += u64::from(lag_us > limits.send_lag_us);
-        }
-    }
+    let (run, late_ops, ops) = (&lags.run, lags.late_ops, lags.ops);
     let lag_ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let over_cpu = |percent: f64| percent > limits.cpu_percent;
     let over_lag = |p99_ms: f64| p99_ms * 1000.0 > limits.send_lag_us as f64;
@@ -105,10 +114,7 @@ pub fn measure(
             measured_cpu.push(percent);
         }
     }
-    for (second, h) in timeline.iter_mut().zip(&per_second) {
-        if !h.is_empty() {
-            second.send_lag_p99_ms = Some(lag_ms(h, 0.99));
-        }
+    for second in timeline.iter_mut() {
         second.driver_saturated = second.send_lag_p99_ms.is_some_and(over_lag)
             || second.driver_cpu_percent.is_some_and(over_cpu);
     }
@@ -117,8 +123,8 @@ pub fn measure(
         max: round1(measured_cpu.iter().copied().fold(0.0, f64::max)),
     });
     let send_lag_ms = SendLag {
-        p50: lag_ms(&run, 0.5),
-        p99: lag_ms(&run, 0.99),
+        p50: lag_ms(run, 0.5),
+        p99: lag_ms(run, 0.99),
         max: run.max() as f64 / 1000.0,
     };
     let mut reasons = Vec::new();
@@ -149,10 +155,6 @@ pub fn measure(
         saturated: !reasons.is_empty(),
         reasons,
     })
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds are valid")
 }
 
 fn round1(v: f64) -> f64 {
@@ -196,26 +198,45 @@ mod tests {
         out
     }
 
+    /// Lags and timeline rows of sessions' operations, as the analysis builds them.
+    fn lags_of(sessions: &[&[Op]], seconds: usize) -> (Lags, Vec<Second>) {
+        let mut lags = Lags::new(0, DriverLimits::default());
+        let mut per_second = vec![Vec::new(); seconds];
+        for ops in sessions {
+            let mut previous_end = 0;
+            for op in *ops {
+                let lag = lags.add(op, previous_end);
+                previous_end = op.end_us;
+                if let Some(v) = per_second.get_mut((op.start_us / 1_000_000) as usize) {
+                    v.push(lag);
+                }
+            }
+        }
+        let timeline = per_second
+            .iter()
+            .enumerate()
+            .map(|(t, v)| Second {
+                send_lag_p99_ms: v.iter().max().map(|us| *us as f64 / 1000.0),
+                ..second(t as u32)
+            })
+            .collect();
+        (lags, timeline)
+    }
+
     #[test]
     fn a_slow_answer_is_not_the_drivers_lag_but_a_late_start_is() {
         // s1: the second operation was due at 20 ms but the first answered at 50 ms; it
         // started at 50.05 ms: 50 us of driver lag, not 30 ms. s2: due at 1000 ms, started
         // at 1003 ms with the previous long done: 3 ms late.
-        let ops = [
-            op("s1", 0.0, 0.01, 50.0),
-            op("s1", 20.0, 50.05, 51.0),
+        let s1 = [op("s1", 0.0, 0.01, 50.0), op("s1", 20.0, 50.05, 51.0)];
+        let s2 = [
             op("s2", 990.0, 990.0, 991.0),
             op("s2", 1000.0, 1003.0, 1004.0),
         ];
-        let mut sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-        for o in &ops {
-            sessions.entry(&o.session).or_default().push(o);
-        }
-        let mut timeline = vec![second(0), second(1)];
+        let (lags, mut timeline) = lags_of(&[&s1, &s2], 2);
         let d = measure(
-            &sessions,
+            &lags,
             &samples(&[100, 100], 2),
-            0,
             DriverLimits::default(),
             &mut timeline,
         )
@@ -226,7 +247,6 @@ mod tests {
         assert!(d.send_lag_ms.p50 <= 0.06, "{:?}", d.send_lag_ms);
         // Four operations, two lags of <= 0.05 ms, one of 0, one of 3 ms: p99 is the 3 ms.
         assert!(d.saturated, "a p99 over the limit saturates the run");
-        assert!(timeline[1].send_lag_p99_ms.is_some_and(|v| near(v, 3.0)));
         assert!(timeline[1].driver_saturated && !timeline[0].driver_saturated);
         assert_eq!(
             timeline[0].driver_cpu_percent,
@@ -240,12 +260,10 @@ mod tests {
     #[test]
     fn cpu_over_the_limit_saturates_and_under_it_does_not() {
         let ops = [op("s", 0.0, 0.0, 1.0)];
-        let sessions: BTreeMap<&str, Vec<&Op>> = BTreeMap::from([("s", vec![&ops[0]])]);
-        let mut timeline = vec![second(0), second(1), second(2)];
+        let (lags, mut timeline) = lags_of(&[&ops], 3);
         let busy = measure(
-            &sessions,
+            &lags,
             &samples(&[1900, 1900, 1850], 2),
-            0,
             DriverLimits::default(),
             &mut timeline,
         )
@@ -254,17 +272,16 @@ mod tests {
         assert_eq!(busy.cpu_percent.map(|c| c.max), Some(95.0));
         assert!(busy.reasons[0].contains("2 cores"), "{:?}", busy.reasons);
         assert!(timeline.iter().all(|s| s.driver_saturated));
-        let mut timeline = vec![second(0), second(1), second(2)];
+        let (lags, mut timeline) = lags_of(&[&ops], 3);
         let idle = measure(
-            &sessions,
+            &lags,
             &samples(&[300, 200, 250], 2),
-            0,
             DriverLimits::default(),
             &mut timeline,
         )
         .expect("samples were given");
         assert!(!idle.saturated, "{:?}", idle.reasons);
         assert_eq!(idle.cpu_percent.map(|c| c.mean), Some(12.5));
-        assert!(measure(&sessions, &[], 0, DriverLimits::default(), &mut []).is_none());
+        assert!(measure(&lags, &[], DriverLimits::default(), &mut []).is_none());
     }
 }

@@ -1,67 +1,106 @@
 //! Recovery per fault: how long errors lasted, when the sessions they hit were served again,
 //! and until when reads were stale, all measured from the fault's start to the next fault's
-//! (or the end of the run).
+//! (or the end of the run). Errors are counted as they arrive; a session's part is added
+//! when it ends.
 
 use std::collections::BTreeMap;
 
 use sessionbench_reports::Recovery;
 
 use super::us_to_ms;
-use crate::checkers::{Finding, Kind};
+use crate::checkers::{Kind, Mark};
 use crate::history::{Op, OpKind, Outcome};
 
-/// `sessions`: every session's operations, in start order; `[from, until)`: the window.
-pub fn measure(
+/// One window's sums, keyed in [`Windows`] by the fault's start.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Window {
+    errors: u64,
+    /// From the first error's start to the last one's end.
+    burst: Option<(u64, u64)>,
+    affected: u64,
+    recovered: u64,
+    /// From the fault's start to the latest a hit session was served again.
+    worst: Option<u64>,
+}
+
+/// Every fault's window, by its start: a window runs to the next fault's start.
+pub(super) type Windows = BTreeMap<u64, Window>;
+
+/// One session's first error in one window, and what followed it.
+#[derive(Debug, Clone)]
+struct Hit {
     from: u64,
-    until: u64,
-    sessions: &BTreeMap<&str, Vec<&Op>>,
-    findings: &[Finding],
-) -> Recovery {
-    let within = |t: u64| (from..until).contains(&t);
-    let mut errors = 0;
-    let mut burst: Option<(u64, u64)> = None;
-    let (mut affected, mut recovered, mut worst) = (0, 0, None::<u64>);
-    for ops in sessions.values() {
-        let failed: Vec<&&Op> = ops
-            .iter()
-            // A probe after a logout is meant to fail: not an error.
-            .filter(|o| o.outcome != Outcome::Ok && o.kind != OpKind::Probe && within(o.end_us))
-            .collect();
-        let Some(first) = failed.iter().map(|o| o.end_us).min() else {
-            continue;
+    first: u64,
+    /// Another request followed the error.
+    affected: bool,
+    /// When the first success after it was answered.
+    back: Option<u64>,
+}
+
+/// A session's hits, in the order they happened.
+#[derive(Debug, Default)]
+pub(super) struct SessionRecovery(Vec<Hit>);
+
+impl SessionRecovery {
+    /// The session's next operation.
+    pub fn see(&mut self, op: &Op, windows: &mut Windows) {
+        for hit in self.0.iter_mut().filter(|h| op.start_us >= h.first) {
+            hit.affected = true;
+            if op.outcome == Outcome::Ok && hit.back.is_none() {
+                hit.back = Some(op.end_us);
+            }
+        }
+        // A probe after a logout is meant to fail: not an error.
+        if op.outcome == Outcome::Ok || op.kind == OpKind::Probe {
+            return;
+        }
+        let Some((&from, window)) = windows.range_mut(..=op.end_us).next_back() else {
+            return; // Before any fault.
         };
-        errors += failed.len() as u64;
-        for o in &failed {
-            let (a, b) = burst.unwrap_or((o.start_us, o.end_us));
-            burst = Some((a.min(o.start_us), b.max(o.end_us)));
-        }
-        // A session whose error was its last operation (its planned end, or a login that
-        // never made it) had nothing to recover.
-        if !ops.iter().any(|o| o.start_us >= first) {
-            continue;
-        }
-        affected += 1;
-        let back = ops
-            .iter()
-            .filter(|o| o.outcome == Outcome::Ok && o.start_us >= first)
-            .map(|o| o.end_us)
-            .min();
-        if let Some(back) = back {
-            recovered += 1;
-            worst = Some(worst.unwrap_or(0).max(back.saturating_sub(from)));
+        window.errors += 1;
+        let (a, b) = window.burst.unwrap_or((op.start_us, op.end_us));
+        window.burst = Some((a.min(op.start_us), b.max(op.end_us)));
+        if !self.0.iter().any(|h| h.from == from) {
+            self.0.push(Hit {
+                from,
+                first: op.end_us,
+                affected: false,
+                back: None,
+            });
         }
     }
-    let stale_until = findings
+
+    /// Adds the ended session's part. A session whose error was its last operation (its
+    /// planned end, or a login that never made it) had nothing to recover.
+    pub fn settle(self, windows: &mut Windows) {
+        for hit in self.0.into_iter().filter(|h| h.affected) {
+            let Some(window) = windows.get_mut(&hit.from) else {
+                continue;
+            };
+            window.affected += 1;
+            if let Some(back) = hit.back {
+                window.recovered += 1;
+                let took = back.saturating_sub(hit.from);
+                window.worst = Some(window.worst.unwrap_or(0).max(took));
+            }
+        }
+    }
+}
+
+/// The recovery of the window from `from` to `until`, with the stale reads `marks` show.
+pub(super) fn report(window: &Window, from: u64, until: u64, marks: &[Mark]) -> Recovery {
+    let stale_until = marks
         .iter()
-        .filter(|f| matches!(f.kind, Kind::StaleRead | Kind::MonotonicRead) && within(f.at_us))
+        .filter(|f| matches!(f.kind, Kind::StaleRead | Kind::MonotonicRead))
+        .filter(|f| (from..until).contains(&f.at_us))
         .map(|f| f.at_us - from)
         .max();
     Recovery {
-        errors,
-        error_burst_ms: burst.map_or(0.0, |(a, b)| us_to_ms(b - a)),
-        sessions_affected: affected,
-        sessions_recovered: recovered,
-        recovered_within_ms: worst.map(us_to_ms),
+        errors: window.errors,
+        error_burst_ms: window.burst.map_or(0.0, |(a, b)| us_to_ms(b - a)),
+        sessions_affected: window.affected,
+        sessions_recovered: window.recovered,
+        recovered_within_ms: window.worst.map(us_to_ms),
         stale_reads_until_ms: stale_until.map(us_to_ms),
     }
 }
@@ -77,7 +116,7 @@ mod tests {
 
     #[test]
     fn errors_their_burst_and_when_each_hit_session_was_served_again() {
-        let (a, b, c) = (
+        let sessions = [
             vec![
                 op("a", 900, 950, Outcome::Ok),
                 op("a", 1_100, 3_100, Outcome::Indeterminate),
@@ -93,22 +132,26 @@ mod tests {
                 op("c", 1_500, 1_520, Outcome::Ok),
                 op("c", 2_000, 2_010, Outcome::Fail),
             ],
-        );
-        let sessions: BTreeMap<&str, Vec<&Op>> = [
-            ("a", a.iter().collect()),
-            ("b", b.iter().collect()),
-            ("c", c.iter().collect()),
+        ];
+        // A window from 1 s, and a later one from 5 s that nothing falls in.
+        let mut windows: Windows = [
+            (1_000_000, Window::default()),
+            (5_000_000, Window::default()),
         ]
         .into();
-        let stale = Finding {
+        for ops in &sessions {
+            let mut s = SessionRecovery::default();
+            for o in ops {
+                s.see(o, &mut windows);
+            }
+            s.settle(&mut windows);
+        }
+        let stale = Mark {
             kind: Kind::StaleRead,
-            session: "a".into(),
             at_us: 3_200_000,
             answered_us: 3_250_000,
-            nodes: Vec::new(),
-            detail: String::new(),
         };
-        let r = measure(1_000_000, 10_000_000, &sessions, &[stale]);
+        let r = report(&windows[&1_000_000], 1_000_000, 5_000_000, &[stale]);
         assert_eq!(
             r,
             Recovery {
@@ -120,8 +163,7 @@ mod tests {
                 stale_reads_until_ms: Some(2_200.0),
             }
         );
-        // Nothing of that happens in a window after it.
-        let later = measure(5_000_000, 10_000_000, &sessions, &[]);
+        let later = report(&windows[&5_000_000], 5_000_000, 10_000_000, &[]);
         assert_eq!((later.errors, later.recovered_within_ms), (0, None));
     }
 }

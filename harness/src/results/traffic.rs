@@ -8,6 +8,11 @@ use sessionbench_targets::app::{Handling, MetricsView};
 
 use crate::history::{Op, OpKind, Outcome};
 
+/// A successful operation that changes the session (what replication carries).
+pub(super) fn is_write(op: &Op) -> bool {
+    op.outcome == Outcome::Ok && !matches!(op.kind, OpKind::Read | OpKind::Probe)
+}
+
 /// What a target's nodes counted themselves, summed over every `/metrics` record (a node's
 /// counters restart with it, so each record adds).
 #[derive(Debug, Default)]
@@ -54,33 +59,24 @@ impl NodeCounters {
         })
     }
 
-    /// Bytes to and from a shared store per successful operation.
-    pub(super) fn store_traffic(&self, ops: &[&Op]) -> Option<StoreTraffic> {
-        self.store.map(|(bytes_written, bytes_read)| {
-            let ok = ops.iter().filter(|o| o.outcome == Outcome::Ok).count() as u64;
-            StoreTraffic {
-                bytes_written,
-                bytes_read,
-                ops: ok,
-                bytes_per_op: if ok == 0 {
-                    0.0
-                } else {
-                    (bytes_written + bytes_read) as f64 / ok as f64
-                },
-            }
+    /// Bytes to and from a shared store per successful operation (`ok` of them).
+    pub(super) fn store_traffic(&self, ok: u64) -> Option<StoreTraffic> {
+        self.store.map(|(bytes_written, bytes_read)| StoreTraffic {
+            bytes_written,
+            bytes_read,
+            ops: ok,
+            bytes_per_op: if ok == 0 {
+                0.0
+            } else {
+                (bytes_written + bytes_read) as f64 / ok as f64
+            },
         })
     }
 
-    /// Replication bytes per successful write.
-    pub(super) fn replication(&self, ops: &[&Op]) -> Option<Replication> {
-        self.replication.map(|(bytes_sent, messages_sent)| {
-            let writes = ops
-                .iter()
-                .filter(|o| {
-                    o.outcome == Outcome::Ok && !matches!(o.kind, OpKind::Read | OpKind::Probe)
-                })
-                .count() as u64;
-            Replication {
+    /// Replication bytes per successful write (`writes` of them).
+    pub(super) fn replication(&self, writes: u64) -> Option<Replication> {
+        self.replication
+            .map(|(bytes_sent, messages_sent)| Replication {
                 bytes_sent,
                 messages_sent,
                 writes,
@@ -89,7 +85,6 @@ impl NodeCounters {
                 } else {
                     bytes_sent as f64 / writes as f64
                 },
-            }
-        })
+            })
     }
 }

@@ -30,6 +30,7 @@ pub struct ScenarioRaw {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct QuickRaw {
     pub duration: Option<String>,
+    pub report_window: Option<String>,
     pub scenarios: Option<Vec<String>>,
     pub targets: Option<Vec<String>>,
 }
@@ -44,6 +45,7 @@ pub struct SuiteSection {
     pub reference: Option<String>,
     pub send_lag_limit: Option<String>,
     pub driver_cpu_limit: Option<f64>,
+    pub report_window: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,6 +60,15 @@ pub struct WorkloadRaw {
     pub ops_per_session: Option<u32>,
     pub request_timeout: Option<String>,
     pub mix: Option<MixRaw>,
+    pub idle: Option<IdleRaw>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IdleRaw {
+    pub every: Option<String>,
+    #[serde(rename = "for")]
+    pub pause: Option<String>,
 }
 
 impl WorkloadRaw {
@@ -73,6 +84,7 @@ impl WorkloadRaw {
             think_time_jitter: self.think_time_jitter.or(base.think_time_jitter),
             ops_per_session: self.ops_per_session.or(base.ops_per_session),
             request_timeout: self.request_timeout.or(base.request_timeout),
+            idle: self.idle.or(base.idle),
             mix: self
                 .mix
                 .filter(|m| m.read.or(m.write).or(m.counter).or(m.logout).is_some())
@@ -103,6 +115,7 @@ pub struct TargetRaw {
     pub redis: Option<String>,
     pub redis_appendonly: Option<bool>,
     pub redis_flush: Option<String>,
+    pub redis_access_renews_ttl: Option<bool>,
     pub cookie: Option<String>,
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,

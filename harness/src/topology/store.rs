@@ -206,3 +206,35 @@ async fn connect(addr: &str) -> redis::RedisResult<redis::aio::MultiplexedConnec
         .get_multiplexed_async_connection()
         .await
 }
+
+/// The server's `used_memory` (bytes) and keys (one per session), from `INFO`, or `None`
+/// if it does not answer within a second.
+pub async fn used_memory(addr: SocketAddr) -> Option<(u64, u64)> {
+    let exchange = async {
+        let mut conn = connect(&addr.to_string()).await?;
+        let memory = redis::cmd("INFO")
+            .arg("memory")
+            .query_async::<String>(&mut conn)
+            .await?;
+        let keyspace = redis::cmd("INFO")
+            .arg("keyspace")
+            .query_async::<String>(&mut conn)
+            .await?;
+        redis::RedisResult::Ok((memory, keyspace))
+    };
+    let (memory, keyspace) = tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()?
+        .ok()?;
+    let used = memory
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    // `db0:keys=12,expires=12,avg_ttl=…` per database.
+    let keys = keyspace
+        .lines()
+        .filter_map(|l| l.split_once(":keys="))
+        .filter_map(|(_, rest)| rest.split(',').next()?.parse::<u64>().ok())
+        .sum();
+    Some((used, keys))
+}

@@ -19,6 +19,24 @@ use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
 use crate::load::Client;
 use crate::plan::{LbKind, Link, RedisPlan, TargetPlan};
 
+/// A process of a target, as the resource samples see it.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub addr: SocketAddr,
+    pub kind: WatchedKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchedKind {
+    /// A session node: it counts the sessions it holds.
+    Node,
+    /// A Redis server: it reports its `used_memory`.
+    Redis,
+    Other,
+}
+
 /// How often the LB checks its backends during a run.
 const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -193,6 +211,7 @@ impl Topology {
         spec.padding_bytes = t.padding_bytes;
         spec.route_suffix = t.route_suffix;
         let st = &mut spec.store;
+        st.redis_access_renews_ttl = t.redis_access_renews_ttl;
         if let Some(flush) = &t.redis_flush {
             st.redis_flush = plan_value(flush, "redis-flush")?;
         }
@@ -426,6 +445,32 @@ impl Topology {
 
     pub fn node_mut(&mut self, id: &str) -> Option<&mut Process> {
         self.nodes.iter_mut().find(|n| n.name == id)
+    }
+
+    /// Every process the harness runs for this target (stores, nodes, the LB), for the
+    /// resource samples: what each is, where it listens and its pid while it runs.
+    pub fn watched(&self) -> Vec<Watched> {
+        let stores = self.stores.iter().map(|p| {
+            let kind = if p.name.starts_with("redis") {
+                WatchedKind::Redis
+            } else {
+                WatchedKind::Other
+            };
+            (p, kind)
+        });
+        let nodes = self.nodes.iter().map(|p| (p, WatchedKind::Node));
+        let lb = self.lb.iter().map(|p| (p, WatchedKind::Other));
+        stores
+            .chain(nodes)
+            .chain(lb)
+            .filter(|(p, _)| self.target.external.is_none() || p.pid().is_some())
+            .map(|(p, kind)| Watched {
+                name: p.name.clone(),
+                pid: p.pid(),
+                addr: p.addr(),
+                kind,
+            })
+            .collect()
     }
 
     pub fn addresses(&self) -> BTreeMap<String, String> {

@@ -78,3 +78,52 @@ fn every_codec_carries_large_sessions() {
 fn a_rolling_deploy_keeps_or_loses_sessions_by_codec() {
     run_suite("deploy", &["--duration", "9s"]);
 }
+
+/// Idle expiry, quick (pauses within the limit): Redis renewing its TTL on access loses no
+/// session; with the TTL set at login only, every loss is an early expiry.
+#[test]
+fn an_unrenewed_ttl_expires_busy_sessions_early() {
+    let out = run_suite("expiry", &["--quick"]);
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let target = |name: &str| {
+        results["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} ran"))["sessions"]
+            .clone()
+    };
+    let renewed = target("redis/idle-within-limit");
+    assert_eq!(renewed["lost"], 0, "{renewed}");
+    assert!(renewed["expired-early"].is_null(), "{renewed}");
+    let at_login = target("redis-ttl-at-login/idle-within-limit");
+    assert!(at_login["expired-early"].as_u64() > Some(0), "{at_login}");
+    assert_eq!(at_login["lost"], at_login["expired-early"], "{at_login}");
+}
+
+/// The soak, quick: every strategy 30 s with users stepping away, reported in 10 s windows
+/// with each process's memory (the harness's too) and the sessions held.
+#[test]
+fn a_soak_reports_each_window_with_what_the_processes_held() {
+    let out = run_suite("soak", &["--quick"]);
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    for t in results["targets"].as_array().expect("targets") {
+        let windows = t["windows"].as_array().expect("windows");
+        assert_eq!(windows.len(), 3, "{}", t["name"]);
+        for w in windows {
+            assert!(w["ops"]["ok"].as_u64() > Some(100), "{w}");
+            let held = &w["resources"];
+            assert!(
+                held["peak-rss-mb"]["sessionbench"].as_f64() > Some(1.0),
+                "{w}"
+            );
+            assert!(held["peak-rss-mb"]["node1"].as_f64() > Some(1.0), "{w}");
+            assert!(held["peak-sessions-held"].as_u64() > Some(0), "{w}");
+        }
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("### Window by window"), "{report}");
+}

@@ -137,7 +137,7 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
         "{replicated}"
     );
     // The templates read what the checks need: the writes the views show.
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let history = crate::support::history_text(&dir);
     assert!(
         history
             .lines()

@@ -64,8 +64,7 @@ kind = "lb-restart"
 /// not when they started: a request sent just before the kill and redispatched after it is
 /// the kill's loss, not the policy's.
 fn lost_before(dir: &Path, target: &str, until_us: f64) -> usize {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .expect("history")
+    crate::support::history_text(dir)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|r| r["type"] == "op" && r["target"] == target && r["kind"] != "probe")

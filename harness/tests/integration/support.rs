@@ -20,6 +20,27 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sessionbench");
 
+/// A run's history as JSON lines, as `sessionbench history export` writes it (a history
+/// still being written reads up to its last whole block).
+pub fn history_text(run_dir: &std::path::Path) -> String {
+    try_history_text(run_dir)
+        .unwrap_or_else(|e| panic!("history export {}: {e}", run_dir.display()))
+}
+
+/// As [`history_text`], or why the export failed (a run that has not written its first
+/// block yet has no header to read).
+pub fn try_history_text(run_dir: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new(BIN)
+        .args(["history", "export"])
+        .arg(run_dir)
+        .output()
+        .expect("run sessionbench history export");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8(out.stdout).expect("JSON lines are UTF-8"))
+}
+
 /// A running child process of this binary; killed when dropped, so no test leaves one behind.
 pub struct Proc {
     child: Child,

@@ -50,7 +50,7 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
         "the serving instance is read from X-Served-By"
     );
     // The history holds what the templates read: users, counters and notes.
-    let history = std::fs::read_to_string(dir.join("history.jsonl")).expect("history");
+    let history = crate::support::history_text(&dir);
     let read = history
         .lines()
         .find(|l| l.contains(r#""kind":"read""#) && l.contains(r#""outcome":"ok""#))

@@ -115,6 +115,11 @@ pub struct StoreSpec {
     /// made, one script each).
     #[arg(long, value_enum, default_value_t = FlushMode::OnSave)]
     pub redis_flush: FlushMode,
+    /// redis: whether each access renews the session's TTL (true, as Spring Session does).
+    /// false sets it once, at login: sessions expire by age however busy they are (a
+    /// negative control for the expiry checks).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub redis_access_renews_ttl: bool,
     /// delta, backup, redis: how sessions are serialized for peers or Redis, as
     /// FORMAT[+COMPRESSION]: formats json, msgpack (structs as arrays), msgpack-named (as
     /// maps), cbor, postcard, bitcode, protobuf; compressions lz4, zstd. Every node of a
@@ -205,6 +210,7 @@ impl NodeSpec {
             .pair("--redis-namespace", &s.redis_namespace)
             .pair("--redis-timeout", show(s.redis_timeout))
             .pair("--redis-flush", value_name(&s.redis_flush))
+            .pair("--redis-access-renews-ttl", s.redis_access_renews_ttl)
             .pair("--codec", s.codec)
             .pair("--session-schema", s.session_schema)
             .pair("--decode-limit", s.decode_limit)

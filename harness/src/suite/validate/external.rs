@@ -26,6 +26,10 @@ impl Check<'_> {
             ("redis", t.redis.is_some()),
             ("redis-appendonly", t.redis_appendonly.is_some()),
             ("redis-flush", t.redis_flush.is_some()),
+            (
+                "redis-access-renews-ttl",
+                t.redis_access_renews_ttl.is_some(),
+            ),
             ("codec", t.codec.is_some()),
             ("padding-bytes", t.padding_bytes.is_some()),
             ("max-inactive", t.max_inactive.is_some()),
@@ -97,6 +101,7 @@ impl Check<'_> {
             replication: None,
             redis: None,
             redis_flush: None,
+            redis_access_renews_ttl: true,
             replication_delay: Duration::ZERO,
             max_inactive: Duration::ZERO,
             proxied_links: false,

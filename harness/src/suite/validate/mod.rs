@@ -249,6 +249,7 @@ impl Check<'_> {
         };
         self.mix_fits_api(&targets, &mixes);
         let reference = self.reference(s.reference, &scenarios, &targets);
+        let report_window = self.report_window(&base, s.report_window, duration);
         let quick = raw
             .quick
             .map(|q| self.quick(q, &scenarios, &faults, &targets, warm_up));
@@ -265,7 +266,32 @@ impl Check<'_> {
             reference,
             quick,
             driver_limits,
+            report_window,
         }
+    }
+
+    /// `report-window` under `base`: at least a second, and at most 1000 windows in `duration`.
+    fn report_window(
+        &mut self,
+        base: &[Seg],
+        text: Option<String>,
+        duration: Duration,
+    ) -> Option<Duration> {
+        text.as_ref()?;
+        let path = join(base, "report-window");
+        let window = self.duration(&path, text, None)?;
+        if window < Duration::from_secs(1) {
+            self.err(&path, "a report window is at least 1s");
+        } else if duration.as_secs_f64() / window.as_secs_f64() > 1000.0 {
+            self.err(
+                &path,
+                format!(
+                    "{} makes over 1000 windows of the load: take a longer one",
+                    show(window)
+                ),
+            );
+        }
+        Some(window)
     }
 }
 

@@ -160,10 +160,12 @@ impl Check<'_> {
                 ),
             );
         }
+        let report_window = self.report_window(&base, q.report_window, duration);
         Quick {
             duration,
             scenarios: names,
             targets: target_names,
+            report_window,
         }
     }
 }

@@ -144,6 +144,12 @@ impl Check<'_> {
             }
             None => None,
         };
+        if t.redis_access_renews_ttl.is_some() && strategy != Strategy::Redis {
+            self.err(
+                &join(path, "redis-access-renews-ttl"),
+                "only a \"redis\" target has a Redis",
+            );
+        }
         let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
         if cookie.is_empty()
             || !cookie
@@ -178,6 +184,7 @@ impl Check<'_> {
             replication_delay,
             redis,
             redis_flush,
+            redis_access_renews_ttl: t.redis_access_renews_ttl.unwrap_or(true),
             name,
             strategy,
             nodes,

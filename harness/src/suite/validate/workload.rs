@@ -1,9 +1,9 @@
 //! The workload: the load model, think time, operations per session and the mix.
 
 use super::{Check, join};
-use crate::plan::{LoadModel, Mix, Workload};
+use crate::plan::{Idle, LoadModel, Mix, Workload};
 use crate::suite::locate::Seg;
-use crate::suite::raw::{MixRaw, WorkloadRaw};
+use crate::suite::raw::{IdleRaw, MixRaw, WorkloadRaw};
 
 impl Check<'_> {
     /// `w` at `base`, each missing key from `d`.
@@ -72,6 +72,7 @@ impl Check<'_> {
             w.mix.unwrap_or_default(),
             d.mix.unwrap_or_default(),
         );
+        let idle = w.idle.or(d.idle).map(|i| self.idle(&join(base, "idle"), i));
         Workload {
             model,
             think_time,
@@ -79,7 +80,30 @@ impl Check<'_> {
             ops_per_session,
             request_timeout,
             mix,
+            idle: idle.flatten(),
         }
+    }
+
+    /// `idle = { every = "…", for = "…" }`: both are needed, and above zero.
+    fn idle(&mut self, path: &[Seg], i: IdleRaw) -> Option<Idle> {
+        let mut part = |key: &str, text: Option<String>| {
+            let at = join(path, key);
+            if text.is_none() {
+                self.err(
+                    &at,
+                    format!("`idle` needs `{key}`: idle = {{ every = \"30s\", for = \"10s\" }}"),
+                );
+                return None;
+            }
+            let d = self.duration(&at, text, None);
+            Some(self.positive(&at, d, key))
+        };
+        let every = part("every", i.every);
+        let pause = part("for", i.pause);
+        Some(Idle {
+            every: every?,
+            pause: pause?,
+        })
     }
 
     pub(super) fn mix(&mut self, path: &[Seg], m: MixRaw, d: MixRaw) -> Mix {

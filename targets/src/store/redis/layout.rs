@@ -32,7 +32,15 @@ pub(super) struct Scripts {
 }
 
 impl Scripts {
-    pub(super) fn new() -> Self {
+    /// Without `renew`, access and save leave the TTL that create set.
+    pub(super) fn new(renew: bool) -> Self {
+        let script = |text: &str| {
+            Script::new(&if renew {
+                text.to_string()
+            } else {
+                text.replace("redis.call('PEXPIRE', KEYS[1], ms)\n", "")
+            })
+        };
         Self {
             create: Script::new(
                 r"
@@ -40,7 +48,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 ",
             ),
-            access: Script::new(
+            access: script(
                 r"
 local ms = redis.call('HGET', KEYS[1], 'maxInactiveInterval')
 if not ms then return nil end
@@ -49,7 +57,7 @@ redis.call('PEXPIRE', KEYS[1], ms)
 return redis.call('HGETALL', KEYS[1])
 ",
             ),
-            save: Script::new(
+            save: script(
                 r"
 local ms = redis.call('HGET', KEYS[1], 'maxInactiveInterval')
 if not ms then return 0 end

@@ -39,6 +39,10 @@ pub struct RedisConfig {
     pub codec: SessionCodec,
     /// When a request's changes reach Redis.
     pub flush: Flush,
+    /// Every access renews the idle TTL (Spring's behaviour). Off, the TTL is set when the
+    /// session is created and never renewed: sessions expire by age however busy they are
+    /// (a negative control for the expiry checks).
+    pub renew_ttl_on_access: bool,
 }
 
 /// Spring Session's `FlushMode`: when changes are written.
@@ -112,7 +116,7 @@ impl RedisStore {
             current: RwLock::new(current),
             last_discovery: Mutex::new(None),
             namespace: config.namespace.clone(),
-            scripts: Scripts::new(),
+            scripts: Scripts::new(config.renew_ttl_on_access),
             codec: config.codec,
             flush: config.flush,
             bytes_written: AtomicU64::new(0),

@@ -119,6 +119,7 @@ impl Server {
             timeout: Duration::from_millis(500),
             codec: SessionCodec::default(),
             flush: Flush::OnSave,
+            renew_ttl_on_access: true,
         }
     }
 }
@@ -202,6 +203,7 @@ mod immediate {
         #[tokio::test]
         Served::with(|config| RedisConfig {
             flush: Flush::Immediate,
+            renew_ttl_on_access: true,
             ..config
         })
         .await
@@ -237,6 +239,7 @@ async fn immediate_flush_writes_each_change_on_its_own() {
     for (flush, scripts) in [(Flush::OnSave, 1), (Flush::Immediate, 4)] {
         let store = RedisStore::new(&RedisConfig {
             flush,
+            renew_ttl_on_access: true,
             ..server.config()
         })
         .expect("client");
@@ -381,6 +384,7 @@ async fn a_paused_redis_is_maybe_applied_not_refused() {
         timeout: Duration::from_millis(300),
         codec: SessionCodec::default(),
         flush: Flush::OnSave,
+        renew_ttl_on_access: true,
     };
     let store = RedisStore::new(&config).expect("client");
     let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
@@ -421,6 +425,7 @@ async fn unreachable_redis_fails_fast_and_the_store_recovers_when_it_is_back() {
         timeout: Duration::from_millis(300),
         codec: SessionCodec::default(),
         flush: Flush::OnSave,
+        renew_ttl_on_access: true,
     };
     let store = Arc::new(RedisStore::new(&config).expect("lazy client"));
     let id = SessionId::generate();
@@ -464,6 +469,7 @@ async fn behind_sentinels_the_store_follows_a_failover() {
         timeout: Duration::from_millis(300),
         codec: SessionCodec::default(),
         flush: Flush::OnSave,
+        renew_ttl_on_access: true,
     })
     .expect("client");
     let s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
@@ -585,6 +591,7 @@ impl Cluster {
             timeout: Duration::from_millis(500),
             codec: SessionCodec::default(),
             flush: Flush::OnSave,
+            renew_ttl_on_access: true,
         })
         .expect("client")
     }

@@ -1,0 +1,465 @@
+//! One target's analysis, built as its records arrive. Memory holds the sessions alive, the
+//! seconds still open and the last [`REORDER_US`] of operations, not the run: a session is
+//! forgotten once its end is recorded, and a second once no answer can still arrive for it.
+//!
+//! Operations wait [`REORDER_US`] of history time before they are counted, so that a fault
+//! recorded a little after an operation it came before (records of concurrent tasks reach
+//! the history in the order they were sent, not stamped) still splits the phases and the
+//! recovery windows where it happened.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use sessionbench_reports::{
+    Continuity, FaultWindow, Phase, RunOf, Sessions, TargetResult, Violation,
+};
+
+use super::continuity::SessionContinuity;
+use super::driver::{self, Lags, Sample};
+use super::recovery::{self, SessionRecovery, Windows};
+use super::segments::Segments;
+use super::timeline::Seconds;
+use super::traffic::{self, NodeCounters};
+use super::windows::{self, Report};
+use super::{thresholds, us_to_ms, verdict};
+use crate::checkers::{Checker, Finding, Kind, Mark};
+use crate::history::{FaultPhase, Op, OpKind, Record};
+use crate::plan::{Plan, Run};
+
+/// Violations listed whole in the results; past them, findings are only counted (a long run
+/// of a lossy strategy finds millions).
+pub(super) const LISTED: usize = 1_000;
+
+/// How far behind the latest record an operation is counted.
+pub(super) const REORDER_US: u64 = 500_000;
+
+/// How long past its request timeout an operation may still be answered (scheduling, a
+/// machine under load) before its second is closed.
+const ANSWER_SLACK_US: u64 = 2_000_000;
+
+/// One session while it lives.
+#[derive(Debug)]
+struct Live {
+    checker: Checker,
+    previous_end: u64,
+    recovery: SessionRecovery,
+    continuity: SessionContinuity,
+}
+
+/// What waits out the reorder window. Nearly every entry is an operation, so boxing it would
+/// only add an allocation per operation.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    Op(Op),
+    End(String, u64),
+}
+
+impl Pending {
+    fn at(&self) -> u64 {
+        match self {
+            Self::Op(op) => op.end_us,
+            Self::End(_, at) => *at,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct TargetAnalysis {
+    idle_limit: Option<Duration>,
+    started: bool,
+    end_us: Option<u64>,
+    interrupted: bool,
+    /// The latest time any record of the target has shown.
+    clock: u64,
+    pending: VecDeque<Pending>,
+    sessions: HashMap<String, Live>,
+    segments: Segments,
+    seconds: Seconds,
+    lags: Lags,
+    /// By fault index: the window as reported, and its span in µs.
+    faults: BTreeMap<usize, (FaultWindow, u64, Option<u64>)>,
+    windows: Windows,
+    first_fault: Option<u64>,
+    continuity: Continuity,
+    /// Every finding, in brief.
+    marks: Vec<Mark>,
+    /// The first [`LISTED`] findings, whole.
+    findings: Vec<Finding>,
+    counts: Sessions,
+    counters: NodeCounters,
+    samples: Vec<Sample>,
+    /// What the processes held, and the run window by window.
+    report: Report,
+    /// Successful operations and writes (logout probes left out), for traffic per operation.
+    ok_ops: u64,
+    ok_writes: u64,
+    /// The latest end of an operation: the end of a load whose end was not recorded.
+    last_end: u64,
+}
+
+impl TargetAnalysis {
+    pub fn new(plan: &Plan, run: &Run<'_>) -> Self {
+        let warm_up = micros(plan.warm_up);
+        let open_for = micros(run.workload.request_timeout) + ANSWER_SLACK_US + REORDER_US;
+        Self {
+            idle_limit: (!run.target.max_inactive.is_zero()).then_some(run.target.max_inactive),
+            started: false,
+            end_us: None,
+            interrupted: false,
+            clock: 0,
+            pending: VecDeque::new(),
+            sessions: HashMap::new(),
+            segments: Segments::new(warm_up),
+            seconds: Seconds::new(open_for),
+            lags: Lags::new(warm_up, plan.driver_limits),
+            faults: BTreeMap::new(),
+            windows: Windows::new(),
+            first_fault: None,
+            continuity: Continuity::default(),
+            marks: Vec::new(),
+            findings: Vec::new(),
+            counts: Sessions::default(),
+            counters: NodeCounters::default(),
+            samples: Vec::new(),
+            report: Report::new(plan.report_window.map(micros), open_for),
+            ok_ops: 0,
+            ok_writes: 0,
+            last_end: 0,
+        }
+    }
+
+    /// Takes one record of the target. Returns `true` at the target's end.
+    pub fn observe(&mut self, record: Record, may_fail: impl Fn(usize) -> bool) -> bool {
+        match record {
+            Record::Op(op) => {
+                self.tick(op.end_us);
+                self.pending.push_back(Pending::Op(op));
+            }
+            Record::SessionEnd { session, at_us, .. } => {
+                self.tick(at_us);
+                self.pending.push_back(Pending::End(session, at_us));
+            }
+            Record::Fault(f) => {
+                self.tick(f.at_us);
+                self.segments.cut(f.at_us);
+                match f.phase {
+                    FaultPhase::Start => {
+                        self.windows.entry(f.at_us).or_default();
+                        self.first_fault =
+                            Some(self.first_fault.map_or(f.at_us, |t| t.min(f.at_us)));
+                        let window = FaultWindow {
+                            kind: f.kind,
+                            node: f.node,
+                            start_ms: us_to_ms(f.at_us),
+                            end_ms: None,
+                            detail: f.detail,
+                            sessions_lost_after: 0,
+                            recovery: None,
+                            failed: f.failed,
+                            may_fail: may_fail(f.fault),
+                        };
+                        self.faults.insert(f.fault, (window, f.at_us, None));
+                    }
+                    FaultPhase::End => {
+                        if let Some((w, _, end)) = self.faults.get_mut(&f.fault) {
+                            w.end_ms = Some(us_to_ms(f.at_us));
+                            w.detail = f.detail.or(w.detail.take());
+                            w.failed |= f.failed;
+                            *end = Some(f.at_us);
+                        }
+                    }
+                }
+            }
+            Record::DriverSample { .. } => {
+                if let Some(s) = Sample::of(&record) {
+                    self.tick(s.at_us);
+                    self.samples.push(s);
+                }
+            }
+            Record::Resources {
+                at_us,
+                rss,
+                redis_used_memory,
+                sessions_held,
+                ..
+            } => {
+                self.tick(at_us);
+                self.report.sample(&windows::Sample {
+                    at_us,
+                    rss,
+                    redis_used_memory,
+                    sessions_held,
+                });
+            }
+            Record::TargetStart { .. } => self.started = true,
+            Record::NodeMetrics { metrics, .. } => self.counters.add(&metrics),
+            Record::TargetEnd {
+                at_us, interrupted, ..
+            } => {
+                self.segments.cut(at_us);
+                self.end_us = Some(at_us);
+                self.interrupted |= interrupted;
+                return true;
+            }
+            Record::Header { .. } => {}
+        }
+        self.drain(self.clock.saturating_sub(REORDER_US));
+        false
+    }
+
+    fn tick(&mut self, at_us: u64) {
+        self.clock = self.clock.max(at_us);
+    }
+
+    /// Counts what waited long enough (everything up to `until`), and closes the seconds and
+    /// windows nothing can arrive for any more.
+    fn drain(&mut self, until: u64) {
+        self.count_pending(until);
+        self.seconds.close_before(until);
+        self.report.close_before(until);
+    }
+
+    fn count_pending(&mut self, until: u64) {
+        while self.pending.front().is_some_and(|p| p.at() <= until) {
+            match self.pending.pop_front() {
+                Some(Pending::Op(op)) => self.count(&op),
+                Some(Pending::End(session, _)) => self.settle(&session),
+                None => {}
+            }
+        }
+    }
+
+    fn count(&mut self, op: &Op) {
+        if !self.sessions.contains_key(&op.session) {
+            let live = Live {
+                checker: Checker::new(self.idle_limit),
+                previous_end: 0,
+                recovery: SessionRecovery::default(),
+                continuity: SessionContinuity::default(),
+            };
+            self.sessions.insert(op.session.clone(), live);
+        }
+        let Some(live) = self.sessions.get_mut(&op.session) else {
+            return;
+        };
+        let lag = self.lags.add(op, live.previous_end);
+        live.previous_end = op.end_us;
+        self.seconds.lag(op.start_us, lag);
+        let (established, expired) = (live.checker.established(), live.checker.expired());
+        live.checker.step(op);
+        self.counts.started += u64::from(!established && live.checker.established());
+        self.counts.expired += u64::from(!expired && live.checker.expired());
+        for f in live.checker.take_findings() {
+            match f.kind {
+                Kind::SessionLost => {}
+                Kind::StaleRead => self.counts.stale_reads += 1,
+                Kind::MonotonicRead => self.counts.monotonic_violations += 1,
+                Kind::Resurrection => self.counts.resurrections += 1,
+                Kind::ExpiredEarly => self.counts.expired_early += 1,
+                Kind::Outlived => self.counts.outlived += 1,
+            }
+            if f.kind.is_loss() {
+                self.counts.lost += 1;
+                live.continuity.lost_at = Some(f.answered_us);
+            }
+            self.marks.push(f.mark());
+            if self.findings.len() < LISTED {
+                self.findings.push(f);
+            }
+        }
+        live.recovery.see(op, &mut self.windows);
+        live.continuity.see(op, self.first_fault);
+        // Probes (reads with a logged-out cookie) are checks, not workload: meant to fail.
+        if op.kind != OpKind::Probe {
+            self.segments.add(op);
+            self.seconds.add(op);
+            self.report.add(op);
+            self.last_end = self.last_end.max(op.end_us);
+            self.ok_ops += u64::from(op.outcome == crate::history::Outcome::Ok);
+            self.ok_writes += u64::from(traffic::is_write(op));
+        }
+    }
+
+    fn settle(&mut self, session: &str) {
+        let Some(live) = self.sessions.remove(session) else {
+            return;
+        };
+        live.recovery.settle(&mut self.windows);
+        if let Some(from) = self.first_fault {
+            live.continuity.settle(from, &mut self.continuity);
+        }
+    }
+
+    /// The target's results, once its records are all in.
+    pub fn finish(mut self, plan: &Plan, run: &Run<'_>) -> TargetResult {
+        // The seconds and windows still open close below, where the end is known.
+        self.count_pending(u64::MAX);
+        let sessions: Vec<String> = self.sessions.keys().cloned().collect();
+        for session in sessions {
+            self.settle(&session);
+        }
+        // A history without the target's end was cut by a crash: what it holds is checked.
+        self.interrupted |= self.started && self.end_us.is_none();
+        let end = self.end_us.unwrap_or(self.last_end);
+        self.segments.cut(end);
+        let t = run.target;
+        let warm_up = micros(plan.warm_up);
+        self.findings.sort_by_key(|f| f.at_us);
+        let marks = &self.marks;
+        let spans: Vec<(u64, Option<u64>)> =
+            self.faults.values().map(|(_, s, e)| (*s, *e)).collect();
+        let mut faults: Vec<FaultWindow> = self.faults.into_values().map(|(w, _, _)| w).collect();
+        attribute_losses(&mut faults, &spans, marks);
+        for (i, window) in faults.iter_mut().enumerate() {
+            let from = spans[i].0;
+            let until = spans
+                .iter()
+                .map(|(start, _)| *start)
+                .filter(|&s| s > from)
+                .min()
+                .unwrap_or(end);
+            let sums = self.windows.get(&from).cloned().unwrap_or_default();
+            window.recovery = Some(recovery::report(&sums, from, until, marks));
+        }
+        let continuity = self.first_fault.map(|from| Continuity {
+            from_ms: us_to_ms(from),
+            ..self.continuity
+        });
+        let phases = phases(&spans, warm_up, end)
+            .into_iter()
+            .map(|(name, from, to)| {
+                let tally = self.segments.sum(from, to);
+                let in_phase = |want: fn(Kind) -> bool| {
+                    marks
+                        .iter()
+                        .filter(|f| want(f.kind) && (from..to).contains(&f.at_us))
+                        .count() as u64
+                };
+                Phase {
+                    name: name.into(),
+                    start_ms: us_to_ms(from),
+                    end_ms: us_to_ms(to),
+                    ops: tally.ops,
+                    throughput_ops_per_s: tally.throughput(to.saturating_sub(from)),
+                    latency_ms: tally.latency(),
+                    sessions_lost: in_phase(Kind::is_loss),
+                    stale_reads: in_phase(|k| k == Kind::StaleRead),
+                }
+            })
+            .collect();
+        let counts = self.counts;
+        let unchecked = verdict::unchecked(t);
+        let expectations = verdict::expectations(t, &counts, &unchecked);
+        let measured = self.segments.sum(warm_up, u64::MAX);
+        let throughput_ops_per_s = measured.throughput(end.saturating_sub(warm_up));
+        let latency_ms = measured.latency();
+        let thresholds = thresholds::check(
+            &t.thresholds,
+            &thresholds::Measured {
+                ops: measured.ops,
+                throughput: throughput_ops_per_s,
+                latency: latency_ms,
+                sessions_lost: counts.lost,
+            },
+        );
+        let mut timeline = self.seconds.finish(end);
+        let (resources, windows) = self.report.finish(end);
+        let driver = driver::measure(&self.lags, &self.samples, plan.driver_limits, &mut timeline);
+        // Numbers that describe the harness are no evidence about the target either way.
+        let saturated = driver.as_ref().is_some_and(|d| d.saturated);
+        let thresholds = thresholds
+            .into_iter()
+            .map(|mut c| {
+                c.unsure = saturated;
+                c
+            })
+            .collect();
+        let (verdict, reasons) = verdict::judge(
+            &expectations,
+            self.interrupted,
+            self.started,
+            &faults,
+            &counts,
+        );
+        TargetResult {
+            name: run.name.clone(),
+            run_of: run.scenario.map(|s| RunOf {
+                target: t.name.clone(),
+                scenario: s.into(),
+            }),
+            processes: t.processes(),
+            strategy: t.strategy_label(),
+            lb_policy: t.lb_policy.clone(),
+            codec: t.codec.clone(),
+            verdict,
+            reasons,
+            expectations,
+            thresholds,
+            sessions: counts,
+            ops: self.segments.sum(0, u64::MAX).ops,
+            throughput_ops_per_s,
+            latency_ms,
+            phases,
+            timeline,
+            faults,
+            continuity,
+            store_traffic: self.counters.store_traffic(self.ok_ops),
+            sessions_undecodable: self.counters.undecodable,
+            unchecked: unchecked.iter().map(|c| c.name().to_string()).collect(),
+            replication: self.counters.replication(self.ok_writes),
+            violations_not_listed: (self.marks.len() - self.findings.len()) as u64,
+            violations: self
+                .findings
+                .into_iter()
+                .map(|f| Violation {
+                    kind: f.kind.name().into(),
+                    session: f.session,
+                    at_ms: us_to_ms(f.at_us),
+                    nodes: f.nodes,
+                    detail: f.detail,
+                })
+                .collect(),
+            interrupted: self.interrupted,
+            driver,
+            server_latency_ms: self.counters.server_latency(),
+            resources,
+            windows,
+        }
+    }
+}
+
+pub(super) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Counts each lost session against the last fault that started before the answer that
+/// showed the loss (an operation sent just before a fault can see its effect).
+fn attribute_losses(faults: &mut [FaultWindow], spans: &[(u64, Option<u64>)], marks: &[Mark]) {
+    for f in marks.iter().filter(|f| f.kind.is_loss()) {
+        let latest = (0..spans.len())
+            .filter(|&i| spans[i].0 <= f.answered_us)
+            .max_by_key(|&i| spans[i].0);
+        if let Some(i) = latest {
+            faults[i].sessions_lost_after += 1;
+        }
+    }
+}
+
+/// Splits `[warm_up, end)` around the fault windows: `before`, `during` (first fault start to
+/// last fault end), `after`; or one `steady` phase when there was no fault.
+fn phases(spans: &[(u64, Option<u64>)], warm_up: u64, end: u64) -> Vec<(&'static str, u64, u64)> {
+    let first = spans.iter().map(|(start, _)| *start).min();
+    let last = spans.iter().map(|(_, stop)| stop.unwrap_or(end)).max();
+    match (first, last) {
+        (Some(first), Some(last)) => [
+            ("before", warm_up, first.max(warm_up)),
+            ("during", first.max(warm_up), last.min(end)),
+            ("after", last.min(end), end),
+        ]
+        .into_iter()
+        .filter(|(_, from, to)| to > from)
+        .collect(),
+        _ => vec![("steady", warm_up, end)],
+    }
+}
