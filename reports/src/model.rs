@@ -446,6 +446,10 @@ pub struct Resources {
     /// Redis server name to its peak `used_memory`, in MB.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peak_redis_used_mb: BTreeMap<String, f64>,
+    /// The most resident memory the harness had had at the last sample (`VmHWM`, in MB):
+    /// exact, where its samples in `peak-rss-mb` could miss a spike between them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_peak_mb: Option<f64>,
     /// The most sessions held in one sample, summed over the processes that hold them (a
     /// session every node replicates counts once per node; in Redis, once per server,
     /// replicas included).

@@ -507,6 +507,9 @@ fn memory(r: &Resources) -> String {
 /// The peaks of a whole run, as one line.
 fn held(r: &Resources) -> String {
     let mut line = format!("memory MB: {}", memory(r));
+    if let Some(mb) = r.harness_peak_mb {
+        let _ = write!(line, " (the harness's own peak: {mb:.1})");
+    }
     if !r.peak_redis_used_mb.is_empty() {
         let redis: Vec<String> = r
             .peak_redis_used_mb
@@ -532,6 +535,7 @@ mod tests {
             peak_rss_mb: rss.iter().map(|(n, mb)| (n.to_string(), *mb)).collect(),
             peak_redis_used_mb: [("redis".to_string(), 3.0)].into(),
             peak_sessions_held: Some(20),
+            harness_peak_mb: None,
             samples,
         }
     }

@@ -31,8 +31,9 @@ pub async fn sample(ctx: &LoadContext, topology: &tokio::sync::Mutex<Topology>) 
     let watched = topology.lock().await.watched();
     let at_us = ctx.us(Instant::now());
     let mut rss = BTreeMap::new();
-    if let Some(own) = rss_bytes(std::process::id()) {
-        rss.insert("sessionbench".to_string(), own);
+    let own = std::process::id();
+    if let Some(bytes) = status_kb(own, "VmRSS:") {
+        rss.insert("sessionbench".to_string(), bytes);
     }
     let (mut redis_used_memory, mut sessions_held) = (BTreeMap::new(), BTreeMap::new());
     for w in watched {
@@ -61,6 +62,7 @@ pub async fn sample(ctx: &LoadContext, topology: &tokio::sync::Mutex<Topology>) 
         rss,
         redis_used_memory,
         sessions_held,
+        harness_peak: status_kb(own, "VmHWM:").unwrap_or(0),
     }
 }
 
@@ -81,10 +83,15 @@ async fn sessions_of(node: &Watched) -> Option<u64> {
 
 /// Resident memory of `pid` in bytes (`VmRSS` of /proc/PID/status), if it runs.
 fn rss_bytes(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// A `… kB` line of /proc/PID/status, in bytes.
+fn status_kb(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(key))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -101,6 +108,8 @@ mod tests {
     fn the_harness_reads_its_own_resident_memory() {
         let own = rss_bytes(std::process::id()).expect("this process runs");
         assert!(own > 1 << 20, "{own} bytes");
+        let peak = status_kb(std::process::id(), "VmHWM:").expect("this process runs");
+        assert!(peak >= own, "{peak} >= {own}");
         assert_eq!(rss_bytes(u32::MAX), None);
     }
 }

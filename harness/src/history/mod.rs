@@ -74,6 +74,10 @@ pub enum Record {
         /// per session).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         sessions_held: BTreeMap<String, u64>,
+        /// The most resident memory the harness has had since it started (`VmHWM`): exact,
+        /// where the samples could miss a spike between them.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        harness_peak: u64,
     },
     /// A session's virtual user is done with it (logged out, lost, or out of operations): no
     /// record of it follows, so a checker can settle it and forget it. Histories before

@@ -182,6 +182,7 @@ impl TargetAnalysis {
                 rss,
                 redis_used_memory,
                 sessions_held,
+                harness_peak,
                 ..
             } => {
                 self.tick(at_us);
@@ -190,6 +191,7 @@ impl TargetAnalysis {
                     rss,
                     redis_used_memory,
                     sessions_held,
+                    harness_peak,
                 });
             }
             Record::TargetStart { .. } => self.started = true,

@@ -17,6 +17,8 @@ pub(super) struct Sample {
     pub rss: BTreeMap<String, u64>,
     pub redis_used_memory: BTreeMap<String, u64>,
     pub sessions_held: BTreeMap<String, u64>,
+    /// The harness's `VmHWM`, in bytes (0: not recorded).
+    pub harness_peak: u64,
 }
 
 /// Takes the peaks of `sample` into `r`.
@@ -29,6 +31,13 @@ fn absorb(r: &mut Resources, sample: &Sample) {
     for (name, bytes) in &sample.redis_used_memory {
         let peak = r.peak_redis_used_mb.entry(name.clone()).or_insert(0.0);
         *peak = peak.max(mb(*bytes));
+    }
+    if sample.harness_peak > 0 {
+        r.harness_peak_mb = Some(
+            r.harness_peak_mb
+                .unwrap_or(0.0)
+                .max(mb(sample.harness_peak)),
+        );
     }
     if !sample.sessions_held.is_empty() {
         let held = sample.sessions_held.values().sum::<u64>();
@@ -46,6 +55,9 @@ fn merge(r: &mut Resources, other: &Resources) {
     for (name, mb) in &other.peak_redis_used_mb {
         let peak = r.peak_redis_used_mb.entry(name.clone()).or_insert(0.0);
         *peak = peak.max(*mb);
+    }
+    if let Some(mb) = other.harness_peak_mb {
+        r.harness_peak_mb = Some(r.harness_peak_mb.unwrap_or(0.0).max(mb));
     }
     if let Some(n) = other.peak_sessions_held {
         r.peak_sessions_held = Some(r.peak_sessions_held.unwrap_or(0).max(n));
@@ -194,6 +206,7 @@ mod tests {
             rss: [("node1".to_string(), node1_mb << 20)].into(),
             redis_used_memory: BTreeMap::new(),
             sessions_held: [("node1".to_string(), held)].into(),
+            harness_peak: 0,
         }
     }
 
