@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::history::Record;
 use crate::load::{Client, LoadContext};
-use crate::topology::{Topology, Watched, WatchedKind, used_memory};
+use crate::topology::{Topology, Watched, WatchedKind, redis_memory_and_keys};
 
 /// Often enough for a 5-minute window to hold many samples, rare enough to cost nothing
 /// (one `/metrics` per node and one `INFO` per Redis server).
@@ -37,13 +37,13 @@ pub async fn sample(ctx: &LoadContext, topology: &tokio::sync::Mutex<Topology>) 
     }
     let (mut redis_used_memory, mut sessions_held) = (BTreeMap::new(), BTreeMap::new());
     for w in watched {
-        let Some(bytes) = w.pid.and_then(rss_bytes) else {
+        let Some(bytes) = w.pid.and_then(|pid| status_kb(pid, "VmRSS:")) else {
             continue; // Down (killed, or between a stop and a start).
         };
         rss.insert(w.name.clone(), bytes);
         match w.kind {
             WatchedKind::Redis => {
-                if let Some((used, keys)) = used_memory(w.addr).await {
+                if let Some((used, keys)) = redis_memory_and_keys(w.addr).await {
                     redis_used_memory.insert(w.name.clone(), used);
                     sessions_held.insert(w.name, keys);
                 }
@@ -81,12 +81,7 @@ async fn sessions_of(node: &Watched) -> Option<u64> {
     Some(metrics.sessions)
 }
 
-/// Resident memory of `pid` in bytes (`VmRSS` of /proc/PID/status), if it runs.
-fn rss_bytes(pid: u32) -> Option<u64> {
-    status_kb(pid, "VmRSS:")
-}
-
-/// A `… kB` line of /proc/PID/status, in bytes.
+/// A `… kB` line of /proc/PID/status (`VmRSS:`, `VmHWM:`), in bytes, if `pid` runs.
 fn status_kb(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status
@@ -106,10 +101,10 @@ mod tests {
 
     #[test]
     fn the_harness_reads_its_own_resident_memory() {
-        let own = rss_bytes(std::process::id()).expect("this process runs");
+        let own = status_kb(std::process::id(), "VmRSS:").expect("this process runs");
         assert!(own > 1 << 20, "{own} bytes");
         let peak = status_kb(std::process::id(), "VmHWM:").expect("this process runs");
         assert!(peak >= own, "{peak} >= {own}");
-        assert_eq!(rss_bytes(u32::MAX), None);
+        assert_eq!(status_kb(u32::MAX, "VmRSS:"), None);
     }
 }

@@ -21,29 +21,21 @@ pub(super) struct Sample {
     pub harness_peak: u64,
 }
 
-/// Takes the peaks of `sample` into `r`.
-fn absorb(r: &mut Resources, sample: &Sample) {
-    let mb = |bytes: u64| (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0;
-    for (name, bytes) in &sample.rss {
-        let peak = r.peak_rss_mb.entry(name.clone()).or_insert(0.0);
-        *peak = peak.max(mb(*bytes));
+impl Sample {
+    /// The sample as peaks of its own, in MB.
+    fn peaks(&self) -> Resources {
+        let mb = |bytes: u64| (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0;
+        let in_mb =
+            |m: &BTreeMap<String, u64>| m.iter().map(|(n, b)| (n.clone(), mb(*b))).collect();
+        Resources {
+            peak_rss_mb: in_mb(&self.rss),
+            peak_redis_used_mb: in_mb(&self.redis_used_memory),
+            harness_peak_mb: (self.harness_peak > 0).then(|| mb(self.harness_peak)),
+            peak_sessions_held: (!self.sessions_held.is_empty())
+                .then(|| self.sessions_held.values().sum()),
+            samples: 1,
+        }
     }
-    for (name, bytes) in &sample.redis_used_memory {
-        let peak = r.peak_redis_used_mb.entry(name.clone()).or_insert(0.0);
-        *peak = peak.max(mb(*bytes));
-    }
-    if sample.harness_peak > 0 {
-        r.harness_peak_mb = Some(
-            r.harness_peak_mb
-                .unwrap_or(0.0)
-                .max(mb(sample.harness_peak)),
-        );
-    }
-    if !sample.sessions_held.is_empty() {
-        let held = sample.sessions_held.values().sum::<u64>();
-        r.peak_sessions_held = Some(r.peak_sessions_held.unwrap_or(0).max(held));
-    }
-    r.samples += 1;
 }
 
 /// Takes the peaks of `other` into `r`.
@@ -110,9 +102,10 @@ impl Report {
     }
 
     pub fn sample(&mut self, sample: &Sample) {
-        absorb(&mut self.run, sample);
+        let peaks = sample.peaks();
+        merge(&mut self.run, &peaks);
         if let Some(width) = self.width_us {
-            absorb(self.held.entry(sample.at_us / width).or_default(), sample);
+            merge(self.held.entry(sample.at_us / width).or_default(), &peaks);
         }
     }
 

@@ -10,5 +10,5 @@ mod target;
 
 pub use links::Links;
 pub use process::{PARENT_DEATH_ENV, Process, StartError};
-pub use store::{flush, used_memory};
+pub use store::{flush, redis_memory_and_keys};
 pub use target::{Topology, Watched, WatchedKind};

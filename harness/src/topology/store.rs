@@ -209,7 +209,7 @@ async fn connect(addr: &str) -> redis::RedisResult<redis::aio::MultiplexedConnec
 
 /// The server's `used_memory` (bytes) and keys (one per session), from `INFO`, or `None`
 /// if it does not answer within a second.
-pub async fn used_memory(addr: SocketAddr) -> Option<(u64, u64)> {
+pub async fn redis_memory_and_keys(addr: SocketAddr) -> Option<(u64, u64)> {
     let exchange = async {
         let mut conn = connect(&addr.to_string()).await?;
         let memory = redis::cmd("INFO")

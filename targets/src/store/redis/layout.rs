@@ -34,13 +34,13 @@ pub(super) struct Scripts {
 impl Scripts {
     /// Without `renew`, access and save leave the TTL that create set.
     pub(super) fn new(renew: bool) -> Self {
-        let script = |text: &str| {
-            Script::new(&if renew {
-                text.to_string()
-            } else {
-                text.replace("redis.call('PEXPIRE', KEYS[1], ms)\n", "")
-            })
+        // `RENEW` in a script's text is where it renews the TTL, or nothing.
+        let renewal = if renew {
+            "redis.call('PEXPIRE', KEYS[1], ms)"
+        } else {
+            ""
         };
+        let script = |text: &str| Script::new(&text.replace("RENEW", renewal));
         Self {
             create: Script::new(
                 r"
@@ -53,7 +53,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 local ms = redis.call('HGET', KEYS[1], 'maxInactiveInterval')
 if not ms then return nil end
 redis.call('HSET', KEYS[1], 'lastAccessedTime', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ms)
+RENEW
 return redis.call('HGETALL', KEYS[1])
 ",
             ),
@@ -66,7 +66,7 @@ redis.call('HSET', KEYS[1], 'lastAccessedTime', ARGV[1], unpack(ARGV, 3, 2 + 2 *
 if #ARGV > 2 + 2 * sets then
   redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * sets))
 end
-redis.call('PEXPIRE', KEYS[1], ms)
+RENEW
 return 1
 ",
             ),
