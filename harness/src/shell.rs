@@ -1,9 +1,10 @@
 //! Shell commands and readiness probes that suites give: fault commands, and the commands
 //! that start and stop an external target. A command runs under `sh -c` in a process group
-//! of its own and is killed whole when it outlives its timeout; probes go to loopback only.
+//! of its own and is killed whole when it outlives its timeout; probes go where validation
+//! allowed (loopback, unless the suite made a target remote), with the target's TLS.
 
-use std::net::IpAddr;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Method;
@@ -12,8 +13,8 @@ use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::load::Client;
-use crate::plan::Probe;
+use crate::load::{Client, Endpoint, SendFailure};
+use crate::plan::{Probe, TlsPlan};
 
 /// A command that failed, timed out or could not run, or a probe that never answered.
 #[derive(Debug, thiserror::Error)]
@@ -108,34 +109,42 @@ fn tail(output: &[u8]) -> String {
     text[start..].replace('\n', " | ")
 }
 
-/// Polls `probe` until it answers its status, up to `timeout`.
-pub async fn ready(probe: &Probe, timeout: Duration) -> Result<(), CommandError> {
+/// Polls `probe` until it answers its status, up to `timeout`; `https://` with `tls`.
+pub async fn ready(
+    probe: &Probe,
+    tls: Option<&TlsPlan>,
+    timeout: Duration,
+) -> Result<(), CommandError> {
+    let failed = |detail: String| CommandError {
+        what: "readiness probe".into(),
+        script: format!("GET {}", probe.url.show(&probe.url.path)),
+        detail,
+    };
+    let endpoint = Arc::new(Endpoint::new(&probe.url, tls).map_err(failed)?);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = String::from("no answer");
     while tokio::time::Instant::now() < deadline {
-        let mut client = Client::new(IpAddr::from([127, 0, 0, 1]), probe.addr);
+        let mut client = Client::for_user(endpoint.clone(), 0);
         let asked = tokio::time::timeout(
             Duration::from_secs(1),
-            client.send(Method::GET, &probe.path, None),
+            client.send(Method::GET, &probe.url.path, None),
         )
         .await;
         match asked {
             Ok(Ok(reply)) if reply.status.as_u16() == probe.status => return Ok(()),
             Ok(Ok(reply)) => last = format!("status {}", reply.status.as_u16()),
+            // A certificate not trusted stays so: say it now, not after the timeout.
+            Ok(Err(SendFailure::Tls(why))) => return Err(failed(why)),
             Ok(Err(e)) => last = format!("{e:?}"),
             Err(_) => last = "no answer within 1s".into(),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(CommandError {
-        what: "readiness probe".into(),
-        script: format!("GET http://{}{}", probe.addr, probe.path),
-        detail: format!(
-            "did not answer {} within {} (last: {last})",
-            probe.status,
-            humantime::format_duration(timeout)
-        ),
-    })
+    Err(failed(format!(
+        "did not answer {} within {} (last: {last})",
+        probe.status,
+        humantime::format_duration(timeout)
+    )))
 }
 
 #[cfg(test)]

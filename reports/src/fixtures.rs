@@ -96,6 +96,7 @@ pub fn run(
         unchecked: Vec::new(),
         violations: vec![],
         violations_not_listed: 0,
+        tls_unverified: false,
         interrupted: false,
         driver: None,
         server_latency_ms: None,

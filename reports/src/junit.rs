@@ -36,6 +36,11 @@ pub fn junit(results: &Results) -> String {
             ("lb-policy", t.lb_policy.as_deref()),
             ("codec", t.codec.as_deref()),
             ("verdict", Some(t.verdict.name())),
+            (
+                "tls",
+                t.tls_unverified
+                    .then_some("certificate not verified (insecure-skip-verify)"),
+            ),
         ] {
             if let Some(value) = value {
                 let _ = writeln!(

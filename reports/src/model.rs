@@ -147,6 +147,10 @@ pub struct TargetResult {
     pub violations_not_listed: u64,
     /// The load was cut short (Ctrl-C or an error): what was not seen cannot pass.
     pub interrupted: bool,
+    /// The target's TLS certificate was not verified (`insecure-skip-verify`): every report
+    /// says so.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls_unverified: bool,
     /// How the load driver itself kept up: when it did not, the run's numbers describe the
     /// harness, not the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -472,4 +476,8 @@ pub struct Window {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
     pub resources: Resources,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }

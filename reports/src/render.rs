@@ -156,10 +156,17 @@ pub fn table(results: &Results) -> String {
 }
 
 /// What a reader must see before any number: faults that could not be applied (the run did
-/// not test what the suite asked) and runs whose driver was saturated (their numbers describe
-/// the harness, not the target). One sentence each.
+/// not test what the suite asked), certificates not verified, and runs whose driver was
+/// saturated (their numbers describe the harness, not the target). One sentence each.
 pub(crate) fn warnings(results: &Results) -> Vec<String> {
     let mut out = Vec::new();
+    for t in results.targets.iter().filter(|t| t.tls_unverified) {
+        out.push(format!(
+            "{}: its TLS certificate was not verified (insecure-skip-verify): the run does not \
+             show that clients would trust this deployment",
+            t.name
+        ));
+    }
     for t in &results.targets {
         for f in t.faults.iter().filter(|f| f.failed) {
             let accepted = if f.may_fail {
@@ -630,6 +637,7 @@ mod tests {
                 bytes_per_write: 600.0,
             }),
             violations_not_listed: 0,
+            tls_unverified: false,
             violations: vec![Violation {
                 kind: "session-lost".into(),
                 session: "v3.1".into(),
@@ -696,6 +704,7 @@ mod tests {
             unchecked: Vec::new(),
             violations: vec![],
             violations_not_listed: 0,
+            tls_unverified: false,
             interrupted: false,
             driver: None,
             server_latency_ms: None,

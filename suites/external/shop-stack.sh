@@ -1,22 +1,41 @@
 #!/bin/sh
-# Starts and stops the shop (shop.py) behind nginx, as a deployment script would: three
-# instances and nginx in front, their pids, logs and nginx's files in $SESSIONBENCH_DIR (the
-# directory sessionbench gives a target's commands).
+# Starts and stops the shop (shop.py) behind nginx, as a deployment script would: one
+# instance per port and nginx in front, their pids, logs and nginx's files in
+# $SESSIONBENCH_DIR (the directory sessionbench gives a target's commands).
 #
-#   shop-stack.sh start LB_PORT round-robin|ip-hash PORT1 PORT2 PORT3 [SESSIONS_DIR [CACHE_S]]
+#   shop-stack.sh start LB_PORT round-robin|ip-hash PORT... [SESSIONS_DIR [CACHE_S]]
 #   shop-stack.sh stop
 #
 # With SESSIONS_DIR the instances share sessions through files there (an external store),
 # each keeping what it read for CACHE_S seconds if given; without it each keeps its own in
-# memory.
+# memory. From the environment:
+#   SHOP_LISTEN=ADDR   where nginx listens (default 127.0.0.1; the instances stay on loopback)
+#   SHOP_TLS_DIR=DIR   nginx serves HTTPS with DIR/cert.pem and DIR/key.pem
+#   SHOP_CSRF=1        the login form carries a CSRF token (and cookies are Secure with TLS)
 set -eu
 d="${SESSIONBENCH_DIR:?set by sessionbench: where this target keeps its files}"
 here="$(cd "$(dirname "$0")" && pwd)"
 
 case "${1:-}" in
 start)
-    [ $# -ge 6 ] || { echo "usage: $0 start LB_PORT POLICY PORT1 PORT2 PORT3 [SESSIONS_DIR]" >&2; exit 2; }
-    lb=$2 policy=$3 sessions=${7:-} cache=${8:-0}
+    [ $# -ge 4 ] || { echo "usage: $0 start LB_PORT POLICY PORT... [SESSIONS_DIR [CACHE_S]]" >&2; exit 2; }
+    lb=$2 policy=$3
+    shift 3
+    ports=""
+    while [ $# -gt 0 ] && [ -n "$1" ] && [ -z "$(printf %s "$1" | tr -d 0-9)" ]; do
+        ports="$ports $1"
+        shift
+    done
+    sessions=${1:-} cache=${2:-0}
+    listen=${SHOP_LISTEN:-127.0.0.1}
+    flags=""
+    scheme=http ssl="" certs=""
+    if [ -n "${SHOP_TLS_DIR:-}" ]; then
+        scheme=https ssl=" ssl"
+        certs="ssl_certificate $SHOP_TLS_DIR/cert.pem; ssl_certificate_key $SHOP_TLS_DIR/key.pem;"
+        flags="--secure"
+    fi
+    [ "${SHOP_CSRF:-}" = 1 ] && flags="$flags --csrf"
     case $policy in
     round-robin) balance="" ;;
     ip-hash) balance="ip_hash;" ;;
@@ -27,19 +46,19 @@ start)
     done
     servers=""
     i=0
-    for port in $4 $5 $6; do
+    for port in $ports; do
         i=$((i + 1))
         if [ -n "$sessions" ]; then
-            python3 "$here/shop.py" --name "app$i" --port "$port" --sessions "$sessions" --cache "$cache" > "$d/app$i.log" 2>&1 &
+            python3 "$here/shop.py" --name "app$i" --port "$port" --sessions "$sessions" --cache "$cache" $flags > "$d/app$i.log" 2>&1 &
         else
-            python3 "$here/shop.py" --name "app$i" --port "$port" > "$d/app$i.log" 2>&1 &
+            python3 "$here/shop.py" --name "app$i" --port "$port" $flags > "$d/app$i.log" 2>&1 &
         fi
         echo $! > "$d/app$i.pid"
         servers="$servers server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"
     done
     # nginx's health check is passive: an instance still starting when the first requests
     # come is marked failed and skipped, so wait for each one first.
-    for port in $4 $5 $6; do
+    for port in $ports; do
         tries=0
         until curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2> /dev/null; do
             tries=$((tries + 1))
@@ -64,7 +83,8 @@ http {
     scgi_temp_path $d/nginx/scgi;
     upstream shop { $balance $servers keepalive 32; }
     server {
-        listen 127.0.0.1:$lb;
+        listen $listen:$lb$ssl;
+        $certs
         location / {
             proxy_pass http://shop;
             proxy_http_version 1.1;
@@ -78,6 +98,13 @@ http {
 CONF
     nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" > "$d/nginx.log" 2>&1 &
     echo $! > "$d/nginx.pid"
+    # Ready when nginx answers (its certificate is the caller's to judge: -k).
+    tries=0
+    until curl -fsSk -o /dev/null "$scheme://$listen:$lb/healthz" 2> /dev/null; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || { echo "nginx on $listen:$lb did not start; see $d/nginx.log" >&2; exit 1; }
+        sleep 0.1
+    done
     ;;
 stop)
     for f in "$d"/*.pid; do

@@ -6,12 +6,15 @@ pages and JSON, and redirects to /login when nobody is signed in. shop.toml desc
 request templates. Sessions live in this process's memory, or with --sessions DIR in files
 that every instance shares (an external session store). --cache SECONDS adds what a
 performance fix often adds: each instance keeps the sessions it read for that long, so an
-instance that served a user earlier may show them an old cart (stale reads).
+instance that served a user earlier may show them an old cart (stale reads). --csrf protects
+the login form with a token, as most frameworks do (a double-submit cookie, so any instance
+can check a form another one served); --secure marks cookies Secure (behind HTTPS).
 
-    shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]]
+    shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]] [--csrf] [--secure]
 
-GET  /login          the login form
-POST /login          form `user`: signs in, sets SHOPSESSION, redirects (303) to /account
+GET  /login          the login form (with --csrf: a `csrf` field and the SHOPCSRF cookie)
+POST /login          form `user` (and `csrf`): signs in, sets SHOPSESSION, redirects (303) to
+                     /account; with --csrf a missing or wrong token is 403
 GET  /account        HTML: the user, the cart's item count and the note; or 302 to /login
 POST /cart/add       JSON {"cart": {"items": N}}: one more item; or 302 to /login
 POST /note           form `note`: sets the note, redirects (303) to /account
@@ -31,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 COOKIE = "SHOPSESSION"
+CSRF_COOKIE = "SHOPCSRF"
 
 
 class MemoryStore:
@@ -101,6 +105,8 @@ class Shop(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     store = None
     name = "app"
+    csrf = False
+    secure = ""
 
     def log_message(self, *args):
         pass
@@ -122,20 +128,31 @@ class Shop(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
 
-    def session(self):
+    def cookie(self, name):
         for part in (self.headers.get("Cookie") or "").split(";"):
             k, _, v = part.strip().partition("=")
-            if k == COOKIE and v:
-                s = self.store.get(v)
-                if s is not None:
-                    return v, s
-        return None, None
+            if k == name and v:
+                return v
+        return None
+
+    def session(self):
+        sid = self.cookie(COOKIE)
+        s = self.store.get(sid) if sid else None
+        return (sid, s) if s is not None else (None, None)
 
     def do_GET(self):
         if self.path == "/healthz":
             return self.answer(200, b"ok", "text/plain")
         if self.path.startswith("/login"):
-            return self.answer(200, b'<form method="post" action="/login">Please sign in</form>')
+            if not self.csrf:
+                return self.answer(200, b'<form method="post" action="/login">Please sign in</form>')
+            token = secrets.token_urlsafe(16)
+            page = (
+                '<form method="post" action="/login">Please sign in'
+                f'<input type="hidden" name="csrf" value="{token}"></form>'
+            )
+            cookie = f"{CSRF_COOKIE}={token}; Path=/login; HttpOnly{self.secure}"
+            return self.answer(200, page.encode(), headers=[("Set-Cookie", cookie)])
         if self.path == "/account":
             sid, s = self.session()
             if s is None:
@@ -150,13 +167,21 @@ class Shop(BaseHTTPRequestHandler):
 
     def do_POST(self):
         if self.path == "/login":
-            user = self.form().get("user", "")
+            form = self.form()
+            user = form.get("user", "")
             if not user:
                 return self.redirect("/login?error=1")
+            extra = []
+            if self.csrf:
+                token = self.cookie(CSRF_COOKIE)
+                if not token or form.get("csrf") != token:
+                    return self.answer(403, b"bad or missing csrf token", "text/plain")
+                # The token is used up: the browser deletes its cookie.
+                extra.append(("Set-Cookie", f"{CSRF_COOKIE}=; Path=/login; Max-Age=0"))
             sid = secrets.token_urlsafe(18)
             self.store.put(sid, {"user": user, "items": 0})
-            cookie = f"{COOKIE}={sid}; Path=/; HttpOnly"
-            return self.redirect("/account", [("Set-Cookie", cookie)])
+            cookie = f"{COOKIE}={sid}; Path=/; HttpOnly{self.secure}"
+            return self.redirect("/account", [("Set-Cookie", cookie), *extra])
         sid, s = self.session()
         if s is None:
             self.form()
@@ -183,8 +208,12 @@ def main():
     p.add_argument("--sessions", help="share sessions through files in this directory")
     p.add_argument("--cache", type=float, default=0.0, metavar="SECONDS",
                    help="with --sessions: keep sessions read for this long (stale reads)")
+    p.add_argument("--csrf", action="store_true", help="protect the login form with a token")
+    p.add_argument("--secure", action="store_true", help="mark cookies Secure (behind HTTPS)")
     a = p.parse_args()
     Shop.name = a.name
+    Shop.csrf = a.csrf
+    Shop.secure = "; Secure" if a.secure else ""
     Shop.store = FileStore(a.sessions, a.cache) if a.sessions else MemoryStore()
     ThreadingHTTPServer.daemon_threads = True
     # The default backlog of 5 drops connections under a dozen users: waits of a second.

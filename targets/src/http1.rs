@@ -10,7 +10,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The most header bytes a response may have; more is an error, not a reason to grow forever.
@@ -43,16 +43,27 @@ pub enum ReadError {
     TooLarge(usize),
 }
 
-/// One keep-alive connection to a backend, with its buffers kept across requests.
+/// One keep-alive connection to a backend, with its buffers kept across requests: over TCP,
+/// or over any stream (the load driver's TLS).
 #[derive(Debug)]
-pub struct Conn {
-    stream: TcpStream,
+pub struct Conn<S = TcpStream> {
+    stream: S,
     read: BytesMut,
     write: Vec<u8>,
 }
 
-impl Conn {
-    pub fn new(stream: TcpStream) -> Self {
+impl Conn<TcpStream> {
+    /// Whether an idle connection still looks open. An idle HTTP/1 connection has nothing to
+    /// read, so any read readiness means the peer closed it (or sent garbage). Answered from the
+    /// reactor's state, without a system call.
+    pub fn is_open(&self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.stream.poll_read_ready(&mut cx).is_pending()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn new(stream: S) -> Self {
         Self {
             stream,
             read: BytesMut::with_capacity(8 * 1024),
@@ -60,12 +71,8 @@ impl Conn {
         }
     }
 
-    /// Whether an idle connection still looks open. An idle HTTP/1 connection has nothing to
-    /// read, so any read readiness means the peer closed it (or sent garbage). Answered from the
-    /// reactor's state, without a system call.
-    pub fn is_open(&self) -> bool {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        self.stream.poll_read_ready(&mut cx).is_pending()
+    pub fn stream(&self) -> &S {
+        &self.stream
     }
 
     /// Writes the request in one system call (head and body together).
@@ -95,7 +102,9 @@ impl Conn {
         }
         w.extend_from_slice(b"\r\n");
         w.extend_from_slice(body);
-        self.stream.write_all(&self.write).await
+        self.stream.write_all(&self.write).await?;
+        // A TLS stream may keep the last records until flushed; for TCP this does nothing.
+        self.stream.flush().await
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.

@@ -44,7 +44,15 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
                 StoreKind::Local => (Arc::new(LocalStore::new()), None),
                 StoreKind::Redis => {
                     let source = match &st.redis_url {
-                        Some(url) => RedisSource::Url(url.clone()),
+                        Some(url) => RedisSource::Url {
+                            url: url.clone(),
+                            ca_pem: match &st.redis_ca_file {
+                                Some(file) => Some(std::fs::read(file).map_err(|e| {
+                                    CliError::Usage(format!("--redis-ca-file {file}: {e}"))
+                                })?),
+                                None => None,
+                            },
+                        },
                         None if !st.redis_cluster.is_empty() => RedisSource::Cluster {
                             nodes: st.redis_cluster.clone(),
                         },

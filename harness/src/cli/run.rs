@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Override the suite's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Let every external target's URL be on another host (as `remote = true` on each): for
+    /// a deployment on a staging host. Without it, URLs must be on loopback.
+    #[arg(long)]
+    allow_remote: bool,
     /// Compare with an earlier run (its results.json or run directory): a regression in
     /// throughput or latency beyond noise exits 4.
     #[arg(long)]
@@ -66,7 +70,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         print!("{}", suite::DEFAULT_SUITE);
         return Ok(ExitCode::Ok);
     }
-    let mut plan = plan_of(a.suite.as_deref(), a.quick)?;
+    let mut plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote)?;
     if let Some(d) = a.duration {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         if d <= plan.warm_up {
@@ -180,10 +184,15 @@ async fn drive(
 }
 
 /// The validated plan of `suite` (the embedded default suite without one), reduced to what
-/// its `[quick]` keeps with `quick`.
-pub(super) fn plan_of(suite: Option<&Path>, quick: bool) -> Result<Plan, CliError> {
+/// its `[quick]` keeps with `quick`; `allow_remote` as `--allow-remote` says.
+pub(super) fn plan_of(
+    suite: Option<&Path>,
+    quick: bool,
+    allow_remote: bool,
+) -> Result<Plan, CliError> {
+    let options = suite::Options { allow_remote };
     let plan = match suite {
-        Some(path) => suite::load(path)?,
+        Some(path) => suite::load_with(path, options)?,
         None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
     };
     if !quick {

@@ -18,13 +18,16 @@ pub struct ValidateArgs {
     /// Show what `run --quick` would run.
     #[arg(long)]
     quick: bool,
+    /// As `run --allow-remote`: external targets may be on another host.
+    #[arg(long)]
+    allow_remote: bool,
     /// Print the whole resolved plan as JSON (what a run's plan.json holds) instead.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
-    let plan = plan_of(a.suite.as_deref(), a.quick)?;
+    let plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote)?;
     if a.json {
         let text =
             serde_json::to_string_pretty(&plan).map_err(|e| CliError::BadRun(e.to_string()))?;
@@ -65,6 +68,18 @@ fn describe(plan: &Plan) -> String {
                 other => other.name(),
             };
             let _ = write!(what, " behind {lb} ({policy})");
+        }
+        if let Some(e) = &t.external {
+            let _ = write!(
+                what,
+                " at {} ({}{})",
+                e.url.show(&e.url.path),
+                e.url.addr,
+                if e.remote { ", remote" } else { "" }
+            );
+            if e.tls.as_ref().is_some_and(|tls| tls.insecure_skip_verify) {
+                what.push_str("; its TLS certificate is NOT verified (insecure-skip-verify)");
+            }
         }
         let _ = writeln!(
             out,

@@ -1,7 +1,7 @@
 //! `kind = "command"`: a fault that is a shell command, and its heal another, so the same
 //! suite can kill a process, `docker kill`, `systemctl restart` or `kubectl delete pod`.
 //! Each runs as [`shell::run`] does and learns what it acts on from its environment. A
-//! readiness probe (a URL on loopback and the status it must answer) may follow.
+//! readiness probe (a URL and the status it must answer) may follow.
 
 use crate::plan::{CommandPlan, FaultPlan};
 use crate::shell::{self, run};
@@ -15,7 +15,7 @@ pub async fn inject(
 ) -> Result<(), StartError> {
     run("inject", &c.inject, &env(fault, topology), c.timeout).await?;
     if c.heal.is_none() {
-        ready(c).await?;
+        ready(c, topology).await?;
     }
     Ok(())
 }
@@ -29,7 +29,7 @@ pub async fn heal(
     if let Some(heal) = &c.heal {
         run("heal", heal, &env(fault, topology), c.timeout).await?;
     }
-    ready(c).await
+    ready(c, topology).await
 }
 
 /// What a command learns of the fault: the run, the node it names and, for a node the harness
@@ -49,9 +49,9 @@ fn env(fault: &FaultPlan, topology: &Topology) -> Vec<(String, String)> {
     env
 }
 
-async fn ready(c: &CommandPlan) -> Result<(), StartError> {
+async fn ready(c: &CommandPlan, topology: &Topology) -> Result<(), StartError> {
     match &c.ready {
-        Some(probe) => Ok(shell::ready(probe, c.timeout).await?),
+        Some(probe) => Ok(shell::ready(probe, topology.tls(), c.timeout).await?),
         None => Ok(()),
     }
 }

@@ -1,15 +1,20 @@
-//! A keep-alive HTTP/1.1 client for one virtual user: bound to its own loopback source address
-//! (so `ip-hash` and nginx see distinct clients), carrying a cookie jar, and doing its I/O
-//! inline on its own task (the same exchange code as the load balancer's).
+//! A keep-alive HTTP/1.1 client for one virtual user: its own connection (plain or TLS), its
+//! own cookie jar, and its own address: on loopback a source address of its own (so `ip-hash`
+//! and nginx see distinct clients), or a forwarded-address header. Its I/O is done inline on
+//! its own task (the same exchange code as the load balancer's).
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use hyper::Method;
-use hyper::header::{COOKIE, HOST, HeaderMap, HeaderValue, SET_COOKIE};
+use hyper::header::{COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 use sessionbench_targets::http1::Conn;
 use tokio::net::TcpSocket;
 
+use super::jar::Jar;
+use super::tls::{Stream, Tls};
+use crate::plan::{ClientAddress, ExternalPlan, TargetUrl, TlsPlan};
 use crate::protocol::{Call, Reply};
 
 /// Largest answer read; session views with large padding stay far below.
@@ -18,16 +23,139 @@ const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// `127.A.B.1` for user `i`: distinct in the second and third octets, which nginx's `ip_hash`
 /// needs (it hashes only the first three), and all local on Linux.
 pub fn source_address(i: u64) -> IpAddr {
+    let [_, a, b, d] = user_octets(i);
+    IpAddr::V4(Ipv4Addr::new(127, a, b, d))
+}
+
+/// `198.18.A.B` for user `i`, sent only as a header (`client-address`): the benchmarking
+/// range (RFC 2544), so no proxy mistakes it for one of its own internal addresses.
+pub fn forwarded_address(i: u64) -> IpAddr {
+    let [_, a, b, _] = user_octets(i);
+    IpAddr::V4(Ipv4Addr::new(198, 18 + (a & 1), b, a / 2 + 1))
+}
+
+fn user_octets(i: u64) -> [u8; 4] {
     let a = 1 + (i / 250) % 254;
     let b = 1 + i % 250;
-    IpAddr::V4(Ipv4Addr::new(127, a as u8, b as u8, 1))
+    [127, a as u8, b as u8, 1]
+}
+
+/// Where a target's users connect, and how: the address, the host they ask for (`Host`, SNI,
+/// the jar's domain), TLS, and how their own address is shown.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    host: String,
+    authority: HeaderValue,
+    tls: Option<Tls>,
+    client_address: ClientAddress,
+}
+
+impl Endpoint {
+    /// A process the harness runs: plain HTTP on loopback.
+    pub fn plain(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            host: addr.ip().to_string(),
+            authority: HeaderValue::try_from(addr.to_string())
+                .expect("an address is a valid header value"),
+            tls: None,
+            client_address: ClientAddress::Source,
+        }
+    }
+
+    /// `url`, over TLS with `tls` for `https://`.
+    pub fn new(url: &TargetUrl, tls: Option<&TlsPlan>) -> Result<Self, String> {
+        let tls = if url.is_https() {
+            Some(Tls::new(tls.unwrap_or(&TlsPlan::default()), &url.host)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            addr: url.addr,
+            host: url.host.clone(),
+            authority: HeaderValue::try_from(url.authority())
+                .map_err(|_| format!("`{}` is not a valid Host header", url.authority()))?,
+            tls,
+            client_address: ClientAddress::Source,
+        })
+    }
+
+    /// An external target's entry.
+    pub fn external(e: &ExternalPlan) -> Result<Self, String> {
+        Ok(Self {
+            client_address: e.client_address,
+            ..Self::new(&e.url, e.tls.as_ref())?
+        })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The path a redirect's `Location` leads to, if it stays on this endpoint (same scheme
+    /// and authority); relative ones are resolved against `current`.
+    pub fn local_path(&self, location: &str, current: &str) -> Result<String, String> {
+        let (scheme, default_port) = if self.is_https() {
+            ("https:", 443)
+        } else {
+            ("http:", 80)
+        };
+        let elsewhere = || {
+            format!("a redirect to `{location}`, off the target (only its own host is followed)")
+        };
+        let rest = if let Some(rest) = location.strip_prefix("//") {
+            Some(rest)
+        } else if let Some(after) = location.strip_prefix(scheme) {
+            Some(after.strip_prefix("//").ok_or_else(elsewhere)?)
+        } else if location.contains("://") {
+            return Err(elsewhere());
+        } else {
+            None
+        };
+        let Some(rest) = rest else {
+            if location.starts_with('/') {
+                return Ok(location.to_string());
+            }
+            let dir = current.split('?').next().unwrap_or("/");
+            let dir = &dir[..dir.rfind('/').map_or(0, |i| i + 1)];
+            return Ok(format!(
+                "{}{location}",
+                if dir.is_empty() { "/" } else { dir }
+            ));
+        };
+        let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let ours = self.authority.to_str().unwrap_or_default();
+        let with_port = format!("{}:{default_port}", ours);
+        if !(authority.eq_ignore_ascii_case(ours) || authority.eq_ignore_ascii_case(&with_port)) {
+            return Err(elsewhere());
+        }
+        Ok(if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        })
+    }
+
+    /// Opens a connection (and makes the TLS handshake): the check before a run that the
+    /// target can be reached and its certificate is trusted.
+    pub async fn reach(&self) -> Result<(), SendFailure> {
+        let source = IpAddr::from([127, 0, 0, 1]);
+        Client::to(Arc::new(self.clone()), source, None)
+            .connect()
+            .await
+            .map(drop)
+    }
 }
 
 /// Why a request got no answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendFailure {
     /// No connection could be made: certainly not sent.
     Connect,
+    /// TLS refused the connection (why, and what to do): certainly not sent, and trying
+    /// again will not help.
+    Tls(String),
     /// Writing the request failed: the peer had closed the connection, nothing was processed.
     NotSent,
     /// Sent, but the connection broke before an answer: may have been applied.
@@ -37,64 +165,113 @@ pub enum SendFailure {
 #[derive(Debug)]
 pub struct Client {
     source: IpAddr,
-    target: SocketAddr,
-    conn: Option<Conn>,
-    /// Host and cookies, rebuilt only when the jar changes.
+    endpoint: Arc<Endpoint>,
+    conn: Option<Conn<Stream>>,
+    /// Host, the forwarded address, and the `Cookie` header while it is the same for every
+    /// path (made once per change of the jar); the call's own headers join them per request.
     headers: HeaderMap,
-    jar: BTreeMap<String, String>,
+    jar: Jar,
 }
 
 impl Client {
+    /// A client of a process on loopback, from `source`.
     pub fn new(source: IpAddr, target: SocketAddr) -> Self {
+        Self::to(Arc::new(Endpoint::plain(target)), source, None)
+    }
+
+    /// User `user`'s client of `endpoint`.
+    pub fn for_user(endpoint: Arc<Endpoint>, user: u64) -> Self {
+        let header = match endpoint.client_address {
+            ClientAddress::Source => None,
+            ClientAddress::XForwardedFor => Some((
+                HeaderName::from_static("x-forwarded-for"),
+                forwarded_address(user).to_string(),
+            )),
+            ClientAddress::Forwarded => Some((
+                HeaderName::from_static("forwarded"),
+                format!("for={}", forwarded_address(user)),
+            )),
+        };
+        Self::to(endpoint, source_address(user), header)
+    }
+
+    fn to(endpoint: Arc<Endpoint>, source: IpAddr, address: Option<(HeaderName, String)>) -> Self {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            HOST,
-            HeaderValue::try_from(target.to_string()).expect("an address is a valid header value"),
-        );
+        headers.insert(HOST, endpoint.authority.clone());
+        if let Some((name, value)) = address {
+            headers.insert(
+                name,
+                HeaderValue::try_from(value).expect("an address is a valid header value"),
+            );
+        }
         Self {
             source,
-            target,
+            jar: Jar::new(&endpoint.host, endpoint.is_https()),
+            endpoint,
             conn: None,
             headers,
-            jar: BTreeMap::new(),
         }
     }
 
-    async fn connect(&self) -> std::io::Result<Conn> {
-        let socket = if self.target.is_ipv4() {
-            TcpSocket::new_v4()?
+    async fn connect(&self) -> Result<Conn<Stream>, SendFailure> {
+        let target = self.endpoint.addr;
+        let socket = if target.is_ipv4() {
+            TcpSocket::new_v4()
         } else {
-            TcpSocket::new_v6()?
-        };
-        if self.source.is_ipv4() == self.target.is_ipv4() {
-            socket.bind(SocketAddr::new(self.source, 0))?;
+            TcpSocket::new_v6()
         }
-        let stream = socket.connect(self.target).await?;
-        stream.set_nodelay(true)?;
+        .map_err(|_| SendFailure::Connect)?;
+        // A source of its own only where it can be one: on loopback, to loopback.
+        if target.ip().is_loopback() && self.source.is_ipv4() == target.is_ipv4() {
+            socket
+                .bind(SocketAddr::new(self.source, 0))
+                .map_err(|_| SendFailure::Connect)?;
+        }
+        let tcp = socket
+            .connect(target)
+            .await
+            .map_err(|_| SendFailure::Connect)?;
+        tcp.set_nodelay(true).map_err(|_| SendFailure::Connect)?;
+        let stream = match &self.endpoint.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => tls
+                .connect(tcp)
+                .await
+                .map_err(|why| why.map_or(SendFailure::Connect, SendFailure::Tls))?,
+        };
         Ok(Conn::new(stream))
     }
 
     /// The cookies the user holds.
-    pub fn cookies(&self) -> BTreeMap<String, String> {
+    pub fn jar(&self) -> Jar {
         self.jar.clone()
     }
 
     /// Replaces the jar (e.g. to replay a logged-out cookie).
-    pub fn set_cookies(&mut self, jar: BTreeMap<String, String>) {
+    pub fn set_jar(&mut self, jar: Jar) {
         self.jar = jar;
-        self.sync_cookie_header();
+        self.jar_changed();
     }
 
-    fn sync_cookie_header(&mut self) {
-        let line: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        match HeaderValue::try_from(line.join("; ")) {
-            Ok(v) if !self.jar.is_empty() => {
-                self.headers.insert(COOKIE, v);
-            }
-            _ => {
-                self.headers.remove(COOKIE);
-            }
-        }
+    /// Keeps the `Cookie` header among the user's own while every path gets the same one
+    /// (the fast path: nothing to make per request); otherwise each call makes its own.
+    fn jar_changed(&mut self) {
+        let line = if self.jar.uniform() {
+            self.jar
+                .header("/", SystemTime::now())
+                .and_then(|line| HeaderValue::try_from(line).ok())
+        } else {
+            None
+        };
+        match line {
+            Some(v) => self.headers.insert(COOKIE, v),
+            None => self.headers.remove(COOKIE),
+        };
+    }
+
+    /// The value of the user's cookie `name`, if it holds one.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.jar.get(name, SystemTime::now())
     }
 
     /// Sends one request with an optional JSON body (probes, metrics, admin calls).
@@ -112,25 +289,34 @@ impl Client {
         self.call(&call).await
     }
 
-    /// Whether the jar holds a cookie called `name`.
-    pub fn has_cookie(&self, name: &str) -> bool {
-        self.jar.contains_key(name)
-    }
-
     /// Sends one request on the user's connection (opening one if needed), following cookies.
     pub async fn call(&mut self, call: &Call) -> Result<Reply, SendFailure> {
-        if self.conn.as_ref().is_some_and(|c| !c.is_open()) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(|c| !idle_and_open(c.stream()))
+        {
             self.conn = None;
         }
         let mut conn = match self.conn.take() {
             Some(c) => c,
-            None => self.connect().await.map_err(|_| SendFailure::Connect)?,
+            None => self.connect().await?,
         };
-        // The call's headers join the user's for this request only (one may replace `Host`).
-        let replaced: Vec<_> = call
-            .headers
-            .iter()
-            .map(|(name, value)| (name, self.headers.insert(name.clone(), value.clone())))
+        // Cookies that depend on the path, made for this one.
+        let cookies = if self.jar.uniform() {
+            None
+        } else {
+            self.jar
+                .header(&call.path, SystemTime::now())
+                .and_then(|line| HeaderValue::try_from(line).ok())
+        };
+        // The call's headers (and such cookies) join the user's for this request only (one
+        // may replace `Host`).
+        let replaced: Vec<_> = cookies
+            .map(|v| (&COOKIE, v))
+            .into_iter()
+            .chain(call.headers.iter().map(|(n, v)| (n, v.clone())))
+            .map(|(name, value)| (name, self.headers.insert(name.clone(), value)))
             .collect();
         let sent = conn
             .send(&call.method, &call.path, &self.headers, &call.body)
@@ -151,13 +337,14 @@ impl Client {
             self.conn = Some(conn);
         }
         let mut jar_changed = false;
+        let now = SystemTime::now();
         for set_cookie in answer.headers.get_all(SET_COOKIE) {
             if let Ok(text) = set_cookie.to_str() {
-                jar_changed |= self.store_cookie(text);
+                jar_changed |= self.jar.store(text, &call.path, now);
             }
         }
         if jar_changed {
-            self.sync_cookie_header();
+            self.jar_changed();
         }
         Ok(Reply {
             status: answer.status,
@@ -166,25 +353,18 @@ impl Client {
         })
     }
 
-    fn store_cookie(&mut self, set_cookie: &str) -> bool {
-        let mut parts = set_cookie.split(';');
-        let Some((name, value)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
-            return false;
-        };
-        if parts.any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0")) {
-            self.jar.remove(name).is_some()
-        } else {
-            self.jar
-                .insert(name.to_string(), value.to_string())
-                .as_deref()
-                != Some(value)
-        }
-    }
-
     /// Drops the connection, e.g. after a timeout left it in an unknown state.
     pub fn disconnect(&mut self) {
         self.conn = None;
     }
+}
+
+/// Whether an idle connection still looks open. An idle HTTP/1 connection has nothing to read,
+/// so any read readiness means the peer closed it (or sent garbage, or a TLS alert). Answered
+/// from the reactor's state, without a system call.
+fn idle_and_open(stream: &Stream) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    stream.tcp().poll_read_ready(&mut cx).is_pending()
 }
 
 #[cfg(test)]
@@ -195,9 +375,14 @@ mod tests {
 
     use super::*;
 
-    /// A server that answers each request with its head, on one keep-alive connection.
+    /// A server that answers each request with its head, on the first connection only (so a
+    /// second connection would go unanswered), setting a `Secure` cookie.
     async fn echo_heads(listener: tokio::net::TcpListener) {
-        let (mut stream, _) = listener.accept().await.expect("accept");
+        let (stream, _) = listener.accept().await.expect("accept");
+        echo_on(stream).await;
+    }
+
+    async fn echo_on<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut stream: S) {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
@@ -212,7 +397,7 @@ mod tests {
                 }
                 buf.drain(..end + 4 + body_len);
                 let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{head}",
+                    "HTTP/1.1 200 OK\r\nset-cookie: s=1; Secure; Path=/\r\ncontent-length: {}\r\n\r\n{head}",
                     head.len()
                 );
                 stream.write_all(answer.as_bytes()).await.expect("write");
@@ -246,5 +431,108 @@ mod tests {
         let second = head(client.send(Method::GET, "/b", None).await.expect("answer"));
         assert!(!second.contains("content-type"), "{second}");
         assert!(second.contains(&format!("host: {addr}")), "{second}");
+    }
+
+    #[tokio::test]
+    async fn a_user_s_address_can_travel_as_a_forwarded_header() {
+        for (kind, header) in [
+            (ClientAddress::XForwardedFor, "x-forwarded-for: 198.18.4.2"),
+            (ClientAddress::Forwarded, "forwarded: for=198.18.4.2"),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(echo_heads(listener));
+            let endpoint = Endpoint {
+                client_address: kind,
+                ..Endpoint::plain(addr)
+            };
+            let mut client = Client::for_user(Arc::new(endpoint), 253);
+            let reply = client.send(Method::GET, "/", None).await.expect("answer");
+            let head = String::from_utf8(reply.body.to_vec()).expect("utf-8");
+            assert!(head.contains(header), "{head}");
+        }
+        // Distinct users, distinct addresses, none a real route's.
+        let all: std::collections::BTreeSet<IpAddr> = (0..70_000).map(forwarded_address).collect();
+        assert_eq!(
+            all.len(),
+            63_500,
+            "every (second, third octet) pair of the loopback sources"
+        );
+    }
+
+    /// Over TLS (a certificate made here, trusted through `ca-file`): one connection carries
+    /// every request, and a `Secure` cookie comes back.
+    #[tokio::test]
+    async fn over_tls_one_connection_carries_the_requests_and_secure_cookies() {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(IpAddr::from([127, 0, 0, 1])));
+        let cert = params.self_signed(&key).expect("cert");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::try_from(key.serialize_der()).expect("key"),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            echo_on(acceptor.accept(tcp).await.expect("handshake")).await;
+        });
+        let ca =
+            std::env::temp_dir().join(format!("sessionbench-client-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca, cert.pem()).expect("ca");
+        let url =
+            TargetUrl::parse(&format!("https://127.0.0.1:{}", addr.port()), false).expect("url");
+        let tls = TlsPlan {
+            ca_file: Some(ca.clone()),
+            ..TlsPlan::default()
+        };
+        let endpoint = Arc::new(Endpoint::new(&url, Some(&tls)).expect("endpoint"));
+        let mut client = Client::for_user(endpoint, 0);
+        let head = |r: Reply| String::from_utf8(r.body.to_vec()).expect("utf-8");
+        let first = head(client.send(Method::GET, "/a", None).await.expect("answer"));
+        assert!(!first.contains("cookie:"), "{first}");
+        assert_eq!(
+            client.cookie("s"),
+            Some("1"),
+            "a Secure cookie is kept over TLS"
+        );
+        let second = head(client.send(Method::GET, "/b", None).await.expect("answer"));
+        assert!(second.contains("cookie: s=1"), "{second}");
+        assert!(second.contains(&format!("host: 127.0.0.1:{}", addr.port())));
+        let _ = std::fs::remove_file(ca);
+    }
+
+    #[test]
+    fn redirects_are_followed_only_on_the_target_s_own_host() {
+        let url = crate::plan::TargetUrl::parse("http://127.0.0.1:8080/app", false).expect("url");
+        let e = Endpoint::new(&url, None).expect("endpoint");
+        let local = |l: &str| e.local_path(l, "/app/login?x=1");
+        assert_eq!(local("/app/account"), Ok("/app/account".into()));
+        assert_eq!(local("account?y=2"), Ok("/app/account?y=2".into()));
+        assert_eq!(local("http://127.0.0.1:8080/a"), Ok("/a".into()));
+        assert_eq!(local("//127.0.0.1:8080?q"), Ok("/?q".into()));
+        for elsewhere in [
+            "http://127.0.0.1:9090/a",
+            "https://127.0.0.1:8080/a",
+            "http://idp.example/login",
+            "//evil.test/",
+        ] {
+            assert!(local(elsewhere).is_err(), "{elsewhere}");
+        }
     }
 }

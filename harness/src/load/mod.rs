@@ -1,8 +1,11 @@
-//! Session-aware load: virtual users with their own connection, cookie jar and loopback
-//! source address, each driving sessions through login, a mix of operations and logout.
+//! Session-aware load: virtual users with their own connection (plain or TLS), cookie jar and
+//! address, each driving sessions through login, a mix of operations and logout.
 
 mod client;
+mod jar;
 mod session;
+mod tls;
 
-pub use client::{Client, source_address};
+pub use client::{Client, Endpoint, SendFailure, forwarded_address, source_address};
+pub use jar::Jar;
 pub use session::{LoadContext, run_load};

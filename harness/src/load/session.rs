@@ -2,7 +2,6 @@
 //! sometimes a logout followed by a probe with the old cookie. Every operation becomes one
 //! history record with its intended start, actual start, end and outcome.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,16 +13,17 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::client::{Client, SendFailure, source_address};
+use super::client::{Client, Endpoint, SendFailure};
 use crate::history::{NO_SESSION, Op, OpKind, Outcome, Record};
 use crate::plan::{LoadModel, Mix, Workload};
-use crate::protocol::{Protocol, Reading, Step};
+use crate::protocol::{Call, Protocol, Reading, Reply, Step};
 
 /// What every virtual user of one target shares.
 #[derive(Debug)]
 pub struct LoadContext {
     pub target: String,
-    pub entry: SocketAddr,
+    /// Where users connect, and how (TLS, host, forwarded addresses).
+    pub endpoint: Arc<Endpoint>,
     /// How operations become requests, and answers outcomes.
     pub protocol: Protocol,
     pub workload: Workload,
@@ -124,12 +124,13 @@ async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Insta
 
 async fn session_ops(ctx: &LoadContext, session: &str, user: u64, start: Instant) -> bool {
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
-    let mut client = Client::new(source_address(user), ctx.entry);
+    let mut client = Client::for_user(ctx.endpoint.clone(), user);
     let mut s = Session {
         ctx,
         name: session,
         client: &mut client,
         ready: start,
+        extracted: Vec::new(),
     };
     let login = s.op(OpKind::Login, 0, None, start).await;
     if login.outcome != Outcome::Ok {
@@ -174,14 +175,14 @@ async fn session_ops(ctx: &LoadContext, session: &str, user: u64, start: Instant
                 s.op(OpKind::Write, k, Some((attr, write)), intended).await
             }
             OpKind::Logout => {
-                let cookies = s.client.cookies();
+                let cookies = s.client.jar();
                 let out = s.op(OpKind::Logout, k, None, intended).await;
                 if out.unavailable {
                     out // Tried again, as any refused operation.
                 } else {
                     if out.outcome == Outcome::Ok {
                         // A stolen or stale copy of the cookie must not work any more.
-                        s.client.set_cookies(cookies);
+                        s.client.set_jar(cookies);
                         s.op(OpKind::Probe, k, None, Instant::now()).await;
                     }
                     return true;
@@ -205,6 +206,15 @@ struct Session<'a> {
     client: &'a mut Client,
     /// When the previous operation ended: no operation of the session can start earlier.
     ready: Instant,
+    /// What the login steps extracted (a CSRF token…), by name index.
+    extracted: Vec<String>,
+}
+
+/// Why an operation's requests got no answer to read.
+enum Unanswered {
+    Send(SendFailure),
+    /// A login step's answer failed, or lacked what the step extracts: `(outcome, error)`.
+    Step(Outcome, String),
 }
 
 struct Done {
@@ -223,15 +233,14 @@ impl Session<'_> {
         intended: Instant,
     ) -> Done {
         let ctx = self.ctx;
-        let call = ctx.protocol.call(&Step {
-            kind,
-            user: self.name,
-            seq,
-            write: write.as_ref().map(|(a, w)| (a.as_str(), w.as_str())),
-        });
         let start = Instant::now();
-        let sent =
-            tokio::time::timeout(ctx.workload.request_timeout, self.client.call(&call)).await;
+        let write_ref = write.as_ref().map(|(a, w)| (a.as_str(), w.as_str()));
+        // Every request of the operation (a login's steps, redirects) within one timeout.
+        let sent = tokio::time::timeout(
+            ctx.workload.request_timeout,
+            self.requests(kind, seq, write_ref),
+        )
+        .await;
         let end = Instant::now();
         self.ready = end;
         let (status, reading) = match sent {
@@ -239,19 +248,21 @@ impl Session<'_> {
                 self.client.disconnect();
                 (None, unanswered(Outcome::Indeterminate, "timeout"))
             }
-            Ok(Err(failure)) => (
+            Ok(Err(Unanswered::Send(failure))) => (
                 None,
                 match failure {
                     SendFailure::Connect => unanswered(Outcome::Fail, "connect"),
+                    SendFailure::Tls(why) => unanswered(Outcome::Fail, &format!("tls: {why}")),
                     SendFailure::NotSent => unanswered(Outcome::Fail, "not-sent"),
                     SendFailure::Broken => unanswered(Outcome::Indeterminate, "connection-broken"),
                 },
             ),
+            Ok(Err(Unanswered::Step(outcome, error))) => (None, unanswered(outcome, &error)),
             Ok(Ok(reply)) => {
                 let client = &*self.client;
-                let reading = ctx
-                    .protocol
-                    .read(kind, &reply, |cookie| client.has_cookie(cookie));
+                let reading = ctx.protocol.read(kind, &reply, &|name| {
+                    client.cookie(name).map(str::to_string)
+                });
                 (Some(reply.status.as_u16()), reading)
             }
         };
@@ -278,6 +289,95 @@ impl Session<'_> {
             outcome: reading.outcome,
             error: reading.error,
             unavailable,
+        }
+    }
+}
+
+impl Session<'_> {
+    /// Sends the operation's requests and returns the answer to read: for a login of several
+    /// steps, each step's in turn (keeping what it extracts), then the last one's.
+    async fn requests(
+        &mut self,
+        kind: OpKind,
+        seq: u32,
+        write: Option<(&str, &str)>,
+    ) -> Result<Reply, Unanswered> {
+        let protocol = &self.ctx.protocol;
+        let parts = if kind == OpKind::Login {
+            self.extracted.clear();
+            protocol.login_steps()
+        } else {
+            1
+        };
+        let mut part = 0;
+        loop {
+            let call = protocol.call(&Step {
+                kind,
+                user: self.name,
+                seq,
+                write,
+                part,
+                extracted: &self.extracted,
+            });
+            let reply = self
+                .send_following(call, protocol.follow_redirects(kind, part))
+                .await?;
+            if part + 1 == parts {
+                return Ok(reply);
+            }
+            // An earlier step: it must have worked, and shown what later steps need.
+            let step = |why: String| format!("login step {}: {why}", part + 1);
+            let outcome = crate::protocol::outcome_of(reply.status);
+            if outcome != Outcome::Ok && !reply.status.is_redirection() {
+                let error = step(format!("http-{}", reply.status.as_u16()));
+                return Err(Unanswered::Step(outcome, error));
+            }
+            let client = &*self.client;
+            protocol
+                .extract(
+                    part,
+                    &reply,
+                    &|name| client.cookie(name).map(str::to_string),
+                    &mut self.extracted,
+                )
+                .map_err(|why| Unanswered::Step(Outcome::Fail, step(why)))?;
+            part += 1;
+        }
+    }
+
+    /// Sends `call`, then follows up to `redirects` redirects on the target's own host (a
+    /// redirect elsewhere is an error: traffic goes only where the suite said).
+    async fn send_following(&mut self, call: Call, redirects: u32) -> Result<Reply, Unanswered> {
+        let mut call = call;
+        let mut left = redirects;
+        loop {
+            let reply = self.client.call(&call).await.map_err(Unanswered::Send)?;
+            if left == 0 || !reply.status.is_redirection() {
+                return Ok(reply);
+            }
+            let Some(location) = reply
+                .headers
+                .get(hyper::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+            else {
+                return Ok(reply);
+            };
+            left -= 1;
+            let path = self
+                .ctx
+                .endpoint
+                .local_path(location, &call.path)
+                .map_err(|why| Unanswered::Step(Outcome::Fail, why))?;
+            // 307 and 308 repeat the request; the others turn it into a GET.
+            let keep = matches!(reply.status.as_u16(), 307 | 308);
+            call = if keep {
+                Call {
+                    path: path.into(),
+                    ..call
+                }
+            } else {
+                Call::new(hyper::Method::GET, path)
+            };
         }
     }
 }

@@ -2,7 +2,6 @@
 //! fault kind's rules (its name, what it acts on, whether it heals itself, what it needs of a
 //! target) live on [`FaultKind`], which validation, the driver and the reports consult.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -54,12 +53,11 @@ pub struct CommandPlan {
     pub ready: Option<Probe>,
 }
 
-/// `GET http://ADDR/PATH` must answer `status`.
+/// `GET URL` must answer `status` (over TLS with the target's settings for `https://`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Probe {
-    pub addr: std::net::SocketAddr,
-    pub path: String,
+    pub url: super::TargetUrl,
     pub status: u16,
 }
 
@@ -245,43 +243,5 @@ impl FaultPlan {
     /// command fault without a heal command.
     pub fn heals_itself(&self) -> bool {
         self.kind.heals_itself() || self.command.as_ref().is_some_and(|c| c.heal.is_none())
-    }
-}
-
-/// Parses `http://HOST:PORT/PATH` with HOST on loopback (traffic stays on this machine).
-pub fn loopback_url(url: &str) -> Result<(SocketAddr, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let addr: SocketAddr = host
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .map_err(|_| format!("`{host}` is not HOST:PORT with an IP address or localhost"))?;
-    if !addr.ip().is_loopback() {
-        return Err(format!("{} is not a loopback address", addr.ip()));
-    }
-    let path = if path.is_empty() { "/" } else { path };
-    Ok((addr, path.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn probes_stay_on_loopback() {
-        assert_eq!(
-            loopback_url("http://127.0.0.1:8080/healthz"),
-            Ok(("127.0.0.1:8080".parse().expect("addr"), "/healthz".into()))
-        );
-        assert_eq!(
-            loopback_url("http://localhost:81"),
-            Ok(("127.0.0.1:81".parse().expect("addr"), "/".into()))
-        );
-        assert!(loopback_url("http://[::1]:81/x").is_ok());
-        assert!(loopback_url("http://10.1.2.3:80/").is_err());
-        assert!(loopback_url("https://127.0.0.1:443/").is_err());
-        assert!(loopback_url("http://example.com/").is_err());
     }
 }

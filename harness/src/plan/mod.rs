@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 
 mod fault;
 mod target;
+mod url;
 mod workload;
 
-pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe, loopback_url};
+pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
 pub use target::{
     Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, RedisPlan, RequestPlan, Strategy,
     TargetPlan, Thresholds,
 };
+pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan, certificates};
 pub use workload::{Idle, LoadModel, Mix, Workload};
 
 /// A whole run: every default resolved, every name checked.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::fault::Probe;
+use super::url::{ClientAddress, TargetUrl, TlsPlan};
 use super::{Expect, ms, opt_ms};
 
 /// One system under test.
@@ -61,7 +62,15 @@ pub struct TargetPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExternalPlan {
-    pub url: std::net::SocketAddr,
+    pub url: TargetUrl,
+    /// The suite (or `--allow-remote`) lets the URL be on another host.
+    #[serde(default)]
+    pub remote: bool,
+    /// For `https://` URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPlan>,
+    #[serde(default)]
+    pub client_address: ClientAddress,
     pub start: Option<String>,
     pub stop: Option<String>,
     /// Waited for after `start`.
@@ -81,7 +90,9 @@ pub struct ExternalPlan {
 pub struct HttpApi {
     /// The URL's path, put before every request's path (`/` for none).
     pub base_path: String,
-    pub login: RequestPlan,
+    /// Its steps in order (a CSRF-protected form: fetch the page, then post it); the last
+    /// step's answer is the login's.
+    pub login: Vec<RequestPlan>,
     pub read: RequestPlan,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write: Option<RequestPlan>,
@@ -128,6 +139,17 @@ pub struct RequestPlan {
     /// The value a `write` sets (absent from an answer: no value yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Extract>,
+    /// Login steps: values read from the answer that later steps and requests use as
+    /// `{name}` (a CSRF token, a form's action).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extract: Vec<(String, Extract)>,
+    /// Redirects followed to the answer read (same host only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub follow_redirects: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A request body; placeholders are filled in its strings.
@@ -151,6 +173,8 @@ pub enum Extract {
     Regex(String),
     /// A response header.
     Header(String),
+    /// A cookie the user holds after the answer.
+    Cookie(String),
 }
 
 /// What an answer that means "not signed in" looks like.
@@ -274,8 +298,13 @@ pub enum RedisPlan {
     Sentinel { appendonly: bool },
     /// Three masters (`redis`, `redis2`, `redis3`) and three replicas (`redis4` to `redis6`).
     Cluster { appendonly: bool },
-    /// A Redis the harness does not own, as a URL.
-    External { url: String },
+    /// A Redis the harness does not own, as a URL (`rediss://` over TLS, trusting `ca-file`
+    /// if given).
+    External {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_file: Option<std::path::PathBuf>,
+    },
 }
 
 /// Session strategies built so far.

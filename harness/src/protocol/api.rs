@@ -7,17 +7,20 @@ use hyper::{Method, StatusCode};
 use regex_lite::Regex;
 use serde_json::Value;
 
-use super::exchange::{Call, Reply};
+use super::exchange::{Call, Cookies, Reply};
 use super::extract::Extractor;
 use super::step::{Reading, Step, outcome_of};
-use super::template::{Template, Vars, percent, verbatim};
+use super::template::{Scope, Template, Vars, percent, verbatim};
 use crate::history::{NO_SESSION, OpKind, Outcome, View};
 use crate::plan::{Body, Extract, HttpApi, RequestPlan};
 
 #[derive(Debug)]
 pub struct Api {
     base_path: String,
-    login: Request,
+    /// Its steps; the last one's answer is the login's.
+    login: Vec<Request>,
+    /// Every name the login steps extract, in order: `{name}`'s index.
+    names: Vec<String>,
     read: Request,
     write: Option<Request>,
     counter: Option<Request>,
@@ -36,6 +39,9 @@ struct Request {
     user: Option<Extractor>,
     counter: Option<Extractor>,
     value: Option<Extractor>,
+    /// Name index and where to find it.
+    extract: Vec<(usize, Extractor)>,
+    follow_redirects: u32,
 }
 
 #[derive(Debug)]
@@ -78,8 +84,18 @@ impl Api {
     /// returned, keyed by where it is under the target (`requests.login.path`, `served-by`, …).
     pub fn build(plan: &HttpApi) -> Result<Self, Vec<ApiError>> {
         let mut errors = Vec::new();
-        let mut request = |name: &str, r: &RequestPlan| -> Option<Request> {
-            match Request::build(r, name == "write") {
+        let names: Vec<String> = plan
+            .login
+            .iter()
+            .flat_map(|r| r.extract.iter().map(|(n, _)| n.clone()))
+            .collect();
+        let mut request = |name: &str, r: &RequestPlan, extracted: usize| -> Option<Request> {
+            let scope = Scope {
+                value: name == "write",
+                extracted,
+                all: &names,
+            };
+            match Request::build(r, scope) {
                 Ok(req) => Some(req),
                 Err(e) => {
                     errors.extend(e.into_iter().map(|e| ApiError {
@@ -90,11 +106,23 @@ impl Api {
                 }
             }
         };
-        let login = request("login", &plan.login);
-        let read = request("read", &plan.read);
-        let write = plan.write.as_ref().map(|r| request("write", r));
-        let counter = plan.counter.as_ref().map(|r| request("counter", r));
-        let logout = plan.logout.as_ref().map(|r| request("logout", r));
+        let mut login = Vec::new();
+        let mut extracted = 0;
+        for (i, step) in plan.login.iter().enumerate() {
+            let name = if plan.login.len() == 1 {
+                "login".to_string()
+            } else {
+                format!("login.{i}")
+            };
+            login.push(request(&name, step, extracted));
+            extracted += step.extract.len();
+        }
+        let login: Option<Vec<Request>> = login.into_iter().collect();
+        let all = names.len();
+        let read = request("read", &plan.read, all);
+        let write = plan.write.as_ref().map(|r| request("write", r, all));
+        let counter = plan.counter.as_ref().map(|r| request("counter", r, all));
+        let logout = plan.logout.as_ref().map(|r| request("logout", r, all));
         let default_node = Extract::Header("x-sessionbench-node".into());
         let node = Extractor::compile(plan.node.as_ref().unwrap_or(&default_node))
             .map_err(|m| errors.push(at("served-by")(m)))
@@ -106,11 +134,12 @@ impl Api {
         });
         match (login, read, write, counter, logout, node, body) {
             (Some(login), Some(read), write, counter, logout, Some(node), body)
-                if errors.is_empty() =>
+                if errors.is_empty() && !login.is_empty() =>
             {
                 Ok(Self {
                     base_path: plan.base_path.trim_end_matches('/').to_string(),
                     login,
+                    names,
                     read,
                     write: write.flatten(),
                     counter: counter.flatten(),
@@ -128,9 +157,9 @@ impl Api {
         }
     }
 
-    fn request(&self, kind: OpKind) -> &Request {
+    fn request(&self, kind: OpKind, part: usize) -> &Request {
         let optional = match kind {
-            OpKind::Login => return &self.login,
+            OpKind::Login => return &self.login[part.min(self.login.len() - 1)],
             OpKind::Read | OpKind::Probe => return &self.read,
             OpKind::Write => &self.write,
             OpKind::Counter => &self.counter,
@@ -140,12 +169,45 @@ impl Api {
         optional.as_ref().unwrap_or(&self.read)
     }
 
+    /// How many requests a login is.
+    pub fn login_steps(&self) -> usize {
+        self.login.len()
+    }
+
+    /// Redirects the request of `kind` (login step `part`) follows.
+    pub fn follow_redirects(&self, kind: OpKind, part: usize) -> u32 {
+        self.request(kind, part).follow_redirects
+    }
+
+    /// Reads what login step `part` extracts from its answer into `extracted` (by name
+    /// index); the error names what is missing.
+    pub fn extract(
+        &self,
+        part: usize,
+        reply: &Reply,
+        cookies: Cookies,
+        extracted: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let mut json = None;
+        for (i, e) in &self.request(OpKind::Login, part).extract {
+            let Some(found) = e.find(reply, &mut json, cookies) else {
+                return Err(format!("no `{}` in the answer", self.names[*i]));
+            };
+            if extracted.len() <= *i {
+                extracted.resize(*i + 1, String::new());
+            }
+            extracted[*i] = found;
+        }
+        Ok(())
+    }
+
     pub fn call(&self, step: &Step) -> Call {
-        let r = self.request(step.kind);
+        let r = self.request(step.kind, step.part);
         let vars = Vars {
             user: step.user,
             seq: step.seq,
             value: step.write.map_or("", |(_, w)| w),
+            extracted: step.extracted,
         };
         let mut call = Call::new(
             r.method.clone(),
@@ -181,9 +243,9 @@ impl Api {
         call
     }
 
-    pub fn read(&self, kind: OpKind, reply: &Reply, signed_in: impl Fn(&str) -> bool) -> Reading {
+    pub fn read(&self, kind: OpKind, reply: &Reply, cookies: Cookies) -> Reading {
         let mut json = None;
-        let node = self.node.find(reply, &mut json);
+        let node = self.node.find(reply, &mut json, cookies);
         let reading = |outcome, error: Option<String>, view| Reading {
             outcome,
             error,
@@ -211,7 +273,7 @@ impl Api {
             return reading(outcome, Some(format!("http-{}", status.as_u16())), None);
         }
         if let (OpKind::Login, Some(cookie)) = (kind, &self.cookie) {
-            if !signed_in(cookie) {
+            if cookies(cookie).is_none() {
                 return reading(
                     Outcome::Fail,
                     Some(format!("no-cookie: the login left no `{cookie}` cookie")),
@@ -219,11 +281,11 @@ impl Api {
                 );
             }
         }
-        let r = self.request(kind);
+        let r = self.request(kind, usize::MAX);
         let mut missing = Vec::new();
         let mut field = |name: &str, e: &Option<Extractor>, json: &mut Option<Option<Value>>| {
             let e = e.as_ref()?;
-            let found = e.find(reply, json);
+            let found = e.find(reply, json, cookies);
             if found.is_none() {
                 missing.push(name.to_string());
             }
@@ -231,7 +293,7 @@ impl Api {
         };
         let user = field("user", &r.user, &mut json);
         let counter_text = field("counter", &r.counter, &mut json);
-        let value = r.value.as_ref().map(|e| e.find(reply, &mut json));
+        let value = r.value.as_ref().map(|e| e.find(reply, &mut json, cookies));
         let counter = match counter_text {
             Some(text) => match text.trim().parse::<u64>() {
                 Ok(n) => Some(n),
@@ -283,18 +345,18 @@ impl SignedOut {
 }
 
 /// Collects what is wrong with one request, each under its key.
-struct Problems {
+struct Problems<'a> {
     errors: Vec<ApiError>,
-    write: bool,
+    scope: Scope<'a>,
 }
 
-impl Problems {
+impl Problems<'_> {
     fn push(&mut self, key: &str, message: String) {
         self.errors.push(at(key)(message));
     }
 
     fn template(&mut self, key: &str, text: &str) -> Option<Template> {
-        Template::parse(text, self.write)
+        Template::parse(text, self.scope)
             .map_err(|m| self.push(key, m))
             .ok()
     }
@@ -305,10 +367,10 @@ impl Problems {
 }
 
 impl Request {
-    fn build(r: &RequestPlan, write: bool) -> Result<Self, Vec<ApiError>> {
+    fn build(r: &RequestPlan, scope: Scope) -> Result<Self, Vec<ApiError>> {
         let mut p = Problems {
             errors: Vec::new(),
-            write,
+            scope,
         };
         let path = p.template("path", &r.path);
         if !r.path.starts_with('/') {
@@ -332,7 +394,7 @@ impl Request {
         }
         let body = match &r.body {
             None => None,
-            Some(Body::Json(v)) => JsonTemplate::build(v, write)
+            Some(Body::Json(v)) => JsonTemplate::build(v, scope)
                 .map(BodyTemplate::Json)
                 .map_err(|m| p.push("json", m))
                 .ok(),
@@ -354,6 +416,14 @@ impl Request {
         let user = p.extractor("user", r.user.as_ref());
         let counter = p.extractor("counter", r.counter.as_ref());
         let value = p.extractor("value", r.value.as_ref());
+        let mut extract = Vec::new();
+        for (name, e) in &r.extract {
+            let index = scope.all.iter().position(|n| n == name).unwrap_or(0);
+            extract.extend(
+                p.extractor(&format!("extract.{name}"), Some(e))
+                    .map(|e| (index, e)),
+            );
+        }
         match (method, path) {
             (Some(method), Some(path)) if p.errors.is_empty() => Ok(Self {
                 method,
@@ -363,6 +433,8 @@ impl Request {
                 user,
                 counter,
                 value,
+                extract,
+                follow_redirects: r.follow_redirects,
             }),
             _ => Err(p.errors),
         }
@@ -374,20 +446,21 @@ const SAMPLE: Vars = Vars {
     user: "v0.0",
     seq: 0,
     value: "v0.0:1",
+    extracted: &[],
 };
 
 impl JsonTemplate {
-    fn build(v: &Value, write: bool) -> Result<Self, String> {
+    fn build(v: &Value, scope: Scope) -> Result<Self, String> {
         Ok(match v {
-            Value::String(s) => Self::Text(Template::parse(s, write)?),
+            Value::String(s) => Self::Text(Template::parse(s, scope)?),
             Value::Array(a) => Self::Array(
                 a.iter()
-                    .map(|v| Self::build(v, write))
+                    .map(|v| Self::build(v, scope))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(o) => Self::Object(
                 o.iter()
-                    .map(|(k, v)| Ok((k.clone(), Self::build(v, write)?)))
+                    .map(|(k, v)| Ok((k.clone(), Self::build(v, scope)?)))
                     .collect::<Result<_, String>>()?,
             ),
             other => Self::Other(other.clone()),
@@ -421,6 +494,8 @@ mod tests {
             user: None,
             counter: None,
             value: None,
+            extract: Vec::new(),
+            follow_redirects: 0,
         }
     }
 
@@ -439,7 +514,7 @@ mod tests {
         write.headers = vec![("X-Who".into(), "{user}".into())];
         HttpApi {
             base_path: "/shop/".into(),
-            login,
+            login: vec![login],
             read,
             write: Some(write),
             counter: None,
@@ -472,6 +547,8 @@ mod tests {
             user: "v1.2",
             seq: 3,
             write,
+            part: 0,
+            extracted: &[],
         }
     }
 
@@ -505,7 +582,7 @@ mod tests {
     #[test]
     fn answers_are_read_as_signed_out_unreadable_or_a_view() {
         let api = Api::build(&shop()).expect("valid");
-        let read = |r: &Reply| api.read(OpKind::Read, r, |_| true);
+        let read = |r: &Reply| api.read(OpKind::Read, r, &|_| Some("s".into()));
         let page = "<p>as <b>v1.2</b> items: 4 note: v1.2:3</p>";
         let ok = read(&reply(200, &[("x-served-by", "app2")], page));
         assert_eq!(ok.outcome, Outcome::Ok);
@@ -536,7 +613,10 @@ mod tests {
             read(&reply(503, &[], "")).error.as_deref(),
             Some("http-503")
         );
-        let login = |signed_in: bool| api.read(OpKind::Login, &reply(200, &[], ""), |_| signed_in);
+        let login = |signed_in: bool| {
+            let jar = move |_: &str| signed_in.then(|| "s".to_string());
+            api.read(OpKind::Login, &reply(200, &[], ""), &jar)
+        };
         assert_eq!(login(true).outcome, Outcome::Ok);
         assert!(login(false).error.expect("why").contains("no `SID` cookie"));
     }
@@ -544,8 +624,8 @@ mod tests {
     #[test]
     fn every_bad_part_is_reported_with_its_key() {
         let mut api = shop();
-        api.login.path = "login/{usr}".into();
-        api.login.method = "P OST".into();
+        api.login[0].path = "login/{usr}".into();
+        api.login[0].method = "P OST".into();
         api.read.counter = Some(Extract::Pointer("items".into()));
         api.read.headers = vec![("X-Bad".into(), "a\nb".into())];
         let mut counter = request("POST", "/add?v={value}");
@@ -569,6 +649,74 @@ mod tests {
                 "logged-out.body",
             ],
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn login_steps_extract_values_that_later_steps_and_requests_use() {
+        let mut page = request("GET", "/login");
+        page.extract = vec![
+            (
+                "csrf".into(),
+                Extract::Regex(r#"name="csrf" value="([^"]+)""#.into()),
+            ),
+            ("pre".into(), Extract::Cookie("PRE".into())),
+        ];
+        let mut form = request("POST", "/login?pre={pre}");
+        form.body = Some(Body::Form(vec![
+            ("user".into(), "{user}".into()),
+            ("csrf".into(), "{csrf}".into()),
+        ]));
+        form.follow_redirects = 2;
+        let mut plan = shop();
+        plan.login = vec![page, form];
+        plan.read.headers = vec![("X-CSRF".into(), "{csrf}".into())];
+        let api = Api::build(&plan).expect("valid");
+        assert_eq!(api.login_steps(), 2);
+        assert_eq!(api.follow_redirects(OpKind::Login, 1), 2);
+        let answer = reply(200, &[], r#"<input name="csrf" value="t0k&en">"#);
+        let mut extracted = Vec::new();
+        let jar = |name: &str| (name == "PRE").then(|| "p1".to_string());
+        api.extract(0, &answer, &jar, &mut extracted)
+            .expect("both found");
+        assert_eq!(extracted, ["t0k&en", "p1"]);
+        let step = Step {
+            part: 1,
+            extracted: &extracted,
+            ..step(OpKind::Login, None)
+        };
+        let call = api.call(&step);
+        assert_eq!(call.path, "/shop/login?pre=p1");
+        assert_eq!(
+            String::from_utf8(call.body).expect("utf-8"),
+            "user=v1.2&csrf=t0k%26en"
+        );
+        let read = api.call(&Step {
+            kind: OpKind::Read,
+            ..step
+        });
+        assert!(
+            read.headers
+                .iter()
+                .any(|(n, v)| n == "x-csrf" && v == "t0k&en")
+        );
+        let missing = api.extract(0, &reply(200, &[], "<p>no form</p>"), &jar, &mut extracted);
+        assert_eq!(missing, Err("no `csrf` in the answer".into()));
+    }
+
+    #[test]
+    fn a_name_used_before_its_step_extracts_it_is_refused_with_its_key() {
+        let mut first = request("POST", "/login?t={csrf}");
+        first.extract = vec![("csrf".into(), Extract::Header("x-csrf".into()))];
+        let mut plan = shop();
+        plan.login = vec![first, request("POST", "/login/{csrf}")];
+        let errors = Api::build(&plan).expect_err("used too early");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "requests.login.0.path");
+        assert!(
+            errors[0]
+                .message
+                .contains("before a login step extracts it")
         );
     }
 }

@@ -36,6 +36,9 @@ impl Call {
     }
 }
 
+/// The user's cookies by name, as the jar holds them after an answer.
+pub type Cookies<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// An answer.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -1,11 +1,12 @@
-//! Reading one field (user, counter, value, serving node) out of an application's answer: a
-//! JSON pointer into its body, a regex over its body, or a header.
+//! Reading one field (user, counter, value, serving node, a login step's token) out of an
+//! application's answer: a JSON pointer into its body, a regex over its body, a header, or a
+//! cookie the answer left in the user's jar.
 
 use hyper::header::HeaderName;
 use regex_lite::Regex;
 use serde_json::Value;
 
-use super::exchange::Reply;
+use super::exchange::{Cookies, Reply};
 use crate::plan::Extract;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub enum Extractor {
     Pointer(String),
     Regex(Regex),
     Header(HeaderName),
+    Cookie(String),
 }
 
 impl Extractor {
@@ -39,11 +41,21 @@ impl Extractor {
             Extract::Header(h) => HeaderName::try_from(h.as_str())
                 .map(Self::Header)
                 .map_err(|_| format!("`{h}` is not a valid header name")),
+            Extract::Cookie(c) if c.is_empty() || c.contains([';', '=', ' ']) => {
+                Err(format!("`{c}` is not a cookie name"))
+            }
+            Extract::Cookie(c) => Ok(Self::Cookie(c.clone())),
         }
     }
 
-    /// The field in `reply`, if it is there; `json` is the body parsed once for every pointer.
-    pub fn find(&self, reply: &Reply, json: &mut Option<Option<Value>>) -> Option<String> {
+    /// The field in `reply`, if it is there; `json` is the body parsed once for every pointer,
+    /// `cookies` the user's jar after the answer.
+    pub fn find(
+        &self,
+        reply: &Reply,
+        json: &mut Option<Option<Value>>,
+        cookies: Cookies,
+    ) -> Option<String> {
         match self {
             Self::Pointer(p) => {
                 let body = json.get_or_insert_with(|| serde_json::from_slice(&reply.body).ok());
@@ -65,6 +77,7 @@ impl Extractor {
                 .get(h)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            Self::Cookie(name) => cookies(name),
         }
     }
 }
@@ -92,7 +105,9 @@ mod tests {
     fn find(e: Extract, body: &str) -> Option<String> {
         Extractor::compile(&e)
             .expect("valid")
-            .find(&reply(body), &mut None)
+            .find(&reply(body), &mut None, &|name| {
+                (name == "SID").then(|| "s1".to_string())
+            })
     }
 
     #[test]
@@ -123,6 +138,8 @@ mod tests {
             find(Extract::Header("X-Served-By".into()), ""),
             Some("app2".into())
         );
+        assert_eq!(find(Extract::Cookie("SID".into()), ""), Some("s1".into()));
+        assert_eq!(find(Extract::Cookie("other".into()), ""), None);
     }
 
     #[test]
@@ -132,6 +149,7 @@ mod tests {
         assert!(err(Extract::Pointer("/a~2b".into())).contains("followed by 0 or 1"));
         assert!(err(Extract::Regex("(unclosed".into())).contains("not a valid regex"));
         assert!(err(Extract::Header("bad header".into())).contains("not a valid header"));
+        assert!(err(Extract::Cookie("a=b".into())).contains("not a cookie name"));
         Extractor::compile(&Extract::Pointer("/a~1b/~0c".into())).expect("escapes are valid");
     }
 }

@@ -16,7 +16,7 @@ mod step;
 pub mod template;
 
 pub use api::Api;
-pub use exchange::{Call, Reply};
+pub use exchange::{Call, Cookies, Reply};
 pub use step::{Reading, Step, outcome_of};
 
 use crate::history::{OpKind, Outcome, View};
@@ -65,11 +65,41 @@ impl Protocol {
         }
     }
 
-    /// `signed_in`: the session cookie is in the jar (what a login must leave there).
-    pub fn read(&self, kind: OpKind, reply: &Reply, signed_in: impl Fn(&str) -> bool) -> Reading {
+    /// `cookies`: the user's jar after the answer (a login must leave the session cookie).
+    pub fn read(&self, kind: OpKind, reply: &Reply, cookies: Cookies) -> Reading {
         match self {
             Self::Reference => reference_read(reply),
-            Self::Api(api) => api.read(kind, reply, signed_in),
+            Self::Api(api) => api.read(kind, reply, cookies),
+        }
+    }
+
+    /// How many requests a login is (one for the node protocol).
+    pub fn login_steps(&self) -> usize {
+        match self {
+            Self::Reference => 1,
+            Self::Api(api) => api.login_steps(),
+        }
+    }
+
+    /// Redirects the request of `kind` (login step `part`) follows to its answer.
+    pub fn follow_redirects(&self, kind: OpKind, part: usize) -> u32 {
+        match self {
+            Self::Reference => 0,
+            Self::Api(api) => api.follow_redirects(kind, part),
+        }
+    }
+
+    /// Reads the values login step `part` extracts; the error says which is missing.
+    pub fn extract(
+        &self,
+        part: usize,
+        reply: &Reply,
+        cookies: Cookies,
+        extracted: &mut Vec<String>,
+    ) -> Result<(), String> {
+        match self {
+            Self::Reference => Ok(()),
+            Self::Api(api) => api.extract(part, reply, cookies, extracted),
         }
     }
 }

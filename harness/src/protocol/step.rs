@@ -15,6 +15,10 @@ pub struct Step<'a> {
     pub seq: u32,
     /// For writes: the attribute and the write's unique id.
     pub write: Option<(&'a str, &'a str)>,
+    /// For a login of several steps: which one (0 otherwise).
+    pub part: usize,
+    /// What the session's login steps extracted so far (by name index).
+    pub extracted: &'a [String],
 }
 
 /// What an answer means for the operation.

@@ -1,6 +1,7 @@
-//! Request templates: text in which `{user}`, `{seq}` and `{value}` are filled for each
-//! operation, and `{{` and `}}` stand for braces. Parsed once when the suite is checked, so a
-//! misspelt placeholder is an error with its line, never a request sent with braces in it.
+//! Request templates: text in which `{user}`, `{seq}`, `{value}` and the names login steps
+//! extract (`{csrf}`) are filled for each operation, and `{{` and `}}` stand for braces.
+//! Parsed once when the suite is checked, so a misspelt placeholder, or a name used before a
+//! step extracts it, is an error with its line, never a request sent with braces in it.
 
 use std::borrow::Cow;
 
@@ -13,6 +14,8 @@ pub enum Var {
     Seq,
     /// The value a write sets, unique per write (`v3.12:7`): only in `write`.
     Value,
+    /// The `n`th name login steps extract, in the order the suite gives them.
+    Extracted(usize),
 }
 
 /// The values of one operation's placeholders.
@@ -21,6 +24,27 @@ pub struct Vars<'a> {
     pub user: &'a str,
     pub seq: u32,
     pub value: &'a str,
+    /// What the session's login steps extracted so far, by name index (empty: not yet).
+    pub extracted: &'a [String],
+}
+
+/// What a template may name.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// `{value}` (a write's request).
+    pub value: bool,
+    /// The names extracted before this request, by index; the rest of `all` come later.
+    pub extracted: usize,
+    pub all: &'a [String],
+}
+
+impl Scope<'_> {
+    /// No `{value}`, no extracted names.
+    pub const PLAIN: Scope<'static> = Scope {
+        value: false,
+        extracted: 0,
+        all: &[],
+    };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +57,8 @@ enum Part {
 pub struct Template(Vec<Part>);
 
 impl Template {
-    /// Parses `text`; `{value}` is allowed only where `with_value` (a write's request).
-    pub fn parse(text: &str, with_value: bool) -> Result<Self, String> {
+    /// Parses `text`, with the placeholders `scope` allows.
+    pub fn parse(text: &str, scope: Scope) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -52,18 +76,34 @@ impl Template {
             let Some(end) = tail.find('}') else {
                 return Err("a `{` with no closing `}` (write `{{` for a brace)".into());
             };
-            let var = match &tail[1..end] {
-                "user" => Var::User,
-                "seq" => Var::Seq,
-                "value" if with_value => Var::Value,
-                "value" => {
+            let name = &tail[1..end];
+            let index = scope.all.iter().position(|n| n == name);
+            // The built-in names first: validation refuses an extracted name that is one.
+            let var = match (name, index) {
+                ("user", _) => Var::User,
+                ("seq", _) => Var::Seq,
+                ("value", _) if scope.value => Var::Value,
+                ("value", _) => {
                     return Err(
                         "`{value}` is defined only in `requests.write` (the value it sets)".into(),
                     );
                 }
-                other => {
+                (_, Some(i)) if i < scope.extracted => Var::Extracted(i),
+                (_, Some(_)) => {
                     return Err(format!(
-                        "unknown placeholder `{{{other}}}` (known: {{user}}, {{seq}}, {{value}})"
+                        "`{{{name}}}` is used before a login step extracts it (a step can use what earlier steps extract)"
+                    ));
+                }
+                (other, None) => {
+                    let extracted = if scope.all.is_empty() {
+                        String::new()
+                    } else {
+                        let names: Vec<String> =
+                            scope.all.iter().map(|n| format!("{{{n}}}")).collect();
+                        format!(", and what login steps extract: {}", names.join(", "))
+                    };
+                    return Err(format!(
+                        "unknown placeholder `{{{other}}}` (known: {{user}}, {{seq}}, {{value}}{extracted}; a login step's `extract` defines more)"
                     ));
                 }
             };
@@ -90,6 +130,9 @@ impl Template {
                 Part::Var(Var::User) => out.push_str(&escape(vars.user)),
                 Part::Var(Var::Seq) => out.push_str(&vars.seq.to_string()),
                 Part::Var(Var::Value) => out.push_str(&escape(vars.value)),
+                Part::Var(Var::Extracted(i)) => {
+                    out.push_str(&escape(vars.extracted.get(*i).map_or("", String::as_str)));
+                }
             }
         }
         out
@@ -126,15 +169,22 @@ mod tests {
         user: "v1.2",
         seq: 7,
         value: "v1.2:7",
+        extracted: &[],
+    };
+
+    const WRITE: Scope = Scope {
+        value: true,
+        extracted: 0,
+        all: &[],
     };
 
     #[test]
     fn placeholders_are_filled_and_braces_escaped() {
-        let t = Template::parse("/u/{user}/{seq}?v={value}&b={{x}}", true).expect("valid");
+        let t = Template::parse("/u/{user}/{seq}?v={value}&b={{x}}", WRITE).expect("valid");
         assert_eq!(t.render(&VARS, verbatim), "/u/v1.2/7?v=v1.2:7&b={x}");
         assert_eq!(t.render(&VARS, percent), "/u/v1.2/7?v=v1.2%3A7&b={x}");
         assert_eq!(
-            Template::parse("plain", false)
+            Template::parse("plain", Scope::PLAIN)
                 .expect("valid")
                 .render(&VARS, verbatim),
             "plain"
@@ -143,10 +193,33 @@ mod tests {
 
     #[test]
     fn unknown_misplaced_and_unbalanced_placeholders_are_refused() {
-        let err = |t: &str, v: bool| Template::parse(t, v).expect_err(t);
+        let err = |t: &str, v: bool| {
+            Template::parse(t, if v { WRITE } else { Scope::PLAIN }).expect_err(t)
+        };
         assert!(err("/{usr}", true).contains("unknown placeholder `{usr}`"));
         assert!(err("/{value}", false).contains("only in `requests.write`"));
         assert!(err("/{user", true).contains("no closing"));
         assert!(err("/a}b", true).contains("lone `}`"));
+    }
+
+    #[test]
+    fn extracted_names_are_filled_once_a_step_has_extracted_them() {
+        let all = ["csrf".to_string(), "action".to_string()];
+        let after_first = Scope {
+            value: false,
+            extracted: 1,
+            all: &all,
+        };
+        let t = Template::parse("/login?t={csrf}", after_first).expect("csrf is extracted");
+        let extracted = ["a b".to_string()];
+        let vars = Vars {
+            extracted: &extracted,
+            ..VARS
+        };
+        assert_eq!(t.render(&vars, percent), "/login?t=a%20b");
+        let e = Template::parse("{action}", after_first).expect_err("too early");
+        assert!(e.contains("used before a login step extracts it"), "{e}");
+        let e = Template::parse("{token}", after_first).expect_err("unknown");
+        assert!(e.contains("{csrf}, {action}"), "{e}");
     }
 }

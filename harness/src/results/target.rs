@@ -411,6 +411,11 @@ impl TargetAnalysis {
             unchecked: unchecked.iter().map(|c| c.name().to_string()).collect(),
             replication: self.counters.replication(self.ok_writes),
             violations_not_listed: (self.marks.len() - self.findings.len()) as u64,
+            tls_unverified: t
+                .external
+                .as_ref()
+                .and_then(|e| e.tls.as_ref())
+                .is_some_and(|tls| tls.insecure_skip_verify),
             violations: self
                 .findings
                 .into_iter()

@@ -8,4 +8,6 @@ mod locate;
 pub mod raw;
 mod validate;
 
-pub use validate::{DEFAULT_SUITE, SuiteError, SuiteErrors, load, parse};
+pub use validate::{
+    DEFAULT_SUITE, Options, SuiteError, SuiteErrors, load, load_with, parse, parse_with,
+};

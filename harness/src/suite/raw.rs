@@ -123,6 +123,13 @@ pub struct TargetRaw {
     pub expect: Option<ExpectRaw>,
     pub thresholds: Option<ThresholdsRaw>,
     pub url: Option<String>,
+    pub remote: Option<bool>,
+    pub ca_file: Option<String>,
+    pub insecure_skip_verify: Option<bool>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub http: Option<String>,
+    pub client_address: Option<String>,
     pub start: Option<String>,
     pub stop: Option<String>,
     pub ready_url: Option<String>,
@@ -137,11 +144,54 @@ pub struct TargetRaw {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RequestsRaw {
-    pub login: Option<RequestRaw>,
+    pub login: Option<OneOrMany<RequestRaw>>,
     pub read: Option<RequestRaw>,
     pub write: Option<RequestRaw>,
     pub counter: Option<RequestRaw>,
     pub logout: Option<RequestRaw>,
+}
+
+/// A table, or an array of tables (`[[targets.requests.login]]`, one per step). Not an
+/// untagged enum: that would turn a misspelt key inside into "matches no variant".
+#[derive(Debug, Clone)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table, or an array of tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -156,6 +206,8 @@ pub struct RequestRaw {
     pub user: Option<ExtractRaw>,
     pub counter: Option<ExtractRaw>,
     pub value: Option<ExtractRaw>,
+    pub extract: Option<BTreeMap<String, ExtractRaw>>,
+    pub follow_redirects: Option<u32>,
 }
 
 /// Where a field is in an answer: exactly one key.
@@ -165,6 +217,7 @@ pub struct ExtractRaw {
     pub pointer: Option<String>,
     pub regex: Option<String>,
     pub header: Option<String>,
+    pub cookie: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

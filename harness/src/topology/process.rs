@@ -43,6 +43,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot reach {url} ({addr}): {detail}")]
+    Reach {
+        url: String,
+        addr: std::net::SocketAddr,
+        detail: String,
+    },
     #[error("the load balancer refused the new backend: {detail}")]
     Admin { detail: String },
     #[error("the plan asks for what a process cannot be: {0}")]

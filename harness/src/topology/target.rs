@@ -16,8 +16,8 @@ use super::store::{self, Role};
 use sessionbench_targets::names::NamedAddr;
 use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
 
-use crate::load::Client;
-use crate::plan::{LbKind, Link, RedisPlan, TargetPlan};
+use crate::load::{Client, Endpoint, SendFailure};
+use crate::plan::{LbKind, Link, RedisPlan, TargetPlan, TlsPlan};
 
 /// A process of a target, as the resource samples see it.
 #[derive(Debug, Clone)]
@@ -93,7 +93,27 @@ impl Topology {
                 crate::shell::run("start", start, &env, external.timeout).await?;
             }
             if let Some(probe) = &external.ready {
-                crate::shell::ready(probe, external.timeout).await?;
+                crate::shell::ready(probe, external.tls.as_ref(), external.timeout).await?;
+            }
+            // A certificate that is not trusted stops the run here, with why, rather than
+            // failing every login of it.
+            if external.url.is_https() {
+                let endpoint = self.endpoint()?;
+                let reached = tokio::time::timeout(external.timeout, endpoint.reach()).await;
+                let detail = match reached {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(SendFailure::Tls(why))) => why,
+                    Ok(Err(other)) => format!("cannot connect ({other:?})"),
+                    Err(_) => format!(
+                        "no TLS handshake within {}",
+                        humantime::format_duration(external.timeout)
+                    ),
+                };
+                return Err(StartError::Reach {
+                    url: external.url.show(&external.url.path),
+                    addr: external.url.addr,
+                    detail,
+                });
             }
             return Ok(());
         }
@@ -221,7 +241,10 @@ impl Topology {
                 .map_err(|e| StartError::Plan(format!("codec `{codec}`: {e}")))?;
         }
         match &t.redis {
-            Some(RedisPlan::External { url }) => st.redis_url = Some(url.clone()),
+            Some(RedisPlan::External { url, ca_file }) => {
+                st.redis_url = Some(url.clone());
+                st.redis_ca_file = ca_file.as_ref().map(|f| f.display().to_string());
+            }
             Some(RedisPlan::Standalone { .. }) => {
                 st.redis_url = standalone.map(|addr| format!("redis://{addr}"));
             }
@@ -407,10 +430,28 @@ impl Topology {
         }
     }
 
+    /// How clients connect: the entry's address, and for an external target its host, TLS
+    /// and forwarded addresses.
+    pub fn endpoint(&self) -> Result<Endpoint, StartError> {
+        match &self.target.external {
+            Some(external) => Endpoint::external(external).map_err(|detail| StartError::Reach {
+                url: external.url.show(&external.url.path),
+                addr: external.url.addr,
+                detail,
+            }),
+            None => Ok(Endpoint::plain(self.entry())),
+        }
+    }
+
+    /// An external target's TLS settings, for probes of its URLs.
+    pub fn tls(&self) -> Option<&TlsPlan> {
+        self.target.external.as_ref().and_then(|e| e.tls.as_ref())
+    }
+
     /// Where clients connect: the LB, or the only node.
     pub fn entry(&self) -> SocketAddr {
         if let Some(external) = &self.target.external {
-            return external.url;
+            return external.url.addr;
         }
         self.lb
             .as_ref()

@@ -13,6 +13,7 @@ mod lb;
 mod node;
 mod proxy;
 mod real_lb;
+mod remote;
 mod reports;
 mod run;
 mod scenarios;

@@ -90,9 +90,13 @@ pub struct StoreSpec {
     /// delta, backup: heartbeat interval on idle replication links.
     #[arg(long, default_value = "1s", value_parser = duration)]
     pub heartbeat: Duration,
-    /// redis: the server, as redis://HOST:PORT[/DB].
+    /// redis: the server, as redis://HOST:PORT[/DB], or rediss:// over TLS.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// redis: with a rediss:// URL, the CA certificates (PEM) that signed the server's
+    /// certificate, trusted instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca_file: Option<String>,
     /// redis: a sentinel to ask for the primary, as HOST:PORT; repeat for each. The node asks
     /// again when the primary stops answering or refuses writes (a failover).
     #[arg(long = "redis-sentinel", value_name = "ADDR")]
@@ -204,6 +208,7 @@ impl NodeSpec {
             .pair("--replication-delay", show(s.replication_delay))
             .pair("--heartbeat", show(s.heartbeat))
             .opt("--redis-url", s.redis_url.as_ref())
+            .opt("--redis-ca-file", s.redis_ca_file.as_ref())
             .each("--redis-sentinel", &s.redis_sentinels)
             .each("--redis-cluster", &s.redis_cluster)
             .pair("--redis-master", &s.redis_master)
@@ -249,6 +254,14 @@ impl NodeSpec {
         }
         if (s.kind == StoreKind::Redis) != (sources == 1) {
             return Err("--store redis needs --redis-url, --redis-sentinel or --redis-cluster, and they need --store redis".into());
+        }
+        if s.redis_ca_file.is_some()
+            && !s
+                .redis_url
+                .as_ref()
+                .is_some_and(|u| u.starts_with("rediss://"))
+        {
+            return Err("--redis-ca-file needs a rediss:// --redis-url".into());
         }
         if !s.peers.is_empty() && matches!(s.kind, StoreKind::Local | StoreKind::Redis) {
             return Err("--peer needs a clustered store: --store delta or --store backup".into());

@@ -6,7 +6,10 @@ use super::{Check, join, key};
 use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, TargetPlan};
 use crate::protocol::Api;
 use crate::suite::locate::Seg;
-use crate::suite::raw::{ExpectRaw, ExtractRaw, LoggedOutRaw, RequestRaw, RequestsRaw};
+use crate::suite::raw::{ExpectRaw, ExtractRaw, LoggedOutRaw, OneOrMany, RequestRaw, RequestsRaw};
+
+/// Redirects a request may follow: a login through an identity provider takes a few.
+const MAX_REDIRECTS: u32 = 20;
 
 /// What a target's raw API keys hold.
 pub(super) struct ApiRaw {
@@ -34,7 +37,7 @@ impl Check<'_> {
             return None;
         };
         let at = join(path, "requests");
-        let login = self.request(&at, "login", requests.login, "POST", true);
+        let login = self.login(&at, requests.login);
         let read = self.request(&at, "read", requests.read, "GET", true);
         let write = self.request(&at, "write", requests.write, "POST", false);
         let counter = self.request(&at, "counter", requests.counter, "POST", false);
@@ -53,10 +56,12 @@ impl Check<'_> {
             user: None,
             counter: None,
             value: None,
+            extract: Vec::new(),
+            follow_redirects: 0,
         };
         let api = HttpApi {
             base_path: raw.base_path,
-            login: login.unwrap_or_else(stand_in),
+            login: login.unwrap_or_else(|| vec![stand_in()]),
             read: read.unwrap_or_else(stand_in),
             write,
             counter,
@@ -68,7 +73,11 @@ impl Check<'_> {
         if let Err(errors) = Api::build(&api) {
             for e in errors {
                 let mut at = path.to_vec();
-                at.extend(e.key.split('.').map(key));
+                // `requests.login.1.path`: the second step of an array of login steps.
+                at.extend(e.key.split('.').map(|k| match k.parse::<usize>() {
+                    Ok(i) => Seg::Index(i),
+                    Err(_) => key(k),
+                }));
                 self.err(&at, e.message);
             }
         }
@@ -98,6 +107,68 @@ impl Check<'_> {
         Some(api)
     }
 
+    /// The login's steps: one table, or an array of them.
+    fn login(
+        &mut self,
+        at: &[Seg],
+        raw: Option<OneOrMany<RequestRaw>>,
+    ) -> Option<Vec<RequestPlan>> {
+        let at_login = join(at, "login");
+        let steps = match raw {
+            None => {
+                self.err(
+                    at,
+                    "an application's API needs `requests.login` (its method, path and body)",
+                );
+                return None;
+            }
+            Some(OneOrMany::One(r)) => vec![(at_login, r)],
+            Some(OneOrMany::Many(v)) => v
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut p = at_login.clone();
+                    p.push(Seg::Index(i));
+                    (p, r)
+                })
+                .collect(),
+        };
+        if steps.is_empty() {
+            self.err(&join(at, "login"), "a login needs at least one step");
+            return None;
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut plans = Vec::new();
+        for (step_at, r) in steps {
+            let plan = self.request_at(&step_at, "login", r, "POST");
+            if let Some(plan) = &plan {
+                for (name, _) in &plan.extract {
+                    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                    let at = join(&join(&step_at, "extract"), name);
+                    if !ok {
+                        self.err(&at, format!("`{name}` is not a name (letters, digits, `_` and `-`, from a letter)"));
+                    } else if ["user", "seq", "value"].contains(&name.as_str()) {
+                        self.err(
+                            &at,
+                            format!("`{{{name}}}` is already a placeholder: choose another name"),
+                        );
+                    } else if names.contains(name) {
+                        self.err(
+                            &at,
+                            format!("`{name}` is extracted by an earlier step already"),
+                        );
+                    }
+                    names.push(name.clone());
+                }
+            }
+            plans.extend(plan);
+        }
+        Some(plans)
+    }
+
     fn request(
         &mut self,
         at: &[Seg],
@@ -117,7 +188,24 @@ impl Check<'_> {
             }
             return None;
         };
-        let at = join(at, name);
+        if r.extract.is_some() {
+            self.err(
+                &join(&join(at, name), "extract"),
+                "values are extracted by login steps (later requests use them as `{name}`)",
+            );
+        }
+        self.request_at(&join(at, name), name, r, method)
+    }
+
+    /// One request at `at`, for the operation `name`.
+    fn request_at(
+        &mut self,
+        at: &[Seg],
+        name: &str,
+        r: RequestRaw,
+        method: &str,
+    ) -> Option<RequestPlan> {
+        let at = at.to_vec();
         let bodies = [
             ("json", r.json.is_some()),
             ("form", r.form.is_some()),
@@ -148,6 +236,22 @@ impl Check<'_> {
         let user = extract("user", r.user);
         let counter = extract("counter", r.counter);
         let value = extract("value", r.value);
+        let extracted: Vec<(String, Extract)> = r
+            .extract
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(n, e)| {
+                let at = join(&join(&at, "extract"), &n);
+                self.extract(&at, e).map(|e| (n, e))
+            })
+            .collect();
+        let follow_redirects = r.follow_redirects.unwrap_or(0);
+        if follow_redirects > MAX_REDIRECTS {
+            self.err(
+                &join(&at, "follow-redirects"),
+                format!("{follow_redirects} redirects: at most {MAX_REDIRECTS} are followed"),
+            );
+        }
         if value.is_some() && name != "read" && name != "write" {
             self.err(
                 &join(&at, "value"),
@@ -162,18 +266,21 @@ impl Check<'_> {
             user,
             counter,
             value,
+            extract: extracted,
+            follow_redirects,
         })
     }
 
     fn extract(&mut self, at: &[Seg], e: ExtractRaw) -> Option<Extract> {
-        match (e.pointer, e.regex, e.header) {
-            (Some(p), None, None) => Some(Extract::Pointer(p)),
-            (None, Some(r), None) => Some(Extract::Regex(r)),
-            (None, None, Some(h)) => Some(Extract::Header(h)),
+        match (e.pointer, e.regex, e.header, e.cookie) {
+            (Some(p), None, None, None) => Some(Extract::Pointer(p)),
+            (None, Some(r), None, None) => Some(Extract::Regex(r)),
+            (None, None, Some(h), None) => Some(Extract::Header(h)),
+            (None, None, None, Some(c)) => Some(Extract::Cookie(c)),
             _ => {
                 self.err(
                     at,
-                    "say where the field is with exactly one of `pointer` (a JSON pointer), `regex` or `header`",
+                    "say where the field is with exactly one of `pointer` (a JSON pointer), `regex`, `header` or `cookie`",
                 );
                 None
             }

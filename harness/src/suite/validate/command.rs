@@ -1,7 +1,7 @@
 //! `kind = "command"` faults: the shell commands, their timeout and the readiness probe.
 
 use super::{Check, join};
-use crate::plan::{CommandPlan, FaultKind, Probe};
+use crate::plan::{CommandPlan, FaultKind, Probe, TargetUrl};
 use crate::suite::locate::Seg;
 
 /// The command keys of a fault, as written.
@@ -14,18 +14,19 @@ pub(super) struct CommandKeys {
 }
 
 impl Check<'_> {
-    /// `ready-url` (on loopback) and `ready-status` (default 200), if a URL is given.
+    /// `ready-url` (on loopback unless `remote`) and `ready-status` (default 200), if a URL is
+    /// given.
     pub(super) fn probe(
         &mut self,
         path: &[Seg],
         url: Option<String>,
         status: Option<u16>,
+        remote: bool,
     ) -> Option<Probe> {
         match (url, status) {
-            (Some(url), status) => match crate::plan::loopback_url(&url) {
-                Ok((addr, probe_path)) => Some(Probe {
-                    addr,
-                    path: probe_path,
+            (Some(url), status) => match TargetUrl::parse(&url, remote) {
+                Ok(url) => Some(Probe {
+                    url,
                     status: status.unwrap_or(200),
                 }),
                 Err(e) => {
@@ -99,7 +100,7 @@ impl Check<'_> {
             None,
         );
         let timeout = self.positive(&join(path, "timeout"), timeout, "the timeout");
-        let ready = self.probe(path, k.ready_url, k.ready_status);
+        let ready = self.probe(path, k.ready_url, k.ready_status, self.any_remote);
         Some(CommandPlan {
             inject,
             heal: k.heal,

@@ -1,12 +1,14 @@
-//! `strategy = "external"`: a stack the harness did not build, reached by URL (on loopback)
-//! and started and stopped by the suite's own commands. It speaks sessionbench's node
-//! protocol, or the API its `requests` describe; its faults are `command` faults.
+//! `strategy = "external"`: a stack the harness did not build, reached by URL (on loopback
+//! unless the suite says `remote = true`), over HTTP or HTTPS, and started and stopped by the
+//! suite's own commands. It speaks sessionbench's node protocol, or the API its `requests`
+//! describe; its faults are `command` faults.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::api::ApiRaw;
 use super::{Check, join};
-use crate::plan::{ExternalPlan, LbKind, Strategy, TargetPlan};
+use crate::plan::{ClientAddress, ExternalPlan, LbKind, Strategy, TargetPlan, TargetUrl, TlsPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::TargetRaw;
 
@@ -39,9 +41,8 @@ impl Check<'_> {
             &given,
             "an \"external\" target is configured by its own stack, not by the suite",
         );
-        let name = self.target_name(path, t.name);
-        let mut base_path = String::from("/");
-        let url = match t.url {
+        let remote = t.remote == Some(true) || self.allow_remote;
+        let url = match t.url.as_deref() {
             None => {
                 self.err(
                     path,
@@ -49,16 +50,32 @@ impl Check<'_> {
                 );
                 None
             }
-            Some(url) => match crate::plan::loopback_url(&url) {
-                Ok((addr, path)) => {
-                    base_path = path;
-                    Some(addr)
-                }
-                Err(e) => {
-                    self.err(&join(path, "url"), e);
-                    None
-                }
-            },
+            Some(url) => TargetUrl::parse(url, remote)
+                .map_err(|e| self.err(&join(path, "url"), e))
+                .ok(),
+        };
+        let base_path = url.as_ref().map_or_else(|| "/".into(), |u| u.path.clone());
+        let https = t.url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        let tls = self.tls(path, &t, https);
+        let name = self.target_name(path, t.name);
+        if let Some(http) = &t.http {
+            let why = match http.as_str() {
+                "1.1" => None,
+                "2" => Some(
+                    "HTTP/2 is not spoken yet: the driver speaks HTTP/1.1, over TLS too (ALPN offers http/1.1); leave `http` out",
+                ),
+                _ => Some("the driver speaks HTTP/1.1 (`http = \"1.1\"`)"),
+            };
+            if let Some(why) = why {
+                self.err(&join(path, "http"), why);
+            }
+        }
+        let client_address = match t.client_address.as_deref() {
+            None => ClientAddress::Source,
+            Some(name) => self
+                .one_of(&join(path, "client-address"), name, &ClientAddress::NAMES)
+                .and_then(ClientAddress::from_name)
+                .unwrap_or_default(),
         };
         let timeout = self.duration(
             &join(path, "timeout"),
@@ -66,7 +83,7 @@ impl Check<'_> {
             None,
         );
         let timeout = self.positive(&join(path, "timeout"), timeout, "the timeout");
-        let ready = self.probe(path, t.ready_url, t.ready_status);
+        let ready = self.probe(path, t.ready_url, t.ready_status, remote);
         for (key, command) in [("start", &t.start), ("stop", &t.stop)] {
             if command.as_ref().is_some_and(|c| c.trim().is_empty()) {
                 self.err(&join(path, key), "an empty command");
@@ -111,6 +128,9 @@ impl Check<'_> {
             thresholds,
             external: url.map(|url| ExternalPlan {
                 url,
+                remote,
+                tls,
+                client_address,
                 start: t.start,
                 stop: t.stop,
                 ready,
@@ -118,5 +138,65 @@ impl Check<'_> {
                 api,
             }),
         }
+    }
+
+    /// `ca-file`, `insecure-skip-verify`, `client-cert` and `client-key`: for `https://`
+    /// only; files are read now, so a wrong path is an error at its line.
+    fn tls(&mut self, path: &[Seg], t: &TargetRaw, https: bool) -> Option<TlsPlan> {
+        let given = [
+            ("ca-file", t.ca_file.is_some()),
+            ("insecure-skip-verify", t.insecure_skip_verify.is_some()),
+            ("client-cert", t.client_cert.is_some()),
+            ("client-key", t.client_key.is_some()),
+        ];
+        if !https {
+            self.refuse(path, &given, "only for an https:// `url`");
+            return None;
+        }
+        let insecure = t.insecure_skip_verify == Some(true);
+        if insecure && t.ca_file.is_some() {
+            self.err(
+                &join(path, "insecure-skip-verify"),
+                "give `ca-file` (the certificate is checked against it) or `insecure-skip-verify` (it is not checked), not both",
+            );
+        }
+        let mut file =
+            |key: &str, value: &Option<String>, read: fn(&Path) -> Result<(), String>| {
+                let value = value.as_ref()?;
+                let full = self.suite_dir.join(value);
+                match read(&full) {
+                    Ok(()) => Some(full),
+                    Err(e) => {
+                        self.err(&join(path, key), e);
+                        None
+                    }
+                }
+            };
+        let certs = |p: &Path| crate::plan::certificates(p).map(drop);
+        let key = |p: &Path| {
+            std::fs::metadata(p)
+                .map(drop)
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let ca_file = file("ca-file", &t.ca_file, certs);
+        let client_cert = file("client-cert", &t.client_cert, certs);
+        let client_key = file("client-key", &t.client_key, key);
+        if t.client_cert.is_some() != t.client_key.is_some() {
+            let missing = if t.client_cert.is_some() {
+                "client-key"
+            } else {
+                "client-cert"
+            };
+            self.err(
+                path,
+                format!("a client certificate needs both `client-cert` and `client-key`: add `{missing}`"),
+            );
+        }
+        Some(TlsPlan {
+            ca_file,
+            insecure_skip_verify: insecure,
+            client_cert,
+            client_key,
+        })
     }
 }

@@ -27,8 +27,20 @@ use crate::plan::{DriverLimits, Mix, Plan, TargetPlan};
 /// The commented default suite: the source of every default, and what `run` uses without a file.
 pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
 
+/// What the command line adds to a suite's own rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--allow-remote`: every external target may be on another host.
+    pub allow_remote: bool,
+}
+
 /// Reads and validates the suite file at `path`.
 pub fn load(path: &Path) -> Result<Plan, SuiteErrors> {
+    load_with(path, Options::default())
+}
+
+/// Reads and validates the suite file at `path`, with the command line's `options`.
+pub fn load_with(path: &Path, options: Options) -> Result<Plan, SuiteErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         SuiteErrors(vec![SuiteError {
@@ -39,11 +51,17 @@ pub fn load(path: &Path) -> Result<Plan, SuiteErrors> {
             message: format!("cannot read the suite file: {e}"),
         }])
     })?;
-    parse(&text, &file)
+    parse_with(&text, &file, options)
 }
 
 /// Validates suite text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Plan, SuiteErrors> {
+    parse_with(text, file, Options::default())
+}
+
+/// Validates suite text with the command line's `options`; `file` names it in errors, and
+/// files the suite names (`ca-file`) are found from its directory.
+pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, SuiteErrors> {
     let at = |offset: usize, key: String, message: String| {
         let (line, column) = locate::line_col(text, offset);
         SuiteErrors(vec![SuiteError {
@@ -60,11 +78,19 @@ pub fn parse(text: &str, file: &str) -> Result<Plan, SuiteErrors> {
     })?;
     let (raw, mut errors) = deserialize_all(text, file, &doc);
     let defaults = default_raw();
+    // A suite that lets one target be remote lets its fault probes go there too.
+    let any_remote = raw.targets.iter().flatten().any(|t| t.remote == Some(true));
     let mut check = Check {
         text,
         file,
         doc: &doc,
         errors: Vec::new(),
+        allow_remote: options.allow_remote,
+        any_remote: options.allow_remote || any_remote,
+        suite_dir: Path::new(file)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
     };
     let plan = check.plan(raw, defaults);
     errors.extend(check.errors);
@@ -91,6 +117,12 @@ struct Check<'a> {
     file: &'a str,
     doc: &'a Document<&'a str>,
     errors: Vec<SuiteError>,
+    /// `--allow-remote`.
+    allow_remote: bool,
+    /// Some target may be remote (fault probes may then leave loopback).
+    any_remote: bool,
+    /// Where relative paths in the suite start.
+    suite_dir: std::path::PathBuf,
 }
 
 fn key(k: &str) -> Seg {
@@ -424,7 +456,7 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// URL",
+                "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// (or rediss://) URL",
                 "x.toml:13:1: `targets[1].redis-appendonly`: only a \"redis\" target has a Redis",
                 "x.toml:18:1: `faults[0].node`: target `rr` has no store process `redis` (it has no store process the harness runs)",
                 "x.toml:19:1: `faults[0].heal-after`: a store-restart or store-flush has no heal: it is over once done",

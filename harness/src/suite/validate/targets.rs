@@ -14,6 +14,11 @@ impl Check<'_> {
         }
         let given = [
             ("url", t.url.is_some()),
+            ("insecure-skip-verify", t.insecure_skip_verify.is_some()),
+            ("client-cert", t.client_cert.is_some()),
+            ("client-key", t.client_key.is_some()),
+            ("http", t.http.is_some()),
+            ("client-address", t.client_address.is_some()),
             ("start", t.start.is_some()),
             ("stop", t.stop.is_some()),
             ("ready-url", t.ready_url.is_some()),
@@ -126,6 +131,7 @@ impl Check<'_> {
                 .unwrap_or_default(),
         };
         let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
+        let redis = self.redis_url_rules(path, redis, t.remote, t.ca_file);
         let redis_flush = match t.redis_flush {
             Some(_) if strategy != Strategy::Redis => {
                 self.err(
@@ -261,14 +267,17 @@ impl Check<'_> {
             return None;
         }
         let mode = mode.unwrap_or_else(|| "standalone".into());
-        if mode.starts_with("redis://") {
+        if mode.starts_with("redis://") || mode.starts_with("rediss://") {
             if appendonly.is_some() {
                 self.err(
                     &join(path, "redis-appendonly"),
                     "the harness does not run a Redis given by URL: configure persistence there",
                 );
             }
-            return Some(RedisPlan::External { url: mode });
+            return Some(RedisPlan::External {
+                url: mode,
+                ca_file: None,
+            });
         }
         let appendonly = appendonly.unwrap_or(false);
         match mode.as_str() {
@@ -279,12 +288,55 @@ impl Check<'_> {
                 self.err(
                     &join(path, "redis"),
                     format!(
-                        "`{mode}` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// URL"
+                        "`{mode}` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// (or rediss://) URL"
                     ),
                 );
                 Some(RedisPlan::Standalone { appendonly })
             }
         }
+    }
+
+    /// A Redis given by URL: on loopback unless `remote = true` (or `--allow-remote`), and for
+    /// `rediss://` the CA in `ca-file` if not the system's. Every other target refuses both.
+    fn redis_url_rules(
+        &mut self,
+        path: &[Seg],
+        redis: Option<RedisPlan>,
+        remote: Option<bool>,
+        ca_file: Option<String>,
+    ) -> Option<RedisPlan> {
+        let Some(RedisPlan::External { url, .. }) = redis else {
+            self.refuse(
+                path,
+                &[("remote", remote.is_some()), ("ca-file", ca_file.is_some())],
+                "only an \"external\" target, or a \"redis\" target with a Redis URL, is reached over the network",
+            );
+            return redis;
+        };
+        if let Err(e) = redis_host(&url, remote == Some(true) || self.allow_remote) {
+            self.err(&join(path, "redis"), e);
+        }
+        let ca_file = match ca_file {
+            Some(_) if !url.starts_with("rediss://") => {
+                self.err(
+                    &join(path, "ca-file"),
+                    "only for a rediss:// (TLS) Redis URL",
+                );
+                None
+            }
+            Some(file) => {
+                let full = self.suite_dir.join(file);
+                match crate::plan::certificates(&full) {
+                    Ok(_) => Some(full),
+                    Err(e) => {
+                        self.err(&join(path, "ca-file"), e);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        Some(RedisPlan::External { url, ca_file })
     }
 
     pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
@@ -315,5 +367,32 @@ impl Check<'_> {
                 .unwrap_or(0),
             max_resurrections: e.max_resurrections.or(d.max_resurrections).unwrap_or(0),
         }
+    }
+}
+
+/// The host of a `redis://` or `rediss://` URL must be on loopback unless `remote`; a name
+/// is not looked up to find out (the query would leave the machine). The password, if the
+/// URL has one, is not repeated in the error.
+fn redis_host(url: &str, remote: bool) -> Result<(), String> {
+    if remote {
+        return Ok(());
+    }
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => hostport.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{host}` is not a loopback address; a Redis on another host needs `remote = true` on the target (or `--allow-remote`)"
+        ))
     }
 }

@@ -49,14 +49,29 @@ impl ConnectionLike for Conn {
 /// How soon a failing node may ask the sentinels again.
 pub(super) const REDISCOVER_EVERY: Duration = Duration::from_millis(100);
 
-/// A lazy connection: it is made on first use, and remade after a failure.
-pub(super) fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+/// A lazy connection: it is made on first use, and remade after a failure. A `rediss://` URL
+/// speaks TLS, trusting `ca_pem` if given.
+pub(super) fn connect(
+    url: &str,
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<ConnectionManager, RedisError> {
     let manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
         .set_number_of_retries(1)
         .set_max_delay(Duration::from_millis(200));
-    ConnectionManager::new_lazy_with_config(Client::open(url)?, manager)
+    let client = match ca_pem {
+        Some(pem) => Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        )?,
+        None => Client::open(url)?,
+    };
+    ConnectionManager::new_lazy_with_config(client, manager)
 }
 
 /// Whether a failure may mean the primary moved: it is gone, silent, or now a replica.
@@ -122,7 +137,7 @@ impl RedisStore {
     /// once); returns whether the connection changed.
     pub(super) async fn discover(&self) -> Result<bool, StoreError> {
         let (sentinels, master) = match &self.source {
-            RedisSource::Url(_) => return Ok(false),
+            RedisSource::Url { .. } => return Ok(false),
             RedisSource::Cluster { nodes } if self.current().is_none() => {
                 return self.join_cluster(nodes).await;
             }
@@ -148,7 +163,7 @@ impl RedisStore {
             if current.as_ref().is_some_and(|(u, _)| *u == url) {
                 return Ok(false);
             }
-            let conn = connect(&url, self.timeout).map_err(unavailable)?;
+            let conn = connect(&url, None, self.timeout).map_err(unavailable)?;
             *current = Some((url, Conn::Single(conn)));
             return Ok(true);
         }

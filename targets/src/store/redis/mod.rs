@@ -61,8 +61,12 @@ pub enum Flush {
 /// Where the server is.
 #[derive(Debug, Clone)]
 pub enum RedisSource {
-    /// `redis://host:port[/db]`.
-    Url(String),
+    /// `redis://host:port[/db]`, or `rediss://` over TLS, trusting `ca_pem` (PEM
+    /// certificates) if given, else the system's roots.
+    Url {
+        url: String,
+        ca_pem: Option<Vec<u8>>,
+    },
     /// Ask these sentinels (`host:port`) for the primary of `master`, and ask again when it
     /// stops answering or refuses writes: the client library does not follow a failover.
     Sentinel {
@@ -105,9 +109,10 @@ impl RedisStore {
     /// recovers by itself once Redis is back.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
         let current = match &config.source {
-            RedisSource::Url(url) => {
-                Some((url.clone(), Conn::Single(connect(url, config.timeout)?)))
-            }
+            RedisSource::Url { url, ca_pem } => Some((
+                url.clone(),
+                Conn::Single(connect(url, ca_pem.as_deref(), config.timeout)?),
+            )),
             RedisSource::Sentinel { .. } | RedisSource::Cluster { .. } => None,
         };
         Ok(Self {

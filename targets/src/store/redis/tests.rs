@@ -114,7 +114,10 @@ impl Server {
 
     fn config(&self) -> RedisConfig {
         RedisConfig {
-            source: RedisSource::Url(format!("redis://127.0.0.1:{}", self.port)),
+            source: RedisSource::Url {
+                url: format!("redis://127.0.0.1:{}", self.port),
+                ca_pem: None,
+            },
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(500),
             codec: SessionCodec::default(),
@@ -379,7 +382,10 @@ async fn the_key_expires_in_redis_unread_and_holds_one_field_per_attribute() {
 async fn a_paused_redis_is_maybe_applied_not_refused() {
     let server = Server::start().await;
     let config = RedisConfig {
-        source: RedisSource::Url(format!("redis://127.0.0.1:{}", server.port)),
+        source: RedisSource::Url {
+            url: format!("redis://127.0.0.1:{}", server.port),
+            ca_pem: None,
+        },
         namespace: "sessionbench".into(),
         timeout: Duration::from_millis(300),
         codec: SessionCodec::default(),
@@ -420,7 +426,10 @@ async fn a_paused_redis_is_maybe_applied_not_refused() {
 async fn unreachable_redis_fails_fast_and_the_store_recovers_when_it_is_back() {
     let port = Server::free_port();
     let config = RedisConfig {
-        source: RedisSource::Url(format!("redis://127.0.0.1:{port}")),
+        source: RedisSource::Url {
+            url: format!("redis://127.0.0.1:{port}"),
+            ca_pem: None,
+        },
         namespace: "sessionbench".into(),
         timeout: Duration::from_millis(300),
         codec: SessionCodec::default(),
