@@ -368,7 +368,7 @@ fn idle_and_open(stream: &Stream) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use hyper::header::CONTENT_TYPE;
@@ -382,7 +382,11 @@ mod tests {
         echo_on(stream).await;
     }
 
-    async fn echo_on<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut stream: S) {
+    /// Answers each request on `stream` with its head, setting a `Secure` cookie.
+    pub(in crate::load) async fn echo_on<S>(mut stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
@@ -460,61 +464,6 @@ mod tests {
             63_500,
             "every (second, third octet) pair of the loopback sources"
         );
-    }
-
-    /// Over TLS (a certificate made here, trusted through `ca-file`): one connection carries
-    /// every request, and a `Secure` cookie comes back.
-    #[tokio::test]
-    async fn over_tls_one_connection_carries_the_requests_and_secure_cookies() {
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params
-            .subject_alt_names
-            .push(rcgen::SanType::IpAddress(IpAddr::from([127, 0, 0, 1])));
-        let cert = params.self_signed(&key).expect("cert");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(cert.der().to_vec())],
-                PrivateKeyDer::try_from(key.serialize_der()).expect("key"),
-            )
-            .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.expect("accept");
-            echo_on(acceptor.accept(tcp).await.expect("handshake")).await;
-        });
-        let ca =
-            std::env::temp_dir().join(format!("sessionbench-client-ca-{}.pem", std::process::id()));
-        std::fs::write(&ca, cert.pem()).expect("ca");
-        let url =
-            TargetUrl::parse(&format!("https://127.0.0.1:{}", addr.port()), false).expect("url");
-        let tls = TlsPlan {
-            ca_file: Some(ca.clone()),
-            ..TlsPlan::default()
-        };
-        let endpoint = Arc::new(Endpoint::new(&url, Some(&tls)).expect("endpoint"));
-        let mut client = Client::for_user(endpoint, 0);
-        let head = |r: Reply| String::from_utf8(r.body.to_vec()).expect("utf-8");
-        let first = head(client.send(Method::GET, "/a", None).await.expect("answer"));
-        assert!(!first.contains("cookie:"), "{first}");
-        assert_eq!(
-            client.cookie("s"),
-            Some("1"),
-            "a Secure cookie is kept over TLS"
-        );
-        let second = head(client.send(Method::GET, "/b", None).await.expect("answer"));
-        assert!(second.contains("cookie: s=1"), "{second}");
-        assert!(second.contains(&format!("host: 127.0.0.1:{}", addr.port())));
-        let _ = std::fs::remove_file(ca);
     }
 
     #[test]

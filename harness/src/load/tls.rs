@@ -226,3 +226,191 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use hyper::Method;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::server::WebPkiClientVerifier;
+
+    use super::*;
+    use crate::load::client::tests::echo_on;
+    use crate::load::{Client, Endpoint, SendFailure};
+    use crate::plan::TargetUrl;
+    use crate::protocol::Reply;
+
+    /// A certificate (for 127.0.0.1) and its key.
+    fn made() -> (rcgen::Certificate, rcgen::KeyPair) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(IpAddr::from([127, 0, 0, 1])));
+        (params.self_signed(&key).expect("cert"), key)
+    }
+
+    fn der(cert: &rcgen::Certificate) -> CertificateDer<'static> {
+        CertificateDer::from(cert.der().to_vec())
+    }
+
+    fn key_der(key: &rcgen::KeyPair) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::try_from(key.serialize_der()).expect("key")
+    }
+
+    /// A TLS server on loopback answering with `echo_on` on each connection; with
+    /// `client_ca`, it asks for a client certificate signed by it. Returns its port, its
+    /// certificate, and how many handshakes it has completed.
+    async fn serve(
+        client_ca: Option<&rcgen::Certificate>,
+    ) -> (u16, rcgen::Certificate, Arc<AtomicUsize>) {
+        let (cert, key) = made();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("versions");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                roots.add(der(ca)).expect("root");
+                let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .expect("verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let server = builder
+            .with_single_cert(vec![der(&cert)], key_der(&key))
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let counted = handshakes.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(echo_on(tls));
+                }
+            }
+        });
+        (port, cert, handshakes)
+    }
+
+    fn pem_file(name: &str, pem: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "sessionbench-tls-{name}-{}.pem",
+            std::process::id()
+        ));
+        std::fs::write(&path, pem).expect("write");
+        path
+    }
+
+    fn client(port: u16, tls: &TlsPlan) -> Client {
+        let url = TargetUrl::parse(&format!("https://127.0.0.1:{port}"), false).expect("url");
+        Client::for_user(
+            Arc::new(Endpoint::new(&url, Some(tls)).expect("endpoint")),
+            0,
+        )
+    }
+
+    fn text(r: Reply) -> String {
+        String::from_utf8(r.body.to_vec()).expect("utf-8")
+    }
+
+    /// Trusted through `ca-file`: the requests share one connection (one handshake), and a
+    /// `Secure` cookie comes back.
+    #[tokio::test]
+    async fn over_tls_a_user_keeps_its_connection_and_its_secure_cookies() {
+        let (port, cert, handshakes) = serve(None).await;
+        let ca = pem_file("ca", &cert.pem());
+        let tls = TlsPlan {
+            ca_file: Some(ca.clone()),
+            ..TlsPlan::default()
+        };
+        let mut user = client(port, &tls);
+        let first = text(user.send(Method::GET, "/a", None).await.expect("answer"));
+        assert!(!first.contains("cookie:"), "{first}");
+        assert_eq!(
+            user.cookie("s"),
+            Some("1"),
+            "a Secure cookie is kept over TLS"
+        );
+        let second = text(user.send(Method::GET, "/b", None).await.expect("answer"));
+        assert!(second.contains("cookie: s=1"), "{second}");
+        assert!(
+            second.contains(&format!("host: 127.0.0.1:{port}")),
+            "{second}"
+        );
+        assert_eq!(handshakes.load(Ordering::SeqCst), 1, "one connection carried both");
+        let _ = std::fs::remove_file(ca);
+    }
+
+    /// Without its CA the certificate is refused with what to do; with
+    /// `insecure-skip-verify` it is not checked at all.
+    #[tokio::test]
+    async fn an_unknown_certificate_is_refused_unless_verification_is_skipped() {
+        let (port, _, _) = serve(None).await;
+        let (other, _) = made();
+        let ca = pem_file("other-ca", &other.pem());
+        let tls = TlsPlan {
+            ca_file: Some(ca.clone()),
+            ..TlsPlan::default()
+        };
+        match client(port, &tls).send(Method::GET, "/", None).await {
+            Err(SendFailure::Tls(why)) => {
+                assert!(why.contains("invalid peer certificate"), "{why}");
+                assert!(why.contains("insecure-skip-verify"), "{why}");
+            }
+            other => panic!("a certificate from an unknown CA was accepted: {other:?}"),
+        }
+        let skip = TlsPlan {
+            insecure_skip_verify: true,
+            ..TlsPlan::default()
+        };
+        client(port, &skip)
+            .send(Method::GET, "/", None)
+            .await
+            .expect("not verified, so accepted");
+        let _ = std::fs::remove_file(ca);
+    }
+
+    /// A server that asks for a client certificate gets the one `client-cert` and
+    /// `client-key` name; without them the handshake fails.
+    #[tokio::test]
+    async fn a_client_certificate_is_presented_when_given() {
+        let (client_cert, client_key) = made();
+        let (port, server_cert, _) = serve(Some(&client_cert)).await;
+        let ca = pem_file("server-ca", &server_cert.pem());
+        let cert = pem_file("client-cert", &client_cert.pem());
+        let key = pem_file("client-key", &client_key.serialize_pem());
+        let without = TlsPlan {
+            ca_file: Some(ca.clone()),
+            ..TlsPlan::default()
+        };
+        let refused = client(port, &without).send(Method::GET, "/", None).await;
+        assert!(
+            refused.is_err(),
+            "no client certificate, no answer: {refused:?}"
+        );
+        let with = TlsPlan {
+            client_cert: Some(cert.clone()),
+            client_key: Some(key.clone()),
+            ..without
+        };
+        let answer = client(port, &with)
+            .send(Method::GET, "/", None)
+            .await
+            .expect("the client certificate was accepted");
+        assert_eq!(answer.status, hyper::StatusCode::OK);
+        for f in [ca, cert, key] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
