@@ -348,7 +348,11 @@ mod tests {
             second.contains(&format!("host: 127.0.0.1:{port}")),
             "{second}"
         );
-        assert_eq!(handshakes.load(Ordering::SeqCst), 1, "one connection carried both");
+        assert_eq!(
+            handshakes.load(Ordering::SeqCst),
+            1,
+            "one connection carried both"
+        );
         let _ = std::fs::remove_file(ca);
     }
 
