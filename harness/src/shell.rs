@@ -73,7 +73,14 @@ pub async fn run(
         a.extend_from_slice(&b);
         a
     };
+    let began = std::time::SystemTime::now();
     let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), collect) }).await;
+    if let Ok((status, output)) = &waited {
+        let status = status
+            .as_ref()
+            .map_or_else(|e| e.to_string(), |s| s.to_string());
+        keep_output(env, what, script, began, &status, output);
+    }
     match waited {
         Ok((Ok(status), _)) if status.success() => Ok(()),
         Ok((status, output)) => {
@@ -92,6 +99,39 @@ pub async fn run(
                 humantime::format_duration(timeout)
             )))
         }
+    }
+}
+
+/// Appends what a command printed, whether it worked or not, to `commands.log` in the
+/// directory its environment gives it (`SESSIONBENCH_DIR`, the target's log folder): a
+/// command that "worked" but did something else shows there.
+fn keep_output(
+    env: &[(String, String)],
+    what: &str,
+    script: &str,
+    began: std::time::SystemTime,
+    status: &str,
+    output: &[u8],
+) {
+    use std::io::Write;
+    let Some((_, dir)) = env.iter().find(|(k, _)| k == "SESSIONBENCH_DIR") else {
+        return;
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::path::Path::new(dir).join("commands.log"));
+    if let Ok(mut file) = file {
+        let took = began.elapsed().unwrap_or_default();
+        let _ = write!(
+            file,
+            "== {what} at {}: {script}\n{}-- {status}, after {}\n\n",
+            humantime::format_rfc3339_millis(began),
+            String::from_utf8_lossy(output),
+            humantime::format_duration(Duration::from_millis(
+                u64::try_from(took.as_millis()).unwrap_or(u64::MAX)
+            )),
+        );
     }
 }
 
@@ -153,6 +193,30 @@ mod tests {
 
     fn detail(e: CommandError) -> String {
         e.detail
+    }
+
+    /// What a command prints is kept in its target's log folder, success or not.
+    #[tokio::test]
+    async fn every_command_s_output_is_kept_in_commands_log() {
+        let dir = std::env::temp_dir().join(format!("sessionbench-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let env = [("SESSIONBENCH_DIR".to_string(), dir.display().to_string())];
+        let t = Duration::from_secs(5);
+        run("start", "echo started web2", &env, t)
+            .await
+            .expect("exit 0");
+        let _ = run("inject", "echo no such container >&2; exit 1", &env, t).await;
+        let log = std::fs::read_to_string(dir.join("commands.log")).expect("the log");
+        assert!(log.contains("== start at "), "{log}");
+        assert!(
+            log.contains(": echo started web2\nstarted web2\n-- exit status: 0"),
+            "{log}"
+        );
+        assert!(
+            log.contains("no such container\n-- exit status: 1"),
+            "{log}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

@@ -274,8 +274,12 @@ impl ExpectationResult {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Sessions {
-    /// Sessions whose login succeeded.
+    /// Sessions whose login succeeded and that were used (an operation followed the login).
     pub started: u64,
+    /// Sessions that signed in as the load ended and had no operation after it: counted
+    /// apart, so they swell no percentage.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub login_only: u64,
     pub lost: u64,
     pub stale_reads: u64,
     pub monotonic_violations: u64,
@@ -289,6 +293,10 @@ pub struct Sessions {
     /// Served after idling past the idle limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub outlived: u64,
+    /// Logouts whose answer did not show a logout (`requests.logout.shows`): the session
+    /// stayed, and is not counted as resurrected.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub logout_failed: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -234,6 +234,14 @@ fn recovery(r: &Recovery) -> String {
     let ms = |v: f64| format!("{v:.0} ms");
     let mut line = if r.errors == 0 {
         "recovery: no errors".to_string()
+    } else if r.sessions_affected == 0 {
+        // Each error ended its session (a loss, a failed login): nothing went on to recover.
+        format!(
+            "recovery: {} errors over {}; each ended its session (a loss or a failed login), \
+             so none had to recover",
+            r.errors,
+            ms(r.error_burst_ms)
+        )
     } else {
         format!(
             "recovery: {} errors over {}; {} of {} sessions hit served again{}",
@@ -535,6 +543,38 @@ fn held(r: &Resources) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_lines_read_right_when_nothing_was_hit_or_nothing_went_on() {
+        let none = Recovery {
+            errors: 0,
+            error_burst_ms: 0.0,
+            sessions_affected: 0,
+            sessions_recovered: 0,
+            recovered_within_ms: None,
+            stale_reads_until_ms: None,
+        };
+        assert_eq!(recovery(&none), "recovery: no errors");
+        let ended = Recovery {
+            errors: 3,
+            error_burst_ms: 13.0,
+            ..none
+        };
+        assert_eq!(
+            recovery(&ended),
+            "recovery: 3 errors over 13 ms; each ended its session (a loss or a failed login), so none had to recover"
+        );
+        let recovered = Recovery {
+            sessions_affected: 4,
+            sessions_recovered: 4,
+            recovered_within_ms: Some(50.0),
+            ..ended
+        };
+        assert_eq!(
+            recovery(&recovered),
+            "recovery: 3 errors over 13 ms; 4 of 4 sessions hit served again, the last 50 ms after the fault"
+        );
+    }
 
     /// Peaks of `rss` (process, MB), 20 sessions held, one Redis at 3 MB.
     fn held(rss: &[(&str, f64)], samples: u64) -> Resources {

@@ -12,6 +12,7 @@
 #   SHOP_LISTEN=ADDR   where nginx listens (default 127.0.0.1; the instances stay on loopback)
 #   SHOP_TLS_DIR=DIR   nginx serves HTTPS with DIR/cert.pem and DIR/key.pem
 #   SHOP_CSRF=1        the login form carries a CSRF token (and cookies are Secure with TLS)
+#   SHOP_FLAGS=...     more shop.py flags for every instance (e.g. --logout-local)
 set -eu
 d="${SESSIONBENCH_DIR:?set by sessionbench: where this target keeps its files}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,6 +37,7 @@ start)
         flags="--secure"
     fi
     [ "${SHOP_CSRF:-}" = 1 ] && flags="$flags --csrf"
+    flags="$flags ${SHOP_FLAGS:-}"
     case $policy in
     round-robin) balance="" ;;
     ip-hash) balance="ip_hash;" ;;

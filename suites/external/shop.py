@@ -9,8 +9,11 @@ performance fix often adds: each instance keeps the sessions it read for that lo
 instance that served a user earlier may show them an old cart (stale reads). --csrf protects
 the login form with a token, as most frameworks do (a double-submit cookie, so any instance
 can check a form another one served); --secure marks cookies Secure (behind HTTPS).
+--logout-local is a bug some session stores have: an instance ends only the sessions it
+created itself, and answers the others 200 {"logout": false}, leaving them alive.
 
     shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]] [--csrf] [--secure]
+            [--logout-local]
 
 GET  /login          the login form (with --csrf: a `csrf` field and the SHOPCSRF cookie)
 POST /login          form `user` (and `csrf`): signs in, sets SHOPSESSION, redirects (303) to
@@ -18,7 +21,9 @@ POST /login          form `user` (and `csrf`): signs in, sets SHOPSESSION, redir
 GET  /account        HTML: the user, the cart's item count and the note; or 302 to /login
 POST /cart/add       JSON {"cart": {"items": N}}: one more item; or 302 to /login
 POST /note           form `note`: sets the note, redirects (303) to /account
-POST /logout         ends the session, clears the cookie, redirects (303) to /login
+POST /logout         ends the session, clears the cookie, redirects (303) to /login; with
+                     --logout-local: JSON {"logout": true}, or {"logout": false} when another
+                     instance created the session (which then stays)
 GET  /healthz        200
 Every answer names the instance in X-Served-By.
 """
@@ -107,6 +112,8 @@ class Shop(BaseHTTPRequestHandler):
     name = "app"
     csrf = False
     secure = ""
+    logout_local = False
+    created = set()
 
     def log_message(self, *args):
         pass
@@ -180,6 +187,7 @@ class Shop(BaseHTTPRequestHandler):
                 extra.append(("Set-Cookie", f"{CSRF_COOKIE}=; Path=/login; Max-Age=0"))
             sid = secrets.token_urlsafe(18)
             self.store.put(sid, {"user": user, "items": 0})
+            self.created.add(sid)
             cookie = f"{COOKIE}={sid}; Path=/; HttpOnly{self.secure}"
             return self.redirect("/account", [("Set-Cookie", cookie), *extra])
         sid, s = self.session()
@@ -195,6 +203,13 @@ class Shop(BaseHTTPRequestHandler):
             s["note"] = self.form().get("note", "")
             self.store.put(sid, s)
             return self.redirect("/account")
+        if self.path == "/logout" and self.logout_local:
+            mine = sid in self.created
+            if mine:
+                self.store.delete(sid)
+                self.created.discard(sid)
+            body = json.dumps({"logout": mine}).encode()
+            return self.answer(200, body, "application/json")
         if self.path == "/logout":
             self.store.delete(sid)
             return self.redirect("/login", [("Set-Cookie", f"{COOKIE}=; Path=/; Max-Age=0")])
@@ -210,10 +225,13 @@ def main():
                    help="with --sessions: keep sessions read for this long (stale reads)")
     p.add_argument("--csrf", action="store_true", help="protect the login form with a token")
     p.add_argument("--secure", action="store_true", help="mark cookies Secure (behind HTTPS)")
+    p.add_argument("--logout-local", action="store_true",
+                   help="end only sessions this instance created (a bug, for the checks)")
     a = p.parse_args()
     Shop.name = a.name
     Shop.csrf = a.csrf
     Shop.secure = "; Secure" if a.secure else ""
+    Shop.logout_local = a.logout_local
     Shop.store = FileStore(a.sessions, a.cache) if a.sessions else MemoryStore()
     ThreadingHTTPServer.daemon_threads = True
     # The default backlog of 5 drops connections under a dozen users: waits of a second.

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::history::{Op, OpKind, Outcome, View};
+use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -23,6 +23,9 @@ pub enum Kind {
     ExpiredEarly,
     /// Served after an idle time longer than its limit (and a grace for sweeps and clocks).
     Outlived,
+    /// A logout answered, but not as a logout that worked shows (`requests.logout.shows`):
+    /// the session is still there, not resurrected.
+    LogoutFailed,
 }
 
 impl Kind {
@@ -34,6 +37,7 @@ impl Kind {
             Self::Resurrection => "resurrection",
             Self::ExpiredEarly => "expired-early",
             Self::Outlived => "outlived",
+            Self::LogoutFailed => "logout-failed",
         }
     }
 }
@@ -233,6 +237,18 @@ impl Checker {
             Outcome::Fail => {
                 if op.no_session() && !self.logout_unknown {
                     self.gone(op);
+                } else if op.kind == OpKind::Logout
+                    && op
+                        .error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(LOGOUT_FAILED))
+                {
+                    let detail = format!(
+                        "the logout's answer (HTTP {}) does not show a logout: {}",
+                        op.status.unwrap_or(0),
+                        op.error.as_deref().unwrap_or_default()
+                    );
+                    self.find(Kind::LogoutFailed, op, detail);
                 }
             }
             Outcome::Ok if op.kind == OpKind::Logout => self.logged_out = true,

@@ -27,8 +27,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// be judged, 2 for an invalid suite, 130 when interrupted (what ran is kept and checked).
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Suite file (TOML). Without one, the embedded default suite runs
-    /// (see `sessionbench run --print-default-suite`).
+    /// Suite file (TOML). Without one, a first run: sticky sessions, delta replication and
+    /// Redis through the same node kill, compared, in under a minute (`--print-first-run`).
     suite: Option<PathBuf>,
     /// Run directory (default: target/sessionbench/runs/<suite>-<time>).
     #[arg(long)]
@@ -63,9 +63,16 @@ pub struct RunArgs {
     /// Print the commented default suite (every key, with its default) and exit.
     #[arg(long, conflicts_with = "suite")]
     print_default_suite: bool,
+    /// Print the suite run without a file and exit.
+    #[arg(long, conflicts_with = "suite")]
+    print_first_run: bool,
 }
 
 pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
+    if a.print_first_run {
+        print!("{}", suite::FIRST_RUN);
+        return Ok(ExitCode::Ok);
+    }
     if a.print_default_suite {
         print!("{}", suite::DEFAULT_SUITE);
         return Ok(ExitCode::Ok);
@@ -183,7 +190,7 @@ async fn drive(
     Ok((driven?, results))
 }
 
-/// The validated plan of `suite` (the embedded default suite without one), reduced to what
+/// The validated plan of `suite` (the embedded first run without one), reduced to what
 /// its `[quick]` keeps with `quick`; `allow_remote` as `--allow-remote` says.
 pub(super) fn plan_of(
     suite: Option<&Path>,
@@ -193,7 +200,7 @@ pub(super) fn plan_of(
     let options = suite::Options { allow_remote };
     let plan = match suite {
         Some(path) => suite::load_with(path, options)?,
-        None => suite::parse(suite::DEFAULT_SUITE, "default-suite.toml")?,
+        None => suite::parse(suite::FIRST_RUN, "first-run.toml")?,
     };
     if !quick {
         return Ok(plan);
@@ -201,7 +208,7 @@ pub(super) fn plan_of(
     plan.quick().ok_or_else(|| {
         CliError::Usage(format!(
             "--quick: {} has no [quick] section to say what the quick run keeps",
-            suite.map_or("the default suite".into(), |p| p.display().to_string())
+            suite.map_or("the first run".into(), |p| p.display().to_string())
         ))
     })
 }

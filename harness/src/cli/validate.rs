@@ -13,7 +13,7 @@ use crate::plan::{FaultPlan, LbKind, LoadModel, Plan, Workload};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Suite file (TOML). Without one, the embedded default suite.
+    /// Suite file (TOML). Without one, the first run (`run --print-first-run`).
     suite: Option<PathBuf>,
     /// Show what `run --quick` would run.
     #[arg(long)]

@@ -35,10 +35,15 @@ pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), St
         FaultKind::RemoveNode => return topology.remove_node(id, STOP_GRACE).await,
         _ => {}
     }
-    // Validation guarantees the node exists.
+    // Validation knows the node, but an earlier fault may have removed it: then this one
+    // could not be applied, and the run must say so rather than pass.
     let Some(node) = topology.node_mut(id) else {
-        return Ok(());
+        return Err(StartError::Absent { name: id.into() });
     };
+    // Killing, stopping or pausing what is already down would test nothing.
+    if matches!(kind, FaultKind::Kill | FaultKind::Stop | FaultKind::Pause) && !node.running() {
+        return Err(StartError::Absent { name: id.into() });
+    }
     match kind {
         FaultKind::Kill => node.kill().await,
         FaultKind::Stop => node.terminate(STOP_GRACE).await,
@@ -63,8 +68,11 @@ async fn inject_on_store(
     topology: &mut Topology,
 ) -> Result<(), StartError> {
     let Some(store) = topology.store_mut(id) else {
-        return Ok(());
+        return Err(StartError::Absent { name: id.into() });
     };
+    if matches!(kind, FaultKind::StoreKill | FaultKind::StorePause) && !store.running() {
+        return Err(StartError::Absent { name: id.into() });
+    }
     match kind {
         FaultKind::StoreKill => store.kill().await,
         FaultKind::StoreRestart => {
@@ -87,11 +95,11 @@ async fn inject_on_store(
 
 /// SIGTERM to node `id`, then the same command again on the same port.
 pub async fn restart(id: &str, topology: &mut Topology) -> Result<(), StartError> {
-    if let Some(node) = topology.node_mut(id) {
-        node.terminate(STOP_GRACE).await;
-        node.restart().await?;
-    }
-    Ok(())
+    let node = topology
+        .node_mut(id)
+        .ok_or_else(|| StartError::Absent { name: id.into() })?;
+    node.terminate(STOP_GRACE).await;
+    node.restart().await
 }
 
 /// Sets (`on`) or clears a network fault on the proxy of the node's link.
@@ -130,9 +138,8 @@ pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), Star
             } else {
                 topology.node_mut(id)
             };
-            if let Some(p) = process {
-                p.resume();
-            }
+            let p = process.ok_or_else(|| StartError::Absent { name: id.into() })?;
+            p.resume();
             return Ok(());
         }
         FaultKind::RemoveNode => return topology.restore_node(id).await,
@@ -145,6 +152,6 @@ pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), Star
     };
     match process {
         Some(p) => p.restart().await,
-        None => Ok(()),
+        None => Err(StartError::Absent { name: id.into() }),
     }
 }

@@ -103,6 +103,10 @@ fn is_zero(n: &u64) -> bool {
 /// reference node answers with this code; an API's `logged-out` rule maps its answer to it.)
 pub const NO_SESSION: &str = "no-session";
 
+/// How the error of a logout starts whose answer did not show a logout (an API's
+/// `requests.logout.shows`): the session is still there.
+pub const LOGOUT_FAILED: &str = "logout-failed";
+
 /// One operation: its invocation and its single completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -67,14 +67,14 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
             let mut next = ctx.t0;
             let mut n: u64 = 0;
             // As for a closed user: no arrival whose first operation would fall after the end.
-            while next + ctx.workload.think_time < ctx.deadline {
+            while next + first_op(&ctx.workload) < ctx.deadline {
                 crate::timer::sleep_until(next).await;
                 // An open model does not wait for the target: past the cap an arrival is
                 // turned away (and the cap should be raised), never delayed.
                 if let Ok(permit) = slots.clone().try_acquire_owned() {
                     let ctx = ctx.clone();
                     sessions.spawn(async move {
-                        run_session(&ctx, format!("s{n}"), n, next).await;
+                        let _ = run_session(&ctx, format!("s{n}"), n, next).await;
                         drop(permit);
                     });
                 } else {
@@ -94,14 +94,18 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
 async fn virtual_user(ctx: Arc<LoadContext>, vu: u64, first: Instant) {
     crate::timer::sleep_until(first).await;
     let mut n = 0;
+    // How long this user's login and an operation last took: what a new session needs
+    // beyond its schedule.
+    let mut recent = Duration::ZERO;
     loop {
         let start = Instant::now();
-        // A session whose first operation would fall after the deadline would be a login
-        // alone, again and again: it would swell the sessions started and burst the end.
-        if start + ctx.workload.think_time >= ctx.deadline {
+        // A session that could not complete its login and one operation before the deadline
+        // would be a login alone, again and again: it would burst the end with logins.
+        if start + first_op(&ctx.workload) + recent >= ctx.deadline {
             return;
         }
-        let established = run_session(&ctx, format!("v{vu}.{n}"), vu, start).await;
+        let (established, slowest) = run_session(&ctx, format!("v{vu}.{n}"), vu, start).await;
+        recent = slowest * 2;
         n += 1;
         if !established {
             // The target refuses logins (all nodes down?): do not spin.
@@ -110,94 +114,117 @@ async fn virtual_user(ctx: Arc<LoadContext>, vu: u64, first: Instant) {
     }
 }
 
+/// The latest a session's first operation is due after its login starts: the longest think
+/// time, and a pause if the user steps away before it.
+fn first_op(w: &Workload) -> Duration {
+    let think = w.think_time.mul_f64(1.0 + w.think_time_jitter);
+    match w.idle {
+        Some(idle) if idle.every <= think => think + idle.pause,
+        _ => think,
+    }
+}
+
 /// One session from login to its end, then the record that says it ended. Returns whether
-/// the login succeeded.
-async fn run_session(ctx: &LoadContext, session: String, user: u64, start: Instant) -> bool {
-    let established = session_ops(ctx, &session, user, start).await;
+/// the login succeeded, and its slowest operation.
+async fn run_session(
+    ctx: &LoadContext,
+    session: String,
+    user: u64,
+    start: Instant,
+) -> (bool, Duration) {
+    let mut client = Client::for_user(ctx.endpoint.clone(), user);
+    let mut s = Session {
+        ctx,
+        name: &session,
+        client: &mut client,
+        ready: start,
+        extracted: Vec::new(),
+        slowest: Duration::ZERO,
+    };
+    let established = s.run(start).await;
+    let slowest = s.slowest;
     let _ = ctx.events.send(Record::SessionEnd {
         target: ctx.target.clone(),
         session,
         at_us: ctx.us(Instant::now()),
     });
-    established
+    (established, slowest)
 }
 
-async fn session_ops(ctx: &LoadContext, session: &str, user: u64, start: Instant) -> bool {
-    let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
-    let mut client = Client::for_user(ctx.endpoint.clone(), user);
-    let mut s = Session {
-        ctx,
-        name: session,
-        client: &mut client,
-        ready: start,
-        extracted: Vec::new(),
-    };
-    let login = s.op(OpKind::Login, 0, None, start).await;
-    if login.outcome != Outcome::Ok {
-        return false;
-    }
-    let think = ctx.workload.think_time;
-    let jitter = ctx.workload.think_time_jitter;
-    let mut due = start;
-    let mut next_idle = start + ctx.workload.idle.map_or(Duration::ZERO, |i| i.every);
-    // An operation answered 503 is tried again (as a user retries after an error page) and
-    // does not use up the session's operations, so a session outlives a store outage and
-    // shows whether the store kept it. The deadline bounds the retries.
-    let (mut completed, mut k) = (0, 0);
-    while completed < ctx.workload.ops_per_session {
-        k += 1;
-        // The schedule, not the previous answer, decides when an operation should start, so
-        // a slow answer shows in the next operations' latency (coordinated omission). Without
-        // think time an operation is due when the previous one ended: what the driver spends
-        // in between is counted, not hidden.
-        let mut intended = if think.is_zero() {
-            s.ready
-        } else {
-            due += think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
-            due
-        };
-        // The user steps away: the pause is not latency, so the schedule moves with it.
-        if let Some(idle) = ctx.workload.idle {
-            if intended >= next_idle {
-                intended += idle.pause;
-                due = intended;
-                next_idle = intended + idle.every;
-            }
+impl Session<'_> {
+    /// Login, then the operations; whether the login succeeded.
+    async fn run(&mut self, start: Instant) -> bool {
+        let ctx = self.ctx;
+        let session = self.name;
+        let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
+        let s = self;
+        let login = s.op(OpKind::Login, 0, None, start).await;
+        if login.outcome != Outcome::Ok {
+            return false;
         }
-        if intended >= ctx.deadline {
-            break;
-        }
-        crate::timer::sleep_until(intended).await;
-        let done = match pick(&mut rng, ctx.workload.mix) {
-            OpKind::Write => {
-                let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
-                let write = format!("{session}:{k}");
-                s.op(OpKind::Write, k, Some((attr, write)), intended).await
-            }
-            OpKind::Logout => {
-                let cookies = s.client.jar();
-                let out = s.op(OpKind::Logout, k, None, intended).await;
-                if out.unavailable {
-                    out // Tried again, as any refused operation.
-                } else {
-                    if out.outcome == Outcome::Ok {
-                        // A stolen or stale copy of the cookie must not work any more.
-                        s.client.set_jar(cookies);
-                        s.op(OpKind::Probe, k, None, Instant::now()).await;
-                    }
-                    return true;
+        let think = ctx.workload.think_time;
+        let jitter = ctx.workload.think_time_jitter;
+        let mut due = start;
+        let mut next_idle = start + ctx.workload.idle.map_or(Duration::ZERO, |i| i.every);
+        // An operation answered 503 is tried again (as a user retries after an error page) and
+        // does not use up the session's operations, so a session outlives a store outage and
+        // shows whether the store kept it. The deadline bounds the retries.
+        let (mut completed, mut k) = (0, 0);
+        while completed < ctx.workload.ops_per_session {
+            k += 1;
+            // The schedule, not the previous answer, decides when an operation should start, so
+            // a slow answer shows in the next operations' latency (coordinated omission). Without
+            // think time an operation is due when the previous one ended: what the driver spends
+            // in between is counted, not hidden.
+            let mut intended = if think.is_zero() {
+                s.ready
+            } else {
+                due += think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
+                due
+            };
+            // The user steps away: the pause is not latency, so the schedule moves with it.
+            if let Some(idle) = ctx.workload.idle {
+                if intended >= next_idle {
+                    intended += idle.pause;
+                    due = intended;
+                    next_idle = intended + idle.every;
                 }
             }
-            kind => s.op(kind, k, None, intended).await,
-        };
-        if done.error.as_deref() == Some(NO_SESSION) {
-            return true; // Lost: the user would log in again, as a new session.
+            if intended >= ctx.deadline {
+                break;
+            }
+            crate::timer::sleep_until(intended).await;
+            let done = match pick(&mut rng, ctx.workload.mix) {
+                OpKind::Write => {
+                    let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
+                    let write = format!("{session}:{k}");
+                    s.op(OpKind::Write, k, Some((attr, write)), intended).await
+                }
+                OpKind::Logout => {
+                    let cookies = s.client.jar();
+                    let out = s.op(OpKind::Logout, k, None, intended).await;
+                    if out.unavailable {
+                        out // Tried again, as any refused operation.
+                    } else {
+                        if out.outcome == Outcome::Ok {
+                            // A stolen or stale copy of the cookie must not work any more.
+                            s.client.set_jar(cookies);
+                            s.op(OpKind::Probe, k, None, Instant::now()).await;
+                        }
+                        return true;
+                    }
+                }
+                kind => s.op(kind, k, None, intended).await,
+            };
+            if done.error.as_deref() == Some(NO_SESSION) {
+                return true; // Lost: the user would log in again, as a new session.
+            }
+            if !done.unavailable {
+                completed += 1;
+            }
         }
-        if !done.unavailable {
-            completed += 1;
-        }
+        true
     }
-    true
 }
 
 struct Session<'a> {
@@ -208,6 +235,8 @@ struct Session<'a> {
     ready: Instant,
     /// What the login steps extracted (a CSRF token…), by name index.
     extracted: Vec<String>,
+    /// The slowest operation so far (login included).
+    slowest: Duration,
 }
 
 /// Why an operation's requests got no answer to read.
@@ -243,6 +272,7 @@ impl Session<'_> {
         .await;
         let end = Instant::now();
         self.ready = end;
+        self.slowest = self.slowest.max(end - start);
         let (status, reading) = match sent {
             Err(_elapsed) => {
                 self.client.disconnect();

@@ -146,6 +146,22 @@ pub struct RequestPlan {
     /// Redirects followed to the answer read (same host only).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub follow_redirects: u32,
+    /// For `logout`: what its answer shows when the logout worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shows: Option<Shows>,
+}
+
+/// What an answer shows when the operation worked: one of these statuses (any, if none),
+/// and a field found, equal to `equals` if given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Shows {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<Extract>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

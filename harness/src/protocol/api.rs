@@ -11,7 +11,7 @@ use super::exchange::{Call, Cookies, Reply};
 use super::extract::Extractor;
 use super::step::{Reading, Step, outcome_of};
 use super::template::{Scope, Template, Vars, percent, verbatim};
-use crate::history::{NO_SESSION, OpKind, Outcome, View};
+use crate::history::{LOGOUT_FAILED, NO_SESSION, OpKind, Outcome, View};
 use crate::plan::{Body, Extract, HttpApi, RequestPlan};
 
 #[derive(Debug)]
@@ -42,6 +42,31 @@ struct Request {
     /// Name index and where to find it.
     extract: Vec<(usize, Extractor)>,
     follow_redirects: u32,
+    /// For a logout: what its answer shows when it worked.
+    shows: Option<ShowsMatcher>,
+}
+
+#[derive(Debug)]
+struct ShowsMatcher {
+    status: Vec<u16>,
+    field: Option<Extractor>,
+    equals: Option<String>,
+}
+
+impl ShowsMatcher {
+    /// `None` when the answer shows it; else what it showed instead.
+    fn missing(&self, reply: &Reply, cookies: Cookies) -> Option<String> {
+        let status = reply.status.as_u16();
+        if !self.status.is_empty() && !self.status.contains(&status) {
+            return Some(format!("status {status}, not one of {:?}", self.status));
+        }
+        let field = self.field.as_ref()?;
+        match (field.find(reply, &mut None, cookies), &self.equals) {
+            (None, _) => Some("the field is not in the answer".into()),
+            (Some(found), Some(want)) if found != *want => Some(format!("`{found}`, not `{want}`")),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -272,6 +297,12 @@ impl Api {
         if outcome != Outcome::Ok {
             return reading(outcome, Some(format!("http-{}", status.as_u16())), None);
         }
+        if kind == OpKind::Logout {
+            let shows = self.logout.as_ref().and_then(|r| r.shows.as_ref());
+            if let Some(why) = shows.and_then(|s| s.missing(reply, cookies)) {
+                return reading(Outcome::Fail, Some(format!("{LOGOUT_FAILED}: {why}")), None);
+            }
+        }
         if let (OpKind::Login, Some(cookie)) = (kind, &self.cookie) {
             if cookies(cookie).is_none() {
                 return reading(
@@ -416,6 +447,11 @@ impl Request {
         let user = p.extractor("user", r.user.as_ref());
         let counter = p.extractor("counter", r.counter.as_ref());
         let value = p.extractor("value", r.value.as_ref());
+        let shows = r.shows.as_ref().map(|s| ShowsMatcher {
+            status: s.status.clone(),
+            field: p.extractor("shows", s.field.as_ref()),
+            equals: s.equals.clone(),
+        });
         let mut extract = Vec::new();
         for (name, e) in &r.extract {
             let index = scope.all.iter().position(|n| n == name).unwrap_or(0);
@@ -435,6 +471,7 @@ impl Request {
                 value,
                 extract,
                 follow_redirects: r.follow_redirects,
+                shows,
             }),
             _ => Err(p.errors),
         }
@@ -496,6 +533,7 @@ mod tests {
             value: None,
             extract: Vec::new(),
             follow_redirects: 0,
+            shows: None,
         }
     }
 

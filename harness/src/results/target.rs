@@ -41,6 +41,8 @@ const ANSWER_SLACK_US: u64 = 2_000_000;
 #[derive(Debug)]
 struct Live {
     checker: Checker,
+    /// An operation followed the login.
+    used: bool,
     previous_end: u64,
     recovery: SessionRecovery,
     continuity: SessionContinuity,
@@ -236,6 +238,7 @@ impl TargetAnalysis {
         if !self.sessions.contains_key(&op.session) {
             let live = Live {
                 checker: Checker::new(self.idle_limit),
+                used: false,
                 previous_end: 0,
                 recovery: SessionRecovery::default(),
                 continuity: SessionContinuity::default(),
@@ -249,8 +252,9 @@ impl TargetAnalysis {
         live.previous_end = op.end_us;
         self.seconds.lag(op.start_us, lag);
         let (established, expired) = (live.checker.established(), live.checker.expired());
+        // An operation after the login: the session was used, not only signed in.
+        live.used |= established && op.kind != OpKind::Login;
         live.checker.step(op);
-        self.counts.started += u64::from(!established && live.checker.established());
         self.counts.expired += u64::from(!expired && live.checker.expired());
         for f in live.checker.take_findings() {
             match f.kind {
@@ -260,6 +264,7 @@ impl TargetAnalysis {
                 Kind::Resurrection => self.counts.resurrections += 1,
                 Kind::ExpiredEarly => self.counts.expired_early += 1,
                 Kind::Outlived => self.counts.outlived += 1,
+                Kind::LogoutFailed => self.counts.logout_failed += 1,
             }
             if f.kind.is_loss() {
                 self.counts.lost += 1;
@@ -287,6 +292,15 @@ impl TargetAnalysis {
         let Some(live) = self.sessions.remove(session) else {
             return;
         };
+        // A session signed in as the load ended is counted apart: it would swell `started`
+        // and lower every percentage of it.
+        if live.checker.established() {
+            if live.used {
+                self.counts.started += 1;
+            } else {
+                self.counts.login_only += 1;
+            }
+        }
         live.recovery.settle(&mut self.windows);
         if let Some(from) = self.first_fault {
             live.continuity.settle(from, &mut self.continuity);

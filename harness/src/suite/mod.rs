@@ -9,5 +9,5 @@ pub mod raw;
 mod validate;
 
 pub use validate::{
-    DEFAULT_SUITE, Options, SuiteError, SuiteErrors, load, load_with, parse, parse_with,
+    DEFAULT_SUITE, FIRST_RUN, Options, SuiteError, SuiteErrors, load, load_with, parse, parse_with,
 };

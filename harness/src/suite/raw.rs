@@ -208,6 +208,19 @@ pub struct RequestRaw {
     pub value: Option<ExtractRaw>,
     pub extract: Option<BTreeMap<String, ExtractRaw>>,
     pub follow_redirects: Option<u32>,
+    pub shows: Option<ShowsRaw>,
+}
+
+/// What a logout that worked shows: a status, a field, or a field with a value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ShowsRaw {
+    pub status: Option<Vec<u16>>,
+    pub pointer: Option<String>,
+    pub regex: Option<String>,
+    pub header: Option<String>,
+    pub cookie: Option<String>,
+    pub equals: Option<String>,
 }
 
 /// Where a field is in an answer: exactly one key.

@@ -49,6 +49,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         detail: String,
     },
+    #[error("`{name}` is not running (an earlier fault killed, stopped or removed it)")]
+    Absent { name: String },
     #[error("the load balancer refused the new backend: {detail}")]
     Admin { detail: String },
     #[error("the plan asks for what a process cannot be: {0}")]
@@ -237,6 +239,11 @@ impl Process {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Whether the process is alive (not exited, killed or stopped by an earlier fault).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     fn signal(&self, signal: Signal) {

@@ -12,6 +12,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType}
 
 use super::external::kill_leftovers;
 use super::run::{json, sessionbench, tempdir};
+use super::templates::shop_script;
 
 /// A namespace with one veth pair to this one: `host` on this side, `addr` inside. Removed on
 /// drop (with the pair: deleting the namespace deletes its end, and so both).
@@ -130,13 +131,6 @@ fn self_signed(ip: IpAddr) -> Certs {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     }
-}
-
-fn shop_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../suites/external/shop-stack.sh")
-        .canonicalize()
-        .expect("the shop's script")
 }
 
 /// Writes the certificates under `dir/tls` (nginx's) and the CA as `dir/ca.pem`.

@@ -29,12 +29,24 @@ pub(crate) fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no run {name} in {results}"))
 }
 
-/// A loopback port free now, from the kernel's ephemeral range.
+/// A loopback port free now, below the kernel's ephemeral range (32768 on): no outgoing
+/// connection of this or another test can take it between now and when a process the test
+/// starts binds it (a port the kernel handed out could be).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FROM: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Each test process starts at its own place in the range.
+    let offset = (std::process::id() % 1_000) * 12;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FROM + (offset + n) % SPAN).expect("a port");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FROM}..{}", FROM + SPAN);
 }
 
 pub(crate) fn json(path: &Path) -> Value {
@@ -101,6 +113,50 @@ fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
     for file in ["plan.json", "history.bin", "report.md"] {
         assert!(out_dir.join(file).is_file(), "{file} written");
     }
+    // The load ends cleanly: no session signs in without time left for an operation, so
+    // none is login-only (and the last second has no burst of logins).
+    for t in targets {
+        assert!(t["sessions"]["login-only"].is_null(), "{}", t["sessions"]);
+    }
+    let history = crate::support::history_text(&out_dir);
+    let mut logged_in = std::collections::HashSet::new();
+    let mut used = std::collections::HashSet::new();
+    // Login starts of the sticky target (round robin logs in again after every loss).
+    let mut logins: Vec<u64> = Vec::new();
+    for line in history.lines() {
+        let op: Value = serde_json::from_str(line).expect("JSON");
+        let Some(session) = op["session"].as_str() else {
+            continue;
+        };
+        let key = format!("{}/{session}", op["target"]);
+        match op["kind"].as_str() {
+            Some("login") => {
+                if op["outcome"] == "ok" {
+                    logged_in.insert(key);
+                }
+                if op["target"] == "sticky" {
+                    logins.push(op["start-us"].as_u64().expect("start"));
+                }
+            }
+            Some(_) => {
+                used.insert(key);
+            }
+            None => {}
+        }
+    }
+    let login_only: Vec<_> = logged_in.difference(&used).collect();
+    assert!(
+        login_only.is_empty(),
+        "sessions with a login alone: {login_only:?}"
+    );
+    let end = logins.iter().copied().max().unwrap_or(0);
+    let seconds = (end / 1_000_000).max(1);
+    let last = logins.iter().filter(|&&t| t + 1_000_000 > end).count() as u64;
+    assert!(
+        last <= 2 * logins.len() as u64 / seconds + 5,
+        "{last} logins in the last second, {} in {seconds} s",
+        logins.len()
+    );
 
     // The stored history alone gives the same results, to the last number: what the run
     // checked as records arrived is what `check` finds streaming the file. So does the
@@ -960,4 +1016,60 @@ node = "node2"
             entry.path().display()
         );
     }
+}
+
+/// A fault on a node an earlier fault removed could not be applied: the run says so and its
+/// verdict is unknown (exit 3), rather than a pass that tested nothing.
+#[test]
+fn a_fault_on_a_node_already_removed_leaves_the_verdict_unknown() {
+    let (code, results, _) = run_load(
+        "absent-node",
+        "4s",
+        r#"
+[[targets]]
+name = "delta"
+strategy = "delta"
+nodes = 3
+replication = "sync"
+
+[[faults]]
+at = "1s"
+kind = "remove-node"
+node = "node3"
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node3"
+"#,
+    );
+    assert_eq!(code, Some(3), "{results}");
+    let t = &results["targets"][0];
+    assert_eq!(t["verdict"], "unknown", "{t}");
+    let detail = t["faults"][1]["detail"].as_str().expect("the kill failed");
+    assert!(detail.contains("`node3` is not running"), "{detail}");
+}
+
+/// `sessionbench run` without a suite file, as a newcomer's first command: it passes, and
+/// teaches: sticky sessions lose the killed node's sessions, delta and Redis none, and the
+/// report ends with the comparison.
+#[test]
+fn the_first_run_passes_and_ends_with_the_strategy_comparison() {
+    let dir = tempdir("first-run");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let results = json(&dir.join("results.json"));
+    assert_eq!(out.status.code(), Some(0), "{results}");
+    let lost = |name: &str| {
+        run_named(&results, &format!("{name}/failure"))["sessions"]["lost"]
+            .as_u64()
+            .expect("lost")
+    };
+    assert!(lost("sticky") > 0, "{results}");
+    assert_eq!((lost("delta"), lost("redis")), (0, 0), "{results}");
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains("Strategy comparison"), "{report}");
 }

@@ -7,6 +7,14 @@ use serde_json::Value;
 use super::external::kill_leftovers;
 use super::run::{free_port, json, run_named as target, run_suite, sessionbench, tempdir};
 
+/// The shop's deployment script (suites/external/shop-stack.sh), as an absolute path.
+pub(crate) fn shop_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../suites/external/shop-stack.sh")
+        .canonicalize()
+        .expect("the shop's script")
+}
+
 fn count(t: &Value, key: &str) -> u64 {
     t["sessions"][key].as_u64().expect("a count")
 }
@@ -65,10 +73,7 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
 /// the report says which it could not make, and no expectation on them is judged.
 #[test]
 fn a_login_and_one_page_get_continuity_checks_only() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../suites/external/shop-stack.sh")
-        .canonicalize()
-        .expect("the shop's script");
+    let script = shop_script();
     let [lb, a, b, c] = [free_port(), free_port(), free_port(), free_port()];
     let suite = format!(
         r#"
@@ -134,4 +139,99 @@ sessions-lost = "some"
         report.contains("not checked: stale-read, monotonic-read"),
         "{report}"
     );
+}
+
+/// An app whose logout answers 200 `{"logout": false}` on an instance that did not create
+/// the session, and leaves it alive. Without `shows`, the harness takes the answer for a
+/// logout and the session's later service for a resurrection; with `shows`, each such
+/// logout is a `logout-failed` finding and nothing is resurrected.
+#[test]
+fn a_logout_that_does_not_show_one_is_logout_failed_not_a_resurrection() {
+    let script = shop_script();
+    let suite = |name: &str, shows: &str| {
+        let [lb, a, b] = [free_port(), free_port(), free_port()];
+        format!(
+            r#"
+[suite]
+name = "{name}"
+duration = "5s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 8
+think-time = "20ms"
+ops-per-session = 6
+mix = {{ read = 1, logout = 1 }}
+
+[[targets]]
+name = "{name}"
+strategy = "external"
+url = "http://127.0.0.1:{lb}"
+start = 'SHOP_FLAGS=--logout-local sh {script} start {lb} round-robin {a} {b} "$SESSIONBENCH_DIR/sessions"'
+stop = 'sh {script} stop'
+timeout = "20s"
+cookie = "SHOPSESSION"
+served-by = {{ header = "X-Served-By" }}
+
+[targets.logged-out]
+redirect = "/login"
+
+[targets.requests.login]
+path = "/login"
+form = {{ user = "{{user}}" }}
+
+[targets.requests.read]
+path = "/account"
+user = {{ regex = 'Signed in as <b>([^<]+)</b>' }}
+
+[targets.requests.logout]
+path = "/logout"
+{shows}
+
+[targets.expect]
+sessions-lost = "none"
+max-resurrections = 1000000
+"#,
+            script = script.display()
+        )
+    };
+    let (code, results, dir) = run_suite("logout-unjudged", &suite("unjudged", ""));
+    kill_leftovers(&dir, &["unjudged"]);
+    assert_eq!(code, Some(0), "{results}");
+    let unjudged = &results["targets"][0]["sessions"];
+    assert!(
+        unjudged["resurrections"].as_u64() > Some(0),
+        "a logout taken at its word: {unjudged}"
+    );
+    let (code, results, dir) = run_suite(
+        "logout-judged",
+        &suite(
+            "judged",
+            "shows = { pointer = \"/logout\", equals = \"true\" }",
+        ),
+    );
+    kill_leftovers(&dir, &["judged"]);
+    assert_eq!(code, Some(0), "{results}");
+    let t = &results["targets"][0];
+    assert!(
+        t["sessions"]["logout-failed"].as_u64() > Some(0),
+        "{}",
+        t["sessions"]
+    );
+    assert_eq!(t["sessions"]["resurrections"], 0, "{}", t["sessions"]);
+    assert_eq!(t["sessions"]["lost"], 0, "{}", t["sessions"]);
+    let violation = t["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .find(|v| v["kind"] == "logout-failed")
+        .expect("a logout-failed finding is listed");
+    assert!(
+        violation["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`false`, not `true`")),
+        "{violation}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains("logout-failed"), "{report}");
 }

@@ -3,10 +3,12 @@
 //! compiled here, so a mistake is reported at its line before anything starts.
 
 use super::{Check, join, key};
-use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, TargetPlan};
+use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, Shows, TargetPlan};
 use crate::protocol::Api;
 use crate::suite::locate::Seg;
-use crate::suite::raw::{ExpectRaw, ExtractRaw, LoggedOutRaw, OneOrMany, RequestRaw, RequestsRaw};
+use crate::suite::raw::{
+    ExpectRaw, ExtractRaw, LoggedOutRaw, OneOrMany, RequestRaw, RequestsRaw, ShowsRaw,
+};
 
 /// Redirects a request may follow: a login through an identity provider takes a few.
 const MAX_REDIRECTS: u32 = 20;
@@ -58,6 +60,7 @@ impl Check<'_> {
             value: None,
             extract: Vec::new(),
             follow_redirects: 0,
+            shows: None,
         };
         let api = HttpApi {
             base_path: raw.base_path,
@@ -245,6 +248,9 @@ impl Check<'_> {
                 self.extract(&at, e).map(|e| (n, e))
             })
             .collect();
+        let shows = r
+            .shows
+            .and_then(|raw| self.shows(&join(&at, "shows"), name, raw));
         let follow_redirects = r.follow_redirects.unwrap_or(0);
         if follow_redirects > MAX_REDIRECTS {
             self.err(
@@ -268,6 +274,67 @@ impl Check<'_> {
             value,
             extract: extracted,
             follow_redirects,
+            shows,
+        })
+    }
+
+    /// `shows` of a logout: a status, a field, or both; `equals` needs the field.
+    fn shows(&mut self, at: &[Seg], name: &str, raw: ShowsRaw) -> Option<Shows> {
+        if name != "logout" {
+            self.err(
+                at,
+                "only a logout's answer is judged by `shows` (what a logout that worked shows)",
+            );
+            return None;
+        }
+        let status = raw.status.unwrap_or_default();
+        for s in &status {
+            if !(200..=399).contains(s) {
+                self.err(
+                    &join(at, "status"),
+                    format!("{s}: a logout that worked answers 2xx or 3xx"),
+                );
+            }
+        }
+        let given = [&raw.pointer, &raw.regex, &raw.header, &raw.cookie]
+            .iter()
+            .filter(|f| f.is_some())
+            .count();
+        let field = match given {
+            0 => None,
+            1 => self.extract(
+                at,
+                ExtractRaw {
+                    pointer: raw.pointer,
+                    regex: raw.regex,
+                    header: raw.header,
+                    cookie: raw.cookie,
+                },
+            ),
+            _ => {
+                self.err(
+                    at,
+                    "one field at most: `pointer`, `regex`, `header` or `cookie`",
+                );
+                None
+            }
+        };
+        if raw.equals.is_some() && given == 0 {
+            self.err(
+                &join(at, "equals"),
+                "`equals` compares a field: add `pointer`, `regex`, `header` or `cookie`",
+            );
+        }
+        if status.is_empty() && given == 0 {
+            self.err(
+                at,
+                "say what a logout that worked shows: `status`, or a field (with `equals`)",
+            );
+        }
+        Some(Shows {
+            status,
+            field,
+            equals: raw.equals,
         })
     }
 

@@ -24,8 +24,11 @@ use super::locate::{self, Seg};
 use super::raw::{SuiteRaw, WorkloadRaw};
 use crate::plan::{DriverLimits, Mix, Plan, TargetPlan};
 
-/// The commented default suite: the source of every default, and what `run` uses without a file.
+/// The commented default suite: every key with its default, the source of every default.
 pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
+
+/// What `run` runs without a file: sticky, delta and Redis through one kill, compared.
+pub const FIRST_RUN: &str = include_str!("../first-run.toml");
 
 /// What the command line adds to a suite's own rules.
 #[derive(Debug, Clone, Copy, Default)]
@@ -335,6 +338,21 @@ fn show(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::plan::{RedisPlan, Strategy};
+
+    #[test]
+    fn the_first_run_compares_three_strategies_through_a_kill_in_under_a_minute() {
+        let plan = parse(FIRST_RUN, "first-run.toml").expect("valid");
+        let strategies: Vec<&str> = plan.targets.iter().map(|t| t.strategy.name()).collect();
+        assert_eq!(strategies, ["sticky", "delta", "redis"]);
+        assert_eq!(plan.scenarios.len(), 1);
+        assert_eq!(plan.reference.as_deref(), Some("sticky"));
+        let runs = (plan.targets.len() * plan.scenarios.len()) as u32;
+        assert!(
+            plan.duration * runs < Duration::from_secs(45),
+            "{:?}",
+            plan.duration
+        );
+    }
 
     #[test]
     fn the_default_suite_is_valid_and_complete() {
