@@ -441,6 +441,7 @@ mod tests {
             at_ms: 2_020.0,
             nodes: vec!["node2".into()],
             detail: "401".into(),
+            story: Vec::new(),
         }];
         let page = html(&results(vec![r]), Some("[suite]\nname = \"s\" # <b>"), None);
         assert_eq!(page.matches("<svg").count(), 1);

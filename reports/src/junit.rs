@@ -217,6 +217,7 @@ mod tests {
             at_ms: 2_020.0,
             nodes: vec!["node2".into(), "node3".into()],
             detail: "Read answered 401 <no-session> on node3".into(),
+            story: Vec::new(),
         }];
         let mut cut = run("redis", "capacity", None, (0, 0, 0), (800.0, 5.0));
         cut.verdict = Verdict::Unknown;

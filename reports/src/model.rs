@@ -418,6 +418,10 @@ pub struct Violation {
     /// Nodes involved: where the session was last served, and where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
+    /// The session's last operations up to this one, a line each: time, kind, status, node,
+    /// whether the answer changed the cookies, an error or a redirect's target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub story: Vec<String>,
 }
 
 /// What keeping sessions in a shared store costs on the wire.

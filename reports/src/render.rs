@@ -348,6 +348,12 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             v.nodes.join(" -> "),
             v.detail
         );
+        // In report.md, the session's last operations under it (the terminal stays short).
+        if bullet == "- " {
+            for line in &v.story {
+                let _ = writeln!(out, "    - {line}");
+            }
+        }
     }
     let more = t.violations.len().saturating_sub(VIOLATIONS_SHOWN) as u64 + t.violations_not_listed;
     if more > 0 {
@@ -684,6 +690,7 @@ mod tests {
                 at_ms: 5020.0,
                 nodes: vec!["node2".into(), "node3".into()],
                 detail: "Read answered 401 no-session on node3; last served by node2".into(),
+                story: Vec::new(),
             }],
             interrupted: false,
             driver: Some(crate::fixtures::driver(true)),

@@ -432,6 +432,8 @@ mod tests {
                 outcome,
                 error: (outcome == Outcome::Fail).then(|| NO_SESSION.to_string()),
                 view,
+                cookies_changed: false,
+                location: None,
             });
             self
         }

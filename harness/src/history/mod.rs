@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Version 2 added `node-metrics`; version 3 lets a view leave out what an application's
 /// answers do not show; version 4 adds `driver-sample`; version 5 adds `session-end` and
 /// `resources`. Older versions are still read.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The oldest history format this build reads.
 const OLDEST_READABLE: u32 = 1;
@@ -136,6 +136,17 @@ pub struct Op {
     /// The session as the answer showed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<View>,
+    /// The answers changed the user's cookies (a `Set-Cookie` that set, renamed or deleted
+    /// one): a new session id, a route suffix rewritten by another node.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cookies_changed: bool,
+    /// A redirect's target, when the answer read was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Op {
@@ -163,6 +174,8 @@ impl Op {
             outcome,
             error: None,
             view: None,
+            cookies_changed: false,
+            location: None,
         }
     }
 }
@@ -179,6 +192,20 @@ pub enum OpKind {
     Probe,
 }
 
+impl OpKind {
+    /// As the history and reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Counter => "counter",
+            Self::Logout => "logout",
+            Self::Probe => "probe",
+        }
+    }
+}
+
 /// How an operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -189,6 +216,17 @@ pub enum Outcome {
     Fail,
     /// Unknown: timed out or the connection broke after sending; it may have been applied.
     Indeterminate,
+}
+
+impl Outcome {
+    /// As the history and reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Fail => "fail",
+            Self::Indeterminate => "indeterminate",
+        }
+    }
 }
 
 /// The parts of a session view the checkers need (attribute values are left out: write ids

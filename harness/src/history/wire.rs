@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{Op, OpKind, Outcome, Record, View};
 
-const OP: u8 = 0;
+/// An operation as format 5 wrote it, without what format 6 added.
+const OP_V5: u8 = 0;
 const OTHER: u8 = 1;
+/// An operation with whether its answers changed the cookies, and a redirect's target.
+const OP: u8 = 2;
 
 /// An operation's fields in a fixed order; `S` is `&str` to write and `String` to read.
 #[derive(Serialize, Deserialize)]
@@ -30,6 +33,15 @@ struct OpWire<S> {
     view: Option<ViewWire<S>>,
 }
 
+/// Format 6: format 5's fields, then what it added (postcard lays a nested struct out
+/// inline, so the first part reads as format 5's).
+#[derive(Serialize, Deserialize)]
+struct OpWireV6<S> {
+    op: OpWire<S>,
+    cookies_changed: bool,
+    location: Option<S>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct ViewWire<S> {
     user: Option<S>,
@@ -45,7 +57,7 @@ pub(super) fn encode(record: &Record, out: &mut Vec<u8>) -> std::io::Result<()> 
         return ciborium::into_writer(record, out).map_err(std::io::Error::other);
     };
     out.push(OP);
-    let wire = OpWire {
+    let op_wire = OpWire {
         target: op.target.as_str(),
         session: &op.session,
         kind: op.kind,
@@ -68,6 +80,11 @@ pub(super) fn encode(record: &Record, out: &mut Vec<u8>) -> std::io::Result<()> 
                 .map(|a| a.iter().map(|(k, w)| (k.as_str(), w.as_str())).collect()),
         }),
     };
+    let wire = OpWireV6 {
+        op: op_wire,
+        cookies_changed: op.cookies_changed,
+        location: op.location.as_deref(),
+    };
     // The extender appends to `out` in place: no buffer per record.
     postcard::to_extend(&wire, std::mem::take(out))
         .map(|bytes| *out = bytes)
@@ -78,33 +95,46 @@ pub(super) fn encode(record: &Record, out: &mut Vec<u8>) -> std::io::Result<()> 
 pub(super) fn decode(bytes: &[u8]) -> Result<Record, String> {
     match bytes.split_first() {
         Some((&OP, rest)) => {
+            let w: OpWireV6<String> = postcard::from_bytes(rest).map_err(|e| e.to_string())?;
+            let mut op = op_of(w.op);
+            op.cookies_changed = w.cookies_changed;
+            op.location = w.location;
+            Ok(Record::Op(op))
+        }
+        Some((&OP_V5, rest)) => {
             let w: OpWire<String> = postcard::from_bytes(rest).map_err(|e| e.to_string())?;
-            let start_us = w.intended_us.saturating_add(w.late_us);
-            Ok(Record::Op(Op {
-                target: w.target,
-                session: w.session,
-                kind: w.kind,
-                attr: w.attr,
-                write: w.write,
-                intended_us: w.intended_us,
-                start_us,
-                end_us: start_us.saturating_add(w.took_us),
-                status: w.status,
-                node: w.node,
-                outcome: w.outcome,
-                error: w.error,
-                view: w.view.map(|v| View {
-                    user: v.user,
-                    counter: v.counter,
-                    version: v.version,
-                    attrs: v.attrs.map(|a| a.into_iter().collect()),
-                }),
-            }))
+            Ok(Record::Op(op_of(w)))
         }
         Some((&OTHER, rest)) => ciborium::from_reader(rest)
             .map_err(|e: ciborium::de::Error<std::io::Error>| e.to_string()),
         Some((tag, _)) => Err(format!("unknown record tag {tag}")),
         None => Err("an empty record".into()),
+    }
+}
+
+fn op_of(w: OpWire<String>) -> Op {
+    let start_us = w.intended_us.saturating_add(w.late_us);
+    Op {
+        target: w.target,
+        session: w.session,
+        kind: w.kind,
+        attr: w.attr,
+        write: w.write,
+        intended_us: w.intended_us,
+        start_us,
+        end_us: start_us.saturating_add(w.took_us),
+        status: w.status,
+        node: w.node,
+        outcome: w.outcome,
+        error: w.error,
+        view: w.view.map(|v| View {
+            user: v.user,
+            counter: v.counter,
+            version: v.version,
+            attrs: v.attrs.map(|a| a.into_iter().collect()),
+        }),
+        cookies_changed: false,
+        location: None,
     }
 }
 
@@ -126,10 +156,19 @@ mod tests {
             version: None,
             attrs: Some([("cart".to_string(), "v1.2:3".to_string())].into()),
         });
-        let record = Record::Op(op);
+        op.cookies_changed = true;
+        op.location = Some("/account".into());
+        let record = Record::Op(op.clone());
         let mut bytes = Vec::new();
         encode(&record, &mut bytes).expect("encode");
         assert_eq!(decode(&bytes).expect("decode"), record);
+        // Format 5 wrote the same without the last two fields, under its own tag.
+        let mut v5 = vec![OP_V5];
+        v5.extend_from_slice(&bytes[1..bytes.len() - 1 - 1 - "/account".len() - 1]);
+        let old = decode(&v5).expect("a format-5 operation");
+        op.cookies_changed = false;
+        op.location = None;
+        assert_eq!(old, Record::Op(op));
         let end = Record::SessionEnd {
             target: "t".into(),
             session: "v1.2".into(),

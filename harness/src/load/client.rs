@@ -171,6 +171,8 @@ pub struct Client {
     /// path (made once per change of the jar); the call's own headers join them per request.
     headers: HeaderMap,
     jar: Jar,
+    /// How many answers have changed the jar: an operation's story says whether its did.
+    jar_changes: u64,
 }
 
 impl Client {
@@ -210,6 +212,7 @@ impl Client {
             endpoint,
             conn: None,
             headers,
+            jar_changes: 0,
         }
     }
 
@@ -267,6 +270,11 @@ impl Client {
             Some(v) => self.headers.insert(COOKIE, v),
             None => self.headers.remove(COOKIE),
         };
+    }
+
+    /// How many answers have changed the user's cookies so far.
+    pub fn jar_changes(&self) -> u64 {
+        self.jar_changes
     }
 
     /// The value of the user's cookie `name`, if it holds one.
@@ -344,6 +352,7 @@ impl Client {
             }
         }
         if jar_changed {
+            self.jar_changes += 1;
             self.jar_changed();
         }
         Ok(Reply {

@@ -262,6 +262,7 @@ impl Session<'_> {
         intended: Instant,
     ) -> Done {
         let ctx = self.ctx;
+        let changes_before = self.client.jar_changes();
         let start = Instant::now();
         let write_ref = write.as_ref().map(|(a, w)| (a.as_str(), w.as_str()));
         // Every request of the operation (a login's steps, redirects) within one timeout.
@@ -273,6 +274,7 @@ impl Session<'_> {
         let end = Instant::now();
         self.ready = end;
         self.slowest = self.slowest.max(end - start);
+        let mut location = None;
         let (status, reading) = match sent {
             Err(_elapsed) => {
                 self.client.disconnect();
@@ -289,6 +291,13 @@ impl Session<'_> {
             ),
             Ok(Err(Unanswered::Step(outcome, error))) => (None, unanswered(outcome, &error)),
             Ok(Ok(reply)) => {
+                if reply.status.is_redirection() {
+                    location = reply
+                        .headers
+                        .get(hyper::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .map(str::to_string);
+                }
                 let client = &*self.client;
                 let reading = ctx.protocol.read(kind, &reply, &|name| {
                     client.cookie(name).map(str::to_string)
@@ -311,6 +320,8 @@ impl Session<'_> {
             outcome: reading.outcome,
             error: reading.error.clone(),
             view: reading.view,
+            cookies_changed: self.client.jar_changes() != changes_before,
+            location,
         };
         // The receiver outlives every load task; a send can only fail during teardown.
         let _ = ctx.events.send(Record::Op(record));

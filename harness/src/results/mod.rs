@@ -10,6 +10,7 @@ mod continuity;
 mod driver;
 mod recovery;
 mod segments;
+mod story;
 mod target;
 mod thresholds;
 mod timeline;

@@ -18,6 +18,7 @@ use super::continuity::SessionContinuity;
 use super::driver::{self, Lags, Sample};
 use super::recovery::{self, SessionRecovery, Windows};
 use super::segments::Segments;
+use super::story::{Nodes, Story};
 use super::timeline::Seconds;
 use super::traffic::{self, NodeCounters};
 use super::windows::{self, Report};
@@ -43,6 +44,8 @@ struct Live {
     checker: Checker,
     /// An operation followed the login.
     used: bool,
+    /// Its last operations, told with each finding listed.
+    story: Story,
     previous_end: u64,
     recovery: SessionRecovery,
     continuity: SessionContinuity,
@@ -87,7 +90,9 @@ pub(super) struct TargetAnalysis {
     /// Every finding, in brief.
     marks: Vec<Mark>,
     /// The first [`LISTED`] findings, whole.
-    findings: Vec<Finding>,
+    /// The first findings, whole, each with its session's story.
+    findings: Vec<(Finding, Vec<String>)>,
+    nodes: Nodes,
     counts: Sessions,
     counters: NodeCounters,
     samples: Vec<Sample>,
@@ -121,6 +126,7 @@ impl TargetAnalysis {
             continuity: Continuity::default(),
             marks: Vec::new(),
             findings: Vec::new(),
+            nodes: Nodes::default(),
             counts: Sessions::default(),
             counters: NodeCounters::default(),
             samples: Vec::new(),
@@ -239,6 +245,7 @@ impl TargetAnalysis {
             let live = Live {
                 checker: Checker::new(self.idle_limit),
                 used: false,
+                story: Story::default(),
                 previous_end: 0,
                 recovery: SessionRecovery::default(),
                 continuity: SessionContinuity::default(),
@@ -254,6 +261,7 @@ impl TargetAnalysis {
         let (established, expired) = (live.checker.established(), live.checker.expired());
         // An operation after the login: the session was used, not only signed in.
         live.used |= established && op.kind != OpKind::Login;
+        live.story.see(op, &mut self.nodes);
         live.checker.step(op);
         self.counts.expired += u64::from(!expired && live.checker.expired());
         for f in live.checker.take_findings() {
@@ -272,7 +280,8 @@ impl TargetAnalysis {
             }
             self.marks.push(f.mark());
             if self.findings.len() < LISTED {
-                self.findings.push(f);
+                let story = live.story.tell(&self.nodes);
+                self.findings.push((f, story));
             }
         }
         live.recovery.see(op, &mut self.windows);
@@ -321,7 +330,7 @@ impl TargetAnalysis {
         self.segments.cut(end);
         let t = run.target;
         let warm_up = micros(plan.warm_up);
-        self.findings.sort_by_key(|f| f.at_us);
+        self.findings.sort_by_key(|(f, _)| f.at_us);
         let marks = &self.marks;
         let spans: Vec<(u64, Option<u64>)> =
             self.faults.values().map(|(_, s, e)| (*s, *e)).collect();
@@ -433,12 +442,13 @@ impl TargetAnalysis {
             violations: self
                 .findings
                 .into_iter()
-                .map(|f| Violation {
+                .map(|(f, story)| Violation {
                     kind: f.kind.name().into(),
                     session: f.session,
                     at_ms: us_to_ms(f.at_us),
                     nodes: f.nodes,
                     detail: f.detail,
+                    story,
                 })
                 .collect(),
             interrupted: self.interrupted,

@@ -45,6 +45,21 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
         "the kill logged users out: {memory}"
     );
     assert!(memory["faults"][0]["detail"].is_null(), "{memory}");
+    // Each loss comes with its session's story: the login that set the cookie and was
+    // redirected, the instance that served it, and the answer that showed it gone.
+    let story: Vec<&str> = memory["violations"][0]["story"]
+        .as_array()
+        .expect("a story")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        story.last().is_some_and(|l| l.contains("(no-session)")),
+        "{story:?}"
+    );
+    assert!(story.iter().any(|l| l.contains(" on app")), "{story:?}");
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains(&format!("    - {}", story[0])), "{report}");
     let shared = target(&results, "shop-shared");
     assert!(count(shared, "started") > 100, "{shared}");
     assert_eq!(count(shared, "lost"), 0, "{shared}");
@@ -64,6 +79,13 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
         .find(|l| l.contains(r#""kind":"read""#) && l.contains(r#""outcome":"ok""#))
         .expect("a successful read");
     let read: Value = serde_json::from_str(read).expect("JSON");
+    // A login's answer set the session cookie and redirected to the account page.
+    let login = history
+        .lines()
+        .find(|l| l.contains(r#""kind":"login""#) && l.contains(r#""outcome":"ok""#))
+        .expect("a login");
+    assert!(login.contains(r#""cookies-changed":true"#), "{login}");
+    assert!(login.contains(r#""location":"/account""#), "{login}");
     assert!(read["view"]["user"].is_string(), "{read}");
     assert!(read["view"]["counter"].is_u64(), "{read}");
     assert!(read["view"]["attrs"].is_object(), "{read}");
