@@ -27,6 +27,9 @@ pub enum RunDirError {
     /// A stored file that does not hold what this build reads.
     #[error("{0}")]
     Unreadable(String),
+    /// `--out` names a directory that holds something already.
+    #[error("{0}")]
+    Occupied(String),
 }
 
 /// How a run ended, as the exit code and the summary need it.
@@ -61,8 +64,58 @@ impl RunDir {
         }
     }
 
+    /// What a run writes: what `--force` removes from an earlier run's directory.
+    const WRITTEN: [&str; 9] = [
+        Self::SUITE,
+        Self::PLAN,
+        Self::HISTORY,
+        Self::HISTORY_JSONL,
+        Self::RESULTS,
+        "report.md",
+        "report.html",
+        "junit.xml",
+        "logs",
+    ];
+
     /// Makes the directory of a new run and writes its plan (and a copy of its suite file).
-    pub fn create(path: &Path, plan: &Plan, suite: Option<&Path>) -> Result<Self, RunDirError> {
+    /// A directory that holds something is refused, so no run's results are overwritten
+    /// unseen; with `force`, an earlier run's directory is emptied of that run's files first
+    /// (any other non-empty directory is still refused: nothing else is deleted).
+    pub fn create(
+        path: &Path,
+        plan: &Plan,
+        suite: Option<&Path>,
+        force: bool,
+    ) -> Result<Self, RunDirError> {
+        let held = std::fs::read_dir(path).map_or(0, |entries| entries.count());
+        if held > 0 {
+            let earlier_run = path.join(Self::PLAN).is_file();
+            if !earlier_run {
+                return Err(RunDirError::Occupied(format!(
+                    "--out {}: the directory is not empty and holds no earlier run: choose an empty or new one",
+                    path.display()
+                )));
+            }
+            if !force {
+                return Err(RunDirError::Occupied(format!(
+                    "--out {}: an earlier run is there; --force replaces it",
+                    path.display()
+                )));
+            }
+            for name in Self::WRITTEN {
+                let file = path.join(name);
+                let removed = if file.is_dir() {
+                    std::fs::remove_dir_all(&file)
+                } else {
+                    std::fs::remove_file(&file)
+                };
+                if let Err(e) = removed {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(io("remove", &file)(e));
+                    }
+                }
+            }
+        }
         std::fs::create_dir_all(path).map_err(io("create", path))?;
         let dir = Self::open(path);
         write_json(&dir.file(Self::PLAN), plan)?;

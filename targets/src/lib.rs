@@ -12,6 +12,7 @@ pub mod codec;
 pub mod error_chain;
 pub mod http1;
 pub mod lb;
+pub mod local_only;
 pub mod names;
 pub mod proxy;
 pub mod readiness;

@@ -1,6 +1,6 @@
 //! Names that several processes share: node ids (cookie routes, header values, backend and
-//! peer names) and `name=addr` pairs. A leaf, so the balancer, the node and their specs can all
-//! use it.
+//! peer names), `name=addr` pairs, and the rule that every address is on loopback. A leaf, so
+//! the balancer, the node, the proxy and their specs can all use it.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -13,6 +13,43 @@ pub fn is_node_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The one rule for every address these processes listen on or connect to: loopback only
+/// (127.0.0.0/8, ::1). They are unauthenticated test parts; on another interface any host
+/// could reach them, and as backends or peers they must not send traffic off the machine.
+pub fn loopback(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not IP:PORT (for example 127.0.0.1:0)"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{} is not a loopback address: sessionbench's processes listen and connect on loopback only (127.0.0.0/8, ::1)",
+            addr.ip()
+        ))
+    }
+}
+
+/// Whether an HTTP `Host` names this machine's loopback (`localhost`, 127.x, `[::1]`, with
+/// or without a port): what the admin APIs accept, so a page elsewhere cannot reach them by
+/// rebinding a name of its own to 127.0.0.1.
+pub fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A named address, `node1=127.0.0.1:8081`: a balancer's backend (on its command line or
@@ -34,16 +71,19 @@ pub enum ParseNamedAddrError {
     Name(String),
     #[error("backend address `{0}` is not IP:PORT")]
     Addr(String),
+    #[error("{0}")]
+    NotLoopback(String),
 }
 
 impl NamedAddr {
     /// Checks a spec built from parts (the admin API's JSON).
     pub fn validate(&self) -> Result<(), ParseNamedAddrError> {
-        if is_node_id(&self.name) {
-            Ok(())
-        } else {
-            Err(ParseNamedAddrError::Name(self.name.clone()))
+        if !is_node_id(&self.name) {
+            return Err(ParseNamedAddrError::Name(self.name.clone()));
         }
+        loopback(&self.addr.to_string())
+            .map(drop)
+            .map_err(ParseNamedAddrError::NotLoopback)
     }
 }
 
@@ -92,5 +132,42 @@ mod tests {
             "n=localhost:1".parse::<NamedAddr>(),
             Err(ParseNamedAddrError::Addr("localhost:1".into()))
         );
+        assert!(matches!(
+            "n=10.0.0.1:80".parse::<NamedAddr>(),
+            Err(ParseNamedAddrError::NotLoopback(_))
+        ));
+        "n=[::1]:80".parse::<NamedAddr>().expect("IPv6 loopback");
+    }
+
+    #[test]
+    fn only_loopback_addresses_and_hosts_pass() {
+        assert!(loopback("127.0.0.1:0").is_ok());
+        assert!(loopback("127.9.8.7:80").is_ok());
+        assert!(loopback("[::1]:0").is_ok());
+        for bad in ["0.0.0.0:0", "[::]:0", "10.0.0.1:80", "8.8.8.8:53"] {
+            let e = loopback(bad).expect_err(bad);
+            assert!(e.contains("is not a loopback address"), "{e}");
+        }
+        assert!(loopback("localhost:80").is_err(), "IP:PORT only");
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1",
+            "127.0.0.1:9",
+            "[::1]",
+            "[::1]:9",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "rebind.example",
+            "rebind.example:8080",
+            "10.0.0.1:80",
+            "localhost.evil",
+            "[::2]:1",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 }

@@ -61,7 +61,10 @@ impl CliError {
             Self::Usage(_)
             | Self::Suite(_)
             | Self::BadRun(_)
-            | Self::RunDir(crate::run_dir::RunDirError::Unreadable(_)) => ExitCode::Usage,
+            | Self::RunDir(
+                crate::run_dir::RunDirError::Unreadable(_)
+                | crate::run_dir::RunDirError::Occupied(_),
+            ) => ExitCode::Usage,
             Self::RunDir(crate::run_dir::RunDirError::Io { .. }) => ExitCode::Internal,
             Self::Io { .. } | Self::Driver(_) => ExitCode::Internal,
         }

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use sessionbench_targets::names::loopback;
+
 use clap::Args;
 use sessionbench_targets::readiness::Ready;
 
@@ -19,29 +21,18 @@ pub struct ProxyArgs {
     /// Name in logs and in the readiness line.
     #[arg(long, default_value = "proxy", value_parser = args::node_id)]
     id: String,
-    /// Address clients connect to; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    /// Address clients connect to (loopback); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     listen: SocketAddr,
     /// Where every connection is forwarded; must be loopback.
-    #[arg(long)]
+    #[arg(long, value_parser = loopback)]
     upstream: SocketAddr,
     /// Address of the admin API; must be loopback (it is unauthenticated).
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     admin: SocketAddr,
 }
 
 pub fn run(a: ProxyArgs) -> Result<(), CliError> {
-    for (flag, addr) in [
-        ("--listen", a.listen),
-        ("--upstream", a.upstream),
-        ("--admin", a.admin),
-    ] {
-        if !addr.ip().is_loopback() {
-            return Err(CliError::Usage(format!(
-                "{flag} {addr} is not a loopback address (the proxy only works on loopback)"
-            )));
-        }
-    }
     args::die_with_parent();
     let who = format!("proxy {}", a.id);
     args::runtime(None)

@@ -30,9 +30,13 @@ pub struct RunArgs {
     /// Suite file (TOML). Without one, a first run: sticky sessions, delta replication and
     /// Redis through the same node kill, compared, in under a minute (`--print-first-run`).
     suite: Option<PathBuf>,
-    /// Run directory (default: target/sessionbench/runs/<suite>-<time>).
+    /// Run directory (default: target/sessionbench/runs/<suite>-<time>). It must be new or
+    /// empty; an earlier run's directory is replaced only with --force.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// With --out on an earlier run's directory: remove that run's files and run there.
+    #[arg(long)]
+    force: bool,
     /// Override the suite's load duration per target, e.g. 10s.
     #[arg(long, value_parser = args::duration)]
     duration: Option<Duration>,
@@ -105,7 +109,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     // Read before the run, so a bad baseline fails fast.
     let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
     let path = a.out.clone().unwrap_or_else(|| default_dir(&plan));
-    let dir = RunDir::create(&path, &plan, a.suite.as_deref())?;
+    let dir = RunDir::create(&path, &plan, a.suite.as_deref(), a.force)?;
     if !a.quiet {
         let scenarios = match plan.scenarios.len() {
             0 => String::new(),
@@ -217,5 +221,13 @@ fn default_dir(plan: &Plan) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    PathBuf::from("target/sessionbench/runs").join(format!("{}-{secs}", plan.name))
+    let runs = PathBuf::from("target/sessionbench/runs");
+    // Two runs of a suite in one second get directories of their own.
+    (1..)
+        .map(|n| match n {
+            1 => runs.join(format!("{}-{secs}", plan.name)),
+            n => runs.join(format!("{}-{secs}-{n}", plan.name)),
+        })
+        .find(|dir| !dir.exists())
+        .expect("some name is free")
 }

@@ -95,6 +95,11 @@ pub(super) fn judge(
     faults: &[FaultWindow],
     counts: &Sessions,
 ) -> (Verdict, Vec<String>) {
+    // A target that never ran (a run interrupted before it) measured nothing: its
+    // expectations are not failed, they are unknown.
+    if !started {
+        return (Verdict::Unknown, vec!["the target never started".into()]);
+    }
     let mut reasons: Vec<String> = expectations
         .iter()
         .filter(|e| !e.passed)
@@ -105,13 +110,9 @@ pub(super) fn judge(
     } else {
         Verdict::Fail
     };
-    if verdict == Verdict::Pass && (interrupted || !started) {
+    if verdict == Verdict::Pass && interrupted {
         verdict = Verdict::Unknown;
-        reasons.push(if started {
-            "the load was interrupted: the history is incomplete".into()
-        } else {
-            "the target never started".into()
-        });
+        reasons.push("the load was interrupted: the history is incomplete".into());
     }
     // A fault that could not be applied leaves the run untested against it: no pass.
     for w in faults.iter().filter(|w| w.failed && !w.may_fail) {
@@ -130,4 +131,29 @@ pub(super) fn judge(
         reasons.push("no session was established, so nothing could be checked".into());
     }
     (verdict, reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missed() -> ExpectationResult {
+        ExpectationResult {
+            name: "sessions-lost".into(),
+            expected: "some (negative control)".into(),
+            actual: "0".into(),
+            passed: false,
+            unsure: false,
+        }
+    }
+
+    #[test]
+    fn a_target_that_never_started_is_unknown_not_failed() {
+        let (verdict, reasons) = judge(&[missed()], true, false, &[], &Sessions::default());
+        assert_eq!(verdict, Verdict::Unknown);
+        assert_eq!(reasons, ["the target never started"]);
+        // Once it ran, a missed expectation fails it.
+        let (verdict, _) = judge(&[missed()], false, true, &[], &Sessions::default());
+        assert_eq!(verdict, Verdict::Fail);
+    }
 }

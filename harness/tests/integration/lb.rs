@@ -446,3 +446,76 @@ async fn least_conn_avoids_a_backend_stuck_on_a_request() {
         "the stuck request completes after SIGCONT: {served:?}"
     );
 }
+
+/// As a hostile local process would try it: listen on every interface, send a balancer's or
+/// a node's traffic off the machine, add a backend elsewhere through the admin API, or reach
+/// the admin API under a name of its own (DNS rebinding). Each is refused.
+#[tokio::test]
+async fn addresses_off_loopback_and_foreign_admin_hosts_are_refused() {
+    for args in [
+        &["lb", "--listen", "0.0.0.0:0"][..],
+        &["lb", "--admin", "0.0.0.0:0"],
+        &["lb", "--backend", "a=8.8.8.8:53"],
+        &["node", "--id", "n1", "--listen", "0.0.0.0:0"],
+        &[
+            "node",
+            "--id",
+            "n1",
+            "--store",
+            "delta",
+            "--peer",
+            "n2=10.0.0.1:7000",
+        ],
+        &["proxy", "--upstream", "10.0.0.1:80"],
+    ] {
+        let out = crate::run::sessionbench()
+            .args(args)
+            .output()
+            .expect("sessionbench");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is not a loopback address"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let c = Cluster::start(2, &[], &["--policy", "round-robin"]).await;
+    let mut admin = User::new(c.admin());
+    let elsewhere = admin
+        .call(
+            Method::POST,
+            "/backends",
+            Some(json!({ "name": "evil", "addr": "10.9.9.9:80" })),
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        elsewhere.body
+    );
+    assert!(
+        elsewhere
+            .body
+            .to_string()
+            .contains("not a loopback address"),
+        "{}",
+        elsewhere.body
+    );
+    // A request whose Host is someone else's name.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut raw = tokio::net::TcpStream::connect(c.admin())
+        .await
+        .expect("connect");
+    raw.write_all(
+        b"GET /backends HTTP/1.1\r\nHost: rebind.example:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    // Its own names still work.
+    let listed = get_json(c.admin(), "/backends").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+}

@@ -237,7 +237,7 @@ fn run(dir: &Path, suite: &str) -> (Option<i32>, String) {
     let file = dir.join("suite.toml");
     std::fs::write(&file, suite).expect("suite");
     let out = sessionbench()
-        .args(["run", "--quiet", "--out"])
+        .args(["run", "--quiet", "--force", "--out"])
         .arg(dir.join("run"))
         .arg(&file)
         .output()

@@ -1073,3 +1073,57 @@ fn the_first_run_passes_and_ends_with_the_strategy_comparison() {
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(report.contains("Strategy comparison"), "{report}");
 }
+
+/// `--out` never overwrites unseen: an earlier run's directory needs `--force` (which
+/// removes only that run's files), and a directory holding anything else is refused.
+#[test]
+fn out_onto_an_earlier_run_needs_force_and_other_directories_are_refused() {
+    let dir = tempdir("out-guard");
+    let suite = dir.join("suite.toml");
+    std::fs::create_dir_all(dir.join("earlier")).expect("dir");
+    std::fs::write(
+        &suite,
+        "[suite]\nname = \"guard\"\nduration = \"1s\"\nwarm-up = \"0s\"\n\n[[targets]]\nname = \"one\"\nstrategy = \"direct\"\n",
+    )
+    .expect("suite");
+    let run = |out: &Path, force: bool| {
+        let mut c = sessionbench();
+        c.args(["run", "--quiet", "--out"]).arg(out).arg(&suite);
+        if force {
+            c.arg("--force");
+        }
+        c.output().expect("run")
+    };
+    // An earlier run's directory, with a file of the user's beside it.
+    let earlier = dir.join("earlier");
+    std::fs::write(earlier.join("plan.json"), "{}").expect("plan");
+    std::fs::write(earlier.join("notes.txt"), "mine").expect("notes");
+    let refused = run(&earlier, false);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force replaces it"));
+    assert_eq!(
+        std::fs::read_to_string(earlier.join("plan.json")).expect("kept"),
+        "{}"
+    );
+    let forced = run(&earlier, true);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert!(earlier.join("results.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(earlier.join("notes.txt")).expect("kept"),
+        "mine",
+        "only the run's own files are replaced"
+    );
+    // Not a run's directory: refused even with --force, nothing deleted.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).expect("dir");
+    std::fs::write(other.join("data.csv"), "1").expect("data");
+    let refused = run(&other, true);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds no earlier run"));
+    assert!(other.join("data.csv").is_file());
+}

@@ -31,6 +31,9 @@ pub(super) fn router(admin: Admin) -> Router {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .fallback(|| async { fail(StatusCode::NOT_FOUND, "not-found", None) })
+        .layer(axum::middleware::from_fn(
+            crate::local_only::loopback_host_only,
+        ))
         .with_state(admin)
 }
 

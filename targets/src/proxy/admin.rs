@@ -23,6 +23,9 @@ pub(super) fn router(proxy: Arc<Proxy>) -> Router {
                 Json(json!({ "error": "not-found", "routes": "GET, PUT, DELETE /faults" })),
             )
         })
+        .layer(axum::middleware::from_fn(
+            crate::local_only::loopback_host_only,
+        ))
         .with_state(proxy)
 }
 

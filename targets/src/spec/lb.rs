@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{Argv, cookie_name, duration, node_id, show};
 use crate::lb::{LbConfig, Policy};
-use crate::names::NamedAddr;
+use crate::names::{NamedAddr, loopback};
 
 /// Reverse proxy with pooled keep-alive upstream connections, nginx/HAProxy-style stickiness,
 /// active and passive health checks, redispatch, and an admin API (GET/POST /backends,
@@ -19,10 +19,10 @@ pub struct LbSpec {
     #[arg(long, default_value = "lb", value_parser = node_id)]
     pub id: String,
     /// Address clients connect to; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     pub listen: SocketAddr,
     /// Address of the admin API; must be loopback (it is unauthenticated).
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     pub admin: SocketAddr,
     /// A backend as NAME=IP:PORT; repeat for each. NAME is the node id (its cookie route).
     #[arg(long = "backend", value_name = "NAME=ADDR")]

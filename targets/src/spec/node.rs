@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Argv, cookie_name, duration, node_id, show, value_name};
 use crate::codec::{FormatCodec, Schema};
-use crate::names::NamedAddr;
+use crate::names::{NamedAddr, loopback};
 
 /// Serves the session protocol (POST /login, GET /session, PUT /session/attrs/NAME,
 /// POST /session/counter, POST /logout, GET /healthz, GET /metrics) and prints one JSON
@@ -19,7 +19,7 @@ pub struct NodeSpec {
     #[arg(long, value_parser = node_id)]
     pub id: String,
     /// Address to listen on; port 0 picks a free port (read it from the readiness line).
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub store: StoreSpec,
@@ -58,7 +58,7 @@ pub struct StoreSpec {
     pub kind: StoreKind,
     /// delta, backup: address for peers' replication links (port 0 picks one; the readiness line
     /// names it as "cluster").
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     pub cluster_listen: SocketAddr,
     /// delta, backup: a member known at start, as NAME=IP:PORT (its cluster address); repeat for
     /// each. Members not listed join at run time by connecting.

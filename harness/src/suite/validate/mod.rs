@@ -128,6 +128,18 @@ struct Check<'a> {
     suite_dir: std::path::PathBuf,
 }
 
+/// The longest load on one target: a week.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A name that is one path component, safe to join to a directory.
+fn is_dir_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 fn key(k: &str) -> Seg {
     Seg::Key(k.into())
 }
@@ -196,9 +208,27 @@ impl Check<'_> {
         let name = s.name.or(ds.name).unwrap_or_default();
         if name.trim().is_empty() {
             self.err(&join(&base, "name"), "a suite needs a name");
+        } else if !is_dir_name(&name) {
+            // It names the run's directory: a separator or `..` would put it elsewhere.
+            self.err(
+                &join(&base, "name"),
+                format!(
+                    "`{name}` cannot name a run directory: 1 to 64 of A-Z a-z 0-9 `-` `_` `.`, not starting with `.`"
+                ),
+            );
         }
         let duration = self.duration(&join(&base, "duration"), s.duration, ds.duration);
         let duration = self.positive(&join(&base, "duration"), duration, "the duration");
+        if duration > MAX_DURATION {
+            self.err(
+                &join(&base, "duration"),
+                format!(
+                    "{}: a run lasts at most {} per target (a soak longer than that is several runs, compared)",
+                    humantime::format_duration(duration),
+                    humantime::format_duration(MAX_DURATION)
+                ),
+            );
+        }
         let warm_up = self
             .duration(&join(&base, "warm-up"), s.warm_up, ds.warm_up)
             .unwrap_or_default();
@@ -338,6 +368,41 @@ fn show(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::plan::{RedisPlan, Strategy};
+
+    #[test]
+    fn users_rates_and_durations_have_bounds_with_their_reasons() {
+        let text = "[suite]\nname = \"x\"\nduration = \"876000h\"\n\n[workload]\nvirtual-users = 4294967295\n";
+        let errors = parse(text, "x.toml")
+            .expect_err("out of bounds")
+            .to_string();
+        assert!(errors.contains("a run lasts at most 7days"), "{errors}");
+        assert!(
+            errors.contains("4294967295 users: at most 63500"),
+            "{errors}"
+        );
+        let open = "[suite]\nname = \"x\"\n\n[workload]\nmodel = \"open\"\narrival-rate = 1e9\nmax-sessions-in-flight = 1000000\n";
+        let errors = parse(open, "x.toml")
+            .expect_err("out of bounds")
+            .to_string();
+        assert!(
+            errors.contains("sessions per second: at most 100000"),
+            "{errors}"
+        );
+        assert!(errors.contains("1000000: at most 63500"), "{errors}");
+    }
+
+    #[test]
+    fn a_suite_name_that_would_leave_the_runs_directory_is_refused() {
+        for bad in ["../../x", "a/b", ".hidden", "x y"] {
+            let text = format!("[suite]\nname = \"{bad}\"\n");
+            let errors = parse(&text, "x.toml").expect_err(bad).to_string();
+            assert!(
+                errors.contains("cannot name a run directory"),
+                "{bad}: {errors}"
+            );
+        }
+        parse("[suite]\nname = \"nightly-1.2_a\"\n", "x.toml").expect("a plain name");
+    }
 
     #[test]
     fn the_first_run_compares_three_strategies_through_a_kill_in_under_a_minute() {

@@ -5,6 +5,13 @@ use crate::plan::{Idle, LoadModel, Mix, Workload};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{IdleRaw, MixRaw, WorkloadRaw};
 
+/// Users (or sessions in flight) one run may have: each has a source address of its own on
+/// loopback, 127.A.B.1, and there are 254 × 250 of them.
+const MAX_USERS: u32 = 63_500;
+const USERS_WHY: &str = "each user has a loopback source address of its own, and there are 63,500; for more, run shards";
+/// New sessions per second in the open model.
+const MAX_ARRIVAL_RATE: f64 = 100_000.0;
+
 impl Check<'_> {
     /// `w` at `base`, each missing key from `d`.
     pub(super) fn workload(&mut self, base: &[Seg], w: WorkloadRaw, d: WorkloadRaw) -> Workload {
@@ -17,6 +24,13 @@ impl Check<'_> {
                         &join(base, "arrival-rate"),
                         "the arrival rate must be a positive number of sessions per second",
                     );
+                } else if rate > MAX_ARRIVAL_RATE {
+                    self.err(
+                        &join(base, "arrival-rate"),
+                        format!(
+                            "{rate} sessions per second: at most {MAX_ARRIVAL_RATE} (one driver process makes about 80,000 requests a second)"
+                        ),
+                    );
                 }
                 let max = w
                     .max_sessions_in_flight
@@ -24,6 +38,11 @@ impl Check<'_> {
                     .unwrap_or(0);
                 if max == 0 {
                     self.err(&join(base, "max-sessions-in-flight"), "must be at least 1");
+                } else if max > MAX_USERS {
+                    self.err(
+                        &join(base, "max-sessions-in-flight"),
+                        format!("{max}: at most {MAX_USERS} ({USERS_WHY})"),
+                    );
                 }
                 LoadModel::Open {
                     arrival_rate: rate,
@@ -36,6 +55,11 @@ impl Check<'_> {
                     self.err(
                         &join(base, "virtual-users"),
                         "a closed-loop workload needs at least 1 virtual user",
+                    );
+                } else if users > MAX_USERS {
+                    self.err(
+                        &join(base, "virtual-users"),
+                        format!("{users} users: at most {MAX_USERS} ({USERS_WHY})"),
                     );
                 }
                 LoadModel::Closed {
