@@ -81,7 +81,8 @@ fn a_proxy_only_forwards_to_loopback() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--upstream 10.0.0.1:80 is not a loopback address"),
+        stderr.contains("'10.0.0.1:80' for '--upstream")
+            && stderr.contains("10.0.0.1 is not a loopback address"),
         "{stderr}"
     );
 }
