@@ -75,17 +75,17 @@ pub async fn run(
     };
     let began = std::time::SystemTime::now();
     let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), collect) }).await;
-    if let Ok((status, output)) = &waited {
-        let status = status
-            .as_ref()
-            .map_or_else(|e| e.to_string(), |s| s.to_string());
-        keep_output(env, what, script, began, &status, output);
-    }
     match waited {
-        Ok((Ok(status), _)) if status.success() => Ok(()),
         Ok((status, output)) => {
-            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-            Err(failed(format!("{status}; output: {}", tail(&output))))
+            let shown = status
+                .as_ref()
+                .map_or_else(ToString::to_string, ToString::to_string);
+            keep_output(env, what, script, began, &shown, &output);
+            if status.is_ok_and(|s| s.success()) {
+                Ok(())
+            } else {
+                Err(failed(format!("{shown}; output: {}", tail(&output))))
+            }
         }
         Err(_) => {
             // The whole group: a script's children (sleep, ssh, kubectl) go with it.
@@ -122,15 +122,15 @@ fn keep_output(
         .append(true)
         .open(std::path::Path::new(dir).join("commands.log"));
     if let Ok(mut file) = file {
+        // To the millisecond: nanoseconds would only be noise.
         let took = began.elapsed().unwrap_or_default();
+        let took = Duration::from_millis(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
         let _ = write!(
             file,
             "== {what} at {}: {script}\n{}-- {status}, after {}\n\n",
             humantime::format_rfc3339_millis(began),
             String::from_utf8_lossy(output),
-            humantime::format_duration(Duration::from_millis(
-                u64::try_from(took.as_millis()).unwrap_or(u64::MAX)
-            )),
+            humantime::format_duration(took),
         );
     }
 }

@@ -108,16 +108,7 @@ async fn run_target(
         nodes: topology.addresses(),
         lb: topology.lb.as_ref().map(|lb| lb.addr().to_string()),
     });
-    let endpoint = match topology.endpoint() {
-        Ok(e) => Arc::new(e),
-        Err(source) => {
-            topology.stop().await;
-            return Err(DriverError::Start {
-                target: target.name.clone(),
-                source,
-            });
-        }
-    };
+    let endpoint = Arc::new(topology.endpoint());
     let t0 = Instant::now();
     let ctx = Arc::new(LoadContext {
         target: target.name.clone(),

@@ -38,11 +38,11 @@ pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), St
     // Validation knows the node, but an earlier fault may have removed it: then this one
     // could not be applied, and the run must say so rather than pass.
     let Some(node) = topology.node_mut(id) else {
-        return Err(StartError::Absent { name: id.into() });
+        return Err(absent(id));
     };
     // Killing, stopping or pausing what is already down would test nothing.
     if matches!(kind, FaultKind::Kill | FaultKind::Stop | FaultKind::Pause) && !node.running() {
-        return Err(StartError::Absent { name: id.into() });
+        return Err(absent(id));
     }
     match kind {
         FaultKind::Kill => node.kill().await,
@@ -68,10 +68,10 @@ async fn inject_on_store(
     topology: &mut Topology,
 ) -> Result<(), StartError> {
     let Some(store) = topology.store_mut(id) else {
-        return Err(StartError::Absent { name: id.into() });
+        return Err(absent(id));
     };
     if matches!(kind, FaultKind::StoreKill | FaultKind::StorePause) && !store.running() {
-        return Err(StartError::Absent { name: id.into() });
+        return Err(absent(id));
     }
     match kind {
         FaultKind::StoreKill => store.kill().await,
@@ -93,11 +93,14 @@ async fn inject_on_store(
     Ok(())
 }
 
+/// The fault names a process that is not running: it could not be applied.
+fn absent(id: &str) -> StartError {
+    StartError::Absent { name: id.into() }
+}
+
 /// SIGTERM to node `id`, then the same command again on the same port.
 pub async fn restart(id: &str, topology: &mut Topology) -> Result<(), StartError> {
-    let node = topology
-        .node_mut(id)
-        .ok_or_else(|| StartError::Absent { name: id.into() })?;
+    let node = topology.node_mut(id).ok_or_else(|| absent(id))?;
     node.terminate(STOP_GRACE).await;
     node.restart().await
 }
@@ -138,7 +141,7 @@ pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), Star
             } else {
                 topology.node_mut(id)
             };
-            let p = process.ok_or_else(|| StartError::Absent { name: id.into() })?;
+            let p = process.ok_or_else(|| absent(id))?;
             p.resume();
             return Ok(());
         }
@@ -152,6 +155,6 @@ pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), Star
     };
     match process {
         Some(p) => p.restart().await,
-        None => Err(StartError::Absent { name: id.into() }),
+        None => Err(absent(id)),
     }
 }

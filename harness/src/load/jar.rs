@@ -56,13 +56,13 @@ impl Jar {
             }
             (None, true) => false,
             (Some(i), false) => {
-                let created = self.cookies[i].created;
-                let changed = self.cookies[i]
-                    != Cookie {
-                        created,
-                        ..parsed.clone()
-                    };
-                self.cookies[i] = Cookie { created, ..parsed };
+                // It keeps its place in the header's order.
+                let parsed = Cookie {
+                    created: self.cookies[i].created,
+                    ..parsed
+                };
+                let changed = self.cookies[i] != parsed;
+                self.cookies[i] = parsed;
                 changed
             }
             (None, false) => {

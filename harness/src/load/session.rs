@@ -157,8 +157,7 @@ impl Session<'_> {
         let ctx = self.ctx;
         let session = self.name;
         let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
-        let s = self;
-        let login = s.op(OpKind::Login, 0, None, start).await;
+        let login = self.op(OpKind::Login, 0, None, start).await;
         if login.outcome != Outcome::Ok {
             return false;
         }
@@ -177,7 +176,7 @@ impl Session<'_> {
             // think time an operation is due when the previous one ended: what the driver spends
             // in between is counted, not hidden.
             let mut intended = if think.is_zero() {
-                s.ready
+                self.ready
             } else {
                 due += think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
                 due
@@ -198,23 +197,24 @@ impl Session<'_> {
                 OpKind::Write => {
                     let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
                     let write = format!("{session}:{k}");
-                    s.op(OpKind::Write, k, Some((attr, write)), intended).await
+                    self.op(OpKind::Write, k, Some((attr, write)), intended)
+                        .await
                 }
                 OpKind::Logout => {
-                    let cookies = s.client.jar();
-                    let out = s.op(OpKind::Logout, k, None, intended).await;
+                    let cookies = self.client.jar();
+                    let out = self.op(OpKind::Logout, k, None, intended).await;
                     if out.unavailable {
                         out // Tried again, as any refused operation.
                     } else {
                         if out.outcome == Outcome::Ok {
                             // A stolen or stale copy of the cookie must not work any more.
-                            s.client.set_jar(cookies);
-                            s.op(OpKind::Probe, k, None, Instant::now()).await;
+                            self.client.set_jar(cookies);
+                            self.op(OpKind::Probe, k, None, Instant::now()).await;
                         }
                         return true;
                     }
                 }
-                kind => s.op(kind, k, None, intended).await,
+                kind => self.op(kind, k, None, intended).await,
             };
             if done.error.as_deref() == Some(NO_SESSION) {
                 return true; // Lost: the user would log in again, as a new session.
@@ -242,8 +242,9 @@ struct Session<'a> {
 /// Why an operation's requests got no answer to read.
 enum Unanswered {
     Send(SendFailure),
-    /// A login step's answer failed, or lacked what the step extracts: `(outcome, error)`.
-    Step(Outcome, String),
+    /// They could not go on: an earlier login step failed or lacked what it extracts, or a
+    /// redirect left the target. `(outcome, error)`.
+    Stopped(Outcome, String),
 }
 
 struct Done {
@@ -289,7 +290,7 @@ impl Session<'_> {
                     SendFailure::Broken => unanswered(Outcome::Indeterminate, "connection-broken"),
                 },
             ),
-            Ok(Err(Unanswered::Step(outcome, error))) => (None, unanswered(outcome, &error)),
+            Ok(Err(Unanswered::Stopped(outcome, error))) => (None, unanswered(outcome, &error)),
             Ok(Ok(reply)) => {
                 if reply.status.is_redirection() {
                     location = reply
@@ -332,9 +333,7 @@ impl Session<'_> {
             unavailable,
         }
     }
-}
 
-impl Session<'_> {
     /// Sends the operation's requests and returns the answer to read: for a login of several
     /// steps, each step's in turn (keeping what it extracts), then the last one's.
     async fn requests(
@@ -371,7 +370,7 @@ impl Session<'_> {
             let outcome = crate::protocol::outcome_of(reply.status);
             if outcome != Outcome::Ok && !reply.status.is_redirection() {
                 let error = step(format!("http-{}", reply.status.as_u16()));
-                return Err(Unanswered::Step(outcome, error));
+                return Err(Unanswered::Stopped(outcome, error));
             }
             let client = &*self.client;
             protocol
@@ -381,7 +380,7 @@ impl Session<'_> {
                     &|name| client.cookie(name).map(str::to_string),
                     &mut self.extracted,
                 )
-                .map_err(|why| Unanswered::Step(Outcome::Fail, step(why)))?;
+                .map_err(|why| Unanswered::Stopped(Outcome::Fail, step(why)))?;
             part += 1;
         }
     }
@@ -408,7 +407,7 @@ impl Session<'_> {
                 .ctx
                 .endpoint
                 .local_path(location, &call.path)
-                .map_err(|why| Unanswered::Step(Outcome::Fail, why))?;
+                .map_err(|why| Unanswered::Stopped(Outcome::Fail, why))?;
             // 307 and 308 repeat the request; the others turn it into a GET.
             let keep = matches!(reply.status.as_u16(), 307 | 308);
             call = if keep {

@@ -14,6 +14,9 @@ use super::template::{Scope, Template, Vars, percent, verbatim};
 use crate::history::{LOGOUT_FAILED, NO_SESSION, OpKind, Outcome, View};
 use crate::plan::{Body, Extract, HttpApi, RequestPlan};
 
+/// A login's last step: the one whose answer is the login's (`request` clamps to it).
+const LAST_STEP: usize = usize::MAX;
+
 #[derive(Debug)]
 pub struct Api {
     base_path: String,
@@ -297,11 +300,10 @@ impl Api {
         if outcome != Outcome::Ok {
             return reading(outcome, Some(format!("http-{}", status.as_u16())), None);
         }
-        if kind == OpKind::Logout {
-            let shows = self.logout.as_ref().and_then(|r| r.shows.as_ref());
-            if let Some(why) = shows.and_then(|s| s.missing(reply, cookies)) {
-                return reading(Outcome::Fail, Some(format!("{LOGOUT_FAILED}: {why}")), None);
-            }
+        let r = self.request(kind, LAST_STEP);
+        // Only a logout's request has `shows`.
+        if let Some(why) = r.shows.as_ref().and_then(|s| s.missing(reply, cookies)) {
+            return reading(Outcome::Fail, Some(format!("{LOGOUT_FAILED}: {why}")), None);
         }
         if let (OpKind::Login, Some(cookie)) = (kind, &self.cookie) {
             if cookies(cookie).is_none() {
@@ -312,7 +314,6 @@ impl Api {
                 );
             }
         }
-        let r = self.request(kind, usize::MAX);
         let mut missing = Vec::new();
         let mut field = |name: &str, e: &Option<Extractor>, json: &mut Option<Option<Value>>| {
             let e = e.as_ref()?;

@@ -5,6 +5,10 @@
 
 use std::borrow::Cow;
 
+/// The placeholders every template has; a login step cannot extract a value by one of these
+/// names.
+pub const BUILT_IN: [&str; 3] = ["user", "seq", "value"];
+
 /// What a placeholder stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Var {

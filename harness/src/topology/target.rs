@@ -54,6 +54,9 @@ pub struct Topology {
     suite_dir: PathBuf,
     /// Replication links of this run authenticate with a secret of their own.
     secret: String,
+    /// An external target's entry, made once at the start (its TLS configuration reads the
+    /// CA and the roots).
+    external: Option<Endpoint>,
 }
 
 impl Topology {
@@ -73,6 +76,7 @@ impl Topology {
             logs: logs.to_path_buf(),
             suite_dir: suite_dir.to_path_buf(),
             secret: sessionbench_targets::session::SessionId::generate().to_string(),
+            external: None,
         };
         // A start that fails half way must not leave behind what its first half started:
         // the suite's stop command runs, and the harness's own processes are stopped.
@@ -95,26 +99,30 @@ impl Topology {
             if let Some(probe) = &external.ready {
                 crate::shell::ready(probe, external.tls.as_ref(), external.timeout).await?;
             }
+            let unreachable = |detail| StartError::Reach {
+                url: external.url.show(&external.url.path),
+                addr: external.url.addr,
+                detail,
+            };
+            let endpoint = Endpoint::external(external).map_err(unreachable)?;
             // A certificate that is not trusted stops the run here, with why, rather than
             // failing every login of it.
             if external.url.is_https() {
-                let endpoint = self.endpoint()?;
                 let reached = tokio::time::timeout(external.timeout, endpoint.reach()).await;
                 let detail = match reached {
-                    Ok(Ok(())) => return Ok(()),
-                    Ok(Err(SendFailure::Tls(why))) => why,
-                    Ok(Err(other)) => format!("cannot connect ({other:?})"),
-                    Err(_) => format!(
+                    Ok(Ok(())) => None,
+                    Ok(Err(SendFailure::Tls(why))) => Some(why),
+                    Ok(Err(other)) => Some(format!("cannot connect ({other:?})")),
+                    Err(_) => Some(format!(
                         "no TLS handshake within {}",
                         humantime::format_duration(external.timeout)
-                    ),
+                    )),
                 };
-                return Err(StartError::Reach {
-                    url: external.url.show(&external.url.path),
-                    addr: external.url.addr,
-                    detail,
-                });
+                if let Some(detail) = detail {
+                    return Err(unreachable(detail));
+                }
             }
+            self.external = Some(endpoint);
             return Ok(());
         }
         self.start_stores(logs).await?;
@@ -432,15 +440,10 @@ impl Topology {
 
     /// How clients connect: the entry's address, and for an external target its host, TLS
     /// and forwarded addresses.
-    pub fn endpoint(&self) -> Result<Endpoint, StartError> {
-        match &self.target.external {
-            Some(external) => Endpoint::external(external).map_err(|detail| StartError::Reach {
-                url: external.url.show(&external.url.path),
-                addr: external.url.addr,
-                detail,
-            }),
-            None => Ok(Endpoint::plain(self.entry())),
-        }
+    pub fn endpoint(&self) -> Endpoint {
+        self.external
+            .clone()
+            .unwrap_or_else(|| Endpoint::plain(self.entry()))
     }
 
     /// An external target's TLS settings, for probes of its URLs.

@@ -5,6 +5,7 @@
 use super::{Check, join, key};
 use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, Shows, TargetPlan};
 use crate::protocol::Api;
+use crate::protocol::template::BUILT_IN;
 use crate::suite::locate::Seg;
 use crate::suite::raw::{
     ExpectRaw, ExtractRaw, LoggedOutRaw, OneOrMany, RequestRaw, RequestsRaw, ShowsRaw,
@@ -153,7 +154,7 @@ impl Check<'_> {
                     let at = join(&join(&step_at, "extract"), name);
                     if !ok {
                         self.err(&at, format!("`{name}` is not a name (letters, digits, `_` and `-`, from a letter)"));
-                    } else if ["user", "seq", "value"].contains(&name.as_str()) {
+                    } else if BUILT_IN.contains(&name.as_str()) {
                         self.err(
                             &at,
                             format!("`{{{name}}}` is already a placeholder: choose another name"),

@@ -3,7 +3,7 @@
 //! suite's own commands. It speaks sessionbench's node protocol, or the API its `requests`
 //! describe; its faults are `command` faults.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::api::ApiRaw;
@@ -160,27 +160,18 @@ impl Check<'_> {
                 "give `ca-file` (the certificate is checked against it) or `insecure-skip-verify` (it is not checked), not both",
             );
         }
-        let mut file =
-            |key: &str, value: &Option<String>, read: fn(&Path) -> Result<(), String>| {
-                let value = value.as_ref()?;
-                let full = self.suite_dir.join(value);
-                match read(&full) {
-                    Ok(()) => Some(full),
-                    Err(e) => {
-                        self.err(&join(path, key), e);
-                        None
-                    }
-                }
-            };
-        let certs = |p: &Path| crate::plan::certificates(p).map(drop);
         let key = |p: &Path| {
             std::fs::metadata(p)
                 .map(drop)
                 .map_err(|e| format!("{}: {e}", p.display()))
         };
-        let ca_file = file("ca-file", &t.ca_file, certs);
-        let client_cert = file("client-cert", &t.client_cert, certs);
-        let client_key = file("client-key", &t.client_key, key);
+        let ca_file = self.suite_file(&join(path, "ca-file"), t.ca_file.as_deref(), certificates);
+        let client_cert = self.suite_file(
+            &join(path, "client-cert"),
+            t.client_cert.as_deref(),
+            certificates,
+        );
+        let client_key = self.suite_file(&join(path, "client-key"), t.client_key.as_deref(), key);
         if t.client_cert.is_some() != t.client_key.is_some() {
             let missing = if t.client_cert.is_some() {
                 "client-key"
@@ -199,4 +190,22 @@ impl Check<'_> {
             client_key,
         })
     }
+
+    /// A file the suite names at `at`, relative to the suite file, read now by `read` so a
+    /// wrong path or content is an error at its line.
+    pub(super) fn suite_file(
+        &mut self,
+        at: &[Seg],
+        value: Option<&str>,
+        read: fn(&Path) -> Result<(), String>,
+    ) -> Option<PathBuf> {
+        let full = self.suite_dir.join(value?);
+        read(&full).map_err(|e| self.err(at, e)).ok()?;
+        Some(full)
+    }
+}
+
+/// PEM certificates, one at least (`ca-file`, `client-cert`).
+pub(super) fn certificates(path: &Path) -> Result<(), String> {
+    crate::plan::certificates(path).map(drop)
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::external::certificates;
 use super::{Check, join};
 use crate::plan::{Expect, LossExpectation, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
@@ -324,17 +325,7 @@ impl Check<'_> {
                 );
                 None
             }
-            Some(file) => {
-                let full = self.suite_dir.join(file);
-                match crate::plan::certificates(&full) {
-                    Ok(_) => Some(full),
-                    Err(e) => {
-                        self.err(&join(path, "ca-file"), e);
-                        None
-                    }
-                }
-            }
-            None => None,
+            file => self.suite_file(&join(path, "ca-file"), file.as_deref(), certificates),
         };
         Some(RedisPlan::External { url, ca_file })
     }
@@ -374,25 +365,14 @@ impl Check<'_> {
 /// is not looked up to find out (the query would leave the machine). The password, if the
 /// URL has one, is not repeated in the error.
 fn redis_host(url: &str, remote: bool) -> Result<(), String> {
-    if remote {
-        return Ok(());
-    }
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or_default();
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => hostport.split(':').next().unwrap_or_default(),
-    };
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if remote || sessionbench_targets::names::loopback_host(host) {
         Ok(())
     } else {
         Err(format!(
-            "`{host}` is not a loopback address; a Redis on another host needs `remote = true` on the target (or `--allow-remote`)"
+            "`{host}` is not on loopback; a Redis on another host needs `remote = true` on the target (or `--allow-remote`)"
         ))
     }
 }
