@@ -977,7 +977,10 @@ heal-after = "3s"
 /// A restarted node is back before its peers' acks run out: a synchronous change sent to the
 /// old process just before it went is sent again to the new one as soon as the link is back,
 /// not given up (which counted the new node dead and dropped what followed: sessions created
-/// meanwhile missing there, counters behind).
+/// meanwhile missing there, counters behind). And the new node takes its state only once every
+/// peer has linked back to it: a change made on a peer that had not (a logout, a write) was
+/// in neither the snapshot nor what the node held, and showed as a stale read or a session
+/// back from its logout (4 runs in 10 under load before; none in 28 since).
 #[test]
 fn a_restarted_peer_gets_again_what_its_old_process_never_acked() {
     // Enough users that changes are in flight to node2 whenever it goes.
@@ -991,13 +994,6 @@ name = "delta"
 strategy = "delta"
 replication = "sync"
 nodes = 3
-
-[targets.expect]
-# Not judged here: a change made while node2 was down, and applied on the peer node2 takes
-# its state from only after that snapshot, can still miss node2 (1 run in 8 here), which
-# shows as a stale read and a version going back. Sessions must all be kept.
-max-stale-reads = 1000
-max-monotonic-violations = 1000
 
 [[faults]]
 at = "2s"

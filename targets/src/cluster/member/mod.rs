@@ -155,6 +155,12 @@ pub struct Cluster {
     /// While the full state is being fetched, updates that arrive are held here and applied
     /// after it, in order (Tomcat's DeltaManager queues them the same way).
     held: Mutex<Option<Vec<Message>>>,
+    /// Peers that said `Hello` on an incoming link: their links to this node are up, so what
+    /// they change from now on reaches it. A joiner asks for the state only after every known
+    /// peer has (or a moment has passed), or a change made on a peer that had not linked back
+    /// yet would be in neither the snapshot nor the held updates.
+    greeted: Mutex<std::collections::HashSet<String>>,
+    greeting: Notify,
 }
 
 impl Cluster {
@@ -178,6 +184,8 @@ impl Cluster {
             stats: ClusterStats::default(),
             state_transfer: Mutex::new("no peers".into()),
             held: Mutex::new(joining.then(Vec::new)),
+            greeted: Mutex::new(std::collections::HashSet::new()),
+            greeting: Notify::new(),
         });
         let server = cluster.clone();
         tokio::spawn(async move {
@@ -204,9 +212,12 @@ impl Cluster {
                 .iter()
                 .map(|(p, _)| p.clone())
                 .collect();
-            for peer in peers {
-                cluster.await_live(&peer, Duration::from_millis(500)).await;
+            for peer in &peers {
+                cluster.await_live(peer, Duration::from_millis(500)).await;
             }
+            cluster
+                .await_greeted(&peers, Duration::from_millis(500))
+                .await;
             cluster.transfer_state().await;
         }
         Ok(cluster)

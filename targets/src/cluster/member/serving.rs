@@ -81,7 +81,14 @@ impl Cluster {
         wr: &mut OwnedWriteHalf,
     ) -> Result<Option<Session>, crate::cluster::FrameError> {
         match message {
-            Message::Hello { node, cluster } => self.link(&node, self.address_of(&node, cluster)),
+            Message::Hello { node, cluster } => {
+                self.link(&node, self.address_of(&node, cluster));
+                self.greeted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(node);
+                self.greeting.notify_waiters();
+            }
             Message::StateRequest { node, cluster } => {
                 // Link back first and wait for it, so changes after the snapshot reach the
                 // joiner on that link (it holds them until the state is in).

@@ -28,6 +28,25 @@ impl Cluster {
         }
     }
 
+    /// Waits until each of `peers` has said hello on an incoming link, or `within` passed
+    /// (a peer that is down never will).
+    pub(super) async fn await_greeted(&self, peers: &[String], within: Duration) {
+        let all = || {
+            let greeted = self.greeted.lock().unwrap_or_else(|p| p.into_inner());
+            peers.iter().all(|p| greeted.contains(p))
+        };
+        let _ = tokio::time::timeout(within, async {
+            loop {
+                let greeting = self.greeting.notified();
+                if all() {
+                    return;
+                }
+                greeting.await;
+            }
+        })
+        .await;
+    }
+
     /// The state as frames under the frame limit: the lists are halved until each part fits.
     /// Every part says `more`, and an empty last part ends the transfer, so no part is
     /// encoded twice. A single session too large for a frame cannot be replicated at all; it
