@@ -9,13 +9,16 @@
 pub mod app;
 pub mod cluster;
 pub mod codec;
+pub mod durations;
 pub mod error_chain;
 pub mod http1;
 pub mod lb;
+pub mod limits;
 pub mod local_only;
 pub mod names;
 pub mod proxy;
 pub mod readiness;
+pub mod secret;
 pub mod session;
 pub mod shutdown;
 pub mod spec;

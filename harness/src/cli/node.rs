@@ -11,10 +11,13 @@ use sessionbench_targets::store::{
     BackupStore, DeltaStore, Flush, LocalStore, RedisConfig, RedisSource, RedisStore, SessionStore,
 };
 
+use sessionbench_targets::secret::redact_url;
+
 use super::args;
 use super::exit::CliError;
 
-pub fn run(a: NodeSpec) -> Result<(), CliError> {
+pub fn run(mut a: NodeSpec) -> Result<(), CliError> {
+    a.load_secrets().map_err(CliError::Usage)?;
     a.check().map_err(CliError::Usage)?;
     let st = a.store.clone();
     let sessions = SessionCodec::new(
@@ -33,6 +36,7 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
         body_limit: a.max_body_bytes,
         sweep_interval: a.sweep_interval,
         drain_timeout: a.drain_timeout,
+        limits: a.limits.clone(),
     };
     args::die_with_parent();
     let who = format!("node {}", a.id);
@@ -52,6 +56,7 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
                                 })?),
                                 None => None,
                             },
+                            password: st.redis_password.clone(),
                         },
                         None if !st.redis_cluster.is_empty() => RedisSource::Cluster {
                             nodes: st.redis_cluster.clone(),
@@ -73,7 +78,11 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
                         renew_ttl_on_access: st.redis_access_renews_ttl,
                     };
                     let store = RedisStore::new(&config).map_err(|e| {
-                        CliError::Usage(format!("--redis-url {:?}: {e}", st.redis_url))
+                        CliError::Usage(format!(
+                            "--redis-url {}: {}",
+                            st.redis_url.as_deref().map_or("(none)".into(), redact_url),
+                            redact_url(&e.to_string())
+                        ))
                     })?;
                     (Arc::new(store) as Arc<dyn SessionStore>, None)
                 }
@@ -84,7 +93,12 @@ pub fn run(a: NodeSpec) -> Result<(), CliError> {
                         peers: st.peers.iter().map(|p| (p.name.clone(), p.addr)).collect(),
                         codec: FrameCodec {
                             limit: st.max_frame_bytes,
-                            secret: st.cluster_secret.clone().map(String::into_bytes),
+                            secret: st
+                                .cluster_secret
+                                .as_ref()
+                                .map(|s| s.expose().as_bytes().to_vec()),
+                            encrypt: st.cluster_encrypt,
+                            timeout: st.frame_timeout,
                         },
                         sessions,
                         replication: match st.replication {

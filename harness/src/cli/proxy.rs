@@ -1,6 +1,9 @@
 //! `sessionbench proxy`: a TCP fault proxy in front of one upstream.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use sessionbench_targets::proxy::Proxy;
 
 use sessionbench_targets::names::loopback;
 
@@ -30,6 +33,12 @@ pub struct ProxyArgs {
     /// Address of the admin API; must be loopback (it is unauthenticated).
     #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     admin: SocketAddr,
+    /// Close a connection that carried nothing either way for this long.
+    #[arg(long, default_value = "60s", value_parser = sessionbench_targets::spec::duration)]
+    idle_timeout: Duration,
+    /// Client connections held at once; more are closed as they arrive.
+    #[arg(long, default_value_t = 65_536)]
+    max_connections: usize,
 }
 
 pub fn run(a: ProxyArgs) -> Result<(), CliError> {
@@ -40,7 +49,13 @@ pub fn run(a: ProxyArgs) -> Result<(), CliError> {
         .block_on(async {
             let (listener, addr) = args::bind(a.listen).await?;
             let (admin, admin_addr) = args::bind(a.admin).await?;
-            sessionbench_targets::proxy::start(listener, admin, a.upstream);
+            if a.idle_timeout.is_zero() || a.max_connections == 0 {
+                return Err(CliError::Usage(
+                    "--idle-timeout and --max-connections must be above zero".into(),
+                ));
+            }
+            let proxy = Proxy::with_limits(a.upstream, a.idle_timeout, a.max_connections);
+            sessionbench_targets::proxy::start(listener, admin, proxy);
             Ready {
                 ready: "proxy".into(),
                 id: a.id.clone(),

@@ -12,8 +12,8 @@ mod workload;
 
 pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
 pub use target::{
-    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, RedisPlan, RequestPlan, Shows,
-    Strategy, TargetPlan, Thresholds,
+    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, PasswordSource, RedisPlan,
+    RequestPlan, Shows, Strategy, TargetPlan, Thresholds,
 };
 pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan, certificates};
 pub use workload::{Idle, LoadModel, Mix, Workload};

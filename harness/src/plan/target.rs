@@ -29,6 +29,9 @@ pub struct TargetPlan {
     /// For `redis`: the Redis the harness starts, or an existing one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisPlan>,
+    /// For `delta` and `backup`: replication frames are encrypted, not only authenticated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_encrypt: bool,
     /// For `redis`: `on-save` or `immediate` (when a request's changes are written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_flush: Option<String>,
@@ -320,7 +323,33 @@ pub enum RedisPlan {
         url: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ca_file: Option<std::path::PathBuf>,
+        /// Where its password is read when the run starts (never the password itself).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<PasswordSource>,
     },
+}
+
+/// Where a password is: a file (its first line) or an environment variable of the harness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PasswordSource {
+    File(std::path::PathBuf),
+    Env(String),
+}
+
+impl PasswordSource {
+    /// The password, read now.
+    pub fn read(&self) -> Result<sessionbench_targets::secret::Secret, String> {
+        use sessionbench_targets::secret::Secret;
+        let found = match self {
+            Self::File(file) => Secret::load(Some(file), "", "redis-password-file")?,
+            Self::Env(name) => Secret::load(None, name, "")?,
+        };
+        found.ok_or_else(|| match self {
+            Self::File(file) => format!("redis-password-file {}: no password", file.display()),
+            Self::Env(name) => format!("redis-password-env: ${name} is not set or empty"),
+        })
+    }
 }
 
 /// Session strategies built so far.

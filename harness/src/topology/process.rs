@@ -81,6 +81,14 @@ impl Launch {
             Self::Program(args) => args.clone(),
         }
     }
+
+    /// Secrets go in the child's environment, never its arguments.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Node(spec) => spec.secrets_env(),
+            Self::Lb(_) | Self::Program(_) => Vec::new(),
+        }
+    }
 }
 
 /// A running child; SIGKILLed when dropped.
@@ -96,9 +104,9 @@ pub struct Process {
     child: Child,
 }
 
-/// Runs this executable with `args` and stderr appended to `log`; stdout is piped, or goes
+/// Runs this executable as `launch` says, stderr appended to `log`; stdout is piped, or goes
 /// to the log too.
-fn spawn(name: &str, args: &[String], log: &Path, pipe_stdout: bool) -> Result<Child, StartError> {
+fn spawn(name: &str, launch: &Launch, log: &Path, pipe_stdout: bool) -> Result<Child, StartError> {
     let spawn_error = |source| StartError::Spawn {
         name: name.into(),
         source,
@@ -123,7 +131,8 @@ fn spawn(name: &str, args: &[String], log: &Path, pipe_stdout: bool) -> Result<C
         open_log().map_err(spawn_error)?.into()
     };
     Command::new(exe)
-        .args(args)
+        .args(launch.args())
+        .envs(launch.env())
         .env(PARENT_DEATH_ENV, "1")
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -140,7 +149,7 @@ impl Process {
     /// Runs this executable as `launch` says, stderr appended to `log`, and waits for its
     /// readiness line.
     pub async fn start(name: &str, launch: Launch, log: &Path) -> Result<Self, StartError> {
-        let mut child = spawn(name, &launch.args(), log, true)?;
+        let mut child = spawn(name, &launch, log, true)?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let not_ready = || StartError::NotReady {
             name: name.into(),
@@ -199,7 +208,7 @@ impl Process {
         addr: SocketAddr,
         log: &Path,
     ) -> Result<Self, StartError> {
-        let mut child = spawn(name, &launch.args(), log, false)?;
+        let mut child = spawn(name, &launch, log, false)?;
         let not_ready = || StartError::NotReady {
             name: name.into(),
             log: log.display().to_string(),

@@ -53,7 +53,7 @@ pub struct Topology {
     /// The suite file's directory, where a suite's commands find their scripts.
     suite_dir: PathBuf,
     /// Replication links of this run authenticate with a secret of their own.
-    secret: String,
+    secret: sessionbench_targets::secret::Secret,
     /// An external target's entry, made once at the start (its TLS configuration reads the
     /// CA and the roots).
     external: Option<Endpoint>,
@@ -75,7 +75,9 @@ impl Topology {
             target: target.clone(),
             logs: logs.to_path_buf(),
             suite_dir: suite_dir.to_path_buf(),
-            secret: sessionbench_targets::session::SessionId::generate().to_string(),
+            secret: sessionbench_targets::secret::Secret::new(
+                sessionbench_targets::session::SessionId::generate().to_string(),
+            ),
             external: None,
         };
         // A start that fails half way must not leave behind what its first half started:
@@ -249,9 +251,17 @@ impl Topology {
                 .map_err(|e| StartError::Plan(format!("codec `{codec}`: {e}")))?;
         }
         match &t.redis {
-            Some(RedisPlan::External { url, ca_file }) => {
+            Some(RedisPlan::External {
+                url,
+                ca_file,
+                password,
+            }) => {
                 st.redis_url = Some(url.clone());
                 st.redis_ca_file = ca_file.as_ref().map(|f| f.display().to_string());
+                st.redis_password = match password {
+                    Some(source) => Some(source.read().map_err(StartError::Plan)?),
+                    None => None,
+                };
             }
             Some(RedisPlan::Standalone { .. }) => {
                 st.redis_url = standalone.map(|addr| format!("redis://{addr}"));
@@ -281,6 +291,7 @@ impl Topology {
                 st.replication = Some(plan_value(replication, "replication")?);
             }
             st.replication_delay = t.replication_delay;
+            st.cluster_encrypt = t.cluster_encrypt;
             st.cluster_secret = Some(self.secret.clone());
             st.peers = peers;
         }

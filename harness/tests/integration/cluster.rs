@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use sessionbench_targets::cluster::CHALLENGE_LEN;
+
 use crate::support::{Proc, User, get_json};
 
 async fn delta(id: &str, extra: &[&str]) -> Proc {
@@ -16,8 +18,6 @@ async fn delta(id: &str, extra: &[&str]) -> Proc {
         "delta",
         "--replication",
         "sync",
-        "--cluster-secret",
-        "s3cret",
         "--max-frame-bytes",
         "4096",
     ];
@@ -82,17 +82,28 @@ async fn a_joining_node_gets_the_state_and_changes_flow_both_ways() {
     );
 }
 
-/// Sends raw bytes to a node's replication port and reports whether the node closed it.
-async fn closed_after(node: &Proc, bytes: &[u8]) -> bool {
+/// Sends raw bytes to a node's replication port (after its challenge) and reports whether
+/// the node closed it.
+pub(crate) async fn closed_after(node: &Proc, bytes: &[u8]) -> bool {
     let mut s = TcpStream::connect(node.ready.cluster.expect("cluster address"))
         .await
         .expect("connect");
+    let mut challenge = [0u8; CHALLENGE_LEN];
+    s.read_exact(&mut challenge).await.expect("the challenge");
     s.write_all(bytes).await.expect("write");
     let mut buf = [0u8; 16];
     matches!(
         tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await,
         Ok(Ok(0) | Err(_))
     )
+}
+
+/// A frame as a node without a secret reads it: length, sequence number, payload.
+fn unsealed(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut frame = ((8 + payload.len()) as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&seq.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
 }
 
 #[tokio::test]
@@ -103,9 +114,8 @@ async fn oversized_and_unauthenticated_frames_are_refused_and_counted() {
         closed_after(&node, &oversized).await,
         "a frame over --max-frame-bytes closes the link"
     );
-    let mut forged = 40u32.to_be_bytes().to_vec();
-    forged.extend_from_slice(&[0u8; 32]); // A tag made without the secret.
-    forged.extend_from_slice(b"{\"x\":1}\n");
+    // A tag made without the secret, then a payload.
+    let forged = unsealed(0, &[&[0u8; 32][..], b"{\"x\":1}\n"].concat());
     assert!(
         closed_after(&node, &forged).await,
         "a frame with a wrong tag closes the link"
@@ -119,15 +129,29 @@ async fn oversized_and_unauthenticated_frames_are_refused_and_counted() {
     );
 }
 
+/// A delta node without a secret: well-framed garbage gets as far as the message decoder.
+async fn insecure_delta() -> Proc {
+    Proc::node(
+        "node1",
+        &[
+            "--store",
+            "delta",
+            "--max-frame-bytes",
+            "4096",
+            "--insecure-replication",
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_undecodable_message_is_refused_and_counted() {
     // No secret: the frame is well formed, its payload is not a message.
-    let node = Proc::node("node1", &["--store", "delta", "--max-frame-bytes", "4096"]).await;
-    let mut garbled = 12u32.to_be_bytes().to_vec();
-    garbled.extend_from_slice(b"not a msg!!!");
-    assert!(closed_after(&node, &garbled).await);
+    let node = insecure_delta().await;
+    assert!(closed_after(&node, &unsealed(0, b"not a msg!!!")).await);
     let metrics = get_json(node.ready.addr, "/metrics").await;
     assert_eq!(metrics["replication"]["frames-rejected"], 1);
+    assert_eq!(metrics["replication"]["insecure"], true, "{metrics}");
 }
 
 #[test]
@@ -137,17 +161,10 @@ fn arbitrary_bytes_on_the_replication_port_never_bring_a_node_down() {
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // No secret, so well-framed garbage gets as far as the message decoder.
-    let node = rt.block_on(Proc::node(
-        "node1",
-        &["--store", "delta", "--max-frame-bytes", "4096"],
-    ));
+    let node = rt.block_on(insecure_delta());
     let cluster = node.ready.cluster.expect("cluster address");
     let raw = proptest::collection::vec(any::<u8>(), 0..600);
-    let framed = proptest::collection::vec(any::<u8>(), 0..600).prop_map(|body| {
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend(body);
-        frame
-    });
+    let framed = proptest::collection::vec(any::<u8>(), 0..600).prop_map(|body| unsealed(0, &body));
     let mut runner = TestRunner::new(Config {
         cases: 64,
         ..Config::default()
@@ -182,7 +199,7 @@ fn arbitrary_bytes_on_the_replication_port_never_bring_a_node_down() {
 
 async fn backup(id: &str, peers: &[&Proc]) -> Proc {
     let peers: Vec<String> = peers.iter().map(|p| peer(p)).collect();
-    let mut args = vec!["--store", "backup", "--cluster-secret", "s3cret"];
+    let mut args = vec!["--store", "backup"];
     for p in &peers {
         args.extend(["--peer", p]);
     }

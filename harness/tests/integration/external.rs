@@ -10,13 +10,18 @@ use super::run::{free_port, run_suite};
 /// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
 /// replication port and peers) and a cookie-route LB in front, writing their pids.
 fn start_script(lb: u16, nodes: &[(u16, u16)], node_args: &str, cluster: bool) -> String {
-    let mut script = String::from("d=\"$SESSIONBENCH_DIR\"; ");
+    // As a stack someone else runs would: the cluster secret in a file only its owner reads.
+    let mut script = String::from(
+        "d=\"$SESSIONBENCH_DIR\"; (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d \" \\n\" > \"$d/cluster.secret\"); ",
+    );
     let mut backends = String::new();
     for (i, (http, repl)) in nodes.iter().enumerate() {
         let id = format!("node{}", i + 1);
         let mut args = format!("--id {id} --listen 127.0.0.1:{http} {node_args}");
         if cluster {
-            args.push_str(&format!(" --cluster-listen 127.0.0.1:{repl}"));
+            args.push_str(&format!(
+                " --cluster-listen 127.0.0.1:{repl} --cluster-secret-file \"$d/cluster.secret\""
+            ));
             for (j, (_, other)) in nodes.iter().enumerate() {
                 if j != i {
                     args.push_str(&format!(" --peer node{}=127.0.0.1:{other}", j + 1));

@@ -1,6 +1,7 @@
 //! Integration tests: real `sessionbench` processes (nodes, load balancers, whole runs) on
 //! loopback.
 
+mod attacks;
 mod ci_suites;
 mod cluster;
 mod codecs;

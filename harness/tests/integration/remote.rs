@@ -362,6 +362,24 @@ fn self_signed_needs_insecure_skip_verify_and_a_wrong_ca_fails_with_a_tls_error(
     assert!(started.elapsed() < Duration::from_secs(30), "not a hang");
 }
 
+/// A redis-server on loopback at `port` with `args` (persistence off), killed on drop; returns
+/// once it accepts connections.
+fn redis_server(port: u16, args: &[std::ffi::OsString]) -> Child {
+    let redis = Command::new("redis-server")
+        .args(args)
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed: ci/setup installs it");
+    let child = Child(redis);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 /// Kills the child on drop, so a failed assertion leaves no server behind.
 struct Child(std::process::Child);
 
@@ -382,32 +400,22 @@ fn a_redis_over_tls_keeps_the_sessions_of_a_killed_node() {
     let certs = signed(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let tls = write_certs(&dir, &certs);
     let port = super::run::free_port();
-    let redis = Command::new("redis-server")
-        .args(["--port", "0", "--tls-port", &port.to_string()])
-        .arg("--tls-cert-file")
-        .arg(tls.join("cert.pem"))
-        .arg("--tls-key-file")
-        .arg(tls.join("key.pem"))
-        .arg("--tls-ca-cert-file")
-        .arg(dir.join("ca.pem"))
-        .args([
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--bind", "127.0.0.1"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server is installed: ci/setup installs it");
-    let _redis = Child(redis);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let tls_port = port.to_string();
+    let args: Vec<std::ffi::OsString> = vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        tls_port.into(),
+        "--tls-cert-file".into(),
+        tls.join("cert.pem").into(),
+        "--tls-key-file".into(),
+        tls.join("key.pem").into(),
+        "--tls-ca-cert-file".into(),
+        dir.join("ca.pem").into(),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ];
+    let _redis = redis_server(port, &args);
     let suite = |ca: &str| {
         format!(
             r#"
@@ -460,4 +468,111 @@ sessions-lost = "none"
     let (code, stderr) = run(&dir, &suite("ca-file = \"missing.pem\""));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("`targets[0].ca-file`"), "{stderr}");
+}
+
+/// Every file of a run directory, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The secrets a run handles never reach a command line (any local user reads those) nor any
+/// file of the run: the password of a Redis given by URL (from `redis-password-file`) and the
+/// cluster secret of a delta target. A command fault lists every process's command line
+/// mid-run. A password inside the URL is refused, and the refusal does not print it.
+#[test]
+fn secrets_are_on_no_command_line_and_in_no_file_of_the_run() {
+    let dir = tempdir("secrets");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let password = "pw-7f3c9e1d5b";
+    std::fs::write(dir.join("redis.pw"), format!("{password}\n")).expect("password file");
+    let port = super::run::free_port();
+    let _redis = redis_server(
+        port,
+        &["--port", &port.to_string(), "--requirepass", password].map(Into::into),
+    );
+    let suite = |redis: &str| {
+        format!(
+            r#"
+[suite]
+name = "secrets"
+duration = "3s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 6
+think-time = "50ms"
+
+[[faults]]
+at = "1500ms"
+kind = "command"
+node = "everyone"
+inject = 'for f in /proc/[0-9]*/cmdline; do tr "\000" " " < "$f"; echo; done 2>/dev/null; true'
+
+[[targets]]
+name = "shared-store"
+strategy = "redis"
+nodes = 2
+lb-policy = "round-robin"
+{redis}
+
+[[targets]]
+name = "replicated"
+strategy = "delta"
+nodes = 2
+lb-policy = "round-robin"
+replication = "sync"
+cluster-encrypt = true
+"#
+        )
+    };
+    let (code, stderr) = run(
+        &dir,
+        &suite(&format!(
+            "redis = \"redis://127.0.0.1:{port}\"\nredis-password-file = \"redis.pw\""
+        )),
+    );
+    let results = json(&dir.join("run/results.json"));
+    assert_eq!(code, Some(0), "{stderr}\n{results}");
+    for t in results["targets"].as_array().expect("targets") {
+        assert!(t["sessions"]["started"].as_u64() > Some(10), "{t}");
+        assert_eq!(t["sessions"]["lost"], 0, "{t}");
+    }
+    let commands: String = ["shared-store", "replicated"]
+        .map(|t| {
+            std::fs::read_to_string(dir.join(format!("run/logs/{t}-commands/commands.log")))
+                .expect("commands.log")
+        })
+        .concat();
+    assert!(
+        commands.matches(" node --id ").count() >= 4,
+        "the command lines were listed:\n{commands}"
+    );
+    assert!(!commands.contains("cluster-secret "), "{commands}");
+    for file in files(&dir.join("run")) {
+        let bytes = std::fs::read(&file).expect("read");
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "{} holds the password",
+            file.display()
+        );
+    }
+
+    let (code, stderr) = run(
+        &dir,
+        &suite(&format!("redis = \"redis://:{password}@127.0.0.1:{port}\"")),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("redis-password-file"), "{stderr}");
+    assert!(!stderr.contains(password), "{stderr}");
 }

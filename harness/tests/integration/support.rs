@@ -14,11 +14,15 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use sessionbench_targets::readiness::Ready;
+use sessionbench_targets::secret::CLUSTER_SECRET_ENV;
+
+/// The cluster secret of nodes the tests start (from the environment, as the harness gives it).
+pub const TEST_SECRET: &str = "s3cret";
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sessionbench");
+pub const BIN: &str = env!("CARGO_BIN_EXE_sessionbench");
 
 /// A run's history as JSON lines, as `sessionbench history export` writes it (a history
 /// still being written reads up to its last whole block).
@@ -51,7 +55,12 @@ pub struct Proc {
 impl Proc {
     /// Runs `sessionbench ARGS…` and waits for its readiness line.
     pub async fn start(args: &[String]) -> Self {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        // Clustered nodes need a secret; one started to run without says so.
+        if !args.iter().any(|a| a == "--insecure-replication") {
+            command.env(CLUSTER_SECRET_ENV, TEST_SECRET);
+        }
+        let mut child = command
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

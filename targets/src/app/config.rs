@@ -22,6 +22,8 @@ pub struct NodeConfig {
     pub sweep_interval: Duration,
     /// How long SIGTERM waits for in-flight requests before the node exits anyway.
     pub drain_timeout: Duration,
+    /// Client timeouts and the connection cap.
+    pub limits: crate::limits::ClientLimits,
 }
 
 impl NodeConfig {
@@ -36,6 +38,7 @@ impl NodeConfig {
             body_limit: 1024 * 1024,
             sweep_interval: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(10),
+            limits: crate::limits::ClientLimits::default(),
         }
     }
 }

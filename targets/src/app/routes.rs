@@ -114,10 +114,23 @@ pub fn app(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Counts and times every response, and names the node on it.
+/// Counts and times every response, and names the node on it. A body declared over the
+/// limit gets 413 before any of it is read, and the connection closes (its body unread).
 async fn stamp(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let mut response = next.run(request).await;
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut response = if declared.is_some_and(|n| n > node.config.body_limit as u64) {
+        let mut refused = ApiError::TooLarge.into_response();
+        refused
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        refused
+    } else {
+        next.run(request).await
+    };
     node.metrics.record(response.status(), started.elapsed());
     let headers = response.headers_mut();
     headers.insert(NODE_HEADER, node.node_header.clone());

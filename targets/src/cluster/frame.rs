@@ -1,53 +1,281 @@
-//! Frames on the replication channel: a 4-byte big-endian length, then, with a shared secret,
-//! a 32-byte HMAC-SHA256 tag of the payload, then the payload.
+//! Frames on the replication channel.
 //!
-//! A frame above the size limit is refused from its length alone, before any of it is read, so
-//! a peer cannot make a node allocate what it likes. A bad tag, a short read or an oversized
-//! length is an error that closes the connection.
+//! A connection begins with the accepting side's random 16-byte challenge. Each frame is then
+//! a 4-byte big-endian length, an 8-byte sequence number and the payload, sealed with a key
+//! derived from the cluster secret, the challenge and the direction: an HMAC-SHA256 tag over
+//! sequence and payload, or, encrypted, ChaCha20-Poly1305 with the sequence as nonce. A frame
+//! captured on another connection fails its tag (the challenge differs), and one sent again
+//! on the same connection fails the sequence check: replays are refused either way.
+//!
+//! A frame above the size limit is refused from its length alone; until a connection someone
+//! opened to this node has sent one authenticated frame it may declare only
+//! [`UNAUTHENTICATED_LIMIT`] bytes, and what a frame declares is allocated only as it
+//! arrives, so a peer without the secret holds little memory. A frame once begun must arrive
+//! within the frame timeout, and such a connection's first frame within it too. Any refusal
+//! closes the connection.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use std::time::Duration;
+
+use rand::RngCore;
+use ring::aead::{self, CHACHA20_POLY1305, LessSafeKey, UnboundKey};
+use ring::hmac;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-type Tag = Hmac<Sha256>;
-
-/// Length of the authentication tag when a secret is set.
-pub(super) const TAG_LEN: usize = 32;
+/// The accepting side's challenge, sent first on every connection.
+pub const CHALLENGE_LEN: usize = 16;
+/// Length prefix and sequence number.
+const HEADER_LEN: usize = 4 + 8;
+/// The largest frame a connection may declare before one of its frames authenticated:
+/// enough for a `Hello` or a `StateRequest`, little for a peer without the secret to hold.
+pub const UNAUTHENTICATED_LIMIT: usize = 4 * 1024;
 
 /// Why a frame was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     #[error("frame of {len} bytes is over the {limit}-byte limit")]
     TooLarge { len: usize, limit: usize },
-    #[error("frame authentication failed (wrong or missing cluster secret)")]
+    #[error(
+        "frame authentication failed (wrong or missing cluster secret, or a frame replayed from another connection)"
+    )]
     Unauthenticated,
+    #[error("frame {seq} replayed or out of order (expected {expected})")]
+    OutOfOrder { seq: u64, expected: u64 },
+    #[error("frame not complete within {0:?}")]
+    Slow(Duration),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 /// The channel's settings, shared by both ends.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrameCodec {
     pub limit: usize,
+    /// Authenticates frames; `None` only with `--insecure-replication`.
     pub secret: Option<Vec<u8>>,
+    /// Encrypt frames too (ChaCha20-Poly1305), so session ids and attributes are not readable
+    /// on the wire.
+    pub encrypt: bool,
+    /// How long a begun frame, and a new connection's first frame, may take to arrive.
+    pub timeout: Duration,
+}
+
+/// Never shows the secret.
+impl std::fmt::Debug for FrameCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameCodec")
+            .field("limit", &self.limit)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("encrypt", &self.encrypt)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// How one direction of one connection seals its frames.
+enum Seal {
+    None,
+    Mac(hmac::Key),
+    Aead(Box<LessSafeKey>),
+}
+
+impl Seal {
+    fn new(codec: &FrameCodec, challenge: &[u8; CHALLENGE_LEN], direction: &[u8]) -> Self {
+        let Some(secret) = &codec.secret else {
+            return Self::None;
+        };
+        let master = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let mut context = hmac::Context::with_key(&master);
+        context.update(b"sessionbench replication 1 ");
+        context.update(direction);
+        context.update(challenge);
+        let key = context.sign();
+        if codec.encrypt {
+            let key = UnboundKey::new(&CHACHA20_POLY1305, key.as_ref()).expect("32-byte key");
+            Self::Aead(Box::new(LessSafeKey::new(key)))
+        } else {
+            Self::Mac(hmac::Key::new(hmac::HMAC_SHA256, key.as_ref()))
+        }
+    }
+
+    fn overhead(&self) -> usize {
+        match self {
+            Self::None => 0,
+            Self::Mac(_) => 32,
+            Self::Aead(_) => CHACHA20_POLY1305.tag_len(),
+        }
+    }
+
+    fn nonce(seq: u64) -> aead::Nonce {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        nonce[4..].copy_from_slice(&seq.to_be_bytes());
+        aead::Nonce::assume_unique_for_key(nonce)
+    }
+
+    /// Appends the sealed payload to `frame` (which holds the header).
+    fn seal(&self, seq: u64, payload: &[u8], frame: &mut Vec<u8>) {
+        match self {
+            Self::None => frame.extend_from_slice(payload),
+            Self::Mac(key) => {
+                let mut context = hmac::Context::with_key(key);
+                context.update(&seq.to_be_bytes());
+                context.update(payload);
+                frame.extend_from_slice(context.sign().as_ref());
+                frame.extend_from_slice(payload);
+            }
+            Self::Aead(key) => {
+                let start = frame.len();
+                frame.extend_from_slice(payload);
+                let mut sealed = frame.split_off(start);
+                key.seal_in_place_append_tag(Self::nonce(seq), aead::Aad::empty(), &mut sealed)
+                    .expect("a frame is far below ChaCha20-Poly1305's limit");
+                frame.append(&mut sealed);
+            }
+        }
+    }
+
+    /// The payload of a sealed body, or why it is refused.
+    fn open(&self, seq: u64, mut body: Vec<u8>) -> Result<Vec<u8>, FrameError> {
+        match self {
+            Self::None => Ok(body),
+            Self::Mac(key) => {
+                if body.len() < 32 {
+                    return Err(FrameError::Unauthenticated);
+                }
+                let payload = body.split_off(32);
+                let mut signed = Vec::with_capacity(8 + payload.len());
+                signed.extend_from_slice(&seq.to_be_bytes());
+                signed.extend_from_slice(&payload);
+                hmac::verify(key, &signed, &body).map_err(|_| FrameError::Unauthenticated)?;
+                Ok(payload)
+            }
+            Self::Aead(key) => {
+                let len = key
+                    .open_in_place(Self::nonce(seq), aead::Aad::empty(), &mut body)
+                    .map_err(|_| FrameError::Unauthenticated)?
+                    .len();
+                body.truncate(len);
+                Ok(body)
+            }
+        }
+    }
+}
+
+/// Writes one direction of a connection.
+pub struct FrameWriter<W = OwnedWriteHalf> {
+    out: W,
+    seal: Seal,
+    seq: u64,
+    limit: usize,
+}
+
+impl<W> std::fmt::Debug for FrameWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameWriter(next {})", self.seq)
+    }
+}
+
+/// Reads the other direction.
+pub struct FrameReader<R = OwnedReadHalf> {
+    input: R,
+    seal: Seal,
+    seq: u64,
+    limit: usize,
+    timeout: Duration,
+    /// Until a frame has authenticated: when the first must be in.
+    first_by: Option<tokio::time::Instant>,
+}
+
+impl<R> std::fmt::Debug for FrameReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameReader(next {})", self.seq)
+    }
 }
 
 impl FrameCodec {
-    fn tag(&self, payload: &[u8]) -> Option<[u8; TAG_LEN]> {
-        let secret = self.secret.as_ref()?;
-        let mut mac = Tag::new_from_slice(secret).expect("HMAC accepts keys of any length");
-        mac.update(payload);
-        Some(mac.finalize().into_bytes().into())
+    /// Bytes a frame adds to its payload.
+    pub fn overhead(&self) -> usize {
+        HEADER_LEN
+            + match (&self.secret, self.encrypt) {
+                (None, _) => 0,
+                (Some(_), false) => 32,
+                (Some(_), true) => CHACHA20_POLY1305.tag_len(),
+            }
     }
 
-    /// Writes one frame (in one write, so frames from one task never interleave).
-    pub async fn write<W: AsyncWrite + Unpin>(
+    /// The accepting side: sends the challenge, then reads the connector's frames and writes
+    /// its own.
+    pub async fn accept(
         &self,
-        out: &mut W,
-        payload: &[u8],
-    ) -> Result<usize, FrameError> {
-        let tag = self.tag(payload);
-        let body_len = payload.len() + tag.map_or(0, |t| t.len());
+        stream: TcpStream,
+    ) -> Result<(FrameReader, FrameWriter), FrameError> {
+        let mut challenge = [0u8; CHALLENGE_LEN];
+        rand::rng().fill_bytes(&mut challenge);
+        let (rd, mut wr) = stream.into_split();
+        wr.write_all(&challenge).await?;
+        Ok(self.ends(rd, wr, &challenge, false))
+    }
+
+    /// The connecting side: reads the challenge (within the timeout).
+    pub async fn connect(
+        &self,
+        stream: TcpStream,
+    ) -> Result<(FrameReader, FrameWriter), FrameError> {
+        let (mut rd, wr) = stream.into_split();
+        let mut challenge = [0u8; CHALLENGE_LEN];
+        tokio::time::timeout(self.timeout, rd.read_exact(&mut challenge))
+            .await
+            .map_err(|_| FrameError::Slow(self.timeout))??;
+        Ok(self.ends(rd, wr, &challenge, true))
+    }
+
+    /// Both ends of a connection over `challenge`, for the side that connected or accepted.
+    pub fn ends<R, W>(
+        &self,
+        input: R,
+        out: W,
+        challenge: &[u8; CHALLENGE_LEN],
+        connected: bool,
+    ) -> (FrameReader<R>, FrameWriter<W>) {
+        let (mine, theirs): (&[u8], &[u8]) = if connected {
+            (b"to acceptor", b"to connector")
+        } else {
+            (b"to connector", b"to acceptor")
+        };
+        (
+            FrameReader {
+                input,
+                seal: Seal::new(self, challenge, theirs),
+                seq: 0,
+                limit: self.limit,
+                timeout: self.timeout,
+                // Only a connection someone else opened must prove itself: the connecting side
+                // chose its peer, and may wait long for an ack or a state (asynchronous
+                // replication sends no acks at all).
+                first_by: (!connected).then(|| tokio::time::Instant::now() + self.timeout),
+            },
+            FrameWriter {
+                out,
+                seal: Seal::new(self, challenge, mine),
+                seq: 0,
+                limit: self.limit,
+            },
+        )
+    }
+}
+
+impl<W> FrameWriter<W> {
+    /// What it wrote to (a capture, in tests).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// Writes one frame (in one write, so frames never interleave); returns its size.
+    pub async fn write(&mut self, payload: &[u8]) -> Result<usize, FrameError> {
+        let body_len = 8 + self.seal.overhead() + payload.len();
         if body_len > self.limit {
             return Err(FrameError::TooLarge {
                 len: body_len,
@@ -60,50 +288,69 @@ impl FrameCodec {
                 .expect("below the limit")
                 .to_be_bytes(),
         );
-        if let Some(tag) = tag {
-            frame.extend_from_slice(&tag);
-        }
-        frame.extend_from_slice(payload);
-        out.write_all(&frame).await?;
+        frame.extend_from_slice(&self.seq.to_be_bytes());
+        self.seal.seal(self.seq, payload, &mut frame);
+        self.seq += 1;
+        self.out.write_all(&frame).await?;
         Ok(frame.len())
     }
+}
 
+impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads one frame and returns its payload and its size on the wire; `Ok(None)` at a clean
     /// end of stream between frames.
-    pub async fn read<R: AsyncRead + Unpin>(
-        &self,
-        input: &mut R,
-    ) -> Result<Option<(Vec<u8>, usize)>, FrameError> {
+    pub async fn read(&mut self) -> Result<Option<(Vec<u8>, usize)>, FrameError> {
         let mut len = [0u8; 4];
-        match input.read_exact(&mut len).await {
+        let first_by = self.first_by;
+        let header = async {
+            match first_by {
+                Some(at) => tokio::time::timeout_at(at, self.input.read_exact(&mut len))
+                    .await
+                    .map_err(|_| FrameError::Slow(self.timeout))?,
+                None => self.input.read_exact(&mut len).await,
+            }
+            .map_err(FrameError::from)
+        };
+        match header.await {
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         }
         let len = u32::from_be_bytes(len) as usize;
-        if len > self.limit {
-            return Err(FrameError::TooLarge {
-                len,
-                limit: self.limit,
+        let limit = if self.first_by.is_some() {
+            self.limit.min(UNAUTHENTICATED_LIMIT)
+        } else {
+            self.limit
+        };
+        if len > limit {
+            return Err(FrameError::TooLarge { len, limit });
+        }
+        if len < 8 {
+            return Err(FrameError::Unauthenticated);
+        }
+        // Grows as bytes arrive: a length alone allocates nothing.
+        let mut body = Vec::new();
+        let deadline = first_by.unwrap_or_else(|| tokio::time::Instant::now() + self.timeout);
+        let mut rest = (&mut self.input).take(len as u64);
+        tokio::time::timeout_at(deadline, rest.read_to_end(&mut body))
+            .await
+            .map_err(|_| FrameError::Slow(self.timeout))??;
+        if body.len() < len {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let payload = body.split_off(8);
+        let seq = u64::from_be_bytes(body.try_into().expect("8 bytes"));
+        let payload = self.seal.open(seq, payload)?;
+        if seq != self.seq {
+            return Err(FrameError::OutOfOrder {
+                seq,
+                expected: self.seq,
             });
         }
-        let mut body = vec![0u8; len];
-        input.read_exact(&mut body).await?;
-        let payload = match &self.secret {
-            None => body,
-            Some(_) => {
-                if len < TAG_LEN {
-                    return Err(FrameError::Unauthenticated);
-                }
-                let payload = body.split_off(TAG_LEN);
-                let mut mac = Tag::new_from_slice(self.secret.as_deref().unwrap_or_default())
-                    .expect("any key length");
-                mac.update(&payload);
-                mac.verify_slice(&body)
-                    .map_err(|_| FrameError::Unauthenticated)?;
-                payload
-            }
-        };
+        self.seq += 1;
+        self.first_by = None;
         Ok(Some((payload, 4 + len)))
     }
 }
@@ -112,84 +359,152 @@ impl FrameCodec {
 mod tests {
     use super::*;
 
-    fn codec(secret: Option<&str>) -> FrameCodec {
+    fn codec(secret: Option<&str>, encrypt: bool) -> FrameCodec {
         FrameCodec {
             limit: 1024,
             secret: secret.map(|s| s.as_bytes().to_vec()),
+            encrypt,
+            timeout: Duration::from_secs(5),
         }
     }
 
-    async fn round_trip(
-        write: &FrameCodec,
-        read: &FrameCodec,
-        payload: &[u8],
-    ) -> Result<Option<(Vec<u8>, usize)>, FrameError> {
-        let mut wire = Vec::new();
-        write.write(&mut wire, payload).await?;
-        read.read(&mut wire.as_slice()).await
+    const CHALLENGE: [u8; CHALLENGE_LEN] = [7; CHALLENGE_LEN];
+
+    /// What `write` puts on the wire, as the connecting side.
+    async fn frames(
+        c: &FrameCodec,
+        challenge: &[u8; CHALLENGE_LEN],
+        payloads: &[&[u8]],
+    ) -> Vec<u8> {
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), challenge, true);
+        for p in payloads {
+            w.write(p).await.expect("written");
+        }
+        w.out
+    }
+
+    /// Reads every frame of `wire` as the accepting side.
+    async fn read_all(c: &FrameCodec, wire: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
+        let (mut r, _) = c.ends(wire, Vec::<u8>::new(), &CHALLENGE, false);
+        let mut out = Vec::new();
+        while let Some((p, _)) = r.read().await? {
+            out.push(p);
+        }
+        Ok(out)
     }
 
     #[tokio::test]
-    async fn frames_round_trip_with_and_without_a_secret() {
-        for secret in [None, Some("s3cret")] {
-            let c = codec(secret);
-            let (payload, size) = round_trip(&c, &c, b"hello")
-                .await
-                .expect("ok")
-                .expect("a frame");
-            assert_eq!(payload, b"hello");
-            assert_eq!(size, 4 + 5 + if secret.is_some() { TAG_LEN } else { 0 });
+    async fn frames_round_trip_plain_authenticated_and_encrypted() {
+        for (secret, encrypt) in [
+            (None, false),
+            (Some("s3cret"), false),
+            (Some("s3cret"), true),
+        ] {
+            let c = codec(secret, encrypt);
+            let wire = frames(&c, &CHALLENGE, &[b"hello", b"again"]).await;
+            assert_eq!(wire.len(), 2 * (c.overhead() + 5));
+            assert_eq!(
+                read_all(&c, &wire).await.expect("read"),
+                [b"hello".to_vec(), b"again".to_vec()]
+            );
+            let readable = wire.windows(5).any(|w| w == b"hello");
+            assert_eq!(readable, !encrypt, "encrypted frames hide the payload");
         }
+    }
+
+    #[tokio::test]
+    async fn wrong_or_missing_secrets_and_other_connections_frames_are_refused() {
+        let wire = frames(&codec(Some("a"), false), &CHALLENGE, &[b"hello"]).await;
+        let err = read_all(&codec(Some("b"), false), &wire)
+            .await
+            .expect_err("wrong key");
+        assert!(matches!(err, FrameError::Unauthenticated));
+        let wire = frames(
+            &codec(None, false),
+            &CHALLENGE,
+            &[b"a payload longer than a tag, so it cannot pass as one"],
+        )
+        .await;
+        let err = read_all(&codec(Some("b"), false), &wire)
+            .await
+            .expect_err("no tag");
+        assert!(matches!(err, FrameError::Unauthenticated));
+        // A frame sealed for another connection's challenge: a replay from a capture.
+        for encrypt in [false, true] {
+            let c = codec(Some("a"), encrypt);
+            let wire = frames(&c, &[9; CHALLENGE_LEN], &[b"hello"]).await;
+            let err = read_all(&c, &wire).await.expect_err("another challenge");
+            assert!(matches!(err, FrameError::Unauthenticated), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_sent_again_on_its_connection_is_refused() {
+        let c = codec(Some("a"), false);
+        let wire = frames(&c, &CHALLENGE, &[b"create"]).await;
+        let twice = [wire.clone(), wire].concat();
+        let (mut r, _) = c.ends(&twice[..], Vec::<u8>::new(), &CHALLENGE, false);
+        assert_eq!(r.read().await.expect("first").expect("frame").0, b"create");
+        let err = r.read().await.expect_err("replayed");
         assert!(
-            codec(None)
-                .read(&mut &b""[..])
-                .await
-                .expect("clean end")
-                .is_none()
+            matches!(
+                err,
+                FrameError::OutOfOrder {
+                    seq: 0,
+                    expected: 1
+                }
+            ),
+            "{err}"
         );
     }
 
     #[tokio::test]
-    async fn wrong_or_missing_secrets_are_refused() {
-        let err = round_trip(&codec(Some("a")), &codec(Some("b")), b"hello")
-            .await
-            .expect_err("wrong key");
-        assert!(matches!(err, FrameError::Unauthenticated));
-        let err = round_trip(
-            &codec(None),
-            &codec(Some("b")),
-            b"a longer payload than one tag.....",
-        )
-        .await
-        .expect_err("no tag");
-        assert!(matches!(err, FrameError::Unauthenticated));
-    }
-
-    #[tokio::test]
-    async fn oversized_and_truncated_frames_are_refused() {
-        let mut wire = (1_000_000u32).to_be_bytes().to_vec();
+    async fn oversized_truncated_and_unauthenticated_large_frames_are_refused() {
+        let mut wire = 1_000_000u32.to_be_bytes().to_vec();
         wire.extend_from_slice(b"whatever");
-        let err = codec(None)
-            .read(&mut wire.as_slice())
+        let mut c = codec(None, false);
+        c.limit = 2_000_000;
+        let err = read_all(&c, &wire)
             .await
-            .expect_err("too large");
+            .expect_err("too large before authenticating");
         assert!(matches!(
             err,
             FrameError::TooLarge {
                 len: 1_000_000,
-                limit: 1024
+                limit: UNAUTHENTICATED_LIMIT
             }
         ));
-        let err = codec(None)
-            .write(&mut Vec::new(), &[0u8; 2000])
-            .await
-            .expect_err("too large to send");
+        // The side that connected chose its peer: a large first frame (a state) is read.
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), &CHALLENGE, false);
+        w.write(&[1u8; 100_000]).await.expect("a state");
+        let wire = w.into_inner();
+        let (mut r, _) = c.ends(&wire[..], Vec::<u8>::new(), &CHALLENGE, true);
+        assert_eq!(
+            r.read().await.expect("read").expect("a frame").0.len(),
+            100_000
+        );
+        let c = codec(None, false);
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), &CHALLENGE, true);
+        let err = w.write(&[0u8; 2000]).await.expect_err("too large to send");
         assert!(matches!(err, FrameError::TooLarge { .. }));
-        let mut short = 10u32.to_be_bytes().to_vec();
+        let mut short = 20u32.to_be_bytes().to_vec();
         short.extend_from_slice(b"abc");
-        assert!(matches!(
-            codec(None).read(&mut short.as_slice()).await,
-            Err(FrameError::Io(_))
-        ));
+        assert!(matches!(read_all(&c, &short).await, Err(FrameError::Io(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_that_never_completes_is_given_up() {
+        let c = codec(Some("a"), false);
+        let (client, server) = tokio::io::duplex(64);
+        let (rd, _server_wr) = tokio::io::split(server);
+        let (mut r, _) = c.ends(rd, Vec::<u8>::new(), &CHALLENGE, false);
+        let (_client_rd, mut client_wr) = tokio::io::split(client);
+        client_wr
+            .write_all(&100u32.to_be_bytes())
+            .await
+            .expect("length");
+        client_wr.write_all(b"partial").await.expect("some");
+        let err = r.read().await.expect_err("slow");
+        assert!(matches!(err, FrameError::Slow(_)), "{err}");
     }
 }

@@ -6,9 +6,9 @@ mod frame;
 mod member;
 mod message;
 mod replica;
-mod wire;
+pub mod wire;
 
-pub use frame::{FrameCodec, FrameError};
+pub use frame::{CHALLENGE_LEN, FrameCodec, FrameError, FrameReader, FrameWriter};
 pub use member::{Cluster, ClusterConfig, ClusterStatsView, Replication};
 pub use message::{Envelope, Location, Message};
 pub use replica::{Replica, ReplicaFuture};

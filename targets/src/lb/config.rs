@@ -35,6 +35,8 @@ pub struct LbConfig {
     pub max_response_bytes: usize,
     /// How long SIGTERM waits for open connections to finish.
     pub drain_timeout: Duration,
+    /// Client timeouts and the connection cap.
+    pub limits: crate::limits::ClientLimits,
     /// Worker threads, each serving its connections start to finish with its own upstream pool
     /// (nginx's worker model: no request crosses threads).
     pub workers: usize,
@@ -58,6 +60,7 @@ impl LbConfig {
             body_limit: 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             drain_timeout: Duration::from_secs(5),
+            limits: crate::limits::ClientLimits::default(),
             workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }

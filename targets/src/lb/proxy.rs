@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
+
+use crate::limits::WatchedBody;
 use serde::Serialize;
 use serde_json::json;
 
@@ -132,11 +134,32 @@ impl Proxy {
         }
     }
 
+    /// What a client may hold of this balancer.
+    pub fn limits(&self) -> &crate::limits::ClientLimits {
+        &self.config.limits
+    }
+
     /// Forwards `req` from `client` and returns the answer to send back. Never fails: every
     /// problem becomes a JSON error response.
-    pub async fn handle(&self, req: Request<Incoming>, client: &Client) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: Request<WatchedBody>, client: &Client) -> Response<ProxyBody> {
         bump(&self.stats.requests);
         let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.config.body_limit as u64) {
+            // Before any of it is read; the connection then closes, its body unread.
+            let mut refused = error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({ "error": "body-too-large" }),
+            );
+            refused.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return refused;
+        }
         // Buffered, so a request can be sent again to another backend after a failure.
         let body = if body.is_end_stream() {
             Bytes::new()

@@ -5,14 +5,10 @@
 //! the response never wake another thread: nginx's worker model, which measured about 1.5x
 //! the throughput of one work-stealing runtime on 2 cores (docs/benchmarks.md).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -23,6 +19,7 @@ use super::config::LbConfig;
 use super::health;
 use super::policy::Chooser;
 use super::proxy::{Client, LbStats, Proxy};
+use crate::limits::{self, Admission};
 
 /// What every worker shares.
 #[derive(Debug, Clone)]
@@ -78,13 +75,16 @@ pub async fn run(
 
     tokio::pin!(shutdown);
     let mut next = 0;
+    let admission = Admission::new(shared.config.limits.max_connections);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted.and_then(|(s, peer)| Ok((s.into_std()?, peer))) {
-                Ok(connection) => {
+                Ok((stream, peer)) => {
+                    // At the cap: closed at once, so the client fails fast.
+                    let Some(permit) = admission.admit() else { continue };
                     // A worker that is gone has panicked; the others keep serving.
-                    let _ = inboxes[next].send(connection);
+                    let _ = inboxes[next].send((stream, peer, permit));
                     next = (next + 1) % inboxes.len();
                 }
                 // Out of file descriptors and the like: back off rather than spin.
@@ -105,9 +105,16 @@ pub async fn run(
     Ok(())
 }
 
+/// A connection handed to a worker, with its place under the connection cap.
+type Handed = (
+    std::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+);
+
 /// A worker thread: serves the connections it is handed until told to stop, then drains.
 fn worker(
-    mut inbox: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    mut inbox: mpsc::UnboundedReceiver<Handed>,
     shared: Shared,
     mut stop: watch::Receiver<()>,
 ) {
@@ -124,9 +131,13 @@ fn worker(
         loop {
             tokio::select! {
                 handed = inbox.recv() => match handed {
-                    Some((stream, peer)) => match TcpStream::from_std(stream) {
+                    Some((stream, peer, permit)) => match TcpStream::from_std(stream) {
                         Ok(stream) => {
-                            connections.spawn(serve_connection(stream, peer, proxy.clone(), stop.clone()));
+                            let served = serve_connection(stream, peer, proxy.clone(), stop.clone());
+                            connections.spawn(async move {
+                                served.await;
+                                drop(permit);
+                            });
                         }
                         Err(e) => eprintln!("lb: cannot adopt a connection: {e}"),
                     },
@@ -149,23 +160,13 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     proxy: Arc<Proxy>,
-    mut stop: watch::Receiver<()>,
+    stop: watch::Receiver<()>,
 ) {
-    let _ = stream.set_nodelay(true);
     let client = Arc::new(Client::new(peer.ip()));
-    let service = service_fn(move |req| {
+    let limits = proxy.limits().clone();
+    let handle = move |req| {
         let (proxy, client) = (proxy.clone(), client.clone());
-        async move { Ok::<_, Infallible>(proxy.handle(req, &client).await) }
-    });
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = stop.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+        async move { proxy.handle(req, &client).await }
+    };
+    limits::serve_connection(stream, &limits, handle, stop).await;
 }

@@ -11,11 +11,14 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub use faults::{Direction, Faults};
+
+use crate::limits::{Admission, ClientLimits};
 
 /// The proxy's shared state: the faults in force, and a signal that resets connections.
 #[derive(Debug)]
@@ -26,15 +29,31 @@ pub struct Proxy {
     resets: watch::Sender<u64>,
     /// Whether the listener should be open (`refuse` closes it).
     listening: watch::Sender<bool>,
+    /// A connection idle both ways this long is closed.
+    idle_timeout: Duration,
+    admission: Admission,
 }
 
 impl Proxy {
     pub fn new(upstream: SocketAddr) -> Arc<Self> {
+        let limits = ClientLimits::default();
+        Self::with_limits(upstream, limits.idle_timeout, limits.max_connections)
+    }
+
+    /// A proxy that closes connections idle for `idle_timeout` and holds at most
+    /// `max_connections` client connections.
+    pub fn with_limits(
+        upstream: SocketAddr,
+        idle_timeout: Duration,
+        max_connections: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             upstream,
             faults: RwLock::new(Faults::default()),
             resets: watch::Sender::new(0),
             listening: watch::Sender::new(true),
+            idle_timeout,
+            admission: Admission::new(max_connections),
         })
     }
 
@@ -73,7 +92,13 @@ impl Proxy {
                     tokio::select! {
                         accepted = l.accept() => {
                             let Ok((client, _)) = accepted else { continue };
-                            tokio::spawn(self.clone().serve(client));
+                            // At the cap: closed at once.
+                            let Some(permit) = self.admission.admit() else { continue };
+                            let proxy = self.clone();
+                            tokio::spawn(async move {
+                                proxy.serve(client).await;
+                                drop(permit);
+                            });
                         }
                         changed = listening.changed() => if changed.is_err() { return Ok(()) },
                     }
@@ -103,8 +128,7 @@ impl Proxy {
 }
 
 /// Serves the proxy and its admin API on listeners the caller bound (and announces).
-pub fn start(listener: TcpListener, admin: TcpListener, upstream: SocketAddr) -> Arc<Proxy> {
-    let proxy = Proxy::new(upstream);
+pub fn start(listener: TcpListener, admin: TcpListener, proxy: Arc<Proxy>) -> Arc<Proxy> {
     tokio::spawn(proxy.clone().run(listener));
     let app = admin::router(proxy.clone());
     tokio::spawn(async move { axum::serve(admin, app).await });

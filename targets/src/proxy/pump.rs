@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,14 +27,69 @@ pub fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-/// Forwards until both directions end, or resets both sockets when told to.
+/// When a connection last carried a byte, either way.
+#[derive(Debug)]
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Returns once nothing has moved for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let until = self.last() + idle;
+            if until <= Instant::now() {
+                return;
+            }
+            tokio::time::sleep_until(until).await;
+        }
+    }
+}
+
+/// Forwards until both directions end, or resets both sockets when told to; a connection
+/// idle both ways for the proxy's idle timeout is closed.
 pub async fn forward(proxy: Arc<Proxy>, client: TcpStream, upstream: TcpStream) {
     let (client_rd, client_wr) = client.into_split();
     let (upstream_rd, upstream_wr) = upstream.into_split();
-    let up = tokio::spawn(direction(proxy.clone(), client_rd, upstream_wr, true));
-    let down = tokio::spawn(direction(proxy, upstream_rd, client_wr, false));
-    let (Ok((client_rd, upstream_wr, reset_up)), Ok((upstream_rd, client_wr, reset_down))) =
-        (up.await, down.await)
+    let activity = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+    });
+    let idle = proxy.idle_timeout;
+    let mut up = tokio::spawn(direction(
+        proxy.clone(),
+        client_rd,
+        upstream_wr,
+        true,
+        activity.clone(),
+    ));
+    let mut down = tokio::spawn(direction(
+        proxy,
+        upstream_rd,
+        client_wr,
+        false,
+        activity.clone(),
+    ));
+    let ended = tokio::select! {
+        ended = async { ((&mut up).await, (&mut down).await) } => ended,
+        () = activity.idle_for(idle) => {
+            // Dropping both halves of both sockets closes them.
+            up.abort();
+            down.abort();
+            return;
+        }
+    };
+    let (Ok((client_rd, upstream_wr, reset_up)), Ok((upstream_rd, client_wr, reset_down))) = ended
     else {
         return;
     };
@@ -53,6 +109,7 @@ async fn direction(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     upstream: bool,
+    activity: Arc<Activity>,
 ) -> (OwnedReadHalf, OwnedWriteHalf, bool) {
     let mut resets = proxy.resets.subscribe();
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
@@ -92,6 +149,7 @@ async fn direction(
             n = from.read(&mut buf), if reading && queued < QUEUE_LIMIT => match n {
                 Ok(0) | Err(_) => reading = false,
                 Ok(n) => {
+                    activity.touch();
                     let d = proxy.faults().direction(upstream);
                     if d.blackhole {
                         continue;

@@ -65,6 +65,8 @@ pub struct LbSpec {
     /// How long SIGTERM waits for open connections.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub limits: crate::limits::ClientLimits,
     /// Worker threads, each serving its connections start to finish (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -112,6 +114,7 @@ impl LbSpec {
             .pair("--max-body-bytes", self.max_body_bytes)
             .pair("--drain-timeout", show(self.drain_timeout))
             .opt("--threads", self.threads);
+        a.0.extend(self.limits.args());
         a.0
     }
 
@@ -128,7 +131,7 @@ impl LbSpec {
         if self.health_interval.is_zero() || self.fall == 0 || self.rise == 0 {
             return Err("--health-interval, --fall and --rise must be above zero".into());
         }
-        Ok(())
+        self.limits.check()
     }
 
     /// The balancer's resolved settings.
@@ -146,6 +149,7 @@ impl LbSpec {
             upstream_timeout: self.upstream_timeout,
             body_limit: self.max_body_bytes,
             drain_timeout: self.drain_timeout,
+            limits: self.limits.clone(),
             workers: self.threads.unwrap_or(defaults.workers),
             ..defaults
         }

@@ -3,26 +3,15 @@
 //! as arguments ([`NodeSpec::to_args`], [`LbSpec::to_args`]) when it starts, restarts or
 //! redeploys one. A flag has one home: the spec field that both sides use.
 
-use std::time::Duration;
-
 mod lb;
 mod node;
 
 pub use lb::LbSpec;
 pub use node::{FlushMode, NodeSpec, ReplicationMode, StoreKind, StoreSpec};
 
+pub use crate::durations::duration;
+use crate::durations::show;
 use crate::names::is_node_id;
-
-/// `30s`, `500ms`, `30m`: humantime durations, as in suite files.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration like 500ms, 30s or 30m: {e}"))
-}
-
-/// A duration as [`duration`] reads it back.
-fn show(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
 
 /// A node id, as a clap value parser.
 pub fn node_id(s: &str) -> Result<String, String> {

@@ -1,6 +1,7 @@
 //! `sessionbench node`: a reference session node's settings, and its store's.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -8,6 +9,7 @@ use clap::{Args, ValueEnum};
 use super::{Argv, cookie_name, duration, node_id, show, value_name};
 use crate::codec::{FormatCodec, Schema};
 use crate::names::{NamedAddr, loopback};
+use crate::secret::{CLUSTER_SECRET_ENV, REDIS_PASSWORD_ENV, Secret, url_has_password};
 
 /// Serves the session protocol (POST /login, GET /session, PUT /session/attrs/NAME,
 /// POST /session/counter, POST /logout, GET /healthz, GET /metrics) and prints one JSON
@@ -48,6 +50,8 @@ pub struct NodeSpec {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: crate::limits::ClientLimits,
 }
 
 /// Where a node keeps sessions, and how it reaches its peers or its Redis.
@@ -68,9 +72,27 @@ pub struct StoreSpec {
     /// after every live peer applied it (sync). [default: async]
     #[arg(long, value_enum)]
     pub replication: Option<ReplicationMode>,
-    /// delta, backup: shared secret that authenticates replication frames (HMAC-SHA256).
+    /// delta, backup: a file whose first line is the secret every member shares; it
+    /// authenticates replication frames. Without it the secret is read from
+    /// SESSIONBENCH_CLUSTER_SECRET. (Never an argument: any local user reads those.)
+    #[arg(long, value_name = "FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// The cluster secret, from its file or the environment.
+    #[arg(skip)]
+    pub cluster_secret: Option<Secret>,
+    /// delta, backup: replicate without a secret. Any local process can then read every
+    /// session from the cluster port and forge changes; the node warns at start and in
+    /// /metrics.
     #[arg(long)]
-    pub cluster_secret: Option<String>,
+    pub insecure_replication: bool,
+    /// delta, backup: encrypt replication frames too (ChaCha20-Poly1305), so session ids and
+    /// attributes are not readable on the wire. Needs the secret.
+    #[arg(long)]
+    pub cluster_encrypt: bool,
+    /// delta, backup: how long a replication frame, once begun, may take to arrive, and a new
+    /// link its first (authenticated) frame; then the link is closed.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub frame_timeout: Duration,
     /// delta, backup: largest replication frame accepted (bytes).
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_frame_bytes: usize,
@@ -93,6 +115,13 @@ pub struct StoreSpec {
     /// redis: the server, as redis://HOST:PORT[/DB], or rediss:// over TLS.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// redis: a file whose first line is the password of the Redis at --redis-url; without
+    /// it the password is read from SESSIONBENCH_REDIS_PASSWORD. (Never in the URL.)
+    #[arg(long, value_name = "FILE")]
+    pub redis_password_file: Option<PathBuf>,
+    /// The Redis password, from its file or the environment.
+    #[arg(skip)]
+    pub redis_password: Option<Secret>,
     /// redis: with a rediss:// URL, the CA certificates (PEM) that signed the server's
     /// certificate, trusted instead of the system's roots.
     #[arg(long, value_name = "FILE")]
@@ -201,13 +230,23 @@ impl NodeSpec {
             .pair("--cluster-listen", s.cluster_listen)
             .each("--peer", &s.peers)
             .opt("--replication", s.replication.as_ref().map(value_name))
-            .opt("--cluster-secret", s.cluster_secret.as_ref())
+            .opt(
+                "--cluster-secret-file",
+                s.cluster_secret_file.as_ref().map(|f| f.display()),
+            )
+            .switch("--insecure-replication", s.insecure_replication)
+            .switch("--cluster-encrypt", s.cluster_encrypt)
+            .pair("--frame-timeout", show(s.frame_timeout))
             .pair("--max-frame-bytes", s.max_frame_bytes)
             .pair("--state-transfer-timeout", show(s.state_transfer_timeout))
             .pair("--ack-timeout", show(s.ack_timeout))
             .pair("--replication-delay", show(s.replication_delay))
             .pair("--heartbeat", show(s.heartbeat))
             .opt("--redis-url", s.redis_url.as_ref())
+            .opt(
+                "--redis-password-file",
+                s.redis_password_file.as_ref().map(|f| f.display()),
+            )
             .opt("--redis-ca-file", s.redis_ca_file.as_ref())
             .each("--redis-sentinel", &s.redis_sentinels)
             .each("--redis-cluster", &s.redis_cluster)
@@ -227,15 +266,66 @@ impl NodeSpec {
             .pair("--sweep-interval", show(self.sweep_interval))
             .pair("--drain-timeout", show(self.drain_timeout))
             .opt("--threads", self.threads);
+        a.0.extend(self.limits.args());
         a.0
+    }
+
+    /// The secrets, for the child's environment (the harness starts nodes so; they are never
+    /// arguments).
+    pub fn secrets_env(&self) -> Vec<(&'static str, String)> {
+        let s = &self.store;
+        [
+            (CLUSTER_SECRET_ENV, &s.cluster_secret),
+            (REDIS_PASSWORD_ENV, &s.redis_password),
+        ]
+        .into_iter()
+        .filter_map(|(env, secret)| Some((env, secret.as_ref()?.expose().to_string())))
+        .collect()
+    }
+
+    /// Reads the secrets from their files or the environment.
+    pub fn load_secrets(&mut self) -> Result<(), String> {
+        let s = &mut self.store;
+        s.cluster_secret = Secret::load(
+            s.cluster_secret_file.as_deref(),
+            CLUSTER_SECRET_ENV,
+            "--cluster-secret-file",
+        )?;
+        s.redis_password = Secret::load(
+            s.redis_password_file.as_deref(),
+            REDIS_PASSWORD_ENV,
+            "--redis-password-file",
+        )?;
+        Ok(())
     }
 
     /// The combinations clap cannot refuse on its own; the message names the flags.
     pub fn check(&self) -> Result<(), String> {
         let s = &self.store;
+        let clustered = matches!(s.kind, StoreKind::Delta | StoreKind::Backup);
+        if clustered && s.cluster_secret.is_none() && !s.insecure_replication {
+            return Err(format!(
+                "--store {} replicates sessions: give the cluster secret in {CLUSTER_SECRET_ENV} or \
+                 --cluster-secret-file FILE (or --insecure-replication, and any local process can \
+                 read and forge sessions)",
+                value_name(&s.kind)
+            ));
+        }
+        if s.cluster_encrypt && s.cluster_secret.is_none() {
+            return Err(
+                "--cluster-encrypt needs the cluster secret (its keys derive from it)".into(),
+            );
+        }
+        if s.redis_url.as_deref().is_some_and(url_has_password) {
+            return Err(format!(
+                "--redis-url must not hold a password (it would be readable by every local user): \
+                 give it in {REDIS_PASSWORD_ENV} or --redis-password-file FILE"
+            ));
+        }
         if self.sweep_interval.is_zero() {
             return Err("--sweep-interval must be above zero".into());
         }
+        self.limits.check()?;
         if s.replication.is_some() && s.kind != StoreKind::Delta {
             return Err("--replication applies to --store delta (a backup store always writes to the backup before answering)".into());
         }
@@ -299,14 +389,25 @@ mod tests {
         spec.store.peers = vec!["node1=127.0.0.1:9001".parse().expect("peer")];
         spec.store.replication = Some(ReplicationMode::Async);
         spec.store.replication_delay = Duration::from_millis(20);
-        spec.store.cluster_secret = Some("s3cret".into());
+        spec.store.cluster_secret_file = Some("/run/secrets/cluster".into());
+        spec.store.cluster_encrypt = true;
         spec.store.codec = "msgpack+lz4".parse().expect("codec");
         spec.store.session_schema = Schema::V2;
         let args = spec.to_args();
         let back = NodeSpec::parse(&args[1..].iter().map(String::as_str).collect::<Vec<_>>())
             .expect("parses");
         assert_eq!(back, spec);
+        assert!(spec.check().is_err_and(|e| e.contains(CLUSTER_SECRET_ENV)));
+        spec.store.insecure_replication = true;
+        assert!(spec.check().is_err_and(|e| e.contains("--cluster-encrypt")));
+        spec.store.insecure_replication = false;
+        spec.store.cluster_secret = Some(Secret::new("s3cret"));
         assert_eq!(spec.check(), Ok(()));
+        assert_eq!(
+            spec.secrets_env(),
+            [(CLUSTER_SECRET_ENV, "s3cret".to_string())]
+        );
+        assert!(!args.iter().any(|a| a.contains("s3cret")));
 
         spec.store.replication = Some(ReplicationMode::Sync);
         assert!(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::external::certificates;
 use super::{Check, join};
-use crate::plan::{Expect, LossExpectation, RedisPlan, Strategy, TargetPlan};
+use crate::plan::{Expect, LossExpectation, PasswordSource, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{ExpectRaw, TargetRaw};
 
@@ -133,6 +133,14 @@ impl Check<'_> {
         };
         let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
         let redis = self.redis_url_rules(path, redis, t.remote, t.ca_file);
+        let redis = self.redis_password(path, redis, t.redis_password_file, t.redis_password_env);
+        let cluster_encrypt = t.cluster_encrypt.unwrap_or(false);
+        if t.cluster_encrypt.is_some() && strategy.clustered_store().is_none() {
+            self.err(
+                &join(path, "cluster-encrypt"),
+                "only a \"delta\" or \"backup\" target replicates between nodes",
+            );
+        }
         let redis_flush = match t.redis_flush {
             Some(_) if strategy != Strategy::Redis => {
                 self.err(
@@ -192,6 +200,7 @@ impl Check<'_> {
             redis,
             redis_flush,
             redis_access_renews_ttl: t.redis_access_renews_ttl.unwrap_or(true),
+            cluster_encrypt,
             name,
             strategy,
             nodes,
@@ -278,6 +287,7 @@ impl Check<'_> {
             return Some(RedisPlan::External {
                 url: mode,
                 ca_file: None,
+                password: None,
             });
         }
         let appendonly = appendonly.unwrap_or(false);
@@ -306,7 +316,7 @@ impl Check<'_> {
         remote: Option<bool>,
         ca_file: Option<String>,
     ) -> Option<RedisPlan> {
-        let Some(RedisPlan::External { url, .. }) = redis else {
+        let Some(RedisPlan::External { url, password, .. }) = redis else {
             self.refuse(
                 path,
                 &[("remote", remote.is_some()), ("ca-file", ca_file.is_some())],
@@ -316,6 +326,12 @@ impl Check<'_> {
         };
         if let Err(e) = redis_host(&url, remote == Some(true) || self.allow_remote) {
             self.err(&join(path, "redis"), e);
+        }
+        if sessionbench_targets::secret::url_has_password(&url) {
+            self.err(
+                &join(path, "redis"),
+                "the URL holds a password: give it in `redis-password-file` or `redis-password-env` instead (a suite is copied into every run directory and shown in its report, and a URL travels on command lines)",
+            );
         }
         let ca_file = match ca_file {
             Some(_) if !url.starts_with("rediss://") => {
@@ -327,7 +343,68 @@ impl Check<'_> {
             }
             file => self.suite_file(&join(path, "ca-file"), file.as_deref(), certificates),
         };
-        Some(RedisPlan::External { url, ca_file })
+        Some(RedisPlan::External {
+            url,
+            ca_file,
+            password,
+        })
+    }
+
+    /// The password of a Redis given by URL: where it is read at the start of the run, which
+    /// is checked now. Only one place, and only for such a Redis.
+    fn redis_password(
+        &mut self,
+        path: &[Seg],
+        redis: Option<RedisPlan>,
+        file: Option<String>,
+        env: Option<String>,
+    ) -> Option<RedisPlan> {
+        let Some(RedisPlan::External {
+            url,
+            ca_file,
+            password: None,
+        }) = redis
+        else {
+            self.refuse(
+                path,
+                &[
+                    ("redis-password-file", file.is_some()),
+                    ("redis-password-env", env.is_some()),
+                ],
+                "only a \"redis\" target with a Redis URL signs in with a password",
+            );
+            return redis;
+        };
+        let password = match (file, env) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    &join(path, "redis-password-env"),
+                    "give the password in one place: `redis-password-file` or `redis-password-env`",
+                );
+                None
+            }
+            (Some(file), None) => self
+                .suite_file(&join(path, "redis-password-file"), Some(&file), |f| {
+                    PasswordSource::File(f.to_path_buf()).read().map(drop)
+                })
+                .map(PasswordSource::File),
+            (None, Some(name)) => {
+                let source = PasswordSource::Env(name);
+                match source.read() {
+                    Ok(_) => Some(source),
+                    Err(e) => {
+                        self.err(&join(path, "redis-password-env"), e);
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        Some(RedisPlan::External {
+            url,
+            ca_file,
+            password,
+        })
     }
 
     pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {

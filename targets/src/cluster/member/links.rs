@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Cluster, Link, Outgoing, Sent, add};
+use crate::cluster::frame::FrameWriter;
 use crate::cluster::message::Message;
 use crate::cluster::wire;
 use crate::session::Session;
@@ -130,13 +130,22 @@ impl Cluster {
     }
 
     /// Where to reach `peer`: at the address this node was given for it, if any (so a proxy
-    /// placed in between stays in between), else where its hello says it listens.
-    pub(super) fn address_of(&self, peer: &str, announced: SocketAddr) -> SocketAddr {
-        self.config
-            .peers
-            .iter()
-            .find(|(name, _)| name == peer)
-            .map_or(announced, |(_, addr)| *addr)
+    /// placed in between stays in between), else where its hello says it listens, if that is
+    /// on loopback as this node's own listener is. `None`: a member that is not configured
+    /// cannot make this node connect elsewhere.
+    pub(super) fn address_of(&self, peer: &str, announced: SocketAddr) -> Option<SocketAddr> {
+        let configured = self.config.peers.iter().find(|(name, _)| name == peer);
+        match configured {
+            Some((_, addr)) => Some(*addr),
+            None if announced.ip().is_loopback() => Some(announced),
+            None => {
+                eprintln!(
+                    "node {}: ignored {peer}'s address {announced}: not a configured peer, and not on loopback",
+                    self.config.node
+                );
+                None
+            }
+        }
     }
 
     /// Starts (or replaces) the outgoing link to `peer`.
@@ -174,7 +183,6 @@ impl Cluster {
         mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     ) {
         let mut backoff = Duration::from_millis(50);
-        let codec = self.config.codec.clone();
         loop {
             let replaced = !self
                 .links
@@ -185,9 +193,13 @@ impl Cluster {
             if replaced {
                 return;
             }
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(link.addr)).await
-            else {
+            let connected = tokio::time::timeout(Duration::from_secs(1), async {
+                let stream = TcpStream::connect(link.addr).await?;
+                let _ = stream.set_nodelay(true);
+                self.config.codec.connect(stream).await
+            })
+            .await;
+            let Ok(Ok((mut rd, mut wr))) = connected else {
                 self.mark_down(&peer, &link, "is unreachable");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
@@ -196,8 +208,6 @@ impl Cluster {
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             };
-            let _ = stream.set_nodelay(true);
-            let (mut rd, mut wr) = stream.into_split();
             let (_, hello) = self.envelope(
                 Message::Hello {
                     node: self.config.node.clone(),
@@ -214,9 +224,8 @@ impl Cluster {
             backoff = Duration::from_millis(50);
             let acker = self.clone();
             let ack_peer = peer.clone();
-            let ack_codec = codec.clone();
             let mut reader = tokio::spawn(async move {
-                while let Ok(Some((payload, size))) = ack_codec.read(&mut rd).await {
+                while let Ok(Some((payload, size))) = rd.read().await {
                     add(&acker.stats.bytes_received, size);
                     let Ok(decoded) = wire::decode(&payload, &acker.config.sessions) else {
                         continue;
@@ -264,10 +273,10 @@ impl Cluster {
 
     pub(super) async fn write(
         &self,
-        wr: &mut OwnedWriteHalf,
+        wr: &mut FrameWriter,
         payload: &[u8],
     ) -> Result<(), crate::cluster::FrameError> {
-        let size = self.config.codec.write(wr, payload).await?;
+        let size = wr.write(payload).await?;
         add(&self.stats.bytes_sent, size);
         add(&self.stats.messages_sent, 1);
         Ok(())

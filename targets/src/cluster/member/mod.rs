@@ -65,6 +65,8 @@ impl ClusterConfig {
             codec: FrameCodec {
                 limit: 1024 * 1024,
                 secret: Some(b"test".to_vec()),
+                encrypt: false,
+                timeout: Duration::from_secs(5),
             },
             sessions: SessionCodec::default(),
             replication: Replication::Sync,
@@ -101,6 +103,11 @@ pub struct ClusterStatsView {
     pub sessions_undecodable: u64,
     pub peers_live: u64,
     pub state_transfer: String,
+    /// Replication runs without a secret (`--insecure-replication`): any local process can
+    /// read and forge sessions on the cluster port.
+    pub insecure: bool,
+    /// Frames are encrypted (`--cluster-encrypt`).
+    pub encrypted: bool,
 }
 
 fn add(counter: &AtomicU64, n: usize) {
@@ -173,6 +180,13 @@ impl Cluster {
         replica: Arc<dyn Replica>,
     ) -> std::io::Result<Arc<Self>> {
         let addr = listener.local_addr()?;
+        if config.codec.secret.is_none() {
+            eprintln!(
+                "node {}: WARNING: replication on {addr} is not authenticated \
+                 (--insecure-replication): any local process can read every session and forge changes",
+                config.node
+            );
+        }
         let joining = !config.peers.is_empty();
         let cluster = Arc::new(Self {
             config,
@@ -258,6 +272,8 @@ impl Cluster {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            insecure: self.config.codec.secret.is_none(),
+            encrypted: self.config.codec.secret.is_some() && self.config.codec.encrypt,
         }
     }
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 
 use super::{Cluster, add};
+use crate::cluster::frame::FrameWriter;
 use crate::cluster::message::Message;
 use crate::cluster::wire;
 use crate::codec::CodecError;
@@ -17,10 +17,12 @@ impl Cluster {
     /// that is oversized, unauthenticated or undecodable closes the link and is counted.
     pub(super) async fn serve(self: Arc<Self>, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
-        let codec = self.config.codec.clone();
+        let (mut rd, mut wr) = match self.config.codec.accept(stream).await {
+            Ok(ends) => ends,
+            Err(e) => return self.reject(&e.to_string()),
+        };
         loop {
-            let (payload, size) = match codec.read(&mut rd).await {
+            let (payload, size) = match rd.read().await {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return,
                 Err(e) => return self.reject(&e.to_string()),
@@ -78,11 +80,13 @@ impl Cluster {
     pub(super) async fn apply(
         self: &Arc<Self>,
         message: Message,
-        wr: &mut OwnedWriteHalf,
+        wr: &mut FrameWriter,
     ) -> Result<Option<Session>, crate::cluster::FrameError> {
         match message {
             Message::Hello { node, cluster } => {
-                self.link(&node, self.address_of(&node, cluster));
+                if let Some(addr) = self.address_of(&node, cluster) {
+                    self.link(&node, addr);
+                }
                 self.greeted
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -92,9 +96,11 @@ impl Cluster {
             Message::StateRequest { node, cluster } => {
                 // Link back first and wait for it, so changes after the snapshot reach the
                 // joiner on that link (it holds them until the state is in).
-                self.link(&node, self.address_of(&node, cluster));
-                self.await_live(&node, self.config.state_transfer_timeout)
-                    .await;
+                if let Some(addr) = self.address_of(&node, cluster) {
+                    self.link(&node, addr);
+                    self.await_live(&node, self.config.state_transfer_timeout)
+                        .await;
+                }
                 for part in self.state_parts(self.replica.state()) {
                     self.write(wr, &part).await?;
                 }

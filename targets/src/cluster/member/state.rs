@@ -64,7 +64,7 @@ impl Cluster {
             .config
             .codec
             .limit
-            .saturating_sub(crate::cluster::frame::TAG_LEN);
+            .saturating_sub(self.config.codec.overhead());
         let mut todo = vec![(sessions, locations)];
         let mut frames = Vec::new();
         while let Some((sessions, locations)) = todo.pop() {
@@ -172,7 +172,7 @@ impl Cluster {
         addr: SocketAddr,
     ) -> Result<usize, crate::cluster::FrameError> {
         let stream = TcpStream::connect(addr).await?;
-        let (mut rd, mut wr) = stream.into_split();
+        let (mut rd, mut wr) = self.config.codec.connect(stream).await?;
         let (_, request) = self.envelope(
             Message::StateRequest {
                 node: self.config.node.clone(),
@@ -182,7 +182,7 @@ impl Cluster {
         );
         self.write(&mut wr, &request).await?;
         let mut installed = 0;
-        while let Some((payload, size)) = self.config.codec.read(&mut rd).await? {
+        while let Some((payload, size)) = rd.read().await? {
             add(&self.stats.bytes_received, size);
             let Ok(decoded) = wire::decode(&payload, &self.config.sessions) else {
                 continue;

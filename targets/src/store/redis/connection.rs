@@ -50,12 +50,22 @@ impl ConnectionLike for Conn {
 pub(super) const REDISCOVER_EVERY: Duration = Duration::from_millis(100);
 
 /// A lazy connection: it is made on first use, and remade after a failure. A `rediss://` URL
-/// speaks TLS, trusting `ca_pem` if given.
+/// speaks TLS, trusting `ca_pem` if given; `password` signs in.
 pub(super) fn connect(
     url: &str,
     ca_pem: Option<&[u8]>,
+    password: Option<&crate::secret::Secret>,
     timeout: Duration,
 ) -> Result<ConnectionManager, RedisError> {
+    use redis::IntoConnectionInfo;
+    let mut info = url.into_connection_info()?;
+    if let Some(password) = password {
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_password(password.expose());
+        info = info.set_redis_settings(settings);
+    }
     let manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
@@ -63,13 +73,13 @@ pub(super) fn connect(
         .set_max_delay(Duration::from_millis(200));
     let client = match ca_pem {
         Some(pem) => Client::build_with_tls(
-            url,
+            info,
             redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(pem.to_vec()),
             },
         )?,
-        None => Client::open(url)?,
+        None => Client::open(info)?,
     };
     ConnectionManager::new_lazy_with_config(client, manager)
 }
@@ -163,7 +173,7 @@ impl RedisStore {
             if current.as_ref().is_some_and(|(u, _)| *u == url) {
                 return Ok(false);
             }
-            let conn = connect(&url, None, self.timeout).map_err(unavailable)?;
+            let conn = connect(&url, None, None, self.timeout).map_err(unavailable)?;
             *current = Some((url, Conn::Single(conn)));
             return Ok(true);
         }

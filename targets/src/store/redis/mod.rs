@@ -66,6 +66,8 @@ pub enum RedisSource {
     Url {
         url: String,
         ca_pem: Option<Vec<u8>>,
+        /// Never in the URL: see [`crate::secret`].
+        password: Option<crate::secret::Secret>,
     },
     /// Ask these sentinels (`host:port`) for the primary of `master`, and ask again when it
     /// stops answering or refuses writes: the client library does not follow a failover.
@@ -109,9 +111,18 @@ impl RedisStore {
     /// recovers by itself once Redis is back.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
         let current = match &config.source {
-            RedisSource::Url { url, ca_pem } => Some((
+            RedisSource::Url {
+                url,
+                ca_pem,
+                password,
+            } => Some((
                 url.clone(),
-                Conn::Single(connect(url, ca_pem.as_deref(), config.timeout)?),
+                Conn::Single(connect(
+                    url,
+                    ca_pem.as_deref(),
+                    password.as_ref(),
+                    config.timeout,
+                )?),
             )),
             RedisSource::Sentinel { .. } | RedisSource::Cluster { .. } => None,
         };

@@ -117,6 +117,7 @@ impl Server {
             source: RedisSource::Url {
                 url: format!("redis://127.0.0.1:{}", self.port),
                 ca_pem: None,
+                password: None,
             },
             namespace: "sessionbench".into(),
             timeout: Duration::from_millis(500),
@@ -385,6 +386,7 @@ async fn a_paused_redis_is_maybe_applied_not_refused() {
         source: RedisSource::Url {
             url: format!("redis://127.0.0.1:{}", server.port),
             ca_pem: None,
+            password: None,
         },
         namespace: "sessionbench".into(),
         timeout: Duration::from_millis(300),
@@ -429,6 +431,7 @@ async fn unreachable_redis_fails_fast_and_the_store_recovers_when_it_is_back() {
         source: RedisSource::Url {
             url: format!("redis://127.0.0.1:{port}"),
             ca_pem: None,
+            password: None,
         },
         namespace: "sessionbench".into(),
         timeout: Duration::from_millis(300),

@@ -1,0 +1,390 @@
+//! A hostile process on the same machine, written as the attacks: on the replication port (read
+//! every session, forge a Create or an Invalidate, make a node connect out, replay a captured
+//! frame, hold memory with half-sent frames) and on the HTTP ports (headers or a body that
+//! never end, idle connections, a huge declared body, too many connections).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+use sessionbench_targets::cluster::{
+    CHALLENGE_LEN, Envelope, FrameCodec, FrameReader, FrameWriter, Message, wire,
+};
+use sessionbench_targets::codec::SessionCodec;
+use sessionbench_targets::session::{Session, SessionId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::{BIN, Proc, TEST_SECRET, User, get_json};
+
+fn codec(secret: &str) -> FrameCodec {
+    FrameCodec {
+        limit: 1 << 20,
+        secret: Some(secret.as_bytes().to_vec()),
+        encrypt: false,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn payload(message: Message) -> Vec<u8> {
+    let envelope = Envelope {
+        from: "intruder".into(),
+        seq: 1,
+        ack: false,
+        message,
+    };
+    wire::encode(&envelope, &SessionCodec::default())
+}
+
+/// A peer's end of a link to `node`, sealed with `secret`.
+async fn link(node: &Proc, secret: &str) -> (FrameReader, FrameWriter) {
+    let stream = TcpStream::connect(node.ready.cluster.expect("cluster address"))
+        .await
+        .expect("connect");
+    codec(secret).connect(stream).await.expect("the challenge")
+}
+
+/// Whether the node ended the link without answering.
+async fn ended(r: &mut FrameReader) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), r.read()).await,
+        Ok(Ok(None) | Err(_))
+    )
+}
+
+async fn delta(id: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["--store", "delta", "--replication", "sync"];
+    args.extend_from_slice(extra);
+    Proc::node(id, &args).await
+}
+
+/// A user holding session `id` (a cookie it did not get from the node).
+fn holder(node: &Proc, id: &SessionId) -> User {
+    let mut user = User::new(node.ready.addr);
+    user.jar.insert("SESSION".into(), id.to_string());
+    user
+}
+
+fn forged_session(user: &str) -> Session {
+    Session::new(
+        SessionId::generate(),
+        user.into(),
+        Duration::from_secs(1800),
+    )
+}
+
+#[tokio::test]
+async fn without_the_secret_a_local_process_can_neither_read_nor_forge_sessions() {
+    let node = delta("node1", &[]).await;
+    let mut alice = User::new(node.ready.addr);
+    alice.login("alice").await;
+
+    // The dump: a state request answers nothing.
+    let trap = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (mut r, mut w) = link(&node, "not the secret").await;
+    w.write(&payload(Message::StateRequest {
+        node: "intruder".into(),
+        cluster: trap.local_addr().expect("addr"),
+    }))
+    .await
+    .expect("sent");
+    assert!(
+        ended(&mut r).await,
+        "no state for a process without the secret"
+    );
+
+    // A forged Create is not served; a forged Invalidate does not log alice out.
+    let forged = forged_session("mallory");
+    let (mut r, mut w) = link(&node, "not the secret").await;
+    w.write(&payload(Message::Create {
+        session: forged.clone(),
+    }))
+    .await
+    .expect("sent");
+    assert!(ended(&mut r).await);
+    assert_eq!(
+        holder(&node, &forged.id).read().await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let alice_id = SessionId::parse(alice.jar["SESSION"].as_str()).expect("alice's id");
+    let (mut r, mut w) = link(&node, "not the secret").await;
+    w.write(&payload(Message::Invalidate { id: alice_id }))
+        .await
+        .expect("sent");
+    assert!(ended(&mut r).await);
+    assert_eq!(
+        alice.read().await.status,
+        StatusCode::OK,
+        "alice is still in"
+    );
+
+    // A hello does not make the node connect to an address of the sender's choice.
+    let (mut r, mut w) = link(&node, "not the secret").await;
+    w.write(&payload(Message::Hello {
+        node: "intruder".into(),
+        cluster: trap.local_addr().expect("addr"),
+    }))
+    .await
+    .expect("sent");
+    assert!(ended(&mut r).await);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), trap.accept())
+            .await
+            .is_err(),
+        "the node connected out"
+    );
+    let metrics = get_json(node.ready.addr, "/metrics").await;
+    assert_eq!(metrics["replication"]["frames-rejected"], 4, "{metrics}");
+
+    // The control: with the secret, the same Create is served. The refusals above are the
+    // secret's doing, not a Create this node would never take.
+    let (_r, mut w) = link(&node, TEST_SECRET).await;
+    w.write(&payload(Message::Create {
+        session: forged.clone(),
+    }))
+    .await
+    .expect("sent");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while holder(&node, &forged.id).read().await.status != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "a Create with the secret is served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
+    let node = delta("node1", &[]).await;
+    let session = forged_session("bob");
+    // The capture: what a peer sent on one connection, byte for byte.
+    let mut first = TcpStream::connect(node.ready.cluster.expect("cluster"))
+        .await
+        .expect("connect");
+    let mut challenge = [0u8; CHALLENGE_LEN];
+    first.read_exact(&mut challenge).await.expect("challenge");
+    let (_, mut w) = codec(TEST_SECRET).ends(tokio::io::empty(), Vec::new(), &challenge, true);
+    w.write(&payload(Message::Create {
+        session: session.clone(),
+    }))
+    .await
+    .expect("sealed");
+    let captured = w.into_inner();
+    first.write_all(&captured).await.expect("sent");
+    let mut bob = holder(&node, &session.id);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while bob.read().await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the peer's Create is served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        bob.call(hyper::Method::POST, "/logout", None).await.status,
+        StatusCode::OK
+    );
+
+    // Sent again on its own connection, then on a new one: refused both times.
+    first.write_all(&captured).await.expect("replayed");
+    let mut again = TcpStream::connect(node.ready.cluster.expect("cluster"))
+        .await
+        .expect("connect");
+    again.read_exact(&mut challenge).await.expect("challenge");
+    again.write_all(&captured).await.expect("replayed");
+    for s in [&mut first, &mut again] {
+        let closed = until_closed(s, Duration::from_secs(2)).await;
+        assert!(closed.is_some(), "a replay closes the link");
+    }
+    assert_eq!(
+        holder(&node, &session.id).read().await.status,
+        StatusCode::UNAUTHORIZED,
+        "the logged-out session stays out"
+    );
+    let metrics = get_json(node.ready.addr, "/metrics").await;
+    assert_eq!(metrics["replication"]["frames-rejected"], 2, "{metrics}");
+}
+
+/// The node's resident memory, from its own /proc status.
+fn rss_kb(node: &Proc) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.pid())).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+#[tokio::test]
+async fn half_sent_frames_hold_little_memory_and_are_dropped_after_the_frame_timeout() {
+    let node = delta("node1", &["--frame-timeout", "1s"]).await;
+    let cluster = node.ready.cluster.expect("cluster");
+    let before = rss_kb(&node);
+    // 100 connections declaring 1 MiB frames (the finding: 8.6 MB became 111 MB), and 100
+    // declaring frames under the unauthenticated limit that never complete.
+    let mut held = Vec::new();
+    for declared in [1u32 << 20, 4000] {
+        for _ in 0..100 {
+            let mut s = TcpStream::connect(cluster).await.expect("connect");
+            let mut challenge = [0u8; CHALLENGE_LEN];
+            s.read_exact(&mut challenge).await.expect("challenge");
+            s.write_all(&declared.to_be_bytes()).await.expect("length");
+            let _ = s.write_all(&[7u8; 1000]).await;
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let grown = rss_kb(&node).saturating_sub(before);
+    eprintln!("200 half-sent frames: node resident memory {before} kB, then +{grown} kB");
+    assert!(
+        grown < 8 * 1024,
+        "200 half-sent frames grew the node by {grown} kB"
+    );
+    // All closed by the frame timeout (1 s) and a margin.
+    let started = Instant::now();
+    for s in &mut held {
+        let closed = until_closed(s, Duration::from_secs(3)).await;
+        assert!(
+            closed.is_some(),
+            "a half-sent frame was held past the timeout"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let metrics = get_json(node.ready.addr, "/metrics").await;
+    assert_eq!(metrics["replication"]["frames-rejected"], 200, "{metrics}");
+    assert_eq!(
+        User::new(node.ready.addr).login("after").await.status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn a_clustered_node_without_a_secret_refuses_to_start() {
+    let out = std::process::Command::new(BIN)
+        .args(["node", "--id", "n1", "--store", "backup"])
+        .env_remove(sessionbench_targets::secret::CLUSTER_SECRET_ENV)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("SESSIONBENCH_CLUSTER_SECRET") && err.contains("--insecure-replication"),
+        "{err}"
+    );
+}
+
+/// Reads (and drops) what `s` receives until the other side closes it; how long that took
+/// (`None`: still open after `within`).
+async fn until_closed(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| started.elapsed())
+}
+
+/// Opens a connection to `addr` and sends `bytes`; how long until the server closed it.
+async fn closed_within(addr: SocketAddr, bytes: &[u8], within: Duration) -> Option<Duration> {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    until_closed(&mut s, within).await
+}
+
+/// Slow headers, a body that never comes and an idle connection, each closed by its own
+/// timeout, on the node and on the balancer; and a declared body over the limit answered 413
+/// before any of it is sent.
+#[tokio::test]
+async fn slow_clients_are_dropped_by_their_timeouts_on_the_node_and_the_balancer() {
+    let limits = [
+        "--header-timeout",
+        "1s",
+        "--body-timeout",
+        "1500ms",
+        "--idle-timeout",
+        "2s",
+    ];
+    let node = Proc::node("node1", &limits).await;
+    let mut lb_args: Vec<String> = ["lb", "--backend"]
+        .map(String::from)
+        .into_iter()
+        .chain([format!("node1={}", node.ready.addr)])
+        .collect();
+    lb_args.extend(limits.map(String::from));
+    let lb = Proc::start(&lb_args).await;
+    for (what, addr) in [("node", node.ready.addr), ("lb", lb.ready.addr)] {
+        let cases: [(&str, &[u8], Duration); 3] = [
+            ("headers that never end", b"GET /session HTTP/1.1\r\nHost: x\r\n", Duration::from_secs(1)),
+            (
+                "a body that never comes",
+                b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"us",
+                Duration::from_millis(1500),
+            ),
+            ("an idle connection", b"", Duration::from_secs(2)),
+        ];
+        for (case, bytes, timeout) in cases {
+            let took = closed_within(addr, bytes, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("{what}: {case} was held 10 s"));
+            assert!(
+                took >= timeout.mul_f64(0.9) && took < timeout + Duration::from_millis(1500),
+                "{what}: {case} closed after {took:?}, its timeout is {timeout:?}"
+            );
+        }
+        // 10 GB declared: 413 at once, the body never sent.
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(
+            b"PUT /session/attrs/a HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n",
+        )
+        .await
+        .expect("write");
+        let mut head = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_millis(500), s.read(&mut head))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no early 413"))
+            .expect("read");
+        let head = String::from_utf8_lossy(&head[..n]);
+        assert!(head.starts_with("HTTP/1.1 413"), "{what}: {head}");
+    }
+    // The node still serves through the balancer.
+    assert_eq!(
+        User::new(lb.ready.addr).login("after").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_as_they_arrive() {
+    let node = Proc::node("node1", &["--max-connections", "3"]).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut user = User::new(node.ready.addr);
+        assert_eq!(
+            user.call(hyper::Method::GET, "/healthz", None).await.status,
+            StatusCode::OK
+        );
+        held.push(user);
+    }
+    let took = closed_within(
+        node.ready.addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(took.is_some(), "a fourth connection was served");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        User::new(node.ready.addr)
+            .call(hyper::Method::GET, "/healthz", None)
+            .await
+            .status,
+        StatusCode::OK,
+        "a place is free again"
+    );
+}

@@ -1,0 +1,120 @@
+//! Secrets a process is given (the cluster secret, a Redis password). Never on the command
+//! line, which any local user reads in /proc/PID/cmdline: in the environment (only the
+//! owner reads /proc/PID/environ) or in a file. `Debug` never shows one.
+
+use std::path::Path;
+
+/// Where the harness puts a node's cluster secret, and where a node started by hand looks.
+pub const CLUSTER_SECRET_ENV: &str = "SESSIONBENCH_CLUSTER_SECRET";
+/// The same for the password of a Redis given by URL.
+pub const REDIS_PASSWORD_ENV: &str = "SESSIONBENCH_REDIS_PASSWORD";
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// From `file` (its first line) when given, else from the environment variable `env`;
+    /// `None` when neither holds one. `flag` names the file's option in the error.
+    pub fn load(file: Option<&Path>, env: &str, flag: &str) -> Result<Option<Self>, String> {
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("{flag} {}: {e}", file.display()))?;
+            let value = text.lines().next().unwrap_or_default().trim_end();
+            if value.is_empty() {
+                return Err(format!("{flag} {}: the file is empty", file.display()));
+            }
+            return Ok(Some(Self::new(value)));
+        }
+        Ok(std::env::var(env)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Self::new))
+    }
+}
+
+/// `url` with any password in it replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let shown = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{shown}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Whether `url` carries a password (or a lone user that Redis would take as one).
+pub fn url_has_password(url: &str) -> bool {
+    redact_url(url) != url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("rediss://app:hunter2@db.example:6380/0"),
+            "rediss://app:***@db.example:6380/0"
+        );
+        assert_eq!(
+            redact_url("redis://:hunter2@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("redis://hunter2@h:1"), "redis://***@h:1");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert!(url_has_password("redis://:x@h"));
+        assert!(!url_has_password("redis://h:1/2"));
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn a_secret_comes_from_its_file_or_the_environment() {
+        let dir = std::env::temp_dir().join(format!("secret-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("pw");
+        std::fs::write(&file, "hunter2\n").expect("write");
+        let got = Secret::load(Some(&file), "SESSIONBENCH_TEST_UNSET_VARIABLE", "--x-file");
+        assert_eq!(got, Ok(Some(Secret::new("hunter2"))));
+        std::fs::write(&file, "\n").expect("write");
+        assert!(
+            Secret::load(Some(&file), "UNUSED", "--x-file").is_err_and(|e| e.contains("empty"))
+        );
+        assert_eq!(
+            Secret::load(None, "SESSIONBENCH_TEST_UNSET_VARIABLE", "--x-file"),
+            Ok(None)
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
