@@ -277,6 +277,10 @@ pub enum LbKind {
     Nginx,
     /// HAProxy from PATH: round-robin, least-conn, ip-hash (`balance source`), cookie-insert.
     Haproxy,
+    /// Apache httpd's mod_proxy_balancer (`apache2` from PATH): round-robin, least-conn
+    /// (`bybusyness`), cookie-route (`stickysession` on the session cookie, each member's
+    /// `route` its node's name: Tomcat's jvmRoute).
+    Apache,
 }
 
 impl LbKind {
@@ -285,6 +289,7 @@ impl LbKind {
             Self::Reference => "reference",
             Self::Nginx => "nginx",
             Self::Haproxy => "haproxy",
+            Self::Apache => "apache",
         }
     }
 
@@ -303,6 +308,8 @@ impl LbKind {
             (Self::Nginx, false) => &["round-robin", "least-conn", "ip-hash", "cookie-hash"],
             (Self::Haproxy, true) => &["cookie-insert", "ip-hash"],
             (Self::Haproxy, false) => &["round-robin", "least-conn", "cookie-insert", "ip-hash"],
+            (Self::Apache, true) => &["cookie-route"],
+            (Self::Apache, false) => &["round-robin", "least-conn", "cookie-route"],
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Real load balancers in front of the reference nodes: nginx and HAProxy, each started by
+//! Real load balancers in front of the reference nodes: nginx, HAProxy and Apache httpd, each started by
 //! the harness from a configuration it writes into the run's log directory, listening on a
 //! loopback port of its own, as one foreground process (so a kill or a restart is one
 //! signal and nothing outlives the run).
@@ -10,6 +10,13 @@ use std::path::Path;
 use super::process::{Process, StartError};
 use super::store::{free_port, prepare_dir};
 use crate::plan::LbKind;
+
+/// Where Debian, and Red Hat-like systems, keep Apache httpd's modules.
+const APACHE_MODULES: [&str; 3] = [
+    "/usr/lib/apache2/modules",
+    "/usr/lib64/httpd/modules",
+    "/usr/lib/httpd/modules",
+];
 
 /// What a real load balancer is told.
 pub struct RealLb<'a> {
@@ -52,6 +59,17 @@ impl RealLb<'_> {
                 let conf = dir.join("haproxy.cfg");
                 let args = vec!["-db".to_string(), "-f".into(), conf.display().to_string()];
                 (conf, self.haproxy(listen), "haproxy", args)
+            }
+            LbKind::Apache => {
+                let conf = dir.join("httpd.conf");
+                let args = vec![
+                    "-X".to_string(),
+                    "-d".into(),
+                    dir.display().to_string(),
+                    "-f".into(),
+                    conf.display().to_string(),
+                ];
+                (conf, self.apache(listen, &dir)?, "apache2", args)
             }
             LbKind::Reference => unreachable!("the reference LB is `sessionbench lb`"),
         };
@@ -118,6 +136,77 @@ http {{
 ",
             policy = self.policy
         )
+    }
+
+    /// Apache httpd as one process (`-X`: no parent, no children, so a SIGKILL leaves nothing
+    /// behind), with only the modules it needs, its files under `dir` and none of the
+    /// system's configuration. mod_proxy_balancer: a member that failed a connection is
+    /// skipped for 2 s (`retry`), and a sticky request whose member is down goes to another
+    /// one (its failover, on by default). Run as root, it serves as `nobody`.
+    fn apache(&self, listen: SocketAddr, dir: &Path) -> Result<String, StartError> {
+        let modules = APACHE_MODULES
+            .iter()
+            .map(Path::new)
+            .find(|d| d.join("mod_proxy_balancer.so").exists())
+            .ok_or_else(|| StartError::Missing {
+                program: format!(
+                    "apache2's modules (mod_proxy_balancer.so in {})",
+                    APACHE_MODULES.join(" or ")
+                ),
+            })?;
+        let (method, sticky) = match self.policy {
+            "least-conn" => ("bybusyness", String::new()),
+            "cookie-route" => (
+                "byrequests",
+                format!(
+                    " stickysession={}|{}",
+                    self.cookie,
+                    self.cookie.to_ascii_lowercase()
+                ),
+            ),
+            _ => ("byrequests", String::new()),
+        };
+        let mut members = String::new();
+        for (name, addr) in self.backends {
+            let _ = writeln!(
+                members,
+                "    BalancerMember \"http://{addr}\" route={name} retry=2 connectiontimeout=1 timeout=5"
+            );
+        }
+        let user = if nix::unistd::geteuid().is_root() {
+            "User nobody\nGroup nogroup\n"
+        } else {
+            ""
+        };
+        let (d, m) = (dir.display(), modules.display());
+        Ok(format!(
+            "# Written by sessionbench for one run: policy {policy}.
+ServerRoot \"{d}\"
+ServerName localhost
+Listen {listen}
+PidFile {d}/httpd.pid
+DefaultRuntimeDir {d}
+ErrorLog {d}/error.log
+LogLevel warn
+{user}LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule slotmem_shm_module {m}/mod_slotmem_shm.so
+LoadModule proxy_module {m}/mod_proxy.so
+LoadModule proxy_http_module {m}/mod_proxy_http.so
+LoadModule proxy_balancer_module {m}/mod_proxy_balancer.so
+LoadModule lbmethod_{method}_module {m}/mod_lbmethod_{method}.so
+ThreadLimit 256
+ThreadsPerChild 256
+MaxRequestWorkers 256
+KeepAliveTimeout 30
+<Proxy \"balancer://nodes\">
+{members}    ProxySet lbmethod={method}{sticky}
+</Proxy>
+ProxyPreserveHost On
+ProxyPass \"/\" \"balancer://nodes/\"
+",
+            policy = self.policy
+        ))
     }
 
     /// HAProxy in the foreground. `cookie-insert`: it inserts its own cookie naming the server

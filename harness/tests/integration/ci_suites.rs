@@ -51,10 +51,10 @@ fn strategies_quick_ends_with_the_strategy_comparison() {
     );
 }
 
-/// Real load balancers: nginx and HAProxy policies next to the reference LB's. The kill at 3 s
-/// heals at 6 s; 7 s of load still sees every policy serve again after it.
+/// Real load balancers: nginx, HAProxy and Apache policies next to the reference LB's. The
+/// kill at 3 s heals at 6 s; 7 s of load still sees every policy serve again after it.
 #[test]
-fn nginx_and_haproxy_keep_what_their_policies_promise() {
+fn nginx_haproxy_and_apache_keep_what_their_policies_promise() {
     run_suite("nginx", &["--duration", "7s"]);
 }
 

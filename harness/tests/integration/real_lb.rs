@@ -1,7 +1,7 @@
-//! nginx and HAProxy, started by the harness from the configuration it writes, in front of
-//! reference nodes: sticky policies keep every session until node2 is killed and then lose
-//! some, round robin loses them from the start, and an `lb-restart` brings each balancer back
-//! on its port.
+//! nginx, HAProxy and Apache httpd, started by the harness from the configuration it writes,
+//! in front of reference nodes: sticky policies keep every session until node2 is killed and
+//! then lose some, round robin loses them from the start, and an `lb-restart` brings each
+//! balancer back on its port.
 
 use std::path::Path;
 
@@ -49,6 +49,16 @@ nodes = 3
 [targets.expect]
 sessions-lost = "some"
 
+[[targets]]
+name = "apache-cookie-route"
+strategy = "sticky"
+lb = "apache"
+lb-policy = "cookie-route"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
 [[faults]]
 at = "2s"
 kind = "kill"
@@ -74,7 +84,7 @@ fn lost_before(dir: &Path, target: &str, until_us: f64) -> usize {
 }
 
 #[test]
-fn nginx_and_haproxy_keep_sticky_sessions_until_the_kill_and_come_back_after_a_restart() {
+fn nginx_haproxy_and_apache_keep_sticky_sessions_until_the_kill_and_come_back_after_a_restart() {
     let (code, results, dir) = run_suite("real-lb", SUITE);
     assert_eq!(code, Some(0), "{results}");
     for t in results["targets"].as_array().expect("targets") {
@@ -107,6 +117,18 @@ fn nginx_and_haproxy_keep_sticky_sessions_until_the_kill_and_come_back_after_a_r
     let conf = dir.join("logs/nginx-ip-hash-nginx/nginx.conf");
     let text = std::fs::read_to_string(&conf).expect("the nginx configuration is kept");
     assert!(text.contains("ip_hash;"), "{text}");
+    // Apache routes by the session id's `.nodeN` suffix (Tomcat's jvmRoute), one member each.
+    let conf = dir.join("logs/apache-cookie-route-apache/httpd.conf");
+    let text = std::fs::read_to_string(&conf).expect("the apache configuration is kept");
+    assert!(text.contains("stickysession=SESSION|session"), "{text}");
+    assert_eq!(text.matches(" route=node").count(), 3, "{text}");
+    // Nothing it started outlives the run.
+    let ps = std::process::Command::new("pgrep")
+        .args(["-af", &dir.display().to_string()])
+        .output()
+        .expect("pgrep");
+    let left = String::from_utf8_lossy(&ps.stdout);
+    assert!(left.trim().is_empty(), "left running:\n{left}");
     let cfg = dir.join("logs/haproxy-cookie-insert-haproxy/haproxy.cfg");
     let text = std::fs::read_to_string(&cfg).expect("the haproxy configuration is kept");
     assert!(

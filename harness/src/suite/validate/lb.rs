@@ -1,4 +1,4 @@
-//! `lb = "reference" | "nginx" | "haproxy"` and the policies each one runs.
+//! `lb = "reference" | "nginx" | "haproxy" | "apache"` and the policies each one runs.
 
 use super::{Check, join};
 use crate::plan::{LbKind, Strategy};
@@ -19,9 +19,10 @@ impl Check<'_> {
             self.err(&at, "a \"direct\" target has no load balancer");
             return LbKind::Reference;
         }
-        match self.one_of(&at, &name, &["reference", "nginx", "haproxy"]) {
+        match self.one_of(&at, &name, &["reference", "nginx", "haproxy", "apache"]) {
             Some("nginx") => LbKind::Nginx,
             Some("haproxy") => LbKind::Haproxy,
+            Some("apache") => LbKind::Apache,
             _ => LbKind::Reference,
         }
     }
