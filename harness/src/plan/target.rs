@@ -26,6 +26,9 @@ pub struct TargetPlan {
     pub route_suffix: bool,
     /// For `delta`: when a write is acknowledged, `async` or `sync`.
     pub replication: Option<String>,
+    /// For `tomcat`: its session manager, `delta`, `backup` or `standard` (no cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
     /// For `redis`: the Redis the harness starts, or an existing one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisPlan>,
@@ -229,6 +232,12 @@ impl TargetPlan {
 
     /// The strategy as reports show it: `delta-sync`, `redis-standalone`, `sticky`, …
     pub fn strategy_label(&self) -> String {
+        if let Some(manager) = &self.manager {
+            return match &self.replication {
+                Some(r) => format!("tomcat-{manager}-{r}"),
+                None => format!("tomcat-{manager}"),
+            };
+        }
         match (&self.replication, &self.redis) {
             (Some(r), _) => format!("{}-{r}", self.strategy.name()),
             (_, Some(RedisPlan::Standalone { .. })) => "redis-standalone".into(),
@@ -375,19 +384,23 @@ pub enum Strategy {
     Backup,
     /// Stateless nodes sharing sessions in Redis (Spring Session).
     Redis,
+    /// Real Tomcat 10 JVMs the harness starts (`manager`: DeltaManager, BackupManager or none),
+    /// with a small servlet speaking the node protocol.
+    Tomcat,
     /// A stack the harness did not start (its suite's commands do).
     External,
 }
 
 impl Strategy {
     /// Every strategy, in the order errors and docs list them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::RoundRobin,
         Self::Sticky,
         Self::Direct,
         Self::Delta,
         Self::Backup,
         Self::Redis,
+        Self::Tomcat,
         Self::External,
     ];
 
@@ -408,6 +421,7 @@ impl Strategy {
             Self::Delta => "delta",
             Self::Backup => "backup",
             Self::Redis => "redis",
+            Self::Tomcat => "tomcat",
             Self::External => "external",
         }
     }
@@ -417,7 +431,12 @@ impl Strategy {
         match self {
             Self::Delta => Some("delta"),
             Self::Backup => Some("backup"),
-            Self::RoundRobin | Self::Sticky | Self::Direct | Self::Redis | Self::External => None,
+            Self::RoundRobin
+            | Self::Sticky
+            | Self::Direct
+            | Self::Redis
+            | Self::Tomcat
+            | Self::External => None,
         }
     }
 }

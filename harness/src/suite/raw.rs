@@ -112,6 +112,7 @@ pub struct TargetRaw {
     pub lb: Option<String>,
     pub replication: Option<String>,
     pub replication_delay: Option<String>,
+    pub manager: Option<String>,
     pub redis: Option<String>,
     pub redis_appendonly: Option<bool>,
     pub redis_flush: Option<String>,

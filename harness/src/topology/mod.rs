@@ -7,6 +7,7 @@ mod process;
 mod real_lb;
 mod store;
 mod target;
+mod tomcat;
 
 pub use links::Links;
 pub use process::{PARENT_DEATH_ENV, Process, StartError};

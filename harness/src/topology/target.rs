@@ -16,8 +16,9 @@ use super::store::{self, Role};
 use sessionbench_targets::names::NamedAddr;
 use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
 
+use super::tomcat::TomcatCluster;
 use crate::load::{Client, Endpoint, SendFailure};
-use crate::plan::{LbKind, Link, RedisPlan, TargetPlan, TlsPlan};
+use crate::plan::{LbKind, Link, RedisPlan, Strategy, TargetPlan, TlsPlan};
 
 /// A process of a target, as the resource samples see it.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct Topology {
     /// An external target's entry, made once at the start (its TLS configuration reads the
     /// CA and the roots).
     external: Option<Endpoint>,
+    /// A `tomcat` target's shared settings: where Tomcat is, the servlet, every node's ports.
+    tomcat: Option<TomcatCluster>,
 }
 
 impl Topology {
@@ -79,6 +82,7 @@ impl Topology {
                 sessionbench_targets::session::SessionId::generate().to_string(),
             ),
             external: None,
+            tomcat: None,
         };
         // A start that fails half way must not leave behind what its first half started:
         // the suite's stop command runs, and the harness's own processes are stopped.
@@ -128,6 +132,9 @@ impl Topology {
             return Ok(());
         }
         self.start_stores(logs).await?;
+        if target.strategy == Strategy::Tomcat {
+            self.tomcat = Some(TomcatCluster::prepare(target, logs).await?);
+        }
         for id in target.node_ids() {
             self.start_node(&id).await?;
         }
@@ -219,6 +226,11 @@ impl Topology {
     async fn start_node(&mut self, id: &str) -> Result<(), StartError> {
         let target = self.target.clone();
         let t = &target;
+        if let Some(tomcat) = &self.tomcat {
+            let node = tomcat.start(t, id, &self.logs).await?;
+            self.nodes.push(node);
+            return Ok(());
+        }
         // The addresses the node is given, through a fault proxy of its own when the run has
         // network faults.
         let standalone = match (&t.redis, self.stores.first().map(Process::addr)) {

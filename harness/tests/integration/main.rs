@@ -21,3 +21,4 @@ mod scenarios;
 mod suites;
 mod support;
 mod templates;
+mod tomcat;

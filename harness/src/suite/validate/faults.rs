@@ -118,6 +118,15 @@ impl Check<'_> {
                         ),
                     );
                 }
+                if t.strategy == Strategy::Tomcat {
+                    self.err(
+                        &join(path, "kind"),
+                        format!(
+                            "target `{}` is a Tomcat cluster with static membership: its members are fixed when it starts",
+                            t.name
+                        ),
+                    );
+                }
             }
         } else if kind.on_store() {
             for t in targets {
@@ -181,6 +190,17 @@ impl Check<'_> {
         };
         if kind.needs_lb() {
             self.needs_lb(path, &kind_name, targets);
+        }
+        if kind == FaultKind::Deploy {
+            for t in targets.iter().filter(|t| t.strategy == Strategy::Tomcat) {
+                self.err(
+                    &join(path, "kind"),
+                    format!(
+                        "target `{}` runs Tomcat: a deploy changes a reference node's codec or session schema",
+                        t.name
+                    ),
+                );
+            }
         }
         if kind.changes_backends() {
             for t in targets.iter().filter(|t| t.lb != LbKind::Reference) {

@@ -88,7 +88,7 @@ impl Check<'_> {
                 self.policy(&join(path, "lb-policy"), &p, lb, true);
                 Some(p)
             }
-            Strategy::Delta | Strategy::Backup | Strategy::Redis => {
+            Strategy::Delta | Strategy::Backup | Strategy::Redis | Strategy::Tomcat => {
                 // Shared or replicated sessions let any node serve any session: round robin
                 // by default.
                 let p = t.lb_policy.unwrap_or_else(|| "round-robin".into());
@@ -96,11 +96,22 @@ impl Check<'_> {
                 Some(p)
             }
         };
+        let manager = self.manager(path, strategy, t.manager);
         let replication = match (strategy, t.replication) {
-            (Strategy::Delta, r) => {
+            // Tomcat's DeltaManager replicates as the reference delta does.
+            (Strategy::Delta | Strategy::Tomcat, r)
+                if strategy == Strategy::Delta || manager.as_deref() == Some("delta") =>
+            {
                 let r = r.unwrap_or_else(|| "async".into());
                 self.one_of(&join(path, "replication"), &r, &["async", "sync"]);
                 Some(r)
+            }
+            (Strategy::Tomcat, Some(_)) => {
+                self.err(
+                    &join(path, "replication"),
+                    "only a Tomcat DeltaManager (manager = \"delta\") is asynchronous or synchronous here",
+                );
+                None
             }
             (Strategy::Backup, Some(_)) => {
                 self.err(
@@ -165,7 +176,11 @@ impl Check<'_> {
                 "only a \"redis\" target has a Redis",
             );
         }
-        let cookie = t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default();
+        let cookie = t
+            .cookie
+            .or_else(|| (strategy == Strategy::Tomcat).then(|| "JSESSIONID".to_string()))
+            .or_else(|| d.cookie.clone())
+            .unwrap_or_default();
         if cookie.is_empty()
             || !cookie
                 .bytes()
@@ -201,6 +216,7 @@ impl Check<'_> {
             redis_flush,
             redis_access_renews_ttl: t.redis_access_renews_ttl.unwrap_or(true),
             cluster_encrypt,
+            manager,
             name,
             strategy,
             nodes,
@@ -228,6 +244,31 @@ impl Check<'_> {
         name
     }
 
+    /// `manager` of a `tomcat` target: `delta` (the default), `backup` or `standard`.
+    fn manager(
+        &mut self,
+        path: &[Seg],
+        strategy: Strategy,
+        given: Option<String>,
+    ) -> Option<String> {
+        if strategy != Strategy::Tomcat {
+            if given.is_some() {
+                self.err(
+                    &join(path, "manager"),
+                    "only a \"tomcat\" target has a Tomcat session manager",
+                );
+            }
+            return None;
+        }
+        let manager = given.unwrap_or_else(|| "delta".into());
+        self.one_of(
+            &join(path, "manager"),
+            &manager,
+            &["delta", "backup", "standard"],
+        );
+        Some(manager)
+    }
+
     /// `codec = "format[+compression]"` for the strategies that serialize sessions (default
     /// `json`); local-memory strategies keep objects and take none.
     pub(super) fn codec(
@@ -238,10 +279,15 @@ impl Check<'_> {
     ) -> Option<String> {
         if strategy.clustered_store().is_none() && strategy != Strategy::Redis {
             if codec.is_some() {
+                let what = if strategy == Strategy::Tomcat {
+                    "replicates sessions with Java serialization"
+                } else {
+                    "keeps sessions in memory and serializes nothing"
+                };
                 self.err(
                     &join(path, "codec"),
                     format!(
-                        "a \"{}\" target keeps sessions in memory and serializes nothing; `codec` is for delta, backup and redis",
+                        "a \"{}\" target {what}; `codec` is for delta, backup and redis",
                         strategy.name()
                     ),
                 );
