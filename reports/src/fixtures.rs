@@ -28,6 +28,7 @@ pub fn run(
             "sticky"
         }
         .into(),
+        model: None,
         lb_policy: Some("cookie-route".into()),
         codec: None,
         processes: if target == "redis" { 10 } else { 4 },

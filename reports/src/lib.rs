@@ -2,6 +2,7 @@
 //! it turns checked results into text (terminal tables, Markdown, JSON, JUnit XML, HTML) and
 //! compares two runs.
 
+mod agreement;
 mod codecs;
 mod compare;
 mod comparison;

@@ -98,6 +98,9 @@ pub struct TargetResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_of: Option<RunOf>,
     pub strategy: String,
+    /// The target that models this one (`model` in the suite): the report compares the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     pub lb_policy: Option<String>,
     /// How the target's nodes serialize sessions (`format[+compression]`), if they do.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
+use crate::agreement::agreement;
 use crate::comparison::comparison;
 use crate::model::{Driver, Latency, Ops, Recovery, Resources, Results, TargetResult};
 
@@ -445,6 +446,16 @@ pub fn markdown(results: &Results) -> String {
         }
         let _ = writeln!(out, "\n</details>");
     }
+    if let Some((header, rows)) = agreement(results) {
+        let _ = writeln!(
+            out,
+            "\n### Real against model\n\nEach target beside the target its suite names as its \
+             `model`, in the same scenario. They disagree when their losses are more than 5 \
+             points apart, or when stale reads, monotonic violations or resurrections show on \
+             one side only.\n"
+        );
+        md_table(&mut out, header, rows);
+    }
     if let Some((header, rows)) = comparison(results) {
         let _ = writeln!(
             out,
@@ -623,6 +634,7 @@ mod tests {
             processes: 4,
             continuity: None,
             strategy: "sticky".into(),
+            model: None,
             lb_policy: Some("cookie-route".into()),
             codec: None,
             verdict: Verdict::Fail,
@@ -724,6 +736,7 @@ mod tests {
             processes: 1,
             continuity: None,
             strategy: "direct".into(),
+            model: None,
             lb_policy: None,
             codec: None,
             verdict: Verdict::Pass,

@@ -26,6 +26,10 @@ pub struct TargetPlan {
     pub route_suffix: bool,
     /// For `delta`: when a write is acknowledged, `async` or `sync`.
     pub replication: Option<String>,
+    /// The target in the same suite that models this one (real Tomcat against the reference
+    /// delta): the report sets the two side by side and names where they disagree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// For `tomcat`: its session manager, `delta`, `backup` or `standard` (no cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,

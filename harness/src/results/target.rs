@@ -415,6 +415,7 @@ impl TargetAnalysis {
             }),
             processes: t.processes(),
             strategy: t.strategy_label(),
+            model: t.model.clone(),
             lb_policy: t.lb_policy.clone(),
             codec: t.codec.clone(),
             verdict,

@@ -1,7 +1,8 @@
 //! Real Tomcat 10 clusters the harness starts (`strategy = "tomcat"`), measured as the
 //! reference nodes are, through a kill of node2: DeltaManager with synchronous replication
-//! behind round robin keeps every session; the standard manager (no cluster) behind round
-//! robin loses most of them; behind Apache's jvmRoute routing it loses only node2's.
+//! behind round robin keeps every session, beside the reference delta it is modelled on; the
+//! standard manager (no cluster) behind round robin loses most of them; behind Apache's
+//! jvmRoute routing it loses only node2's.
 
 use serde_json::Value;
 
@@ -23,6 +24,13 @@ ops-per-session = 40
 name = "delta-sync"
 strategy = "tomcat"
 manager = "delta"
+replication = "sync"
+model = "reference-delta-sync"
+nodes = 3
+
+[[targets]]
+name = "reference-delta-sync"
+strategy = "delta"
 replication = "sync"
 nodes = 3
 
@@ -78,6 +86,16 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
     assert!(
         lost > 0.5 * started,
         "round robin over Tomcats without a cluster loses most: {standard}"
+    );
+
+    // The report sets Tomcat beside the reference delta it is modelled on.
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains("### Real against model"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("| delta-sync |") && l.contains("| reference-delta-sync |")),
+        "{report}"
     );
 
     // jvmRoute: the sessions of node2 only, after its kill.

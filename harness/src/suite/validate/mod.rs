@@ -296,6 +296,15 @@ impl Check<'_> {
             }
             targets.push(target);
         }
+        for (i, t) in targets.iter().enumerate() {
+            let Some(model) = &t.model else { continue };
+            if model == &t.name || !targets.iter().any(|other| &other.name == model) {
+                self.err(
+                    &[key("targets"), Seg::Index(i), key("model")],
+                    format!("`{model}` is not another target of this suite"),
+                );
+            }
+        }
         let faults = self.faults(&[key("faults")], raw.faults, duration, &targets);
         let scenarios = self.scenarios(
             raw.scenarios,

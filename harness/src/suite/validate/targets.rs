@@ -217,6 +217,7 @@ impl Check<'_> {
             redis_access_renews_ttl: t.redis_access_renews_ttl.unwrap_or(true),
             cluster_encrypt,
             manager,
+            model: t.model,
             name,
             strategy,
             nodes,
