@@ -24,6 +24,15 @@ pub struct BackupStore {
     cluster: Arc<Cluster>,
 }
 
+/// What one attempt to take a session over came to.
+enum Taken {
+    Session(Session),
+    /// No live node has it.
+    Gone,
+    /// Another node's `Backup` made this node a copy again meanwhile: try again.
+    Demoted,
+}
+
 /// Where `own` turns when the primary cannot answer.
 enum Fallback {
     /// This node's copy, if it has not idled out.
@@ -93,16 +102,38 @@ impl BackupMap {
 
     /// Makes this node the session's primary (fetching the session if another node serves it)
     /// and loads it, which is an access. `None` if no live node has it.
+    ///
+    /// Taking over can cross the old primary re-homing the same session (its backup died):
+    /// its `Backup` then lands here after this node took the session, and makes it a copy
+    /// again. That is not a lost session: it is taken over once more, from the node that
+    /// now says it is the primary (a few times at most).
     async fn own(&self, cluster: &Cluster, id: &SessionId) -> Option<Session> {
-        let entry = self.entries().get(id).cloned();
-        let (primary, fallback) = match entry? {
+        for _ in 0..3 {
+            match self.take(cluster, id).await {
+                Taken::Session(session) => return Some(session),
+                Taken::Gone => return None,
+                Taken::Demoted => eprintln!(
+                    "node {}: a session taken over was re-homed by its old primary meanwhile; taking it over again",
+                    self.node
+                ),
+            }
+        }
+        None
+    }
+
+    /// One attempt of [`Self::own`].
+    async fn take(&self, cluster: &Cluster, id: &SessionId) -> Taken {
+        let Some(entry) = self.entries().get(id).cloned() else {
+            return Taken::Gone;
+        };
+        let (primary, fallback) = match entry {
             Entry::Primary { .. } => {
                 let loaded = self.owned.load(id).await.ok().flatten();
                 if loaded.is_none() {
                     // Expired here, found on read: the copy and the locations must go too.
                     self.forget(cluster, id).await;
                 }
-                return loaded;
+                return loaded.map_or(Taken::Gone, Taken::Session);
             }
             Entry::Copy {
                 primary,
@@ -134,18 +165,28 @@ impl BackupMap {
         };
         let Some(session) = found else {
             self.entries().remove(id);
-            return None;
+            return Taken::Gone;
         };
         {
             let mut entries = self.entries();
             if !entries.contains_key(id) {
-                return None; // Invalidated meanwhile.
+                return Taken::Gone; // Invalidated meanwhile.
             }
             self.owned.insert(session.clone());
             entries.insert(id.clone(), Entry::Primary { backup: None });
         }
         self.publish(cluster, session).await;
-        self.owned.load(id).await.ok().flatten()
+        match self.owned.load(id).await.ok().flatten() {
+            Some(session) => Taken::Session(session),
+            None if matches!(
+                self.entries().get(id),
+                Some(Entry::Copy { .. } | Entry::Proxy { .. })
+            ) =>
+            {
+                Taken::Demoted
+            }
+            None => Taken::Gone,
+        }
     }
 
     /// Sends the session to its backup and its location to every other live member, and waits
