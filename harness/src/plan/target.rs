@@ -234,6 +234,13 @@ impl TargetPlan {
         (1..=self.nodes).map(|i| format!("node{i}"))
     }
 
+    /// The members a `tomcat` target's static membership lists: its nodes, then
+    /// [`TOMCAT_SPARES`] more that an `add-node` may start (static membership names every
+    /// member from the start).
+    pub fn tomcat_members(&self) -> impl Iterator<Item = String> {
+        (1..=self.nodes + TOMCAT_SPARES).map(|i| format!("node{i}"))
+    }
+
     /// The strategy as reports show it: `delta-sync`, `redis-standalone`, `sticky`, …
     pub fn strategy_label(&self) -> String {
         if let Some(manager) = &self.manager {
@@ -278,6 +285,9 @@ impl TargetPlan {
         }
     }
 }
+
+/// Members a `tomcat` target lists beyond its nodes, for a scale-out.
+pub const TOMCAT_SPARES: u32 = 2;
 
 /// The load balancer in front of a target's nodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,8 +5,9 @@
 //!
 //! The cluster is Tomcat's own: `SimpleTcpCluster` with the DeltaManager or the
 //! BackupManager, static membership on loopback (every member listed when the target starts,
-//! as Tomcat's `StaticMembershipService` wants), `jvmRoute` set to the node's name. The
-//! `standard` manager runs no cluster at all: sessions live and die with their node.
+//! as Tomcat's `StaticMembershipService` wants, spares for a scale-out included), `jvmRoute`
+//! set to the node's name. The `standard` manager runs no cluster at all: sessions live and
+//! die with their node.
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ pub struct TomcatCluster {
     home: PathBuf,
     /// The compiled servlet.
     classes: PathBuf,
-    /// Each node's name and ports, in order.
+    /// Each member's name and ports, in order: the nodes, then the spares.
     nodes: Vec<(String, TomcatPorts)>,
 }
 
@@ -85,7 +86,7 @@ impl TomcatCluster {
             )));
         }
         let mut nodes = Vec::new();
-        for id in target.node_ids() {
+        for id in target.tomcat_members() {
             let ports = TomcatPorts {
                 http: free_port().map_err(io_error(&id))?,
                 cluster: free_port().map_err(io_error(&id))?,

@@ -132,3 +132,52 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
     let left = String::from_utf8_lossy(&ps.stdout);
     assert!(left.trim().is_empty(), "left running:\n{left}");
 }
+
+/// Scale-out onto a member the static membership listed from the start: the new Tomcat takes
+/// the sessions from its peers, the balancer gains it, and it serves them; none is lost.
+#[test]
+fn a_tomcat_cluster_scales_out_onto_a_spare_member() {
+    let (code, results, dir) = run_suite(
+        "tomcat-scale-out",
+        r#"
+[suite]
+name = "tomcat-scale-out"
+duration = "8s"
+warm-up = "3s"
+
+[workload]
+virtual-users = 12
+think-time = "50ms"
+ops-per-session = 40
+
+[[targets]]
+name = "delta-sync"
+strategy = "tomcat"
+manager = "delta"
+replication = "sync"
+nodes = 2
+
+[[faults]]
+at = "4s"
+kind = "add-node"
+node = "node3"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{results}");
+    assert_eq!(t["sessions"]["lost"], 0, "{t}");
+    let served = crate::support::history_text(&dir)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["node"] == "node3" && r["outcome"] == "ok")
+        .count();
+    assert!(
+        served > 20,
+        "node3 served after it joined: {served} operations"
+    );
+    let log = std::fs::read_to_string(dir.join("logs/delta-sync-node3.log")).expect("node3 log");
+    assert!(
+        log.contains("session state"),
+        "node3 took the state:\n{log}"
+    );
+}

@@ -118,12 +118,15 @@ impl Check<'_> {
                         ),
                     );
                 }
-                if t.strategy == Strategy::Tomcat {
+                if t.strategy == Strategy::Tomcat && !t.tomcat_members().any(|m| m == node.as_str())
+                {
+                    let spares: Vec<String> = t.tomcat_members().skip(t.nodes as usize).collect();
                     self.err(
-                        &join(path, "kind"),
+                        &join(path, "node"),
                         format!(
-                            "target `{}` is a Tomcat cluster with static membership: its members are fixed when it starts",
-                            t.name
+                            "target `{}` is a Tomcat cluster with static membership: it can add {} (the members it lists from the start)",
+                            t.name,
+                            spares.join(" or ")
                         ),
                     );
                 }
