@@ -11,7 +11,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -92,6 +94,24 @@ impl ClientLimits {
     }
 }
 
+/// Whether a request declares a body (`Content-Length`) over `limit`: it is answered 413
+/// before any of the body is read, by [`too_large`].
+pub fn declares_over(headers: &http::HeaderMap, limit: usize) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
+/// `refusal` (a 413) closing its connection: the body it refused is still unread on it.
+pub fn too_large<B>(mut refusal: Response<B>) -> Response<B> {
+    refusal.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    refusal
+}
+
 /// Admits connections up to the cap.
 #[derive(Debug, Clone)]
 pub struct Admission(Arc<Semaphore>);
@@ -108,77 +128,89 @@ impl Admission {
     }
 }
 
-/// Where a connection stands, for its watchdog.
+/// Where a connection stands, for its watchdog. Every field is touched by one task (the
+/// connection's), so relaxed atomics are all the ordering needed; they keep the request path
+/// free of locks.
 #[derive(Debug)]
 struct Phase {
+    /// When the connection opened: `since_us` counts from here.
+    opened: Instant,
     /// Requests being handled.
-    in_flight: usize,
+    in_flight: AtomicU32,
     /// When the current wait began: the last request's end (idle), the first byte of the next
     /// (headers), or the body's last byte.
-    since: Instant,
+    since_us: AtomicU64,
     /// Bytes of a next request arrived since the last one ended.
-    heading: bool,
+    heading: AtomicBool,
     /// A request's body is still to come.
-    body_pending: bool,
+    body_pending: AtomicBool,
 }
 
 #[derive(Debug, Clone)]
-struct Watch(Arc<Mutex<Phase>>);
+struct Watch(Arc<Phase>);
 
 impl Watch {
     fn new() -> Self {
-        Self(Arc::new(Mutex::new(Phase {
-            in_flight: 0,
-            since: Instant::now(),
-            heading: false,
-            body_pending: false,
-        })))
+        Self(Arc::new(Phase {
+            opened: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            since_us: AtomicU64::new(0),
+            heading: AtomicBool::new(false),
+            body_pending: AtomicBool::new(false),
+        }))
     }
 
-    fn phase(&self) -> std::sync::MutexGuard<'_, Phase> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn restart_wait(&self) {
+        let us = u64::try_from(self.0.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.0.since_us.store(us, Relaxed);
     }
 
     fn read(&self) {
-        let mut p = self.phase();
-        if p.in_flight == 0 && !p.heading {
-            p.heading = true;
-            p.since = Instant::now();
-        } else if p.body_pending {
-            p.since = Instant::now();
+        let p = &self.0;
+        if p.in_flight.load(Relaxed) == 0 {
+            if !p.heading.swap(true, Relaxed) {
+                self.restart_wait();
+            }
+        } else if p.body_pending.load(Relaxed) {
+            self.restart_wait();
         }
     }
 
     fn begin(&self, body_pending: bool) {
-        let mut p = self.phase();
-        p.in_flight += 1;
-        p.since = Instant::now();
-        p.body_pending = body_pending;
+        self.0.in_flight.fetch_add(1, Relaxed);
+        self.0.body_pending.store(body_pending, Relaxed);
+        self.restart_wait();
     }
 
     fn end(&self) {
-        let mut p = self.phase();
-        p.in_flight = p.in_flight.saturating_sub(1);
-        p.since = Instant::now();
-        p.heading = false;
-        p.body_pending = false;
+        let p = &self.0;
+        let _ = p
+            .in_flight
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
+        p.heading.store(false, Relaxed);
+        p.body_pending.store(false, Relaxed);
+        self.restart_wait();
     }
 
     fn body_done(&self) {
-        self.phase().body_pending = false;
+        self.0.body_pending.store(false, Relaxed);
     }
 
-    /// When the connection's current wait runs out, and what it waits for; `None` while a
-    /// request is handled with its body in (the application's own time).
-    fn deadline(&self, limits: &ClientLimits) -> Option<(Instant, &'static str)> {
-        let p = self.phase();
-        let (limit, what) = match (p.in_flight, p.heading, p.body_pending) {
-            (0, false, _) => (limits.idle_timeout, "idle"),
-            (0, true, _) => (limits.header_timeout, "headers"),
-            (_, _, true) => (limits.body_timeout, "body"),
+    /// When the connection's current wait runs out; `None` while a request is handled with
+    /// its body in (the application's own time).
+    fn deadline(&self, limits: &ClientLimits) -> Option<Instant> {
+        let p = &self.0;
+        let limit = match (
+            p.in_flight.load(Relaxed),
+            p.heading.load(Relaxed),
+            p.body_pending.load(Relaxed),
+        ) {
+            (0, false, _) => limits.idle_timeout,
+            (0, true, _) => limits.header_timeout,
+            (_, _, true) => limits.body_timeout,
             _ => return None,
         };
-        Some((p.since + limit, what))
+        Some(p.opened + Duration::from_micros(p.since_us.load(Relaxed)) + limit)
     }
 }
 
@@ -307,7 +339,7 @@ pub async fn serve_connection<F, Fut, B>(
         let deadline = watch.deadline(limits);
         let wait = async {
             match deadline {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
+                Some(at) => tokio::time::sleep_until(at).await,
                 // Handled in the application's time: look again after a while.
                 None => tokio::time::sleep(limits.body_timeout).await,
             }
@@ -321,7 +353,7 @@ pub async fn serve_connection<F, Fut, B>(
             }
             () = wait => {
                 // Dropping the connection closes it; only if the wait is still the same one.
-                if watch.deadline(limits).is_some_and(|(at, _)| at <= Instant::now()) {
+                if watch.deadline(limits).is_some_and(|at| at <= Instant::now()) {
                     return;
                 }
             }
@@ -335,27 +367,49 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn each_wait_has_its_own_timeout() {
+        let second = Duration::from_secs(1);
         let limits = ClientLimits {
-            header_timeout: Duration::from_secs(1),
-            body_timeout: Duration::from_secs(2),
-            idle_timeout: Duration::from_secs(3),
+            header_timeout: second,
+            body_timeout: 2 * second,
+            idle_timeout: 3 * second,
             max_connections: 1,
         };
         let w = Watch::new();
         let start = Instant::now();
+        assert_eq!(w.deadline(&limits), Some(start + 3 * second), "idle");
+        tokio::time::advance(second / 2).await;
+        w.read();
+        let heading = start + second / 2 + second;
         assert_eq!(
             w.deadline(&limits),
-            Some((start + Duration::from_secs(3), "idle"))
+            Some(heading),
+            "headers, from their first byte"
         );
-        tokio::time::advance(Duration::from_millis(500)).await;
+        tokio::time::advance(second / 4).await;
         w.read();
-        assert_eq!(w.deadline(&limits).map(|(_, what)| what), Some("headers"));
+        assert_eq!(
+            w.deadline(&limits),
+            Some(heading),
+            "more header bytes do not extend it"
+        );
         w.begin(true);
-        assert_eq!(w.deadline(&limits).map(|(_, what)| what), Some("body"));
+        let begun = start + second / 2 + second / 4;
+        assert_eq!(w.deadline(&limits), Some(begun + 2 * second), "body");
+        tokio::time::advance(second / 4).await;
+        w.read();
+        assert_eq!(
+            w.deadline(&limits),
+            Some(begun + second / 4 + 2 * second),
+            "body bytes do"
+        );
         w.body_done();
         assert_eq!(w.deadline(&limits), None, "the application's own time");
         w.end();
-        assert_eq!(w.deadline(&limits).map(|(_, what)| what), Some("idle"));
+        assert_eq!(
+            w.deadline(&limits),
+            Some(begun + second / 4 + 3 * second),
+            "idle again"
+        );
         let a = Admission::new(1);
         let held = a.admit();
         assert!(held.is_some() && a.admit().is_none());

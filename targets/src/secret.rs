@@ -30,19 +30,29 @@ impl Secret {
     /// From `file` (its first line) when given, else from the environment variable `env`;
     /// `None` when neither holds one. `flag` names the file's option in the error.
     pub fn load(file: Option<&Path>, env: &str, flag: &str) -> Result<Option<Self>, String> {
-        if let Some(file) = file {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("{flag} {}: {e}", file.display()))?;
-            let value = text.lines().next().unwrap_or_default().trim_end();
-            if value.is_empty() {
-                return Err(format!("{flag} {}: the file is empty", file.display()));
-            }
-            return Ok(Some(Self::new(value)));
+        match file {
+            Some(file) => Self::from_file(file, flag).map(Some),
+            None => Ok(Self::from_env(env)),
         }
-        Ok(std::env::var(env)
+    }
+
+    /// The first line of `file`, which must hold one; `what` names the file in errors.
+    pub fn from_file(file: &Path, what: &str) -> Result<Self, String> {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("{what} {}: {e}", file.display()))?;
+        let value = text.lines().next().unwrap_or_default().trim_end();
+        if value.is_empty() {
+            return Err(format!("{what} {}: the file is empty", file.display()));
+        }
+        Ok(Self::new(value))
+    }
+
+    /// The environment variable `name`, if set and not empty.
+    pub fn from_env(name: &str) -> Option<Self> {
+        std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
-            .map(Self::new))
+            .map(Self::new)
     }
 }
 

@@ -371,14 +371,11 @@ impl PasswordSource {
     /// The password, read now.
     pub fn read(&self) -> Result<sessionbench_targets::secret::Secret, String> {
         use sessionbench_targets::secret::Secret;
-        let found = match self {
-            Self::File(file) => Secret::load(Some(file), "", "redis-password-file")?,
-            Self::Env(name) => Secret::load(None, name, "")?,
-        };
-        found.ok_or_else(|| match self {
-            Self::File(file) => format!("redis-password-file {}: no password", file.display()),
-            Self::Env(name) => format!("redis-password-env: ${name} is not set or empty"),
-        })
+        match self {
+            Self::File(file) => Secret::from_file(file, "redis-password-file"),
+            Self::Env(name) => Secret::from_env(name)
+                .ok_or_else(|| format!("redis-password-env: ${name} is not set or empty")),
+        }
     }
 }
 

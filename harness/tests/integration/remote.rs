@@ -556,7 +556,7 @@ cluster-encrypt = true
         commands.matches(" node --id ").count() >= 4,
         "the command lines were listed:\n{commands}"
     );
-    assert!(!commands.contains("cluster-secret "), "{commands}");
+    assert!(!commands.contains("--cluster-secret"), "{commands}");
     for file in files(&dir.join("run")) {
         let bytes = std::fs::read(&file).expect("read");
         assert!(

@@ -19,6 +19,7 @@ use super::config::NodeConfig;
 use super::cookie::{self, SessionCookie};
 use super::error::ApiError;
 use super::metrics::NodeMetrics;
+use crate::limits;
 use crate::session::{Attr, Session, SessionChange, SessionId, SessionView};
 use crate::store::SessionStore;
 
@@ -118,16 +119,8 @@ pub fn app(node: Arc<Node>) -> Router {
 /// limit gets 413 before any of it is read, and the connection closes (its body unread).
 async fn stamp(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let declared = request
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let mut response = if declared.is_some_and(|n| n > node.config.body_limit as u64) {
-        let mut refused = ApiError::TooLarge.into_response();
-        refused
-            .headers_mut()
-            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-        refused
+    let mut response = if limits::declares_over(request.headers(), node.config.body_limit) {
+        limits::too_large(ApiError::TooLarge.into_response())
     } else {
         next.run(request).await
     };

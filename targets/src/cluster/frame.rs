@@ -1,9 +1,10 @@
 //! Frames on the replication channel.
 //!
 //! A connection begins with the accepting side's random 16-byte challenge. Each frame is then
-//! a 4-byte big-endian length, an 8-byte sequence number and the payload, sealed with a key
-//! derived from the cluster secret, the challenge and the direction: an HMAC-SHA256 tag over
-//! sequence and payload, or, encrypted, ChaCha20-Poly1305 with the sequence as nonce. A frame
+//! a 4-byte big-endian length, an 8-byte sequence number, the payload and a tag, sealed with a
+//! key derived from the cluster secret, the challenge and the direction: an HMAC-SHA256 tag
+//! over sequence and payload, or, encrypted, ChaCha20-Poly1305 with the sequence as nonce.
+//! Both seal and open the frame where it lies. A frame
 //! captured on another connection fails its tag (the challenge differs), and one sent again
 //! on the same connection fails the sequence check: replays are refused either way.
 //!
@@ -101,9 +102,9 @@ impl Seal {
 
     fn overhead(&self) -> usize {
         match self {
-            Self::None => 0,
-            Self::Mac(_) => 32,
-            Self::Aead(_) => CHACHA20_POLY1305.tag_len(),
+            Self::None => tag_len(false, false),
+            Self::Mac(_) => tag_len(true, false),
+            Self::Aead(_) => tag_len(true, true),
         }
     }
 
@@ -113,52 +114,58 @@ impl Seal {
         aead::Nonce::assume_unique_for_key(nonce)
     }
 
-    /// Appends the sealed payload to `frame` (which holds the header).
-    fn seal(&self, seq: u64, payload: &[u8], frame: &mut Vec<u8>) {
+    /// Seals `frame` (length, sequence number, payload) where it lies: appends the tag, and
+    /// encrypts the payload when encrypting.
+    fn seal(&self, seq: u64, frame: &mut Vec<u8>) {
         match self {
-            Self::None => frame.extend_from_slice(payload),
+            Self::None => {}
             Self::Mac(key) => {
-                let mut context = hmac::Context::with_key(key);
-                context.update(&seq.to_be_bytes());
-                context.update(payload);
-                frame.extend_from_slice(context.sign().as_ref());
-                frame.extend_from_slice(payload);
+                let tag = hmac::sign(key, &frame[4..]);
+                frame.extend_from_slice(tag.as_ref());
             }
             Self::Aead(key) => {
-                let start = frame.len();
-                frame.extend_from_slice(payload);
-                let mut sealed = frame.split_off(start);
-                key.seal_in_place_append_tag(Self::nonce(seq), aead::Aad::empty(), &mut sealed)
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        Self::nonce(seq),
+                        aead::Aad::empty(),
+                        &mut frame[HEADER_LEN..],
+                    )
                     .expect("a frame is far below ChaCha20-Poly1305's limit");
-                frame.append(&mut sealed);
+                frame.extend_from_slice(tag.as_ref());
             }
         }
     }
 
-    /// The payload of a sealed body, or why it is refused.
-    fn open(&self, seq: u64, mut body: Vec<u8>) -> Result<Vec<u8>, FrameError> {
+    /// Opens `body` (sequence number, payload, tag) where it lies; returns where the payload
+    /// is, or why the frame is refused.
+    fn open(&self, seq: u64, body: &mut [u8]) -> Result<std::ops::Range<usize>, FrameError> {
+        let end = body
+            .len()
+            .checked_sub(self.overhead())
+            .filter(|end| *end >= 8)
+            .ok_or(FrameError::Unauthenticated)?;
         match self {
-            Self::None => Ok(body),
+            Self::None => {}
             Self::Mac(key) => {
-                if body.len() < 32 {
-                    return Err(FrameError::Unauthenticated);
-                }
-                let payload = body.split_off(32);
-                let mut signed = Vec::with_capacity(8 + payload.len());
-                signed.extend_from_slice(&seq.to_be_bytes());
-                signed.extend_from_slice(&payload);
-                hmac::verify(key, &signed, &body).map_err(|_| FrameError::Unauthenticated)?;
-                Ok(payload)
+                let (signed, tag) = body.split_at(end);
+                hmac::verify(key, signed, tag).map_err(|_| FrameError::Unauthenticated)?;
             }
             Self::Aead(key) => {
-                let len = key
-                    .open_in_place(Self::nonce(seq), aead::Aad::empty(), &mut body)
-                    .map_err(|_| FrameError::Unauthenticated)?
-                    .len();
-                body.truncate(len);
-                Ok(body)
+                key.open_in_place(Self::nonce(seq), aead::Aad::empty(), &mut body[8..])
+                    .map_err(|_| FrameError::Unauthenticated)?;
             }
         }
+        Ok(8..end)
+    }
+}
+
+/// Bytes of a frame's tag: none without a secret, 32 for HMAC-SHA256, 16 for
+/// ChaCha20-Poly1305.
+fn tag_len(secret: bool, encrypt: bool) -> usize {
+    match (secret, encrypt) {
+        (false, _) => 0,
+        (true, false) => 32,
+        (true, true) => CHACHA20_POLY1305.tag_len(),
     }
 }
 
@@ -196,12 +203,7 @@ impl<R> std::fmt::Debug for FrameReader<R> {
 impl FrameCodec {
     /// Bytes a frame adds to its payload.
     pub fn overhead(&self) -> usize {
-        HEADER_LEN
-            + match (&self.secret, self.encrypt) {
-                (None, _) => 0,
-                (Some(_), false) => 32,
-                (Some(_), true) => CHACHA20_POLY1305.tag_len(),
-            }
+        HEADER_LEN + tag_len(self.secret.is_some(), self.encrypt)
     }
 
     /// The accepting side: sends the challenge, then reads the connector's frames and writes
@@ -289,7 +291,8 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 .to_be_bytes(),
         );
         frame.extend_from_slice(&self.seq.to_be_bytes());
-        self.seal.seal(self.seq, payload, &mut frame);
+        frame.extend_from_slice(payload);
+        self.seal.seal(self.seq, &mut frame);
         self.seq += 1;
         self.out.write_all(&frame).await?;
         Ok(frame.len())
@@ -340,9 +343,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         if body.len() < len {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
-        let payload = body.split_off(8);
-        let seq = u64::from_be_bytes(body.try_into().expect("8 bytes"));
-        let payload = self.seal.open(seq, payload)?;
+        let seq = u64::from_be_bytes(body[..8].try_into().expect("8 bytes"));
+        let payload = self.seal.open(seq, &mut body)?;
+        body.truncate(payload.end);
+        body.drain(..payload.start);
         if seq != self.seq {
             return Err(FrameError::OutOfOrder {
                 seq,
@@ -351,7 +355,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         self.seq += 1;
         self.first_by = None;
-        Ok(Some((payload, 4 + len)))
+        Ok(Some((body, 4 + len)))
     }
 }
 

@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 
-use crate::limits::WatchedBody;
+use crate::limits::{self, WatchedBody};
 use serde::Serialize;
 use serde_json::json;
 
@@ -144,21 +144,11 @@ impl Proxy {
     pub async fn handle(&self, req: Request<WatchedBody>, client: &Client) -> Response<ProxyBody> {
         bump(&self.stats.requests);
         let (parts, body) = req.into_parts();
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.config.body_limit as u64) {
-            // Before any of it is read; the connection then closes, its body unread.
-            let mut refused = error(
+        if limits::declares_over(&parts.headers, self.config.body_limit) {
+            return limits::too_large(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({ "error": "body-too-large" }),
-            );
-            refused.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            return refused;
+            ));
         }
         // Buffered, so a request can be sent again to another backend after a failure.
         let body = if body.is_end_stream() {
