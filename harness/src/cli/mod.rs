@@ -7,7 +7,9 @@ mod compare;
 mod exec;
 mod exit;
 mod history;
+mod k8s;
 mod lb;
+mod merge;
 mod node;
 mod progress;
 mod proxy;
@@ -39,6 +41,12 @@ enum Command {
     History(history::HistoryArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
     Report(check::ReportArgs),
+    /// Merge the run directories of a sharded run (`run --shard I/N`) into one run: one
+    /// history, checked and reported as a single run's.
+    Merge(merge::MergeArgs),
+    /// Print Kubernetes manifests that run a suite's load from N pods (an Indexed Job of
+    /// `run --shard I/N`) and merge their runs.
+    K8s(k8s::K8sArgs),
     /// Compare two runs (results.json files or run directories): throughput and latency per
     /// run, improved / regressed / no change beyond noise. Exit 4 on a regression.
     Compare(compare::CompareArgs),
@@ -66,6 +74,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(args) => check::check(args),
         Command::History(args) => history::run(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
+        Command::Merge(args) => merge::run(args),
+        Command::K8s(args) => k8s::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
         Command::Node(args) => node::run(*args).map(|()| ExitCode::Ok),

@@ -64,6 +64,25 @@ pub struct RunArgs {
     /// describe the harness): exit 4 even where the threshold held.
     #[arg(long)]
     strict: bool,
+    /// Drive shard I of N of the load (users whose index is I modulo N; 1/N of an open
+    /// model's arrivals), for load from many processes or machines: every shard is given the
+    /// same --start-at, and `sessionbench merge` makes one run of their directories. Shard 0
+    /// also runs the faults and the targets' start and stop commands (unless --load-only).
+    /// Every target must be external: the shards share one deployment.
+    #[arg(long, value_name = "I/N", value_parser = crate::plan::parse_shard)]
+    shard: Option<(u32, u32)>,
+    /// When the shards start, the same for all: an RFC 3339 time (2026-12-01T10:00:00Z) or
+    /// +DURATION from now. Each target gets a window: its start command when the window opens,
+    /// the load one `timeout` later on every shard, then its stop command.
+    #[arg(long, value_name = "TIME", value_parser = crate::plan::parse_start_at)]
+    start_at: Option<std::time::SystemTime>,
+    /// With --shard 0/N: drive the load only (a --faults-only process runs the faults).
+    #[arg(long, requires = "shard")]
+    load_only: bool,
+    /// Run only the faults and the targets' commands of a sharded run, no load: a process of
+    /// its own beside N --load-only shards.
+    #[arg(long, conflicts_with = "shard", requires = "start_at")]
+    faults_only: bool,
     /// Print the commented default suite (every key, with its default) and exit.
     #[arg(long, conflicts_with = "suite")]
     print_default_suite: bool,
@@ -106,6 +125,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }
+    shard_plan(&mut plan, &a)?;
     // Read before the run, so a bad baseline fails fast.
     let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
     let path = a.out.clone().unwrap_or_else(|| default_dir(&plan));
@@ -194,6 +214,72 @@ async fn drive(
     Ok((driven?, results))
 }
 
+/// Makes `plan` this process's share of a sharded run, as `--shard`, `--start-at`,
+/// `--load-only` and `--faults-only` say: a shard that does not run the faults has none, and
+/// runs none of the targets' commands.
+fn shard_plan(plan: &mut Plan, a: &RunArgs) -> Result<(), CliError> {
+    let (index, count, load, faults) = match (a.shard, a.faults_only) {
+        (Some((index, count)), _) => (index, count, true, index == 0 && !a.load_only),
+        (None, true) => (0, 0, false, true),
+        (None, false) => {
+            if a.start_at.is_some() {
+                return Err(CliError::Usage(
+                    "--start-at is for a sharded run: give --shard I/N (or --faults-only)".into(),
+                ));
+            }
+            return Ok(());
+        }
+    };
+    let Some(start_at) = a.start_at else {
+        return Err(CliError::Usage(
+            "--shard: the shards must start together: give each the same --start-at (an RFC 3339 time, or +DURATION)".into(),
+        ));
+    };
+    refuse_own_targets(plan)?;
+    if !faults {
+        plan.faults.clear();
+        for s in &mut plan.scenarios {
+            s.faults.clear();
+        }
+        for t in &mut plan.targets {
+            if let Some(e) = t.external.as_mut() {
+                e.start = None;
+                e.stop = None;
+                e.ready = None;
+            }
+        }
+    }
+    let start_at_unix_ms = start_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    plan.shard = Some(crate::plan::Shard {
+        index,
+        count,
+        load,
+        faults,
+        start_at_unix_ms,
+    });
+    Ok(())
+}
+
+/// A sharded run's shards load one deployment: a target the harness starts would be started
+/// once per shard.
+pub(super) fn refuse_own_targets(plan: &Plan) -> Result<(), CliError> {
+    let own: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| t.external.is_none())
+        .map(|t| format!("`{}`", t.name))
+        .collect();
+    if own.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "--shard: the shards load one deployment, so every target must be external (strategy = \"external\", started by its own commands or already running); each shard would start its own {}",
+        own.join(", ")
+    )))
+}
+
 /// The validated plan of `suite` (the embedded first run without one), reduced to what
 /// its `[quick]` keeps with `quick`; `allow_remote` as `--allow-remote` says.
 pub(super) fn plan_of(
@@ -201,7 +287,22 @@ pub(super) fn plan_of(
     quick: bool,
     allow_remote: bool,
 ) -> Result<Plan, CliError> {
-    let options = suite::Options { allow_remote };
+    plan_with(
+        suite,
+        quick,
+        suite::Options {
+            allow_remote,
+            unresolved: false,
+        },
+    )
+}
+
+/// As [`plan_of`], with every option.
+pub(super) fn plan_with(
+    suite: Option<&Path>,
+    quick: bool,
+    options: suite::Options,
+) -> Result<Plan, CliError> {
     let plan = match suite {
         Some(path) => suite::load_with(path, options)?,
         None => suite::parse(suite::FIRST_RUN, "first-run.toml")?,

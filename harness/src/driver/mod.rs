@@ -8,7 +8,7 @@ mod usage;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -17,10 +17,14 @@ use tokio::time::Instant;
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultKind, FaultPlan, Plan, Run};
+use crate::plan::{FaultKind, FaultPlan, Plan, Run, window};
 use crate::protocol::Protocol;
 use crate::run_dir::RunDir;
 use crate::topology::{StartError, Topology};
+
+/// A shard's target ready this long after the agreed start of the load is late: the other
+/// shards have been loading it without a ready stack.
+const LATE_START: Duration = Duration::from_millis(100);
 
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -59,21 +63,34 @@ pub async fn run(
         suite: plan.name.clone(),
         seed: plan.seed,
     });
-    for run in plan.runs() {
+    for (k, run) in plan.runs().iter().enumerate() {
         if *cancel.borrow() {
             return Ok(true);
         }
-        if run_target(plan, &run, &logs, &events, &mut cancel).await? {
+        if run_target(plan, k, run, &logs, &events, &mut cancel).await? {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
+/// Waits until the wall-clock instant `at` (a shard's agreed window); `true` if cancelled.
+async fn wait_for_wall_clock(at: SystemTime, cancel: &mut watch::Receiver<bool>) -> bool {
+    let left = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::select! {
+        () = crate::timer::sleep_until(Instant::now() + left) => false,
+        _ = cancel.wait_for(|c| *c) => true,
+    }
+}
+
 /// One run: a target under one fault schedule. Its processes log to `logs/<run>-<process>`
-/// (a scenario's run under `logs/<target>/`).
+/// (a scenario's run under `logs/<target>/`). A shard opens run `k`'s window and starts its
+/// load at the instants every shard agrees on ([`window`]).
 async fn run_target(
     plan: &Plan,
+    k: usize,
     run: &Run<'_>,
     logs: &Path,
     events: &mpsc::UnboundedSender<Record>,
@@ -97,19 +114,46 @@ async fn run_target(
     // Relative to the working directory, as the suite file was given.
     let suite = std::path::absolute(&plan.source).unwrap_or_else(|_| plan.source.clone().into());
     let suite_dir = suite.parent().unwrap_or(Path::new("/"));
+    let shard = plan.shard.map(|s| (s, window(plan, &s, k)));
+    if let Some((shard, (open, load_at))) = shard {
+        // The process with the commands starts the target when the window opens; the others
+        // reach it when the load starts.
+        let until = if shard.faults { open } else { load_at };
+        if wait_for_wall_clock(until, cancel).await {
+            return Ok(true);
+        }
+    }
     let topology = Topology::start(target, logs, suite_dir)
         .await
         .map_err(|source| DriverError::Start {
             target: target.name.clone(),
             source,
         })?;
+    if let Some((_, (open, load_at))) = shard {
+        if SystemTime::now() > load_at + LATE_START {
+            topology.stop().await;
+            let budget = load_at.duration_since(open).unwrap_or_default();
+            return Err(DriverError::Start {
+                target: target.name.clone(),
+                source: StartError::Plan(format!(
+                    "it was not ready when the shards' load was to start, {} (its `timeout`) after its window opened",
+                    humantime::format_duration(budget)
+                )),
+            });
+        }
+        if wait_for_wall_clock(load_at, cancel).await {
+            topology.stop().await;
+            return Ok(true);
+        }
+    }
+    let t0 = Instant::now();
     let _ = events.send(Record::TargetStart {
         target: target.name.clone(),
         nodes: topology.addresses(),
         lb: topology.lb.as_ref().map(|lb| lb.addr().to_string()),
+        started_unix_us: Some(unix_us(SystemTime::now())),
     });
     let endpoint = Arc::new(topology.endpoint());
-    let t0 = Instant::now();
     let ctx = Arc::new(LoadContext {
         target: target.name.clone(),
         endpoint,
@@ -118,6 +162,7 @@ async fn run_target(
         seed: plan.seed,
         t0,
         deadline: t0 + plan.duration,
+        shard: plan.shard,
         events: events.clone(),
         turned_away: Default::default(),
     });
@@ -220,6 +265,12 @@ async fn collect_metrics(
             }
         }
     }
+}
+
+/// Microseconds since the Unix epoch.
+fn unix_us(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 fn us(t0: Instant, t: Instant) -> u64 {

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod jsonl;
+pub mod merge;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,10 @@ pub enum Record {
         target: String,
         nodes: BTreeMap<String, String>,
         lb: Option<String>,
+        /// Time 0 on the wall clock, in µs since the Unix epoch: what lines up the histories
+        /// of a run's shards (older histories have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_unix_us: Option<u64>,
     },
     Op(Op),
     Fault(FaultEvent),

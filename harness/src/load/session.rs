@@ -32,6 +32,8 @@ pub struct LoadContext {
     pub t0: Instant,
     /// No operation starts at or after this.
     pub deadline: Instant,
+    /// A sharded run's share: only the users (or arrivals) it owns are driven here.
+    pub shard: Option<crate::plan::Shard>,
     pub events: mpsc::UnboundedSender<Record>,
     /// Open model: arrivals turned away at `max-sessions-in-flight` (never started).
     pub turned_away: AtomicU64,
@@ -51,6 +53,9 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
     match ctx.workload.model {
         LoadModel::Closed { virtual_users } => {
             for vu in 0..virtual_users {
+                if ctx.shard.is_some_and(|s| !s.owns(u64::from(vu))) {
+                    continue;
+                }
                 // Users start spread over one think time, as people arrive: all at t0, every
                 // user's schedule would fire in the same instant every think time, and the
                 // target would be measured under bursts the suite never asked for.
@@ -63,11 +68,20 @@ pub async fn run_load(ctx: Arc<LoadContext>) {
             max_sessions_in_flight,
         } => {
             let gap = Duration::from_secs_f64(1.0 / arrival_rate);
-            let slots = Arc::new(Semaphore::new(max_sessions_in_flight as usize));
+            // A shard has its share of the cap as of the arrivals.
+            let shards = ctx.shard.map_or(1, |s| s.count.max(1));
+            let slots = Arc::new(Semaphore::new(
+                max_sessions_in_flight.div_ceil(shards) as usize
+            ));
             let mut next = ctx.t0;
             let mut n: u64 = 0;
             // As for a closed user: no arrival whose first operation would fall after the end.
             while next + first_op(&ctx.workload) < ctx.deadline {
+                if ctx.shard.is_some_and(|s| !s.owns(n)) {
+                    n += 1;
+                    next += gap;
+                    continue;
+                }
                 crate::timer::sleep_until(next).await;
                 // An open model does not wait for the target: past the cap an arrival is
                 // turned away (and the cap should be raised), never delayed.

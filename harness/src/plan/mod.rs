@@ -6,11 +6,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod fault;
+mod shard;
 mod target;
 mod url;
 mod workload;
 
 pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
+pub use shard::{Shard, parse_shard, parse_start_at, whole, window};
 pub use target::{
     Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, PasswordSource, RedisPlan,
     RequestPlan, Shows, Strategy, TargetPlan, Thresholds,
@@ -58,6 +60,9 @@ pub struct Plan {
         skip_serializing_if = "Option::is_none"
     )]
     pub report_window: Option<Duration>,
+    /// A share of a run loaded from many processes (`run --shard`): this one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// When a run's numbers describe the harness rather than the target.

@@ -33,6 +33,10 @@ pub struct TargetPlan {
     /// For `tomcat`: its session manager, `delta`, `backup` or `standard` (no cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
+    /// For a clustered `tomcat`: Tomcat's `JvmRouteBinderValve`, which gives a session that
+    /// failed over to another node that node's route (a new id, and a new cookie).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub jvm_route_binder: bool,
     /// For `redis`: the Redis the harness starts, or an existing one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisPlan>,

@@ -32,6 +32,11 @@ impl TargetUrl {
     /// Parses `url` and resolves its host. Without `remote`, the address must be on loopback:
     /// the error then says how to allow another host.
     pub fn parse(url: &str, remote: bool) -> Result<Self, String> {
+        Self::parse_with(url, remote, true)
+    }
+
+    /// As [`TargetUrl::parse`]; without `resolve`, a name's address is left unspecified.
+    pub fn parse_with(url: &str, remote: bool, resolve: bool) -> Result<Self, String> {
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
             (Scheme::Http, rest)
         } else if let Some(rest) = url.strip_prefix("https://") {
@@ -67,7 +72,8 @@ impl TargetUrl {
             (Some(addr), _) => {
                 return Err(format!("{} is not a loopback address; {allow}", addr.ip()));
             }
-            (None, true) => resolve(&host, port)?,
+            (None, true) if !resolve => SocketAddr::from(([0, 0, 0, 0], port)),
+            (None, true) => self::resolve(&host, port)?,
             (None, false) => {
                 return Err(format!(
                     "`{host}` is a name, not a loopback address (or localhost); {allow}"

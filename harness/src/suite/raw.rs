@@ -113,6 +113,7 @@ pub struct TargetRaw {
     pub replication: Option<String>,
     pub replication_delay: Option<String>,
     pub manager: Option<String>,
+    pub jvm_route_binder: Option<bool>,
     pub model: Option<String>,
     pub redis: Option<String>,
     pub redis_appendonly: Option<bool>,

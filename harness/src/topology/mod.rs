@@ -2,6 +2,7 @@
 //! them: on success, on error, on panic (Drop), on Ctrl-C, and even when the harness itself is
 //! killed (the children ask the kernel for SIGKILL when their parent dies).
 
+mod balancer_manager;
 mod links;
 mod process;
 mod real_lb;

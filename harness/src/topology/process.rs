@@ -189,6 +189,18 @@ impl Process {
         addr: SocketAddr,
         log: &Path,
     ) -> Result<Self, StartError> {
+        Self::start_program_as(name, None, program, args, addr, log).await
+    }
+
+    /// As [`Process::start_program`], as `user` when the harness runs as root.
+    pub async fn start_program_as(
+        name: &str,
+        user: Option<&str>,
+        program: &str,
+        args: &[String],
+        addr: SocketAddr,
+        log: &Path,
+    ) -> Result<Self, StartError> {
         let found = std::env::var_os("PATH").is_some_and(|path| {
             std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
         });
@@ -197,7 +209,11 @@ impl Process {
                 program: program.into(),
             });
         }
-        let mut all = vec!["exec".to_string(), "--".into(), program.into()];
+        let mut all = vec!["exec".to_string()];
+        if let Some(user) = user {
+            all.extend(["--user".to_string(), user.into()]);
+        }
+        all.extend(["--".to_string(), program.into()]);
         all.extend_from_slice(args);
         Self::start_listening(name, Launch::Program(all), addr, log).await
     }

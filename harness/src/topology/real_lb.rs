@@ -5,8 +5,9 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::balancer_manager;
 use super::process::{Process, StartError};
 use super::store::{free_port, prepare_dir};
 use crate::plan::LbKind;
@@ -18,33 +19,116 @@ const APACHE_MODULES: [&str; 3] = [
     "/usr/lib/httpd/modules",
 ];
 
-/// What a real load balancer is told.
-pub struct RealLb<'a> {
-    pub kind: LbKind,
-    /// The suite's policy name (validated for `kind`).
-    pub policy: &'a str,
-    pub cookie: &'a str,
-    /// Node name and where the balancer reaches it (a fault proxy, with network faults).
-    pub backends: &'a [(String, SocketAddr)],
+/// One member of a real balancer: a node and where the balancer reaches it (a fault proxy,
+/// with network faults); a member removed by a scale-in stays listed, disabled.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub enabled: bool,
 }
 
-impl RealLb<'_> {
+/// A real load balancer: what it is told, and where its configuration and admin port are
+/// once started (a restart runs the configuration as the last scale-out or -in left it).
+#[derive(Debug)]
+pub struct RealLb {
+    pub kind: LbKind,
+    /// The suite's policy name (validated for `kind`).
+    pub policy: String,
+    pub cookie: String,
+    pub members: Vec<Member>,
+    /// Where Apache's balancer-manager listens: a port of its own, so no client reaches it.
+    admin: Option<SocketAddr>,
+    /// The directory the balancer works in, once started.
+    work: Option<PathBuf>,
+    /// The configuration files, once written: the one the balancer reads, and for Apache a
+    /// copy in the run directory to read after the run.
+    confs: Vec<PathBuf>,
+    /// Apache's own directory outside the run (removed when this is dropped): it runs as
+    /// `nobody`, who may not reach the run directory.
+    private: Option<PathBuf>,
+}
+
+/// Who Apache runs as when the harness is root: it is started as that user rather than left
+/// to drop root itself, since a process that changes its user loses the kernel's promise to
+/// kill it with the harness.
+const APACHE_USER: &str = "nobody";
+
+/// How many members Apache may gain after it starts (mod_proxy_balancer's `growth`).
+pub const APACHE_GROWTH: usize = 8;
+
+/// Apache's private directories are `<temp>/sessionbench-apache-<harness pid>-<port>`.
+const PRIVATE_PREFIX: &str = "sessionbench-apache-";
+
+/// Removes the private directories of harnesses no longer running (a SIGKILLed harness
+/// cannot remove its own).
+fn sweep_private_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PRIVATE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Drop for RealLb {
+    fn drop(&mut self) {
+        if let Some(private) = &self.private {
+            let _ = std::fs::remove_dir_all(private);
+        }
+    }
+}
+
+impl RealLb {
+    pub fn new(
+        kind: LbKind,
+        policy: &str,
+        cookie: &str,
+        backends: &[(String, SocketAddr)],
+    ) -> Self {
+        let members = backends
+            .iter()
+            .map(|(name, addr)| Member {
+                name: name.clone(),
+                addr: *addr,
+                enabled: true,
+            })
+            .collect();
+        Self {
+            kind,
+            policy: policy.into(),
+            cookie: cookie.into(),
+            members,
+            admin: None,
+            work: None,
+            confs: Vec::new(),
+            private: None,
+        }
+    }
+
     /// Writes the configuration and starts the balancer; ready once its port accepts.
-    pub async fn start(&self, target: &str, logs: &Path) -> Result<Process, StartError> {
+    pub async fn start(&mut self, target: &str, logs: &Path) -> Result<Process, StartError> {
         let name = self.kind.name();
-        // Absolute: nginx reads relative paths from its prefix, not from here.
-        let dir = std::path::absolute(prepare_dir(target, name, logs)?).map_err(|source| {
-            StartError::Spawn {
-                name: name.into(),
-                source,
-            }
-        })?;
-        let port = free_port().map_err(|source| StartError::Spawn {
+        let spawn_error = |source| StartError::Spawn {
             name: name.into(),
             source,
-        })?;
-        let listen = SocketAddr::from(([127, 0, 0, 1], port));
-        let (file, text, program, args) = match self.kind {
+        };
+        // Absolute: nginx reads relative paths from its prefix, not from here.
+        let dir = std::path::absolute(prepare_dir(target, name, logs)?).map_err(spawn_error)?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], free_port().map_err(spawn_error)?));
+        let log = logs.join(format!("{target}-{name}.log"));
+        let mut user = None;
+        let (work, program, args) = match self.kind {
             LbKind::Nginx => {
                 let conf = dir.join("nginx.conf");
                 let args = vec![
@@ -53,32 +137,147 @@ impl RealLb<'_> {
                     "-c".into(),
                     conf.display().to_string(),
                 ];
-                (conf, self.nginx(listen, &dir), "nginx", args)
+                self.confs = vec![conf];
+                (dir, "nginx", args)
             }
             LbKind::Haproxy => {
                 let conf = dir.join("haproxy.cfg");
                 let args = vec!["-db".to_string(), "-f".into(), conf.display().to_string()];
-                (conf, self.haproxy(listen), "haproxy", args)
+                self.confs = vec![conf];
+                (dir, "haproxy", args)
             }
             LbKind::Apache => {
-                let conf = dir.join("httpd.conf");
-                let args = vec![
+                self.admin = Some(SocketAddr::from((
+                    [127, 0, 0, 1],
+                    free_port().map_err(spawn_error)?,
+                )));
+                sweep_private_dirs();
+                let private = std::env::temp_dir().join(format!(
+                    "{PRIVATE_PREFIX}{}-{}",
+                    std::process::id(),
+                    listen.port()
+                ));
+                let _ = std::fs::remove_dir_all(&private);
+                std::fs::create_dir(&private).map_err(spawn_error)?;
+                self.private = Some(private.clone());
+                // Its error log is its stderr: the run's log file, which it may then write.
+                std::fs::File::create(&log).map_err(spawn_error)?;
+                if nix::unistd::geteuid().is_root() {
+                    let nobody = nix::unistd::User::from_name(APACHE_USER)
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| StartError::Missing {
+                            program: format!("the user `{APACHE_USER}` (Apache runs as it)"),
+                        })?;
+                    for path in [&private, &log] {
+                        std::os::unix::fs::chown(
+                            path,
+                            Some(nobody.uid.as_raw()),
+                            Some(nobody.gid.as_raw()),
+                        )
+                        .map_err(spawn_error)?;
+                    }
+                    user = Some(APACHE_USER);
+                }
+                let conf = private.join("httpd.conf");
+                let mut args = vec![
                     "-X".to_string(),
                     "-d".into(),
-                    dir.display().to_string(),
+                    private.display().to_string(),
                     "-f".into(),
                     conf.display().to_string(),
                 ];
-                (conf, self.apache(listen, &dir)?, "apache2", args)
+                // Its command line names the run, as every other process's does (so
+                // `pgrep -f RUN_DIR` finds it).
+                let run = dir.display().to_string();
+                if !run.contains('"') {
+                    args.extend(["-C".into(), format!("Define SESSIONBENCH_RUN \"{run}\"")]);
+                }
+                self.confs = vec![conf, dir.join("httpd.conf")];
+                (private, "apache2", args)
             }
             LbKind::Reference => unreachable!("the reference LB is `sessionbench lb`"),
         };
-        std::fs::write(&file, text).map_err(|source| StartError::Spawn {
-            name: name.into(),
-            source,
-        })?;
-        let log = logs.join(format!("{target}-{name}.log"));
-        Process::start_program("lb", program, &args, listen, &log).await
+        self.work = Some(work);
+        self.write_conf(listen)?;
+        Process::start_program_as("lb", user, program, &args, listen, &log).await
+    }
+
+    /// The configuration for the members as they are now.
+    fn render(&self, listen: SocketAddr, dir: &Path) -> Result<String, StartError> {
+        Ok(match self.kind {
+            LbKind::Nginx => self.nginx(listen, dir),
+            LbKind::Haproxy => self.haproxy(listen),
+            _ => self.apache(listen, dir)?,
+        })
+    }
+
+    /// Scale-out: Apache gains member `name` through its balancer-manager, and its
+    /// configuration lists it for a restart. The other real balancers cannot (validation
+    /// refuses `add-node` for them).
+    pub async fn add(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+        listen: SocketAddr,
+    ) -> Result<(), StartError> {
+        let admin = self.manager()?;
+        if let Some(m) = self.members.iter_mut().find(|m| m.name == name) {
+            m.addr = addr;
+            m.enabled = true;
+        } else {
+            self.members.push(Member {
+                name: name.into(),
+                addr,
+                enabled: true,
+            });
+        }
+        self.write_conf(listen)?;
+        balancer_manager::add(admin, addr, name).await
+    }
+
+    /// Scale-in (`enabled` false) and its undoing: Apache stops or starts choosing the
+    /// member (requests in flight finish), and its configuration says so for a restart.
+    pub async fn set_enabled(
+        &mut self,
+        name: &str,
+        enabled: bool,
+        listen: SocketAddr,
+    ) -> Result<(), StartError> {
+        let admin = self.manager()?;
+        let Some(m) = self.members.iter_mut().find(|m| m.name == name) else {
+            return Err(StartError::Admin {
+                detail: format!("Apache has no member `{name}`"),
+            });
+        };
+        m.enabled = enabled;
+        let addr = m.addr;
+        self.write_conf(listen)?;
+        balancer_manager::set_enabled(admin, addr, enabled).await
+    }
+
+    fn manager(&self) -> Result<SocketAddr, StartError> {
+        self.admin.ok_or_else(|| StartError::Admin {
+            detail: format!(
+                "{} has no admin API the harness can change backends through",
+                self.kind.name()
+            ),
+        })
+    }
+
+    /// Writes the configuration for the members as they are now (read again on a restart).
+    fn write_conf(&self, listen: SocketAddr) -> Result<(), StartError> {
+        let Some(work) = &self.work else {
+            return Ok(());
+        };
+        let text = self.render(listen, work)?;
+        for conf in &self.confs {
+            std::fs::write(conf, &text).map_err(|source| StartError::Spawn {
+                name: self.kind.name().into(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// nginx as one process (no master, no workers: a SIGKILL leaves nothing behind), its
@@ -86,17 +285,23 @@ impl RealLb<'_> {
     /// request that could not reach one is tried on the next (as nginx does by default for
     /// connect errors and timeouts).
     fn nginx(&self, listen: SocketAddr, dir: &Path) -> String {
-        let balance = match self.policy {
+        let balance = match self.policy.as_str() {
             "ip-hash" => "ip_hash;".to_string(),
             "least-conn" => "least_conn;".to_string(),
             "cookie-hash" => format!("hash $cookie_{} consistent;", self.cookie),
             _ => String::new(),
         };
         let mut servers = String::new();
-        for (name, addr) in self.backends {
+        for Member {
+            name,
+            addr,
+            enabled,
+        } in &self.members
+        {
+            let down = if *enabled { "" } else { " down" };
             let _ = writeln!(
                 servers,
-                "        server {addr} max_fails=1 fail_timeout=2s; # {name}"
+                "        server {addr} max_fails=1 fail_timeout=2s{down}; # {name}"
             );
         }
         let d = dir.display();
@@ -142,8 +347,11 @@ http {{
     /// behind), with only the modules it needs, its files under `dir` and none of the
     /// system's configuration. mod_proxy_balancer: a member that failed a connection is
     /// skipped for 2 s (`retry`), and a sticky request whose member is down goes to another
-    /// one (its failover, on by default). Run as root, it serves as `nobody`.
+    /// one (its failover, on by default). Its balancer-manager listens on a port of its own
+    /// (clients reach only the balancer) for scale-out and -in. Its errors go to its stderr
+    /// (the run's log); `dir` is its own, outside the run ([`APACHE_USER`]).
     fn apache(&self, listen: SocketAddr, dir: &Path) -> Result<String, StartError> {
+        let admin = self.manager()?;
         let modules = APACHE_MODULES
             .iter()
             .map(Path::new)
@@ -154,7 +362,7 @@ http {{
                     APACHE_MODULES.join(" or ")
                 ),
             })?;
-        let (method, sticky) = match self.policy {
+        let (method, sticky) = match self.policy.as_str() {
             "least-conn" => ("bybusyness", String::new()),
             "cookie-route" => (
                 "byrequests",
@@ -167,17 +375,18 @@ http {{
             _ => ("byrequests", String::new()),
         };
         let mut members = String::new();
-        for (name, addr) in self.backends {
+        for Member {
+            name,
+            addr,
+            enabled,
+        } in &self.members
+        {
+            let status = if *enabled { "" } else { " status=+D" };
             let _ = writeln!(
                 members,
-                "    BalancerMember \"http://{addr}\" route={name} retry=2 connectiontimeout=1 timeout=5"
+                "    BalancerMember \"http://{addr}\" route={name} retry=2 connectiontimeout=1 timeout=5{status}"
             );
         }
-        let user = if nix::unistd::geteuid().is_root() {
-            "User nobody\nGroup nogroup\n"
-        } else {
-            ""
-        };
         let (d, m) = (dir.display(), modules.display());
         Ok(format!(
             "# Written by sessionbench for one run: policy {policy}.
@@ -186,9 +395,9 @@ ServerName localhost
 Listen {listen}
 PidFile {d}/httpd.pid
 DefaultRuntimeDir {d}
-ErrorLog {d}/error.log
+ErrorLog /dev/stderr
 LogLevel warn
-{user}LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule mpm_event_module {m}/mod_mpm_event.so
 LoadModule authz_core_module {m}/mod_authz_core.so
 LoadModule slotmem_shm_module {m}/mod_slotmem_shm.so
 LoadModule proxy_module {m}/mod_proxy.so
@@ -200,10 +409,18 @@ ThreadsPerChild 256
 MaxRequestWorkers 256
 KeepAliveTimeout 30
 <Proxy \"balancer://nodes\">
-{members}    ProxySet lbmethod={method}{sticky}
+{members}    ProxySet lbmethod={method}{sticky} growth={APACHE_GROWTH}
 </Proxy>
 ProxyPreserveHost On
-ProxyPass \"/\" \"balancer://nodes/\"
+<VirtualHost {listen}>
+    ProxyPass \"/\" \"balancer://nodes/\"
+</VirtualHost>
+Listen {admin}
+<VirtualHost {admin}>
+    <Location \"/balancer-manager\">
+        SetHandler balancer-manager
+    </Location>
+</VirtualHost>
 ",
             policy = self.policy
         ))
@@ -214,7 +431,7 @@ ProxyPass \"/\" \"balancer://nodes/\"
     /// (the session then lives or dies by the nodes' store). `ip-hash`: `balance source`.
     /// Active health checks every 500 ms.
     fn haproxy(&self, listen: SocketAddr) -> String {
-        let (balance, cookie) = match self.policy {
+        let (balance, cookie) = match self.policy.as_str() {
             "ip-hash" => ("balance source", String::new()),
             "least-conn" => ("balance leastconn", String::new()),
             "cookie-insert" => (
@@ -224,7 +441,13 @@ ProxyPass \"/\" \"balancer://nodes/\"
             _ => ("balance roundrobin", String::new()),
         };
         let mut servers = String::new();
-        for (name, addr) in self.backends {
+        for Member {
+            name,
+            addr,
+            enabled,
+        } in &self.members
+        {
+            let disabled = if *enabled { "" } else { " disabled" };
             let sticky = if cookie.is_empty() {
                 String::new()
             } else {
@@ -232,7 +455,7 @@ ProxyPass \"/\" \"balancer://nodes/\"
             };
             let _ = writeln!(
                 servers,
-                "    server {name} {addr} check inter 500ms fall 2 rise 1{sticky}"
+                "    server {name} {addr} check inter 500ms fall 2 rise 1{sticky}{disabled}"
             );
         }
         format!(

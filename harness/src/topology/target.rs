@@ -47,6 +47,8 @@ pub struct Topology {
     pub stores: Vec<Process>,
     pub nodes: Vec<Process>,
     pub lb: Option<Process>,
+    /// A real balancer's configuration (its members), for scale-out and -in.
+    real_lb: Option<RealLb>,
     /// Fault proxies on the nodes' links (none unless the suite has network faults).
     pub links: Links,
     target: TargetPlan,
@@ -74,6 +76,7 @@ impl Topology {
             stores: Vec::new(),
             nodes: Vec::new(),
             lb: None,
+            real_lb: None,
             links: Links::default(),
             target: target.clone(),
             logs: logs.to_path_buf(),
@@ -154,12 +157,8 @@ impl Topology {
                 let mut lb = match target.lb {
                     LbKind::Reference => reference_lb(target, policy, &backends, logs).await?,
                     kind => {
-                        let real = RealLb {
-                            kind,
-                            policy,
-                            cookie: &target.cookie,
-                            backends: &backends,
-                        };
+                        let real = RealLb::new(kind, policy, &target.cookie, &backends);
+                        let real = self.real_lb.insert(real);
                         real.start(&target.name, logs).await?
                     }
                 };
@@ -360,11 +359,15 @@ impl Topology {
     }
 
     /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API
-    /// (and to the LB's arguments, so an LB restart keeps it).
+    /// (and to the LB's arguments or configuration, so an LB restart keeps it).
     pub async fn add_node(&mut self, id: &str) -> Result<(), StartError> {
         self.start_node(id).await?;
         let addr = self.nodes.last().map(Process::addr).expect("just started");
         let addr = self.reach(id, Link::Lb, addr).await?;
+        if let Some(real) = self.real_lb.as_mut() {
+            let listen = self.lb.as_ref().map(Process::addr).expect("a real LB runs");
+            return real.add(id, addr, listen).await;
+        }
         if let Some(spec) = self.lb.as_mut().and_then(Process::lb_spec) {
             spec.backends.push(NamedAddr {
                 name: id.into(),
@@ -382,8 +385,13 @@ impl Topology {
     /// Scale-in with a drain: the LB drops node `id` (in-flight requests finish), then the
     /// node gets SIGTERM.
     pub async fn remove_node(&mut self, id: &str, grace: Duration) -> Result<(), StartError> {
-        self.lb_admin(Method::DELETE, &format!("/backends/{id}"), None)
-            .await?;
+        if let Some(real) = self.real_lb.as_mut() {
+            let listen = self.lb.as_ref().map(Process::addr).expect("a real LB runs");
+            real.set_enabled(id, false, listen).await?;
+        } else {
+            self.lb_admin(Method::DELETE, &format!("/backends/{id}"), None)
+                .await?;
+        }
         if let Some(node) = self.node_mut(id) {
             node.terminate(grace).await;
         }
@@ -397,6 +405,11 @@ impl Topology {
         };
         node.restart().await?;
         let addr = node.addr();
+        if let Some(real) = self.real_lb.as_mut() {
+            // Same port, same proxy: the member is there, disabled.
+            let listen = self.lb.as_ref().map(Process::addr).expect("a real LB runs");
+            return real.set_enabled(id, true, listen).await;
+        }
         let addr = self.reach(id, Link::Lb, addr).await?;
         self.lb_admin(
             Method::POST,

@@ -176,7 +176,8 @@ impl TomcatCluster {
 
     /// `SimpleTcpCluster` with static membership: every other node is listed. Synchronous
     /// replication waits for each member's ack (`channelSendOptions` 6); asynchronous does
-    /// not (8, Tomcat's default, through the dispatch interceptor).
+    /// not (8, Tomcat's default, through the dispatch interceptor). `JvmRouteBinderValve`,
+    /// when the suite asks for it, gives a session that failed over the route of its new node.
     fn cluster_xml(&self, target: &TargetPlan, index: usize, manager: &str) -> String {
         let sync = target.replication.as_deref() == Some("sync") || manager == "backup";
         let send_options = if sync { 6 } else { 8 };
@@ -202,6 +203,11 @@ impl TomcatCluster {
         } else {
             "\n          <Interceptor className=\"org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor\"/>"
         };
+        let binder = if target.jvm_route_binder {
+            "\n        <Valve className=\"org.apache.catalina.ha.session.JvmRouteBinderValve\"/>"
+        } else {
+            ""
+        };
         format!(
             r#"      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="{send_options}">
         {manager_xml}
@@ -216,7 +222,7 @@ impl TomcatCluster {
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpPingInterceptor" staticOnly="true"/>
           <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>{dispatch}
         </Channel>
-        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
+        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>{binder}
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
 "#,

@@ -127,3 +127,97 @@ fn a_soak_reports_each_window_with_what_the_processes_held() {
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(report.contains("### Window by window"), "{report}");
 }
+
+/// Real Tomcat, quick: the kill of node2 on the pairs of real and model. DeltaManager
+/// (synchronous) behind round robin keeps every session, as the reference delta does; the
+/// standard manager (no cluster) behind round robin loses most; behind Apache's jvmRoute it
+/// loses only node2's, none before the kill. The report sets each pair side by side.
+#[test]
+fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
+    use serde_json::Value;
+    let out = run_suite("real", &["--quick"]);
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let results: Value = serde_json::from_str(&text).expect("JSON");
+    let run = |name: &str| {
+        results["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["name"] == format!("{name}/failure"))
+            .unwrap_or_else(|| panic!("{name} ran"))
+            .clone()
+    };
+    let delta = run("tomcat-delta-sync");
+    assert_eq!(delta["strategy"], "tomcat-delta-sync", "{delta}");
+    assert!(delta["sessions"]["started"].as_u64() > Some(50), "{delta}");
+    assert_eq!(delta["sessions"]["lost"], 0, "{delta}");
+    assert_eq!(run("reference-delta-sync")["sessions"]["lost"], 0);
+
+    let standard = &run("tomcat-standard")["sessions"];
+    let (lost, started) = (
+        standard["lost"].as_f64().expect("lost"),
+        standard["started"].as_f64().expect("started"),
+    );
+    assert!(
+        lost > 0.5 * started,
+        "round robin over Tomcats without a cluster loses most: {standard}"
+    );
+
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("### Real against model"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("| tomcat-delta-sync/failure |")
+                && l.contains("| reference-delta-sync/failure |")),
+        "{report}"
+    );
+
+    // jvmRoute: the sessions of node2 only, after its kill.
+    let routed = run("tomcat-standard-jvmroute");
+    let lost = routed["sessions"]["lost"].as_u64().expect("lost");
+    let started = routed["sessions"]["started"].as_u64().expect("started");
+    assert!(lost > 0 && lost * 4 < started, "{routed}");
+    let kill_us = routed["faults"][0]["start-ms"].as_f64().expect("the kill") * 1000.0;
+    let history = crate::support::history_text(&out);
+    let early = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["target"] == "tomcat-standard-jvmroute/failure")
+        .filter(|r| r["error"] == "no-session" && r["kind"] != "probe")
+        .filter(|r| r["end-us"].as_f64().is_some_and(|end| end < kill_us))
+        .count();
+    assert_eq!(early, 0, "jvmRoute keeps every session until the kill");
+
+    // JvmRouteBinderValve: a session of node2 that failed over gets its new node's route (a
+    // new id in a new cookie) and is kept; without the valve no id changes but at login.
+    let moved = |run: &str| -> Vec<f64> {
+        history
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["type"] == "op" && r["target"] == run && r["cookies-changed"] == true)
+            .filter(|r| r["kind"] != "login" && r["kind"] != "logout")
+            .filter_map(|r| r["start-us"].as_f64())
+            .collect()
+    };
+    let binder = run("tomcat-delta-jvmroute");
+    assert_eq!(binder["sessions"]["lost"], 0, "{binder}");
+    let binder_kill_us = binder["faults"][0]["start-ms"].as_f64().expect("kill") * 1000.0;
+    let rebound = moved("tomcat-delta-jvmroute/failure");
+    assert!(!rebound.is_empty(), "node2's sessions were rebound");
+    assert!(
+        rebound.iter().all(|at| *at >= binder_kill_us),
+        "{rebound:?}"
+    );
+    assert!(moved("tomcat-delta-sync/failure").is_empty());
+
+    // The servlet ran in Tomcat, and nothing the run started is left running.
+    let log = std::fs::read_to_string(out.join("logs/tomcat-delta-sync/failure-node1.log"))
+        .expect("node log");
+    assert!(log.contains("Apache Tomcat/10"), "{log}");
+    assert!(
+        log.contains("DeltaManager") || log.contains("Replication member added"),
+        "{log}"
+    );
+    crate::support::assert_nothing_left_running(&out);
+}

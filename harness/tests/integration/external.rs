@@ -8,8 +8,14 @@
 use super::run::{free_port, run_suite};
 
 /// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
-/// replication port and peers) and a cookie-route LB in front, writing their pids.
-fn start_script(lb: u16, nodes: &[(u16, u16)], node_args: &str, cluster: bool) -> String {
+/// replication port and peers) and an LB with `policy` in front, writing their pids.
+pub(crate) fn start_script(
+    lb: u16,
+    nodes: &[(u16, u16)],
+    node_args: &str,
+    cluster: bool,
+    policy: &str,
+) -> String {
     // As a stack someone else runs would: the cluster secret in a file only its owner reads.
     let mut script = String::from(
         "d=\"$SESSIONBENCH_DIR\"; (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d \" \\n\" > \"$d/cluster.secret\"); ",
@@ -34,7 +40,7 @@ fn start_script(lb: u16, nodes: &[(u16, u16)], node_args: &str, cluster: bool) -
         backends.push_str(&format!(" --backend {id}=127.0.0.1:{http}"));
     }
     script.push_str(&format!(
-        "\"$SESSIONBENCH\" lb --listen 127.0.0.1:{lb} --policy cookie-route --health-interval 500ms{backends} > \"$d/lb.log\" 2>&1 & echo $! > \"$d/lb.pid\""
+        "\"$SESSIONBENCH\" lb --listen 127.0.0.1:{lb} --policy {policy} --health-interval 500ms{backends} > \"$d/lb.log\" 2>&1 & echo $! > \"$d/lb.pid\""
     ));
     script
 }
@@ -84,7 +90,7 @@ timeout = "20s"
 [targets.expect]
 {expect}
 "#,
-        start = start_script(lb, &nodes, node_args, cluster),
+        start = start_script(lb, &nodes, node_args, cluster, "cookie-route"),
     )
 }
 

@@ -18,6 +18,7 @@ mod remote;
 mod reports;
 mod run;
 mod scenarios;
+mod shards;
 mod suites;
 mod support;
 mod templates;

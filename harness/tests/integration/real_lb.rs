@@ -123,16 +123,97 @@ fn nginx_haproxy_and_apache_keep_sticky_sessions_until_the_kill_and_come_back_af
     assert!(text.contains("stickysession=SESSION|session"), "{text}");
     assert_eq!(text.matches(" route=node").count(), 3, "{text}");
     // Nothing it started outlives the run.
-    let ps = std::process::Command::new("pgrep")
-        .args(["-af", &dir.display().to_string()])
-        .output()
-        .expect("pgrep");
-    let left = String::from_utf8_lossy(&ps.stdout);
-    assert!(left.trim().is_empty(), "left running:\n{left}");
+    crate::support::assert_nothing_left_running(&dir);
     let cfg = dir.join("logs/haproxy-cookie-insert-haproxy/haproxy.cfg");
     let text = std::fs::read_to_string(&cfg).expect("the haproxy configuration is kept");
     assert!(
         text.contains("cookie SERVERID insert indirect nocache"),
         "{text}"
     );
+}
+
+/// Scale-out and -in behind Apache, through its balancer-manager as an operator would: node3
+/// joins two delta nodes and serves, node1 is drained out and back, and an `lb-restart`
+/// afterwards keeps node3 (the configuration the harness rewrote lists it with its route).
+#[test]
+fn apache_gains_and_drains_members_through_its_balancer_manager() {
+    let (code, results, dir) = run_suite(
+        "apache-scale",
+        r#"
+[suite]
+name = "apache-scale"
+duration = "8s"
+warm-up = "500ms"
+
+[workload]
+virtual-users = 12
+think-time = "50ms"
+ops-per-session = 40
+
+[[targets]]
+name = "apache-delta"
+strategy = "delta"
+replication = "sync"
+lb = "apache"
+lb-policy = "cookie-route"
+nodes = 2
+
+[[faults]]
+at = "1500ms"
+kind = "add-node"
+node = "node3"
+
+[[faults]]
+at = "3s"
+kind = "remove-node"
+node = "node1"
+heal-after = "1500ms"
+
+[[faults]]
+at = "6s"
+kind = "lb-restart"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{results}");
+    assert_eq!(t["sessions"]["lost"], 0, "{t}");
+    let faults = t["faults"].as_array().expect("faults");
+    for f in faults {
+        assert!(f["detail"].is_null(), "went through: {f}");
+    }
+    let at = |i: usize, key: &str| faults[i][key].as_f64().expect("fault times") * 1000.0;
+    let ops: Vec<Value> = crate::support::history_text(&dir)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["outcome"] == "ok")
+        .collect();
+    let served = |node: &str, from: f64, to: f64| {
+        ops.iter()
+            .filter(|r| r["node"] == node)
+            .filter(|r| r["start-us"].as_f64().is_some_and(|s| s > from && s < to))
+            .count()
+    };
+    let (added, removed, restored, restarted) = (
+        at(0, "end-ms"),
+        at(1, "start-ms"),
+        at(1, "end-ms"),
+        at(2, "end-ms"),
+    );
+    assert_eq!(served("node3", 0.0, at(0, "start-ms")), 0);
+    assert!(served("node3", added, removed) > 10, "node3 joined");
+    // Drained: new requests go elsewhere at once (a few in flight may start just before).
+    assert_eq!(
+        served("node1", removed + 100_000.0, restored - 100_000.0),
+        0,
+        "node1 was drained"
+    );
+    assert!(served("node1", restored, f64::MAX) > 10, "node1 came back");
+    assert!(
+        served("node3", restarted, f64::MAX) > 10,
+        "the restarted Apache still has node3"
+    );
+    let conf = dir.join("logs/apache-delta-apache/httpd.conf");
+    let text = std::fs::read_to_string(&conf).expect("the apache configuration is kept");
+    assert_eq!(text.matches(" route=node").count(), 3, "{text}");
+    assert!(!text.contains("status=+D"), "node1 is back: {text}");
 }

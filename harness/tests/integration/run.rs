@@ -191,7 +191,7 @@ fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
 }
 
 /// Direct children of `pid`, from /proc.
-fn children(pid: u32) -> Vec<u32> {
+pub(crate) fn children(pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .expect("/proc")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
@@ -207,13 +207,13 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
 }
 
 /// A harness run started by a test: killed and reaped when dropped, even if the test panics.
-struct RunGuard(std::process::Child);
+pub(crate) struct RunGuard(pub(crate) std::process::Child);
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
@@ -230,7 +230,7 @@ fn start_smoke_run(out_dir: &Path) -> (RunGuard, Vec<u32>) {
 
 /// Starts `suite` and waits until its first target's `processes` are up and load is
 /// recorded; returns the run and those children's pids.
-fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u32>) {
+pub(crate) fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u32>) {
     let run = RunGuard(
         sessionbench()
             .args(["run", suite, "--quiet", "--out"])
@@ -240,7 +240,8 @@ fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u3
             .spawn()
             .expect("run"),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // JVMs take seconds each to start.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         // Read while it is written: up to the last whole block.
         let started = crate::support::try_history_text(out_dir).is_ok_and(|h| h.contains("\"op\""));
@@ -250,7 +251,7 @@ fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u3
         }
         assert!(
             Instant::now() < deadline,
-            "the run did not start its processes within 20 s"
+            "the run did not start its processes within 60 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -260,23 +261,7 @@ fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u3
 fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
     let out_dir = tempdir("sigint");
     let (mut run, kids) = start_smoke_run(&out_dir);
-    let status = Command::new("kill")
-        .args(["-s", "INT", &run.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let waited = Instant::now();
-    let code = loop {
-        if let Some(s) = run.0.try_wait().expect("wait") {
-            break s.code();
-        }
-        assert!(
-            waited.elapsed() < Duration::from_secs(20),
-            "the run did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(code, Some(130));
+    assert_eq!(interrupt(&mut run), Some(130));
     let left: Vec<u32> = kids.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     let kept = crate::support::history_text(&out_dir);
@@ -289,6 +274,26 @@ fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
         results["targets"][0]["verdict"], "pass",
         "an interrupted run cannot pass"
     );
+}
+
+/// SIGINT, as Ctrl-C sends it; the run's exit code once it has stopped (within 20 s).
+pub(crate) fn interrupt(run: &mut RunGuard) -> Option<i32> {
+    let status = Command::new("kill")
+        .args(["-s", "INT", &run.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let waited = Instant::now();
+    loop {
+        if let Some(s) = run.0.try_wait().expect("wait") {
+            return s.code();
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "the run did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub(crate) fn tempdir(name: &str) -> std::path::PathBuf {
@@ -473,7 +478,7 @@ fn a_killed_harness_takes_its_redis_server_with_it() {
     kill_and_expect_no_orphans(run, &kids);
 }
 
-fn kill_and_expect_no_orphans(mut run: RunGuard, kids: &[u32]) {
+pub(crate) fn kill_and_expect_no_orphans(mut run: RunGuard, kids: &[u32]) {
     run.0.kill().expect("SIGKILL the harness");
     run.0.wait().expect("reap");
     let waited = Instant::now();

@@ -313,3 +313,24 @@ impl User {
 pub async fn get_json(addr: SocketAddr, path: &str) -> Value {
     User::new(addr).call(Method::GET, path, None).await.body
 }
+
+/// Waits up to 5 s for every process whose command line names `run_dir` (nodes, balancers,
+/// JVMs, Redis: each names its files there) to be gone, and fails naming those left.
+pub fn assert_nothing_left_running(run_dir: &std::path::Path) {
+    let waited = std::time::Instant::now();
+    loop {
+        let ps = std::process::Command::new("pgrep")
+            .args(["-af", &run_dir.display().to_string()])
+            .output()
+            .expect("pgrep");
+        let left = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(5),
+            "left running:\n{left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

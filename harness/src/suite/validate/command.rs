@@ -24,7 +24,7 @@ impl Check<'_> {
         remote: bool,
     ) -> Option<Probe> {
         match (url, status) {
-            (Some(url), status) => match TargetUrl::parse(&url, remote) {
+            (Some(url), status) => match TargetUrl::parse_with(&url, remote, !self.unresolved) {
                 Ok(url) => Some(Probe {
                     url,
                     status: status.unwrap_or(200),

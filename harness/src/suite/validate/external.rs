@@ -26,6 +26,7 @@ impl Check<'_> {
             ("replication", t.replication.is_some()),
             ("replication-delay", t.replication_delay.is_some()),
             ("manager", t.manager.is_some()),
+            ("jvm-route-binder", t.jvm_route_binder.is_some()),
             ("model", t.model.is_some()),
             ("redis", t.redis.is_some()),
             ("redis-appendonly", t.redis_appendonly.is_some()),
@@ -55,7 +56,7 @@ impl Check<'_> {
                 );
                 None
             }
-            Some(url) => TargetUrl::parse(url, remote)
+            Some(url) => TargetUrl::parse_with(url, remote, !self.unresolved)
                 .map_err(|e| self.err(&join(path, "url"), e))
                 .ok(),
         };
@@ -122,6 +123,7 @@ impl Check<'_> {
             route_suffix: false,
             replication: None,
             manager: None,
+            jvm_route_binder: false,
             model: None,
             redis: None,
             redis_flush: None,

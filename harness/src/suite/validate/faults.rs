@@ -206,11 +206,14 @@ impl Check<'_> {
             }
         }
         if kind.changes_backends() {
-            for t in targets.iter().filter(|t| t.lb != LbKind::Reference) {
+            for t in targets
+                .iter()
+                .filter(|t| !matches!(t.lb, LbKind::Reference | LbKind::Apache))
+            {
                 self.err(
                     &join(path, "kind"),
                     format!(
-                        "target `{}` runs {}: `{kind_name}` changes backends through the reference LB's admin API, which {} does not have",
+                        "target `{}` runs {}: `{kind_name}` changes backends through an admin API (the reference LB's, Apache's balancer-manager), which {} does not have",
                         t.name,
                         t.lb.name(),
                         t.lb.name()

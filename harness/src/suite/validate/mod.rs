@@ -35,6 +35,9 @@ pub const FIRST_RUN: &str = include_str!("../first-run.toml");
 pub struct Options {
     /// `--allow-remote`: every external target may be on another host.
     pub allow_remote: bool,
+    /// Names in URLs are not looked up (their address is left unspecified): for manifests
+    /// that run the suite elsewhere, where the names mean what that cluster's DNS says.
+    pub unresolved: bool,
 }
 
 /// Reads and validates the suite file at `path`.
@@ -89,6 +92,7 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
         doc: &doc,
         errors: Vec::new(),
         allow_remote: options.allow_remote,
+        unresolved: options.unresolved,
         any_remote: options.allow_remote || any_remote,
         suite_dir: Path::new(file)
             .parent()
@@ -122,6 +126,8 @@ struct Check<'a> {
     errors: Vec<SuiteError>,
     /// `--allow-remote`.
     allow_remote: bool,
+    /// [`Options::unresolved`].
+    unresolved: bool,
     /// Some target may be remote (fault probes may then leave loopback).
     any_remote: bool,
     /// Where relative paths in the suite start.
@@ -341,6 +347,7 @@ impl Check<'_> {
             quick,
             driver_limits,
             report_window,
+            shard: None,
         }
     }
 

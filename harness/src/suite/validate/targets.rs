@@ -97,6 +97,20 @@ impl Check<'_> {
             }
         };
         let manager = self.manager(path, strategy, t.manager);
+        let jvm_route_binder = t.jvm_route_binder.unwrap_or(false);
+        if jvm_route_binder {
+            if !matches!(manager.as_deref(), Some("delta" | "backup")) {
+                self.err(
+                    &join(path, "jvm-route-binder"),
+                    "JvmRouteBinderValve is part of a Tomcat cluster: it needs manager = \"delta\" or \"backup\"",
+                );
+            } else if lb_policy.as_deref() != Some("cookie-route") {
+                self.err(
+                    &join(path, "jvm-route-binder"),
+                    "JvmRouteBinderValve moves a session's route (its jvmRoute suffix): it needs lb-policy = \"cookie-route\"",
+                );
+            }
+        }
         let replication = match (strategy, t.replication) {
             // Tomcat's DeltaManager replicates as the reference delta does.
             (Strategy::Delta | Strategy::Tomcat, r)
@@ -217,6 +231,7 @@ impl Check<'_> {
             redis_access_renews_ttl: t.redis_access_renews_ttl.unwrap_or(true),
             cluster_encrypt,
             manager,
+            jvm_route_binder,
             model: t.model,
             name,
             strategy,

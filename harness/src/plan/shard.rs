@@ -1,0 +1,236 @@
+//! A share of a run's load, for load from many machines: `run --shard I/N` drives the users
+//! (or the arrivals) that fall to shard I, every shard starting each target at the same
+//! wall-clock instant, and `merge` makes one run of the shards' directories. One process
+//! (shard 0, or a `--faults-only` one) runs the fault schedule and the targets' commands.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Plan, Run};
+
+/// Between one target's stop command and the next target's window.
+const GAP: Duration = Duration::from_secs(1);
+
+/// What this process of a sharded run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Shard {
+    /// This shard's index, 0 to `count - 1` (0 for a faults-only process, which has no share).
+    pub index: u32,
+    /// How many shards load; 0 for a faults-only process (it learns nothing of the others).
+    pub count: u32,
+    /// It drives its share of the load.
+    pub load: bool,
+    /// It runs the fault schedule and the targets' start and stop commands.
+    pub faults: bool,
+    /// The agreed instant every shard's first window opens, in ms since the Unix epoch.
+    pub start_at_unix_ms: u64,
+}
+
+impl Shard {
+    /// Whether virtual user `vu` (or arrival number `vu`) is this shard's.
+    pub fn owns(&self, vu: u64) -> bool {
+        self.load && vu % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
+
+    /// The agreed start.
+    pub fn start_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.start_at_unix_ms)
+    }
+}
+
+/// When run number `k` of `plan` opens its window and when its load starts, the same on
+/// every shard: the commands' process starts the target when the window opens, and every
+/// shard starts loading one `timeout` (the target's budget for its start command and its
+/// readiness) later. The next window opens after the load, one more `timeout` for the stop
+/// command, and a second.
+pub fn window(plan: &Plan, shard: &Shard, k: usize) -> (SystemTime, SystemTime) {
+    let mut open = shard.start_at();
+    for (i, run) in plan.runs().iter().enumerate() {
+        let budget = start_budget(run);
+        if i == k {
+            return (open, open + budget);
+        }
+        open += budget + plan.duration + budget + GAP;
+    }
+    (open, open)
+}
+
+/// How long a target may take to be ready: an external target's `timeout`.
+fn start_budget(run: &Run<'_>) -> Duration {
+    run.target
+        .external
+        .as_ref()
+        .map_or(Duration::ZERO, |e| e.timeout)
+}
+
+/// The run the shards' plans (`(name, plan)`, a name per run directory) make together: the
+/// plan of the one that ran the faults, no longer a shard's; and which of them that is. They
+/// must be one suite with one seed and one start, every share loaded once and the faults run
+/// by exactly one.
+pub fn whole(plans: &[(String, Plan)]) -> Result<(Plan, usize), String> {
+    let mut shards = Vec::new();
+    for (name, plan) in plans {
+        let shard = plan.shard.ok_or_else(|| {
+            format!("{name}: not a shard's run (it was not run with --shard or --faults-only)")
+        })?;
+        shards.push(shard);
+    }
+    let (first_name, first) = &plans[0];
+    for ((name, plan), shard) in plans.iter().zip(&shards).skip(1) {
+        let differ = |what: &str, theirs: String, ours: String| {
+            Err(format!(
+                "{name} has {what} {theirs} where {first_name} has {ours}: shards of one run share the suite, its seed and --start-at"
+            ))
+        };
+        if plan.name != first.name {
+            return differ("suite", plan.name.clone(), first.name.clone());
+        }
+        if plan.seed != first.seed {
+            return differ("seed", plan.seed.to_string(), first.seed.to_string());
+        }
+        if plan.duration != first.duration {
+            let show = |d| humantime::format_duration(d).to_string();
+            return differ("duration", show(plan.duration), show(first.duration));
+        }
+        let runs = |p: &Plan| p.runs().iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        if runs(plan) != runs(first) {
+            return differ("runs", runs(plan).join(", "), runs(first).join(", "));
+        }
+        if shard.start_at_unix_ms != shards[0].start_at_unix_ms {
+            return differ(
+                "--start-at",
+                shard.start_at_unix_ms.to_string(),
+                shards[0].start_at_unix_ms.to_string(),
+            );
+        }
+    }
+    let loading: Vec<(usize, &Shard)> = shards.iter().enumerate().filter(|(_, s)| s.load).collect();
+    let Some(count) = loading.first().map(|(_, s)| s.count) else {
+        return Err("none of them loaded: give the --shard directories".into());
+    };
+    for (i, s) in &loading {
+        if s.count != count {
+            return Err(format!(
+                "{} is shard {} of {} where {} is of {count}",
+                plans[*i].0, s.index, s.count, plans[loading[0].0].0
+            ));
+        }
+    }
+    for index in 0..count {
+        let with: Vec<&str> = loading
+            .iter()
+            .filter(|(_, s)| s.index == index)
+            .map(|(i, _)| plans[*i].0.as_str())
+            .collect();
+        match with.len() {
+            0 => return Err(format!("shard {index} of {count} is missing")),
+            1 => {}
+            _ => {
+                return Err(format!(
+                    "shard {index} of {count} is given twice: {}",
+                    with.join(" and ")
+                ));
+            }
+        }
+    }
+    let faults: Vec<usize> = shards
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.faults)
+        .map(|(i, _)| i)
+        .collect();
+    match faults.as_slice() {
+        [one] => {
+            let mut plan = plans[*one].1.clone();
+            plan.shard = None;
+            Ok((plan, *one))
+        }
+        [] => Err(
+            "none of them ran the faults and commands (shard 0 without --load-only, or a --faults-only run): its directory is missing".into(),
+        ),
+        many => Err(format!(
+            "more than one ran the faults: {}",
+            many.iter()
+                .map(|i| plans[*i].0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Parses `--shard I/N`.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let err = || format!("`{text}` is not I/N (shard I of N, 0 <= I < N), e.g. 0/3");
+    let (i, n) = text.split_once('/').ok_or_else(err)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| err())?,
+        n.trim().parse().map_err(|_| err())?,
+    );
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+/// Parses `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`), or `+DURATION` from now.
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    if let Some(after) = text.strip_prefix('+') {
+        let d = sessionbench_targets::durations::duration(after)
+            .map_err(|e| format!("`{text}`: {e}"))?;
+        return Ok(SystemTime::now() + d);
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|e| {
+        format!("`{text}` is neither an RFC 3339 time (2026-12-01T10:00:00Z) nor +DURATION: {e}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_take_every_nth_user_and_nothing_twice() {
+        let shards: Vec<Shard> = (0..3)
+            .map(|index| Shard {
+                index,
+                count: 3,
+                load: true,
+                faults: index == 0,
+                start_at_unix_ms: 0,
+            })
+            .collect();
+        for vu in 0..100 {
+            assert_eq!(shards.iter().filter(|s| s.owns(vu)).count(), 1, "{vu}");
+        }
+        let faults_only = Shard {
+            index: 0,
+            count: 0,
+            load: false,
+            faults: true,
+            start_at_unix_ms: 0,
+        };
+        assert!((0..10).all(|vu| !faults_only.owns(vu)));
+    }
+
+    #[test]
+    fn shard_and_start_at_are_parsed_or_refused_with_the_form() {
+        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
+        for bad in ["3/3", "1/0", "1", "a/3", "-1/3"] {
+            assert!(parse_shard(bad).expect_err(bad).contains("I/N"), "{bad}");
+        }
+        let t = parse_start_at("2026-12-01T10:00:00Z").expect("RFC 3339");
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH).expect("after").as_secs(),
+            1_796_119_200
+        );
+        let soon = parse_start_at("+30s").expect("relative");
+        assert!(soon > SystemTime::now() + Duration::from_secs(29));
+        assert!(
+            parse_start_at("tomorrow")
+                .expect_err("a word")
+                .contains("RFC 3339")
+        );
+    }
+}
