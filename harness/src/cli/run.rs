@@ -142,6 +142,22 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             humantime::format_duration(plan.duration),
             dir.path().display()
         );
+        if let Some(s) = plan.shard {
+            let role = match (s.load, s.faults) {
+                (true, true) => format!(
+                    "shard {} of {}, with the faults and commands",
+                    s.index, s.count
+                ),
+                (true, false) => format!("shard {} of {}, load only", s.index, s.count),
+                _ => "the faults and commands only, no load".into(),
+            };
+            let (open, load) = crate::plan::window(&plan, &s, 0);
+            eprintln!(
+                "sessionbench: {role}; the first target's window opens at {}, its load starts at {}",
+                humantime::format_rfc3339_millis(open),
+                humantime::format_rfc3339_millis(load)
+            );
+        }
     }
     let (interrupted, mut results) = args::runtime(None)
         .map_err(CliError::io("cannot start the runtime"))?

@@ -214,6 +214,68 @@ mod tests {
         assert!((0..10).all(|vu| !faults_only.owns(vu)));
     }
 
+    fn plan(shard: Shard) -> (String, Plan) {
+        let mut plan = crate::suite::parse(
+            "[suite]\nname = \"s\"\nduration = \"5s\"\n\n[[targets]]\nname = \"t\"\nstrategy = \"external\"\nurl = \"http://127.0.0.1:9\"\n",
+            "s.toml",
+        )
+        .expect("suite");
+        plan.shard = Some(shard);
+        let role = if shard.load { "load" } else { "faults" };
+        (format!("{role}-{}", shard.index), plan)
+    }
+
+    fn shard(index: u32, count: u32, load: bool, faults: bool) -> Shard {
+        Shard {
+            index,
+            count,
+            load,
+            faults,
+            start_at_unix_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn the_shards_of_one_run_make_it_whole_and_anything_else_is_refused() {
+        // Shard 0 with the faults, or every shard loading only beside a faults-only run.
+        let with_zero: Vec<_> = (0..3).map(|i| plan(shard(i, 3, true, i == 0))).collect();
+        assert_eq!(whole(&with_zero).expect("whole").1, 0);
+        let mut apart: Vec<_> = (0..3).map(|i| plan(shard(i, 3, true, false))).collect();
+        apart.push(plan(shard(0, 0, false, true)));
+        let (merged, faults) = whole(&apart).expect("whole");
+        assert_eq!((faults, merged.shard), (3, None));
+
+        let refused = |plans: &[(String, Plan)]| whole(plans).expect_err("refused");
+        assert!(refused(&with_zero[..2]).contains("shard 2 of 3 is missing"));
+        let mut twice = with_zero.clone();
+        twice[2] = plan(shard(1, 3, true, false));
+        assert!(refused(&twice).contains("shard 1 of 3 is given twice"));
+        assert!(refused(&apart[..3]).contains("none of them ran the faults"));
+        let mut two = apart.clone();
+        two[0] = plan(shard(0, 3, true, true));
+        assert!(refused(&two).contains("more than one ran the faults"));
+        let mut counts = with_zero.clone();
+        counts[1] = plan(shard(1, 4, true, false));
+        assert!(refused(&counts).contains("is shard 1 of 4"));
+        let mut late = with_zero.clone();
+        late[1].1.shard.as_mut().expect("shard").start_at_unix_ms = 2000;
+        assert!(refused(&late).contains("--start-at"));
+        let mut alone = with_zero.clone();
+        alone[1].1.shard = None;
+        assert!(refused(&alone).contains("not a shard's run"));
+    }
+
+    #[test]
+    fn every_shard_agrees_on_each_target_s_window() {
+        let (_, p) = plan(shard(0, 2, true, true));
+        let s = p.shard.expect("shard");
+        let (open, load) = window(&p, &s, 0);
+        assert_eq!(open, s.start_at());
+        // One `timeout` (the validated default) to be ready.
+        let budget = p.targets[0].external.as_ref().expect("external").timeout;
+        assert_eq!(load.duration_since(open).expect("after"), budget);
+    }
+
     #[test]
     fn shard_and_start_at_are_parsed_or_refused_with_the_form() {
         assert_eq!(parse_shard("2/3"), Ok((2, 3)));
