@@ -71,6 +71,24 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
             ));
         }
     }
+    // A scenario whose sessions sent requests side by side: updates their saves undid.
+    for &s in &scenarios {
+        let parallel = columns
+            .iter()
+            .filter_map(|c| c.run(s))
+            .map(|r| r.parallel)
+            .max()
+            .unwrap_or(1);
+        if parallel > 1 {
+            rows.push(row(
+                format!("Lost updates under {parallel} parallel requests ({s})"),
+                &|c| {
+                    c.run(s)
+                        .map_or(String::new(), |r| r.sessions.lost_updates.to_string())
+                },
+            ));
+        }
+    }
     rows.push(row("Stale reads (all scenarios)".into(), &|c| {
         c.runs
             .iter()

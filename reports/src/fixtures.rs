@@ -29,6 +29,7 @@ pub fn run(
         }
         .into(),
         model: None,
+        parallel: 1,
         lb_policy: Some("cookie-route".into()),
         codec: None,
         processes: if target == "redis" { 10 } else { 4 },

@@ -146,6 +146,8 @@ fn offending(t: &TargetResult, check: &str) -> String {
         "stale-reads" => &["stale-read"],
         "monotonic-violations" => &["monotonic-read"],
         "resurrections" => &["resurrection"],
+        "lost-updates" | "max-lost-updates" => &["lost-update"],
+        "monotonic-writes" => &["monotonic-write"],
         _ => return String::new(),
     };
     let hits: Vec<&Violation> = t

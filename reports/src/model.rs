@@ -101,6 +101,9 @@ pub struct TargetResult {
     /// The target that models this one (`model` in the suite): the report compares the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Requests a session had in flight at once, at most (a page's parallel fetches).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub parallel: u32,
     pub lb_policy: Option<String>,
     /// How the target's nodes serialize sessions (`format[+compression]`), if they do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -300,6 +303,13 @@ pub struct Sessions {
     /// stayed, and is not counted as resurrected.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub logout_failed: u64,
+    /// Acknowledged writes undone for good and acknowledged increments a session's last
+    /// counter lacks (a concurrent whole-session save wrote an older copy over them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_updates: u64,
+    /// Answers that showed a write but not one acknowledged before it (monotonic writes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub monotonic_writes: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -495,4 +505,12 @@ pub struct Window {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }

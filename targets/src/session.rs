@@ -104,7 +104,10 @@ impl Session {
         if let Some(counter) = change.counter {
             self.counter = counter;
         }
-        self.version = change.version;
+        self.counter += change.increment;
+        // Changes saved side by side (a page's parallel requests) each name the version they
+        // make from the one they loaded: the session keeps the highest, never goes back.
+        self.version = self.version.max(change.version);
     }
 }
 
@@ -116,8 +119,30 @@ pub struct SessionChange {
     pub set: BTreeMap<String, Attr>,
     pub removed: Vec<String>,
     pub counter: Option<u64>,
+    /// Added to the counter where it is stored, not computed from the copy the request
+    /// loaded: concurrent increments all count (Redis `HINCRBY`). Replication sends the
+    /// resulting counter instead (see [`SessionChange::settled`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub increment: u64,
     /// The version the session has after this change.
     pub version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl SessionChange {
+    /// This change with its increment turned into the counter `session` (the copy it was
+    /// applied to) now has: what peers are sent, which they apply as it is.
+    pub fn settled(&self, session: Option<&Session>) -> Self {
+        let mut change = self.clone();
+        if change.increment > 0 {
+            change.counter = session.map(|s| s.counter).or(change.counter);
+            change.increment = 0;
+        }
+        change
+    }
 }
 
 /// What a response carries: the whole session plus the node that served it.
@@ -198,5 +223,23 @@ mod tests {
         });
         assert!(s.attrs.is_empty());
         assert_eq!(s.counter, 3);
+    }
+
+    #[test]
+    fn increments_add_up_versions_never_go_back_and_peers_get_the_counter() {
+        let mut s = Session::new(SessionId::generate(), "u1".into(), Duration::from_secs(60));
+        let inc = |version| SessionChange {
+            increment: 1,
+            version,
+            ..Default::default()
+        };
+        // Two requests that loaded version 1 and a third that loaded 2, saved in any order.
+        for change in [inc(3), inc(2), inc(2)] {
+            s.apply(&change);
+        }
+        assert_eq!((s.counter, s.version), (3, 3));
+        let settled = inc(3).settled(Some(&s));
+        assert_eq!((settled.counter, settled.increment), (Some(3), 0));
+        assert_eq!(inc(3).settled(None).increment, 0);
     }
 }

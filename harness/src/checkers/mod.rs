@@ -1,16 +1,27 @@
 //! Continuity checks over one session's history: session lost, read-your-writes (stale read),
-//! monotonic reads, resurrection after logout, and idle expiry against the target's limit.
-//! A [`Checker`] takes a session's operations one at a time as they arrive, so a run is
-//! checked while it goes and a session is forgotten once it ends.
+//! monotonic reads, monotonic writes, lost updates, resurrection after logout, and idle
+//! expiry against the target's limit. A [`Checker`] takes a session's operations one at a
+//! time as they arrive (in the order they ended), so a run is checked while it goes and a
+//! session is forgotten once it ends.
+//!
+//! A session's operations may overlap (a page's parallel requests): order is known only
+//! between operations that did not, so every rule compares an answer with what had been
+//! acknowledged before its request started, and a write is older than another only if it
+//! ended before the other started. Operations one after another are the special case where
+//! everything earlier is known.
 //!
 //! The rule that keeps them honest: an indeterminate operation (timeout, broken connection)
 //! may or may not have been applied, at any later time, so it only ever widens what a later
 //! read may show. It never produces a failure itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
+
+mod updates;
+
+use updates::{Seen, Write, overwritten};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -26,6 +37,13 @@ pub enum Kind {
     /// A logout answered, but not as a logout that worked shows (`requests.logout.shows`):
     /// the session is still there, not resurrected.
     LogoutFailed,
+    /// An acknowledged write that every read after it (until the attribute's next write)
+    /// shows undone, or acknowledged increments the session's last counter does not hold:
+    /// a concurrent whole-session save wrote an older copy over it.
+    LostUpdate,
+    /// A read that shows a write but not one acknowledged before that write started (on
+    /// another attribute, not overwritten since).
+    MonotonicWrite,
 }
 
 impl Kind {
@@ -38,6 +56,8 @@ impl Kind {
             Self::ExpiredEarly => "expired-early",
             Self::Outlived => "outlived",
             Self::LogoutFailed => "logout-failed",
+            Self::LostUpdate => "lost-update",
+            Self::MonotonicWrite => "monotonic-write",
         }
     }
 }
@@ -53,6 +73,8 @@ pub struct Finding {
     /// Where the session was last served, then where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
+    /// How many updates a lost-update finding stands for (lost increments); 1 otherwise.
+    pub count: u64,
 }
 
 impl Kind {
@@ -95,14 +117,14 @@ impl SessionCheck {
     }
 }
 
-/// Checks one session's operations, given in the order they were made (a session's
-/// operations never overlap: one virtual user makes them one after another).
+/// Checks one session's operations, given in the order they ended, then settles it.
 #[cfg(test)]
 pub fn check_session(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCheck {
     let mut c = Checker::new(idle_limit);
     for op in ops {
         c.step(op);
     }
+    c.finish();
     SessionCheck {
         established: c.established,
         findings: c.findings,
@@ -132,14 +154,20 @@ pub struct Checker {
     /// Who the login showed, if its answer shows users.
     user: Option<String>,
     last_node: Option<String>,
-    /// Per attribute: the last acknowledged write.
-    acked: BTreeMap<String, String>,
-    /// Per attribute: every write whose outcome is unknown (it may land at any time).
-    maybe: BTreeMap<String, BTreeSet<String>>,
-    acked_counter: u64,
-    /// The highest version seen, and where; the counter stands in for a version where
-    /// answers show no version (it only goes up).
-    seen_version: Option<(u64, Option<String>)>,
+    /// The session's name, for what `finish` finds.
+    session_name: String,
+    /// Per attribute: the session's writes, acknowledged or of unknown outcome.
+    writes: BTreeMap<String, Vec<Write>>,
+    /// Per attribute: what each answer showed of it.
+    seen: BTreeMap<String, Vec<Seen>>,
+    /// Acknowledged increments: when each ended, and the counter its answer showed.
+    increments: Vec<(u64, Option<u64>)>,
+    /// The counter the login showed: increments are counted from it.
+    counter_at_login: Option<u64>,
+    /// Answers' counters: (start, end, counter, node).
+    counters: Vec<(u64, u64, u64, Option<String>)>,
+    /// Answers' order (version, or else counter): (end, order, node).
+    orders: Vec<(u64, u64, Option<String>)>,
     logged_out: bool,
     logout_unknown: bool,
     lost: bool,
@@ -184,10 +212,14 @@ impl Checker {
             answered_us: op.end_us,
             nodes,
             detail,
+            count: 1,
         });
     }
 
     pub fn step(&mut self, op: &Op) {
+        if self.session_name.is_empty() {
+            self.session_name.clone_from(&op.session);
+        }
         if op.kind == OpKind::Login {
             if op.outcome == Outcome::Ok {
                 self.established = true;
@@ -195,7 +227,10 @@ impl Checker {
                 self.last_ok = (op.start_us, op.end_us);
                 if let Some(view) = &op.view {
                     self.user.clone_from(&view.user);
-                    self.seen_version = order(view).map(|v| (v, op.node.clone()));
+                    self.counter_at_login = view.counter;
+                    if let Some(v) = order(view) {
+                        self.orders.push((op.end_us, v, op.node.clone()));
+                    }
                 }
                 self.last_node = op.node.clone();
             }
@@ -227,12 +262,7 @@ impl Checker {
                 if op.kind == OpKind::Logout {
                     self.logout_unknown = true;
                 }
-                if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
-                    self.maybe
-                        .entry(attr.clone())
-                        .or_default()
-                        .insert(write.clone());
-                }
+                self.record_write(op, false);
             }
             Outcome::Fail => {
                 if op.no_session() && !self.logout_unknown {
@@ -256,8 +286,10 @@ impl Checker {
                 self.check_idle(op);
                 self.last_ok = (op.start_us, op.end_us);
                 // Acknowledged, whether or not its answer shows the session.
-                if let (OpKind::Write, Some(attr), Some(write)) = (op.kind, &op.attr, &op.write) {
-                    self.acked.insert(attr.clone(), write.clone());
+                self.record_write(op, true);
+                if op.kind == OpKind::Counter {
+                    let shown = op.view.as_ref().and_then(|v| v.counter);
+                    self.increments.push((op.end_us, shown));
                 }
                 self.check_view(op);
             }
@@ -322,6 +354,17 @@ impl Checker {
         }
     }
 
+    fn record_write(&mut self, op: &Op, acked: bool) {
+        if let (OpKind::Write, Some(attr), Some(id)) = (op.kind, &op.attr, &op.write) {
+            self.writes.entry(attr.clone()).or_default().push(Write {
+                id: id.clone(),
+                start: op.start_us,
+                end: op.end_us,
+                acked,
+            });
+        }
+    }
+
     /// Judges what an answer shows; a part it does not show is not judged.
     fn check_view(&mut self, op: &Op) {
         let Some(view) = &op.view else {
@@ -336,30 +379,46 @@ impl Checker {
                 return;
             }
         }
-        if let (OpKind::Counter, Some(counter)) = (op.kind, view.counter) {
-            self.acked_counter = self.acked_counter.max(counter);
-        }
+        let start = op.start_us;
         let mut stale = Vec::new();
         if let Some(attrs) = &view.attrs {
-            for (attr, acked) in &self.acked {
-                let maybe = self.maybe.get(attr);
-                match attrs.get(attr) {
-                    Some(seen) if seen == acked || maybe.is_some_and(|m| m.contains(seen)) => {}
-                    Some(seen) => stale.push(format!(
-                        "`{attr}` shows write {seen}, not the acknowledged {acked}"
-                    )),
-                    None => stale.push(format!(
-                        "`{attr}` is missing; write {acked} was acknowledged"
-                    )),
+            for (attr, writes) in &self.writes {
+                let shown = attrs.get(attr);
+                if let Some(newer) = overwritten(writes, shown, start) {
+                    stale.push(match shown {
+                        Some(seen) => format!(
+                            "`{attr}` shows write {seen}, not the acknowledged {}",
+                            newer.id
+                        ),
+                        None => format!("`{attr}` is missing; write {} was acknowledged", newer.id),
+                    });
                 }
+                self.seen.entry(attr.clone()).or_default().push(Seen {
+                    start,
+                    end: op.end_us,
+                    write: shown.cloned(),
+                    node: op.node.clone(),
+                });
             }
+            self.check_write_order(op, attrs);
         }
-        let counter_behind = view.counter.filter(|c| *c < self.acked_counter);
+        // What increments acknowledged before this request started showed.
+        let acked_counter = self
+            .increments
+            .iter()
+            .filter(|(end, _)| *end < start)
+            .filter_map(|(_, shown)| *shown)
+            .max()
+            .unwrap_or(0);
+        let counter_behind = view.counter.filter(|c| *c < acked_counter);
         if let Some(counter) = counter_behind {
             stale.push(format!(
-                "counter is {counter}, below the acknowledged {}",
-                self.acked_counter
+                "counter is {counter}, below the acknowledged {acked_counter}"
             ));
+        }
+        if let Some(counter) = view.counter {
+            self.counters
+                .push((start, op.end_us, counter, op.node.clone()));
         }
         if !stale.is_empty() {
             self.find(Kind::StaleRead, op, stale.join("; "));
@@ -370,7 +429,13 @@ impl Checker {
             } else {
                 "counter"
             };
-            if let Some((seen, at)) = &self.seen_version {
+            // The highest shown by an answer that came before this request.
+            let before = self
+                .orders
+                .iter()
+                .filter(|(end, _, _)| *end < start)
+                .max_by_key(|(_, v, _)| *v);
+            if let Some((_, seen, at)) = before {
                 // A counter below the acknowledged one is already a stale read.
                 if version < *seen && !(counter_behind.is_some() && view.version.is_none()) {
                     let at = at.as_deref().unwrap_or("?").to_string();
@@ -382,9 +447,7 @@ impl Checker {
                     );
                 }
             }
-            if self.seen_version.as_ref().is_none_or(|(v, _)| version > *v) {
-                self.seen_version = Some((version, op.node.clone()));
-            }
+            self.orders.push((op.end_us, version, op.node.clone()));
         }
         self.last_node.clone_from(&op.node);
     }
@@ -526,7 +589,9 @@ mod tests {
             .write("a", "w1", OK, "n1", view(2, 0, &[("a", "w1")]))
             .write("a", "w2", OK, "n1", view(3, 0, &[("a", "w2")]))
             .op(OpKind::Read, OK, "n2", view(3, 0, &[("a", "w1")]))
-            .op(OpKind::Read, OK, "n2", view(3, 0, &[]));
+            .op(OpKind::Read, OK, "n2", view(3, 0, &[]))
+            // Caught up: stale reads, not a lost update.
+            .op(OpKind::Read, OK, "n1", view(3, 0, &[("a", "w2")]));
         assert_eq!(h.kinds(), [Kind::StaleRead, Kind::StaleRead]);
     }
 
@@ -535,8 +600,158 @@ mod tests {
         let h = H::new()
             .op(OpKind::Login, OK, "n1", view(1, 0, &[]))
             .op(OpKind::Counter, OK, "n1", view(2, 1, &[]))
-            .op(OpKind::Read, OK, "n2", view(2, 0, &[]));
+            .op(OpKind::Read, OK, "n2", view(2, 0, &[]))
+            .op(OpKind::Read, OK, "n1", view(2, 1, &[]));
         assert_eq!(h.kinds(), [Kind::StaleRead]);
+    }
+
+    /// `kind` from `start` to `end` ms, answered by n1 with `view`; a write sets `write` on
+    /// its attribute.
+    fn at(kind: OpKind, (start, end): (u64, u64), outcome: Outcome, view: Option<View>) -> Op {
+        let mut op = Op::test_read("s", (start * 1000, start * 1000, end * 1000), outcome);
+        op.kind = kind;
+        op.node = Some("n1".into());
+        op.view = view;
+        op
+    }
+
+    fn write_at(attr: &str, id: &str, times: (u64, u64), outcome: Outcome, v: Option<View>) -> Op {
+        let mut op = at(OpKind::Write, times, outcome, v);
+        op.attr = Some(attr.into());
+        op.write = Some(id.into());
+        op
+    }
+
+    /// Operations given in the order they ended.
+    fn kinds_of(ops: &[Op]) -> Vec<(Kind, u64)> {
+        check_session(&ops.iter().collect::<Vec<_>>(), None)
+            .findings
+            .iter()
+            .map(|f| (f.kind, f.count))
+            .collect()
+    }
+
+    #[test]
+    fn a_write_undone_by_a_concurrent_whole_save_is_a_lost_update() {
+        // b's request loaded the session before w1 was saved and wrote its copy back after:
+        // `a` is gone for good.
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 20), OK, view(2, 0, &[("a", "w1")])),
+            write_at("b", "w2", (12, 25), OK, view(2, 0, &[("b", "w2")])),
+            at(OpKind::Read, (30, 31), OK, view(2, 0, &[("b", "w2")])),
+            at(OpKind::Read, (40, 41), OK, view(2, 0, &[("b", "w2")])),
+        ];
+        let found = kinds_of(&ops);
+        assert!(found.contains(&(Kind::LostUpdate, 1)), "{found:?}");
+        let f = check_session(&ops.iter().collect::<Vec<_>>(), None).findings;
+        let lost = f
+            .iter()
+            .find(|f| f.kind == Kind::LostUpdate)
+            .expect("found");
+        assert!(lost.detail.contains("write w1 to `a`"), "{}", lost.detail);
+        assert_eq!(
+            lost.at_us, 30_000,
+            "named at the first answer that showed it undone"
+        );
+    }
+
+    #[test]
+    fn increments_a_later_counter_lacks_are_lost() {
+        // Two increments that both loaded 0 and both saved 1.
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            at(OpKind::Counter, (10, 20), OK, view(2, 1, &[])),
+            at(OpKind::Counter, (11, 21), OK, view(2, 1, &[])),
+            at(OpKind::Read, (30, 31), OK, view(2, 1, &[])),
+        ];
+        assert_eq!(kinds_of(&ops), [(Kind::LostUpdate, 1)]);
+        // Atomic in the store: the counter holds both.
+        let mut ops = ops;
+        ops[3] = at(OpKind::Read, (30, 31), OK, view(3, 2, &[]));
+        assert_eq!(kinds_of(&ops), []);
+    }
+
+    #[test]
+    fn a_timed_out_write_never_counts_as_lost() {
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 2010), Outcome::Indeterminate, None),
+            at(OpKind::Read, (2020, 2021), OK, view(1, 0, &[])),
+        ];
+        assert_eq!(kinds_of(&ops), []);
+        // One acknowledged, then one timed out that shows instead: it may have landed.
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 20), OK, view(2, 0, &[("a", "w1")])),
+            write_at("a", "w2", (22, 2022), Outcome::Indeterminate, None),
+            at(OpKind::Read, (2030, 2031), OK, view(3, 0, &[("a", "w2")])),
+        ];
+        assert_eq!(kinds_of(&ops), []);
+    }
+
+    #[test]
+    fn concurrent_writes_may_land_in_either_order() {
+        // w2 was acknowledged first, but the two overlapped: w1 may be the one that stays.
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w2", (12, 18), OK, view(2, 0, &[("a", "w2")])),
+            write_at("a", "w1", (10, 20), OK, view(3, 0, &[("a", "w1")])),
+            at(OpKind::Read, (30, 31), OK, view(3, 0, &[("a", "w1")])),
+        ];
+        assert_eq!(kinds_of(&ops), []);
+        // A read may show a write still in flight (recorded only once it ends, after it).
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 20), OK, view(2, 0, &[("a", "w1")])),
+            at(
+                OpKind::Read,
+                (30, 31),
+                OK,
+                view(3, 0, &[("a", "w2"), ("b", "w3")]),
+            ),
+            write_at("a", "w2", (25, 40), OK, view(3, 0, &[("a", "w2")])),
+            write_at(
+                "b",
+                "w3",
+                (26, 41),
+                OK,
+                view(3, 0, &[("a", "w2"), ("b", "w3")]),
+            ),
+        ];
+        assert_eq!(kinds_of(&ops), []);
+        // A read that overlapped a write may show the value before it.
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 20), OK, view(2, 0, &[("a", "w1")])),
+            at(OpKind::Read, (15, 16), OK, view(1, 0, &[])),
+            at(OpKind::Read, (30, 31), OK, view(2, 0, &[("a", "w1")])),
+        ];
+        assert_eq!(kinds_of(&ops), []);
+    }
+
+    #[test]
+    fn a_later_write_shown_without_an_earlier_one_breaks_monotonic_writes() {
+        let ops = [
+            at(OpKind::Login, (0, 1), OK, view(1, 0, &[])),
+            write_at("a", "w1", (10, 20), OK, view(2, 0, &[("a", "w1")])),
+            write_at(
+                "b",
+                "w2",
+                (30, 40),
+                OK,
+                view(3, 0, &[("a", "w1"), ("b", "w2")]),
+            ),
+            at(OpKind::Read, (50, 51), OK, view(3, 0, &[("b", "w2")])),
+            at(
+                OpKind::Read,
+                (60, 61),
+                OK,
+                view(3, 0, &[("a", "w1"), ("b", "w2")]),
+            ),
+        ];
+        let kinds: Vec<Kind> = kinds_of(&ops).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, [Kind::MonotonicWrite, Kind::StaleRead]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::run_dir::RunDir;
 /// Merges the run directories of `run --shard I/N` (and of a `--faults-only` run) into one
 /// run directory, checked and reported as a single run's. Exit codes as for `run`; 2 when the
 /// directories are not the shards of one run (a shard missing or given twice, different
-/// suites, seeds or starts, clocks more than 50 ms apart).
+/// suites, seeds or starts, loads that started more than 50 ms apart).
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The merged run's directory: new or empty (or an earlier run's, with --force).

@@ -37,6 +37,8 @@ pub fn run(mut a: NodeSpec) -> Result<(), CliError> {
         sweep_interval: a.sweep_interval,
         drain_timeout: a.drain_timeout,
         limits: a.limits.clone(),
+        save: a.save,
+        lock_timeout: a.save_lock_timeout,
     };
     args::die_with_parent();
     let who = format!("node {}", a.id);

@@ -108,7 +108,7 @@ pub fn merge(
             merged.max_skew_us = merged.max_skew_us.max(s.shift.unsigned_abs());
             if s.shift.unsigned_abs() > MAX_SKEW.as_micros() as u64 {
                 return Err(format!(
-                    "{} started `{target}` {} ms from {}: more than {} ms apart (are the machines' clocks in sync?)",
+                    "{} started `{target}` {} ms from {}: more than {} ms apart (one of them started late)",
                     s.name,
                     s.shift as f64 / 1000.0,
                     reference_name,

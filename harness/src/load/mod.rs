@@ -3,6 +3,7 @@
 
 mod client;
 mod jar;
+mod join;
 mod session;
 mod tls;
 

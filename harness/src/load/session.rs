@@ -147,6 +147,10 @@ async fn run_session(
     start: Instant,
 ) -> (bool, Duration) {
     let mut client = Client::for_user(ctx.endpoint.clone(), user);
+    // A page's other connections, each with the user's cookies (the same source address).
+    let mut helpers: Vec<Client> = (1..ctx.workload.parallel)
+        .map(|_| Client::for_user(ctx.endpoint.clone(), user))
+        .collect();
     let mut s = Session {
         ctx,
         name: &session,
@@ -155,7 +159,7 @@ async fn run_session(
         extracted: Vec::new(),
         slowest: Duration::ZERO,
     };
-    let established = s.run(start).await;
+    let established = s.run(start, &mut helpers).await;
     let slowest = s.slowest;
     let _ = ctx.events.send(Record::SessionEnd {
         target: ctx.target.clone(),
@@ -166,8 +170,9 @@ async fn run_session(
 }
 
 impl Session<'_> {
-    /// Login, then the operations; whether the login succeeded.
-    async fn run(&mut self, start: Instant) -> bool {
+    /// Login, then the operations; whether the login succeeded. With `helpers` (the
+    /// workload's `parallel` above 1), a step may send several operations at once.
+    async fn run(&mut self, start: Instant, helpers: &mut [Client]) -> bool {
         let ctx = self.ctx;
         let session = self.name;
         let mut rng = StdRng::seed_from_u64(ctx.seed ^ fnv(session));
@@ -207,9 +212,46 @@ impl Session<'_> {
                 break;
             }
             crate::timer::sleep_until(intended).await;
+            // How many go at this step: 1 to `parallel` (no draw at all without helpers, so
+            // a suite's seeded sessions stay as they were).
+            let at_once = if helpers.is_empty() {
+                0
+            } else {
+                rng.random_range(0..=helpers.len())
+            };
+            if at_once > 0 {
+                let mut kinds: Vec<OpKind> = (0..=at_once)
+                    .map(|_| pick(&mut rng, ctx.workload.mix))
+                    .collect();
+                // A logout goes alone, as the user's last click.
+                kinds.retain(|k| *k != OpKind::Logout);
+                if kinds.len() > 1 {
+                    let ops: Vec<Planned> = kinds
+                        .into_iter()
+                        .map(|kind| {
+                            k += 1;
+                            let write = (kind == OpKind::Write).then(|| {
+                                let attr = ctx.protocol.write_attr(ctx.workload.attributes, |n| {
+                                    rng.random_range(0..n)
+                                });
+                                (attr, format!("{session}:{k}"))
+                            });
+                            (kind, k, write)
+                        })
+                        .collect();
+                    let done = self.at_once(ops, intended, helpers).await;
+                    if done.iter().any(|d| d.error.as_deref() == Some(NO_SESSION)) {
+                        return true;
+                    }
+                    completed += done.iter().filter(|d| !d.unavailable).count() as u32;
+                    continue;
+                }
+            }
             let done = match pick(&mut rng, ctx.workload.mix) {
                 OpKind::Write => {
-                    let attr = ctx.protocol.write_attr(|n| rng.random_range(0..n));
+                    let attr = ctx
+                        .protocol
+                        .write_attr(ctx.workload.attributes, |n| rng.random_range(0..n));
                     let write = format!("{session}:{k}");
                     self.op(OpKind::Write, k, Some((attr, write)), intended)
                         .await
@@ -251,6 +293,70 @@ struct Session<'a> {
     extracted: Vec<String>,
     /// The slowest operation so far (login included).
     slowest: Duration,
+}
+
+/// An operation due at a step: its kind, sequence number, and a write's attribute and id.
+type Planned = (OpKind, u32, Option<(String, String)>);
+
+impl Session<'_> {
+    /// Sends `ops` at once, the first on the user's own connection and each other on one of
+    /// `helpers`, every one with the user's cookies as they are now; a cookie an answer sets
+    /// is the user's afterwards.
+    async fn at_once(
+        &mut self,
+        ops: Vec<Planned>,
+        intended: Instant,
+        helpers: &mut [Client],
+    ) -> Vec<Done> {
+        let jar = self.client.jar();
+        let before: Vec<u64> = helpers
+            .iter_mut()
+            .map(|h| {
+                h.set_jar(jar.clone());
+                h.jar_changes()
+            })
+            .collect();
+        let own_before = self.client.jar_changes();
+        let ctx = self.ctx;
+        let name = self.name;
+        let mut sessions: Vec<Session<'_>> = std::iter::once(&mut *self.client)
+            .chain(helpers.iter_mut())
+            .take(ops.len())
+            .map(|client| Session {
+                ctx,
+                name,
+                client,
+                ready: intended,
+                extracted: Vec::new(),
+                slowest: Duration::ZERO,
+            })
+            .collect();
+        let futures: Vec<_> = sessions
+            .iter_mut()
+            .zip(ops)
+            .map(|(s, (kind, seq, write))| s.op(kind, seq, write, intended))
+            .collect();
+        let done = super::join::join_all(futures).await;
+        let (ready, slowest) = sessions
+            .iter()
+            .fold((intended, Duration::ZERO), |(r, w), s| {
+                (r.max(s.ready), w.max(s.slowest))
+            });
+        drop(sessions);
+        self.ready = ready;
+        self.slowest = self.slowest.max(slowest);
+        if self.client.jar_changes() == own_before {
+            if let Some(changed) = helpers
+                .iter()
+                .zip(&before)
+                .rev()
+                .find(|(h, b)| h.jar_changes() != **b)
+            {
+                self.client.set_jar(changed.0.jar());
+            }
+        }
+        done
+    }
 }
 
 /// Why an operation's requests got no answer to read.

@@ -188,6 +188,17 @@ pub struct Expect {
     pub max_stale_reads: u64,
     pub max_monotonic_violations: u64,
     pub max_resurrections: u64,
+    /// Whether updates may, must or must not be lost (older plans: none).
+    #[serde(default = "no_loss")]
+    pub lost_updates: LossExpectation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lost_updates: Option<u64>,
+    #[serde(default)]
+    pub max_monotonic_writes: u64,
+}
+
+fn no_loss() -> LossExpectation {
+    LossExpectation::None
 }
 
 /// Whether sessions may, must or must not be lost.

@@ -62,6 +62,10 @@ pub struct TargetPlan {
     /// For strategies that serialize sessions (delta, backup, redis): `format[+compression]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
+    /// How the nodes save a changed session: `delta`, `whole` or `whole-locked` (None:
+    /// delta, the nodes' default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
     pub expect: Expect,
     /// Performance bounds; a miss fails the run with exit code 4.
     #[serde(default)]

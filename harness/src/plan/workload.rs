@@ -24,6 +24,12 @@ pub struct Workload {
     /// An operation without an answer in this long is indeterminate.
     #[serde(with = "ms", rename = "request-timeout-ms")]
     pub request_timeout: Duration,
+    /// Requests a session may have in flight at once (a page's parallel fetches).
+    #[serde(default = "one")]
+    pub parallel: u32,
+    /// Attributes the writes of a session go to.
+    #[serde(default = "four")]
+    pub attributes: u32,
     pub mix: Mix,
     /// Users who step away: after every `every` of a session, a pause of `for` before its
     /// next operation (what idle expiry is checked against).
@@ -69,4 +75,12 @@ pub struct Mix {
     pub counter: u32,
     /// A logout ends the session (followed by one read with the old cookie, which must fail).
     pub logout: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn four() -> u32 {
+    4
 }

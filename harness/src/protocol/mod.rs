@@ -22,10 +22,6 @@ pub use step::{Reading, Step, outcome_of};
 use crate::history::{OpKind, Outcome, View};
 use crate::plan::TargetPlan;
 
-/// Attributes a reference session writes to: few, so reads often show a write that must be
-/// there.
-const ATTRS: u32 = 4;
-
 #[derive(Debug)]
 pub enum Protocol {
     Reference,
@@ -50,10 +46,11 @@ impl Protocol {
             })
     }
 
-    /// The attribute a write sets: one of a few for reference nodes, the one value otherwise.
-    pub fn write_attr(&self, pick: impl FnOnce(u32) -> u32) -> String {
+    /// The attribute a write sets: one of the workload's `attributes` for reference nodes,
+    /// the one value otherwise.
+    pub fn write_attr(&self, attributes: u32, pick: impl FnOnce(u32) -> u32) -> String {
         match self {
-            Self::Reference => format!("a{}", pick(ATTRS)),
+            Self::Reference => format!("a{}", pick(attributes.max(1))),
             Self::Api(_) => "value".into(),
         }
     }

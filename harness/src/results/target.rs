@@ -273,6 +273,8 @@ impl TargetAnalysis {
                 Kind::ExpiredEarly => self.counts.expired_early += 1,
                 Kind::Outlived => self.counts.outlived += 1,
                 Kind::LogoutFailed => self.counts.logout_failed += 1,
+                Kind::LostUpdate => self.counts.lost_updates += f.count,
+                Kind::MonotonicWrite => self.counts.monotonic_writes += 1,
             }
             if f.kind.is_loss() {
                 self.counts.lost += 1;
@@ -298,9 +300,20 @@ impl TargetAnalysis {
     }
 
     fn settle(&mut self, session: &str) {
-        let Some(live) = self.sessions.remove(session) else {
+        let Some(mut live) = self.sessions.remove(session) else {
             return;
         };
+        // What only the whole session shows: updates undone for good.
+        live.checker.finish();
+        // Their operations are in their words: the story (the session's last operations)
+        // would tell of its end, not of them.
+        for f in live.checker.take_findings() {
+            self.counts.lost_updates += f.count;
+            self.marks.push(f.mark());
+            if self.findings.len() < LISTED {
+                self.findings.push((f, Vec::new()));
+            }
+        }
         // A session signed in as the load ended is counted apart: it would swell `started`
         // and lower every percentage of it.
         if live.checker.established() {
@@ -416,6 +429,7 @@ impl TargetAnalysis {
             processes: t.processes(),
             strategy: t.strategy_label(),
             model: t.model.clone(),
+            parallel: run.workload.parallel,
             lb_policy: t.lb_policy.clone(),
             codec: t.codec.clone(),
             verdict,

@@ -34,20 +34,18 @@ pub(super) fn expectations(
     let mut push = |name: &str, expected: String, actual: String, passed: bool| {
         out.push(ExpectationResult::new(name, expected, actual, passed));
     };
-    match e.sessions_lost {
-        LossExpectation::None => push(
-            "sessions-lost",
-            "none".into(),
-            s.lost.to_string(),
-            s.lost == 0,
-        ),
-        LossExpectation::Some => push(
-            "sessions-lost",
-            "some (negative control)".into(),
-            s.lost.to_string(),
-            s.lost > 0,
-        ),
-        LossExpectation::Any => {}
+    // "none", "some" (a negative control) or "any" (measured, not judged).
+    let mut loss = |name: &str, expect: LossExpectation, measured: u64| {
+        let (expected, passed) = match expect {
+            LossExpectation::None => ("none", measured == 0),
+            LossExpectation::Some => ("some (negative control)", measured > 0),
+            LossExpectation::Any => return,
+        };
+        push(name, expected.into(), measured.to_string(), passed);
+    };
+    loss("sessions-lost", e.sessions_lost, s.lost);
+    if !unchecked.contains(&Kind::StaleRead) {
+        loss("lost-updates", e.lost_updates, s.lost_updates);
     }
     if let Some(max) = e.max_sessions_lost_percent {
         let pct = if s.started == 0 {
@@ -84,6 +82,22 @@ pub(super) fn expectations(
         s.resurrections.to_string(),
         s.resurrections <= e.max_resurrections,
     );
+    if !unchecked.contains(&Kind::StaleRead) {
+        if let Some(max) = e.max_lost_updates {
+            push(
+                "max-lost-updates",
+                format!("<= {max}"),
+                s.lost_updates.to_string(),
+                s.lost_updates <= max,
+            );
+        }
+        push(
+            "monotonic-writes",
+            format!("<= {}", e.max_monotonic_writes),
+            s.monotonic_writes.to_string(),
+            s.monotonic_writes <= e.max_monotonic_writes,
+        );
+    }
     out
 }
 

@@ -59,6 +59,8 @@ pub struct WorkloadRaw {
     pub think_time_jitter: Option<f64>,
     pub ops_per_session: Option<u32>,
     pub request_timeout: Option<String>,
+    pub parallel: Option<u32>,
+    pub attributes: Option<u32>,
     pub mix: Option<MixRaw>,
     pub idle: Option<IdleRaw>,
 }
@@ -84,6 +86,8 @@ impl WorkloadRaw {
             think_time_jitter: self.think_time_jitter.or(base.think_time_jitter),
             ops_per_session: self.ops_per_session.or(base.ops_per_session),
             request_timeout: self.request_timeout.or(base.request_timeout),
+            parallel: self.parallel.or(base.parallel),
+            attributes: self.attributes.or(base.attributes),
             idle: self.idle.or(base.idle),
             mix: self
                 .mix
@@ -126,6 +130,7 @@ pub struct TargetRaw {
     pub max_inactive: Option<String>,
     pub padding_bytes: Option<usize>,
     pub codec: Option<String>,
+    pub save: Option<String>,
     pub expect: Option<ExpectRaw>,
     pub thresholds: Option<ThresholdsRaw>,
     pub url: Option<String>,
@@ -265,6 +270,9 @@ pub struct ExpectRaw {
     pub max_stale_reads: Option<u64>,
     pub max_monotonic_violations: Option<u64>,
     pub max_resurrections: Option<u64>,
+    pub lost_updates: Option<String>,
+    pub max_lost_updates: Option<u64>,
+    pub max_monotonic_writes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,6 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::process::StartError;
 
+/// How many members Apache may gain after it starts (mod_proxy_balancer's `growth`).
+pub const GROWTH: usize = 8;
+
 /// The balancer the harness's Apache configuration defines.
 const BALANCER: &str = "nodes";
 const PATH: &str = "/balancer-manager";
@@ -32,7 +35,7 @@ pub async fn add(admin: SocketAddr, addr: SocketAddr, route: &str) -> Result<(),
     if !page.contains(&format!("{worker}<")) {
         return Err(admin_error(format!(
             "Apache did not add {worker} (a balancer gains at most {} members after it starts)",
-            super::real_lb::APACHE_GROWTH
+            GROWTH
         )));
     }
     let nonce = nonce(&page)?;

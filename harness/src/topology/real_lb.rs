@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::balancer_manager;
+use super::balancer_manager::{self, GROWTH};
 use super::process::{Process, StartError};
 use super::store::{free_port, prepare_dir};
 use crate::plan::LbKind;
@@ -53,9 +53,6 @@ pub struct RealLb {
 /// to drop root itself, since a process that changes its user loses the kernel's promise to
 /// kill it with the harness.
 const APACHE_USER: &str = "nobody";
-
-/// How many members Apache may gain after it starts (mod_proxy_balancer's `growth`).
-pub const APACHE_GROWTH: usize = 8;
 
 /// Apache's private directories are `<temp>/sessionbench-apache-<harness pid>-<port>`.
 const PRIVATE_PREFIX: &str = "sessionbench-apache-";
@@ -409,7 +406,7 @@ ThreadsPerChild 256
 MaxRequestWorkers 256
 KeepAliveTimeout 30
 <Proxy \"balancer://nodes\">
-{members}    ProxySet lbmethod={method}{sticky} growth={APACHE_GROWTH}
+{members}    ProxySet lbmethod={method}{sticky} growth={GROWTH}
 </Proxy>
 ProxyPreserveHost On
 <VirtualHost {listen}>

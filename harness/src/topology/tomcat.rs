@@ -142,9 +142,51 @@ impl TomcatCluster {
             "org.apache.catalina.startup.Bootstrap".into(),
             "start".into(),
         ];
-        let log = logs.join(format!("{}-{id}.log", target.name));
+        let log = log_of(target, id, logs);
         let addr = SocketAddr::from(([127, 0, 0, 1], ports.http));
         Process::start_program(id, "java", &args, addr, &log).await
+    }
+
+    /// Waits until each of the `started` nodes has added every other one as a cluster member
+    /// (its log says so: static members count each other once they answer each other's
+    /// pings, a second or so after the last one starts). Load sent sooner would reach nodes
+    /// that do not replicate to each other yet. Nothing to wait for without a cluster.
+    pub async fn await_members(
+        &self,
+        target: &TargetPlan,
+        started: &[String],
+        logs: &Path,
+    ) -> Result<(), StartError> {
+        if target.manager.as_deref() == Some("standard") {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_TIMEOUT;
+        loop {
+            let lacking: Vec<String> = started
+                .iter()
+                .filter_map(|id| {
+                    let log = std::fs::read_to_string(log_of(target, id, logs)).unwrap_or_default();
+                    let lacks: Vec<&str> = self
+                        .nodes
+                        .iter()
+                        .filter(|(n, _)| n != id && started.contains(n))
+                        .filter(|(_, p)| !added(&log, p.cluster))
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    (!lacks.is_empty()).then(|| format!("{id} has not added {}", lacks.join(", ")))
+                })
+                .collect();
+            if lacking.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StartError::Plan(format!(
+                    "the Tomcat cluster did not form within {MEMBERSHIP_TIMEOUT:?}: {}",
+                    lacking.join("; ")
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Node `index`'s server.xml: one HTTP connector on loopback, no shutdown port, and the
@@ -230,6 +272,21 @@ impl TomcatCluster {
             port = self.nodes[index].1.cluster,
         )
     }
+}
+
+/// How long a Tomcat cluster may take to form once its nodes serve.
+const MEMBERSHIP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where node `id` of `target` logs (its JVM's output).
+fn log_of(target: &TargetPlan, id: &str, logs: &Path) -> PathBuf {
+    logs.join(format!("{}-{id}.log", target.name))
+}
+
+/// Whether a Tomcat log says it added the member whose receiver is on `port`.
+fn added(log: &str, port: u16) -> bool {
+    let at = format!(":{port},");
+    log.lines()
+        .any(|l| l.contains("Replication member added") && l.contains(&at))
 }
 
 /// A member's 16-byte id, as Tomcat's static membership writes it.

@@ -943,6 +943,8 @@ sessions-lost = "any"
 max-stale-reads = 100000
 max-monotonic-violations = 100000
 max-resurrections = 100000
+lost-updates = "any"
+max-monotonic-writes = 100000
 
 [[faults]]
 at = "2s"

@@ -24,6 +24,37 @@ pub struct NodeConfig {
     pub drain_timeout: Duration,
     /// Client timeouts and the connection cap.
     pub limits: crate::limits::ClientLimits,
+    /// How a request's changes are saved.
+    pub save: SaveMode,
+    /// How long a whole-locked save waits for the session's lock before answering 503.
+    pub lock_timeout: Duration,
+}
+
+/// How a request that changes a session saves it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SaveMode {
+    /// Only what the request changed (Spring Session's default, Tomcat's DeltaRequest); an
+    /// increment is added where the counter is stored.
+    #[default]
+    Delta,
+    /// The request's copy of the whole session is written back at its end (Tomcat's Redis
+    /// session managers, Spring Session's `SaveMode.ALWAYS`): of two concurrent requests,
+    /// the later save undoes the other's change.
+    Whole,
+    /// As `whole`, with the session locked across the request (memcached-session-manager's
+    /// locking modes): concurrent requests of a session wait for each other.
+    WholeLocked,
 }
 
 impl NodeConfig {
@@ -39,6 +70,8 @@ impl NodeConfig {
             sweep_interval: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(10),
             limits: crate::limits::ClientLimits::default(),
+            save: SaveMode::Delta,
+            lock_timeout: Duration::from_secs(1),
         }
     }
 }

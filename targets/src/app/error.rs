@@ -17,6 +17,8 @@ pub enum ApiError {
     TooLarge,
     NotFound,
     MethodNotAllowed,
+    /// A whole-locked save could not take the session's lock in time: nothing was applied.
+    Locked,
     Store(StoreError),
 }
 
@@ -30,6 +32,7 @@ impl ApiError {
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::Locked => (StatusCode::SERVICE_UNAVAILABLE, "session-locked"),
             Self::Store(StoreError::Unanswered { .. }) => {
                 (StatusCode::GATEWAY_TIMEOUT, "store-timeout")
             }

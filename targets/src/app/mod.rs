@@ -10,7 +10,7 @@ mod metrics;
 mod routes;
 mod serve;
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, SaveMode};
 pub use metrics::{Handling, MetricsView, NodeMetrics};
 pub use routes::{NODE_HEADER, Node, app};
 pub use serve::run;

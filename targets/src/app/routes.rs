@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::config::NodeConfig;
+use super::config::{NodeConfig, SaveMode};
 use super::cookie::{self, SessionCookie};
 use super::error::ApiError;
 use super::metrics::NodeMetrics;
@@ -41,7 +41,19 @@ pub struct Node {
     padding: Option<serde_json::Value>,
     /// Set on SIGTERM: health checks fail so load balancers stop sending new work.
     draining: AtomicBool,
+    /// Sessions locked by a whole-locked save in this node's memory (a store that shares no
+    /// locks between nodes).
+    locked: std::sync::Mutex<std::collections::HashSet<SessionId>>,
 }
+
+/// A session's lock, held by one request of a whole-locked save.
+enum Lock {
+    Store(SessionId, String),
+    Memory(SessionId),
+}
+
+/// How often a request waiting for a session's lock tries again.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Node {
     pub fn new(config: NodeConfig, store: Arc<dyn SessionStore>) -> Arc<Self> {
@@ -56,6 +68,7 @@ impl Node {
             metrics: NodeMetrics::default(),
             node_header,
             draining: AtomicBool::new(false),
+            locked: std::sync::Mutex::default(),
         })
     }
 
@@ -72,6 +85,84 @@ impl Node {
             attrs: s.attrs,
             version: s.version,
         }
+    }
+
+    /// Takes session `id`'s lock, in the store if it shares locks, else here; waits for it up
+    /// to the configured timeout, then gives up (503, nothing applied).
+    async fn lock(&self, id: &SessionId) -> Result<Lock, ApiError> {
+        let token = SessionId::generate().to_string();
+        // Held past the request's longest wait, so a crashed holder frees it.
+        let ttl = self.config.lock_timeout * 5;
+        let deadline = tokio::time::Instant::now() + self.config.lock_timeout;
+        loop {
+            let taken = match self.store.try_lock(id, &token, ttl).await? {
+                Some(true) => Some(Lock::Store(id.clone(), token.clone())),
+                Some(false) => None,
+                None => {
+                    let mut locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+                    locked.insert(id.clone()).then(|| Lock::Memory(id.clone()))
+                }
+            };
+            if let Some(lock) = taken {
+                return Ok(lock);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Locked);
+            }
+            tokio::time::sleep(LOCK_RETRY).await;
+        }
+    }
+
+    async fn unlock(&self, lock: Lock) {
+        match lock {
+            // A lock not released expires with its TTL.
+            Lock::Store(id, token) => drop(self.store.unlock(&id, &token).await),
+            Lock::Memory(id) => {
+                self.locked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            }
+        }
+    }
+
+    /// Loads the session the request names, changes it as `make` says and saves it as the
+    /// node's save mode says; answers with the session as changed.
+    async fn modify(
+        &self,
+        headers: &HeaderMap,
+        make: impl FnOnce(&Session) -> SessionChange,
+    ) -> Result<Response, ApiError> {
+        let c = cookie::read(headers, &self.config.cookie)?.ok_or(ApiError::NoSession)?;
+        let lock = match self.config.save {
+            SaveMode::WholeLocked => Some(self.lock(&c.id).await?),
+            SaveMode::Delta | SaveMode::Whole => None,
+        };
+        let saved = async {
+            let mut s = self.store.load(&c.id).await?.ok_or(ApiError::NoSession)?;
+            let change = make(&s);
+            if self.config.save == SaveMode::Delta {
+                save(self, &mut s, &change).await?;
+            } else {
+                // Every attribute and the counter, as this request's copy has them.
+                s.apply(&change);
+                let whole = SessionChange {
+                    set: s.attrs.clone(),
+                    counter: Some(s.counter),
+                    version: s.version,
+                    ..Default::default()
+                };
+                if !self.store.save(&s.id, &whole).await? {
+                    return Err(ApiError::NoSession);
+                }
+            }
+            Ok(s)
+        }
+        .await;
+        if let Some(lock) = lock {
+            self.unlock(lock).await;
+        }
+        Ok(self.answer(Some(&c), saved?))
     }
 
     /// Loads the session the request names, or says why there is none.
@@ -198,32 +289,28 @@ async fn set_attr(
             "`write` must be 1 to 128 characters".into(),
         ));
     }
-    let (c, mut s) = node.current(&headers).await?;
     let attr = Attr {
         value: body.value,
         write: body.write,
     };
-    let change = SessionChange {
+    node.modify(&headers, |s| SessionChange {
         set: [(name, attr)].into(),
         version: s.version + 1,
         ..Default::default()
-    };
-    save(&node, &mut s, &change).await?;
-    Ok(node.answer(Some(&c), s))
+    })
+    .await
 }
 
 async fn increment(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (c, mut s) = node.current(&headers).await?;
-    let change = SessionChange {
-        counter: Some(s.counter + 1),
+    node.modify(&headers, |s| SessionChange {
+        increment: 1,
         version: s.version + 1,
         ..Default::default()
-    };
-    save(&node, &mut s, &change).await?;
-    Ok(node.answer(Some(&c), s))
+    })
+    .await
 }
 
 /// Saves `change` and applies it to the copy the response shows. A session invalidated or

@@ -218,6 +218,8 @@ macro_rules! wire_types {
                         set: unnamed(self.set)?,
                         removed: self.removed,
                         counter: self.counter,
+                        // Replication sends changes settled: a counter, not an increment.
+                        increment: 0,
                         version: self.version,
                     })
                 }

@@ -60,6 +60,7 @@ fn change() -> impl Strategy<Value = SessionChange> {
             removed,
             counter,
             version,
+            increment: 0,
         })
 }
 

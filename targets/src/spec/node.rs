@@ -47,6 +47,16 @@ pub struct NodeSpec {
     /// How long SIGTERM waits for in-flight requests.
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub drain_timeout: Duration,
+    /// How a request saves the session it changed: delta (only what it changed; an increment
+    /// added where the counter is stored), whole (its copy of the whole session, as Tomcat's
+    /// Redis managers and Spring Session's SaveMode.ALWAYS: concurrent requests undo each
+    /// other's changes), or whole-locked (the same, the session locked across the request:
+    /// in Redis for a redis store, in this node's memory otherwise).
+    #[arg(long, value_enum, default_value_t = crate::app::SaveMode::Delta)]
+    pub save: crate::app::SaveMode,
+    /// whole-locked: how long a request waits for its session's lock before it gets 503.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub save_lock_timeout: Duration,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -265,6 +275,8 @@ impl NodeSpec {
             .pair("--max-body-bytes", self.max_body_bytes)
             .pair("--sweep-interval", show(self.sweep_interval))
             .pair("--drain-timeout", show(self.drain_timeout))
+            .pair("--save", value_name(&self.save))
+            .pair("--save-lock-timeout", show(self.save_lock_timeout))
             .opt("--threads", self.threads);
         a.0.extend(self.limits.args());
         a.0

@@ -45,6 +45,24 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Counters for `/metrics`.
     fn stats(&self) -> StoreStats;
+
+    /// Takes the session's lock as `token` for `ttl` (whole-locked saves, as
+    /// memcached-session-manager's locking modes): `Some(true)` taken, `Some(false)` held by
+    /// another request; `None` when this store shares no locks between nodes (the node then
+    /// locks in its own memory).
+    fn try_lock<'a>(
+        &'a self,
+        _id: &'a SessionId,
+        _token: &'a str,
+        _ttl: std::time::Duration,
+    ) -> StoreFuture<'a, Option<bool>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Releases the lock `token` holds (a lock another request took since is left alone).
+    fn unlock<'a>(&'a self, _id: &'a SessionId, _token: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Counters a store exposes.

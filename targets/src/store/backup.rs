@@ -452,7 +452,7 @@ impl SessionStore for BackupStore {
             if let Some(backup) = backup {
                 let message = Message::Change {
                     id: id.clone(),
-                    change: change.clone(),
+                    change: change.settled(self.map.owned.peek(id).as_ref()),
                 };
                 let failed = self.cluster.send_each(vec![(backup, message)]).await;
                 // The backup died: the new one gets the whole session, change included.

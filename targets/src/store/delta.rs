@@ -121,10 +121,11 @@ impl SessionStore for DeltaStore {
         Box::pin(async move {
             let saved = self.local.save(id, change).await?;
             if saved {
+                let change = change.settled(self.local.peek(id).as_ref());
                 self.cluster
                     .broadcast(Message::Change {
                         id: id.clone(),
-                        change: change.clone(),
+                        change,
                     })
                     .await;
             }

@@ -39,6 +39,7 @@ impl Check<'_> {
             ("redis-password-env", t.redis_password_env.is_some()),
             ("cluster-encrypt", t.cluster_encrypt.is_some()),
             ("codec", t.codec.is_some()),
+            ("save", t.save.is_some()),
             ("padding-bytes", t.padding_bytes.is_some()),
             ("max-inactive", t.max_inactive.is_some()),
         ];
@@ -134,6 +135,7 @@ impl Check<'_> {
             proxied_links: false,
             padding_bytes: 0,
             codec: None,
+            save: None,
             expect,
             thresholds,
             external: url.map(|url| ExternalPlan {

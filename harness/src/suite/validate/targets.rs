@@ -216,6 +216,7 @@ impl Check<'_> {
             self.err(&join(path, "padding-bytes"), "at most 16 MiB");
         }
         let codec = self.codec(path, strategy, t.codec);
+        let save = self.save(path, strategy, t.save);
         let expect = self.expect(
             &join(path, "expect"),
             t.expect.unwrap_or_default(),
@@ -243,6 +244,7 @@ impl Check<'_> {
             proxied_links: false,
             padding_bytes,
             codec,
+            save,
             expect,
             thresholds,
             external: None,
@@ -258,6 +260,26 @@ impl Check<'_> {
             );
         }
         name
+    }
+
+    /// `save`: how nodes save a changed session. `whole` and `whole-locked` are a store's
+    /// ways (Redis, or a node's own memory); replication sends changes.
+    fn save(&mut self, path: &[Seg], strategy: Strategy, given: Option<String>) -> Option<String> {
+        let save = given?;
+        let at = join(path, "save");
+        match strategy {
+            Strategy::RoundRobin | Strategy::Sticky | Strategy::Direct | Strategy::Redis => {
+                self.one_of(&at, &save, &["delta", "whole", "whole-locked"]);
+            }
+            Strategy::Delta | Strategy::Backup => {
+                self.one_of(&at, &save, &["delta"]);
+            }
+            _ => self.err(
+                &at,
+                "`save` is the reference nodes' (a Tomcat or an external application saves as it does)",
+            ),
+        }
+        Some(save)
     }
 
     /// `manager` of a `tomcat` target: `delta` (the default), `backup` or `standard`.
@@ -469,17 +491,19 @@ impl Check<'_> {
         })
     }
 
-    pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
-        let lost = e.sessions_lost.or(d.sessions_lost).unwrap_or_default();
-        let sessions_lost = match self.one_of(
-            &join(path, "sessions-lost"),
-            &lost,
-            &["none", "some", "any"],
-        ) {
+    /// `key = "none" | "some" | "any"` (default none).
+    fn loss(&mut self, path: &[Seg], key: &str, given: Option<String>) -> LossExpectation {
+        let text = given.unwrap_or_default();
+        match self.one_of(&join(path, key), &text, &["none", "some", "any"]) {
             Some("some") => LossExpectation::Some,
             Some("any") => LossExpectation::Any,
             _ => LossExpectation::None,
-        };
+        }
+    }
+
+    pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
+        let sessions_lost = self.loss(path, "sessions-lost", e.sessions_lost.or(d.sessions_lost));
+        let lost_updates = self.loss(path, "lost-updates", e.lost_updates.or(d.lost_updates));
         let percent = e.max_sessions_lost_percent.or(d.max_sessions_lost_percent);
         if let Some(p) = percent.filter(|p| !(0.0..=100.0).contains(p)) {
             self.err(
@@ -496,6 +520,12 @@ impl Check<'_> {
                 .or(d.max_monotonic_violations)
                 .unwrap_or(0),
             max_resurrections: e.max_resurrections.or(d.max_resurrections).unwrap_or(0),
+            lost_updates,
+            max_lost_updates: e.max_lost_updates.or(d.max_lost_updates),
+            max_monotonic_writes: e
+                .max_monotonic_writes
+                .or(d.max_monotonic_writes)
+                .unwrap_or(0),
         }
     }
 }

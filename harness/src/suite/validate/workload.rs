@@ -97,12 +97,28 @@ impl Check<'_> {
             d.mix.unwrap_or_default(),
         );
         let idle = w.idle.or(d.idle).map(|i| self.idle(&join(base, "idle"), i));
+        let parallel = w.parallel.or(d.parallel).unwrap_or(1);
+        if !(1..=16).contains(&parallel) {
+            self.err(
+                &join(base, "parallel"),
+                format!("{parallel} is not 1 to 16"),
+            );
+        }
+        let attributes = w.attributes.or(d.attributes).unwrap_or(4);
+        if !(1..=64).contains(&attributes) {
+            self.err(
+                &join(base, "attributes"),
+                format!("{attributes} is not 1 to 64"),
+            );
+        }
         Workload {
             model,
             think_time,
             think_time_jitter,
             ops_per_session,
             request_timeout,
+            parallel,
+            attributes,
             mix,
             idle: idle.flatten(),
         }

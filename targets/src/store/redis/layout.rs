@@ -26,9 +26,12 @@ pub(super) struct Scripts {
     pub(super) create: Script,
     /// KEYS[1] session; ARGV: now. Renews the idle clock and returns the hash, or nothing.
     pub(super) access: Script,
-    /// KEYS[1] session; ARGV: now, number of fields set, field/value pairs, names removed.
+    /// KEYS[1] session; ARGV: now, counter increment, version (kept if higher than the
+    /// stored one; 0 for none), number of fields set, field/value pairs, names removed.
     /// Returns 1, or 0 (writing nothing) when the session is gone.
     pub(super) save: Script,
+    /// KEYS[1] a session's lock; ARGV[1] the token that took it. Deletes it if still theirs.
+    pub(super) unlock: Script,
 }
 
 impl Scripts {
@@ -57,14 +60,27 @@ RENEW
 return redis.call('HGETALL', KEYS[1])
 ",
             ),
+            unlock: Script::new(
+                r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+            ),
             save: script(
                 r"
 local ms = redis.call('HGET', KEYS[1], 'maxInactiveInterval')
 if not ms then return 0 end
-local sets = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'lastAccessedTime', ARGV[1], unpack(ARGV, 3, 2 + 2 * sets))
-if #ARGV > 2 + 2 * sets then
-  redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * sets))
+local sets = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'lastAccessedTime', ARGV[1], unpack(ARGV, 5, 4 + 2 * sets))
+if #ARGV > 4 + 2 * sets then
+  redis.call('HDEL', KEYS[1], unpack(ARGV, 5 + 2 * sets))
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HINCRBY', KEYS[1], 'counter', ARGV[2])
+end
+local v = tonumber(ARGV[3])
+if v > (tonumber(redis.call('HGET', KEYS[1], 'version')) or 0) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[3])
 end
 RENEW
 return 1

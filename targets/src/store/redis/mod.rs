@@ -176,17 +176,23 @@ impl RedisStore {
 
     /// One save script: sets and removes fields, renews the TTL; `false` if the session is
     /// gone (nothing is written then).
+    /// Writes `sets`, removes `removed`, adds `increment` to the counter and raises the
+    /// version to `version` (0: leaves it), in one script.
     async fn write_fields(
         &self,
         id: &SessionId,
         sets: &[(String, Vec<u8>)],
         removed: &[String],
+        (increment, version): (u64, u64),
     ) -> Result<bool, StoreError> {
         let key = self.key(id);
         let saved: i64 = self
             .run(|mut conn| {
                 let mut call = self.scripts.save.key(&key);
-                call.arg(now_ms()).arg(sets.len());
+                call.arg(now_ms())
+                    .arg(increment)
+                    .arg(version)
+                    .arg(sets.len());
                 for (field, value) in sets {
                     call.arg(field).arg(value);
                 }
@@ -259,21 +265,26 @@ impl SessionStore for RedisStore {
             if let Some(counter) = change.counter {
                 sets.push((COUNTER.into(), counter.to_string().into_bytes()));
             }
-            sets.push((VERSION.into(), change.version.to_string().into_bytes()));
             let removed: Vec<String> = change.removed.iter().map(|n| attr_field(n)).collect();
+            let meta = (change.increment, change.version);
             self.written(&sets);
+            self.written(&[(VERSION.into(), change.version.to_string().into_bytes())]);
             if self.flush == Flush::OnSave {
-                return self.write_fields(id, &sets, &removed).await;
+                return self.write_fields(id, &sets, &removed, meta).await;
             }
             // Attributes set, then removed, then the counter and the version.
-            let (attrs, meta) = sets.split_at(change.set.len());
+            let (attrs, counter) = sets.split_at(change.set.len());
             let steps = attrs
                 .iter()
-                .map(|set| (std::slice::from_ref(set), &[][..]))
-                .chain(removed.iter().map(|r| (&[][..], std::slice::from_ref(r))))
-                .chain(meta.iter().map(|set| (std::slice::from_ref(set), &[][..])));
-            for (sets, removed) in steps {
-                if !self.write_fields(id, sets, removed).await? {
+                .map(|set| (std::slice::from_ref(set), &[][..], (0, 0)))
+                .chain(
+                    removed
+                        .iter()
+                        .map(|r| (&[][..], std::slice::from_ref(r), (0, 0))),
+                )
+                .chain(std::iter::once((counter, &[][..], meta)));
+            for (sets, removed, meta) in steps {
+                if !self.write_fields(id, sets, removed, meta).await? {
                     return Ok(false);
                 }
             }
@@ -295,6 +306,49 @@ impl SessionStore for RedisStore {
                 })
                 .await?;
             Ok(removed > 0)
+        })
+    }
+
+    /// `SET <session>:lock TOKEN NX PX ttl`: one lock for every node sharing this Redis.
+    fn try_lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        token: &'a str,
+        ttl: std::time::Duration,
+    ) -> StoreFuture<'a, Option<bool>> {
+        Box::pin(async move {
+            let key = format!("{}:lock", self.key(id));
+            let taken: Option<String> = self
+                .run(|mut conn| {
+                    let key = key.clone();
+                    async move {
+                        redis::cmd("SET")
+                            .arg(key)
+                            .arg(token)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(millis(ttl).max(1))
+                            .query_async(&mut conn)
+                            .await
+                    }
+                })
+                .await?;
+            Ok(Some(taken.is_some()))
+        })
+    }
+
+    /// Deletes the lock only if `token` still holds it (it may have expired and been taken).
+    fn unlock<'a>(&'a self, id: &'a SessionId, token: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = format!("{}:lock", self.key(id));
+            let _: i64 = self
+                .run(|mut conn| {
+                    let mut call = self.scripts.unlock.key(&key);
+                    call.arg(token);
+                    async move { call.invoke_async(&mut conn).await }
+                })
+                .await?;
+            Ok(())
         })
     }
 
