@@ -123,9 +123,14 @@ fn load(w: &Workload) -> String {
         }
     };
     let m = w.mix;
+    let parallel = if w.parallel > 1 {
+        format!(", up to {} requests at once", w.parallel)
+    } else {
+        String::new()
+    };
     format!(
-        "{model}, think time {} (±{:.0}%), {} operations per session; mix read {} / write {} / \
-         counter {} / logout {}",
+        "{model}, think time {} (±{:.0}%), {} operations per session{parallel}; mix read {} / \
+         write {} / counter {} / logout {}",
         show(w.think_time),
         w.think_time_jitter * 100.0,
         w.ops_per_session,

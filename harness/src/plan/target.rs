@@ -251,6 +251,15 @@ impl TargetPlan {
 
     /// The strategy as reports show it: `delta-sync`, `redis-standalone`, `sticky`, …
     pub fn strategy_label(&self) -> String {
+        let label = self.store_label();
+        // A save other than the default changes what the strategy loses: say it.
+        match self.save.as_deref() {
+            Some(save) if save != "delta" => format!("{label} saving {save}"),
+            _ => label,
+        }
+    }
+
+    fn store_label(&self) -> String {
         if let Some(manager) = &self.manager {
             return match &self.replication {
                 Some(r) => format!("tomcat-{manager}-{r}"),
