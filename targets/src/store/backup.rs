@@ -24,6 +24,10 @@ pub struct BackupStore {
     cluster: Arc<Cluster>,
 }
 
+/// Attempts at taking a session over before a request gives up on it: concurrent requests on
+/// several nodes (a page's parallel fetches) take it from each other back and forth.
+const TAKE_OVERS: usize = 10;
+
 /// What one attempt to take a session over came to.
 enum Taken {
     Session(Session),
@@ -37,8 +41,8 @@ enum Taken {
 enum Fallback {
     /// This node's copy, if it has not idled out.
     Copy(Option<Session>),
-    /// The backup named in the location.
-    Backup(Option<String>),
+    /// The backup named in the location, then what this node had when it was taken over.
+    Backup(Option<String>, Option<Session>),
 }
 
 /// What this node knows of every session in the cluster.
@@ -69,6 +73,10 @@ enum Entry {
     Proxy {
         primary: String,
         backup: Option<String>,
+        /// The session as this node last had it, as primary or backup, before another node
+        /// took it over (a page's parallel requests on several nodes take it over at once):
+        /// kept, so take-overs crossing each other do not leave no one with it.
+        former: Option<Session>,
     },
 }
 
@@ -108,7 +116,7 @@ impl BackupMap {
     /// again. That is not a lost session: it is taken over once more, from the node that
     /// now says it is the primary (a few times at most).
     async fn own(&self, cluster: &Cluster, id: &SessionId) -> Option<Session> {
-        for _ in 0..3 {
+        for _ in 0..TAKE_OVERS {
             match self.take(cluster, id).await {
                 Taken::Session(session) => return Some(session),
                 Taken::Gone => return None,
@@ -143,7 +151,11 @@ impl BackupMap {
                 primary,
                 Fallback::Copy(copy_is_live(&session, updated).then_some(session)),
             ),
-            Entry::Proxy { primary, backup } => (primary, Fallback::Backup(backup)),
+            Entry::Proxy {
+                primary,
+                backup,
+                former,
+            } => (primary, Fallback::Backup(backup, former)),
         };
         // The primary knows the last access, so it decides; the copy counts only when the
         // primary cannot answer (it died).
@@ -159,8 +171,10 @@ impl BackupMap {
             Some(answer) => answer,
             None => match fallback {
                 Fallback::Copy(copy) => copy,
-                Fallback::Backup(Some(backup)) => retrieve(backup).await.flatten(),
-                Fallback::Backup(None) => None,
+                Fallback::Backup(Some(backup), former) => {
+                    retrieve(backup).await.flatten().or(former)
+                }
+                Fallback::Backup(None, former) => former,
             },
         };
         let Some(session) = found else {
@@ -297,8 +311,22 @@ impl Replica for BackupMap {
                     primary,
                     backup,
                 }) => {
+                    // What this node last had of it, kept for a take-over that crosses this one.
+                    let former = match self.entries().get(&id) {
+                        Some(Entry::Primary { .. }) => self.owned.peek(&id),
+                        Some(Entry::Copy { session, .. }) => Some(session.clone()),
+                        Some(Entry::Proxy { former, .. }) => former.clone(),
+                        None => None,
+                    };
                     let _ = self.owned.invalidate(&id).await;
-                    self.entries().insert(id, Entry::Proxy { primary, backup });
+                    self.entries().insert(
+                        id,
+                        Entry::Proxy {
+                            primary,
+                            backup,
+                            former,
+                        },
+                    );
                 }
                 Message::Change { id, change } => {
                     if let Some(Entry::Copy {
@@ -320,6 +348,7 @@ impl Replica for BackupMap {
                             session, updated, ..
                         }) => copy_is_live(&session, updated).then_some(session),
                         Some(Entry::Primary { .. }) => self.owned.peek(&id),
+                        Some(Entry::Proxy { former, .. }) => former,
                         _ => None,
                     };
                 }
@@ -337,7 +366,9 @@ impl Replica for BackupMap {
                 let (primary, backup) = match entry {
                     Entry::Primary { backup } => (self.node.clone(), backup.clone()),
                     Entry::Copy { primary, .. } => (primary.clone(), Some(self.node.clone())),
-                    Entry::Proxy { primary, backup } => (primary.clone(), backup.clone()),
+                    Entry::Proxy {
+                        primary, backup, ..
+                    } => (primary.clone(), backup.clone()),
                 };
                 Location {
                     id: id.clone(),
@@ -367,6 +398,7 @@ impl Replica for BackupMap {
                     Entry::Proxy {
                         primary: l.primary,
                         backup: l.backup,
+                        former: None,
                     },
                 );
             }
