@@ -113,7 +113,14 @@ impl TomcatCluster {
             .iter()
             .position(|(n, _)| n == id)
             .ok_or_else(|| StartError::Plan(format!("no Tomcat node `{id}`")))?;
-        let ports = self.nodes[index].1;
+        let mut ports = self.nodes[index].1;
+        // A spare starts long after its ports were picked, and another process may have
+        // taken that HTTP port meanwhile (the readiness check would then find it, not
+        // Tomcat): its HTTP port is picked now. Its cluster port is in every member's static
+        // membership and stays.
+        if index >= target.nodes as usize {
+            ports.http = free_port().map_err(io_error(id))?;
+        }
         let base = std::path::absolute(prepare_dir(&target.name, &format!("{id}-tomcat"), logs)?)
             .map_err(io_error(id))?;
         let webinf = base.join("webapps/ROOT/WEB-INF");
@@ -123,8 +130,11 @@ impl TomcatCluster {
         std::fs::create_dir_all(&webinf).map_err(io_error(id))?;
         copy_dir(&self.classes, &webinf.join("classes")).map_err(io_error(id))?;
         std::fs::write(webinf.join("web.xml"), web_xml(target)).map_err(io_error(id))?;
-        std::fs::write(base.join("conf/server.xml"), self.server_xml(target, index))
-            .map_err(io_error(id))?;
+        std::fs::write(
+            base.join("conf/server.xml"),
+            self.server_xml(target, index, ports.http),
+        )
+        .map_err(io_error(id))?;
         let home = self.home.display();
         let args = vec![
             // Small and quick to start: three nodes fit a 2-core machine.
@@ -191,8 +201,8 @@ impl TomcatCluster {
 
     /// Node `index`'s server.xml: one HTTP connector on loopback, no shutdown port, and the
     /// cluster its manager asks for.
-    fn server_xml(&self, target: &TargetPlan, index: usize) -> String {
-        let (id, ports) = &self.nodes[index];
+    fn server_xml(&self, target: &TargetPlan, index: usize, http: u16) -> String {
+        let id = &self.nodes[index].0;
         let manager = target.manager.as_deref().unwrap_or("delta");
         let cluster = match manager {
             "standard" => String::new(),
@@ -212,7 +222,7 @@ impl TomcatCluster {
 </Server>
 "#,
             target = target.name,
-            http = ports.http,
+            http = http,
         )
     }
 
