@@ -131,26 +131,12 @@ fn manifests(a: &K8sArgs, suite: &str, text: &str, start_at: SystemTime) -> Stri
         },
     );
     let image = q(&a.image);
-    let _ = write!(
-        out,
-        r#"---
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {name}{namespace}
-  labels:{labels}
-spec:
-  completionMode: Indexed
-  completions: {n}
-  parallelism: {n}
-  # A shard that fails is not run again: it would start after the others.
-  backoffLimit: 0
-  template:
-    metadata:
-      labels:{labels_pod}
-    spec:
-      restartPolicy: Never
-      containers:
+    let spec = format!(
+        "  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  \
+         # A shard that fails is not run again: it would start after the others.\n"
+    );
+    let pod = format!(
+        r#"      containers:
         - name: shard
           image: {image}
           args: [{args}]
@@ -172,9 +158,15 @@ spec:
         - name: results
           {results}
 "#,
-        labels_pod = labels.replace("\n    ", "\n        "),
         args = args.join(", "),
     );
+    out.push_str(&job(
+        "",
+        &format!("{name}{namespace}"),
+        &labels,
+        &spec,
+        &pod,
+    ));
     if a.results_claim.is_some() {
         let dirs: Vec<String> = (0..n).map(|i| format!("/results/shard-{i}")).collect();
         let wait = format!(
@@ -182,23 +174,8 @@ spec:
             dirs.join(" "),
             dirs.join(" ")
         );
-        let _ = write!(
-            out,
-            r#"---
-# The merge: waits for every shard's results, then writes /results/merged.
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {name}-merge{namespace}
-  labels:{labels}
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      labels:{labels_pod}
-    spec:
-      restartPolicy: Never
-      containers:
+        let pod = format!(
+            r#"      containers:
         - name: merge
           image: {image}
           command: ["sh", "-c", {wait}]
@@ -209,9 +186,15 @@ spec:
         - name: results
           {results}
 "#,
-            labels_pod = labels.replace("\n    ", "\n        "),
             wait = q(&wait),
         );
+        out.push_str(&job(
+            "# The merge: waits for every shard's results, then writes /results/merged.\n",
+            &format!("{name}-merge{namespace}"),
+            &labels,
+            "",
+            &pod,
+        ));
     } else {
         let _ = writeln!(
             out,
@@ -221,6 +204,18 @@ spec:
         );
     }
     out
+}
+
+/// A Job: `comment` above it, `metadata` its name (and namespace line), `spec` the lines
+/// before its `backoffLimit` (0: a failed pod is not run again), `pod` its containers and
+/// volumes.
+fn job(comment: &str, metadata: &str, labels: &str, spec: &str, pod: &str) -> String {
+    format!(
+        "---\n{comment}apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {metadata}\n  labels:{labels}\n\
+         spec:\n{spec}  backoffLimit: 0\n  template:\n    metadata:\n      labels:{pod_labels}\n    \
+         spec:\n      restartPolicy: Never\n{pod}",
+        pod_labels = labels.replace("\n    ", "\n        "),
+    )
 }
 
 #[cfg(test)]

@@ -230,12 +230,8 @@ impl Session<'_> {
                         .into_iter()
                         .map(|kind| {
                             k += 1;
-                            let write = (kind == OpKind::Write).then(|| {
-                                let attr = ctx.protocol.write_attr(ctx.workload.attributes, |n| {
-                                    rng.random_range(0..n)
-                                });
-                                (attr, format!("{session}:{k}"))
-                            });
+                            let write = (kind == OpKind::Write)
+                                .then(|| new_write(ctx, session, &mut rng, k));
                             (kind, k, write)
                         })
                         .collect();
@@ -249,12 +245,8 @@ impl Session<'_> {
             }
             let done = match pick(&mut rng, ctx.workload.mix) {
                 OpKind::Write => {
-                    let attr = ctx
-                        .protocol
-                        .write_attr(ctx.workload.attributes, |n| rng.random_range(0..n));
-                    let write = format!("{session}:{k}");
-                    self.op(OpKind::Write, k, Some((attr, write)), intended)
-                        .await
+                    let write = new_write(ctx, session, &mut rng, k);
+                    self.op(OpKind::Write, k, Some(write), intended).await
                 }
                 OpKind::Logout => {
                     let cookies = self.client.jar();
@@ -550,6 +542,15 @@ fn unanswered(outcome: Outcome, error: &str) -> Reading {
         node: None,
         view: None,
     }
+}
+
+/// Write number `k` of `session`: the attribute it sets, drawn from the workload's, and its
+/// id, unique in the run.
+fn new_write(ctx: &LoadContext, session: &str, rng: &mut StdRng, k: u32) -> (String, String) {
+    let attr = ctx
+        .protocol
+        .write_attr(ctx.workload.attributes, |n| rng.random_range(0..n));
+    (attr, format!("{session}:{k}"))
 }
 
 fn pick(rng: &mut StdRng, mix: Mix) -> OpKind {

@@ -9,7 +9,7 @@ use super::run::{free_port, run_suite};
 
 /// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
 /// replication port and peers) and an LB with `policy` in front, writing their pids.
-pub(crate) fn start_script(
+fn start_script(
     lb: u16,
     nodes: &[(u16, u16)],
     node_args: &str,
@@ -74,6 +74,26 @@ path = "/logout"
 "#;
 
 fn target(name: &str, node_args: &str, cluster: bool, api: &str, expect: &str) -> String {
+    stack_target(
+        name,
+        "cookie-route",
+        "20s",
+        (node_args, cluster),
+        api,
+        expect,
+    )
+}
+
+/// An external target whose `start` runs three nodes (`node`: their arguments, and whether
+/// they form a cluster) behind an LB with `policy`, each command bounded by `timeout`.
+pub(crate) fn stack_target(
+    name: &str,
+    policy: &str,
+    timeout: &str,
+    (node_args, cluster): (&str, bool),
+    api: &str,
+    expect: &str,
+) -> String {
     let lb = free_port();
     let nodes: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     format!(
@@ -85,12 +105,12 @@ url = "http://127.0.0.1:{lb}"
 start = '{start}'
 stop = 'kill $(cat "$SESSIONBENCH_DIR"/*.pid) 2>/dev/null; true'
 ready-url = "http://127.0.0.1:{lb}/healthz"
-timeout = "20s"
+timeout = "{timeout}"
 {api}
 [targets.expect]
 {expect}
 "#,
-        start = start_script(lb, &nodes, node_args, cluster, "cookie-route"),
+        start = start_script(lb, &nodes, node_args, cluster, policy),
     )
 }
 

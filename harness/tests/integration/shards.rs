@@ -10,28 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::external::start_script;
-use super::run::{free_port, sessionbench, tempdir};
+use super::external::stack_target;
+use super::run::{sessionbench, tempdir};
 
+/// Three reference nodes and an LB with `policy`, started by the target's own command; a
+/// 5 s budget for it, so the shards' windows stay short.
 fn target(name: &str, policy: &str, expect: &str) -> String {
-    let lb = free_port();
-    let nodes: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
-    format!(
-        r#"
-[[targets]]
-name = "{name}"
-strategy = "external"
-url = "http://127.0.0.1:{lb}"
-start = '{start}'
-stop = 'kill $(cat "$SESSIONBENCH_DIR"/*.pid) 2>/dev/null; true'
-ready-url = "http://127.0.0.1:{lb}/healthz"
-timeout = "5s"
-
-[targets.expect]
-{expect}
-"#,
-        start = start_script(lb, &nodes, "--route-suffix", false, policy),
-    )
+    stack_target(name, policy, "5s", ("--route-suffix", false), "", expect)
 }
 
 fn suite() -> String {
