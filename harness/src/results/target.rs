@@ -388,7 +388,8 @@ impl TargetAnalysis {
             .collect();
         let counts = self.counts;
         let unchecked = verdict::unchecked(t);
-        let expectations = verdict::expectations(t, &counts, &unchecked);
+        let share = plan.shard.is_some_and(|s| s.count > 1);
+        let expectations = verdict::expectations(t, &counts, &unchecked, share);
         let measured = self.segments.sum(warm_up, u64::MAX);
         let throughput_ops_per_s = measured.throughput(end.saturating_sub(warm_up));
         let latency_ms = measured.latency();

@@ -23,25 +23,26 @@ pub(super) fn unchecked(t: &TargetPlan) -> Vec<Kind> {
     kinds
 }
 
-/// `unchecked`: the checks the target cannot support, whose bounds are not judged.
+/// `unchecked`: the checks the target cannot support, whose bounds are not judged. `share`:
+/// the counts are one shard's share of a run loaded from many processes, where a negative
+/// control ("some") is left to the merged run: the whole may lose sessions where this share
+/// lost none (its users may all have been on nodes that lived). Bounds from above hold for a
+/// share as for the whole: what a share lost, the whole lost.
 pub(super) fn expectations(
     t: &TargetPlan,
     s: &Sessions,
     unchecked: &[Kind],
+    share: bool,
 ) -> Vec<ExpectationResult> {
     let e = &t.expect;
     let mut out = Vec::new();
     let mut push = |name: &str, expected: String, actual: String, passed: bool| {
         out.push(ExpectationResult::new(name, expected, actual, passed));
     };
-    // "none", "some" (a negative control) or "any" (measured, not judged).
     let mut loss = |name: &str, expect: LossExpectation, measured: u64| {
-        let (expected, passed) = match expect {
-            LossExpectation::None => ("none", measured == 0),
-            LossExpectation::Some => ("some (negative control)", measured > 0),
-            LossExpectation::Any => return,
-        };
-        push(name, expected.into(), measured.to_string(), passed);
+        if let Some((expected, passed)) = loss_bound(expect, measured, share) {
+            push(name, expected.into(), measured.to_string(), passed);
+        }
     };
     loss("sessions-lost", e.sessions_lost, s.lost);
     if !unchecked.contains(&Kind::StaleRead) {
@@ -99,6 +100,17 @@ pub(super) fn expectations(
         );
     }
     out
+}
+
+/// "none", "some" (a negative control) or "any" (measured, not judged: `None`), as the
+/// expectation's text and whether `measured` meets it.
+fn loss_bound(expect: LossExpectation, measured: u64, share: bool) -> Option<(&'static str, bool)> {
+    match expect {
+        LossExpectation::None => Some(("none", measured == 0)),
+        LossExpectation::Some if share => Some(("some (judged on the merged run)", true)),
+        LossExpectation::Some => Some(("some (negative control)", measured > 0)),
+        LossExpectation::Any => None,
+    }
 }
 
 /// Pass, fail or unknown, with every reason that is not a pass.
@@ -169,5 +181,27 @@ mod tests {
         // Once it ran, a missed expectation fails it.
         let (verdict, _) = judge(&[missed()], false, true, &[], &Sessions::default());
         assert_eq!(verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_shard_leaves_a_negative_control_to_the_merge_but_not_a_bound() {
+        use LossExpectation::{Any, None, Some as Lost};
+        assert_eq!(
+            loss_bound(Lost, 0, false),
+            Some(("some (negative control)", false))
+        );
+        assert_eq!(
+            loss_bound(Lost, 2, false),
+            Some(("some (negative control)", true))
+        );
+        // Its users may all have been on nodes that lived: the whole may still lose some.
+        assert_eq!(
+            loss_bound(Lost, 0, true),
+            Some(("some (judged on the merged run)", true))
+        );
+        // What a share lost, the whole lost.
+        assert_eq!(loss_bound(None, 1, true), Some(("none", false)));
+        assert_eq!(loss_bound(None, 0, true), Some(("none", true)));
+        assert_eq!(loss_bound(Any, 5, false), Option::None);
     }
 }

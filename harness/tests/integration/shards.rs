@@ -134,9 +134,15 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
             "{name}: the sum of the shards"
         );
         for p in &parts {
+            let share = run_named(p, name);
             assert!(
-                run_named(p, name)["ops"]["total"].as_u64() > Some(100),
+                share["ops"]["total"].as_u64() > Some(100),
                 "every shard loaded {name}"
+            );
+            // A share may lose none where the whole loses some: the merge judges that.
+            assert_eq!(
+                share["expectations"][0]["expected"], "some (judged on the merged run)",
+                "{share}"
             );
         }
         // The kill ran once, in shard 0, and the merged run has it.
