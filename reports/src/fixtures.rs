@@ -75,6 +75,7 @@ pub fn run(
                 end_ms: Some(4_000.0),
                 detail: None,
                 sessions_lost_after: at_risk - kept,
+                updates_lost_after: 0,
                 recovery: None,
                 failed: false,
                 may_fail: false,

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained file (no script, no network) with the tables and, per
 //! run, inline SVG plots of throughput and latency second by second, the fault intervals
-//! shaded and labelled, and each lost session or stale read marked where it happened.
+//! shaded and labelled, and each lost session, stale read or lost update marked where it
+//! happened.
 
 use std::fmt::Write;
 
@@ -156,11 +157,12 @@ fn run_section(out: &mut String, t: &TargetResult) {
                 .map_or("the end".into(), |e| format!("{:.1} s", e / 1000.0));
             let _ = writeln!(
                 out,
-                "<li>{} {} from {:.1} s to {end}: {} sessions lost after it</li>",
+                "<li>{} {} from {:.1} s to {end}: {} sessions lost after it{}</li>",
                 escape(&f.kind),
                 escape(&f.node),
                 f.start_ms / 1000.0,
-                f.sessions_lost_after
+                f.sessions_lost_after,
+                f.updates_lost()
             );
         }
         let _ = writeln!(out, "</ul>");
@@ -244,6 +246,7 @@ fn plot(out: &mut String, t: &TargetResult) {
         let color = match kind {
             "session-lost" => "#b3261e",
             "stale-read" => "#e07b00",
+            "lost-update" => "#1b7f79",
             _ => "#7b3fa0",
         };
         let more = if count > 1 {
@@ -309,6 +312,7 @@ fn plot(out: &mut String, t: &TargetResult) {
     let legend = [
         ("lost session", "#b3261e"),
         ("stale read", "#e07b00"),
+        ("lost update", "#1b7f79"),
         ("other anomaly", "#7b3fa0"),
         ("fault", "#f2b134"),
         ("driver saturated", "#bbbbbb"),

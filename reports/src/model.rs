@@ -378,6 +378,9 @@ pub struct FaultWindow {
     /// this fault cost, when faults are spaced apart.
     #[serde(default)]
     pub sessions_lost_after: u64,
+    /// Updates found lost (acknowledged, then undone) in the same span.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub updates_lost_after: u64,
     /// How the target came back from this fault (until the next fault starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
@@ -390,6 +393,15 @@ pub struct FaultWindow {
 }
 
 impl FaultWindow {
+    /// `; N updates lost after it` when there were any, for the lines that name the fault.
+    pub fn updates_lost(&self) -> String {
+        if self.updates_lost_after == 0 {
+            String::new()
+        } else {
+            format!("; updates lost after it: {}", self.updates_lost_after)
+        }
+    }
+
     /// One line naming the fault and when it struck.
     pub fn label(&self) -> String {
         format!(

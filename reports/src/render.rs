@@ -269,12 +269,13 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             .map_or_else(|| "end".to_string(), |e| format!("{:.1}", e / 1000.0));
         let _ = writeln!(
             out,
-            "{bullet}{}: {} {} at {:.1}-{end} s; sessions lost after it: {}",
+            "{bullet}{}: {} {} at {:.1}-{end} s; sessions lost after it: {}{}",
             t.name,
             f.kind,
             f.node,
             f.start_ms / 1000.0,
-            f.sessions_lost_after
+            f.sessions_lost_after,
+            f.updates_lost()
         );
         if let Some(r) = &f.recovery {
             let _ = writeln!(out, "{bullet}{}: {}", t.name, recovery(r));
@@ -675,6 +676,7 @@ mod tests {
                 end_ms: Some(15000.0),
                 detail: None,
                 sessions_lost_after: 1,
+                updates_lost_after: 0,
                 recovery: Some(Recovery {
                     errors: 12,
                     error_burst_ms: 1480.0,

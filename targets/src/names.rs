@@ -2,8 +2,9 @@
 //! peer names), `name=addr` pairs, and the rule that every address is on loopback. A leaf, so
 //! the balancer, the node, the proxy and their specs can all use it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
@@ -18,23 +19,61 @@ pub fn is_node_id(s: &str) -> bool {
 /// The one rule for every address these processes listen on or connect to: loopback only
 /// (127.0.0.0/8, ::1). They are unauthenticated test parts; on another interface any host
 /// could reach them, and as backends or peers they must not send traffic off the machine.
+/// The one exception is [`granted`].
 pub fn loopback(s: &str) -> Result<SocketAddr, String> {
     let addr: SocketAddr = s
         .parse()
         .map_err(|_| format!("`{s}` is not IP:PORT (for example 127.0.0.1:0)"))?;
-    if addr.ip().is_loopback() {
+    if allowed(addr.ip()) {
         Ok(addr)
     } else {
         Err(format!(
-            "{} is not a loopback address: sessionbench's processes listen and connect on loopback only (127.0.0.0/8, ::1)",
+            "{} is not a loopback address: sessionbench's processes listen and connect on loopback only (127.0.0.0/8, ::1), or in the subnet of a network namespace the harness made for them",
             addr.ip()
         ))
     }
 }
 
+/// Whether a process may listen on or connect to `ip`: loopback, or the subnet granted to it.
+pub fn allowed(ip: IpAddr) -> bool {
+    ip.is_loopback() || granted().is_some_and(|(net, len)| in_subnet(ip, net, len))
+}
+
+/// Set by the harness in the environment of a process it starts inside a network namespace it
+/// made (`network = "netns"`): that network's private subnet, on which only the run's own
+/// processes live behind a bridge of the run's own, and the harness's own namespace
+/// (`10.213.7.0/24 net:[4026531833]`).
+pub const NETNS_GRANT_ENV: &str = "SESSIONBENCH_NETNS_GRANT";
+
+/// The subnet granted to this process, if it was granted one and it runs in a network
+/// namespace other than the harness's: there, the same addresses could lead anywhere.
+pub fn granted() -> Option<(Ipv4Addr, u8)> {
+    static GRANT: OnceLock<Option<(Ipv4Addr, u8)>> = OnceLock::new();
+    *GRANT.get_or_init(|| {
+        let text = std::env::var(NETNS_GRANT_ENV).ok()?;
+        let (subnet, harness_ns) = text.split_once(' ')?;
+        let (net, len) = subnet.split_once('/')?;
+        let grant = (
+            net.parse().ok()?,
+            len.parse().ok().filter(|l| (8..=32).contains(l))?,
+        );
+        let own = std::fs::read_link("/proc/self/ns/net").ok()?;
+        (own.to_str()? != harness_ns).then_some(grant)
+    })
+}
+
+fn in_subnet(ip: IpAddr, net: Ipv4Addr, len: u8) -> bool {
+    let IpAddr::V4(ip) = ip else {
+        return false;
+    };
+    let mask = u32::MAX << (32 - u32::from(len));
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
 /// Whether an HTTP `Host` names this machine's loopback (`localhost`, 127.x, `[::1]`, with
-/// or without a port): what the admin APIs accept, so a page elsewhere cannot reach them by
-/// rebinding a name of its own to 127.0.0.1.
+/// or without a port), or an address of the subnet [`granted`] to this process: what the
+/// admin APIs accept, so a page elsewhere cannot reach them by rebinding a name of its own to
+/// 127.0.0.1.
 pub fn loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
@@ -46,10 +85,7 @@ pub fn loopback_host(host: &str) -> bool {
             }
         }),
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(allowed)
 }
 
 /// A named address, `node1=127.0.0.1:8081`: a balancer's backend (on its command line or
@@ -137,6 +173,24 @@ mod tests {
             Err(ParseNamedAddrError::NotLoopback(_))
         ));
         "n=[::1]:80".parse::<NamedAddr>().expect("IPv6 loopback");
+    }
+
+    #[test]
+    fn a_subnet_is_matched_by_its_prefix() {
+        let net = Ipv4Addr::new(10, 213, 7, 0);
+        assert!(in_subnet(
+            "10.213.7.200".parse().expect("an address"),
+            net,
+            24
+        ));
+        assert!(!in_subnet(
+            "10.213.8.2".parse().expect("an address"),
+            net,
+            24
+        ));
+        assert!(!in_subnet("::1".parse().expect("an address"), net, 24));
+        // Not granted here: this test runs in the host's namespace, without the variable.
+        assert!(!allowed("10.213.7.2".parse().expect("an address")));
     }
 
     #[test]

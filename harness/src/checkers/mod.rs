@@ -91,6 +91,8 @@ pub struct Mark {
     pub kind: Kind,
     pub at_us: u64,
     pub answered_us: u64,
+    /// How many it stands for (increments lost in one counter).
+    pub count: u64,
 }
 
 impl Finding {
@@ -99,6 +101,7 @@ impl Finding {
             kind: self.kind,
             at_us: self.at_us,
             answered_us: self.answered_us,
+            count: self.count,
         }
     }
 }

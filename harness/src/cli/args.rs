@@ -39,6 +39,19 @@ pub fn die_with_parent() {
     }
 }
 
+/// In a child the harness places in a network namespace (`network = "netns"`): enters it
+/// before anything else (arguments are checked against its addresses, and every thread and
+/// socket this process makes must be there).
+pub fn enter_netns() -> Result<(), String> {
+    let Some(path) = std::env::var_os(crate::topology::NETNS_ENV) else {
+        return Ok(());
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let file = std::fs::File::open(&path).map_err(|e| format!("{shown}: {e}"))?;
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("cannot enter the network namespace {shown}: {e}"))
+}
+
 /// Builds the tokio runtime for a long-running subcommand.
 pub fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod clean;
 mod codecs;
 mod compare;
 mod exec;
@@ -53,6 +54,10 @@ enum Command {
     /// Compare serialization formats and compressions on session shapes: sizes, encode and
     /// decode time, and which survive a field added, removed or renamed.
     Codecs(codecs::CodecsArgs),
+    /// Remove what runs that were killed left behind: network namespaces, bridges and
+    /// interfaces of `network = "netns"` runs, Apache's private directories. A run removes its
+    /// own, even on Ctrl-C, and the next run sweeps a killed one's.
+    Clean(clean::CleanArgs),
     /// Run a reference session node (the app server of every strategy).
     Node(Box<sessionbench_targets::spec::NodeSpec>),
     /// Run the reference load balancer in front of session nodes.
@@ -67,6 +72,10 @@ enum Command {
 
 /// Parses the command line, runs the subcommand and maps its result to an exit code.
 pub fn main() -> std::process::ExitCode {
+    if let Err(e) = args::enter_netns() {
+        eprintln!("sessionbench: error: {e}");
+        return ExitCode::Internal.into();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
@@ -78,6 +87,7 @@ pub fn main() -> std::process::ExitCode {
         Command::K8s(args) => k8s::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Codecs(args) => codecs::run(args).map(|()| ExitCode::Ok),
+        Command::Clean(args) => clean::run(args),
         Command::Node(args) => node::run(*args).map(|()| ExitCode::Ok),
         Command::Lb(args) => lb::run(args).map(|()| ExitCode::Ok),
         Command::Proxy(args) => proxy::run(args).map(|()| ExitCode::Ok),

@@ -126,6 +126,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         plan.seed = seed;
     }
     shard_plan(&mut plan, &a)?;
+    if plan.targets.iter().any(|t| !t.network.is_loopback()) {
+        crate::topology::netns::privileges().map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     // Read before the run, so a bad baseline fails fast.
     let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
     let path = a.out.clone().unwrap_or_else(|| default_dir(&plan));

@@ -53,10 +53,15 @@ fn describe(plan: &Plan) -> String {
         show(plan.duration * u32::try_from(runs.len()).unwrap_or(u32::MAX)),
         plan.seed
     );
+    let place = if plan.targets.iter().any(|t| !t.network.is_loopback()) {
+        "Every process runs in a network namespace of its own (network = \"netns\", as root), \
+         on an address of a private subnet and a free port chosen when it starts."
+    } else {
+        "Every process listens on a free loopback port chosen when it starts."
+    };
     let _ = writeln!(
         out,
-        "Every process listens on a free loopback port chosen when it starts. The driver \
-         counts as saturated past a send-lag p99 of {} us or {}% of its cores.",
+        "{place} The driver counts as saturated past a send-lag p99 of {} us or {}% of its cores.",
         plan.driver_limits.send_lag_us, plan.driver_limits.cpu_percent
     );
     for run in &runs {

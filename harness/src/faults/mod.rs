@@ -17,6 +17,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// nodes one by one with [`restart`], letting go of the topology in between.)
 pub async fn inject(fault: &FaultPlan, topology: &mut Topology) -> Result<(), StartError> {
     let (kind, id) = (fault.kind, fault.node.as_str());
+    if topology.kernel_fault(fault, true).await? {
+        return Ok(());
+    }
     if fault.link.is_some() {
         network(fault, &topology.links, true);
         return Ok(());
@@ -127,6 +130,9 @@ fn network(fault: &FaultPlan, links: &Links, on: bool) {
 /// it back).
 pub async fn heal(fault: &FaultPlan, topology: &mut Topology) -> Result<(), StartError> {
     let (kind, id) = (fault.kind, fault.node.as_str());
+    if topology.kernel_fault(fault, false).await? {
+        return Ok(());
+    }
     if fault.link.is_some() {
         network(fault, &topology.links, false);
         return Ok(());

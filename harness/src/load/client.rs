@@ -40,6 +40,21 @@ fn user_octets(i: u64) -> [u8; 4] {
     [127, a as u8, b as u8, 1]
 }
 
+/// Addresses of this host the users take in turn, instead of `127.A.B.1`: with
+/// `network = "netns"`, those routed to the driver's side of the run's bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRange {
+    pub first: Ipv4Addr,
+    pub count: u8,
+}
+
+impl ClientRange {
+    fn of(&self, user: u64) -> IpAddr {
+        let offset = (user % u64::from(self.count.max(1))) as u32;
+        IpAddr::V4(Ipv4Addr::from(u32::from(self.first) + offset))
+    }
+}
+
 /// Where a target's users connect, and how: the address, the host they ask for (`Host`, SNI,
 /// the jar's domain), TLS, and how their own address is shown.
 #[derive(Debug, Clone)]
@@ -49,6 +64,7 @@ pub struct Endpoint {
     authority: HeaderValue,
     tls: Option<Tls>,
     client_address: ClientAddress,
+    clients: Option<ClientRange>,
 }
 
 impl Endpoint {
@@ -61,6 +77,15 @@ impl Endpoint {
                 .expect("an address is a valid header value"),
             tls: None,
             client_address: ClientAddress::Source,
+            clients: None,
+        }
+    }
+
+    /// The same endpoint, its users connecting from `clients`.
+    pub fn from_clients(self, clients: ClientRange) -> Self {
+        Self {
+            clients: Some(clients),
+            ..self
         }
     }
 
@@ -78,6 +103,7 @@ impl Endpoint {
                 .map_err(|_| format!("`{}` is not a valid Host header", url.authority()))?,
             tls,
             client_address: ClientAddress::Source,
+            clients: None,
         })
     }
 
@@ -194,7 +220,11 @@ impl Client {
                 format!("for={}", forwarded_address(user)),
             )),
         };
-        Self::to(endpoint, source_address(user), header)
+        let source = match endpoint.clients {
+            Some(range) => range.of(user),
+            None => source_address(user),
+        };
+        Self::to(endpoint, source, header)
     }
 
     fn to(endpoint: Arc<Endpoint>, source: IpAddr, address: Option<(HeaderName, String)>) -> Self {
@@ -224,8 +254,10 @@ impl Client {
             TcpSocket::new_v6()
         }
         .map_err(|_| SendFailure::Connect)?;
-        // A source of its own only where it can be one: on loopback, to loopback.
-        if target.ip().is_loopback() && self.source.is_ipv4() == target.is_ipv4() {
+        // A source of its own only where it can be one: on loopback, to loopback, or from
+        // the clients' range of a run's own bridge.
+        let local = target.ip().is_loopback() || self.endpoint.clients.is_some();
+        if local && self.source.is_ipv4() == target.is_ipv4() {
             socket
                 .bind(SocketAddr::new(self.source, 0))
                 .map_err(|_| SendFailure::Connect)?;

@@ -7,6 +7,6 @@ mod join;
 mod session;
 mod tls;
 
-pub use client::{Client, Endpoint, SendFailure, forwarded_address, source_address};
+pub use client::{Client, ClientRange, Endpoint, SendFailure, forwarded_address, source_address};
 pub use jar::Jar;
 pub use session::{LoadContext, run_load};

@@ -33,6 +33,16 @@ pub struct FaultPlan {
     /// `command`: the shell commands that are the fault and its heal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandPlan>,
+    /// `partition` with `network = "netns"`: nothing crosses between any two groups (by the
+    /// processes' names); the processes in none are untouched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Vec<String>>,
+    /// `partition` with `network = "netns"`: packets from these processes to `to` are
+    /// dropped, the other way they flow (a one-way cut).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
     /// The fault may fail to apply without making the run's verdict unknown (it is still
     /// reported): for a fault that is allowed to find nothing to break.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -128,11 +138,14 @@ pub enum FaultKind {
     StorePause,
     /// A shell command (and its heal another): for stacks the harness did not start.
     Command,
+    /// `network = "netns"`: the process's network interface goes down (its cable is out):
+    /// nothing reaches it or leaves it. Heal: up again.
+    LinkDown,
 }
 
 impl FaultKind {
     /// Every kind, in the order `--help`, errors and docs list them.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Kill,
         Self::Stop,
         Self::Restart,
@@ -144,6 +157,7 @@ impl FaultKind {
         Self::LbRestart,
         Self::Partition,
         Self::Latency,
+        Self::LinkDown,
         Self::StoreKill,
         Self::StoreRestart,
         Self::StoreFlush,
@@ -170,6 +184,7 @@ impl FaultKind {
             Self::StoreFlush => "store-flush",
             Self::StorePause => "store-pause",
             Self::Command => "command",
+            Self::LinkDown => "link-down",
         }
     }
 

@@ -14,7 +14,7 @@ mod workload;
 pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
 pub use shard::{Shard, parse_shard, parse_start_at, whole, window};
 pub use target::{
-    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, PasswordSource, RedisPlan,
+    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, Network, PasswordSource, RedisPlan,
     RequestPlan, Shows, Strategy, TargetPlan, Thresholds,
 };
 pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan, certificates};
@@ -98,7 +98,7 @@ impl Plan {
                     faults: &self.faults,
                 });
             }
-            for s in &self.scenarios {
+            for s in self.scenarios.iter().filter(|s| s.applies_to(&target.name)) {
                 runs.push(Run {
                     name: format!("{}/{}", target.name, s.name),
                     target,
@@ -147,7 +147,13 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Network faults need fault proxies on the target's links; other runs go without.
     pub fn proxied(&self) -> bool {
-        self.faults.iter().any(|f| f.link.is_some())
+        self.target.network.is_loopback() && self.faults.iter().any(|f| f.link.is_some())
+    }
+}
+
+impl Scenario {
+    pub fn applies_to(&self, target: &str) -> bool {
+        self.targets.is_empty() || self.targets.iter().any(|t| t == target)
     }
 }
 
@@ -156,6 +162,9 @@ impl Run<'_> {
 #[serde(rename_all = "kebab-case")]
 pub struct Scenario {
     pub name: String,
+    /// The targets it is for; empty: every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub workload: Workload,
     pub faults: Vec<FaultPlan>,
 }

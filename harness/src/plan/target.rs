@@ -73,6 +73,33 @@ pub struct TargetPlan {
     /// For `external`: where it is, and the commands that start and stop it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalPlan>,
+    /// Where its processes live: on loopback, or each in a network namespace of its own (the
+    /// suite's `network`).
+    #[serde(default, skip_serializing_if = "Network::is_loopback")]
+    pub network: Network,
+    /// For a `redis` store the harness runs with replicas: a primary acknowledges a write
+    /// only while this many replicas answered within the last second (`min-replicas-to-write`,
+    /// `min-replicas-max-lag 1`); 0 (default) acknowledges alone.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redis_min_replicas: u32,
+}
+
+/// Where a target's processes live and how faults cut their links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// On loopback; network faults go through user-space proxies on the nodes' links.
+    #[default]
+    Loopback,
+    /// Each process in a network namespace of its own on a bridge; partitions are nftables
+    /// drop rules (needs root).
+    Netns,
+}
+
+impl Network {
+    pub fn is_loopback(&self) -> bool {
+        *self == Self::Loopback
+    }
 }
 
 /// A stack the harness did not build, reached at `url` and speaking sessionbench's node
@@ -283,6 +310,17 @@ impl TargetPlan {
     }
 
     /// The store processes the harness runs for this target (faults `store-*` name them).
+    /// Every process the harness runs for this target, by the names faults give them: the
+    /// nodes, the LB, the store's processes.
+    pub fn process_names(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.node_ids().collect();
+        if self.lb_policy.is_some() {
+            all.push("lb".into());
+        }
+        all.extend(self.store_ids().into_iter().map(String::from));
+        all
+    }
+
     pub fn store_ids(&self) -> Vec<&'static str> {
         match self.redis {
             Some(RedisPlan::Standalone { .. }) => vec!["redis"],

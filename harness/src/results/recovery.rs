@@ -150,6 +150,7 @@ mod tests {
             kind: Kind::StaleRead,
             at_us: 3_200_000,
             answered_us: 3_250_000,
+            count: 1,
         };
         let r = report(&windows[&1_000_000], 1_000_000, 5_000_000, &[stale]);
         assert_eq!(

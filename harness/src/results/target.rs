@@ -163,6 +163,7 @@ impl TargetAnalysis {
                             end_ms: None,
                             detail: f.detail,
                             sessions_lost_after: 0,
+                            updates_lost_after: 0,
                             recovery: None,
                             failed: f.failed,
                             may_fail: may_fail(f.fault),
@@ -480,15 +481,18 @@ pub(super) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Counts each lost session against the last fault that started before the answer that
-/// showed the loss (an operation sent just before a fault can see its effect).
+/// Counts each lost session and lost update against the last fault that started before the
+/// answer that showed the loss (an operation sent just before a fault can see its effect).
 fn attribute_losses(faults: &mut [FaultWindow], spans: &[(u64, Option<u64>)], marks: &[Mark]) {
-    for f in marks.iter().filter(|f| f.kind.is_loss()) {
+    for f in marks {
         let latest = (0..spans.len())
             .filter(|&i| spans[i].0 <= f.answered_us)
             .max_by_key(|&i| spans[i].0);
-        if let Some(i) = latest {
+        let Some(i) = latest else { continue };
+        if f.kind.is_loss() {
             faults[i].sessions_lost_after += 1;
+        } else if f.kind == Kind::LostUpdate {
+            faults[i].updates_lost_after += f.count;
         }
     }
 }

@@ -21,6 +21,7 @@ pub struct SuiteRaw {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ScenarioRaw {
     pub name: Option<String>,
+    pub targets: Option<Vec<String>>,
     pub workload: Option<WorkloadRaw>,
     pub faults: Option<Vec<FaultRaw>>,
 }
@@ -46,6 +47,7 @@ pub struct SuiteSection {
     pub send_lag_limit: Option<String>,
     pub driver_cpu_limit: Option<f64>,
     pub report_window: Option<String>,
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,6 +123,7 @@ pub struct TargetRaw {
     pub model: Option<String>,
     pub redis: Option<String>,
     pub redis_appendonly: Option<bool>,
+    pub redis_min_replicas: Option<u32>,
     pub redis_flush: Option<String>,
     pub redis_access_renews_ttl: Option<bool>,
     pub redis_password_file: Option<String>,
@@ -292,4 +295,7 @@ pub struct FaultRaw {
     pub ready_url: Option<String>,
     pub ready_status: Option<u16>,
     pub may_fail: Option<bool>,
+    pub groups: Option<Vec<Vec<String>>>,
+    pub from: Option<Vec<String>>,
+    pub to: Option<Vec<String>>,
 }

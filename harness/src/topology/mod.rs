@@ -4,6 +4,7 @@
 
 mod balancer_manager;
 mod links;
+pub mod netns;
 mod process;
 mod real_lb;
 mod store;
@@ -11,6 +12,7 @@ mod target;
 mod tomcat;
 
 pub use links::Links;
-pub use process::{PARENT_DEATH_ENV, Process, StartError};
+pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError};
+pub use real_lb::sweep_private_dirs;
 pub use store::{flush, redis_memory_and_keys};
 pub use target::{Topology, Watched, WatchedKind};

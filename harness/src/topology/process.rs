@@ -13,9 +13,14 @@ use sessionbench_targets::spec::{LbSpec, NodeSpec};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::netns::Place;
+
 /// Set in a child's environment: it then asks the kernel to SIGKILL it when the harness dies,
 /// so not even a SIGKILL of the harness leaves nodes behind.
 pub const PARENT_DEATH_ENV: &str = "SESSIONBENCH_DIE_WITH_PARENT";
+
+/// Set in a child's environment with `network = "netns"`: the namespace it enters first.
+pub const NETNS_ENV: &str = "SESSIONBENCH_NETNS";
 
 /// How long a child has to print its readiness line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -55,6 +60,8 @@ pub enum StartError {
     Admin { detail: String },
     #[error("the plan asks for what a process cannot be: {0}")]
     Plan(String),
+    #[error(transparent)]
+    Network(#[from] super::netns::NetError),
     #[error("store process `{name}`: {source}")]
     Store {
         name: String,
@@ -100,13 +107,21 @@ pub struct Process {
     pub ready: Ready,
     /// For a program that prints no readiness line: it is ready once this address accepts.
     listens: Option<SocketAddr>,
+    /// Its network namespace (`network = "netns"`); restarts run it there again.
+    place: Option<Place>,
     log: PathBuf,
     child: Child,
 }
 
-/// Runs this executable as `launch` says, stderr appended to `log`; stdout is piped, or goes
-/// to the log too.
-fn spawn(name: &str, launch: &Launch, log: &Path, pipe_stdout: bool) -> Result<Child, StartError> {
+/// Runs this executable as `launch` says (in `place`'s namespace, if any), stderr appended to
+/// `log`; stdout is piped, or goes to the log too.
+fn spawn(
+    name: &str,
+    launch: &Launch,
+    log: &Path,
+    pipe_stdout: bool,
+    place: Option<&Place>,
+) -> Result<Child, StartError> {
     let spawn_error = |source| StartError::Spawn {
         name: name.into(),
         source,
@@ -130,7 +145,13 @@ fn spawn(name: &str, launch: &Launch, log: &Path, pipe_stdout: bool) -> Result<C
     } else {
         open_log().map_err(spawn_error)?.into()
     };
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(place) = place {
+        // The child enters it before anything else (see `cli::args::enter_netns`).
+        command.env(NETNS_ENV, &place.netns);
+        command.env(sessionbench_targets::names::NETNS_GRANT_ENV, &place.grant);
+    }
+    command
         .args(launch.args())
         .envs(launch.env())
         .env(PARENT_DEATH_ENV, "1")
@@ -146,10 +167,15 @@ fn spawn(name: &str, launch: &Launch, log: &Path, pipe_stdout: bool) -> Result<C
 }
 
 impl Process {
-    /// Runs this executable as `launch` says, stderr appended to `log`, and waits for its
-    /// readiness line.
-    pub async fn start(name: &str, launch: Launch, log: &Path) -> Result<Self, StartError> {
-        let mut child = spawn(name, &launch, log, true)?;
+    /// Runs this executable as `launch` says (in `place`'s namespace, if any), stderr
+    /// appended to `log`, and waits for its readiness line.
+    pub async fn start(
+        name: &str,
+        launch: Launch,
+        log: &Path,
+        place: Option<Place>,
+    ) -> Result<Self, StartError> {
+        let mut child = spawn(name, &launch, log, true, place.as_ref())?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let not_ready = || StartError::NotReady {
             name: name.into(),
@@ -175,6 +201,7 @@ impl Process {
             launch,
             ready,
             listens: None,
+            place,
             log: log.to_path_buf(),
             child,
         })
@@ -188,8 +215,9 @@ impl Process {
         args: &[String],
         addr: SocketAddr,
         log: &Path,
+        place: Option<Place>,
     ) -> Result<Self, StartError> {
-        Self::start_program_as(name, None, program, args, addr, log).await
+        Self::start_program_as(name, None, program, args, addr, log, place).await
     }
 
     /// As [`Process::start_program`], as `user` when the harness runs as root.
@@ -200,6 +228,7 @@ impl Process {
         args: &[String],
         addr: SocketAddr,
         log: &Path,
+        place: Option<Place>,
     ) -> Result<Self, StartError> {
         let found = std::env::var_os("PATH").is_some_and(|path| {
             std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
@@ -215,7 +244,7 @@ impl Process {
         }
         all.extend(["--".to_string(), program.into()]);
         all.extend_from_slice(args);
-        Self::start_listening(name, Launch::Program(all), addr, log).await
+        Self::start_listening(name, Launch::Program(all), addr, log, place).await
     }
 
     async fn start_listening(
@@ -223,8 +252,9 @@ impl Process {
         launch: Launch,
         addr: SocketAddr,
         log: &Path,
+        place: Option<Place>,
     ) -> Result<Self, StartError> {
-        let mut child = spawn(name, &launch, log, false)?;
+        let mut child = spawn(name, &launch, log, false, place.as_ref())?;
         let not_ready = || StartError::NotReady {
             name: name.into(),
             log: log.display().to_string(),
@@ -253,6 +283,7 @@ impl Process {
                 cluster: None,
             },
             listens: Some(addr),
+            place,
             log: log.to_path_buf(),
             child,
         })
@@ -339,11 +370,10 @@ impl Process {
 
     /// Starts the same command again (same id, same port), e.g. after a kill.
     pub async fn restart(&mut self) -> Result<(), StartError> {
+        let (launch, place) = (self.launch.clone(), self.place.clone());
         let again = match self.listens {
-            Some(addr) => {
-                Self::start_listening(&self.name, self.launch.clone(), addr, &self.log).await?
-            }
-            None => Self::start(&self.name, self.launch.clone(), &self.log).await?,
+            Some(addr) => Self::start_listening(&self.name, launch, addr, &self.log, place).await?,
+            None => Self::start(&self.name, launch, &self.log, place).await?,
         };
         *self = again;
         Ok(())

@@ -58,10 +58,11 @@ const APACHE_USER: &str = "nobody";
 const PRIVATE_PREFIX: &str = "sessionbench-apache-";
 
 /// Removes the private directories of harnesses no longer running (a SIGKILLed harness
-/// cannot remove its own).
-fn sweep_private_dirs() {
+/// cannot remove its own); returns them.
+pub fn sweep_private_dirs() -> Vec<String> {
+    let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
+        return removed;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -72,10 +73,11 @@ fn sweep_private_dirs() {
         else {
             continue;
         };
-        if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if !Path::new("/proc").join(pid).exists() && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed.push(entry.path().display().to_string());
         }
     }
+    removed
 }
 
 impl Drop for RealLb {
@@ -148,7 +150,7 @@ impl RealLb {
                     [127, 0, 0, 1],
                     free_port().map_err(spawn_error)?,
                 )));
-                sweep_private_dirs();
+                let _ = sweep_private_dirs();
                 let private = std::env::temp_dir().join(format!(
                     "{PRIVATE_PREFIX}{}-{}",
                     std::process::id(),
@@ -197,7 +199,7 @@ impl RealLb {
         };
         self.work = Some(work);
         self.write_conf(listen)?;
-        Process::start_program_as("lb", user, program, &args, listen, &log).await
+        Process::start_program_as("lb", user, program, &args, listen, &log, None).await
     }
 
     /// The configuration for the members as they are now.

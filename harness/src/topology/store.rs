@@ -1,14 +1,15 @@
 //! The store processes a target runs: a standalone `redis-server`, or a primary, a replica
-//! and three sentinels; each on a free loopback port, with its files in the run directory and
+//! and three sentinels; each on a free port (of loopback, or of its namespace), with its files in the run directory and
 //! no persistence unless asked.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use sessionbench_targets::store::redis_server;
 pub use sessionbench_targets::store::redis_server::Role;
 
+use super::netns::Place;
 use super::process::{Process, StartError};
 
 /// The name sentinels monitor the primary under.
@@ -56,17 +57,25 @@ fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::Pat
     Ok((port, prepare_dir(target, name, logs)?))
 }
 
-/// Starts `redis-server` as store process `name` of target `target`, in `role`.
+/// Where a store process runs: its address, and its namespace with `network = "netns"`.
+pub type At = (IpAddr, Option<Place>);
+
+/// Starts `redis-server` as store process `name` of target `target`, in `role`, at `at`
+/// (`min_replicas`: it acknowledges writes only while that many replicas keep up).
 pub async fn start_redis(
     target: &str,
     name: &str,
-    appendonly: bool,
+    (appendonly, min_replicas): (bool, u32),
     role: Role,
+    at: At,
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
-    let args = redis_server::server_args(port, &dir, appendonly, role);
-    launch(target, name, port, &args, logs).await
+    let mut args = redis_server::server_args(SocketAddr::new(at.0, port), &dir, appendonly, role);
+    if min_replicas > 0 {
+        args.extend(redis_server::min_replicas_args(min_replicas));
+    }
+    launch(target, name, port, &args, at, logs).await
 }
 
 /// Runs `redis-server ARGS` as store process `name`, its output in the run's logs.
@@ -75,11 +84,12 @@ async fn launch(
     name: &str,
     port: u16,
     args: &[String],
+    (ip, place): At,
     logs: &Path,
 ) -> Result<Process, StartError> {
     let log = logs.join(format!("{target}-{name}.log"));
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    Process::start_program(name, "redis-server", args, addr, &log).await
+    let addr = SocketAddr::new(ip, port);
+    Process::start_program(name, "redis-server", args, addr, &log, place).await
 }
 
 /// Starts a sentinel watching `primary` (quorum 2; down after 500 ms without an answer).
@@ -87,39 +97,58 @@ pub async fn start_sentinel(
     target: &str,
     name: &str,
     primary: SocketAddr,
+    at: At,
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
     let conf = dir.join("sentinel.conf");
-    let text = redis_server::sentinel_conf(port, &dir, SENTINEL_MASTER, primary, 5_000);
+    let listen = SocketAddr::new(at.0, port);
+    let text = redis_server::sentinel_conf(listen, &dir, SENTINEL_MASTER, primary, 5_000);
     std::fs::write(&conf, text).map_err(|source| StartError::Spawn {
         name: name.into(),
         source,
     })?;
     let args = [conf.display().to_string(), "--sentinel".into()];
-    launch(target, name, port, &args, logs).await
+    launch(target, name, port, &args, at, logs).await
 }
 
 /// Waits until every sentinel knows the replica and the other sentinels: before that, a
 /// failover could not reach its quorum.
 pub async fn await_sentinels(sentinels: &[&Process]) -> Result<(), StartError> {
+    let needed = sentinels.len();
+    await_each(sentinels, |addr| async move {
+        let (replicas, others) = sentinel_view(&addr).await.unwrap_or((0, 0));
+        if replicas >= 1 && others + 1 >= needed {
+            Ok(())
+        } else {
+            Err(format!(
+                "it knows {replicas} replicas and {others} other sentinels"
+            ))
+        }
+    })
+    .await
+}
+
+/// Asks `check` about each of `servers` in turn until it says yes, all within
+/// [`STORE_READY`]; a server that never does fails the start with what `check` last said.
+async fn await_each<F, Fut>(servers: &[&Process], check: F) -> Result<(), StartError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     let deadline = tokio::time::Instant::now() + STORE_READY;
-    for s in sentinels {
-        let addr = s.addr().to_string();
+    for s in servers {
         loop {
-            let (replicas, others) = sentinel_view(&addr).await.unwrap_or((0, 0));
-            if replicas >= 1 && others + 1 >= sentinels.len() {
-                break;
+            match check(s.addr().to_string()).await {
+                Ok(()) => break,
+                Err(why) if tokio::time::Instant::now() > deadline => {
+                    return Err(StartError::Store {
+                        name: s.name.clone(),
+                        source: std::io::Error::other(format!("after {STORE_READY:?}: {why}")),
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(StartError::Store {
-                    name: s.name.clone(),
-                    source: std::io::Error::other(format!(
-                        "after {STORE_READY:?} it knows {replicas} replicas and {others} other sentinels"
-                    )),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     Ok(())
@@ -142,7 +171,8 @@ async fn sentinel_view(addr: &str) -> redis::RedisResult<(usize, usize)> {
 }
 
 /// Makes a cluster of `servers` (the first half masters, one replica each) with
-/// `redis-cli --cluster create`, and waits until every node reports it healthy.
+/// `redis-cli --cluster create`, and waits until every node reports it healthy and every
+/// master has its replica online.
 pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
     let failed = |why: String| StartError::Store {
         name: "redis".into(),
@@ -161,20 +191,42 @@ pub async fn create_cluster(servers: &[&Process]) -> Result<(), StartError> {
             String::from_utf8_lossy(&out.stdout)
         )));
     }
-    let deadline = tokio::time::Instant::now() + STORE_READY;
-    for s in servers {
-        let addr = s.addr().to_string();
-        while !cluster_ok(&addr).await.unwrap_or(false) {
-            if tokio::time::Instant::now() > deadline {
-                return Err(failed(format!(
-                    "{} did not report cluster_state:ok within {STORE_READY:?}",
-                    s.name
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    await_each(servers, |addr| async move {
+        match cluster_ok(&addr).await {
+            Ok(true) => Ok(()),
+            _ => Err("no cluster_state:ok".to_string()),
         }
-    }
-    Ok(())
+    })
+    .await?;
+    await_replicas(servers).await
+}
+
+/// Waits until every primary among `servers` has a replica online (synced and streaming):
+/// before that a failover would promote a replica without the data, and a primary with
+/// `min-replicas-to-write` refuses writes.
+pub async fn await_replicas(servers: &[&Process]) -> Result<(), StartError> {
+    await_each(servers, |addr| async move {
+        match replica_online(&addr).await {
+            Ok(true) => Ok(()),
+            _ => Err("no replica online".to_string()),
+        }
+    })
+    .await
+}
+
+/// A replica says its link to the primary is up; a primary, that one of its replicas is
+/// online.
+async fn replica_online(addr: &str) -> redis::RedisResult<bool> {
+    let mut conn = connect(addr).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut conn)
+        .await?;
+    Ok(if info.contains("role:master") {
+        info.contains("state=online")
+    } else {
+        info.contains("master_link_status:up")
+    })
 }
 
 async fn cluster_ok(addr: &str) -> redis::RedisResult<bool> {

@@ -2,11 +2,12 @@
 //! `direct`, a load balancer.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::links::Links;
+use super::netns::{Net, Place};
 use super::process::{Launch, Process, StartError};
 use super::real_lb::RealLb;
 use super::store::{self, Role};
@@ -15,9 +16,10 @@ use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
 
 use super::tomcat::TomcatCluster;
 
+mod cuts;
 mod scaling;
 use crate::load::{Endpoint, SendFailure};
-use crate::plan::{LbKind, Link, RedisPlan, Strategy, TargetPlan, TlsPlan};
+use crate::plan::{LbKind, Link, Network, RedisPlan, Strategy, TargetPlan, TlsPlan};
 
 /// A process of a target, as the resource samples see it.
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ pub struct Topology {
     external: Option<Endpoint>,
     /// A `tomcat` target's shared settings: where Tomcat is, the servlet, every node's ports.
     tomcat: Option<TomcatCluster>,
+    /// With `network = "netns"`: the bridge and every process's namespace.
+    net: Option<Net>,
 }
 
 impl Topology {
@@ -85,6 +89,7 @@ impl Topology {
             ),
             external: None,
             tomcat: None,
+            net: None,
         };
         // A start that fails half way must not leave behind what its first half started:
         // the suite's stop command runs, and the harness's own processes are stopped.
@@ -133,6 +138,9 @@ impl Topology {
             self.external = Some(endpoint);
             return Ok(());
         }
+        if target.network == Network::Netns {
+            self.net = Some(Net::create()?);
+        }
         self.start_stores(logs).await?;
         if target.strategy == Strategy::Tomcat {
             self.tomcat = Some(TomcatCluster::prepare(target, logs).await?);
@@ -157,8 +165,9 @@ impl Topology {
                     let addr = self.reach(&name, Link::Lb, addr).await?;
                     backends.push((name, addr));
                 }
+                let at = self.place("lb")?;
                 let mut lb = match target.lb {
-                    LbKind::Reference => reference_lb(target, policy, &backends, logs).await?,
+                    LbKind::Reference => reference_lb(target, policy, &backends, at, logs).await?,
                     kind => {
                         let real = RealLb::new(kind, policy, &target.cookie, &backends);
                         let real = self.real_lb.insert(real);
@@ -176,10 +185,14 @@ impl Topology {
     /// Starts the Redis processes a `redis` target runs, in the order their roles need.
     async fn start_stores(&mut self, logs: &Path) -> Result<(), StartError> {
         let name = self.target.name.clone();
+        let min_replicas = self.target.redis_min_replicas;
         match self.target.redis {
             Some(RedisPlan::Standalone { appendonly }) => {
+                let at = self.place("redis")?;
+                let settings = (appendonly, 0);
                 let redis =
-                    store::start_redis(&name, "redis", appendonly, Role::Standalone, logs).await?;
+                    store::start_redis(&name, "redis", settings, Role::Standalone, at, logs)
+                        .await?;
                 self.stores.push(redis);
             }
             Some(RedisPlan::Cluster { appendonly }) => {
@@ -188,11 +201,13 @@ impl Topology {
                         name: id.into(),
                         source,
                     })?;
+                    let at = self.place(id)?;
                     let node = store::start_redis(
                         &name,
                         id,
-                        appendonly,
+                        (appendonly, min_replicas),
                         Role::ClusterNode { bus_port },
+                        at,
                         logs,
                     )
                     .await?;
@@ -202,21 +217,28 @@ impl Topology {
                 store::create_cluster(&nodes).await?;
             }
             Some(RedisPlan::Sentinel { appendonly }) => {
+                // Either may be the primary after a failover: both wait for a replica.
+                let settings = (appendonly, min_replicas);
+                let at = self.place("redis")?;
                 let primary =
-                    store::start_redis(&name, "redis", appendonly, Role::Standalone, logs).await?;
-                let at = primary.addr();
+                    store::start_redis(&name, "redis", settings, Role::Standalone, at, logs)
+                        .await?;
+                let primary_addr = primary.addr();
                 self.stores.push(primary);
-                let role = Role::ReplicaOf(at);
+                let role = Role::ReplicaOf(primary_addr);
+                let at = self.place("redis-replica")?;
                 let replica =
-                    store::start_redis(&name, "redis-replica", appendonly, role, logs).await?;
+                    store::start_redis(&name, "redis-replica", settings, role, at, logs).await?;
                 self.stores.push(replica);
                 for i in 1..=3 {
                     let id = format!("sentinel{i}");
+                    let at = self.place(&id)?;
                     self.stores
-                        .push(store::start_sentinel(&name, &id, at, logs).await?);
+                        .push(store::start_sentinel(&name, &id, primary_addr, at, logs).await?);
                 }
                 let sentinels: Vec<&Process> = self.stores[2..].iter().collect();
                 store::await_sentinels(&sentinels).await?;
+                store::await_replicas(&[&self.stores[0], &self.stores[1]]).await?;
             }
             Some(RedisPlan::External { .. }) | None => {}
         }
@@ -248,8 +270,10 @@ impl Topology {
                 peers.push(NamedAddr { name, addr });
             }
         }
+        let (ip, place) = self.place(id)?;
         let mut spec = NodeSpec::with_id(id);
         spec.threads = Some(1);
+        spec.listen = SocketAddr::new(ip, 0);
         spec.cookie = t.cookie.clone();
         spec.max_inactive = t.max_inactive;
         spec.padding_bytes = t.padding_bytes;
@@ -311,9 +335,10 @@ impl Topology {
             st.cluster_encrypt = t.cluster_encrypt;
             st.cluster_secret = Some(self.secret.clone());
             st.peers = peers;
+            st.cluster_listen = SocketAddr::new(ip, 0);
         }
         let log = self.logs.join(format!("{}-{id}.log", t.name));
-        let mut node = Process::start(id, Launch::Node(Box::new(spec)), &log).await?;
+        let mut node = Process::start(id, Launch::Node(Box::new(spec)), &log, place).await?;
         node.pin_ports();
         self.nodes.push(node);
         if self.target.strategy.clustered_store().is_some() {
@@ -334,6 +359,23 @@ impl Topology {
             }
         }
         Ok(())
+    }
+
+    /// Where process `name` runs: on loopback, or (`network = "netns"`) in its namespace,
+    /// made on first use, at its address there.
+    fn place(&mut self, name: &str) -> Result<(IpAddr, Option<Place>), StartError> {
+        match self.net.as_mut() {
+            None => Ok((IpAddr::from([127, 0, 0, 1]), None)),
+            Some(net) => {
+                let (ip, place) = net.add(name)?;
+                Ok((ip, Some(place)))
+            }
+        }
+    }
+
+    /// The network of a `network = "netns"` target.
+    pub fn net_mut(&mut self) -> Option<&mut Net> {
+        self.net.as_mut()
     }
 
     /// Each running node's replication listener.
@@ -367,9 +409,14 @@ impl Topology {
     /// How clients connect: the entry's address, and for an external target its host, TLS
     /// and forwarded addresses.
     pub fn endpoint(&self) -> Endpoint {
-        self.external
-            .clone()
-            .unwrap_or_else(|| Endpoint::plain(self.entry()))
+        if let Some(external) = &self.external {
+            return external.clone();
+        }
+        let plain = Endpoint::plain(self.entry());
+        match &self.net {
+            Some(net) => plain.from_clients(net.clients()),
+            None => plain,
+        }
     }
 
     /// An external target's TLS settings, for probes of its URLs.
@@ -468,6 +515,10 @@ impl Topology {
         for s in &mut self.stores {
             s.terminate(Duration::from_secs(2)).await;
         }
+        // Once nothing runs inside them.
+        if let Some(net) = self.net.as_mut() {
+            net.remove();
+        }
     }
 }
 
@@ -476,6 +527,7 @@ async fn reference_lb(
     target: &TargetPlan,
     policy: &str,
     backends: &[(String, SocketAddr)],
+    (ip, place): (IpAddr, Option<Place>),
     logs: &Path,
 ) -> Result<Process, StartError> {
     let backends = backends
@@ -492,8 +544,11 @@ async fn reference_lb(
     spec.threads = Some(1);
     spec.health_interval = HEALTH_INTERVAL;
     spec.cookie = target.cookie.clone();
+    spec.listen = SocketAddr::new(ip, 0);
+    // In a namespace, the harness reaches the admin API over the bridge, as clients do.
+    spec.admin = SocketAddr::new(ip, 0);
     let log = logs.join(format!("{}-lb.log", target.name));
-    Process::start("lb", Launch::Lb(Box::new(spec)), &log).await
+    Process::start("lb", Launch::Lb(Box::new(spec)), &log, place).await
 }
 
 /// A plan's name for a node setting (validated when the suite was read), as the spec's value.

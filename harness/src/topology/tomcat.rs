@@ -154,7 +154,7 @@ impl TomcatCluster {
         ];
         let log = log_of(target, id, logs);
         let addr = SocketAddr::from(([127, 0, 0, 1], ports.http));
-        Process::start_program(id, "java", &args, addr, &log).await
+        Process::start_program(id, "java", &args, addr, &log, None).await
     }
 
     /// Waits until each of the `started` nodes has added every other one as a cluster member

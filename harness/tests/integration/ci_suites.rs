@@ -259,3 +259,12 @@ fn whole_session_saves_lose_concurrent_updates_and_a_lock_prevents_it() {
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(report.contains("lost-update"), "{report}");
 }
+
+/// Real partitions, cut by the kernel between network namespaces: Sentinel's old primary
+/// isolated with one node (with and without `min-replicas-to-write`), a Cluster master cut
+/// from the majority, delta-async and backup split in two. Each target's expectations are
+/// the known answers.
+#[test]
+fn kernel_partitions_lose_what_each_store_is_known_to_lose() {
+    run_suite("partitions", &[]);
+}

@@ -11,6 +11,7 @@ mod driver;
 mod external;
 mod layering;
 mod lb;
+mod netns;
 mod node;
 mod proxy;
 mod real_lb;

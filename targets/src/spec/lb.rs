@@ -120,7 +120,7 @@ impl LbSpec {
 
     /// The combinations clap cannot refuse on its own; the message names the flags.
     pub fn check(&self) -> Result<(), String> {
-        if !self.admin.ip().is_loopback() {
+        if !crate::names::allowed(self.admin.ip()) {
             return Err(format!("--admin {} is not a loopback address", self.admin));
         }
         let mut names: Vec<&str> = self.backends.iter().map(|b| b.name.as_str()).collect();

@@ -24,22 +24,27 @@ pub enum Role {
     },
 }
 
-/// The arguments of a `redis-server` on `127.0.0.1:port` in `role`, with its files in `dir`.
-pub fn server_args(port: u16, dir: &Path, appendonly: bool, role: Role) -> Vec<String> {
+/// The arguments of a `redis-server` on `listen` (loopback, or the address of its network
+/// namespace) in `role`, with its files in `dir`.
+pub fn server_args(listen: SocketAddr, dir: &Path, appendonly: bool, role: Role) -> Vec<String> {
     let mut args: Vec<String> = [
         "--port",
-        &port.to_string(),
+        &listen.port().to_string(),
         "--bind",
-        "127.0.0.1",
+        &listen.ip().to_string(),
         "--dir",
         &dir.display().to_string(),
         "--save",
         "",
         "--appendonly",
         if appendonly { "yes" } else { "no" },
+        // A replica syncs at once, not after 5 s of waiting for others to share the transfer.
+        "--repl-diskless-sync-delay",
+        "0",
     ]
     .map(String::from)
     .to_vec();
+    args.extend(namespace_args(listen));
     match role {
         Role::Standalone => {}
         Role::ReplicaOf(primary) => args.extend([
@@ -61,22 +66,53 @@ pub fn server_args(port: u16, dir: &Path, appendonly: bool, role: Role) -> Vec<S
     args
 }
 
+/// On its namespace's address (`network = "netns"`) a server without a password would refuse
+/// every peer and client in "protected mode": there, only the run's own processes reach it.
+fn namespace_args(listen: SocketAddr) -> Vec<String> {
+    if listen.ip().is_loopback() {
+        Vec::new()
+    } else {
+        vec!["--protected-mode".into(), "no".into()]
+    }
+}
+
+/// A primary that acknowledges writes only while `n` replicas have answered within the
+/// last second: an isolated primary then refuses writes (NOREPLICAS) rather than take ones
+/// a failover will discard.
+pub fn min_replicas_args(n: u32) -> Vec<String> {
+    [
+        "--min-replicas-to-write",
+        &n.to_string(),
+        "--min-replicas-max-lag",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A sentinel's configuration file (a sentinel rewrites it, so each needs its own): it
-/// watches `primary` as `master` with a quorum of 2.
+/// listens on `listen` and watches `primary` as `master` with a quorum of 2.
 pub fn sentinel_conf(
-    port: u16,
+    listen: SocketAddr,
     dir: &Path,
     master: &str,
     primary: SocketAddr,
     failover_timeout_ms: u64,
 ) -> String {
+    let protected = if listen.ip().is_loopback() {
+        ""
+    } else {
+        "protected-mode no\n"
+    };
     format!(
-        "port {port}\nbind 127.0.0.1\ndir {dir}\n\
-         sentinel monitor {master} {ip} {primary_port} 2\n\
+        "port {port}\nbind {ip}\n{protected}dir {dir}\n\
+         sentinel monitor {master} {primary_ip} {primary_port} 2\n\
          sentinel down-after-milliseconds {master} {SENTINEL_DOWN_AFTER_MS}\n\
          sentinel failover-timeout {master} {failover_timeout_ms}\n",
+        port = listen.port(),
+        ip = listen.ip(),
         dir = dir.display(),
-        ip = primary.ip(),
+        primary_ip = primary.ip(),
         primary_port = primary.port(),
     )
 }
@@ -96,13 +132,14 @@ mod tests {
     #[test]
     fn each_role_adds_its_own_settings_to_a_loopback_server() {
         let dir = Path::new("/tmp/r");
-        let plain = server_args(7000, dir, false, Role::Standalone);
+        let on = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let plain = server_args(on(7000), dir, false, Role::Standalone);
         assert_eq!(
             plain.join(" "),
-            "--port 7000 --bind 127.0.0.1 --dir /tmp/r --save  --appendonly no"
+            "--port 7000 --bind 127.0.0.1 --dir /tmp/r --save  --appendonly no --repl-diskless-sync-delay 0"
         );
         let replica = server_args(
-            7001,
+            on(7001),
             dir,
             true,
             Role::ReplicaOf("127.0.0.1:7000".parse().expect("addr")),
@@ -110,12 +147,12 @@ mod tests {
         assert!(
             replica
                 .join(" ")
-                .ends_with("--appendonly yes --replicaof 127.0.0.1 7000")
+                .ends_with("--repl-diskless-sync-delay 0 --replicaof 127.0.0.1 7000")
         );
-        let node = server_args(7002, dir, false, Role::ClusterNode { bus_port: 17002 });
+        let node = server_args(on(7002), dir, false, Role::ClusterNode { bus_port: 17002 });
         assert!(node.join(" ").ends_with("--cluster-port 17002"));
         let conf = sentinel_conf(
-            26379,
+            on(26379),
             dir,
             "m",
             "127.0.0.1:7000".parse().expect("addr"),
@@ -126,5 +163,8 @@ mod tests {
             "{conf}"
         );
         assert!(conf.contains("failover-timeout m 3000\n"), "{conf}");
+        assert!(conf.starts_with("port 26379\nbind 127.0.0.1\n"), "{conf}");
+        let min = min_replicas_args(1).join(" ");
+        assert_eq!(min, "--min-replicas-to-write 1 --min-replicas-max-lag 1");
     }
 }

@@ -30,6 +30,7 @@ impl Check<'_> {
             ("model", t.model.is_some()),
             ("redis", t.redis.is_some()),
             ("redis-appendonly", t.redis_appendonly.is_some()),
+            ("redis-min-replicas", t.redis_min_replicas.is_some()),
             ("redis-flush", t.redis_flush.is_some()),
             (
                 "redis-access-renews-ttl",
@@ -138,6 +139,8 @@ impl Check<'_> {
             save: None,
             expect,
             thresholds,
+            network: crate::plan::Network::Loopback,
+            redis_min_replicas: 0,
             external: url.map(|url| ExternalPlan {
                 url,
                 remote,

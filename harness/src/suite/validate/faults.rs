@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use super::network::{CutKeys, cut_label};
 use super::{Check, command, join, show};
-use crate::plan::{FaultKind, FaultPlan, LbKind, Link, RedisPlan, Strategy, TargetPlan};
+use crate::plan::{FaultKind, FaultPlan, LbKind, Link, Network, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::FaultRaw;
 
@@ -77,9 +78,24 @@ impl Check<'_> {
                 );
             }
         }
+        let cut_keys = CutKeys {
+            groups: f.groups,
+            from: f.from,
+            to: f.to,
+        };
+        let cut = self.cut(path, kind, cut_keys, targets);
+        self.kernel_faults(path, kind, &kind_name, targets);
         let whole = kind.whole_tier();
         let mut node = f.node.unwrap_or_default();
-        if let Some(whole) = whole {
+        if let Some(cut) = &cut {
+            if !node.is_empty() || f.link.is_some() {
+                self.err(
+                    path,
+                    "a partition between processes names them in `groups` (or `from` and `to`), not in `node` or `link`",
+                );
+            }
+            node = cut_label(cut);
+        } else if let Some(whole) = whole {
             if node.is_empty() {
                 node = whole.to_string();
             } else if node != whole {
@@ -127,6 +143,19 @@ impl Check<'_> {
                             "target `{}` is a Tomcat cluster with static membership: it can add {} (the members it lists from the start)",
                             t.name,
                             spares.join(" or ")
+                        ),
+                    );
+                }
+            }
+        } else if kind == FaultKind::LinkDown {
+            for t in targets {
+                if !t.process_names().contains(&node) {
+                    self.err(
+                        &join(path, "node"),
+                        format!(
+                            "target `{}` has no process `{node}` (it has {})",
+                            t.name,
+                            t.process_names().join(", ")
                         ),
                     );
                 }
@@ -221,7 +250,8 @@ impl Check<'_> {
                 );
             }
         }
-        let link = self.link(path, &kind_name, kind.on_link(), f.link, targets);
+        let on_link = kind.on_link() && cut.is_none();
+        let link = self.link(path, &kind_name, on_link, f.link, targets);
         let (latency, jitter) = if kind == FaultKind::Latency {
             if f.latency.is_none() {
                 self.err(
@@ -262,7 +292,26 @@ impl Check<'_> {
             jitter,
             command,
             may_fail: f.may_fail.unwrap_or(false),
+            groups: cut.as_ref().map(|c| c.0.clone()).unwrap_or_default(),
+            from: cut.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+            to: cut.map(|c| c.2).unwrap_or_default(),
         }
+    }
+
+    /// What the kernel's network changes: a `link-down` needs namespaces; a `latency` needs
+    /// the proxies of loopback (no netem here).
+    fn kernel_faults(&mut self, path: &[Seg], kind: FaultKind, name: &str, targets: &[TargetPlan]) {
+        let netns = targets.iter().any(|t| t.network == Network::Netns);
+        let why = match (kind, netns) {
+            (FaultKind::LinkDown, false) => {
+                "a link-down takes a namespace's interface down: set network = \"netns\" in [suite]"
+            }
+            (FaultKind::Latency, true) => {
+                "latency is added by the user-space proxies of network = \"loopback\" (this kernel has no netem)"
+            }
+            _ => return,
+        };
+        self.err(&join(path, "kind"), format!("`{name}`: {why}"));
     }
 
     /// `link = "lb" | "store" | "peers"` for network faults: which of the node's links the

@@ -12,6 +12,7 @@ mod errors;
 mod external;
 mod faults;
 mod lb;
+mod network;
 mod scenario;
 mod targets;
 mod thresholds;
@@ -311,6 +312,7 @@ impl Check<'_> {
                 );
             }
         }
+        self.network(&base, s.network, &mut targets);
         let faults = self.faults(&[key("faults")], raw.faults, duration, &targets);
         let scenarios = self.scenarios(
             raw.scenarios,

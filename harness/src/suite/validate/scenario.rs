@@ -54,9 +54,19 @@ impl Check<'_> {
                 s.workload.unwrap_or_default(),
                 inherited.clone(),
             );
-            let faults = self.faults(&join(&path, "faults"), s.faults, duration, targets);
+            // A situation for some targets only (a split between processes only they have).
+            let only = s.targets.unwrap_or_default();
+            let known: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+            self.all_known(&join(&path, "targets"), &only, &known, "target");
+            let theirs: Vec<TargetPlan> = targets
+                .iter()
+                .filter(|t| only.is_empty() || only.contains(&t.name))
+                .cloned()
+                .collect();
+            let faults = self.faults(&join(&path, "faults"), s.faults, duration, &theirs);
             scenarios.push(Scenario {
                 name,
+                targets: only,
                 workload,
                 faults,
             });

@@ -159,6 +159,17 @@ impl Check<'_> {
         let redis = self.redis(path, strategy, t.redis, t.redis_appendonly);
         let redis = self.redis_url_rules(path, redis, t.remote, t.ca_file);
         let redis = self.redis_password(path, redis, t.redis_password_file, t.redis_password_env);
+        let redis_min_replicas = t.redis_min_replicas.unwrap_or(0);
+        let replicated = matches!(
+            redis,
+            Some(RedisPlan::Sentinel { .. } | RedisPlan::Cluster { .. })
+        );
+        if redis_min_replicas > 0 && !replicated {
+            self.err(
+                &join(path, "redis-min-replicas"),
+                "only a Redis the harness runs with replicas (redis = \"sentinel\" or \"cluster\") has replicas to wait for",
+            );
+        }
         let cluster_encrypt = t.cluster_encrypt.unwrap_or(false);
         if t.cluster_encrypt.is_some() && strategy.clustered_store().is_none() {
             self.err(
@@ -248,6 +259,8 @@ impl Check<'_> {
             expect,
             thresholds,
             external: None,
+            network: crate::plan::Network::Loopback,
+            redis_min_replicas,
         }
     }
 

@@ -137,7 +137,7 @@ impl Cluster {
         let configured = self.config.peers.iter().find(|(name, _)| name == peer);
         match configured {
             Some((_, addr)) => Some(*addr),
-            None if announced.ip().is_loopback() => Some(announced),
+            None if crate::names::allowed(announced.ip()) => Some(announced),
             None => {
                 eprintln!(
                     "node {}: ignored {peer}'s address {announced}: not a configured peer, and not on loopback",

@@ -63,15 +63,25 @@ impl Server {
         let port = Self::free_port();
         let dir = Self::dir(port);
         let conf = dir.join("sentinel.conf");
-        let text = redis_server::sentinel_conf(port, &dir, "mymaster", primary.addr(), 3_000);
+        let text =
+            redis_server::sentinel_conf(Self::on(port), &dir, "mymaster", primary.addr(), 3_000);
         std::fs::write(&conf, text).expect("sentinel.conf");
         let child = Self::spawn(&[conf.display().to_string(), "--sentinel".into()]);
         Self::ready(port, child, dir).await
     }
 
+    fn on(port: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     async fn start_as(port: u16, role: Role) -> Self {
         let dir = Self::dir(port);
-        let child = Self::spawn(&redis_server::server_args(port, &dir, false, role));
+        let child = Self::spawn(&redis_server::server_args(
+            Self::on(port),
+            &dir,
+            false,
+            role,
+        ));
         Self::ready(port, child, dir).await
     }
 
