@@ -217,11 +217,7 @@ pub async fn await_replicas(servers: &[&Process]) -> Result<(), StartError> {
 /// A replica says its link to the primary is up; a primary, that one of its replicas is
 /// online.
 async fn replica_online(addr: &str) -> redis::RedisResult<bool> {
-    let mut conn = connect(addr).await?;
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query_async(&mut conn)
-        .await?;
+    let info = ask(addr, "INFO", "replication").await?;
     Ok(if info.contains("role:master") {
         info.contains("state=online")
     } else {
@@ -230,12 +226,15 @@ async fn replica_online(addr: &str) -> redis::RedisResult<bool> {
 }
 
 async fn cluster_ok(addr: &str) -> redis::RedisResult<bool> {
+    Ok(ask(addr, "CLUSTER", "INFO")
+        .await?
+        .contains("cluster_state:ok"))
+}
+
+/// `COMMAND ARG`'s text answer from the store process at `addr`.
+async fn ask(addr: &str, command: &str, arg: &str) -> redis::RedisResult<String> {
     let mut conn = connect(addr).await?;
-    let info: String = redis::cmd("CLUSTER")
-        .arg("INFO")
-        .query_async(&mut conn)
-        .await?;
-    Ok(info.contains("cluster_state:ok"))
+    redis::cmd(command).arg(arg).query_async(&mut conn).await
 }
 
 /// Deletes every key the store process holds (`FLUSHALL`; a cluster node holds its slots).

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use super::run::{RunGuard, interrupt, run_named, sessionbench, tempdir};
 
 /// Three delta nodes behind round robin, each in its own namespace, node1 split from the
-/// others from 2 s to 6 s.
+/// others from 2 s to 8 s (long enough for two connects to time out before the heal).
 const SPLIT: &str = r#"
 [suite]
 name = "netns-split"
-duration = "8s"
+duration = "10s"
 warm-up = "500ms"
 network = "netns"
 
@@ -42,7 +42,7 @@ max-monotonic-writes = 100000
 at = "2s"
 kind = "partition"
 groups = [["node1"], ["node2", "node3"]]
-heal-after = "4s"
+heal-after = "6s"
 "#;
 
 fn write_suite(name: &str, text: &str) -> std::path::PathBuf {
@@ -267,88 +267,25 @@ fn kernel_cuts_name_processes_and_need_namespaces() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let loopback = SPLIT.replace("network = \"netns\"\n", "");
-    assert!(
-        check(&loopback).contains("made by the kernel: set network = \"netns\""),
-        "{}",
-        check(&loopback)
-    );
     let unknown = SPLIT.replace("[\"node2\", \"node3\"]", "[\"node2\", \"redis\"]");
-    let said = check(&unknown);
-    assert!(
-        said.contains("has no process `redis` (it has node1, node2, node3, lb)"),
-        "{said}"
-    );
     let latency = SPLIT.replace(
         "kind = \"partition\"\ngroups = [[\"node1\"], [\"node2\", \"node3\"]]",
         "kind = \"latency\"\nnode = \"node1\"\nlatency = \"50ms\"",
-    );
-    assert!(
-        check(&latency).contains("this kernel has no netem"),
-        "{}",
-        check(&latency)
     );
     let nginx = SPLIT.replace(
         "lb-policy = \"round-robin\"",
         "lb-policy = \"round-robin\"\nlb = \"nginx\"",
     );
-    assert!(
-        check(&nginx).contains("nginx runs on loopback only here"),
-        "{}",
-        check(&nginx)
-    );
-}
-
-/// A process's cable pulled, and a node's link to the LB cut as the proxies of loopback
-/// would cut it: behind sticky sessions without replication, the sessions on the cut node
-/// are lost each time, and the run records both faults as applied.
-#[test]
-fn link_down_and_a_link_partition_cut_a_node_off() {
-    let suite = SPLIT
-        .replace("strategy = \"delta\"", "strategy = \"sticky\"")
-        .replace(
-            "lb-policy = \"round-robin\"",
-            "lb-policy = \"cookie-route\"",
-        );
-    let faults = suite.find("[[faults]]").expect("faults");
-    let suite = format!(
-        "{}{}",
-        &suite[..faults],
-        r#"[[faults]]
-at = "2s"
-kind = "link-down"
-node = "node2"
-heal-after = "2s"
-
-[[faults]]
-at = "5s"
-kind = "partition"
-node = "node3"
-link = "lb"
-heal-after = "2s"
-"#
-    );
-    let file = write_suite("netns-links", &suite);
-    let out = tempdir("netns-links-run");
-    let run = sessionbench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .output()
-        .expect("run");
-    let results = super::run::json(&out.join("results.json"));
-    assert_eq!(run.status.code(), Some(0), "{results}");
-    let faults = &run_named(&results, "delta")["faults"];
-    for (i, (kind, node)) in [("link-down", "node2"), ("partition", "node3")]
-        .iter()
-        .enumerate()
-    {
-        let f = &faults[i];
-        assert_eq!(
-            (f["kind"].as_str(), f["node"].as_str()),
-            (Some(*kind), Some(*node)),
-            "{f}"
-        );
-        assert!(f.get("failed").is_none(), "{f}");
-        assert!(f["sessions-lost-after"].as_u64() > Some(0), "{f}");
+    for (suite, said) in [
+        (loopback, "made by the kernel: set network = \"netns\""),
+        (
+            unknown,
+            "has no process `redis` (it has node1, node2, node3, lb)",
+        ),
+        (latency, "this kernel has no netem"),
+        (nginx, "nginx runs on loopback only here"),
+    ] {
+        let out = check(&suite);
+        assert!(out.contains(said), "{out}");
     }
 }
