@@ -289,3 +289,58 @@ fn kernel_cuts_name_processes_and_need_namespaces() {
         assert!(out.contains(said), "{out}");
     }
 }
+
+/// A process's cable pulled, and a node's link to the LB cut as the proxies of loopback
+/// would cut it: behind sticky sessions without replication, the sessions on the cut node
+/// are lost each time, and the run records both faults as applied.
+#[test]
+fn link_down_and_a_link_partition_cut_a_node_off() {
+    let suite = SPLIT
+        .replace("strategy = \"delta\"", "strategy = \"sticky\"")
+        .replace(
+            "lb-policy = \"round-robin\"",
+            "lb-policy = \"cookie-route\"",
+        );
+    let faults = suite.find("[[faults]]").expect("faults");
+    let suite = format!(
+        "{}{}",
+        &suite[..faults],
+        r#"[[faults]]
+at = "2s"
+kind = "link-down"
+node = "node2"
+heal-after = "2s"
+
+[[faults]]
+at = "5s"
+kind = "partition"
+node = "node3"
+link = "lb"
+heal-after = "2s"
+"#
+    );
+    let file = write_suite("netns-links", &suite);
+    let out = tempdir("netns-links-run");
+    let run = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .output()
+        .expect("run");
+    let results = super::run::json(&out.join("results.json"));
+    assert_eq!(run.status.code(), Some(0), "{results}");
+    let faults = &run_named(&results, "delta")["faults"];
+    for (i, (kind, node)) in [("link-down", "node2"), ("partition", "node3")]
+        .iter()
+        .enumerate()
+    {
+        let f = &faults[i];
+        assert_eq!(
+            (f["kind"].as_str(), f["node"].as_str()),
+            (Some(*kind), Some(*node)),
+            "{f}"
+        );
+        assert!(f.get("failed").is_none(), "{f}");
+        assert!(f["sessions-lost-after"].as_u64() > Some(0), "{f}");
+    }
+}
