@@ -300,6 +300,8 @@ impl Session<'_> {
         intended: Instant,
         helpers: &mut [Client],
     ) -> Vec<Done> {
+        // Only the helpers this step uses get the user's cookies.
+        let helpers = &mut helpers[..ops.len().saturating_sub(1)];
         let jar = self.client.jar();
         let before: Vec<u64> = helpers
             .iter_mut()
@@ -313,7 +315,6 @@ impl Session<'_> {
         let name = self.name;
         let mut sessions: Vec<Session<'_>> = std::iter::once(&mut *self.client)
             .chain(helpers.iter_mut())
-            .take(ops.len())
             .map(|client| Session {
                 ctx,
                 name,

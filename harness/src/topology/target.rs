@@ -373,11 +373,6 @@ impl Topology {
         }
     }
 
-    /// The network of a `network = "netns"` target.
-    pub fn net_mut(&mut self) -> Option<&mut Net> {
-        self.net.as_mut()
-    }
-
     /// Each running node's replication listener.
     fn cluster_addrs(&self) -> Vec<(String, SocketAddr)> {
         self.nodes

@@ -152,11 +152,9 @@ impl Node {
                     version: s.version,
                     ..Default::default()
                 };
-                if !self.store.save(&s.id, &whole).await? {
-                    return Err(ApiError::NoSession);
-                }
+                store(self, &s.id, &whole).await?;
             }
-            Ok(s)
+            Ok::<_, ApiError>(s)
         }
         .await;
         if let Some(lock) = lock {
@@ -316,11 +314,18 @@ async fn increment(
 /// Saves `change` and applies it to the copy the response shows. A session invalidated or
 /// expired between load and save is not recreated: the client is logged out.
 async fn save(node: &Node, s: &mut Session, change: &SessionChange) -> Result<(), ApiError> {
-    if !node.store.save(&s.id, change).await? {
-        return Err(ApiError::NoSession);
-    }
+    store(node, &s.id, change).await?;
     s.apply(change);
     Ok(())
+}
+
+/// Writes `change` to the store: a session gone meanwhile (invalidated, expired) is none.
+async fn store(node: &Node, id: &SessionId, change: &SessionChange) -> Result<(), ApiError> {
+    if node.store.save(id, change).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NoSession)
+    }
 }
 
 async fn logout(State(node): State<Arc<Node>>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -71,9 +71,7 @@ impl Check<'_> {
         keys: CutKeys,
         targets: &[TargetPlan],
     ) -> Option<Cut> {
-        let given = keys.groups.is_some() || keys.from.is_some() || keys.to.is_some();
-        let netns = !targets.is_empty() && targets.iter().all(|t| t.network == Network::Netns);
-        if !given {
+        if keys.groups.is_none() && keys.from.is_none() && keys.to.is_none() {
             return None;
         }
         if kind != FaultKind::Partition {
@@ -91,7 +89,7 @@ impl Check<'_> {
             }
             return None;
         }
-        if !netns {
+        if targets.is_empty() || targets.iter().any(|t| t.network != Network::Netns) {
             self.err(
                 path,
                 "a partition between `groups` (or `from` and `to`) is made by the kernel: set network = \"netns\" in [suite]",

@@ -85,9 +85,9 @@ pub struct Place {
 impl Net {
     /// Makes the bridge on a /24 of 10.213.0.0/16 that nothing on this host routes yet (the
     /// choice is made under a lock, so two runs never take the same one). Leftovers of
-    /// harnesses that no longer run are removed first.
+    /// harnesses that no longer run are removed first. The run checked [`privileges`] before
+    /// it started anything.
     pub fn create() -> Result<Self, NetError> {
-        privileges()?;
         sweep();
         let set = SETS.fetch_add(1, Ordering::Relaxed);
         let tag = tag();
@@ -263,26 +263,25 @@ impl Net {
     /// Every namespace's rules as the cuts in force make them: a namespace whose rules are
     /// gone has its table deleted.
     fn rules(&mut self) -> Script {
-        let addr = |name: &String| self.member(name).map(|m| m.ip);
         let all: Vec<&Cut> = self.cuts.iter().flat_map(|(_, c)| c).collect();
-        let tables = rules::tables(&all, addr);
+        // By namespace: cuts name members, which all have one.
+        let tables: Vec<(String, String)> =
+            rules::tables(&all, |name| self.member(name).map(|m| m.ip))
+                .into_iter()
+                .filter_map(|(name, table)| Some((self.member(&name)?.ns.clone(), table)))
+                .collect();
         let mut script = Script::new();
-        for ns in &self.ruled {
-            if !tables
-                .iter()
-                .any(|(n, _)| self.member(n).is_some_and(|m| &m.ns == ns))
-            {
-                script = script.nft(ns, rules::DELETE);
-            }
+        for ns in self
+            .ruled
+            .iter()
+            .filter(|ns| !tables.iter().any(|(n, _)| n == *ns))
+        {
+            script = script.nft(ns, rules::DELETE);
         }
-        let mut ruled = Vec::new();
-        for (name, table) in tables {
-            if let Some(m) = self.member(&name) {
-                script = script.nft(&m.ns, &table);
-                ruled.push(m.ns.clone());
-            }
+        for (ns, table) in &tables {
+            script = script.nft(ns, table);
         }
-        self.ruled = ruled;
+        self.ruled = tables.into_iter().map(|(ns, _)| ns).collect();
         script
     }
 

@@ -11,8 +11,11 @@ impl Topology {
     /// Puts `fault` in force (`on`) or lifts it, if it is one the kernel makes here; `false`
     /// when it is not (the target is on loopback, or the fault is of another kind).
     pub async fn kernel_fault(&mut self, fault: &FaultPlan, on: bool) -> Result<bool, StartError> {
-        let cuts = self.cuts(fault);
-        let Some(net) = self.net_mut() else {
+        let cuts = match (&self.net, fault.kind) {
+            (Some(_), FaultKind::Partition) => self.cuts(fault),
+            _ => None,
+        };
+        let Some(net) = self.net.as_mut() else {
             return Ok(false);
         };
         let key = format!("{}@{}ms", fault.node, fault.at.as_millis());
