@@ -440,6 +440,7 @@ mod tests {
             (900.0, 4.0),
         );
         r.violations = vec![Violation {
+            cause: None,
             kind: "session-lost".into(),
             session: "v3.1".into(),
             at_ms: 2_020.0,

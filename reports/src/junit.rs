@@ -214,6 +214,7 @@ mod tests {
             false,
         )];
         failing.violations = vec![Violation {
+            cause: None,
             kind: "session-lost".into(),
             session: "v3.1".into(),
             at_ms: 2_020.0,

@@ -287,6 +287,10 @@ pub struct Sessions {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub login_only: u64,
     pub lost: u64,
+    /// Of `lost`, the losses a known loss of the target explains (`known-losses`: a race of
+    /// the system under test at a fault, bounded and named in the suite).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_known: u64,
     pub stale_reads: u64,
     pub monotonic_violations: u64,
     pub resurrections: u64,
@@ -443,6 +447,9 @@ pub struct Violation {
     /// Nodes involved: where the session was last served, and where the anomaly was seen.
     pub nodes: Vec<String>,
     pub detail: String,
+    /// A lost session's known cause, when a known loss of the target explains it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     /// The session's last operations up to this one, a line each: time, kind, status, node,
     /// whether the answer changed the cookies, an error or a redirect's target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -350,6 +350,9 @@ fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             v.nodes.join(" -> "),
             v.detail
         );
+        if let Some(cause) = &v.cause {
+            let _ = writeln!(out, "{bullet}{}: known loss: {cause}", t.name);
+        }
         // In report.md, the session's last operations under it (the terminal stays short).
         if bullet == "- " {
             for line in &v.story {
@@ -700,6 +703,7 @@ mod tests {
             violations_not_listed: 0,
             tls_unverified: false,
             violations: vec![Violation {
+                cause: None,
                 kind: "session-lost".into(),
                 session: "v3.1".into(),
                 at_ms: 5020.0,

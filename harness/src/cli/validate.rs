@@ -113,6 +113,16 @@ fn describe(plan: &Plan) -> String {
         for f in run.faults {
             let _ = writeln!(out, "  fault: {}", fault(f));
         }
+        for k in &t.expect.known_losses {
+            let _ = writeln!(
+                out,
+                "  known loss: at most {} sessions within {} of each {}: {}",
+                k.max_sessions,
+                show(k.within),
+                k.after,
+                k.cause
+            );
+        }
     }
     out
 }

@@ -204,6 +204,25 @@ pub struct Expect {
     pub max_lost_updates: Option<u64>,
     #[serde(default)]
     pub max_monotonic_writes: u64,
+    /// Losses the system under test is known to cause at a fault, each bounded and named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_losses: Vec<KnownLoss>,
+}
+
+/// A loss a real system is known to cause at a fault (a race of its own, documented where it
+/// is named): sessions found lost within `within` of the start of a fault of kind `after` are
+/// counted as this cause's, at most `max_sessions` for each such fault, and are not judged by
+/// `sessions-lost`. A loss outside the window, or past the bound, still fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KnownLoss {
+    /// A fault kind's name (`kill`).
+    pub after: String,
+    #[serde(with = "ms", rename = "within-ms")]
+    pub within: Duration,
+    pub max_sessions: u64,
+    /// What causes it, shown with each loss it explains.
+    pub cause: String,
 }
 
 fn no_loss() -> LossExpectation {

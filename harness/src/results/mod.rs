@@ -8,6 +8,7 @@
 
 mod continuity;
 mod driver;
+mod known;
 mod recovery;
 mod segments;
 mod story;

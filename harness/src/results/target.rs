@@ -22,7 +22,7 @@ use super::story::{Nodes, Story};
 use super::timeline::Seconds;
 use super::traffic::{self, NodeCounters};
 use super::windows::{self, Report};
-use super::{thresholds, us_to_ms, verdict};
+use super::{known, thresholds, us_to_ms, verdict};
 use crate::checkers::{Checker, Finding, Kind, Mark};
 use crate::history::{FaultPhase, Op, OpKind, Record};
 use crate::plan::{Plan, Run};
@@ -387,10 +387,14 @@ impl TargetAnalysis {
                 }
             })
             .collect();
-        let counts = self.counts;
+        let starts: Vec<u64> = spans.iter().map(|(start, _)| *start).collect();
+        let explained = known::explain(&t.expect.known_losses, &faults, &starts, marks);
+        let mut counts = self.counts;
+        counts.lost_known = explained.sessions;
         let unchecked = verdict::unchecked(t);
         let share = plan.shard.is_some_and(|s| s.count > 1);
-        let expectations = verdict::expectations(t, &counts, &unchecked, share);
+        let mut expectations = verdict::expectations(t, &counts, &unchecked, share);
+        expectations.extend(verdict::known_losses(&t.expect.known_losses, &explained));
         let measured = self.segments.sum(warm_up, u64::MAX);
         let throughput_ops_per_s = measured.throughput(end.saturating_sub(warm_up));
         let latency_ms = measured.latency();
@@ -422,6 +426,25 @@ impl TargetAnalysis {
             &faults,
             &counts,
         );
+        let violations_not_listed = (self.marks.len() - self.findings.len()) as u64;
+        let violations: Vec<Violation> = self
+            .findings
+            .into_iter()
+            .map(|(f, story)| Violation {
+                cause: f
+                    .kind
+                    .is_loss()
+                    .then(|| known::cause(&t.expect.known_losses, &faults, &starts, f.answered_us))
+                    .flatten()
+                    .map(|(k, _)| t.expect.known_losses[k].cause.clone()),
+                kind: f.kind.name().into(),
+                session: f.session,
+                at_ms: us_to_ms(f.at_us),
+                nodes: f.nodes,
+                detail: f.detail,
+                story,
+            })
+            .collect();
         TargetResult {
             name: run.name.clone(),
             run_of: run.scenario.map(|s| RunOf {
@@ -450,24 +473,13 @@ impl TargetAnalysis {
             sessions_undecodable: self.counters.undecodable,
             unchecked: unchecked.iter().map(|c| c.name().to_string()).collect(),
             replication: self.counters.replication(self.ok_writes),
-            violations_not_listed: (self.marks.len() - self.findings.len()) as u64,
+            violations_not_listed,
             tls_unverified: t
                 .external
                 .as_ref()
                 .and_then(|e| e.tls.as_ref())
                 .is_some_and(|tls| tls.insecure_skip_verify),
-            violations: self
-                .findings
-                .into_iter()
-                .map(|(f, story)| Violation {
-                    kind: f.kind.name().into(),
-                    session: f.session,
-                    at_ms: us_to_ms(f.at_us),
-                    nodes: f.nodes,
-                    detail: f.detail,
-                    story,
-                })
-                .collect(),
+            violations,
             interrupted: self.interrupted,
             driver,
             server_latency_ms: self.counters.server_latency(),

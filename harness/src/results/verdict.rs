@@ -4,8 +4,9 @@
 
 use sessionbench_reports::{ExpectationResult, FaultWindow, Sessions, Verdict};
 
+use super::known::Explained;
 use crate::checkers::Kind;
-use crate::plan::{LossExpectation, TargetPlan};
+use crate::plan::{KnownLoss, LossExpectation, TargetPlan};
 
 /// The checks a target's answers cannot support: an application's API whose reads show no
 /// value or counter cannot show a stale read.
@@ -44,7 +45,15 @@ pub(super) fn expectations(
             push(name, expected.into(), measured.to_string(), passed);
         }
     };
-    loss("sessions-lost", e.sessions_lost, s.lost);
+    // With known losses, "none" is judged on the losses they do not explain (theirs are
+    // judged by their own bounds).
+    let beyond_known = !e.known_losses.is_empty() && e.sessions_lost == LossExpectation::None;
+    let lost = if beyond_known {
+        s.lost - s.lost_known
+    } else {
+        s.lost
+    };
+    loss("sessions-lost", e.sessions_lost, lost);
     if !unchecked.contains(&Kind::StaleRead) {
         loss("lost-updates", e.lost_updates, s.lost_updates);
     }
@@ -99,7 +108,42 @@ pub(super) fn expectations(
             s.monotonic_writes <= e.max_monotonic_writes,
         );
     }
+    if beyond_known {
+        if let Some(r) = out.iter_mut().find(|r| r.name == "sessions-lost") {
+            r.expected = format!("none beyond the known losses ({} known)", s.lost_known);
+        }
+    }
     out
+}
+
+/// Each known loss's bound: the most sessions any one fault of its kind cost within its
+/// window. A known loss whose fault never happened is met (it lost nothing).
+pub(super) fn known_losses(known: &[KnownLoss], explained: &Explained) -> Vec<ExpectationResult> {
+    known
+        .iter()
+        .zip(&explained.per_fault)
+        .map(|(k, per_fault)| {
+            let worst = per_fault.iter().copied().max().unwrap_or(0);
+            let actual = if per_fault.is_empty() {
+                format!("0 (no {})", k.after)
+            } else {
+                let each: Vec<String> = per_fault.iter().map(u64::to_string).collect();
+                format!("{worst} (by {}: {})", k.after, each.join(", "))
+            };
+            ExpectationResult::new(
+                &format!("known-loss-after-{}", k.after),
+                format!(
+                    "<= {} per {}, within {} ms: {}",
+                    k.max_sessions,
+                    k.after,
+                    k.within.as_millis(),
+                    k.cause
+                ),
+                actual,
+                worst <= k.max_sessions,
+            )
+        })
+        .collect()
 }
 
 /// "none", "some" (a negative control) or "any" (measured, not judged: `None`), as the
@@ -171,6 +215,38 @@ mod tests {
             passed: false,
             unsure: false,
         }
+    }
+
+    #[test]
+    fn known_losses_are_judged_by_their_bounds_and_every_other_loss_fails() {
+        use std::time::Duration;
+
+        use crate::plan::KnownLoss;
+        let known = [KnownLoss {
+            after: "kill".into(),
+            within: Duration::from_secs(1),
+            max_sessions: 2,
+            cause: "a race".into(),
+        }];
+        let judged = |per_fault: Vec<u64>| {
+            let explained = Explained {
+                sessions: per_fault.iter().sum(),
+                per_fault: vec![per_fault],
+            };
+            known_losses(&known, &explained)
+        };
+        let within = judged(vec![2, 0]);
+        assert_eq!(within[0].name, "known-loss-after-kill");
+        assert!(within[0].passed, "{within:?}");
+        assert_eq!(within[0].actual, "2 (by kill: 2, 0)");
+        // One kill past the bound fails, whatever the others did.
+        assert!(!judged(vec![0, 3])[0].passed);
+        // No kill happened: nothing was lost to it.
+        let none = judged(vec![]);
+        assert!(
+            none[0].passed && none[0].actual == "0 (no kill)",
+            "{none:?}"
+        );
     }
 
     #[test]

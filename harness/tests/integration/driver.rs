@@ -8,14 +8,18 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::run::{json, run_suite, sessionbench, tempdir};
+use crate::run::{json, sessionbench, tempdir};
 
 // Paced, and light enough for the unoptimized build the tests run: 500 operations a second.
+// That build's own send lag p99 measured 0.47 to 1.30 ms on a quiet 2-core machine, about the
+// release build's 1 ms limit, so the tests judge it against 3 ms: still a tenth of what a
+// starved driver shows (the release build's timing is `ci/bench driver`'s to judge).
 const SUITE: &str = r#"
 [suite]
 name = "driver"
 duration = "4s"
 warm-up = "500ms"
+send-lag-limit = "3ms"
 
 [workload]
 virtual-users = 10
@@ -37,12 +41,35 @@ min-throughput = 1.0
 
 #[test]
 fn a_run_on_an_idle_machine_is_not_saturated_and_reports_the_nodes_own_latency() {
-    let (code, results, _) = run_suite("driver-idle", SUITE);
+    let dir = tempdir("driver-idle");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("suite.toml"), SUITE).expect("suite");
+    let ((busy, children), started) = (cpu_ticks(), Instant::now());
+    let status = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("run"))
+        .arg(dir.join("suite.toml"))
+        .status()
+        .expect("run");
+    let (busy_after, children_after) = cpu_ticks();
+    // Cores kept busy by processes outside the run (USER_HZ is 100 ticks a second).
+    let others = (busy_after - busy).saturating_sub(children_after - children) as f64
+        / 100.0
+        / started.elapsed().as_secs_f64();
+    let results = json(&dir.join("run/results.json"));
     let t = &results["targets"][0];
-    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(status.code(), Some(0), "{t}");
     let d = &t["driver"];
-    assert_eq!(d["saturated"], false, "{d}");
-    assert!(d["send-lag-ms"]["p99"].as_f64().expect("p99") < 1.0, "{d}");
+    // Judged where the machine left the run its cores: other processes used under a tenth
+    // of one on average. What they cost the driver is not the driver's to answer for (a
+    // busy 2-core machine delays its starts by milliseconds).
+    if others < 0.1 {
+        assert_eq!(d["saturated"], false, "others used {others:.2} cores: {d}");
+        assert!(d["send-lag-ms"]["p99"].as_f64().expect("p99") < 3.0, "{d}");
+        assert!(t["thresholds"][0].get("unsure").is_none(), "{t}");
+    } else {
+        eprintln!("saturation not judged: processes outside the run kept {others:.2} cores busy");
+    }
     assert!(d["cpu-percent"]["mean"].as_f64().expect("cpu") > 0.0, "{d}");
     assert!(
         d["cpu-us-per-op"].as_f64().expect("cpu per op") > 0.0,
@@ -52,7 +79,6 @@ fn a_run_on_an_idle_machine_is_not_saturated_and_reports_the_nodes_own_latency()
         d["cores"],
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    assert!(t["thresholds"][0].get("unsure").is_none(), "{t}");
     // A single second may still be marked: its p99 is the fifth-worst of ~500 starts, and one
     // scheduling hiccup of the machine makes it. The run as a whole is what is judged.
     let timeline = t["timeline"].as_array().expect("timeline");
@@ -63,6 +89,33 @@ fn a_run_on_an_idle_machine_is_not_saturated_and_reports_the_nodes_own_latency()
     let client = &t["latency-ms"];
     assert!(server["requests"].as_u64().expect("requests") >= t["ops"]["ok"].as_u64().expect("ok"));
     assert!(server["p50"].as_f64().expect("p50") < client["p50"].as_f64().expect("p50"));
+}
+
+/// CPU time in clock ticks: the machine's busy time (every field of /proc/stat's `cpu` line
+/// but idle and iowait), and the test process's waited-for children's (`cutime`, `cstime`
+/// of /proc/self/stat: a run once reaped, with the nodes it reaped).
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .expect("the cpu line")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let busy = fields.iter().sum::<u64>() - fields[3] - fields[4];
+    let own = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command's closing parenthesis: cutime and cstime are the 14th and
+    // 15th of them.
+    let after = own.rsplit_once(')').expect("comm").1;
+    let children: u64 = after
+        .split_whitespace()
+        .skip(13)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    (busy, children)
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod commands;
 mod docs;
 mod driver;
 mod external;
+mod known_losses;
 mod layering;
 mod lb;
 mod netns;

@@ -486,8 +486,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// The secrets a run handles never reach a command line (any local user reads those) nor any
 /// file of the run: the password of a Redis given by URL (from `redis-password-file`) and the
-/// cluster secret of a delta target. A command fault lists every process's command line
-/// mid-run. A password inside the URL is refused, and the refusal does not print it.
+/// cluster secret of a delta target. A command fault lists the command line of every process
+/// of the run mid-run: the harness and everything under it (other processes on the machine,
+/// another test's among them, are not the run's to judge). A password inside the URL is refused, and the refusal does not print it.
 #[test]
 fn secrets_are_on_no_command_line_and_in_no_file_of_the_run() {
     let dir = tempdir("secrets");
@@ -515,7 +516,14 @@ think-time = "50ms"
 at = "1500ms"
 kind = "command"
 node = "everyone"
-inject = 'for f in /proc/[0-9]*/cmdline; do tr "\000" " " < "$f"; echo; done 2>/dev/null; true'
+inject = '''
+# The run's own processes: the harness (this shell's parent) and everything under it.
+for p in $(awk -v h="$PPID" '/^Pid:/ {{ pid = $2 }} /^PPid:/ {{ up[pid] = $2 }}
+    END {{ print h; for (p in up) {{ q = p; while (q != "" && q > 1 && q != h) q = up[q]; if (q == h) print p }} }}' \
+    /proc/[0-9]*/status 2>/dev/null); do
+  tr "\000" " " < "/proc/$p/cmdline"; echo
+done 2>/dev/null; true
+'''
 
 [[targets]]
 name = "shared-store"

@@ -9,6 +9,7 @@ use toml_edit::Document;
 mod api;
 mod command;
 mod errors;
+mod expect;
 mod external;
 mod faults;
 mod lb;

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use super::external::certificates;
 use super::{Check, join};
-use crate::plan::{Expect, LossExpectation, PasswordSource, RedisPlan, Strategy, TargetPlan};
+use crate::plan::{PasswordSource, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
-use crate::suite::raw::{ExpectRaw, TargetRaw};
+use crate::suite::raw::TargetRaw;
 
 impl Check<'_> {
     pub(super) fn target(&mut self, path: &[Seg], t: TargetRaw, d: &TargetRaw) -> TargetPlan {
@@ -502,44 +502,6 @@ impl Check<'_> {
             ca_file,
             password,
         })
-    }
-
-    /// `key = "none" | "some" | "any"` (default none).
-    fn loss(&mut self, path: &[Seg], key: &str, given: Option<String>) -> LossExpectation {
-        let text = given.unwrap_or_default();
-        match self.one_of(&join(path, key), &text, &["none", "some", "any"]) {
-            Some("some") => LossExpectation::Some,
-            Some("any") => LossExpectation::Any,
-            _ => LossExpectation::None,
-        }
-    }
-
-    pub(super) fn expect(&mut self, path: &[Seg], e: ExpectRaw, d: ExpectRaw) -> Expect {
-        let sessions_lost = self.loss(path, "sessions-lost", e.sessions_lost.or(d.sessions_lost));
-        let lost_updates = self.loss(path, "lost-updates", e.lost_updates.or(d.lost_updates));
-        let percent = e.max_sessions_lost_percent.or(d.max_sessions_lost_percent);
-        if let Some(p) = percent.filter(|p| !(0.0..=100.0).contains(p)) {
-            self.err(
-                &join(path, "max-sessions-lost-percent"),
-                format!("{p} is not a percentage from 0 to 100"),
-            );
-        }
-        Expect {
-            sessions_lost,
-            max_sessions_lost_percent: percent,
-            max_stale_reads: e.max_stale_reads.or(d.max_stale_reads).unwrap_or(0),
-            max_monotonic_violations: e
-                .max_monotonic_violations
-                .or(d.max_monotonic_violations)
-                .unwrap_or(0),
-            max_resurrections: e.max_resurrections.or(d.max_resurrections).unwrap_or(0),
-            lost_updates,
-            max_lost_updates: e.max_lost_updates.or(d.max_lost_updates),
-            max_monotonic_writes: e
-                .max_monotonic_writes
-                .or(d.max_monotonic_writes)
-                .unwrap_or(0),
-        }
     }
 }
 
