@@ -35,7 +35,10 @@ pub enum RunDirError {
 /// How a run ended, as the exit code and the summary need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
+    /// The verdict shown: a missed threshold fails it.
     pub verdict: Verdict,
+    /// The expectations' verdict alone (exit 3 unless pass).
+    pub checks: Verdict,
     /// Each threshold missed, as a line.
     pub missed: Vec<String>,
     /// A metric regressed against the baseline.
@@ -56,6 +59,8 @@ impl RunDir {
     /// The history of runs made before the compact file, still read.
     pub const HISTORY_JSONL: &str = "history.jsonl";
     pub const RESULTS: &str = "results.json";
+    /// The comparison with a baseline (`run --baseline`), kept for `check`.
+    pub const BASELINE: &str = "baseline.json";
 
     /// A run directory that exists (`check`, `report`).
     pub fn open(path: &Path) -> Self {
@@ -206,7 +211,7 @@ impl RunDir {
         if let Some(c) = baseline {
             md.push('\n');
             md.push_str(&sessionbench_reports::compare_markdown(c));
-            write_json(&self.file("baseline.json"), c)?;
+            write_json(&self.file(Self::BASELINE), c)?;
         }
         let suite = std::fs::read_to_string(self.file(Self::SUITE)).ok();
         for (name, text) in [
@@ -222,6 +227,7 @@ impl RunDir {
         }
         Ok(Ending {
             verdict: results.verdict(),
+            checks: results.checks_verdict(),
             missed: results.thresholds_missed(),
             regressed: baseline.is_some_and(Comparison::regressed),
         })

@@ -217,7 +217,9 @@ pub fn compare_markdown(c: &Comparison) -> String {
     let _ = writeln!(
         out,
         "### Against the baseline: {}\n",
-        if regressions == 0 {
+        if c.metrics.is_empty() {
+            "nothing compared (no run in common)".to_string()
+        } else if regressions == 0 {
             "no regression".to_string()
         } else {
             format!("{regressions} regressed")

@@ -34,6 +34,7 @@ pub fn run(
         codec: None,
         processes: if target == "redis" { 10 } else { 4 },
         verdict: Verdict::Pass,
+        checks_verdict: None,
         reasons: vec![],
         expectations: vec![],
         thresholds: vec![],

@@ -60,6 +60,46 @@ impl Results {
                 c.passed = false;
             }
         }
+        self.apply_thresholds();
+    }
+
+    /// A target that missed a threshold fails, wherever its verdict is shown; what its
+    /// expectations alone said is kept in `checks_verdict` (the exit code follows it).
+    pub fn apply_thresholds(&mut self) {
+        for t in &mut self.targets {
+            let missed: Vec<String> = t
+                .thresholds
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| {
+                    format!(
+                        "threshold missed: {} {}, measured {}",
+                        c.name, c.expected, c.actual
+                    )
+                })
+                .collect();
+            if missed.is_empty() {
+                continue;
+            }
+            if t.checks_verdict.is_none() {
+                t.checks_verdict = Some(t.verdict);
+            }
+            t.verdict = Verdict::Fail;
+            for reason in missed {
+                if !t.reasons.contains(&reason) {
+                    t.reasons.push(reason);
+                }
+            }
+        }
+    }
+
+    /// The worst of the expectations' verdicts, thresholds aside.
+    pub fn checks_verdict(&self) -> Verdict {
+        self.targets
+            .iter()
+            .map(|t| t.checks_verdict.unwrap_or(t.verdict))
+            .max()
+            .unwrap_or(Verdict::Unknown)
     }
 
     /// Runs whose driver was saturated: their numbers describe the harness, not the target.
@@ -111,7 +151,12 @@ pub struct TargetResult {
     /// Processes an operator runs for it: nodes, the LB, the store's.
     #[serde(default)]
     pub processes: u32,
+    /// Pass, fail or unknown: the expectations and, once missed, the thresholds.
     pub verdict: Verdict,
+    /// The expectations' verdict alone, where a missed threshold made `verdict` fail: the
+    /// exit code is 3 by this one, 4 by the thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_verdict: Option<Verdict>,
     /// Why the verdict is not `pass`, one sentence each.
     pub reasons: Vec<String>,
     pub expectations: Vec<ExpectationResult>,

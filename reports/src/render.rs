@@ -643,6 +643,7 @@ mod tests {
             lb_policy: Some("cookie-route".into()),
             codec: None,
             verdict: Verdict::Fail,
+            checks_verdict: None,
             reasons: vec!["expected sessions-lost none, measured 1".into()],
             thresholds: vec![ExpectationResult {
                 unsure: true,
@@ -748,6 +749,7 @@ mod tests {
             lb_policy: None,
             codec: None,
             verdict: Verdict::Pass,
+            checks_verdict: None,
             reasons: vec![],
             expectations: vec![],
             thresholds: vec![],

@@ -35,7 +35,14 @@ pub struct ReportArgs {
 pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
     let dir = RunDir::open(&a.run_dir);
     let results = dir.check(&dir.plan()?, a.strict)?;
-    finish(&dir, &results, None, a.quiet)
+    // A run made with --baseline keeps its comparison in its reports.
+    let baseline = dir.file(RunDir::BASELINE);
+    let baseline: Option<Comparison> = if baseline.exists() {
+        Some(crate::run_dir::read_json(&baseline)?)
+    } else {
+        None
+    };
+    finish(&dir, &results, baseline.as_ref(), a.quiet)
 }
 
 pub fn report(a: ReportArgs) -> Result<(), CliError> {
@@ -77,7 +84,7 @@ pub fn finish(
     if end.regressed {
         println!("regressed against the baseline (see report.md)");
     }
-    Ok(if end.verdict != Verdict::Pass {
+    Ok(if end.checks != Verdict::Pass {
         ExitCode::CheckFailed
     } else if !end.missed.is_empty() || end.regressed {
         ExitCode::ThresholdMissed

@@ -59,6 +59,23 @@ pub fn run(a: CompareArgs) -> Result<ExitCode, CliError> {
         );
     }
     let c = sessionbench_reports::compare(&base, &new, a.judge.options());
+    if c.metrics.is_empty() {
+        let names = |r: &Results| -> String {
+            let names: Vec<&str> = r.targets.iter().map(|t| t.name.as_str()).collect();
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        };
+        return Err(CliError::Usage(format!(
+            "nothing to compare: no run of {} is in {} (base: {}; new: {})",
+            a.new.display(),
+            a.base.display(),
+            names(&base),
+            names(&new)
+        )));
+    }
     match a.format {
         OutputFormat::Json => println!(
             "{}",

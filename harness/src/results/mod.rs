@@ -91,7 +91,7 @@ impl<'p> Analysis<'p> {
                     .finish(plan, run),
             })
             .collect();
-        Results {
+        let mut results = Results {
             format_version: FORMAT_VERSION,
             suite: plan.name.clone(),
             source: plan.source.clone(),
@@ -99,7 +99,9 @@ impl<'p> Analysis<'p> {
             targets,
             reference: plan.reference.clone(),
             warm_up_ms: us_to_ms(micros(plan.warm_up)),
-        }
+        };
+        results.apply_thresholds();
+        results
     }
 }
 

@@ -458,6 +458,7 @@ impl TargetAnalysis {
             lb_policy: t.lb_policy.clone(),
             codec: t.codec.clone(),
             verdict,
+            checks_verdict: None,
             reasons,
             expectations,
             thresholds,

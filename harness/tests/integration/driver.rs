@@ -159,8 +159,10 @@ fn a_starved_driver_says_so_and_strict_fails_the_thresholds_judged_on_it() {
         .filter(|s| s["driver-saturated"] == true)
         .count();
     assert!(saturated_seconds >= 2, "{}", t["timeline"]);
-    // The continuity verdict still stands; the throughput threshold held but is not evidence.
-    assert_eq!(t["verdict"], "pass", "{}", t["reasons"]);
+    // The expectations' verdict still stands; the throughput threshold held but is not
+    // evidence, so --strict fails it, and with it the verdict shown.
+    assert_eq!(t["checks-verdict"], "pass", "{}", t["reasons"]);
+    assert_eq!(t["verdict"], "fail", "{}", t["reasons"]);
     let threshold = &t["thresholds"][0];
     assert_eq!(threshold["unsure"], true, "{threshold}");
     assert_eq!(threshold["passed"], false, "--strict fails it: {threshold}");

@@ -99,6 +99,22 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
         .map(|t| (t["name"].as_str().expect("name"), t["passed"] == true))
         .collect();
     assert_eq!(passed, [("p99-latency", true), ("throughput", false)]);
+    // A missed threshold fails the verdict wherever it is shown; exit 4 says why.
+    let t = &results["targets"][0];
+    assert_eq!(t["verdict"], "fail", "{t}");
+    assert_eq!(t["checks-verdict"], "pass", "{t}");
+    assert!(
+        t["reasons"]
+            .to_string()
+            .contains("threshold missed: throughput"),
+        "{t}"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        md.lines().next().is_some_and(|l| l.ends_with("— fail")),
+        "{md}"
+    );
+    assert!(md.contains("| fail |"), "{md}");
     assert!(
         results["targets"][0]["timeline"]
             .as_array()
@@ -245,5 +261,59 @@ fn compare_finds_no_change_in_a_rerun_and_a_regression_when_latency_is_added() {
         text.lines()
             .any(|l| l.starts_with("| sticky | latency-p50 |") && l.ends_with("| regressed |")),
         "{text}"
+    );
+}
+
+/// A baseline cannot pass silently: `check` keeps a run's comparison with its baseline in the
+/// reports it writes again, and `compare` between runs with nothing in common exits 2 naming
+/// both sides instead of printing "no regression".
+#[test]
+fn check_keeps_the_baseline_and_compare_refuses_runs_with_nothing_in_common() {
+    let suite = SUITE.replace("duration = \"7s\"", "duration = \"3s\"");
+    let (code, base) = run("reports-baseline-base", &suite, &[]);
+    assert_eq!(code, Some(0));
+    let base_results = base.join("results.json");
+    let (code, new) = run(
+        "reports-baseline-new",
+        &suite,
+        &["--baseline", base_results.to_str().expect("path")],
+    );
+    assert!(matches!(code, Some(0 | 4)), "{code:?}");
+    let heading = "### Against the baseline";
+    let md = std::fs::read_to_string(new.join("report.md")).expect("report.md");
+    assert!(md.contains(heading), "{md}");
+    let check = sessionbench()
+        .args(["check", "--quiet"])
+        .arg(&new)
+        .output()
+        .expect("check");
+    assert!(check.status.code().is_some_and(|c| c == 0 || c == 4));
+    let md = std::fs::read_to_string(new.join("report.md")).expect("report.md");
+    assert!(md.contains(heading), "check dropped the baseline: {md}");
+    let html = std::fs::read_to_string(new.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("baseline"),
+        "check dropped the baseline from report.html"
+    );
+
+    // The same run under another target's name: nothing in common.
+    let mut other = json(&base_results);
+    other["targets"][0]["name"] = "renamed".into();
+    let other_file = tempdir("reports-baseline-other").join("results.json");
+    std::fs::create_dir_all(other_file.parent().expect("dir")).expect("dir");
+    std::fs::write(&other_file, other.to_string()).expect("write");
+    let compare = sessionbench()
+        .arg("compare")
+        .arg(&other_file)
+        .arg(&base)
+        .output()
+        .expect("compare");
+    let stderr = String::from_utf8_lossy(&compare.stderr);
+    assert_eq!(compare.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nothing to compare")
+            && stderr.contains("renamed")
+            && stderr.contains("sticky"),
+        "{stderr}"
     );
 }
