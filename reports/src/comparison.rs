@@ -145,6 +145,12 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
             .first()
             .map_or(String::new(), |(_, r)| r.processes.to_string())
     }));
+    // Each guarantee held in every run, broken in one (its violations summed), or judged
+    // in none.
+    rows.push(row("Guarantees held (all scenarios)".into(), &|c| {
+        let runs: Vec<&TargetResult> = c.runs.iter().map(|(_, r)| *r).collect();
+        crate::guarantees::across(&runs)
+    }));
     rows.push(row("Verdict (worst of its runs)".into(), &|c| {
         c.runs
             .iter()

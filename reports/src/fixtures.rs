@@ -35,6 +35,7 @@ pub fn run(
         processes: if target == "redis" { 10 } else { 4 },
         verdict: Verdict::Pass,
         checks_verdict: None,
+        checks: vec![],
         reasons: vec![],
         expectations: vec![],
         thresholds: vec![],

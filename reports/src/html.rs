@@ -141,7 +141,7 @@ fn run_section(out: &mut String, t: &TargetResult) {
         let _ = writeln!(
             out,
             "<p{class}>{}</p>",
-            escape(&crate::render::driver_line(d))
+            escape(&crate::details::driver_line(d))
         );
     }
     if t.timeline.is_empty() {

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::markup::escape;
-use crate::model::{ExpectationResult, Results, TargetResult, Verdict, Violation};
+use crate::model::{ExpectationResult, Judged, Results, TargetResult, Verdict, Violation};
 
 /// How many offending sessions a failure lists; the rest are counted.
 const SESSIONS_LISTED: usize = 20;
@@ -25,10 +25,11 @@ pub fn junit(results: &Results) -> String {
     for (t, cases) in &cases {
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
             escape(&t.name),
             cases.len(),
-            failed(cases)
+            failed(cases),
+            cases.iter().filter(|c| c.skipped.is_some()).count()
         );
         let _ = writeln!(out, "    <properties>");
         for (name, value) in [
@@ -59,11 +60,18 @@ pub fn junit(results: &Results) -> String {
                 escape(&t.name),
                 escape(&case.name)
             );
-            match &case.failure {
-                None => {
+            match (&case.failure, &case.skipped) {
+                (None, Some(reason)) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(reason)
+                    );
+                }
+                (None, None) => {
                     let _ = writeln!(out, "/>");
                 }
-                Some((message, body)) => {
+                (Some((message, body)), _) => {
                     let _ = writeln!(
                         out,
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
@@ -82,10 +90,12 @@ pub fn junit(results: &Results) -> String {
 
 struct Case {
     name: String,
-    /// `expectation`, `threshold`, `fault` or `judged`.
+    /// `expectation`, `threshold`, `fault`, `check` or `judged`.
     kind: &'static str,
     /// The message, and the text under it (offending sessions).
     failure: Option<(String, String)>,
+    /// Why it did not run (a check no answer fed).
+    skipped: Option<String>,
 }
 
 fn failed(cases: &[Case]) -> usize {
@@ -96,6 +106,7 @@ fn cases(t: &TargetResult) -> Vec<Case> {
     let check = |kind: &'static str, e: &ExpectationResult| Case {
         name: format!("{} {} {}", kind, e.name, e.expected),
         kind,
+        skipped: None,
         failure: (!e.passed).then(|| {
             let unsure = if e.unsure {
                 " (judged on a saturated driver: the numbers describe the harness)"
@@ -121,6 +132,7 @@ fn cases(t: &TargetResult) -> Vec<Case> {
     cases.extend(t.faults.iter().map(|f| Case {
         name: format!("fault {} applied", f.label()),
         kind: "fault",
+        skipped: None,
         failure: (f.failed && !f.may_fail).then(|| {
             (
                 format!("{} could not be applied", f.label()),
@@ -128,11 +140,36 @@ fn cases(t: &TargetResult) -> Vec<Case> {
             )
         }),
     }));
+    // Each check that did not run for every session that needed it: skipped where it ran
+    // for none, passed with its share where it ran for some.
+    cases.extend(
+        t.checks
+            .iter()
+            .filter(|c| c.judged != Judged::Judged)
+            .map(|c| {
+                let reason = c.reason.clone().unwrap_or_default();
+                Case {
+                    name: match c.judged {
+                        Judged::Partly => format!(
+                            "check {} judged for {} of {} sessions",
+                            c.label(),
+                            c.fed,
+                            c.sessions
+                        ),
+                        _ => format!("check {} judged", c.label()),
+                    },
+                    kind: "check",
+                    failure: None,
+                    skipped: (c.judged == Judged::NotJudged).then_some(reason),
+                }
+            }),
+    );
     // Interrupted, or nothing established: not a pass, whatever the expectations say.
     let unjudged = t.verdict == Verdict::Unknown;
     cases.push(Case {
         name: "judged: the load ran to its end and sessions were established".into(),
         kind: "judged",
+        skipped: None,
         failure: unjudged.then(|| (t.reasons.join("; "), String::new())),
     });
     cases

@@ -6,13 +6,17 @@ mod agreement;
 mod codecs;
 mod compare;
 mod comparison;
+mod coverage;
+mod details;
 #[cfg(test)]
 mod fixtures;
+mod guarantees;
 mod html;
 mod junit;
 mod markup;
 mod model;
 mod render;
+mod units;
 
 pub use codecs::{
     CodecReport, CodecResult, Compatibility, EvolutionRow, NodeDeployRow, ShapeReport, Timing,
@@ -22,8 +26,8 @@ pub use compare::{Change, CompareOptions, Comparison, MetricChange, compare, com
 pub use html::html;
 pub use junit::junit;
 pub use model::{
-    Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow, Latency, Ops,
-    Phase, Recovery, Replication, Resources, Results, RunOf, Second, SendLag, ServerLatency,
-    Sessions, StoreTraffic, TargetResult, Verdict, Violation, Window,
+    CheckCoverage, Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow,
+    Judged, Latency, Ops, Phase, Recovery, Replication, Resources, Results, RunOf, Second, SendLag,
+    ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation, Window,
 };
 pub use render::{markdown, table};

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::coverage::{CheckCoverage, Judged};
+
 /// Bumped when the shape changes; readers refuse versions they do not know.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -191,6 +193,10 @@ pub struct TargetResult {
     /// counter or value): neither counted nor judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// Each check, with what the answers fed it: judged for every session that needed it,
+    /// partly, or not judged (with why, and what would feed it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckCoverage>,
     /// The first violations found (a thousand at most), whole.
     pub violations: Vec<Violation>,
     /// Violations found past those listed: counted in `sessions`, not listed.
@@ -329,12 +335,12 @@ pub struct Sessions {
     pub started: u64,
     /// Sessions that signed in as the load ended and had no operation after it: counted
     /// apart, so they swell no percentage.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub login_only: u64,
     pub lost: u64,
     /// Of `lost`, the losses a known loss of the target explains (`known-losses`: a race of
     /// the system under test at a fault, bounded and named in the suite).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub lost_known: u64,
     pub stale_reads: u64,
     pub monotonic_violations: u64,
@@ -350,14 +356,14 @@ pub struct Sessions {
     pub outlived: u64,
     /// Logouts whose answer did not show a logout (`requests.logout.shows`): the session
     /// stayed, and is not counted as resurrected.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub logout_failed: u64,
     /// Acknowledged writes undone for good and acknowledged increments a session's last
     /// counter lacks (a concurrent whole-session save wrote an older copy over them).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub lost_updates: u64,
     /// Answers that showed a write but not one acknowledged before it (monotonic writes).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub monotonic_writes: u64,
 }
 
@@ -413,6 +419,9 @@ pub struct Phase {
     pub latency_ms: Option<Latency>,
     pub sessions_lost: u64,
     pub stale_reads: u64,
+    /// Updates found lost by answers in the phase.
+    #[serde(default)]
+    pub lost_updates: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -428,7 +437,7 @@ pub struct FaultWindow {
     #[serde(default)]
     pub sessions_lost_after: u64,
     /// Updates found lost (acknowledged, then undone) in the same span.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub updates_lost_after: u64,
     /// How the target came back from this fault (until the next fault starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,15 +7,29 @@ use tabled::settings::Style;
 
 use crate::agreement::agreement;
 use crate::comparison::comparison;
-use crate::model::{Driver, Latency, Ops, Recovery, Resources, Results, TargetResult};
-
-/// How many violations each target lists in full; the rest are counted.
-const VIOLATIONS_SHOWN: usize = 10;
+use crate::details::{memory, write_details};
+use crate::model::{CheckCoverage, Judged, Latency, Ops, Results, TargetResult};
+use crate::units::ms;
 
 pub(crate) fn summary_header() -> Vec<String> {
     [
-        "target", "strategy", "verdict", "sessions", "lost", "stale", "ops", "ok", "fail",
-        "indet.", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+        "target",
+        "strategy",
+        "verdict",
+        "sessions",
+        "lost",
+        "stale",
+        "lost upd.",
+        "ops",
+        "ok",
+        "fail",
+        "indet.",
+        "ops/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -27,19 +41,6 @@ fn latency_cells(l: Option<&Latency>) -> [String; 5] {
         Some(l) => [ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)],
         None => std::array::from_fn(|_| "-".to_string()),
     }
-}
-
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// Sub-millisecond figures (a node's handling time) keep three decimals.
-fn fine_ms(v: f64) -> String {
-    if v < 1.0 { format!("{v:.3}") } else { ms(v) }
 }
 
 pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
@@ -61,11 +62,32 @@ pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
         } else {
             t.sessions.stale_reads.to_string()
         },
+        lost_updates_cell(t),
     ];
     row.extend(ops_cells(&t.ops));
     row.push(format!("{:.0}", t.throughput_ops_per_s));
     row.extend(latency_cells(t.latency_ms.as_ref()));
     row
+}
+
+/// Lost updates, `n/a` where no answer fed the check though sessions needed it, and marked
+/// `(partly)` where only some of its parts or sessions were judged.
+fn lost_updates_cell(t: &TargetResult) -> String {
+    let needed: Vec<&CheckCoverage> = t
+        .checks
+        .iter()
+        .filter(|c| c.check == "lost-update" && c.sessions > 0)
+        .collect();
+    let n = t.sessions.lost_updates;
+    if t.unchecked.iter().any(|c| c == "stale-read")
+        || (!needed.is_empty() && needed.iter().all(|c| c.judged == Judged::NotJudged))
+    {
+        "n/a".into()
+    } else if needed.iter().any(|c| c.judged != Judged::Judged) {
+        format!("{n} (partly)")
+    } else {
+        n.to_string()
+    }
 }
 
 fn ops_cells(o: &Ops) -> [String; 4] {
@@ -91,6 +113,7 @@ fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
             row.extend(latency_cells(p.latency_ms.as_ref()));
             row.push(p.sessions_lost.to_string());
             row.push(p.stale_reads.to_string());
+            row.push(p.lost_updates.to_string());
             row
         })
         .collect()
@@ -98,8 +121,22 @@ fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
 
 fn phase_header() -> Vec<String> {
     [
-        "target", "phase", "time s", "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p90 ms",
-        "p99 ms", "p99.9 ms", "max ms", "lost", "stale",
+        "target",
+        "phase",
+        "time s",
+        "ops",
+        "ok",
+        "fail",
+        "indet.",
+        "ops/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "lost",
+        "stale",
+        "lost upd.",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -195,184 +232,6 @@ pub(crate) fn warnings(results: &Results) -> Vec<String> {
         ));
     }
     out
-}
-
-/// One line on the driver's own timing and CPU.
-pub(crate) fn driver_line(d: &Driver) -> String {
-    let mut line = format!(
-        "driver: send lag p50 {} / p99 {} / max {} ms",
-        ms(d.send_lag_ms.p50),
-        ms(d.send_lag_ms.p99),
-        ms(d.send_lag_ms.max)
-    );
-    if let Some(c) = &d.cpu_percent {
-        let _ = write!(
-            line,
-            ", CPU {:.0}% (max {:.0}%) of {} cores",
-            c.mean, c.max, d.cores
-        );
-    }
-    if let Some(us) = d.cpu_us_per_op {
-        let _ = write!(line, ", {us:.1} us per operation");
-    }
-    let _ = write!(
-        line,
-        "; {} operations started over {} ms late",
-        d.late_ops, d.send_lag_limit_ms
-    );
-    if d.sessions_turned_away > 0 {
-        let _ = write!(
-            line,
-            "; {} arrivals turned away at max-sessions-in-flight",
-            d.sessions_turned_away
-        );
-    }
-    line
-}
-
-/// One line on how a target came back from a fault.
-fn recovery(r: &Recovery) -> String {
-    let ms = |v: f64| format!("{v:.0} ms");
-    let mut line = if r.errors == 0 {
-        "recovery: no errors".to_string()
-    } else if r.sessions_affected == 0 {
-        // Each error ended its session (a loss, a failed login): nothing went on to recover.
-        format!(
-            "recovery: {} errors over {}; each ended its session (a loss or a failed login), \
-             so none had to recover",
-            r.errors,
-            ms(r.error_burst_ms)
-        )
-    } else {
-        format!(
-            "recovery: {} errors over {}; {} of {} sessions hit served again{}",
-            r.errors,
-            ms(r.error_burst_ms),
-            r.sessions_recovered,
-            r.sessions_affected,
-            r.recovered_within_ms.map_or(String::new(), |w| format!(
-                ", the last {} after the fault",
-                ms(w)
-            ))
-        )
-    };
-    if let Some(s) = r.stale_reads_until_ms {
-        line.push_str(&format!("; stale reads until {} after it", ms(s)));
-    }
-    line
-}
-
-fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
-    for f in &t.faults {
-        let end = f
-            .end_ms
-            .map_or_else(|| "end".to_string(), |e| format!("{:.1}", e / 1000.0));
-        let _ = writeln!(
-            out,
-            "{bullet}{}: {} {} at {:.1}-{end} s; sessions lost after it: {}{}",
-            t.name,
-            f.kind,
-            f.node,
-            f.start_ms / 1000.0,
-            f.sessions_lost_after,
-            f.updates_lost()
-        );
-        if let Some(r) = &f.recovery {
-            let _ = writeln!(out, "{bullet}{}: {}", t.name, recovery(r));
-        }
-    }
-    let s = &t.sessions;
-    if s.expired + s.expired_early + s.outlived > 0 {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: idle expiry: {} sessions expired after their idle limit (as they should), {} expired early (lost), {} outlived it",
-            t.name, s.expired, s.expired_early, s.outlived
-        );
-    }
-    if let Some(r) = &t.replication {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: replication {} bytes in {} messages, {:.0} bytes per acknowledged write ({} writes)",
-            t.name, r.bytes_sent, r.messages_sent, r.bytes_per_write, r.writes
-        );
-    }
-    if let Some(s) = &t.store_traffic {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: store traffic {} bytes written, {} bytes read, {:.0} bytes per operation ({} operations)",
-            t.name, s.bytes_written, s.bytes_read, s.bytes_per_op, s.ops
-        );
-    }
-    if let (Some(client), Some(node)) = (&t.latency_ms, &t.server_latency_ms) {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: latency p50 / p99: {} / {} ms at the client, {} / {} ms in the nodes' own handling ({} requests): the rest is network and harness",
-            t.name,
-            ms(client.p50),
-            ms(client.p99),
-            fine_ms(node.p50),
-            fine_ms(node.p99),
-            node.requests
-        );
-    }
-    if let Some(d) = &t.driver {
-        let _ = writeln!(out, "{bullet}{}: {}", t.name, driver_line(d));
-    }
-    if let Some(r) = &t.resources {
-        let _ = writeln!(out, "{bullet}{}: peak held: {}", t.name, held(r));
-    }
-    if t.sessions_undecodable > 0 {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: {} sessions undecodable by the node that read them (treated as gone)",
-            t.name, t.sessions_undecodable
-        );
-    }
-    if !t.unchecked.is_empty() {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: not checked: {} (its answers do not show what they need)",
-            t.name,
-            t.unchecked.join(", ")
-        );
-    }
-    for reason in &t.reasons {
-        let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
-    }
-    for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: {} at {:.3}s, session {} [{}]: {}",
-            t.name,
-            v.kind,
-            v.at_ms / 1000.0,
-            v.session,
-            v.nodes.join(" -> "),
-            v.detail
-        );
-        if let Some(cause) = &v.cause {
-            let _ = writeln!(out, "{bullet}{}: known loss: {cause}", t.name);
-        }
-        // In report.md, the session's last operations under it (the terminal stays short).
-        if bullet == "- " {
-            for line in &v.story {
-                let _ = writeln!(out, "    - {line}");
-            }
-        }
-    }
-    let more = t.violations.len().saturating_sub(VIOLATIONS_SHOWN) as u64 + t.violations_not_listed;
-    if more > 0 {
-        let listed = if t.violations_not_listed > 0 {
-            format!("results.json lists the first {}", t.violations.len())
-        } else {
-            "results.json lists all".into()
-        };
-        let _ = writeln!(
-            out,
-            "{bullet}{}: … and {more} more violations ({listed})",
-            t.name
-        );
-    }
 }
 
 /// A Markdown summary fit for a pull-request comment or a CI job summary.
@@ -526,44 +385,11 @@ fn window_rows(t: &TargetResult) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// `name MB` for each process, the harness first.
-fn memory(r: &Resources) -> String {
-    let own = r.peak_rss_mb.get_key_value("sessionbench");
-    own.into_iter()
-        .chain(
-            r.peak_rss_mb
-                .iter()
-                .filter(|(n, _)| n.as_str() != "sessionbench"),
-        )
-        .map(|(name, mb)| format!("{name} {mb:.1}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The peaks of a whole run, as one line.
-fn held(r: &Resources) -> String {
-    let mut line = format!("memory MB: {}", memory(r));
-    if let Some(mb) = r.harness_peak_mb {
-        let _ = write!(line, " (the harness's own peak: {mb:.1})");
-    }
-    if !r.peak_redis_used_mb.is_empty() {
-        let redis: Vec<String> = r
-            .peak_redis_used_mb
-            .iter()
-            .map(|(n, mb)| format!("{n} {mb:.1}"))
-            .collect();
-        let _ = write!(line, "; Redis used_memory MB: {}", redis.join(", "));
-    }
-    if let Some(n) = r.peak_sessions_held {
-        let _ = write!(line, "; up to {n} sessions held (summed over processes)");
-    }
-    let _ = write!(line, " ({} samples)", r.samples);
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::details::recovery;
+    use crate::model::{Recovery, Resources};
 
     #[test]
     fn recovery_lines_read_right_when_nothing_was_hit_or_nothing_went_on() {
@@ -631,6 +457,7 @@ mod tests {
             latency_ms: Some(latency),
             sessions_lost: lost,
             stale_reads: 0,
+            lost_updates: 0,
         };
         let sticky = TargetResult {
             name: "sticky".into(),
@@ -644,6 +471,7 @@ mod tests {
             codec: None,
             verdict: Verdict::Fail,
             checks_verdict: None,
+            checks: vec![],
             reasons: vec!["expected sessions-lost none, measured 1".into()],
             thresholds: vec![ExpectationResult {
                 unsure: true,
@@ -750,6 +578,7 @@ mod tests {
             codec: None,
             verdict: Verdict::Pass,
             checks_verdict: None,
+            checks: vec![],
             reasons: vec![],
             expectations: vec![],
             thresholds: vec![],

@@ -19,9 +19,12 @@ use std::time::Duration;
 
 use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
 
+mod coverage;
 mod updates;
 
-use updates::{Seen, Write, overwritten};
+pub use coverage::Fed;
+
+use updates::{Increment, Seen, Write, overwritten};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -142,6 +145,9 @@ pub const OUTLIVED_GRACE: Duration = Duration::from_secs(1);
 /// One session's checks, fed its operations in order.
 #[derive(Debug, Default)]
 pub struct Checker {
+    /// What its answers fed each check, and how many succeeded.
+    fed: Fed,
+    answers: u32,
     /// The target's idle limit, if known: expiry is judged against it.
     idle_limit_us: Option<u64>,
     /// A login succeeded.
@@ -163,11 +169,9 @@ pub struct Checker {
     writes: BTreeMap<String, Vec<Write>>,
     /// Per attribute: what each answer showed of it.
     seen: BTreeMap<String, Vec<Seen>>,
-    /// Acknowledged increments: when each ended, and the counter its answer showed.
-    increments: Vec<(u64, Option<u64>)>,
-    /// The counter the login showed: increments are counted from it.
-    counter_at_login: Option<u64>,
-    /// Answers' counters: (start, end, counter, node).
+    /// Increments, acknowledged or of unknown outcome, and the counter each answer showed.
+    increments: Vec<Increment>,
+    /// Answers' counters, the login's included: (start, end, counter, node).
     counters: Vec<(u64, u64, u64, Option<String>)>,
     /// Answers' order (version, or else counter): (end, order, node).
     orders: Vec<(u64, u64, Option<String>)>,
@@ -223,6 +227,9 @@ impl Checker {
         if self.session_name.is_empty() {
             self.session_name.clone_from(&op.session);
         }
+        if op.outcome == Outcome::Ok && !matches!(op.kind, OpKind::Probe | OpKind::Logout) {
+            self.answers = self.answers.saturating_add(1);
+        }
         if op.kind == OpKind::Login {
             if op.outcome == Outcome::Ok {
                 self.established = true;
@@ -230,7 +237,10 @@ impl Checker {
                 self.last_ok = (op.start_us, op.end_us);
                 if let Some(view) = &op.view {
                     self.user.clone_from(&view.user);
-                    self.counter_at_login = view.counter;
+                    if let Some(counter) = view.counter {
+                        self.counters
+                            .push((op.start_us, op.end_us, counter, op.node.clone()));
+                    }
                     if let Some(v) = order(view) {
                         self.orders.push((op.end_us, v, op.node.clone()));
                     }
@@ -242,7 +252,9 @@ impl Checker {
         if !self.established || self.lost || self.expired {
             return;
         }
+        self.fed.used |= op.kind != OpKind::Probe;
         if self.logged_out || op.kind == OpKind::Probe {
+            self.fed.replayed |= self.logged_out && op.outcome != Outcome::Indeterminate;
             if op.outcome == Outcome::Ok && !self.logout_unknown {
                 let what = if op.kind == OpKind::Probe {
                     "the old cookie"
@@ -266,6 +278,9 @@ impl Checker {
                     self.logout_unknown = true;
                 }
                 self.record_write(op, false);
+                if op.kind == OpKind::Counter {
+                    self.increments.push(Increment::of(op, false));
+                }
             }
             Outcome::Fail => {
                 if op.no_session() && !self.logout_unknown {
@@ -284,15 +299,18 @@ impl Checker {
                     self.find(Kind::LogoutFailed, op, detail);
                 }
             }
-            Outcome::Ok if op.kind == OpKind::Logout => self.logged_out = true,
+            Outcome::Ok if op.kind == OpKind::Logout => {
+                self.logged_out = true;
+                self.fed.logged_out = true;
+            }
             Outcome::Ok => {
                 self.check_idle(op);
                 self.last_ok = (op.start_us, op.end_us);
                 // Acknowledged, whether or not its answer shows the session.
                 self.record_write(op, true);
                 if op.kind == OpKind::Counter {
-                    let shown = op.view.as_ref().and_then(|v| v.counter);
-                    self.increments.push((op.end_us, shown));
+                    self.increments.push(Increment::of(op, true));
+                    self.fed.incremented = true;
                 }
                 self.check_view(op);
             }
@@ -359,6 +377,7 @@ impl Checker {
 
     fn record_write(&mut self, op: &Op, acked: bool) {
         if let (OpKind::Write, Some(attr), Some(id)) = (op.kind, &op.attr, &op.write) {
+            self.fed.wrote |= acked;
             self.writes.entry(attr.clone()).or_default().push(Write {
                 id: id.clone(),
                 start: op.start_us,
@@ -384,6 +403,8 @@ impl Checker {
         }
         let start = op.start_us;
         let mut stale = Vec::new();
+        self.fed.write_shown |= self.fed.wrote && view.attrs.is_some();
+        self.fed.counter_shown |= self.fed.incremented && view.counter.is_some();
         if let Some(attrs) = &view.attrs {
             for (attr, writes) in &self.writes {
                 let shown = attrs.get(attr);
@@ -409,8 +430,8 @@ impl Checker {
         let acked_counter = self
             .increments
             .iter()
-            .filter(|(end, _)| *end < start)
-            .filter_map(|(_, shown)| *shown)
+            .filter(|i| i.acked && i.end < start)
+            .filter_map(|i| i.shown)
             .max()
             .unwrap_or(0);
         let counter_behind = view.counter.filter(|c| *c < acked_counter);
@@ -844,14 +865,21 @@ mod tests {
         assert!(h.check().established);
         assert_eq!(h.kinds(), [Kind::StaleRead]);
         // Without a version, a counter going back is a monotonic-read violation; below the
-        // acknowledged counter it is a stale read, reported once.
+        // acknowledged counter it is a stale read, reported once. The session's last answer
+        // lacks the acknowledged increment: it is lost (one, the most the session made),
+        // though the login showed no counter to count from.
         let h = H::new()
             .op(OpKind::Login, OK, "n1", None)
             .op(OpKind::Read, OK, "n1", shown(Some(5), None))
             .op(OpKind::Read, OK, "n2", shown(Some(4), None))
             .op(OpKind::Counter, OK, "n2", shown(Some(6), None))
             .op(OpKind::Read, OK, "n3", shown(Some(2), None));
-        assert_eq!(h.kinds(), [Kind::MonotonicRead, Kind::StaleRead]);
+        assert_eq!(
+            h.kinds(),
+            [Kind::MonotonicRead, Kind::StaleRead, Kind::LostUpdate]
+        );
+        let lost: Vec<u64> = h.check().findings.iter().map(|f| f.count).collect();
+        assert_eq!(lost, [1, 1, 1]);
         // A stale value does not hide a counter going back (above the acknowledged one).
         let h = H::new()
             .op(OpKind::Login, OK, "n1", None)

@@ -23,6 +23,73 @@ impl Write {
     }
 }
 
+/// One increment of the session's counter: acknowledged, or of unknown outcome (it may have
+/// been applied, and shown by answers, without being acknowledged).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Increment {
+    pub start: u64,
+    pub end: u64,
+    pub acked: bool,
+    /// The counter its own answer showed.
+    pub shown: Option<u64>,
+}
+
+impl Increment {
+    pub fn of(op: &Op, acked: bool) -> Self {
+        Self {
+            start: op.start_us,
+            end: op.end_us,
+            acked,
+            shown: op.view.as_ref().and_then(|v| v.counter),
+        }
+    }
+}
+
+/// The fewest acknowledged increments the session's last counter `last` (of the answer that
+/// started and ended at `last_start` and `last_end`, its own increment included when it was
+/// one) proves lost, and
+/// the base that proves it: for each earlier answer that showed the counter (`bases`: its
+/// end and value), the value it showed, less the increments of unknown outcome that may have
+/// been in it (started before it ended), plus the acknowledged increments that started after
+/// it ended and were applied by the last answer's read, less the last counter. Increments
+/// that overlapped a base count on neither side, so the bound holds however the history
+/// interleaved, and no more are lost than were acknowledged. `None` when no base shows a
+/// loss.
+pub(super) fn increments_lost(
+    increments: &[Increment],
+    bases: &[(u64, u64)],
+    (last_start, last_end): (u64, u64),
+    last: u64,
+) -> Option<(u64, u64, u64)> {
+    // Applied by the last read: ended before it started, or the last answer's own.
+    let own = |i: &Increment| i.start == last_start && i.end == last_end;
+    let mut applied: Vec<u64> = increments
+        .iter()
+        .filter(|i| i.acked && (i.end < last_start || own(i)))
+        .map(|i| i.start)
+        .collect();
+    applied.sort_unstable();
+    let mut unknown: Vec<u64> = increments
+        .iter()
+        .filter(|i| !i.acked)
+        .map(|i| i.start)
+        .collect();
+    unknown.sort_unstable();
+    bases
+        .iter()
+        .filter(|(end, _)| *end < last_start)
+        .filter_map(|&(end, value)| {
+            let after = (applied.len() - applied.partition_point(|s| *s <= end)) as u64;
+            let maybe_in_it = unknown.partition_point(|s| *s < end) as u64;
+            let expected = (value + after).saturating_sub(maybe_in_it);
+            // No more are lost than were acknowledged: a base may hold what no increment of
+            // the session put there (a counter that did not start at 0).
+            let lost = expected.saturating_sub(last).min(applied.len() as u64);
+            (lost > 0).then_some((lost, value, after))
+        })
+        .max_by_key(|(lost, _, _)| *lost)
+}
+
 /// An answer that showed an attribute (or showed it missing).
 #[derive(Debug, Clone)]
 pub(super) struct Seen {
@@ -158,25 +225,18 @@ impl Checker {
             }
         }
         let mut lost_increments = None;
-        if let (Some(base), Some(last)) = (
-            self.counter_at_login,
-            self.counters.iter().max_by_key(|c| c.0),
-        ) {
-            let acked = self
-                .increments
-                .iter()
-                .filter(|(end, _)| *end < last.0)
-                .count() as u64;
-            let expected = base + acked;
-            if last.2 < expected {
+        if let Some(last) = self.counters.iter().max_by_key(|c| c.0) {
+            let bases: Vec<(u64, u64)> = self.counters.iter().map(|c| (c.1, c.2)).collect();
+            if let Some((lost, base, after)) =
+                increments_lost(&self.increments, &bases, (last.0, last.1), last.2)
+            {
                 lost_increments = Some((
                     last.clone(),
                     format!(
-                        "counter {} at the session's last answer, after {acked} increments acknowledged before it ({} lost)",
-                        last.2,
-                        expected - last.2
+                        "counter {} at the session's last answer, though an earlier answer showed {base} and {after} increments were acknowledged after it ({lost} lost)",
+                        last.2
                     ),
-                    expected - last.2,
+                    lost,
                 ));
             }
         }
@@ -203,5 +263,66 @@ impl Checker {
                 count,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inc(start: u64, end: u64, acked: bool) -> Increment {
+        Increment {
+            start,
+            end,
+            acked,
+            shown: None,
+        }
+    }
+
+    #[test]
+    fn lost_increments_are_counted_from_the_first_answer_that_shows_the_counter() {
+        // No counter at login: the first read shows 3, then four increments one after
+        // another, and the last read shows 5.
+        let incs = [
+            inc(20, 25, true),
+            inc(30, 35, true),
+            inc(40, 45, true),
+            inc(50, 55, true),
+        ];
+        let bases = [(15, 3), (65, 5)];
+        assert_eq!(increments_lost(&incs, &bases, (60, 65), 5), Some((2, 3, 4)));
+        // The tightest base wins: a later read showed 6 before two more increments.
+        let bases = [(15, 3), (37, 6), (65, 5)];
+        assert_eq!(increments_lost(&incs, &bases, (60, 65), 5), Some((3, 6, 2)));
+        // Nothing lost: the last counter holds them all.
+        assert_eq!(increments_lost(&incs, &[(15, 3)], (60, 65), 7), None);
+    }
+
+    #[test]
+    fn only_what_the_history_proves_is_lost() {
+        // An increment that overlapped the base may be in it or not: it counts on neither side.
+        let incs = [inc(10, 30, true), inc(40, 45, true)];
+        assert_eq!(increments_lost(&incs, &[(20, 1)], (50, 55), 2), None);
+        assert_eq!(
+            increments_lost(&incs, &[(20, 1)], (50, 55), 1),
+            Some((1, 1, 1))
+        );
+        // One of unknown outcome that started before the base may be what it showed.
+        let incs = [inc(5, 900, false), inc(40, 45, true)];
+        assert_eq!(increments_lost(&incs, &[(20, 1)], (50, 55), 1), None);
+        // The last answer's own increment is applied by its read.
+        let incs = [inc(40, 45, true), inc(50, 55, true)];
+        assert_eq!(
+            increments_lost(&incs, &[(20, 0)], (50, 55), 1),
+            Some((1, 0, 2))
+        );
+        // Never more than were acknowledged, whatever the base showed.
+        let incs = [inc(40, 45, true)];
+        assert_eq!(
+            increments_lost(&incs, &[(20, 9)], (50, 55), 0),
+            Some((1, 9, 1))
+        );
+        // A base that did not end before the last answer started is no base.
+        assert_eq!(increments_lost(&incs, &[(52, 9)], (50, 55), 0), None);
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::exit::{CliError, ExitCode};
 use super::run::plan_of;
-use crate::plan::{FaultPlan, LbKind, LoadModel, Plan, Workload};
+use crate::plan::{FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -56,8 +56,11 @@ fn describe(plan: &Plan) -> String {
     let place = if plan.targets.iter().any(|t| !t.network.is_loopback()) {
         "Every process runs in a network namespace of its own (network = \"netns\", as root), \
          on an address of a private subnet and a free port chosen when it starts."
+    } else if plan.targets.iter().all(|t| t.external.is_some()) {
+        "Every target is external: the harness starts none of its processes, and its \
+         addresses and ports are the suite's."
     } else {
-        "Every process listens on a free loopback port chosen when it starts."
+        "Every process the harness starts listens on a free loopback port chosen when it starts."
     };
     let _ = writeln!(
         out,
@@ -113,6 +116,9 @@ fn describe(plan: &Plan) -> String {
         for f in run.faults {
             let _ = writeln!(out, "  fault: {}", fault(f));
         }
+        for line in unfed(t, run.workload) {
+            let _ = writeln!(out, "  warning: {line}");
+        }
         for k in &t.expect.known_losses {
             let _ = writeln!(
                 out,
@@ -125,6 +131,39 @@ fn describe(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// The checks an application's templates cannot feed for the workload's mix: each run would
+/// report them as not judged.
+fn unfed(t: &TargetPlan, w: &Workload) -> Vec<String> {
+    let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
+        return Vec::new();
+    };
+    let login_counter = api.login.last().is_some_and(|l| l.counter.is_some());
+    let counter_shown = api.read.counter.is_some()
+        || login_counter
+        || api.counter.as_ref().is_some_and(|c| c.counter.is_some());
+    let mut lines = Vec::new();
+    if w.mix.counter > 0 && !counter_shown {
+        lines.push(
+            "lost-update (increments) and stale-read (counter) will not be judged: no request \
+             shows the counter (give `requests.read` a `counter`)"
+                .to_string(),
+        );
+    }
+    if w.mix.write > 0 && api.read.value.is_none() {
+        lines.push(
+            "stale-read (writes), lost-update (writes) and monotonic-write will not be judged: \
+             `requests.read` shows no `value` (what `write` sets)"
+                .to_string(),
+        );
+    }
+    if api.read.counter.is_none() {
+        lines.push(
+            "monotonic-read will not be judged: `requests.read` shows no `counter`".to_string(),
+        );
+    }
+    lines
 }
 
 fn load(w: &Workload) -> String {

@@ -237,7 +237,7 @@ impl Outcome {
 /// The parts of a session view the checkers need (attribute values are left out: write ids
 /// identify them). Reference nodes show every part; an application's API shows what its
 /// templates read, and a part it does not show is not checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct View {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 //! results are ready when its load ends.
 
 mod continuity;
+mod coverage;
 mod driver;
 mod known;
 mod recovery;

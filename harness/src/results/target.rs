@@ -15,6 +15,7 @@ use sessionbench_reports::{
 };
 
 use super::continuity::SessionContinuity;
+use super::coverage::{self, Coverage};
 use super::driver::{self, Lags, Sample};
 use super::recovery::{self, SessionRecovery, Windows};
 use super::segments::Segments;
@@ -87,6 +88,8 @@ pub(super) struct TargetAnalysis {
     windows: Windows,
     first_fault: Option<u64>,
     continuity: Continuity,
+    /// What the sessions' answers fed each check.
+    coverage: Coverage,
     /// Every finding, in brief.
     marks: Vec<Mark>,
     /// The first [`LISTED`] findings, whole.
@@ -124,6 +127,7 @@ impl TargetAnalysis {
             windows: Windows::new(),
             first_fault: None,
             continuity: Continuity::default(),
+            coverage: Coverage::default(),
             marks: Vec::new(),
             findings: Vec::new(),
             nodes: Nodes::default(),
@@ -318,6 +322,7 @@ impl TargetAnalysis {
         // A session signed in as the load ended is counted apart: it would swell `started`
         // and lower every percentage of it.
         if live.checker.established() {
+            self.coverage.add(live.checker.fed());
             if live.used {
                 self.counts.started += 1;
             } else {
@@ -384,6 +389,11 @@ impl TargetAnalysis {
                     latency_ms: tally.latency(),
                     sessions_lost: in_phase(Kind::is_loss),
                     stale_reads: in_phase(|k| k == Kind::StaleRead),
+                    lost_updates: marks
+                        .iter()
+                        .filter(|f| f.kind == Kind::LostUpdate && (from..to).contains(&f.at_us))
+                        .map(|f| f.count)
+                        .sum(),
                 }
             })
             .collect();
@@ -419,8 +429,15 @@ impl TargetAnalysis {
                 c
             })
             .collect();
+        let checks = self.coverage.report(t);
+        let unjudged: Vec<String> = expectations
+            .iter()
+            .filter(|e| e.passed)
+            .filter_map(|e| coverage::unjudged(&checks, &e.name))
+            .collect();
         let (verdict, reasons) = verdict::judge(
             &expectations,
+            &unjudged,
             self.interrupted,
             self.started,
             &faults,
@@ -475,6 +492,7 @@ impl TargetAnalysis {
             unchecked: unchecked.iter().map(|c| c.name().to_string()).collect(),
             replication: self.counters.replication(self.ok_writes),
             violations_not_listed,
+            checks,
             tls_unverified: t
                 .external
                 .as_ref()

@@ -160,6 +160,7 @@ fn loss_bound(expect: LossExpectation, measured: u64, share: bool) -> Option<(&'
 /// Pass, fail or unknown, with every reason that is not a pass.
 pub(super) fn judge(
     expectations: &[ExpectationResult],
+    unjudged: &[String],
     interrupted: bool,
     started: bool,
     faults: &[FaultWindow],
@@ -180,6 +181,13 @@ pub(super) fn judge(
     } else {
         Verdict::Fail
     };
+    // An expectation met only because its check never ran is no pass.
+    if !unjudged.is_empty() {
+        if verdict == Verdict::Pass {
+            verdict = Verdict::Unknown;
+        }
+        reasons.extend(unjudged.iter().cloned());
+    }
     if verdict == Verdict::Pass && interrupted {
         verdict = Verdict::Unknown;
         reasons.push("the load was interrupted: the history is incomplete".into());
@@ -251,11 +259,11 @@ mod tests {
 
     #[test]
     fn a_target_that_never_started_is_unknown_not_failed() {
-        let (verdict, reasons) = judge(&[missed()], true, false, &[], &Sessions::default());
+        let (verdict, reasons) = judge(&[missed()], &[], true, false, &[], &Sessions::default());
         assert_eq!(verdict, Verdict::Unknown);
         assert_eq!(reasons, ["the target never started"]);
         // Once it ran, a missed expectation fails it.
-        let (verdict, _) = judge(&[missed()], false, true, &[], &Sessions::default());
+        let (verdict, _) = judge(&[missed()], &[], false, true, &[], &Sessions::default());
         assert_eq!(verdict, Verdict::Fail);
     }
 

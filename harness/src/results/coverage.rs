@@ -1,0 +1,260 @@
+//! Which checks ran: what the sessions' answers fed each check (`checkers::Fed`), summed over
+//! a target's sessions, as judged, partly judged or not judged, with the reason and what
+//! would feed it. An expectation on a check its answers never fed leaves the verdict unknown.
+
+use sessionbench_reports::{CheckCoverage, Judged};
+
+use crate::checkers::Fed;
+use crate::plan::TargetPlan;
+
+/// One check's part: the sessions that needed it, and those its answers fed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Part {
+    needed: u64,
+    fed: u64,
+}
+
+impl Part {
+    fn add(&mut self, needed: bool, fed: bool) {
+        self.needed += u64::from(needed);
+        self.fed += u64::from(needed && fed);
+    }
+}
+
+/// The parts, in the order they are reported.
+const PARTS: [(&str, Option<&str>); 8] = [
+    ("session-lost", None),
+    ("stale-read", Some("writes")),
+    ("stale-read", Some("counter")),
+    ("monotonic-read", None),
+    ("monotonic-write", None),
+    ("lost-update", Some("writes")),
+    ("lost-update", Some("increments")),
+    ("resurrection", None),
+];
+
+#[derive(Debug, Default)]
+pub(super) struct Coverage {
+    parts: [Part; 8],
+}
+
+impl Coverage {
+    /// An ended session that was established.
+    pub fn add(&mut self, f: Fed) {
+        let feeds = [
+            (f.used, f.used),
+            (f.wrote, f.write_shown),
+            (f.incremented, f.counter_shown),
+            (f.answered_twice, f.ordered),
+            (f.wrote, f.write_shown),
+            (f.wrote, f.write_shown),
+            (f.incremented, f.counter_twice),
+            (f.logged_out, f.replayed),
+        ];
+        for (part, (needed, fed)) in self.parts.iter_mut().zip(feeds) {
+            part.add(needed, fed);
+        }
+    }
+
+    pub fn report(&self, t: &TargetPlan) -> Vec<CheckCoverage> {
+        PARTS
+            .iter()
+            .zip(self.parts)
+            .map(|(&(check, part), p)| {
+                let judged = if p.needed > 0 && p.fed == p.needed {
+                    Judged::Judged
+                } else if p.fed > 0 {
+                    Judged::Partly
+                } else {
+                    Judged::NotJudged
+                };
+                CheckCoverage {
+                    check: check.into(),
+                    part: part.map(Into::into),
+                    judged,
+                    sessions: p.needed,
+                    fed: p.fed,
+                    reason: (judged != Judged::Judged).then(|| reason(check, part, p, t)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Why a check's part was not judged for every session that needed it, and the key that
+/// would feed it.
+fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
+    let external = t.external.is_some();
+    let why = match (check, part) {
+        _ if p.needed == 0 => {
+            return match (check, part) {
+                ("session-lost", _) => "no session was used after its login",
+                ("monotonic-read", _) => "no session had two answers",
+                (_, Some("writes")) | ("monotonic-write", _) => {
+                    "no session had a write acknowledged"
+                }
+                (_, Some("counter" | "increments")) => "no session had an increment acknowledged",
+                ("resurrection", _) => "no session logged out",
+                _ => "no session needed it",
+            }
+            .into();
+        }
+        (_, Some("writes")) | ("monotonic-write", _) => {
+            "no answer after a write showed the value it set".to_string()
+                + if external {
+                    ": give `requests.read` a `value` (what `write` sets)"
+                } else {
+                    ""
+                }
+        }
+        ("stale-read", Some("counter")) => {
+            "no answer after an increment showed the counter".to_string()
+                + if external {
+                    ": give `requests.read` (or `requests.counter`) a `counter`"
+                } else {
+                    ""
+                }
+        }
+        ("lost-update", Some("increments")) => {
+            "lost increments are counted between two answers that show the counter, one ended \
+             before the session's last began, and no session had two"
+                .to_string()
+                + if external {
+                    ": give `requests.read` (or the login) a `counter`"
+                } else {
+                    ""
+                }
+        }
+        ("monotonic-read", _) => {
+            "no two answers showed a version or a counter".to_string()
+                + if external {
+                    ": give `requests.read` a `counter`"
+                } else {
+                    ""
+                }
+        }
+        ("resurrection", _) => "no request followed an acknowledged logout".into(),
+        _ => "its answers did not show what it needs".into(),
+    };
+    if p.fed > 0 {
+        format!("judged for {} of {} sessions: {why}", p.fed, p.needed)
+    } else {
+        why
+    }
+}
+
+/// Whether an expectation named `name` rests on a check its answers never fed though
+/// sessions needed it: judged, it would read as a pass it cannot be.
+pub(super) fn unjudged(checks: &[CheckCoverage], expectation: &str) -> Option<String> {
+    let check = match expectation {
+        "stale-reads" => "stale-read",
+        "monotonic-violations" => "monotonic-read",
+        "monotonic-writes" => "monotonic-write",
+        "lost-updates" | "max-lost-updates" => "lost-update",
+        "resurrections" => "resurrection",
+        _ => return None,
+    };
+    checks
+        .iter()
+        .find(|c| c.check == check && c.sessions > 0 && c.judged == Judged::NotJudged)
+        .map(|c| {
+            format!(
+                "{expectation} could not be judged: {} not judged ({})",
+                c.label(),
+                c.reason.as_deref().unwrap_or("no reason")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use sessionbench_reports::Verdict;
+
+    use crate::history::{Op, OpKind, Outcome, Record, View};
+
+    const SUITE: &str = r#"
+[suite]
+name = "coverage"
+
+[[targets]]
+name = "direct"
+strategy = "direct"
+
+[targets.expect]
+lost-updates = "none"
+"#;
+
+    /// A session that increments its counter twice: each answer shows the counter or not.
+    fn history(counter_shown: bool) -> Vec<Record> {
+        let op = |kind: OpKind, at: u64, counter: Option<u64>| {
+            let mut op = Op::test_read("v1", (at, at, at + 500), Outcome::Ok);
+            op.target = "direct".into();
+            op.kind = kind;
+            op.view = Some(View {
+                user: Some("v1".into()),
+                counter: counter.filter(|_| counter_shown),
+                ..View::default()
+            });
+            Record::Op(op)
+        };
+        let mut records = vec![Record::TargetStart {
+            target: "direct".into(),
+            nodes: Default::default(),
+            lb: None,
+            started_unix_us: None,
+        }];
+        records.extend([
+            op(OpKind::Login, 1_000, None),
+            op(OpKind::Read, 2_000, Some(0)),
+            op(OpKind::Counter, 3_000, Some(1)),
+            op(OpKind::Counter, 4_000, Some(2)),
+            op(OpKind::Read, 5_000, Some(2)),
+        ]);
+        records.push(Record::TargetEnd {
+            target: "direct".into(),
+            at_us: 10_000,
+            interrupted: false,
+        });
+        records
+    }
+
+    #[test]
+    fn an_expectation_on_a_check_no_answer_fed_is_unknown_never_pass() {
+        let plan = crate::suite::parse(SUITE, "coverage.toml").expect("valid");
+        let results = crate::results::build(&plan, history(false));
+        let t = &results.targets[0];
+        let increments = t
+            .checks
+            .iter()
+            .find(|c| c.label() == "lost-update (increments)")
+            .expect("reported");
+        assert_eq!(increments.judged, sessionbench_reports::Judged::NotJudged);
+        assert_eq!((increments.sessions, increments.fed), (1, 0));
+        assert!(
+            increments
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("counter")),
+            "{increments:?}"
+        );
+        assert_eq!(t.verdict, Verdict::Unknown, "{:?}", t.reasons);
+        assert!(
+            t.reasons
+                .iter()
+                .any(|r| r.starts_with("lost-updates could not be judged")),
+            "{:?}",
+            t.reasons
+        );
+        // Answers that show the counter feed it: judged, and nothing was lost.
+        let results = crate::results::build(&plan, history(true));
+        let t = &results.targets[0];
+        assert!(
+            t.checks
+                .iter()
+                .all(|c| c.judged != sessionbench_reports::Judged::NotJudged || c.sessions == 0),
+            "{:?}",
+            t.checks
+        );
+        assert_eq!(t.verdict, Verdict::Pass, "{:?}", t.reasons);
+    }
+}
