@@ -20,6 +20,8 @@ use std::time::Duration;
 use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
 
 mod coverage;
+#[cfg(test)]
+mod reference;
 mod updates;
 
 pub use coverage::Fed;

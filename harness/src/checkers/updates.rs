@@ -61,11 +61,15 @@ pub(super) fn increments_lost(
     (last_start, last_end): (u64, u64),
     last: u64,
 ) -> Option<(u64, u64, u64)> {
-    // Applied by the last read: ended before it started, or the last answer's own.
-    let own = |i: &Increment| i.start == last_start && i.end == last_end;
+    // Applied by the last read: ended before it started, or the last answer's own (one, even
+    // if another increment ran over the very same span).
+    let own = increments
+        .iter()
+        .find(|i| i.acked && i.start == last_start && i.end == last_end);
     let mut applied: Vec<u64> = increments
         .iter()
-        .filter(|i| i.acked && (i.end < last_start || own(i)))
+        .filter(|i| i.acked && i.end < last_start)
+        .chain(own)
         .map(|i| i.start)
         .collect();
     applied.sort_unstable();
