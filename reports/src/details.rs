@@ -81,12 +81,12 @@ pub(crate) fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             .map_or_else(|| "end".to_string(), |e| format!("{:.1}", e / 1000.0));
         let _ = writeln!(
             out,
-            "{bullet}{}: {} {} at {:.1}-{end} s; sessions lost after it: {}{}",
+            "{bullet}{}: {} {} at {:.1}-{end} s; {}{}",
             t.name,
             f.kind,
             f.node,
             f.start_ms / 1000.0,
-            f.sessions_lost_after,
+            f.lost_line(),
             f.updates_lost()
         );
         if let Some(r) = &f.recovery {

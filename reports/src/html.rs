@@ -157,11 +157,11 @@ fn run_section(out: &mut String, t: &TargetResult) {
                 .map_or("the end".into(), |e| format!("{:.1} s", e / 1000.0));
             let _ = writeln!(
                 out,
-                "<li>{} {} from {:.1} s to {end}: {} sessions lost after it{}</li>",
+                "<li>{} {} from {:.1} s to {end}: {}{}</li>",
                 escape(&f.kind),
                 escape(&f.node),
                 f.start_ms / 1000.0,
-                f.sessions_lost_after,
+                escape(&f.lost_line()),
                 f.updates_lost()
             );
         }

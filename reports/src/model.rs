@@ -153,6 +153,10 @@ pub struct TargetResult {
     /// Processes an operator runs for it: nodes, the LB, the store's.
     #[serde(default)]
     pub processes: u32,
+    /// The program in front of the nodes (`sessionbench lb`, `nginx`, `HAProxy`, `Apache
+    /// httpd`), where the harness started one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balancer: Option<String>,
     /// Pass, fail or unknown: the expectations and, once missed, the thresholds.
     pub verdict: Verdict,
     /// The expectations' verdict alone, where a missed threshold made `verdict` fail: the
@@ -436,6 +440,13 @@ pub struct FaultWindow {
     /// this fault cost, when faults are spaced apart.
     #[serde(default)]
     pub sessions_lost_after: u64,
+    /// Sessions lost per second before the first fault (after the warm-up), where any were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_per_s_before: Option<f64>,
+    /// Of `sessions_lost_after`, those beyond what that rate would have lost in the same span:
+    /// the fault's own, for a strategy that loses sessions without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_lost_beyond: Option<u64>,
     /// Updates found lost (acknowledged, then undone) in the same span.
     #[serde(default)]
     pub updates_lost_after: u64,
@@ -451,6 +462,17 @@ pub struct FaultWindow {
 }
 
 impl FaultWindow {
+    /// `sessions lost after it: N`, and how many beyond the rate lost before the faults.
+    pub fn lost_line(&self) -> String {
+        match (self.sessions_lost_beyond, self.lost_per_s_before) {
+            (Some(beyond), Some(rate)) => format!(
+                "sessions lost after it: {} ({beyond} beyond the {rate:.1}/s lost before the faults)",
+                self.sessions_lost_after
+            ),
+            _ => format!("sessions lost after it: {}", self.sessions_lost_after),
+        }
+    }
+
     /// `; N updates lost after it` when there were any, for the lines that name the fault.
     pub fn updates_lost(&self) -> String {
         if self.updates_lost_after == 0 {

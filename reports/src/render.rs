@@ -44,8 +44,15 @@ fn latency_cells(l: Option<&Latency>) -> [String; 5] {
 }
 
 pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
+    // The balancer is named where it is not the reference one.
+    let lb = t
+        .balancer
+        .as_deref()
+        .filter(|b| *b != "sessionbench lb")
+        .map_or(String::new(), |b| format!(" via {b}"));
     let mut strategy = match &t.lb_policy {
-        Some(p) if p != &t.strategy => format!("{} ({p})", t.strategy),
+        Some(p) if p != &t.strategy => format!("{} ({p}{lb})", t.strategy),
+        _ if !lb.is_empty() => format!("{} ({})", t.strategy, lb.trim_start()),
         _ => t.strategy.clone(),
     };
     if let Some(codec) = &t.codec {
@@ -468,6 +475,7 @@ mod tests {
             model: None,
             parallel: 1,
             lb_policy: Some("cookie-route".into()),
+            balancer: None,
             codec: None,
             verdict: Verdict::Fail,
             checks_verdict: None,
@@ -508,6 +516,8 @@ mod tests {
                 end_ms: Some(15000.0),
                 detail: None,
                 sessions_lost_after: 1,
+                lost_per_s_before: None,
+                sessions_lost_beyond: None,
                 updates_lost_after: 0,
                 recovery: Some(Recovery {
                     errors: 12,
@@ -575,6 +585,7 @@ mod tests {
             model: None,
             parallel: 1,
             lb_policy: None,
+            balancer: None,
             codec: None,
             verdict: Verdict::Pass,
             checks_verdict: None,

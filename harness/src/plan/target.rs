@@ -371,6 +371,16 @@ impl LbKind {
         }
     }
 
+    /// The program that balances, as results and reports name it.
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Reference => "sessionbench lb",
+            Self::Nginx => "nginx",
+            Self::Haproxy => "HAProxy",
+            Self::Apache => "Apache httpd",
+        }
+    }
+
     /// The policies it runs for a sticky target, and for one whose nodes share sessions.
     pub fn policies(self, sticky: bool) -> &'static [&'static str] {
         match (self, sticky) {

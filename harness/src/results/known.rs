@@ -90,6 +90,8 @@ mod tests {
             end_ms: None,
             detail: None,
             sessions_lost_after: 0,
+            lost_per_s_before: None,
+            sessions_lost_beyond: None,
             updates_lost_after: 0,
             recovery: None,
             failed: false,

@@ -167,6 +167,8 @@ impl TargetAnalysis {
                             end_ms: None,
                             detail: f.detail,
                             sessions_lost_after: 0,
+                            lost_per_s_before: None,
+                            sessions_lost_beyond: None,
                             updates_lost_after: 0,
                             recovery: None,
                             failed: f.failed,
@@ -355,6 +357,7 @@ impl TargetAnalysis {
             self.faults.values().map(|(_, s, e)| (*s, *e)).collect();
         let mut faults: Vec<FaultWindow> = self.faults.into_values().map(|(w, _, _)| w).collect();
         attribute_losses(&mut faults, &spans, marks);
+        let before = loss_rate_before(marks, warm_up, self.first_fault);
         for (i, window) in faults.iter_mut().enumerate() {
             let from = spans[i].0;
             let until = spans
@@ -365,6 +368,15 @@ impl TargetAnalysis {
                 .unwrap_or(end);
             let sums = self.windows.get(&from).cloned().unwrap_or_default();
             window.recovery = Some(recovery::report(&sums, from, until, marks));
+            // What the strategy lost anyway (round robin loses all the time) is not the
+            // fault's doing.
+            window.lost_per_s_before = before;
+            window.sessions_lost_beyond = before.map(|rate| {
+                let expected = rate * until.saturating_sub(from) as f64 / 1e6;
+                window
+                    .sessions_lost_after
+                    .saturating_sub(expected.round() as u64)
+            });
         }
         let continuity = self.first_fault.map(|from| Continuity {
             from_ms: us_to_ms(from),
@@ -473,6 +485,8 @@ impl TargetAnalysis {
             model: t.model.clone(),
             parallel: run.workload.parallel,
             lb_policy: t.lb_policy.clone(),
+            balancer: (t.lb_policy.is_some() && t.external.is_none())
+                .then(|| t.lb.program().to_string()),
             codec: t.codec.clone(),
             verdict,
             checks_verdict: None,
@@ -528,6 +542,18 @@ fn attribute_losses(faults: &mut [FaultWindow], spans: &[(u64, Option<u64>)], ma
     }
 }
 
+/// Sessions lost per second between the warm-up and the first fault, where any were: the
+/// rate a fault's losses are measured against.
+fn loss_rate_before(marks: &[Mark], warm_up: u64, first_fault: Option<u64>) -> Option<f64> {
+    let first = first_fault?;
+    let span = first.checked_sub(warm_up).filter(|&s| s > 0)?;
+    let lost = marks
+        .iter()
+        .filter(|m| m.kind.is_loss() && (warm_up..first).contains(&m.answered_us))
+        .count();
+    (lost > 0).then(|| lost as f64 * 1e6 / span as f64)
+}
+
 /// Splits `[warm_up, end)` around the fault windows: `before`, `during` (first fault start to
 /// last fault end), `after`; or one `steady` phase when there was no fault.
 fn phases(spans: &[(u64, Option<u64>)], warm_up: u64, end: u64) -> Vec<(&'static str, u64, u64)> {
@@ -543,5 +569,44 @@ fn phases(spans: &[(u64, Option<u64>)], warm_up: u64, end: u64) -> Vec<(&'static
         .filter(|(_, from, to)| to > from)
         .collect(),
         _ => vec![("steady", warm_up, end)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost(answered_s: f64) -> Mark {
+        let us = (answered_s * 1e6) as u64;
+        Mark {
+            kind: Kind::SessionLost,
+            at_us: us - 1,
+            answered_us: us,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn a_faults_losses_are_measured_against_the_rate_lost_before_any() {
+        // Four losses in the 2 s between the warm-up and the first fault: 2 a second.
+        let marks = [
+            lost(0.5),
+            lost(1.5),
+            lost(2.0),
+            lost(2.5),
+            lost(2.9),
+            lost(3.5),
+        ];
+        assert_eq!(
+            loss_rate_before(&marks, 1_000_000, Some(3_000_000)),
+            Some(2.0)
+        );
+        // None before the fault (or no fault, or none after the warm-up): no rate.
+        assert_eq!(
+            loss_rate_before(&marks[5..], 1_000_000, Some(3_000_000)),
+            None
+        );
+        assert_eq!(loss_rate_before(&marks, 1_000_000, None), None);
+        assert_eq!(loss_rate_before(&marks, 3_000_000, Some(3_000_000)), None);
     }
 }

@@ -113,3 +113,73 @@ fn validate_shows_what_a_run_would_do_and_refuses_what_run_refuses() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// `validate` names each check an application's templates cannot feed for the mix: a run
+/// would report them as not judged.
+#[test]
+fn validate_warns_of_checks_the_templates_cannot_feed() {
+    let dir = super::run::tempdir("validate-unfed");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let suite = |read: &str| {
+        format!(
+            r#"
+[suite]
+name = "unfed"
+
+[workload.mix]
+read = 5
+write = 2
+counter = 2
+
+[[targets]]
+name = "app"
+strategy = "external"
+url = "http://127.0.0.1:18999"
+
+[targets.requests.login]
+path = "/login"
+form = {{ user = "{{user}}" }}
+
+[targets.requests.read]
+path = "/account"
+user = {{ regex = 'as (\w+)' }}
+{read}
+
+[targets.requests.write]
+path = "/note"
+form = {{ note = "{{value}}" }}
+
+[targets.requests.counter]
+path = "/cart/add"
+"#
+        )
+    };
+    let validate = |read: &str| {
+        let file = dir.join("suite.toml");
+        std::fs::write(&file, suite(read)).expect("suite");
+        let out = sessionbench()
+            .arg("validate")
+            .arg(&file)
+            .output()
+            .expect("validate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let blind = validate("");
+    assert!(
+        blind.contains(
+            "warning: lost-update (increments) and stale-read (counter) will not be judged"
+        ),
+        "{blind}"
+    );
+    assert!(blind.contains("warning: stale-read (writes)"), "{blind}");
+    assert!(blind.contains("warning: monotonic-read"), "{blind}");
+    assert!(blind.contains("Every target is external"), "{blind}");
+    let seeing =
+        validate("counter = { regex = 'items (\\d+)' }\nvalue = { regex = 'note (\\w+)' }");
+    assert!(!seeing.contains("warning:"), "{seeing}");
+}
