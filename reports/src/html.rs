@@ -233,35 +233,24 @@ fn plot(out: &mut String, t: &TargetResult) {
                 .map_or("-".into(), |v| format!("{v:.0}")),
         );
     }
-    // One mark per pixel and kind: a run that loses thousands of sessions stays light.
-    let mut marks: std::collections::BTreeMap<(i64, &str), (u64, &str)> = Default::default();
-    for v in &t.violations {
-        let at = x(v.at_ms / 1000.0).round() as i64;
-        marks
-            .entry((at, v.kind.as_str()))
-            .or_insert((0, &v.session))
-            .0 += 1;
-    }
-    for ((at, kind), (count, first)) in marks {
-        let color = match kind {
-            "session-lost" => "#b3261e",
-            "stale-read" => "#e07b00",
-            "lost-update" => "#1b7f79",
-            _ => "#7b3fa0",
-        };
-        let more = if count > 1 {
-            format!(" and {} more", count - 1)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "<line class=\"anomaly\" x1=\"{at}\" x2=\"{at}\" y1=\"2\" y2=\"{:.1}\" \
-             stroke=\"{color}\" stroke-width=\"1\"><title>{}: {}{more}</title></line>",
-            LANE - 4.0,
-            escape(kind),
-            escape(first),
-        );
+    // One mark per second and kind, from every finding counted (not only those listed).
+    for s in &t.timeline {
+        let kinds = [
+            (s.lost, "sessions lost", "#b3261e", -1.5),
+            (s.stale, "stale reads", "#e07b00", -0.5),
+            (s.lost_updates, "updates lost", "#1b7f79", 0.5),
+            (s.other_findings, "other anomalies", "#7b3fa0", 1.5),
+        ];
+        for (count, what, color, offset) in kinds.into_iter().filter(|k| k.0 > 0) {
+            let at = x(f64::from(s.t) + 0.5) + offset;
+            let _ = writeln!(
+                out,
+                "<line class=\"anomaly\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"2\" y2=\"{:.1}\" \
+                 stroke=\"{color}\" stroke-width=\"1\"><title>{count} {what} in second {}</title></line>",
+                LANE - 4.0,
+                s.t
+            );
+        }
     }
     let ops = [
         Series {
@@ -439,6 +428,7 @@ mod tests {
             (27, 40, 13),
             (900.0, 4.0),
         );
+        r.timeline[2].lost = 1;
         r.violations = vec![Violation {
             cause: None,
             kind: "session-lost".into(),

@@ -409,6 +409,16 @@ pub struct Second {
     pub driver_cpu_percent: Option<f64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub driver_saturated: bool,
+    /// Findings in it, every one counted (the violations list keeps only the first): lost
+    /// sessions, stale reads, lost updates, and the other kinds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_updates: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_findings: u64,
 }
 
 /// A stretch of the load relative to the faults: before, during, after (or steady).

@@ -430,6 +430,21 @@ impl TargetAnalysis {
             },
         );
         let mut timeline = self.seconds.finish(end);
+        // Every finding in its second, for the plot (the list keeps only the first ones).
+        for m in marks {
+            let Some(second) = usize::try_from(m.at_us / 1_000_000)
+                .ok()
+                .and_then(|i| timeline.get_mut(i))
+            else {
+                continue;
+            };
+            match m.kind {
+                k if k.is_loss() => second.lost += 1,
+                Kind::StaleRead => second.stale += 1,
+                Kind::LostUpdate => second.lost_updates += m.count,
+                _ => second.other_findings += 1,
+            }
+        }
         let (resources, windows) = self.report.finish(end);
         let driver = driver::measure(&self.lags, &self.samples, plan.driver_limits, &mut timeline);
         // Numbers that describe the harness are no evidence about the target either way.
