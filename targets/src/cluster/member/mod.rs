@@ -232,6 +232,19 @@ impl Cluster {
             cluster
                 .await_greeted(&peers, Duration::from_millis(500))
                 .await;
+            // A peer may have sent a change to the others just before it linked back, leaving
+            // this node out: the snapshot holds it only once the change has reached the peer
+            // that answers the state request. On a loaded machine that took 20 ms (a session
+            // served without an attribute acknowledged 500 ms before); a change takes at most
+            // the ack timeout, and a tenth of it covers what was seen.
+            let greeted = !cluster
+                .greeted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
+            if greeted {
+                tokio::time::sleep(cluster.config.ack_timeout / 10).await;
+            }
             cluster.transfer_state().await;
         }
         Ok(cluster)
