@@ -11,29 +11,33 @@ use crate::details::{memory, write_details};
 use crate::model::{CheckCoverage, Judged, Latency, Ops, Results, TargetResult};
 use crate::units::ms;
 
+/// The columns of operations, throughput and latency every table shares, in order.
+const MEASURES: [&str; 10] = [
+    "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+];
+
+fn header(before: &[&str], after: &[&str]) -> Vec<String> {
+    before
+        .iter()
+        .chain(&MEASURES)
+        .chain(after)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 pub(crate) fn summary_header() -> Vec<String> {
-    [
-        "target",
-        "strategy",
-        "verdict",
-        "sessions",
-        "lost",
-        "stale",
-        "lost upd.",
-        "ops",
-        "ok",
-        "fail",
-        "indet.",
-        "ops/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "max ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    header(
+        &[
+            "target",
+            "strategy",
+            "verdict",
+            "sessions",
+            "lost",
+            "stale",
+            "lost upd.",
+        ],
+        &[],
+    )
 }
 
 fn latency_cells(l: Option<&Latency>) -> [String; 5] {
@@ -127,27 +131,10 @@ fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
 }
 
 fn phase_header() -> Vec<String> {
-    [
-        "target",
-        "phase",
-        "time s",
-        "ops",
-        "ok",
-        "fail",
-        "indet.",
-        "ops/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "max ms",
-        "lost",
-        "stale",
-        "lost upd.",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    header(
+        &["target", "phase", "time s"],
+        &["lost", "stale", "lost upd."],
+    )
 }
 
 pub(crate) fn build(header: Vec<String>, rows: Vec<Vec<String>>) -> Builder {
