@@ -8,6 +8,7 @@ mod compare;
 mod comparison;
 mod coverage;
 mod details;
+mod fault;
 #[cfg(test)]
 mod fixtures;
 mod guarantees;
