@@ -218,7 +218,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
         out,
         "### Against the baseline: {}\n",
         if c.metrics.is_empty() {
-            "nothing compared (no run in common)".to_string()
+            "nothing compared (no run in common was measured on both sides)".to_string()
         } else if regressions == 0 {
             "no regression".to_string()
         } else {

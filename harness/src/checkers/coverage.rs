@@ -9,14 +9,16 @@ use super::Checker;
 pub struct Fed {
     /// An operation followed its login.
     pub used: bool,
-    /// It had an acknowledged write, and an answer after one showed the attributes.
+    /// An answer came after an acknowledged write (one ended before it started), and one
+    /// such answer showed the attributes: a write the session made last is judged by none.
     pub wrote: bool,
     pub write_shown: bool,
-    /// It had an acknowledged increment, and an answer after one showed the counter.
+    /// The same for increments and the counter.
     pub incremented: bool,
     pub counter_shown: bool,
-    /// Two answers showed the counter, one ended before the last started: lost increments
-    /// are counted between them.
+    /// An answer showed the counter, an acknowledged increment started after it ended, and
+    /// a last answer that showed the counter applied it: lost increments are counted
+    /// between them.
     pub counter_twice: bool,
     /// Two answers succeeded (monotonic reads compare two), and two showed an order (a
     /// version, or else the counter).
@@ -30,9 +32,25 @@ pub struct Fed {
 impl Checker {
     /// What the session's answers fed each check so far.
     pub fn fed(&self) -> Fed {
-        let last_start = self.counters.iter().map(|c| c.0).max();
+        let last = self.counters.iter().max_by_key(|c| c.0);
+        // The earliest base before the last answer, and an increment it applied after it.
+        let counted = last.is_some_and(|last| {
+            let base = self
+                .counters
+                .iter()
+                .map(|c| c.1)
+                .filter(|&end| end < last.0)
+                .min();
+            base.is_some_and(|base| {
+                self.increments.iter().any(|i| {
+                    i.acked
+                        && i.start > base
+                        && (i.end < last.0 || (i.start == last.0 && i.end == last.1))
+                })
+            })
+        });
         Fed {
-            counter_twice: last_start.is_some_and(|last| self.counters.iter().any(|c| c.1 < last)),
+            counter_twice: counted,
             answered_twice: self.answers >= 2,
             ordered: self.orders.len() >= 2,
             ..self.fed

@@ -147,9 +147,12 @@ pub const OUTLIVED_GRACE: Duration = Duration::from_secs(1);
 /// One session's checks, fed its operations in order.
 #[derive(Debug, Default)]
 pub struct Checker {
-    /// What its answers fed each check, and how many succeeded.
+    /// What its answers fed each check, how many succeeded, and when its first acknowledged
+    /// write and increment ended (an answer after them can show them).
     fed: Fed,
     answers: u32,
+    first_write_end: Option<u64>,
+    first_increment_end: Option<u64>,
     /// The target's idle limit, if known: expiry is judged against it.
     idle_limit_us: Option<u64>,
     /// A login succeeded.
@@ -308,11 +311,16 @@ impl Checker {
             Outcome::Ok => {
                 self.check_idle(op);
                 self.last_ok = (op.start_us, op.end_us);
+                // An answer after an acknowledged write (increment) could show it: the checks
+                // of writes (the counter) needed it, whether it showed them or not.
+                let after = |end: Option<u64>| end.is_some_and(|end| op.start_us > end);
+                self.fed.wrote |= after(self.first_write_end);
+                self.fed.incremented |= after(self.first_increment_end);
                 // Acknowledged, whether or not its answer shows the session.
                 self.record_write(op, true);
                 if op.kind == OpKind::Counter {
                     self.increments.push(Increment::of(op, true));
-                    self.fed.incremented = true;
+                    self.first_increment_end = self.first_increment_end.or(Some(op.end_us));
                 }
                 self.check_view(op);
             }
@@ -379,7 +387,9 @@ impl Checker {
 
     fn record_write(&mut self, op: &Op, acked: bool) {
         if let (OpKind::Write, Some(attr), Some(id)) = (op.kind, &op.attr, &op.write) {
-            self.fed.wrote |= acked;
+            if acked {
+                self.first_write_end = self.first_write_end.or(Some(op.end_us));
+            }
             self.writes.entry(attr.clone()).or_default().push(Write {
                 id: id.clone(),
                 start: op.start_us,
@@ -405,8 +415,11 @@ impl Checker {
         }
         let start = op.start_us;
         let mut stale = Vec::new();
-        self.fed.write_shown |= self.fed.wrote && view.attrs.is_some();
-        self.fed.counter_shown |= self.fed.incremented && view.counter.is_some();
+        // Only an answer that started after an acknowledged write (increment) ended can show
+        // it, and be judged on it.
+        let after = |end: Option<u64>| end.is_some_and(|end| start > end);
+        self.fed.write_shown |= view.attrs.is_some() && after(self.first_write_end);
+        self.fed.counter_shown |= view.counter.is_some() && after(self.first_increment_end);
         if let Some(attrs) = &view.attrs {
             for (attr, writes) in &self.writes {
                 let shown = attrs.get(attr);

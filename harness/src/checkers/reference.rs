@@ -265,6 +265,7 @@ fn history() -> impl Strategy<Value = History> {
         0u64..8,
         0u64..8,
         0usize..3,
+        0u8..3,
     );
     let read = (2u64..40, 1u64..8, 0usize..3);
     (
@@ -280,18 +281,29 @@ fn history() -> impl Strategy<Value = History> {
 /// `start + 5b` (kept in its span and in that order; with `delta`, as an increment added
 /// where the counter is stored, it loads when it saves), a read reads at its middle. A load
 /// or a read sees the version `stale` before the latest (a replica behind), or the first.
+/// An increment of unknown outcome lands in its span (`fate` 0), after it (1: its save comes
+/// `5b` past its end), or never (2).
 fn play(
     initial: u64,
-    incs: &[(u64, u64, bool, u64, u64, usize)],
+    incs: &[(u64, u64, bool, u64, u64, usize, u8)],
     reads: &[(u64, u64, usize)],
     delta: bool,
 ) -> History {
     // (moment, what: 0 load, 1 save, 2 read, which, how stale)
     let mut events: Vec<(u64, u8, usize, usize)> = Vec::new();
     let mut spans = Vec::new();
-    for (k, &(start, len, acked, a, b, stale)) in incs.iter().enumerate() {
+    for (k, &(start, len, acked, a, b, stale, fate)) in incs.iter().enumerate() {
         let (start, end) = (start * 10, start * 10 + len * 10);
-        let save = (start + b * 5).min(end - 1);
+        spans.push((start, end, acked));
+        let fate = if acked { 0 } else { fate };
+        if fate == 2 {
+            continue;
+        }
+        let save = if fate == 1 {
+            end + b * 5 + 1
+        } else {
+            (start + b * 5).min(end - 1)
+        };
         let load = if delta {
             save
         } else {
@@ -300,7 +312,6 @@ fn play(
         let stale = if delta { 0 } else { stale };
         events.push((load * 4 + 1, 0, k, stale));
         events.push((save * 4 + 2, 1, k, 0));
-        spans.push((start, end, acked));
     }
     for (j, &(start, len, stale)) in reads.iter().enumerate() {
         events.push(((start * 10 + len * 5) * 4 + 3, 2, j, stale));

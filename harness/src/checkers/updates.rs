@@ -84,7 +84,7 @@ pub(super) fn increments_lost(
         .filter(|(end, _)| *end < last_start)
         .filter_map(|&(end, value)| {
             let after = (applied.len() - applied.partition_point(|s| *s <= end)) as u64;
-            let maybe_in_it = unknown.partition_point(|s| *s < end) as u64;
+            let maybe_in_it = unknown.partition_point(|s| *s <= end) as u64;
             let expected = (value + after).saturating_sub(maybe_in_it);
             // No more are lost than were acknowledged: a base may hold what no increment of
             // the session put there (a counter that did not start at 0).

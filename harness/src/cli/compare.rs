@@ -59,7 +59,11 @@ pub fn run(a: CompareArgs) -> Result<ExitCode, CliError> {
         );
     }
     let c = sessionbench_reports::compare(&base, &new, a.judge.options());
-    if c.metrics.is_empty() {
+    let common = new
+        .targets
+        .iter()
+        .any(|n| base.targets.iter().any(|b| b.name == n.name));
+    if !common {
         let names = |r: &Results| -> String {
             let names: Vec<&str> = r.targets.iter().map(|t| t.name.as_str()).collect();
             if names.is_empty() {

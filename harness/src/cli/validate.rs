@@ -122,9 +122,14 @@ fn describe(plan: &Plan) -> String {
         for k in &t.expect.known_losses {
             let _ = writeln!(
                 out,
-                "  known loss: at most {} sessions within {} of each {}: {}",
+                "  known loss: at most {} sessions within {} of {} each {}: {}",
                 k.max_sessions,
                 show(k.within),
+                if k.from_end {
+                    "the end of"
+                } else {
+                    "the start of"
+                },
                 k.after,
                 k.cause
             );

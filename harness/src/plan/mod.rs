@@ -210,14 +210,19 @@ pub struct Expect {
 }
 
 /// A loss a real system is known to cause at a fault (a race of its own, documented where it
-/// is named): sessions found lost within `within` of the start of a fault of kind `after` are
-/// counted as this cause's, at most `max_sessions` for each such fault, and are not judged by
-/// `sessions-lost`. A loss outside the window, or past the bound, still fails.
+/// is named): sessions found lost within `within` of the start (or, `from_end`, the end) of a
+/// fault of kind `after` are counted as this cause's, at most `max_sessions` for each such
+/// fault, and are not judged by `sessions-lost`. A loss outside the window, or past the bound,
+/// still fails; each known loss has its own bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct KnownLoss {
     /// A fault kind's name (`kill`).
     pub after: String,
+    /// The window opens at the fault's end (its heal, or a restart's return) rather than its
+    /// start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_end: bool,
     #[serde(with = "ms", rename = "within-ms")]
     pub within: Duration,
     pub max_sessions: u64,

@@ -91,9 +91,11 @@ fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
                 ("session-lost", _) => "no session was used after its login",
                 ("monotonic-read", _) => "no session had two answers",
                 (_, Some("writes")) | ("monotonic-write", _) => {
-                    "no session had a write acknowledged"
+                    "no session had an answer after an acknowledged write"
                 }
-                (_, Some("counter" | "increments")) => "no session had an increment acknowledged",
+                (_, Some("counter" | "increments")) => {
+                    "no session had an answer after an acknowledged increment"
+                }
                 ("resurrection", _) => "no session logged out",
                 _ => "no session needed it",
             }

@@ -409,8 +409,7 @@ impl TargetAnalysis {
                 }
             })
             .collect();
-        let starts: Vec<u64> = spans.iter().map(|(start, _)| *start).collect();
-        let explained = known::explain(&t.expect.known_losses, &faults, &starts, marks);
+        let explained = known::explain(&t.expect.known_losses, &faults, &spans, marks);
         let mut counts = self.counts;
         counts.lost_known = explained.sessions;
         let unchecked = verdict::unchecked(t);
@@ -478,7 +477,7 @@ impl TargetAnalysis {
                 cause: f
                     .kind
                     .is_loss()
-                    .then(|| known::cause(&t.expect.known_losses, &faults, &starts, f.answered_us))
+                    .then(|| known::cause(&t.expect.known_losses, &faults, &spans, f.answered_us))
                     .flatten()
                     .map(|(k, _)| t.expect.known_losses[k].cause.clone()),
                 kind: f.kind.name().into(),

@@ -49,7 +49,7 @@ pub(super) fn expectations(
     // judged by their own bounds).
     let beyond_known = !e.known_losses.is_empty() && e.sessions_lost == LossExpectation::None;
     let lost = if beyond_known {
-        s.lost - s.lost_known
+        s.lost.saturating_sub(s.lost_known)
     } else {
         s.lost
     };
@@ -133,10 +133,11 @@ pub(super) fn known_losses(known: &[KnownLoss], explained: &Explained) -> Vec<Ex
             ExpectationResult::new(
                 &format!("known-loss-after-{}", k.after),
                 format!(
-                    "<= {} per {}, within {} ms: {}",
+                    "<= {} per {}, within {} ms of its {}: {}",
                     k.max_sessions,
                     k.after,
                     k.within.as_millis(),
+                    if k.from_end { "end" } else { "start" },
                     k.cause
                 ),
                 actual,
@@ -232,6 +233,7 @@ mod tests {
         use crate::plan::KnownLoss;
         let known = [KnownLoss {
             after: "kill".into(),
+            from_end: false,
             within: Duration::from_secs(1),
             max_sessions: 2,
             cause: "a race".into(),

@@ -283,6 +283,7 @@ pub struct ExpectRaw {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KnownLossRaw {
     pub after: Option<String>,
+    pub from: Option<String>,
     pub within: Option<String>,
     pub max_sessions: Option<u64>,
     pub cause: Option<String>,

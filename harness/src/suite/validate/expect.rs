@@ -77,6 +77,10 @@ impl Check<'_> {
                 None
             }
         };
+        let from_end = match k.from.as_deref() {
+            None => false,
+            Some(text) => self.one_of(&join(path, "from"), text, &["start", "end"]) == Some("end"),
+        };
         let within = match k.within {
             Some(text) => {
                 let d = self.duration(&join(path, "within"), Some(text), None);
@@ -100,6 +104,7 @@ impl Check<'_> {
         }
         Some(KnownLoss {
             after: after?,
+            from_end,
             within: within?,
             max_sessions: k.max_sessions?,
             cause: cause?,

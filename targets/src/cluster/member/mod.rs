@@ -234,9 +234,10 @@ impl Cluster {
                 .await;
             // A peer may have sent a change to the others just before it linked back, leaving
             // this node out: the snapshot holds it only once the change has reached the peer
-            // that answers the state request. On a loaded machine that took 20 ms (a session
-            // served without an attribute acknowledged 500 ms before); a change takes at most
-            // the ack timeout, and a tenth of it covers what was seen.
+            // that answers the state request. On a loaded machine the snapshot came about
+            // 20 ms too early, and the node served the session without that attribute ever
+            // after. A change takes at most the ack timeout; a tenth of it covers what was
+            // seen, and is a mitigation, not a guarantee (that needs a barrier in the protocol).
             let greeted = !cluster
                 .greeted
                 .lock()
