@@ -518,9 +518,11 @@ kind = "command"
 node = "everyone"
 inject = '''
 # The run's own processes: the harness (this shell's parent) and everything under it.
-for p in $(awk -v h="$PPID" '/^Pid:/ {{ pid = $2 }} /^PPid:/ {{ up[pid] = $2 }}
-    END {{ print h; for (p in up) {{ q = p; while (q != "" && q > 1 && q != h) q = up[q]; if (q == h) print p }} }}' \
-    /proc/[0-9]*/status 2>/dev/null); do
+# cat, not awk, reads the files: a process that ends between the glob and the read is skipped,
+# where awk would stop at it and print nothing.
+for p in $(cat /proc/[0-9]*/status 2>/dev/null | awk -v h="$PPID" '/^Pid:/ {{ pid = $2 }}
+    /^PPid:/ {{ up[pid] = $2 }}
+    END {{ print h; for (p in up) {{ q = p; while (q != "" && q > 1 && q != h) q = up[q]; if (q == h) print p }} }}'); do
   tr "\000" " " < "/proc/$p/cmdline"; echo
 done 2>/dev/null; true
 '''
