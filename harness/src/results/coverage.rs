@@ -85,7 +85,7 @@ impl Coverage {
 /// would feed it.
 fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
     let external = t.external.is_some();
-    let why = match (check, part) {
+    let (why, hint) = match (check, part) {
         _ if p.needed == 0 => {
             return match (check, part) {
                 ("session-lost", _) => "no session was used after its login",
@@ -101,42 +101,30 @@ fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
             }
             .into();
         }
-        (_, Some("writes")) | ("monotonic-write", _) => {
-            "no answer after a write showed the value it set".to_string()
-                + if external {
-                    ": give `requests.read` a `value` (what `write` sets)"
-                } else {
-                    ""
-                }
-        }
-        ("stale-read", Some("counter")) => {
-            "no answer after an increment showed the counter".to_string()
-                + if external {
-                    ": give `requests.read` (or `requests.counter`) a `counter`"
-                } else {
-                    ""
-                }
-        }
-        ("lost-update", Some("increments")) => {
-            "lost increments are counted between two answers that show the counter, one ended \
-             before the session's last began, and no session had two"
-                .to_string()
-                + if external {
-                    ": give `requests.read` (or the login) a `counter`"
-                } else {
-                    ""
-                }
-        }
-        ("monotonic-read", _) => {
-            "no two answers showed a version or a counter".to_string()
-                + if external {
-                    ": give `requests.read` a `counter`"
-                } else {
-                    ""
-                }
-        }
-        ("resurrection", _) => "no request followed an acknowledged logout".into(),
-        _ => "its answers did not show what it needs".into(),
+        // What no answer showed, and the key of an application's API that would show it.
+        (_, Some("writes")) | ("monotonic-write", _) => (
+            "no answer after a write showed the value it set",
+            Some("give `requests.read` a `value` (what `write` sets)"),
+        ),
+        ("stale-read", Some("counter")) => (
+            "no answer after an increment showed the counter",
+            Some("give `requests.read` (or `requests.counter`) a `counter`"),
+        ),
+        ("lost-update", Some("increments")) => (
+            "lost increments are counted from an answer that shows the counter before an \
+             acknowledged increment to one after it, and no session had both",
+            Some("give `requests.read` (or the login) a `counter`"),
+        ),
+        ("monotonic-read", _) => (
+            "no two answers showed a version or a counter",
+            Some("give `requests.read` a `counter`"),
+        ),
+        ("resurrection", _) => ("no request followed an acknowledged logout", None),
+        _ => ("its answers did not show what it needs", None),
+    };
+    let why = match hint.filter(|_| external) {
+        Some(hint) => format!("{why}: {hint}"),
+        None => why.to_string(),
     };
     if p.fed > 0 {
         format!("judged for {} of {} sessions: {why}", p.fed, p.needed)
