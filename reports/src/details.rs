@@ -126,6 +126,16 @@ pub(crate) fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             fine_ms(node.p99),
             node.requests
         );
+        if let Some(l) = &node.lock_waits {
+            let _ = writeln!(
+                out,
+                "{bullet}{}: session lock: {} requests found their session locked and waited {} ms on average ({} ms in all)",
+                t.name,
+                l.requests,
+                fine_ms(l.mean_ms),
+                ms(l.total_ms)
+            );
+        }
     }
     if let Some(d) = &t.driver {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, driver_line(d));

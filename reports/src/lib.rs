@@ -28,7 +28,8 @@ pub use html::html;
 pub use junit::junit;
 pub use model::{
     CheckCoverage, Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow,
-    Judged, Latency, Ops, Phase, Recovery, Replication, Resources, Results, RunOf, Second, SendLag,
-    ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation, Window,
+    Judged, Latency, LockWaits, Ops, Phase, Recovery, Replication, Resources, Results, RunOf,
+    Second, SendLag, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
+    Window,
 };
 pub use render::{markdown, table};

@@ -284,6 +284,23 @@ pub struct ServerLatency {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
+    /// Nodes that lock sessions (whole-locked saves): the requests that waited for the lock.
+    #[serde(
+        default,
+        rename = "lock-waits",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lock_waits: Option<LockWaits>,
+}
+
+/// Requests that found their session locked by another request of it, and how long they
+/// waited: what the lock costs, apart from the rest of the handling time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockWaits {
+    pub requests: u64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -544,6 +544,11 @@ mod tests {
                 p50: 0.021,
                 p99: 0.35,
                 max: 2.5,
+                lock_waits: Some(crate::LockWaits {
+                    requests: 12,
+                    total_ms: 30.0,
+                    mean_ms: 2.5,
+                }),
             }),
             resources: Some(held(&[("sessionbench", 41.5), ("node1", 12.0)], 9)),
             windows: [(0.0, 4.0, 2.1), (4.0, 8.0, 3.4)]

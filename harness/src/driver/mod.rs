@@ -5,7 +5,7 @@
 mod resources;
 mod usage;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -169,7 +169,7 @@ async fn run_target(
     let sampler = tokio::spawn(usage::sample_every_second(ctx.clone()));
     let topology = Arc::new(tokio::sync::Mutex::new(topology));
     let watcher = tokio::spawn(resources::sample_every(ctx.clone(), topology.clone()));
-    let active = Arc::new(Mutex::new(BTreeSet::new()));
+    let active = Arc::new(Mutex::new(BTreeMap::new()));
     let schedule = Schedule {
         target: target.name.clone(),
         t0,
@@ -200,22 +200,23 @@ async fn run_target(
     let _ = events.send(usage::sample(&ctx, ended));
     let _ = events.send(resources::sample(&ctx, &topology).await);
     let end_us = us(t0, ended);
-    // A fault without a heal, or whose heal was still pending, ends with the load.
-    let unhealed: Vec<usize> = active
+    // A fault without a heal, or whose heal was still pending, ends with the load. One still
+    // being applied (a scale-out whose node was not serving yet) was never in force.
+    let unfinished: Vec<(usize, Stage)> = active
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .copied()
+        .map(|(i, s)| (*i, *s))
         .collect();
-    for index in unhealed {
-        let fault = &run.faults[index];
-        schedule.event(
-            index,
-            fault,
-            FaultPhase::End,
-            end_us,
-            Applied::Note("not healed before the load ended".into()),
-        );
+    for (index, stage) in unfinished {
+        let outcome = match stage {
+            Stage::Applying => Applied::Failed(
+                "still being applied when the load ended: lengthen the run or inject it earlier"
+                    .into(),
+            ),
+            Stage::InForce => Applied::Note("not healed before the load ended".into()),
+        };
+        schedule.event(index, &run.faults[index], FaultPhase::End, end_us, outcome);
     }
     collect_metrics(&target.name, &topology, events, None).await;
     let _ = events.send(Record::TargetEnd {
@@ -293,8 +294,17 @@ struct Schedule {
     t0: Instant,
     events: mpsc::UnboundedSender<Record>,
     topology: Arc<tokio::sync::Mutex<Topology>>,
-    /// Faults injected and not yet healed.
-    active: Arc<Mutex<BTreeSet<usize>>>,
+    /// Faults started and not yet over, by how far they got.
+    active: Arc<Mutex<BTreeMap<usize, Stage>>>,
+}
+
+/// How far a started fault got.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Its injection has not returned (a restart or scale-out waits for the node to serve).
+    Applying,
+    /// Injected; waiting for its heal or the load's end.
+    InForce,
 }
 
 impl Schedule {
@@ -344,13 +354,12 @@ impl Schedule {
         }));
     }
 
-    fn set_active(&self, index: usize, on: bool) {
+    fn set_stage(&self, index: usize, stage: Option<Stage>) {
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        if on {
-            active.insert(index);
-        } else {
-            active.remove(&index);
-        }
+        match stage {
+            Some(stage) => active.insert(index, stage),
+            None => active.remove(&index),
+        };
     }
 
     async fn run(self, index: usize, fault: FaultPlan) {
@@ -362,7 +371,7 @@ impl Schedule {
             us(self.t0, Instant::now()),
             Applied::Yes,
         );
-        self.set_active(index, true);
+        self.set_stage(index, Some(Stage::Applying));
         // A graceful stop ends the node's counters: keep what it counted so far.
         if fault.kind.ends_node_gracefully() {
             collect_metrics(
@@ -387,9 +396,10 @@ impl Schedule {
                 us(self.t0, Instant::now()),
                 Applied::Failed(format!("inject failed: {e}")),
             );
-            self.set_active(index, false);
+            self.set_stage(index, None);
             return;
         }
+        self.set_stage(index, Some(Stage::InForce));
         let healed = if fault.heals_itself() {
             Ok(())
         } else {
@@ -410,6 +420,6 @@ impl Schedule {
             us(self.t0, Instant::now()),
             outcome,
         );
-        self.set_active(index, false);
+        self.set_stage(index, None);
     }
 }

@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 use serde::Deserialize;
-use sessionbench_reports::{Replication, ServerLatency, StoreTraffic};
+use sessionbench_reports::{LockWaits, Replication, ServerLatency, StoreTraffic};
 use sessionbench_targets::app::{Handling, MetricsView};
 
 use crate::history::{Op, OpKind, Outcome};
@@ -24,6 +24,8 @@ pub(super) struct NodeCounters {
     pub(super) undecodable: u64,
     /// Request handling time as the nodes measured it, in nanoseconds.
     handling: Option<Histogram<u64>>,
+    /// Requests that waited for their session's lock, and the nanoseconds they waited.
+    lock_waits: Option<(u64, u64)>,
 }
 
 impl NodeCounters {
@@ -42,6 +44,10 @@ impl NodeCounters {
             self.store = Some((written + s.bytes_written, read + s.bytes_read));
             self.undecodable += s.sessions_undecodable;
         }
+        if let Some(l) = &m.lock_waits {
+            let (requests, ns) = self.lock_waits.unwrap_or_default();
+            self.lock_waits = Some((requests + l.requests, ns + l.waited_ns));
+        }
         if !m.handling.buckets.is_empty() {
             m.handling
                 .merge_into(self.handling.get_or_insert_with(Handling::histogram));
@@ -56,6 +62,15 @@ impl NodeCounters {
             p50: ms(h.value_at_quantile(0.5)),
             p99: ms(h.value_at_quantile(0.99)),
             max: ms(h.max()),
+            lock_waits: self.lock_waits.map(|(requests, ns)| LockWaits {
+                requests,
+                total_ms: ms(ns),
+                mean_ms: if requests == 0 {
+                    0.0
+                } else {
+                    ms(ns) / requests as f64
+                },
+            }),
         })
     }
 

@@ -186,3 +186,37 @@ may-fail = true
         "{md}"
     );
 }
+
+/// A fault whose injection had not returned when the load ended (a scale-out whose node was
+/// not serving yet, here a command still running) was never in force: failed, not "not
+/// healed", so the verdict cannot pass on a run that did not test it.
+#[test]
+fn a_fault_still_being_applied_when_the_load_ends_was_not_applied() {
+    let started = std::time::Instant::now();
+    let (code, results, _) = run_users(
+        "late-fault",
+        "2s",
+        4,
+        r#"
+[[targets]]
+name = "direct"
+strategy = "direct"
+
+[[faults]]
+at = "1s"
+kind = "command"
+node = "node1"
+inject = "sleep 30"
+timeout = "25s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(3), "{t}");
+    assert_eq!(t["faults"][0]["failed"], true, "{t}");
+    let detail = t["faults"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("still being applied when the load ended"),
+        "{detail}"
+    );
+    assert!(started.elapsed().as_secs() < 20, "the command was stopped");
+}

@@ -9,8 +9,10 @@ use super::run::run_suite;
 
 /// Scale-out onto a member the static membership listed from the start: the new Tomcat takes
 /// the sessions from its peers, the balancer gains it, and it serves them; none is lost. The
-/// new JVM took 1.3 s to join on a quiet machine and 3 s on a busy one, where an 8 s run
-/// left it under a second to serve in: the load lasts 12 s.
+/// new JVM joined in 0.7 s on a quiet machine and 1.7 s beside a full-speed run, but once in
+/// a CI run beside one it was not serving 11 s after the fault (the run then passed on a
+/// scale-out that never happened; such a fault is now reported as not applied). The fault
+/// comes 1 s into the load and the load lasts 20 s, so a slow join still leaves time to serve.
 #[test]
 fn a_tomcat_cluster_scales_out_onto_a_spare_member() {
     let (code, results, dir) = run_suite(
@@ -18,8 +20,8 @@ fn a_tomcat_cluster_scales_out_onto_a_spare_member() {
         r#"
 [suite]
 name = "tomcat-scale-out"
-duration = "12s"
-warm-up = "3s"
+duration = "20s"
+warm-up = "1s"
 
 [workload]
 virtual-users = 12
@@ -34,13 +36,13 @@ replication = "sync"
 nodes = 2
 
 [[faults]]
-at = "4s"
+at = "1s"
 kind = "add-node"
 node = "node3"
 "#,
     );
     let t = &results["targets"][0];
-    assert_eq!(code, Some(0), "{results}");
+    assert_eq!(code, Some(0), "{}: {}", t["faults"], t["reasons"]);
     assert_eq!(t["sessions"]["lost"], 0, "{t}");
     let served = crate::support::history_text(&dir)
         .lines()
@@ -49,7 +51,8 @@ node = "node3"
         .count();
     assert!(
         served > 20,
-        "node3 served after it joined: {served} operations"
+        "node3 served after it joined: {served} operations; {}",
+        t["faults"]
     );
     let log = std::fs::read_to_string(dir.join("logs/delta-sync-node3.log")).expect("node3 log");
     assert!(

@@ -22,6 +22,9 @@ pub struct NodeMetrics {
     /// How long each request took from its parsed head to its response, in nanoseconds: the
     /// node's side of the latency the client reports.
     handling: Mutex<Option<Histogram<u64>>>,
+    /// Whole-locked saves: requests that found their session locked, and their waits in all.
+    lock_waits: AtomicU64,
+    lock_wait_ns: AtomicU64,
 }
 
 impl NodeMetrics {
@@ -42,6 +45,13 @@ impl NodeMetrics {
         class.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request that waited `took` for its session's lock (whether it got it or not).
+    pub(super) fn lock_waited(&self, took: Duration) {
+        self.lock_waits.fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.lock_wait_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
     pub(super) fn login(&self) {
         self.logins.fetch_add(1, Ordering::Relaxed);
     }
@@ -50,8 +60,14 @@ impl NodeMetrics {
         self.logouts.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The `/metrics` document.
-    pub fn snapshot(&self, node: &str, store: &'static str, stats: StoreStats) -> MetricsView {
+    /// The `/metrics` document; `locking` when the node locks sessions (whole-locked saves).
+    pub fn snapshot(
+        &self,
+        node: &str,
+        store: &'static str,
+        stats: StoreStats,
+        locking: bool,
+    ) -> MetricsView {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         MetricsView {
             node: node.to_string(),
@@ -68,6 +84,10 @@ impl NodeMetrics {
             replication: stats.replication,
             store_traffic: stats.traffic,
             handling: self.handling(),
+            lock_waits: locking.then(|| LockWaits {
+                requests: get(&self.lock_waits),
+                waited_ns: get(&self.lock_wait_ns),
+            }),
         }
     }
 
@@ -111,6 +131,15 @@ impl Handling {
     }
 }
 
+/// Requests of a node that locks sessions that found their session locked, and how long they
+/// waited in all: the cost of the lock, apart from the rest of the handling time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct LockWaits {
+    pub requests: u64,
+    pub waited_ns: u64,
+}
+
 /// What `/metrics` returns; the counters cover requests answered before this one. The node
 /// writes it and the harness reads it back (fields a node did not send take their defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -136,4 +165,7 @@ pub struct MetricsView {
     pub store_traffic: Option<crate::store::StoreTraffic>,
     /// Requests answered before this one, by how long the node took.
     pub handling: Handling,
+    /// Only on a node that locks sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_waits: Option<LockWaits>,
 }

@@ -90,24 +90,41 @@ impl Node {
     /// Takes session `id`'s lock, in the store if it shares locks, else here; waits for it up
     /// to the configured timeout, then gives up (503, nothing applied).
     async fn lock(&self, id: &SessionId) -> Result<Lock, ApiError> {
+        let first = tokio::time::Instant::now();
+        let (taken, tries) = self.take_lock(id, first + self.config.lock_timeout).await;
+        // Only a request that found the lock held waited for it.
+        if tries > 1 {
+            self.metrics.lock_waited(first.elapsed());
+        }
+        taken
+    }
+
+    /// Tries for the session's lock until `deadline`; the outcome and how many tries it took.
+    async fn take_lock(
+        &self,
+        id: &SessionId,
+        deadline: tokio::time::Instant,
+    ) -> (Result<Lock, ApiError>, u32) {
         let token = SessionId::generate().to_string();
         // Held past the request's longest wait, so a crashed holder frees it.
         let ttl = self.config.lock_timeout * 5;
-        let deadline = tokio::time::Instant::now() + self.config.lock_timeout;
+        let mut tries = 0;
         loop {
-            let taken = match self.store.try_lock(id, &token, ttl).await? {
-                Some(true) => Some(Lock::Store(id.clone(), token.clone())),
-                Some(false) => None,
-                None => {
+            tries += 1;
+            let taken = match self.store.try_lock(id, &token, ttl).await {
+                Ok(Some(true)) => Some(Lock::Store(id.clone(), token.clone())),
+                Ok(Some(false)) => None,
+                Ok(None) => {
                     let mut locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
                     locked.insert(id.clone()).then(|| Lock::Memory(id.clone()))
                 }
+                Err(e) => return (Err(e.into()), tries),
             };
             if let Some(lock) = taken {
-                return Ok(lock);
+                return (Ok(lock), tries);
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::Locked);
+                return (Err(ApiError::Locked), tries);
             }
             tokio::time::sleep(LOCK_RETRY).await;
         }
@@ -350,9 +367,12 @@ async fn healthz(State(node): State<Arc<Node>>) -> Response {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
-    let view = node
-        .metrics
-        .snapshot(&node.config.id, node.store.kind(), node.store.stats());
+    let view = node.metrics.snapshot(
+        &node.config.id,
+        node.store.kind(),
+        node.store.stats(),
+        node.config.save == SaveMode::WholeLocked,
+    );
     Json(view).into_response()
 }
 
