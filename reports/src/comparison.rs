@@ -128,11 +128,13 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
     ));
     // The speed rows mean something only where the driver kept up.
     rows.push(row("Driver kept up (all scenarios)".into(), &|c| {
-        let behind: Vec<&str> = c
+        let behind: Vec<String> = c
             .runs
             .iter()
-            .filter(|(_, r)| r.driver.as_ref().is_some_and(|d| d.saturated))
-            .map(|(s, _)| *s)
+            .filter_map(|(s, r)| {
+                let why = r.driver.as_ref()?.behind()?;
+                Some(format!("{s}: {why}"))
+            })
             .collect();
         if behind.is_empty() {
             "yes".into()

@@ -27,6 +27,20 @@ pub(crate) fn driver_line(d: &Driver) -> String {
     if let Some(us) = d.cpu_us_per_op {
         let _ = write!(line, ", {us:.1} us per operation");
     }
+    if let Some(wait) = &d.cpu_wait_percent {
+        let _ = write!(
+            line,
+            "; waited for a core {:.0}% (max {:.0}%) of the time it was ready",
+            wait.mean, wait.max
+        );
+        if let Some(others) = &d.others_cpu_percent {
+            let _ = write!(
+                line,
+                ", other processes kept {:.0}% (max {:.0}%) of the machine busy",
+                others.mean, others.max
+            );
+        }
+    }
     let _ = write!(
         line,
         "; {} operations started over {} ms late",
@@ -202,12 +216,11 @@ pub(crate) fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
         let _ = writeln!(
             out,
-            "{bullet}{}: {} at {:.3}s, session {} [{}]: {}",
+            "{bullet}{}: {} at {:.3}s, {}: {}",
             t.name,
             v.kind,
             v.at_ms / 1000.0,
-            v.session,
-            v.nodes.join(" -> "),
+            v.who(),
             v.detail
         );
         if let Some(cause) = &v.cause {

@@ -145,7 +145,17 @@ pub fn driver(saturated: bool) -> Driver {
         sessions_turned_away: 0,
         send_lag_limit_ms: 1.0,
         cpu_limit_percent: 90.0,
+        cpu_wait_percent: Some(CpuPercent {
+            mean: 3.0,
+            max: if saturated { 9.5 } else { 4.0 },
+        }),
+        cpu_wait_limit_percent: 25.0,
+        others_cpu_percent: Some(CpuPercent {
+            mean: 18.0,
+            max: 30.5,
+        }),
         saturated,
+        machine_busy: false,
         reasons: if saturated {
             vec![format!(
                 "operations started late: send lag p99 {p99:.2} ms, over the 1 ms limit"

@@ -133,7 +133,7 @@ fn run_section(out: &mut String, t: &TargetResult) {
         let _ = writeln!(out, "<p>{}</p>", escape(r));
     }
     if let Some(d) = &t.driver {
-        let class = if d.saturated {
+        let class = if d.behind().is_some() {
             " class=\"unknown\""
         } else {
             ""
@@ -216,6 +216,24 @@ fn plot(out: &mut String, t: &TargetResult) {
             top + TITLE + 12.0,
             escape(&f.kind),
             escape(&f.node)
+        );
+    }
+    // Seconds the machine made late: what they show includes waits for a core.
+    for s in t.timeline.iter().filter(|s| s.machine_busy) {
+        let a = f64::from(s.t);
+        let _ = writeln!(
+            out,
+            "<rect class=\"machine-busy\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
+             fill=\"#9ec5e8\" fill-opacity=\"0.35\"><title>machine busy: send lag p99 {} ms, \
+             {}% of the driver's ready time waiting for a core, others used {}% of the \
+             cores</title></rect>",
+            x(a),
+            (x(a + 1.0) - x(a)).max(1.0),
+            bottom - top,
+            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
+            s.cpu_wait_percent.map_or("-".into(), |v| format!("{v:.0}")),
+            s.others_cpu_percent
+                .map_or("-".into(), |v| format!("{v:.0}")),
         );
     }
     // Seconds in which the driver fell behind: what they show is the harness.
@@ -305,6 +323,7 @@ fn plot(out: &mut String, t: &TargetResult) {
         ("other anomaly", "#7b3fa0"),
         ("fault", "#f2b134"),
         ("driver saturated", "#bbbbbb"),
+        ("machine busy", "#9ec5e8"),
     ];
     let mut lx = LEFT;
     for (name, color) in legend {
@@ -437,6 +456,7 @@ mod tests {
             nodes: vec!["node2".into()],
             detail: "401".into(),
             story: Vec::new(),
+            session_cookie: None,
         }];
         let page = html(&results(vec![r]), Some("[suite]\nname = \"s\" # <b>"), None);
         assert_eq!(page.matches("<svg").count(), 1);

@@ -103,15 +103,19 @@ fn failed(cases: &[Case]) -> usize {
 }
 
 fn cases(t: &TargetResult) -> Vec<Case> {
-    let check = |kind: &'static str, e: &ExpectationResult| Case {
+    let check = |kind: &'static str, e: &ExpectationResult| {
+        Case {
         name: format!("{} {} {}", kind, e.name, e.expected),
         kind,
         skipped: None,
         failure: (!e.passed).then(|| {
             let unsure = if e.unsure {
-                " (judged on a saturated driver: the numbers describe the harness)"
+                format!(
+                    " (judged on {}: the numbers describe the harness or the machine, not the target)",
+                    t.unsure_because()
+                )
             } else {
-                ""
+                String::new()
             };
             (
                 format!(
@@ -121,6 +125,7 @@ fn cases(t: &TargetResult) -> Vec<Case> {
                 offending(t, &e.name),
             )
         }),
+    }
     };
     let mut cases: Vec<Case> = t
         .expectations
@@ -196,10 +201,9 @@ fn offending(t: &TargetResult, check: &str) -> String {
     for v in hits.iter().take(SESSIONS_LISTED) {
         let _ = writeln!(
             text,
-            "session {} at {:.3}s [{}]: {}",
-            v.session,
+            "{} at {:.3}s: {}",
+            v.who(),
             v.at_ms / 1000.0,
-            v.nodes.join(" -> "),
             v.detail
         );
     }
@@ -258,6 +262,7 @@ mod tests {
             nodes: vec!["node2".into(), "node3".into()],
             detail: "Read answered 401 <no-session> on node3".into(),
             story: Vec::new(),
+            session_cookie: Some("SHOPSESSION=9f2c".into()),
         }];
         let mut cut = run("redis", "capacity", None, (0, 0, 0), (800.0, 5.0));
         cut.verdict = Verdict::Unknown;

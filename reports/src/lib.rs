@@ -17,6 +17,7 @@ mod junit;
 mod markup;
 mod model;
 mod render;
+mod timing;
 mod units;
 
 pub use codecs::{

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::coverage::{CheckCoverage, Judged};
 pub use crate::fault::{FaultWindow, Recovery};
+pub use crate::timing::{CpuPercent, Driver, LockWaits, SendLag, ServerLatency};
 
 /// Bumped when the shape changes; readers refuse versions they do not know.
 pub const FORMAT_VERSION: u32 = 1;
@@ -43,9 +44,9 @@ impl Results {
             .flat_map(|t| {
                 t.thresholds.iter().filter(|c| !c.passed).map(move |c| {
                     let unsure = if c.unsure {
-                        " (judged on a saturated driver)"
+                        format!(" (judged on {})", t.unsure_because())
                     } else {
-                        ""
+                        String::new()
                     };
                     format!(
                         "{}: {} {}, measured {}{unsure}",
@@ -56,7 +57,8 @@ impl Results {
             .collect()
     }
 
-    /// `--strict`: a threshold judged while the driver was saturated is a miss, pass or not.
+    /// `--strict`: a threshold judged while the driver was saturated or the machine busy is a
+    /// miss, pass or not.
     pub fn fail_unsure_thresholds(&mut self) {
         for t in &mut self.targets {
             for c in t.thresholds.iter_mut().filter(|c| c.unsure) {
@@ -105,11 +107,15 @@ impl Results {
             .unwrap_or(Verdict::Unknown)
     }
 
-    /// Runs whose driver was saturated: their numbers describe the harness, not the target.
-    pub fn saturated(&self) -> impl Iterator<Item = &TargetResult> {
-        self.targets
-            .iter()
-            .filter(|t| t.driver.as_ref().is_some_and(|d| d.saturated))
+    /// Runs whose driver fell behind, through its own doing or a busy machine's: their
+    /// numbers describe the harness or the machine, not the target.
+    pub fn behind(&self) -> impl Iterator<Item = (&TargetResult, &Driver)> {
+        self.targets.iter().filter_map(|t| {
+            t.driver
+                .as_ref()
+                .filter(|d| d.behind().is_some())
+                .map(|d| (t, d))
+        })
     }
 }
 
@@ -231,76 +237,14 @@ pub struct TargetResult {
     pub windows: Vec<Window>,
 }
 
-/// The load driver measured by itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Driver {
-    /// How late operations started after they became due (their intended start, or the end
-    /// of the session's previous operation if that came later): the driver's own lateness,
-    /// not the target's. After the warm-up.
-    pub send_lag_ms: SendLag,
-    /// Share of the cores the driver may use (100 = all of them busy), per second of load
-    /// after the warm-up: the harness process as a whole (driver, history, in-process proxies).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_percent: Option<CpuPercent>,
-    /// Cores the harness may run on (its affinity and cgroup limits).
-    pub cores: u32,
-    /// The harness's CPU time per operation over the whole load, in microseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_us_per_op: Option<f64>,
-    /// Operations (after the warm-up) that started later than the send-lag limit.
-    pub late_ops: u64,
-    /// Open model: arrivals turned away at `max-sessions-in-flight`, never started.
-    #[serde(default)]
-    pub sessions_turned_away: u64,
-    /// The limits judged: send-lag p99 and CPU share.
-    pub send_lag_limit_ms: f64,
-    pub cpu_limit_percent: f64,
-    /// A limit was passed: latency and throughput describe the harness, not the target.
-    pub saturated: bool,
-    /// Which limits were passed, one sentence each.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SendLag {
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CpuPercent {
-    pub mean: f64,
-    pub max: f64,
-}
-
-/// Request handling time as the nodes measured it (parsed request to response), over every
-/// node's life: a node killed before its counters were read is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ServerLatency {
-    pub requests: u64,
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
-    /// Nodes that lock sessions (whole-locked saves): the requests that waited for the lock.
-    #[serde(
-        default,
-        rename = "lock-waits",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub lock_waits: Option<LockWaits>,
-}
-
-/// Requests that found their session locked by another request of it, and how long they
-/// waited: what the lock costs, apart from the rest of the handling time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct LockWaits {
-    pub requests: u64,
-    pub total_ms: f64,
-    pub mean_ms: f64,
+impl TargetResult {
+    /// What a threshold marked unsure was judged on.
+    pub fn unsure_because(&self) -> &'static str {
+        self.driver
+            .as_ref()
+            .and_then(Driver::behind)
+            .unwrap_or("a saturated driver")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -427,6 +371,15 @@ pub struct Second {
     pub driver_cpu_percent: Option<f64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub driver_saturated: bool,
+    /// Late because the machine was busy, not the driver; with the share of their ready time
+    /// the harness's threads waited for a core, and the share of the machine other
+    /// processes used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub machine_busy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_cpu_percent: Option<f64>,
     /// Findings in it, every one counted (the violations list keeps only the first): lost
     /// sessions, stale reads, lost updates, and the other kinds.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -471,10 +424,31 @@ pub struct Violation {
     /// A lost session's known cause, when a known loss of the target explains it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The session cookie (`NAME=value`) the application last gave the session, where the
+    /// suite names its cookie: what to search the stack's own logs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie: Option<String>,
     /// The session's last operations up to this one, a line each: time, kind, status, node,
     /// whether the answer changed the cookies, an error or a redirect's target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub story: Vec<String>,
+}
+
+impl Violation {
+    /// `session v1.0 (SID=1f3c) [node1 -> node2]`: the session, its cookie where known, and
+    /// the nodes involved, or why none is named.
+    pub fn who(&self) -> String {
+        let cookie = self
+            .session_cookie
+            .as_ref()
+            .map_or(String::new(), |c| format!(" ({c})"));
+        let nodes = if self.nodes.is_empty() {
+            "no node named: the answers do not say which served them (`served-by`)".into()
+        } else {
+            self.nodes.join(" -> ")
+        };
+        format!("session {}{cookie} [{nodes}]", self.session)
+    }
 }
 
 /// What keeping sessions in a shared store costs on the wire.
@@ -553,4 +527,31 @@ fn one() -> u32 {
 
 fn is_one(n: &u32) -> bool {
     *n == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_names_its_cookie_and_says_when_no_node_is_named() {
+        let mut v = Violation {
+            kind: "lost-update".into(),
+            session: "v1.0".into(),
+            at_ms: 10.0,
+            nodes: Vec::new(),
+            detail: String::new(),
+            cause: None,
+            session_cookie: Some("SHOPSESSION=9f2c".into()),
+            story: Vec::new(),
+        };
+        assert_eq!(
+            v.who(),
+            "session v1.0 (SHOPSESSION=9f2c) [no node named: the answers do not say which \
+             served them (`served-by`)]"
+        );
+        v.nodes = vec!["node1".into(), "node2".into()];
+        v.session_cookie = None;
+        assert_eq!(v.who(), "session v1.0 [node1 -> node2]");
+    }
 }

@@ -214,16 +214,22 @@ pub(crate) fn warnings(results: &Results) -> Vec<String> {
             ));
         }
     }
-    for t in results.saturated() {
-        let reasons = t
-            .driver
-            .as_ref()
-            .map_or(String::new(), |d| d.reasons.join("; "));
-        out.push(format!(
-            "{}: the load driver was saturated ({reasons}): its latency and throughput \
-             describe the harness, not the target; thresholds judged on it are unsure",
-            t.name
-        ));
+    for (t, d) in results.behind() {
+        let reasons = d.reasons.join("; ");
+        out.push(if d.saturated {
+            format!(
+                "{}: the load driver was saturated ({reasons}): its latency and throughput \
+                 describe the harness, not the target; thresholds judged on it are unsure",
+                t.name
+            )
+        } else {
+            format!(
+                "{}: the machine was busy ({reasons}): latency includes the driver's wait for \
+                 a core; thresholds judged on it are unsure (a quieter machine, not a faster \
+                 driver, is the remedy)",
+                t.name
+            )
+        });
     }
     out
 }
@@ -536,6 +542,7 @@ mod tests {
                 nodes: vec!["node2".into(), "node3".into()],
                 detail: "Read answered 401 no-session on node3; last served by node2".into(),
                 story: Vec::new(),
+                session_cookie: None,
             }],
             interrupted: false,
             driver: Some(crate::fixtures::driver(true)),

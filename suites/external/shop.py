@@ -11,9 +11,11 @@ the login form with a token, as most frameworks do (a double-submit cookie, so a
 can check a form another one served); --secure marks cookies Secure (behind HTTPS).
 --logout-local is a bug some session stores have: an instance ends only the sessions it
 created itself, and answers the others 200 {"logout": false}, leaving them alive.
+--request-log FILE appends a line per cart change, `SESSION-ID items N`, as it answers: the
+stack's own record of what it acknowledged, for checking a harness's counts against.
 
     shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]] [--csrf] [--secure]
-            [--logout-local]
+            [--logout-local] [--request-log FILE]
 
 GET  /login          the login form (with --csrf: a `csrf` field and the SHOPCSRF cookie)
 POST /login          form `user` (and `csrf`): signs in, sets SHOPSESSION, redirects (303) to
@@ -114,6 +116,8 @@ class Shop(BaseHTTPRequestHandler):
     secure = ""
     logout_local = False
     created = set()
+    request_log = None
+    log_lock = threading.Lock()
 
     def log_message(self, *args):
         pass
@@ -198,6 +202,10 @@ class Shop(BaseHTTPRequestHandler):
             s["items"] += 1
             self.store.put(sid, s)
             body = json.dumps({"cart": {"items": s["items"], "user": s["user"]}}).encode()
+            if self.request_log:
+                with self.log_lock:
+                    self.request_log.write(f"{sid} items {s['items']}\n")
+                    self.request_log.flush()
             return self.answer(200, body, "application/json")
         if self.path == "/note":
             s["note"] = self.form().get("note", "")
@@ -227,11 +235,15 @@ def main():
     p.add_argument("--secure", action="store_true", help="mark cookies Secure (behind HTTPS)")
     p.add_argument("--logout-local", action="store_true",
                    help="end only sessions this instance created (a bug, for the checks)")
+    p.add_argument("--request-log", metavar="FILE",
+                   help="append `SESSION-ID items N` for each cart change answered")
     a = p.parse_args()
     Shop.name = a.name
     Shop.csrf = a.csrf
     Shop.secure = "; Secure" if a.secure else ""
     Shop.logout_local = a.logout_local
+    if a.request_log:
+        Shop.request_log = open(a.request_log, "a")
     Shop.store = FileStore(a.sessions, a.cache) if a.sessions else MemoryStore()
     ThreadingHTTPServer.daemon_threads = True
     # The default backlog of 5 drops connections under a dozen users: waits of a second.

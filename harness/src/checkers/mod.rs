@@ -338,12 +338,11 @@ impl Checker {
             return;
         }
         self.lost = true;
-        let node = op.node.as_deref().unwrap_or("?");
-        let last = self.last_node.as_deref().unwrap_or("?");
         let answered = format!(
-            "{:?} answered {} no-session on {node}",
+            "{:?} answered {} no-session{}",
             op.kind,
-            op.status.map_or("?".into(), |s| s.to_string())
+            op.status.map_or("?".into(), |s| s.to_string()),
+            on(op.node.as_deref())
         );
         let age = op.end_us.saturating_sub(self.born_us);
         match self.idle_limit_us.filter(|&limit| age >= limit) {
@@ -361,7 +360,10 @@ impl Checker {
             None => self.find(
                 Kind::SessionLost,
                 op,
-                format!("{answered}; last served by {last}"),
+                match &self.last_node {
+                    Some(last) => format!("{answered}; last served by {last}"),
+                    None => answered,
+                },
             ),
         }
     }
@@ -477,12 +479,12 @@ impl Checker {
             if let Some((_, seen, at)) = before {
                 // A counter below the acknowledged one is already a stale read.
                 if version < *seen && !(counter_behind.is_some() && view.version.is_none()) {
-                    let at = at.as_deref().unwrap_or("?").to_string();
+                    let at = on(at.as_deref());
                     let seen = *seen;
                     self.find(
                         Kind::MonotonicRead,
                         op,
-                        format!("{what} {version} after {what} {seen} was seen on {at}"),
+                        format!("{what} {version} after {what} {seen} was seen{at}"),
                     );
                 }
             }
@@ -490,6 +492,11 @@ impl Checker {
         }
         self.last_node.clone_from(&op.node);
     }
+}
+
+/// ` on node2`, or nothing where the answer did not say which node served it.
+pub(crate) fn on(node: Option<&str>) -> String {
+    node.map_or(String::new(), |n| format!(" on {n}"))
 }
 
 fn secs(us: u64) -> String {

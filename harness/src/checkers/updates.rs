@@ -201,10 +201,10 @@ impl Checker {
                         .take(4)
                         .map(|s| {
                             format!(
-                                "{} at {} on {}",
+                                "{} at {}{}",
                                 s.write.as_deref().unwrap_or("nothing"),
                                 secs(s.start),
-                                s.node.as_deref().unwrap_or("?")
+                                super::on(s.node.as_deref())
                             )
                         })
                         .collect();

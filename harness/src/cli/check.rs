@@ -18,7 +18,8 @@ pub struct CheckArgs {
     /// Only the verdict line.
     #[arg(long)]
     quiet: bool,
-    /// Fail every threshold judged on a run whose driver was saturated, as `run --strict`.
+    /// Fail every threshold judged on a run whose driver was saturated or whose machine was
+    /// busy, as `run --strict`.
     #[arg(long)]
     strict: bool,
 }

@@ -18,7 +18,7 @@ enum Mode {
     Log,
 }
 
-use crate::history::{OpKind, Outcome, Record};
+use crate::history::{Outcome, Record};
 
 #[derive(Debug)]
 pub struct Progress {
@@ -72,7 +72,7 @@ impl Progress {
                 };
             }
             // Probes are checks meant to fail, as in the result tables.
-            Record::Op(op) if op.kind == OpKind::Probe => {}
+            Record::Op(op) if op.kind.is_check() => {}
             Record::Op(op) => {
                 self.ops += 1;
                 match op.outcome {
@@ -104,6 +104,7 @@ impl Progress {
             Record::Header { .. }
             | Record::NodeMetrics { .. }
             | Record::SessionEnd { .. }
+            | Record::SessionCookie { .. }
             | Record::Resources { .. } => {}
         }
     }

@@ -60,8 +60,9 @@ pub struct RunArgs {
     /// No progress line and no tables: only the verdict and where the files are.
     #[arg(long)]
     quiet: bool,
-    /// Fail every threshold judged on a run whose driver was saturated (its numbers then
-    /// describe the harness): exit 4 even where the threshold held.
+    /// Fail every threshold judged on a run whose driver was saturated or whose machine was
+    /// busy (its numbers then describe the harness or the machine): exit 4 even where the
+    /// threshold held.
     #[arg(long)]
     strict: bool,
     /// Drive shard I of N of the load (users whose index is I modulo N; 1/N of an open

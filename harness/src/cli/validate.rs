@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::exit::{CliError, ExitCode};
 use super::run::plan_of;
-use crate::plan::{FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload};
+use crate::plan::{DriverLimits, FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -64,8 +64,14 @@ fn describe(plan: &Plan) -> String {
     };
     let _ = writeln!(
         out,
-        "{place} The driver counts as saturated past a send-lag p99 of {} us or {}% of its cores.",
-        plan.driver_limits.send_lag_us, plan.driver_limits.cpu_percent
+        "{place} A run falls behind past a send-lag p99 of {} us or {}% of the harness's cores: \
+         a busy machine where its threads spent at least {}% of their ready time waiting for \
+         a core while other processes kept at least {}% of the cores busy, otherwise a \
+         saturated driver.",
+        plan.driver_limits.send_lag_us,
+        plan.driver_limits.cpu_percent,
+        DriverLimits::CPU_WAIT_PERCENT,
+        DriverLimits::OTHERS_PERCENT
     );
     for run in &runs {
         let t = run.target;

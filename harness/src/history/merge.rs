@@ -230,6 +230,7 @@ fn time_of(record: &Record, s: &Stream) -> u64 {
         Record::DriverSample { at_us, .. }
         | Record::Resources { at_us, .. }
         | Record::SessionEnd { at_us, .. }
+        | Record::SessionCookie { at_us, .. }
         | Record::TargetEnd { at_us, .. } => *at_us,
         Record::Header { .. } | Record::TargetStart { .. } | Record::NodeMetrics { .. } => {
             return s.last_us;
@@ -254,6 +255,7 @@ fn shift(record: &mut Record, by: i64) {
         Record::DriverSample { at_us, .. }
         | Record::Resources { at_us, .. }
         | Record::SessionEnd { at_us, .. }
+        | Record::SessionCookie { at_us, .. }
         | Record::TargetEnd { at_us, .. } => *at_us = moved(*at_us, by),
         Record::Header { .. } | Record::TargetStart { .. } | Record::NodeMetrics { .. } => {}
     }

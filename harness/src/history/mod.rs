@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 /// Bumped when a record changes shape; readers refuse versions they do not know.
 /// Version 2 added `node-metrics`; version 3 lets a view leave out what an application's
 /// answers do not show; version 4 adds `driver-sample`; version 5 adds `session-end` and
-/// `resources`. Older versions are still read.
-pub const FORMAT_VERSION: u32 = 6;
+/// `resources`; version 6 an operation's changed cookies and redirect target; version 7
+/// `session-cookie` and a driver sample's `contention`. Older versions are still read.
+pub const FORMAT_VERSION: u32 = 7;
 
 /// The oldest history format this build reads.
 const OLDEST_READABLE: u32 = 1;
@@ -63,6 +64,9 @@ pub enum Record {
         /// Open model: arrivals turned away so far at `max-sessions-in-flight`.
         #[serde(default, skip_serializing_if = "is_zero")]
         turned_away: u64,
+        /// What kept the harness from running, so far (none where /proc does not say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contention: Option<Contention>,
     },
     /// What a target's processes hold, sampled every few seconds of its load (and at its
     /// end): what a long run watches for growth.
@@ -92,12 +96,36 @@ pub enum Record {
         session: String,
         at_us: u64,
     },
+    /// The session cookie's value after an answer changed it (the login, an id renamed on
+    /// failover), for an application whose suite names its cookie: a finding names it, so
+    /// the stack's own logs can be searched for the session. `None`: the cookie was removed.
+    SessionCookie {
+        target: String,
+        session: String,
+        at_us: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
     /// The load on a target ended; `interrupted` when it was cut short (Ctrl-C, error).
     TargetEnd {
         target: String,
         at_us: u64,
         interrupted: bool,
     },
+}
+
+/// Counters of the machine's contention for its cores, read at a driver sample: a late
+/// start is the machine's doing when the driver's threads were ready and no core was free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contention {
+    /// How long the harness's threads have run on a core, and waited, ready to run, for one
+    /// (`/proc/self/task/*/schedstat`; threads that ended drop out).
+    pub on_cpu_us: u64,
+    pub run_queue_us: u64,
+    /// The whole machine's busy CPU time (every core, every process, steal included) and its
+    /// total, busy or idle (`/proc/stat`).
+    pub machine_busy_us: u64,
+    pub machine_us: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -195,6 +223,9 @@ pub enum OpKind {
     Logout,
     /// A read with the cookie of a session just logged out: it must not succeed.
     Probe,
+    /// A read after the session's last operation: what the stack kept of its last step,
+    /// which no answer of the mix shows (increments lost there, a write undone).
+    FinalRead,
 }
 
 impl OpKind {
@@ -207,7 +238,14 @@ impl OpKind {
             Self::Counter => "counter",
             Self::Logout => "logout",
             Self::Probe => "probe",
+            Self::FinalRead => "final-read",
         }
+    }
+
+    /// Sent by the harness to check a session, not drawn from the workload's mix: left out
+    /// of throughput, latency and the per-second counts.
+    pub fn is_check(self) -> bool {
+        matches!(self, Self::Probe | Self::FinalRead)
     }
 }
 

@@ -271,6 +271,13 @@ impl Session<'_> {
                 completed += 1;
             }
         }
+        // What the stack kept of the last step, which no answer of the mix shows: one more
+        // read, a check rather than load, where writes or increments could be lost.
+        let (mix, now) = (ctx.workload.mix, Instant::now());
+        let used_up = completed >= ctx.workload.ops_per_session && now < ctx.deadline;
+        if used_up && mix.write + mix.counter > 0 {
+            self.op(OpKind::FinalRead, k + 1, None, now).await;
+        }
         true
     }
 }
@@ -437,8 +444,22 @@ impl Session<'_> {
             cookies_changed: self.client.jar_changes() != changes_before,
             location,
         };
+        // The session cookie as the answer left it, for findings to name.
+        let cookie = (record.cookies_changed)
+            .then(|| ctx.protocol.session_cookie())
+            .flatten()
+            .map(|name| self.client.cookie(name).map(|v| format!("{name}={v}")));
+        let at_us = record.end_us;
         // The receiver outlives every load task; a send can only fail during teardown.
         let _ = ctx.events.send(Record::Op(record));
+        if let Some(value) = cookie {
+            let _ = ctx.events.send(Record::SessionCookie {
+                target: ctx.target.clone(),
+                session: self.name.to_string(),
+                at_us,
+                value,
+            });
+        }
         let unavailable = status == Some(StatusCode::SERVICE_UNAVAILABLE.as_u16());
         Done {
             outcome: reading.outcome,

@@ -152,6 +152,10 @@ pub struct HttpApi {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<Extract>,
     pub logged_out: LoggedOut,
+    /// The counter a new session starts with, where the suite says so: what the login's
+    /// answer counts as showing, so increments lost at the first step can be seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_starts_at: Option<u64>,
 }
 
 impl HttpApi {

@@ -31,6 +31,8 @@ pub struct Api {
     cookie: Option<String>,
     node: Extractor,
     logged_out: SignedOut,
+    /// The counter a new session starts with, as the suite says: the login's if it shows none.
+    counter_starts_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -179,6 +181,7 @@ impl Api {
                         redirect: plan.logged_out.redirect.clone(),
                         body: body.flatten(),
                     },
+                    counter_starts_at: plan.counter_starts_at,
                 })
             }
             _ => Err(errors),
@@ -188,7 +191,7 @@ impl Api {
     fn request(&self, kind: OpKind, part: usize) -> &Request {
         let optional = match kind {
             OpKind::Login => return &self.login[part.min(self.login.len() - 1)],
-            OpKind::Read | OpKind::Probe => return &self.read,
+            OpKind::Read | OpKind::Probe | OpKind::FinalRead => return &self.read,
             OpKind::Write => &self.write,
             OpKind::Counter => &self.counter,
             OpKind::Logout => &self.logout,
@@ -271,6 +274,11 @@ impl Api {
         call
     }
 
+    /// The session cookie's name, if the suite gives it.
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
     pub fn read(&self, kind: OpKind, reply: &Reply, cookies: Cookies) -> Reading {
         let mut json = None;
         let node = self.node.find(reply, &mut json, cookies);
@@ -334,6 +342,7 @@ impl Api {
                     None
                 }
             },
+            None if kind == OpKind::Login => self.counter_starts_at,
             None => None,
         };
         if !missing.is_empty() {
@@ -565,6 +574,7 @@ mod tests {
                 redirect: Some("/login".into()),
                 body: Some("Please sign in".into()),
             },
+            counter_starts_at: Some(0),
         }
     }
 
@@ -657,6 +667,8 @@ mod tests {
             api.read(OpKind::Login, &reply(200, &[], ""), &jar)
         };
         assert_eq!(login(true).outcome, Outcome::Ok);
+        // The login shows no counter: the one the suite says a session starts with.
+        assert_eq!(login(true).view.and_then(|v| v.counter), Some(0));
         assert!(login(false).error.expect("why").contains("no `SID` cookie"));
     }
 

@@ -70,6 +70,14 @@ impl Protocol {
         }
     }
 
+    /// The session cookie's name, where the suite names it (an application's API).
+    pub fn session_cookie(&self) -> Option<&str> {
+        match self {
+            Self::Reference => None,
+            Self::Api(api) => api.session_cookie(),
+        }
+    }
+
     /// How many requests a login is (one for the node protocol).
     pub fn login_steps(&self) -> usize {
         match self {
@@ -111,7 +119,7 @@ fn reference_call(step: &Step) -> Call {
         }
         OpKind::Counter => Call::new(Method::POST, "/session/counter"),
         OpKind::Logout => Call::new(Method::POST, "/logout"),
-        OpKind::Read | OpKind::Probe => Call::new(Method::GET, "/session"),
+        OpKind::Read | OpKind::Probe | OpKind::FinalRead => Call::new(Method::GET, "/session"),
     }
 }
 

@@ -1,12 +1,13 @@
 //! Whether the driver kept up: its send lag, from the history's own timestamps, and its CPU
-//! share, from the samples it took of itself. A run whose driver fell behind measured the
-//! harness, and says so.
+//! share, from the samples it took of itself. A run whose operations started late measured
+//! the harness, and says so, naming the cause: the driver itself (its CPU, or nothing outside
+//! it to blame), or a busy machine (its threads were ready to run and waited for a core).
 
 use hdrhistogram::Histogram;
 use sessionbench_reports::{CpuPercent, Driver, Second, SendLag};
 
 use super::segments::histogram;
-use crate::history::{Op, Record};
+use crate::history::{Contention, Op, Record};
 use crate::plan::DriverLimits;
 
 /// One `driver-sample` record.
@@ -16,6 +17,7 @@ pub struct Sample {
     pub cpu_us: u64,
     pub cores: u32,
     pub turned_away: u64,
+    pub contention: Option<Contention>,
 }
 
 impl Sample {
@@ -26,12 +28,14 @@ impl Sample {
                 cpu_us,
                 cores,
                 turned_away,
+                contention,
                 ..
             } => Some(Self {
                 at_us: *at_us,
                 cpu_us: *cpu_us,
                 cores: *cores,
                 turned_away: *turned_away,
+                contention: *contention,
             }),
             _ => None,
         }
@@ -46,6 +50,8 @@ pub(super) struct Lags {
     /// Of operations started after the warm-up.
     run: Histogram<u64>,
     late_ops: u64,
+    /// Late operations by the second they started in, to weigh each second's cause.
+    late_by_second: Vec<u64>,
     /// Every operation, for the CPU per operation.
     ops: u64,
 }
@@ -57,6 +63,7 @@ impl Lags {
             limit_us: limits.send_lag_us,
             run: histogram(),
             late_ops: 0,
+            late_by_second: Vec::new(),
             ops: 0,
         }
     }
@@ -70,16 +77,41 @@ impl Lags {
         self.ops += 1;
         if op.start_us >= self.warm_up_us {
             self.run.saturating_record(lag);
-            self.late_ops += u64::from(lag > self.limit_us);
+            if lag > self.limit_us {
+                self.late_ops += 1;
+                let second = usize::try_from(op.start_us / 1_000_000).unwrap_or(usize::MAX);
+                if second < 1 << 24 {
+                    if self.late_by_second.len() <= second {
+                        self.late_by_second.resize(second + 1, 0);
+                    }
+                    self.late_by_second[second] += 1;
+                }
+            }
         }
         lag
     }
 }
 
+/// What one interval between samples shows of the machine: the share of the time the
+/// harness's threads were ready to run that they waited for a core, and the share of the
+/// machine's cores that other processes (the target's among them) kept busy.
+fn contention_between(a: &Sample, b: &Sample) -> Option<(f64, f64)> {
+    let (ca, cb) = (a.contention?, b.contention?);
+    let waited = cb.run_queue_us.saturating_sub(ca.run_queue_us) as f64;
+    let ran = cb.on_cpu_us.saturating_sub(ca.on_cpu_us) as f64;
+    let wait = waited * 100.0 / (waited + ran).max(1.0);
+    let machine = cb.machine_us.saturating_sub(ca.machine_us).max(1) as f64;
+    let others = cb
+        .machine_busy_us
+        .saturating_sub(ca.machine_busy_us)
+        .saturating_sub(b.cpu_us.saturating_sub(a.cpu_us));
+    Some((wait, others as f64 * 100.0 / machine))
+}
+
 /// The driver's summary from the lags of its operations and the samples it took of itself;
 /// `None` for a history without samples (written before they existed). Marks the seconds of
-/// `timeline` (whose send lags are set) with their CPU share and whether either passed its
-/// limit.
+/// `timeline` (whose send lags are set) with their CPU share, the machine's contention, and
+/// whether the driver fell behind through its own doing or the machine's.
 pub fn measure(
     lags: &Lags,
     samples: &[Sample],
@@ -93,9 +125,10 @@ pub fn measure(
     let lag_ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let over_cpu = |percent: f64| percent > limits.cpu_percent;
     let over_lag = |p99_ms: f64| p99_ms * 1000.0 > limits.send_lag_us as f64;
-    // The share of the cores used between consecutive samples, given to the second the
-    // interval began in.
-    let mut measured_cpu = Vec::new();
+    let (wait_limit, others_limit) = (DriverLimits::CPU_WAIT_PERCENT, DriverLimits::OTHERS_PERCENT);
+    // The share of the cores used between consecutive samples, and the machine's contention,
+    // given to each second the interval covers (a sampler woken late spans two).
+    let (mut measured_cpu, mut measured_others, mut waits) = (Vec::new(), Vec::new(), Vec::new());
     for pair in samples.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         let span = b.at_us.saturating_sub(a.at_us);
@@ -104,38 +137,91 @@ pub fn measure(
         }
         let percent =
             b.cpu_us.saturating_sub(a.cpu_us) as f64 * 100.0 / (span as f64 * f64::from(cores));
-        if let Some(second) = usize::try_from(a.at_us / 1_000_000)
-            .ok()
-            .and_then(|i| timeline.get_mut(i))
-        {
+        let contention = contention_between(&a, &b);
+        let covered = (a.at_us / 1_000_000)..=((b.at_us - 1) / 1_000_000);
+        for i in covered.take(timeline.len()) {
+            let Some(second) = usize::try_from(i).ok().and_then(|i| timeline.get_mut(i)) else {
+                break;
+            };
+            if second.driver_cpu_percent.is_some() {
+                continue; // The interval that began in it speaks for it.
+            }
             second.driver_cpu_percent = Some(round1(percent));
+            if let Some((wait, others)) = contention {
+                second.cpu_wait_percent = Some(round1(wait));
+                second.others_cpu_percent = Some(round1(others));
+            }
         }
         if a.at_us >= warm_up_us {
             measured_cpu.push(percent);
+            if let Some((wait, others)) = contention {
+                waits.push(wait);
+                measured_others.push(others);
+            }
         }
     }
+    // A late second is the machine's when the driver had CPU to spare, its threads waited
+    // for a core, and other processes held most of the machine; otherwise the driver's.
+    let (mut late_busy, mut late_unread) = (0, 0);
+    let (mut busy_waits, mut busy_others) = (Vec::new(), Vec::new());
     for second in timeline.iter_mut() {
-        second.driver_saturated = second.send_lag_p99_ms.is_some_and(over_lag)
-            || second.driver_cpu_percent.is_some_and(over_cpu);
+        let late = second.send_lag_p99_ms.is_some_and(over_lag);
+        let cpu = second.driver_cpu_percent.is_some_and(over_cpu);
+        let contended = match (second.cpu_wait_percent, second.others_cpu_percent) {
+            (Some(wait), Some(others)) => wait >= wait_limit && others >= others_limit,
+            _ => false,
+        };
+        let busy = !cpu && contended;
+        second.machine_busy = late && busy;
+        second.driver_saturated = (late || cpu) && !busy;
+        let late_here = lags.late_by_second.get(second.t as usize).copied();
+        if second.machine_busy {
+            late_busy += late_here.unwrap_or(0);
+            busy_waits.extend(second.cpu_wait_percent);
+            busy_others.extend(second.others_cpu_percent);
+        } else if second.cpu_wait_percent.is_none() {
+            late_unread += late_here.unwrap_or(0);
+        }
     }
-    let cpu_percent = (!measured_cpu.is_empty()).then(|| CpuPercent {
-        mean: round1(measured_cpu.iter().sum::<f64>() / measured_cpu.len() as f64),
-        max: round1(measured_cpu.iter().copied().fold(0.0, f64::max)),
-    });
+    let cpu_percent = percent_of(&measured_cpu);
     let send_lag_ms = SendLag {
         p50: lag_ms(run, 0.5),
         p99: lag_ms(run, 0.99),
         max: run.max() as f64 / 1000.0,
     };
+    let cpu_wait_percent = percent_of(&waits);
+    let others_cpu_percent = percent_of(&measured_others);
     let mut reasons = Vec::new();
+    let (mut saturated, mut machine_busy) = (false, false);
     let limit_ms = limits.send_lag_us as f64 / 1000.0;
     if !run.is_empty() && over_lag(send_lag_ms.p99) {
-        reasons.push(format!(
+        let late = format!(
             "operations started late: send lag p99 {:.2} ms, over the {limit_ms} ms limit",
             send_lag_ms.p99
-        ));
+        );
+        // Most late starts fell in seconds the machine made late.
+        if late_busy * 2 >= late_ops.max(1) {
+            machine_busy = true;
+            reasons.push(format!(
+                "{late}, on a busy machine: in the seconds it made late, the harness's threads \
+                 spent {:.0}% of the time they were ready to run waiting for a core (at least \
+                 {wait_limit}%), while other processes (the target's among them) kept {:.0}% \
+                 of the machine's cores busy (at least {others_limit}%)",
+                mean(&busy_waits),
+                mean(&busy_others)
+            ));
+        } else {
+            saturated = true;
+            let unread = if late_unread * 2 >= late_ops.max(1) {
+                " (whether the machine was busy could not be read)"
+            } else {
+                ""
+            };
+            reasons.push(format!("{late}{unread}"));
+        }
     }
     if let Some(cpu) = cpu_percent.filter(|c| over_cpu(c.mean)) {
+        saturated = true;
         reasons.push(format!(
             "the harness used {:.0}% of its {cores} cores on average, over the {}% limit",
             cpu.mean, limits.cpu_percent
@@ -152,8 +238,23 @@ pub fn measure(
         sessions_turned_away: last.turned_away,
         send_lag_limit_ms: limit_ms,
         cpu_limit_percent: limits.cpu_percent,
-        saturated: !reasons.is_empty(),
+        cpu_wait_percent,
+        cpu_wait_limit_percent: wait_limit,
+        others_cpu_percent,
+        saturated,
+        machine_busy,
         reasons,
+    })
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn percent_of(v: &[f64]) -> Option<CpuPercent> {
+    (!v.is_empty()).then(|| CpuPercent {
+        mean: round1(mean(v)),
+        max: round1(v.iter().copied().fold(0.0, f64::max)),
     })
 }
 
@@ -185,6 +286,7 @@ mod tests {
             cpu_us: 0,
             cores,
             turned_away: 0,
+            contention: None,
         }];
         for (i, ms) in cpu_ms_per_second.iter().enumerate() {
             cpu += ms * 1000;
@@ -193,6 +295,7 @@ mod tests {
                 cpu_us: cpu,
                 cores,
                 turned_away: 3,
+                contention: None,
             });
         }
         out
@@ -283,5 +386,78 @@ mod tests {
         assert!(!idle.saturated, "{:?}", idle.reasons);
         assert_eq!(idle.cpu_percent.map(|c| c.mean), Some(12.5));
         assert!(measure(&lags, &[], DriverLimits::default(), &mut []).is_none());
+    }
+
+    /// Samples of a driver using `cpu_ms` a second of 2 cores, whose threads waited
+    /// `wait_ms` for a core while other processes used `others_ms`.
+    fn contended(per_second: &[(u64, u64, u64)]) -> Vec<Sample> {
+        let mut out = samples(&per_second.iter().map(|p| p.0).collect::<Vec<_>>(), 2);
+        let mut c = Contention::default();
+        out[0].contention = Some(c);
+        for (sample, &(cpu_ms, wait_ms, others_ms)) in out[1..].iter_mut().zip(per_second) {
+            c.on_cpu_us += cpu_ms * 1000;
+            c.run_queue_us += wait_ms * 1000;
+            c.machine_us += 2_000_000;
+            c.machine_busy_us += (cpu_ms + others_ms) * 1000;
+            sample.contention = Some(c);
+        }
+        out
+    }
+
+    /// Two seconds, each with one operation 5 ms late.
+    fn late_seconds() -> (Lags, Vec<Second>) {
+        let late = [op("s", 10.0, 15.0, 16.0), op("s", 1010.0, 1015.0, 1016.0)];
+        lags_of(&[&late], 2)
+    }
+
+    #[test]
+    fn late_starts_on_a_busy_machine_are_the_machines_and_on_an_idle_one_the_drivers() {
+        let (lags, mut timeline) = late_seconds();
+        let busy = contended(&[(200, 600, 1700), (200, 800, 1750)]);
+        let d = measure(&lags, &busy, DriverLimits::default(), &mut timeline).expect("samples");
+        assert!(d.machine_busy && !d.saturated, "{:?}", d.reasons);
+        assert_eq!(d.behind(), Some("a busy machine"));
+        assert!(d.reasons[0].contains("busy machine"), "{:?}", d.reasons);
+        assert_eq!(d.cpu_wait_percent.map(|w| w.max), Some(80.0));
+        assert_eq!(d.others_cpu_percent.map(|c| c.max), Some(87.5));
+        assert!(
+            timeline
+                .iter()
+                .all(|s| s.machine_busy && !s.driver_saturated)
+        );
+
+        // The same lateness with the cores free: nothing outside the driver explains it.
+        let (lags, mut timeline) = late_seconds();
+        // 8 ms waited of 208 ms ready: 4 %.
+        let idle = contended(&[(200, 8, 50), (200, 12, 40)]);
+        let d = measure(&lags, &idle, DriverLimits::default(), &mut timeline).expect("samples");
+        assert!(d.saturated && !d.machine_busy, "{:?}", d.reasons);
+        assert!(
+            timeline
+                .iter()
+                .all(|s| s.driver_saturated && !s.machine_busy)
+        );
+
+        // Waits for a core while the driver itself uses the CPU: the driver's.
+        let (lags, mut timeline) = late_seconds();
+        let own = contended(&[(1900, 900, 100), (1900, 900, 100)]);
+        let d = measure(&lags, &own, DriverLimits::default(), &mut timeline).expect("samples");
+        assert!(d.saturated && !d.machine_busy, "{:?}", d.reasons);
+
+        // Where the kernel did not say, the lateness is the driver's, and the reason says so.
+        let (lags, mut timeline) = late_seconds();
+        let d = measure(
+            &lags,
+            &samples(&[200, 200], 2),
+            DriverLimits::default(),
+            &mut timeline,
+        )
+        .expect("samples");
+        assert!(d.saturated, "{:?}", d.reasons);
+        assert!(
+            d.reasons[0].contains("could not be read"),
+            "{:?}",
+            d.reasons
+        );
     }
 }

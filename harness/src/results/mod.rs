@@ -124,6 +124,7 @@ fn target_of(record: &Record) -> Option<&str> {
         | Record::NodeMetrics { target, .. }
         | Record::DriverSample { target, .. }
         | Record::SessionEnd { target, .. }
+        | Record::SessionCookie { target, .. }
         | Record::Resources { target, .. }
         | Record::TargetEnd { target, .. } => Some(target),
     }

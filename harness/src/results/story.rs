@@ -42,21 +42,24 @@ struct Step {
     note: Option<Box<str>>,
 }
 
-/// One session's last operations.
+/// One session's last operations, and its cookie where the suite names it.
 #[derive(Debug, Default)]
-pub(super) struct Story(VecDeque<Step>);
+pub(super) struct Story {
+    steps: VecDeque<Step>,
+    pub cookie: Option<String>,
+}
 
 impl Story {
     pub fn see(&mut self, op: &Op, nodes: &mut Nodes) {
-        if self.0.len() == KEPT {
-            self.0.pop_front();
+        if self.steps.len() == KEPT {
+            self.steps.pop_front();
         }
         let note = match (&op.error, &op.location) {
             (Some(e), _) => Some(e.as_str().into()),
             (None, Some(to)) => Some(format!("to {to}").into()),
             (None, None) => None,
         };
-        self.0.push_back(Step {
+        self.steps.push_back(Step {
             start_us: op.start_us,
             kind: op.kind,
             status: op.status,
@@ -69,7 +72,7 @@ impl Story {
 
     /// A line per operation kept: `6.002s read 401 on node3 (no-session)`.
     pub fn tell(&self, nodes: &Nodes) -> Vec<String> {
-        self.0
+        self.steps
             .iter()
             .map(|s| {
                 let mut line = format!("{:.3}s {}", s.start_us as f64 / 1e6, s.kind.name());

@@ -35,8 +35,7 @@ pub(super) const LISTED: usize = 1_000;
 /// How far behind the latest record an operation is counted.
 pub(super) const REORDER_US: u64 = 500_000;
 
-/// How long past its request timeout an operation may still be answered (scheduling, a
-/// machine under load) before its second is closed.
+/// How long past its request timeout an operation may be answered before its second closes.
 const ANSWER_SLACK_US: u64 = 2_000_000;
 
 /// One session while it lives.
@@ -52,20 +51,21 @@ struct Live {
     continuity: SessionContinuity,
 }
 
-/// What waits out the reorder window. Nearly every entry is an operation, so boxing it would
-/// only add an allocation per operation.
+/// What waits out the reorder window: nearly all operations (boxing would allocate for each).
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 enum Pending {
     Op(Op),
     End(String, u64),
+    /// A session's cookie as an answer left it.
+    Cookie(String, u64, Option<String>),
 }
 
 impl Pending {
     fn at(&self) -> u64 {
         match self {
             Self::Op(op) => op.end_us,
-            Self::End(_, at) => *at,
+            Self::End(_, at) | Self::Cookie(_, at, _) => *at,
         }
     }
 }
@@ -92,9 +92,8 @@ pub(super) struct TargetAnalysis {
     coverage: Coverage,
     /// Every finding, in brief.
     marks: Vec<Mark>,
-    /// The first [`LISTED`] findings, whole.
-    /// The first findings, whole, each with its session's story.
-    findings: Vec<(Finding, Vec<String>)>,
+    /// The first [`LISTED`] findings, whole, each with its session's story and cookie.
+    findings: Vec<(Finding, Vec<String>, Option<String>)>,
     nodes: Nodes,
     counts: Sessions,
     counters: NodeCounters,
@@ -104,7 +103,7 @@ pub(super) struct TargetAnalysis {
     /// Successful operations and writes (logout probes left out), for traffic per operation.
     ok_ops: u64,
     ok_writes: u64,
-    /// The latest end of an operation: the end of a load whose end was not recorded.
+    /// The latest operation's end: the end of a load whose end was not recorded.
     last_end: u64,
 }
 
@@ -152,6 +151,12 @@ impl TargetAnalysis {
                 self.tick(at_us);
                 self.pending.push_back(Pending::End(session, at_us));
             }
+            Record::SessionCookie {
+                session,
+                at_us: t,
+                value: v,
+                ..
+            } => self.pending.push_back(Pending::Cookie(session, t, v)),
             Record::Fault(f) => {
                 self.tick(f.at_us);
                 self.segments.cut(f.at_us);
@@ -242,6 +247,11 @@ impl TargetAnalysis {
             match self.pending.pop_front() {
                 Some(Pending::Op(op)) => self.count(&op),
                 Some(Pending::End(session, _)) => self.settle(&session),
+                Some(Pending::Cookie(session, _, value)) => {
+                    if let Some(live) = self.sessions.get_mut(&session) {
+                        live.story.cookie = value;
+                    }
+                }
                 None => {}
             }
         }
@@ -290,13 +300,13 @@ impl TargetAnalysis {
             self.marks.push(f.mark());
             if self.findings.len() < LISTED {
                 let story = live.story.tell(&self.nodes);
-                self.findings.push((f, story));
+                self.findings.push((f, story, live.story.cookie.clone()));
             }
         }
         live.recovery.see(op, &mut self.windows);
         live.continuity.see(op, self.first_fault);
-        // Probes (reads with a logged-out cookie) are checks, not workload: meant to fail.
-        if op.kind != OpKind::Probe {
+        // Probes and final reads are checks, not workload (probes are meant to fail).
+        if !op.kind.is_check() {
             self.segments.add(op);
             self.seconds.add(op);
             self.report.add(op);
@@ -318,7 +328,8 @@ impl TargetAnalysis {
             self.counts.lost_updates += f.count;
             self.marks.push(f.mark());
             if self.findings.len() < LISTED {
-                self.findings.push((f, Vec::new()));
+                self.findings
+                    .push((f, Vec::new(), live.story.cookie.clone()));
             }
         }
         // A session signed in as the load ended is counted apart: it would swell `started`
@@ -351,7 +362,7 @@ impl TargetAnalysis {
         self.segments.cut(end);
         let t = run.target;
         let warm_up = micros(plan.warm_up);
-        self.findings.sort_by_key(|(f, _)| f.at_us);
+        self.findings.sort_by_key(|(f, _, _)| f.at_us);
         let marks = &self.marks;
         let spans: Vec<(u64, Option<u64>)> =
             self.faults.values().map(|(_, s, e)| (*s, *e)).collect();
@@ -447,11 +458,11 @@ impl TargetAnalysis {
         let (resources, windows) = self.report.finish(end);
         let driver = driver::measure(&self.lags, &self.samples, plan.driver_limits, &mut timeline);
         // Numbers that describe the harness are no evidence about the target either way.
-        let saturated = driver.as_ref().is_some_and(|d| d.saturated);
+        let behind = driver.as_ref().is_some_and(|d| d.behind().is_some());
         let thresholds = thresholds
             .into_iter()
             .map(|mut c| {
-                c.unsure = saturated;
+                c.unsure = behind;
                 c
             })
             .collect();
@@ -473,7 +484,7 @@ impl TargetAnalysis {
         let violations: Vec<Violation> = self
             .findings
             .into_iter()
-            .map(|(f, story)| Violation {
+            .map(|(f, story, session_cookie)| Violation {
                 cause: f
                     .kind
                     .is_loss()
@@ -486,6 +497,7 @@ impl TargetAnalysis {
                 nodes: f.nodes,
                 detail: f.detail,
                 story,
+                session_cookie,
             })
             .collect();
         TargetResult {

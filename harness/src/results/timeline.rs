@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sessionbench_reports::Second;
 
-use crate::history::{Op, OpKind, Outcome};
+use crate::history::{Op, Outcome};
 
 /// An open second: its operations' latencies (µs, from their intended start) and send lags.
 #[derive(Debug, Default)]
@@ -44,9 +44,9 @@ impl Seconds {
         }
     }
 
-    /// An operation's outcome and latency (logout probes are checks, not load: left out).
+    /// An operation's outcome and latency (checks are not load: left out).
     pub fn add(&mut self, op: &Op) {
-        if op.kind == OpKind::Probe {
+        if op.kind.is_check() {
             return;
         }
         let ok = op.outcome == Outcome::Ok;

@@ -10,7 +10,8 @@ use crate::history::{Op, OpKind, Outcome};
 
 /// A successful operation that changes the session (what replication carries).
 pub(super) fn is_write(op: &Op) -> bool {
-    op.outcome == Outcome::Ok && !matches!(op.kind, OpKind::Read | OpKind::Probe)
+    op.outcome == Outcome::Ok
+        && !matches!(op.kind, OpKind::Read | OpKind::Probe | OpKind::FinalRead)
 }
 
 /// What a target's nodes counted themselves, summed over every `/metrics` record (a node's

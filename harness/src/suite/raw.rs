@@ -223,6 +223,7 @@ pub struct RequestRaw {
     pub extract: Option<BTreeMap<String, ExtractRaw>>,
     pub follow_redirects: Option<u32>,
     pub shows: Option<ShowsRaw>,
+    pub starts_at: Option<u64>,
 }
 
 /// What a logout that worked shows: a status, a field, or a field with a value.

@@ -101,7 +101,8 @@ impl TomcatCluster {
     }
 
     /// Writes node `id`'s base directory and starts its JVM; ready once its HTTP port
-    /// accepts (Tomcat opens it after the application is deployed).
+    /// accepts, which the connector's `bindOnInit="false"` holds back until the application
+    /// is deployed and its manager has the cluster's sessions.
     pub async fn start(
         &self,
         target: &TargetPlan,
@@ -200,7 +201,12 @@ impl TomcatCluster {
     }
 
     /// Node `index`'s server.xml: one HTTP connector on loopback, no shutdown port, and the
-    /// cluster its manager asks for.
+    /// cluster its manager asks for. The connector binds its port when Tomcat has started,
+    /// not when it initialises (Tomcat's default): a port that accepts then means a member
+    /// that serves. With the default, a member still deploying looked ready, the next one
+    /// started beside it, each asked the other for the sessions, one dropped the request (its
+    /// manager not registered yet), and the other waited out the 60 s state-transfer timeout
+    /// with its port taking requests it never answered.
     fn server_xml(&self, target: &TargetPlan, index: usize, http: u16) -> String {
         let id = &self.nodes[index].0;
         let manager = target.manager.as_deref().unwrap_or("delta");
@@ -214,7 +220,7 @@ impl TomcatCluster {
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="{http}" address="127.0.0.1" protocol="HTTP/1.1" maxKeepAliveRequests="-1"
-               connectionTimeout="60000" maxThreads="64"/>
+               connectionTimeout="60000" maxThreads="64" bindOnInit="false"/>
     <Engine name="Catalina" defaultHost="localhost" jvmRoute="{id}">
 {cluster}      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
     </Engine>

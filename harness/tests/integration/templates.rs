@@ -257,3 +257,118 @@ max-resurrections = 1000000
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(report.contains("logout-failed"), "{report}");
 }
+
+/// A third-party stack that loses concurrent increments, as a new user would write its suite:
+/// the login shows no counter (the suite says a cart starts empty), a page's four requests
+/// go out at once, round robin sends
+/// them to three instances that share sessions through files and each write back the whole
+/// session. The count of lost increments is checked against the stack's own record: every
+/// increment it answered (its request log) less what its sessions hold at the end. An
+/// expectation of none fails (no false pass), and with no `served-by` each finding names the
+/// session's cookie instead of a node.
+#[test]
+fn lost_increments_match_the_stacks_own_record() {
+    let script = shop_script();
+    let [lb, a, b, c] = [free_port(), free_port(), free_port(), free_port()];
+    let suite = format!(
+        r#"
+[suite]
+name = "shop-oracle"
+duration = "6s"
+
+[workload]
+virtual-users = 12
+think-time = "20ms"
+ops-per-session = 40
+parallel = 4
+mix = {{ read = 1, counter = 3 }}
+
+[[targets]]
+name = "shop-files"
+strategy = "external"
+url = "http://127.0.0.1:{lb}"
+start = 'SHOP_FLAGS="--request-log $SESSIONBENCH_DIR/requests.log" sh {script} start {lb} round-robin {a} {b} {c} "$SESSIONBENCH_DIR/sessions"'
+stop = 'sh {script} stop'
+ready-url = "http://127.0.0.1:{lb}/healthz"
+timeout = "20s"
+cookie = "SHOPSESSION"
+
+[targets.logged-out]
+redirect = "/login"
+
+[targets.requests.login]
+path = "/login"
+form = {{ user = "{{user}}" }}
+
+[targets.requests.read]
+path = "/account"
+user = {{ regex = 'Signed in as <b>([^<]+)</b>' }}
+counter = {{ regex = '<span id="items">(\d+)</span>' }}
+
+[targets.requests.counter]
+path = "/cart/add"
+counter = {{ pointer = "/cart/items" }}
+starts-at = 0
+
+[targets.expect]
+lost-updates = "none"
+max-stale-reads = 100000
+max-monotonic-violations = 100000
+"#,
+        script = script.display()
+    );
+    let (code, results, dir) = run_suite("shop-oracle", &suite);
+    kill_leftovers(&dir, &["shop-files"]);
+    let t = target(&results, "shop-files");
+    assert_eq!(code, Some(3), "lost increments fail `none`: {t}");
+    // The stack's own record: increments answered per session, and what each session holds.
+    let commands = dir.join("logs/shop-files-commands");
+    let log = std::fs::read_to_string(commands.join("requests.log")).expect("request log");
+    let mut answered = std::collections::BTreeMap::<String, u64>::new();
+    for line in log.lines() {
+        let sid = line.split_whitespace().next().expect("a session id");
+        *answered.entry(sid.to_string()).or_default() += 1;
+    }
+    let mut oracle = 0;
+    for (sid, acked) in &answered {
+        let file = commands.join("sessions").join(format!("{sid}.json"));
+        let held: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("session file"))
+                .expect("JSON");
+        let held = held["items"].as_u64().expect("items");
+        oracle += acked
+            .checked_sub(held)
+            .unwrap_or_else(|| panic!("{sid} holds {held} items, more than the {acked} logged"));
+    }
+    let found = count(t, "lost-updates");
+    assert!(
+        oracle > 50,
+        "the stack lost increments: {oracle} of {}",
+        log.lines().count()
+    );
+    // The harness counts what its history proves, a lower bound: never more than the stack
+    // lost, and within 2 % of it.
+    assert!(
+        found <= oracle && (oracle - found) as f64 <= 0.02 * oracle as f64,
+        "lost increments: {found} found, {oracle} by the stack's own record"
+    );
+    let increments = t["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == "lost-update" && c["part"] == "increments")
+        .expect("the lost-increments check");
+    assert_eq!(increments["judged"], "judged", "{increments}");
+    let v = &t["violations"][0];
+    assert!(
+        v["session-cookie"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("SHOPSESSION=")),
+        "{v}"
+    );
+    assert!(
+        !v["detail"].as_str().unwrap_or_default().contains(" on ?"),
+        "{v}"
+    );
+    eprintln!("lost increments: {found} found, {oracle} by the stack's own record");
+}

@@ -40,6 +40,7 @@ impl Check<'_> {
             return None;
         };
         let at = join(path, "requests");
+        let counter_starts_at = requests.counter.as_ref().and_then(|r| r.starts_at);
         let login = self.login(&at, requests.login);
         let read = self.request(&at, "read", requests.read, "GET", true);
         let write = self.request(&at, "write", requests.write, "POST", false);
@@ -73,6 +74,7 @@ impl Check<'_> {
             cookie: raw.cookie,
             node: served_by,
             logged_out,
+            counter_starts_at,
         };
         if let Err(errors) = Api::build(&api) {
             for e in errors {
@@ -231,6 +233,12 @@ impl Check<'_> {
             (_, _, Some(text)) => Some(Body::Text(text)),
             _ => None,
         };
+        if r.starts_at.is_some() && name != "counter" {
+            self.err(
+                &join(&at, "starts-at"),
+                "only `requests.counter` takes `starts-at` (the counter a new session starts with)",
+            );
+        }
         let Some(path) = r.path else {
             self.err(&at, "a request needs `path` (e.g. \"/login\")");
             return None;

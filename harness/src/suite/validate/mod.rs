@@ -272,6 +272,10 @@ impl Check<'_> {
             cpu_percent,
         };
         let errors_before = self.errors.len();
+        let attributes_given = raw
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.attributes.is_some());
         let default_workload = d.workload.unwrap_or_default();
         let workload_raw = raw.workload.unwrap_or_default().over(&default_workload);
         let workload = self.workload(
@@ -291,6 +295,16 @@ impl Check<'_> {
         let raw_targets = raw.targets.unwrap_or_else(|| vec![template.clone()]);
         if raw_targets.is_empty() {
             self.err(&[key("targets")], "a suite needs at least one target");
+        }
+        // `attributes` spreads writes over a reference node's attributes; an application's
+        // writes set the one value its `requests.write` sends (templates have no `{attr}`).
+        if attributes_given && raw_targets.iter().all(|t| t.requests.is_some()) {
+            self.err(
+                &[key("workload"), key("attributes")],
+                "every target is an application whose writes set the one value its \
+                 `requests.write` sends (templates have no `{attr}`): `attributes` would \
+                 change nothing; remove it",
+            );
         }
         let mut targets: Vec<TargetPlan> = Vec::new();
         for (i, t) in raw_targets.into_iter().enumerate() {
