@@ -6,7 +6,9 @@ mod jar;
 mod join;
 mod session;
 mod tls;
+mod users;
 
 pub use client::{Client, ClientRange, Endpoint, SendFailure, forwarded_address, source_address};
 pub use jar::Jar;
-pub use session::{LoadContext, run_load};
+pub use session::LoadContext;
+pub use users::run_load;

@@ -1,21 +1,21 @@
-//! What a virtual user does: sessions of login, a seeded mix of operations on a schedule, and
-//! sometimes a logout followed by a probe with the old cookie. Every operation becomes one
-//! history record with its intended start, actual start, end and outcome.
+//! One session: a login, a seeded mix of operations on a schedule, and either a logout
+//! followed by a probe with the old cookie or a final read of what the stack kept. Every
+//! operation becomes one history record with its intended start, actual start, end and
+//! outcome.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hyper::StatusCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::client::{Client, Endpoint, SendFailure};
 use crate::history::{NO_SESSION, Op, OpKind, Outcome, Record};
-use crate::plan::{LoadModel, Mix, Workload};
+use crate::plan::{Mix, Workload};
 use crate::protocol::{Call, Protocol, Reading, Reply, Step};
 
 /// What every virtual user of one target shares.
@@ -46,101 +46,9 @@ impl LoadContext {
     }
 }
 
-/// Drives the workload until the deadline and returns when every session has finished and
-/// the deadline has come.
-pub async fn run_load(ctx: Arc<LoadContext>) {
-    let mut sessions = JoinSet::new();
-    match ctx.workload.model {
-        LoadModel::Closed { virtual_users } => {
-            for vu in 0..virtual_users {
-                if ctx.shard.is_some_and(|s| !s.owns(u64::from(vu))) {
-                    continue;
-                }
-                // Users start spread over one think time, as people arrive: all at t0, every
-                // user's schedule would fire in the same instant every think time, and the
-                // target would be measured under bursts the suite never asked for.
-                let offset = ctx.workload.think_time * vu / virtual_users.max(1);
-                sessions.spawn(virtual_user(ctx.clone(), u64::from(vu), ctx.t0 + offset));
-            }
-        }
-        LoadModel::Open {
-            arrival_rate,
-            max_sessions_in_flight,
-        } => {
-            let gap = Duration::from_secs_f64(1.0 / arrival_rate);
-            // A shard has its share of the cap as of the arrivals.
-            let shards = ctx.shard.map_or(1, |s| s.count.max(1));
-            let slots = Arc::new(Semaphore::new(
-                max_sessions_in_flight.div_ceil(shards) as usize
-            ));
-            let mut next = ctx.t0;
-            let mut n: u64 = 0;
-            // As for a closed user: no arrival whose first operation would fall after the end.
-            while next + first_op(&ctx.workload) < ctx.deadline {
-                if ctx.shard.is_some_and(|s| !s.owns(n)) {
-                    n += 1;
-                    next += gap;
-                    continue;
-                }
-                crate::timer::sleep_until(next).await;
-                // An open model does not wait for the target: past the cap an arrival is
-                // turned away (and the cap should be raised), never delayed.
-                if let Ok(permit) = slots.clone().try_acquire_owned() {
-                    let ctx = ctx.clone();
-                    sessions.spawn(async move {
-                        let _ = run_session(&ctx, format!("s{n}"), n, next).await;
-                        drop(permit);
-                    });
-                } else {
-                    ctx.turned_away.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
-                next += gap;
-            }
-        }
-    }
-    while sessions.join_next().await.is_some() {}
-    // The last operations start a little before the end (none is scheduled after it): the
-    // load still lasts its whole duration, for the faults and the rates measured over it.
-    crate::timer::sleep_until(ctx.deadline).await;
-}
-
-async fn virtual_user(ctx: Arc<LoadContext>, vu: u64, first: Instant) {
-    crate::timer::sleep_until(first).await;
-    let mut n = 0;
-    // How long this user's login and an operation last took: what a new session needs
-    // beyond its schedule.
-    let mut recent = Duration::ZERO;
-    loop {
-        let start = Instant::now();
-        // A session that could not complete its login and one operation before the deadline
-        // would be a login alone, again and again: it would burst the end with logins.
-        if start + first_op(&ctx.workload) + recent >= ctx.deadline {
-            return;
-        }
-        let (established, slowest) = run_session(&ctx, format!("v{vu}.{n}"), vu, start).await;
-        recent = slowest * 2;
-        n += 1;
-        if !established {
-            // The target refuses logins (all nodes down?): do not spin.
-            tokio::time::sleep(ctx.workload.think_time.max(Duration::from_millis(20))).await;
-        }
-    }
-}
-
-/// The latest a session's first operation is due after its login starts: the longest think
-/// time, and a pause if the user steps away before it.
-fn first_op(w: &Workload) -> Duration {
-    let think = w.think_time.mul_f64(1.0 + w.think_time_jitter);
-    match w.idle {
-        Some(idle) if idle.every <= think => think + idle.pause,
-        _ => think,
-    }
-}
-
 /// One session from login to its end, then the record that says it ended. Returns whether
 /// the login succeeded, and its slowest operation.
-async fn run_session(
+pub(super) async fn run_session(
     ctx: &LoadContext,
     session: String,
     user: u64,
@@ -272,11 +180,16 @@ impl Session<'_> {
             }
         }
         // What the stack kept of the last step, which no answer of the mix shows: one more
-        // read, a check rather than load, where writes or increments could be lost.
-        let (mix, now) = (ctx.workload.mix, Instant::now());
-        let used_up = completed >= ctx.workload.ops_per_session && now < ctx.deadline;
-        if used_up && mix.write + mix.counter > 0 {
-            self.op(OpKind::FinalRead, k + 1, None, now).await;
+        // read, a check rather than load, where writes or increments could be lost. It comes
+        // a think time after the last answer, as the user's next click would (sooner, it
+        // would judge replication still under way).
+        let pause = think.mul_f64(1.0 + jitter * rng.random_range(-1.0..=1.0));
+        let at = due.max(self.ready) + pause;
+        let mix = ctx.workload.mix;
+        let used_up = completed >= ctx.workload.ops_per_session;
+        if used_up && mix.write + mix.counter > 0 && at < ctx.deadline {
+            crate::timer::sleep_until(at).await;
+            self.op(OpKind::FinalRead, k + 1, None, at).await;
         }
         true
     }

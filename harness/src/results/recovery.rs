@@ -9,7 +9,7 @@ use sessionbench_reports::Recovery;
 
 use super::us_to_ms;
 use crate::checkers::{Kind, Mark};
-use crate::history::{Op, OpKind, Outcome};
+use crate::history::{Op, Outcome};
 
 /// One window's sums, keyed in [`Windows`] by the fault's start.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -50,8 +50,8 @@ impl SessionRecovery {
                 hit.back = Some(op.end_us);
             }
         }
-        // A probe after a logout is meant to fail: not an error.
-        if op.outcome == Outcome::Ok || op.kind == OpKind::Probe {
+        // A probe after a logout is meant to fail, and a final read is a check: not errors.
+        if op.outcome == Outcome::Ok || op.kind.is_check() {
             return;
         }
         let Some((&from, window)) = windows.range_mut(..=op.end_us).next_back() else {

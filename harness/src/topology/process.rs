@@ -22,8 +22,9 @@ pub const PARENT_DEATH_ENV: &str = "SESSIONBENCH_DIE_WITH_PARENT";
 /// Set in a child's environment with `network = "netns"`: the namespace it enters first.
 pub const NETNS_ENV: &str = "SESSIONBENCH_NETNS";
 
-/// How long a child has to print its readiness line.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a child has to print its readiness line or open its port: a Tomcat opens it only
+/// when deployed and holding the cluster's sessions, 3 s on a quiet 2-core machine.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a child could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -42,6 +42,16 @@ impl Check<'_> {
         let at = join(path, "requests");
         let counter_starts_at = requests.counter.as_ref().and_then(|r| r.starts_at);
         let login = self.login(&at, requests.login);
+        let login_shows = login
+            .as_ref()
+            .and_then(|l| l.last())
+            .is_some_and(|l| l.counter.is_some());
+        if counter_starts_at.is_some() && login_shows {
+            self.err(
+                &join(&join(&at, "counter"), "starts-at"),
+                "the login's answer shows the counter: it, not `starts-at`, is where a session starts",
+            );
+        }
         let read = self.request(&at, "read", requests.read, "GET", true);
         let write = self.request(&at, "write", requests.write, "POST", false);
         let counter = self.request(&at, "counter", requests.counter, "POST", false);

@@ -298,7 +298,8 @@ impl Check<'_> {
         }
         // `attributes` spreads writes over a reference node's attributes; an application's
         // writes set the one value its `requests.write` sends (templates have no `{attr}`).
-        if attributes_given && raw_targets.iter().all(|t| t.requests.is_some()) {
+        let every_api = raw_targets.iter().all(|t| t.requests.is_some());
+        if attributes_given && !raw_targets.is_empty() && every_api {
             self.err(
                 &[key("workload"), key("attributes")],
                 "every target is an application whose writes set the one value its \
