@@ -150,17 +150,36 @@ fn a_starved_driver_says_so_and_strict_fails_the_thresholds_judged_on_it() {
     let results = json(&run_dir.join("results.json"));
     let t = &results["targets"][0];
     let d = &t["driver"];
-    assert_eq!(d["saturated"], true, "{d}");
+    // The cause is the driver's only where the run's own samples found the machine quiet:
+    // beside a full-speed run (other processes held 90% of it) the same stops are late
+    // starts on a busy machine, and said so. Either way the numbers are not evidence.
+    let quiet = d["others-cpu-percent"]["mean"].as_f64().expect("others") < 50.0;
+    let (cause, flag, warning, why) = if quiet {
+        (
+            "saturated",
+            "driver-saturated",
+            "the load driver was saturated",
+            "a saturated driver",
+        )
+    } else {
+        (
+            "machine-busy",
+            "machine-busy",
+            "the machine was busy",
+            "a busy machine",
+        )
+    };
+    assert_eq!(d[cause], true, "{d}");
     assert!(d["send-lag-ms"]["p99"].as_f64().expect("p99") > 1.0, "{d}");
     assert!(d["late-ops"].as_u64().expect("late") > 0, "{d}");
     assert!(reasons(d).contains("started late"), "{d}");
-    let saturated_seconds = t["timeline"]
+    let late_seconds = t["timeline"]
         .as_array()
         .expect("timeline")
         .iter()
-        .filter(|s| s["driver-saturated"] == true)
+        .filter(|s| s[flag] == true)
         .count();
-    assert!(saturated_seconds >= 2, "{}", t["timeline"]);
+    assert!(late_seconds >= 2, "{}", t["timeline"]);
     // The expectations' verdict still stands; the throughput threshold held but is not
     // evidence, so --strict fails it, and with it the verdict shown.
     assert_eq!(t["checks-verdict"], "pass", "{}", t["reasons"]);
@@ -171,16 +190,17 @@ fn a_starved_driver_says_so_and_strict_fails_the_thresholds_judged_on_it() {
     assert_eq!(status.code(), Some(4), "--strict exits 4");
     let md = std::fs::read_to_string(run_dir.join("report.md")).expect("report.md");
     assert!(
-        md.contains("**Warning:** direct: the load driver was saturated"),
+        md.contains(&format!("**Warning:** direct: {warning}")),
         "{md}"
     );
     let html = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
+    let class = if quiet { "saturated" } else { "machine-busy" };
     assert!(
-        html.contains("class=\"saturated\""),
+        html.contains(&format!("class=\"{class}\"")),
         "the plot marks the seconds"
     );
     let junit = std::fs::read_to_string(run_dir.join("junit.xml")).expect("junit.xml");
-    assert!(junit.contains("judged on a saturated driver"), "{junit}");
+    assert!(junit.contains(&format!("judged on {why}")), "{junit}");
 
     // Without --strict the same history passes its threshold, still marked unsure.
     let check = sessionbench()
