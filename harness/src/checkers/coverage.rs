@@ -3,6 +3,7 @@
 //! instead of counting it as zero.
 
 use super::Checker;
+use super::memory::Memory;
 
 /// What one session did that a check needs, and whether its answers showed it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,32 +28,20 @@ pub struct Fed {
     /// It logged out (acknowledged), and a request followed the logout.
     pub logged_out: bool,
     pub replayed: bool,
+    /// Its operations came out of the order the checks' memory relies on (the order they
+    /// ended in, none started before an earlier one was due): what rests on order is not
+    /// judged for it.
+    pub unordered: bool,
 }
 
-impl Checker {
+impl<M: Memory> Checker<M> {
     /// What the session's answers fed each check so far.
     pub fn fed(&self) -> Fed {
-        let last = self.counters.iter().max_by_key(|c| c.0);
-        // The earliest base before the last answer, and an increment it applied after it.
-        let counted = last.is_some_and(|last| {
-            let base = self
-                .counters
-                .iter()
-                .map(|c| c.1)
-                .filter(|&end| end < last.0)
-                .min();
-            base.is_some_and(|base| {
-                self.increments.iter().any(|i| {
-                    i.acked
-                        && i.start > base
-                        && (i.end < last.0 || (i.start == last.0 && i.end == last.1))
-                })
-            })
-        });
         Fed {
-            counter_twice: counted,
+            counter_twice: self.memory.counted(),
             answered_twice: self.answers >= 2,
-            ordered: self.orders.len() >= 2,
+            ordered: self.memory.ordered_twice(),
+            unordered: self.unordered > 0,
             ..self.fed
         }
     }

@@ -14,19 +14,25 @@
 //! may or may not have been applied, at any later time, so it only ever widens what a later
 //! read may show. It never produces a failure itself.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
 
+mod counter;
 mod coverage;
 #[cfg(test)]
+mod equivalence;
+mod memory;
+#[cfg(test)]
+mod naive;
+#[cfg(test)]
 mod reference;
-mod updates;
+mod writes;
 
 pub use coverage::Fed;
+pub(crate) use memory::Bounded;
 
-use updates::{Increment, Seen, Write, overwritten};
+use memory::{Increment, Memory, Seen, Shown, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -128,7 +134,13 @@ impl SessionCheck {
 /// Checks one session's operations, given in the order they ended, then settles it.
 #[cfg(test)]
 pub fn check_session(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCheck {
-    let mut c = Checker::new(idle_limit);
+    check_with::<Bounded>(ops, idle_limit)
+}
+
+/// The same with the memory `M`.
+#[cfg(test)]
+fn check_with<M: Memory>(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCheck {
+    let mut c = Checker::<M>::new(idle_limit);
     for op in ops {
         c.step(op);
     }
@@ -144,9 +156,10 @@ pub fn check_session(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCheck 
 /// only through request start and end times.
 pub const OUTLIVED_GRACE: Duration = Duration::from_secs(1);
 
-/// One session's checks, fed its operations in order.
+/// One session's checks, fed its operations in order. What it remembers of them is `M`'s:
+/// bounded by what is unsettled, not by the session's length.
 #[derive(Debug, Default)]
-pub struct Checker {
+pub(crate) struct Checker<M = Bounded> {
     /// What its answers fed each check, how many succeeded, and when its first acknowledged
     /// write and increment ended (an answer after them can show them).
     fed: Fed,
@@ -170,23 +183,22 @@ pub struct Checker {
     last_node: Option<String>,
     /// The session's name, for what `finish` finds.
     session_name: String,
-    /// Per attribute: the session's writes, acknowledged or of unknown outcome.
-    writes: BTreeMap<String, Vec<Write>>,
-    /// Per attribute: what each answer showed of it.
-    seen: BTreeMap<String, Vec<Seen>>,
-    /// Increments, acknowledged or of unknown outcome, and the counter each answer showed.
-    increments: Vec<Increment>,
-    /// Answers' counters, the login's included: (start, end, counter, node).
-    counters: Vec<(u64, u64, u64, Option<String>)>,
-    /// Answers' order (version, or else counter): (end, order, node).
-    orders: Vec<(u64, u64, Option<String>)>,
+    /// Its writes, increments, counters and orders, as far as they can still matter.
+    memory: M,
+    /// No operation still to come started before it: the latest time an operation was due.
+    horizon: u64,
+    /// The latest end so far.
+    last_end: u64,
+    /// Operations that broke the order the memory relies on (given out of the order they
+    /// ended, or started before an operation already seen was due).
+    unordered: u64,
     logged_out: bool,
     logout_unknown: bool,
     lost: bool,
     findings: Vec<Finding>,
 }
 
-impl Checker {
+impl<M: Memory> Checker<M> {
     pub fn new(idle_limit: Option<Duration>) -> Self {
         Self {
             idle_limit_us: idle_limit
@@ -228,7 +240,17 @@ impl Checker {
         });
     }
 
+    /// Operations that came out of order: see `memory`.
+    #[cfg(test)]
+    pub fn unordered(&self) -> u64 {
+        self.unordered
+    }
+
     pub fn step(&mut self, op: &Op) {
+        self.unordered += u64::from(op.start_us < self.horizon || op.end_us < self.last_end);
+        self.last_end = self.last_end.max(op.end_us);
+        self.horizon = self.horizon.max(op.intended_us.min(op.start_us));
+        self.memory.settle(self.horizon);
         if self.session_name.is_empty() {
             self.session_name.clone_from(&op.session);
         }
@@ -243,11 +265,15 @@ impl Checker {
                 if let Some(view) = &op.view {
                     self.user.clone_from(&view.user);
                     if let Some(counter) = view.counter {
-                        self.counters
-                            .push((op.start_us, op.end_us, counter, op.node.clone()));
+                        self.memory.counter(Shown {
+                            start: op.start_us,
+                            end: op.end_us,
+                            counter,
+                            node: op.node.clone(),
+                        });
                     }
                     if let Some(v) = order(view) {
-                        self.orders.push((op.end_us, v, op.node.clone()));
+                        self.memory.order(op.end_us, v, op.node.clone());
                     }
                 }
                 self.last_node = op.node.clone();
@@ -284,7 +310,7 @@ impl Checker {
                 }
                 self.record_write(op, false);
                 if op.kind == OpKind::Counter {
-                    self.increments.push(Increment::of(op, false));
+                    self.memory.increment(Increment::of(op, false));
                 }
             }
             Outcome::Fail => {
@@ -319,7 +345,7 @@ impl Checker {
                 // Acknowledged, whether or not its answer shows the session.
                 self.record_write(op, true);
                 if op.kind == OpKind::Counter {
-                    self.increments.push(Increment::of(op, true));
+                    self.memory.increment(Increment::of(op, true));
                     self.first_increment_end = self.first_increment_end.or(Some(op.end_us));
                 }
                 self.check_view(op);
@@ -392,12 +418,13 @@ impl Checker {
             if acked {
                 self.first_write_end = self.first_write_end.or(Some(op.end_us));
             }
-            self.writes.entry(attr.clone()).or_default().push(Write {
+            let write = Write {
                 id: id.clone(),
                 start: op.start_us,
                 end: op.end_us,
                 acked,
-            });
+            };
+            self.memory.write(attr, write);
         }
     }
 
@@ -416,41 +443,27 @@ impl Checker {
             }
         }
         let start = op.start_us;
-        let mut stale = Vec::new();
         // Only an answer that started after an acknowledged write (increment) ended can show
         // it, and be judged on it.
         let after = |end: Option<u64>| end.is_some_and(|end| start > end);
         self.fed.write_shown |= view.attrs.is_some() && after(self.first_write_end);
         self.fed.counter_shown |= view.counter.is_some() && after(self.first_increment_end);
+        let mut stale = Vec::new();
         if let Some(attrs) = &view.attrs {
-            for (attr, writes) in &self.writes {
-                let shown = attrs.get(attr);
-                if let Some(newer) = overwritten(writes, shown, start) {
-                    stale.push(match shown {
-                        Some(seen) => format!(
-                            "`{attr}` shows write {seen}, not the acknowledged {}",
-                            newer.id
-                        ),
-                        None => format!("`{attr}` is missing; write {} was acknowledged", newer.id),
-                    });
-                }
-                self.seen.entry(attr.clone()).or_default().push(Seen {
-                    start,
-                    end: op.end_us,
-                    write: shown.cloned(),
-                    node: op.node.clone(),
-                });
+            let answer = Seen {
+                start,
+                end: op.end_us,
+                write: None,
+                node: op.node.clone(),
+            };
+            stale = self.memory.read(attrs, answer);
+            let broken = self.memory.write_order(attrs);
+            if !broken.is_empty() {
+                self.find(Kind::MonotonicWrite, op, broken.join("; "));
             }
-            self.check_write_order(op, attrs);
         }
         // What increments acknowledged before this request started showed.
-        let acked_counter = self
-            .increments
-            .iter()
-            .filter(|i| i.acked && i.end < start)
-            .filter_map(|i| i.shown)
-            .max()
-            .unwrap_or(0);
+        let acked_counter = self.memory.acked_counter(start);
         let counter_behind = view.counter.filter(|c| *c < acked_counter);
         if let Some(counter) = counter_behind {
             stale.push(format!(
@@ -458,8 +471,12 @@ impl Checker {
             ));
         }
         if let Some(counter) = view.counter {
-            self.counters
-                .push((start, op.end_us, counter, op.node.clone()));
+            self.memory.counter(Shown {
+                start,
+                end: op.end_us,
+                counter,
+                node: op.node.clone(),
+            });
         }
         if !stale.is_empty() {
             self.find(Kind::StaleRead, op, stale.join("; "));
@@ -470,27 +487,50 @@ impl Checker {
             } else {
                 "counter"
             };
-            // The highest shown by an answer that came before this request.
-            let before = self
-                .orders
-                .iter()
-                .filter(|(end, _, _)| *end < start)
-                .max_by_key(|(_, v, _)| *v);
-            if let Some((_, seen, at)) = before {
-                // A counter below the acknowledged one is already a stale read.
-                if version < *seen && !(counter_behind.is_some() && view.version.is_none()) {
-                    let at = on(at.as_deref());
-                    let seen = *seen;
-                    self.find(
-                        Kind::MonotonicRead,
-                        op,
-                        format!("{what} {version} after {what} {seen} was seen{at}"),
-                    );
-                }
+            // The highest shown by an answer that came before this request. A counter below
+            // the acknowledged one is already a stale read.
+            let went_back = self
+                .memory
+                .order_before(start)
+                .filter(|(seen, _)| version < *seen)
+                .filter(|_| !(counter_behind.is_some() && view.version.is_none()))
+                .map(|(seen, at)| {
+                    format!("{what} {version} after {what} {seen} was seen{}", on(at))
+                });
+            if let Some(detail) = went_back {
+                self.find(Kind::MonotonicRead, op, detail);
             }
-            self.orders.push((op.end_us, version, op.node.clone()));
+            self.memory.order(op.end_us, version, op.node.clone());
         }
         self.last_node.clone_from(&op.node);
+    }
+}
+
+impl<M: Memory> Checker<M> {
+    /// The session is over: writes undone for good, and increments its last counter lacks.
+    pub fn finish(&mut self) {
+        if !self.established || self.lost || self.expired {
+            return;
+        }
+        let undone = self.memory.undone();
+        let found = undone
+            .writes
+            .into_iter()
+            .map(|(seen, detail)| (seen.start, seen.end, seen.node, detail, 1));
+        let counter = undone
+            .increments
+            .map(|(last, detail, count)| (last.start, last.end, last.node, detail, count));
+        for (at_us, answered_us, node, detail, count) in found.chain(counter) {
+            self.findings.push(Finding {
+                kind: Kind::LostUpdate,
+                session: self.session_name.clone(),
+                at_us,
+                answered_us,
+                nodes: node.into_iter().collect(),
+                detail,
+                count,
+            });
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! A brute-force reference for lost increments, to hold the online count to: every way a
 //! small history of whole-session increments and reads can have interleaved is tried, and the
 //! fewest acknowledged increments lost in any that explains every answer is the most any
-//! checker may report. The online count (`updates::increments_lost`) must never exceed it
+//! checker may report. The online count (`naive::increments_lost`) must never exceed it
 //! (it would report a loss the history does not prove), and on histories without overlap it
 //! must find it.
 //!
@@ -11,13 +11,14 @@
 //! behind sees an older one); an acknowledged increment's answer shows what it saved. An
 //! increment of unknown outcome may apply at any moment after it started, or never. An
 //! acknowledged increment is lost when it was saved before the last answer's moment and the
-//! version that answer shows does not hold it, as `updates.rs` counts it.
+//! version that answer shows does not hold it, as `naive.rs` counts it.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::updates::{Increment, increments_lost};
+use super::memory::Increment;
+use super::naive::increments_lost;
 
 /// An increment: its request's span, whether it was acknowledged, and (if so) what its answer
 /// showed.

@@ -33,9 +33,14 @@ const PARTS: [(&str, Option<&str>); 8] = [
     ("resurrection", None),
 ];
 
+/// The parts that rest on the order of a session's operations.
+const ORDERED: [bool; 8] = [false, true, true, true, true, true, true, false];
+
 #[derive(Debug, Default)]
 pub(super) struct Coverage {
     parts: [Part; 8],
+    /// Sessions whose operations came out of order.
+    unordered: u64,
 }
 
 impl Coverage {
@@ -51,8 +56,9 @@ impl Coverage {
             (f.incremented, f.counter_twice),
             (f.logged_out, f.replayed),
         ];
-        for (part, (needed, fed)) in self.parts.iter_mut().zip(feeds) {
-            part.add(needed, fed);
+        self.unordered += u64::from(f.unordered);
+        for ((part, (needed, fed)), ordered) in self.parts.iter_mut().zip(feeds).zip(ORDERED) {
+            part.add(needed, fed && !(ordered && f.unordered));
         }
     }
 
@@ -60,7 +66,8 @@ impl Coverage {
         PARTS
             .iter()
             .zip(self.parts)
-            .map(|(&(check, part), p)| {
+            .zip(ORDERED)
+            .map(|((&(check, part), p), ordered)| {
                 let judged = if p.needed > 0 && p.fed == p.needed {
                     Judged::Judged
                 } else if p.fed > 0 {
@@ -74,7 +81,13 @@ impl Coverage {
                     judged,
                     sessions: p.needed,
                     fed: p.fed,
-                    reason: (judged != Judged::Judged).then(|| reason(check, part, p, t)),
+                    reason: (judged != Judged::Judged).then(|| match self.unordered {
+                        n if ordered && n > 0 => format!(
+                            "judged for {} of {} sessions: {n} sessions' operations came out of the order they ended in, which the checks rely on",
+                            p.fed, p.needed
+                        ),
+                        _ => reason(check, part, p, t),
+                    }),
                 }
             })
             .collect()

@@ -9,13 +9,19 @@ use sessionbench_reports::Second;
 
 use crate::history::{Op, Outcome};
 
-/// An open second: its operations' latencies (µs, from their intended start) and send lags.
+/// An open second: its operations' latencies (µs, from their intended start) and send lags,
+/// as 32 bits (71 minutes; a longer one counts as that): at full speed they are most of
+/// what the analysis holds.
 #[derive(Debug, Default)]
 struct Open {
     ok: u64,
     errors: u64,
-    latencies: Vec<u64>,
-    lags: Vec<u64>,
+    latencies: Vec<u32>,
+    lags: Vec<u32>,
+}
+
+fn us32(us: u64) -> u32 {
+    u32::try_from(us).unwrap_or(u32::MAX)
 }
 
 #[derive(Debug)]
@@ -54,7 +60,7 @@ impl Seconds {
             Ok(open) if ok => {
                 open.ok += 1;
                 open.latencies
-                    .push(op.end_us.saturating_sub(op.intended_us));
+                    .push(us32(op.end_us.saturating_sub(op.intended_us)));
             }
             Ok(open) => open.errors += 1,
             Err(row) if ok => row.ok += 1,
@@ -65,7 +71,7 @@ impl Seconds {
     /// How late an operation started after it was due (every operation, probes too).
     pub fn lag(&mut self, start_us: u64, lag_us: u64) {
         if let Ok(open) = self.slot(start_us) {
-            open.lags.push(lag_us);
+            open.lags.push(us32(lag_us));
         }
     }
 
@@ -114,7 +120,7 @@ fn row(t: u32, mut open: Open) -> Second {
     let lag_p99 = (!open.lags.is_empty()).then(|| {
         let mut h = super::segments::histogram();
         for lag in &open.lags {
-            h.saturating_record(*lag);
+            h.saturating_record(u64::from(*lag));
         }
         h.value_at_quantile(0.99) as f64 / 1000.0
     });
@@ -130,12 +136,12 @@ fn row(t: u32, mut open: Open) -> Second {
 }
 
 /// The nearest-rank quantile `q` of sorted microseconds, in milliseconds.
-fn rank(sorted: &[u64], q: f64) -> Option<f64> {
+fn rank(sorted: &[u32], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let i = ((sorted.len() as f64 * q).ceil() as usize)
         .saturating_sub(1)
         .min(last);
-    Some(sorted[i] as f64 / 1000.0)
+    Some(f64::from(sorted[i]) / 1000.0)
 }
 
 #[cfg(test)]

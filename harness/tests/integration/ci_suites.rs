@@ -178,13 +178,19 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
         "{report}"
     );
 
-    // jvmRoute: the sessions of node2 only, after its kill.
+    // jvmRoute: the sessions of node2 only, after its kill. Which sessions node2 holds then
+    // is Apache's doing (byrequests sends new sessions to one member in bursts): judged on
+    // those it held, each lost, and no more than a quarter of all.
     let routed = run("tomcat-standard-jvmroute");
     let lost = routed["sessions"]["lost"].as_u64().expect("lost");
     let started = routed["sessions"]["started"].as_u64().expect("started");
-    assert!(lost > 0 && lost * 4 < started, "{routed}");
     let kill_us = routed["faults"][0]["start-ms"].as_f64().expect("the kill") * 1000.0;
     let history = crate::support::history_text(&out);
+    let held = held_across(&history, "tomcat-standard-jvmroute/failure", kill_us);
+    assert!(
+        lost >= held.len() as u64 && lost * 4 < started,
+        "{held:?} {routed}"
+    );
     let early = history
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -209,11 +215,29 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
     only_known_losses(&binder);
     let binder_kill_us = binder["faults"][0]["start-ms"].as_f64().expect("kill") * 1000.0;
     let rebound = moved("tomcat-delta-jvmroute/failure");
-    assert!(!rebound.is_empty(), "node2's sessions were rebound");
     assert!(
         rebound.iter().all(|at| *at >= binder_kill_us),
         "{rebound:?}"
     );
+    // Each session node2 held that went on after the kill was rebound (or is a known loss).
+    let held = held_across(&history, "tomcat-delta-jvmroute/failure", binder_kill_us);
+    let rebound_sessions = sessions_moved(&history, "tomcat-delta-jvmroute/failure");
+    let known = binder["sessions"]["lost-known"]
+        .as_u64()
+        .expect("lost-known") as usize;
+    let kept = held
+        .iter()
+        .filter(|s| rebound_sessions.contains(*s))
+        .count();
+    assert!(
+        kept + known >= held.len(),
+        "node2's sessions {held:?}, rebound {rebound_sessions:?}"
+    );
+    if held.is_empty() {
+        eprintln!(
+            "Apache sent node2 no session that went on past the kill: rebinding not exercised"
+        );
+    }
     assert!(moved("tomcat-delta-sync/failure").is_empty());
 
     // The servlet ran in Tomcat, and nothing the run started is left running.
@@ -225,6 +249,43 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
         "{log}"
     );
     crate::support::assert_nothing_left_running(&out);
+}
+
+/// The sessions of `target` that node2 answered before `kill_us` and that went on after it:
+/// a request (not a logout, nor the probe after one) served, or answered that the session
+/// is gone.
+fn held_across(history: &str, target: &str, kill_us: f64) -> std::collections::BTreeSet<String> {
+    use serde_json::Value;
+    let ops: Vec<Value> = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["target"] == target)
+        .collect();
+    let start = |r: &Value| r["start-us"].as_f64().unwrap_or(0.0);
+    let on_node2: std::collections::BTreeSet<&str> = ops
+        .iter()
+        .filter(|r| r["node"] == "node2" && start(r) < kill_us)
+        .filter_map(|r| r["session"].as_str())
+        .collect();
+    ops.iter()
+        .filter(|r| start(r) > kill_us && (r["outcome"] == "ok" || r["error"] == "no-session"))
+        .filter(|r| r["kind"] != "probe" && r["kind"] != "logout")
+        .filter_map(|r| r["session"].as_str())
+        .filter(|s| on_node2.contains(s))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The sessions of `target` whose cookie an answer changed, but at login or logout.
+fn sessions_moved(history: &str, target: &str) -> std::collections::BTreeSet<String> {
+    use serde_json::Value;
+    history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op" && r["target"] == target && r["cookies-changed"] == true)
+        .filter(|r| r["kind"] != "login" && r["kind"] != "logout")
+        .filter_map(|r| r["session"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Lost updates: 4 requests at once per session behind round robin over three nodes on one
