@@ -156,6 +156,7 @@ pub fn driver(saturated: bool) -> Driver {
         }),
         saturated,
         machine_busy: false,
+        checks_behind: None,
         reasons: if saturated {
             vec![format!(
                 "operations started late: send lag p99 {p99:.2} ms, over the 1 ms limit"

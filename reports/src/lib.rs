@@ -28,9 +28,9 @@ pub use compare::{Change, CompareOptions, Comparison, MetricChange, compare, com
 pub use html::html;
 pub use junit::junit;
 pub use model::{
-    CheckCoverage, Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION, FaultWindow,
-    Judged, Latency, LockWaits, Ops, Phase, Recovery, Replication, Resources, Results, RunOf,
-    Second, SendLag, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict, Violation,
-    Window,
+    CheckCoverage, ChecksBehind, Continuity, CpuPercent, Driver, ExpectationResult, FORMAT_VERSION,
+    FaultWindow, Judged, Latency, LockWaits, Ops, Phase, Recovery, Replication, Resources, Results,
+    RunOf, Second, SendLag, ServerLatency, Sessions, StoreTraffic, TargetResult, Verdict,
+    Violation, Window,
 };
 pub use render::{markdown, table};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::coverage::{CheckCoverage, Judged};
 pub use crate::fault::{FaultWindow, Recovery};
-pub use crate::timing::{CpuPercent, Driver, LockWaits, SendLag, ServerLatency};
+pub use crate::timing::{ChecksBehind, CpuPercent, Driver, LockWaits, SendLag, ServerLatency};
 
 /// Bumped when the shape changes; readers refuse versions they do not know.
 pub const FORMAT_VERSION: u32 = 1;

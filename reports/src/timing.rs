@@ -47,9 +47,26 @@ pub struct Driver {
     /// machine, not a faster driver.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub machine_busy: bool,
+    /// How far the checks, which run as the records arrive, fell behind the load (a live
+    /// run's: `check` of a stored history has no load to fall behind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_behind: Option<ChecksBehind>,
     /// Which limits were passed, one sentence each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+}
+
+/// How old the records were when the checks took them (from the moment they record), and how
+/// many waited for them. Past the limit the checks competed with the load for the harness's
+/// cores: the run counts as the harness's, as a saturated driver does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ChecksBehind {
+    pub max_ms: f64,
+    /// The target's last record's (its end).
+    pub end_ms: f64,
+    pub queued_max: u64,
+    pub limit_ms: f64,
 }
 
 impl Driver {

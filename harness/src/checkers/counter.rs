@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use super::memory::{self, Increment, Shown, base_loss};
+use super::record::{self, Increment, Shown, base_loss};
 
 /// An event of the counter's history still unsettled, kept in the order they settle in: an
 /// increment by its start, an answer that showed the counter by its end (after the
@@ -239,7 +239,7 @@ impl Counter {
             })
             .max_by_key(|(key, _)| *key)
             .map(|(_, found)| found)?;
-        let detail = memory::lost_increments(last.counter, found);
+        let detail = record::lost_increments(last.counter, found);
         Some((last.clone(), detail, found.0))
     }
 }

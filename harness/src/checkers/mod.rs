@@ -25,6 +25,7 @@ mod equivalence;
 mod memory;
 #[cfg(test)]
 mod naive;
+mod record;
 #[cfg(test)]
 mod reference;
 mod writes;
@@ -32,7 +33,8 @@ mod writes;
 pub use coverage::Fed;
 pub(crate) use memory::Bounded;
 
-use memory::{Increment, Memory, Seen, Shown, Write};
+use memory::Memory;
+use record::{Increment, Seen, Shown, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::memory::{
-    self, Increment, Memory, Seen, Shown, Undone, Write, base_loss, out_of_order, stale,
-    undone_write,
+use super::memory::Memory;
+use super::record::{
+    self, Increment, Seen, Shown, Undone, Write, base_loss, out_of_order, stale, undone_write,
 };
 
 #[derive(Debug, Default)]
@@ -201,7 +201,7 @@ impl Memory for Naive {
                 (last.start, last.end),
                 last.counter,
             ) {
-                let detail = memory::lost_increments(last.counter, found);
+                let detail = record::lost_increments(last.counter, found);
                 increments = Some((last.clone(), detail, found.0));
             }
         }

@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::memory::Increment;
 use super::naive::increments_lost;
+use super::record::Increment;
 
 /// An increment: its request's span, whether it was acknowledged, and (if so) what its answer
 /// showed.

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::memory::{Seen, Write, out_of_order, stale, undone_write};
+use super::record::{Seen, Write, out_of_order, stale, undone_write};
 
 #[derive(Debug, Default)]
 pub(super) struct Writes {

@@ -1,6 +1,7 @@
 //! Command-line interface: parsing, dispatch, and exit codes.
 
 mod args;
+mod behind;
 mod check;
 mod clean;
 mod codecs;

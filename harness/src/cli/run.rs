@@ -191,12 +191,14 @@ async fn drive(
 ) -> Result<(bool, sessionbench_reports::Results), CliError> {
     let (events, mut records) = mpsc::unbounded_channel::<Record>();
     let (cancel_tx, cancel) = watch::channel(false);
+    let cancel_tx = std::sync::Arc::new(cancel_tx);
+    let on_signal = cancel_tx.clone();
     let signals = tokio::spawn(async move {
         if sessionbench_targets::shutdown::terminate_signal()
             .await
             .is_ok()
         {
-            let _ = cancel_tx.send(true);
+            let _ = on_signal.send(true);
         }
     });
     let path = dir.file(RunDir::HISTORY);
@@ -207,10 +209,21 @@ async fn drive(
     let recorder = tokio::spawn(async move {
         let mut analysis = Analysis::new(&own_plan);
         let mut progress = Progress::new(quiet);
+        let mut ages = super::behind::Ages::default();
+        let mut overran = false;
         let mut last_flush = tokio::time::Instant::now();
         while let Some(record) = records.recv().await {
             progress.observe(&record);
             writer.append(&record)?;
+            if let Some(age) = ages.age_us(&record) {
+                let queued = records.len();
+                analysis.behind(&record, age, queued as u64);
+                // The checks cannot keep up: stop the load before its records fill the memory.
+                if queued > super::behind::QUEUED_LIMIT && !overran {
+                    overran = true;
+                    let _ = cancel_tx.send(true);
+                }
+            }
             analysis.observe(record);
             if last_flush.elapsed() >= FLUSH_EVERY {
                 writer.flush()?;
@@ -219,7 +232,7 @@ async fn drive(
             }
         }
         writer.finish()?;
-        std::io::Result::Ok(analysis.finish())
+        std::io::Result::Ok((analysis.finish(), overran))
     });
     let driven = driver::run(plan, dir, events, cancel).await;
     signals.abort();
@@ -227,8 +240,14 @@ async fn drive(
         what: "the history writer failed".into(),
         source: std::io::Error::other(e),
     })?;
-    let results = recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
-    if driven.as_ref().is_ok_and(|interrupted| *interrupted) && !quiet {
+    let (results, overran) =
+        recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
+    if overran {
+        eprintln!(
+            "sessionbench: the checks fell {} records behind the load, so the run stopped; the history so far is kept and checked (a lighter load, or a shorter one, would let them keep up)",
+            super::behind::QUEUED_LIMIT
+        );
+    } else if driven.as_ref().is_ok_and(|interrupted| *interrupted) && !quiet {
         eprintln!("sessionbench: interrupted; the history so far is kept and checked");
     }
     Ok((driven?, results))

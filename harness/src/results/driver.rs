@@ -4,7 +4,7 @@
 //! it to blame), or a busy machine (its threads were ready to run and waited for a core).
 
 use hdrhistogram::Histogram;
-use sessionbench_reports::{CpuPercent, Driver, Second, SendLag};
+use sessionbench_reports::{ChecksBehind, CpuPercent, Driver, Second, SendLag};
 
 use super::segments::histogram;
 use crate::history::{Contention, Op, Record};
@@ -54,7 +54,14 @@ pub(super) struct Lags {
     late_by_second: Vec<u64>,
     /// Every operation, for the CPU per operation.
     ops: u64,
+    /// How old records were when the checks took them: the oldest, the last, in µs, and the
+    /// most queued behind one (a live run's).
+    behind: Option<(u64, u64, u64)>,
 }
+
+/// How far behind the load the checks may fall before the run counts as the harness's: past
+/// the half second they hold operations back to order them, the checks are not keeping up.
+pub const CHECKS_BEHIND_LIMIT_MS: f64 = 2_000.0;
 
 impl Lags {
     pub fn new(warm_up_us: u64, limits: DriverLimits) -> Self {
@@ -65,7 +72,17 @@ impl Lags {
             late_ops: 0,
             late_by_second: Vec::new(),
             ops: 0,
+            behind: None,
         }
+    }
+
+    /// A record the checks took `age_us` after the moment it records, with `queued` more
+    /// waiting behind it.
+    pub fn behind(&mut self, age_us: u64, queued: u64) {
+        let (max, last, most) = self.behind.get_or_insert((0, 0, 0));
+        *max = (*max).max(age_us);
+        *last = age_us;
+        *most = (*most).max(queued);
     }
 
     /// How late an operation started after it was due: its intended start, or the end of
@@ -227,6 +244,21 @@ pub fn measure(
             cpu.mean, limits.cpu_percent
         ));
     }
+    let checks_behind = lags.behind.map(|(max, end, queued)| ChecksBehind {
+        max_ms: round1(max as f64 / 1000.0),
+        end_ms: round1(end as f64 / 1000.0),
+        queued_max: queued,
+        limit_ms: CHECKS_BEHIND_LIMIT_MS,
+    });
+    if let Some(b) = checks_behind.filter(|b| b.max_ms > b.limit_ms) {
+        saturated = true;
+        reasons.push(format!(
+            "the checks fell {:.1} s behind the load ({} records queued at most), over the {:.0} s limit: they competed with it for the harness's cores",
+            b.max_ms / 1000.0,
+            b.queued_max,
+            b.limit_ms / 1000.0
+        ));
+    }
     let last = samples.last().copied().unwrap_or(*first);
     let cpu_us = last.cpu_us.saturating_sub(first.cpu_us);
     Some(Driver {
@@ -243,6 +275,7 @@ pub fn measure(
         others_cpu_percent,
         saturated,
         machine_busy,
+        checks_behind,
         reasons,
     })
 }

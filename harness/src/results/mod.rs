@@ -77,6 +77,17 @@ impl<'p> Analysis<'p> {
 
     /// Every target's results: a target whose end the history lacks is finished with what
     /// it holds (and marked interrupted); one it never mentions, as never started.
+    /// The checks took `record` `age_us` after the moment it records, with `queued` more
+    /// waiting: how far they ran behind the load (a live run's).
+    pub fn behind(&mut self, record: &Record, age_us: u64, queued: u64) {
+        let Some(&i) = target_of(record).and_then(|t| self.index.get(t)) else {
+            return;
+        };
+        if let Some(analysis) = self.live.get_mut(&i) {
+            analysis.lags.behind(age_us, queued);
+        }
+    }
+
     pub fn finish(mut self) -> Results {
         let plan = self.plan;
         let targets = self

@@ -82,7 +82,7 @@ pub(super) struct TargetAnalysis {
     sessions: HashMap<String, Live>,
     segments: Segments,
     seconds: Seconds,
-    lags: Lags,
+    pub(super) lags: Lags,
     /// By fault index: the window as reported, and its span in µs.
     faults: BTreeMap<usize, (FaultWindow, u64, Option<u64>)>,
     windows: Windows,

@@ -161,8 +161,18 @@ fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
     // The stored history alone gives the same results, to the last number: what the run
     // checked as records arrived is what `check` finds streaming the file. So does the
     // history exported as JSON lines (the format of older runs), checked on its own.
-    let online = json(&out_dir.join("results.json"));
+    let mut online = json(&out_dir.join("results.json"));
     std::fs::remove_file(out_dir.join("results.json")).expect("remove");
+    // How far the checks fell behind the load is the live run's alone: no history holds it.
+    for t in online["targets"].as_array_mut().expect("targets") {
+        let behind = t["driver"]
+            .as_object_mut()
+            .and_then(|d| d.remove("checks-behind"));
+        assert!(
+            behind.is_some(),
+            "a live run says how far its checks fell behind: {t}"
+        );
+    }
     let checked = |dir: &Path| {
         let check = sessionbench()
             .args(["check", "--quiet"])
