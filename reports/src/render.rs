@@ -222,11 +222,17 @@ pub(crate) fn warnings(results: &Results) -> Vec<String> {
                  describe the harness, not the target; thresholds judged on it are unsure",
                 t.name
             )
-        } else {
+        } else if d.machine_busy {
             format!(
                 "{}: the machine was busy ({reasons}): latency includes the driver's wait for \
                  a core; thresholds judged on it are unsure (a quieter machine, not a faster \
                  driver, is the remedy)",
+                t.name
+            )
+        } else {
+            format!(
+                "{}: the checks fell behind the load ({reasons}); thresholds judged on it are \
+                 unsure (a lighter load per harness, or more shards, is the remedy)",
                 t.name
             )
         });

@@ -56,26 +56,29 @@ pub struct Driver {
     pub reasons: Vec<String>,
 }
 
-/// How old the records were when the checks took them (from the moment they record), and how
-/// many waited for them. Past the limit the checks competed with the load for the harness's
-/// cores: the run counts as the harness's, as a saturated driver does.
+/// How old operations' records were when the checks took them (from the operation's end), and
+/// how many records waited for them. Past the limit the checks competed with the load for the
+/// harness's cores: the run's numbers are the harness's, as a saturated driver's are.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ChecksBehind {
     pub max_ms: f64,
-    /// The target's last record's (its end).
+    /// The last operation timed.
     pub end_ms: f64,
     pub queued_max: u64,
     pub limit_ms: f64,
 }
 
 impl Driver {
-    /// Why the run's numbers are unsure, if they are: "a saturated driver" or "a busy machine".
+    /// Why the run's numbers are unsure, if they are: "a saturated driver", "a busy
+    /// machine", or "checks that fell behind the load".
     pub fn behind(&self) -> Option<&'static str> {
         if self.saturated {
             Some("a saturated driver")
         } else if self.machine_busy {
             Some("a busy machine")
+        } else if self.checks_behind.is_some_and(|c| c.max_ms > c.limit_ms) {
+            Some("checks that fell behind the load")
         } else {
             None
         }

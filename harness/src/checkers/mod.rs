@@ -159,7 +159,7 @@ fn check_with<M: Memory>(ops: &[&Op], idle_limit: Option<Duration>) -> SessionCh
 pub const OUTLIVED_GRACE: Duration = Duration::from_secs(1);
 
 /// One session's checks, fed its operations in order. What it remembers of them is `M`'s:
-/// bounded by what is unsettled, not by the session's length.
+/// the unsettled operations and summaries of the rest, and a small record per write.
 #[derive(Debug, Default)]
 pub(crate) struct Checker<M = Bounded> {
     /// What its answers fed each check, how many succeeded, and when its first acknowledged
@@ -464,8 +464,9 @@ impl<M: Memory> Checker<M> {
                 self.find(Kind::MonotonicWrite, op, broken.join("; "));
             }
         }
-        // What increments acknowledged before this request started showed.
-        let acked_counter = self.memory.acked_counter(start);
+        // What increments acknowledged before this request started showed (asked only of an
+        // answer that shows the counter: where only the login shows it, nothing settles).
+        let acked_counter = view.counter.map_or(0, |_| self.memory.acked_counter(start));
         let counter_behind = view.counter.filter(|c| *c < acked_counter);
         if let Some(counter) = counter_behind {
             stale.push(format!(

@@ -75,8 +75,6 @@ impl<'p> Analysis<'p> {
         }
     }
 
-    /// Every target's results: a target whose end the history lacks is finished with what
-    /// it holds (and marked interrupted); one it never mentions, as never started.
     /// The checks took `record` `age_us` after the moment it records, with `queued` more
     /// waiting: how far they ran behind the load (a live run's).
     pub fn behind(&mut self, record: &Record, age_us: u64, queued: u64) {
@@ -88,6 +86,8 @@ impl<'p> Analysis<'p> {
         }
     }
 
+    /// Every target's results: a target whose end the history lacks is finished with what
+    /// it holds (and marked interrupted); one it never mentions, as never started.
     pub fn finish(mut self) -> Results {
         let plan = self.plan;
         let targets = self
