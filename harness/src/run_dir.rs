@@ -92,6 +92,12 @@ impl RunDir {
         suite: Option<&Path>,
         force: bool,
     ) -> Result<Self, RunDirError> {
+        if path.exists() && !path.is_dir() {
+            return Err(RunDirError::Occupied(format!(
+                "--out {}: a file is there, not a directory: choose an empty or new one",
+                path.display()
+            )));
+        }
         let held = std::fs::read_dir(path).map_or(0, |entries| entries.count());
         if held > 0 {
             let earlier_run = path.join(Self::PLAN).is_file();

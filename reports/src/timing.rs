@@ -15,7 +15,8 @@ pub struct Driver {
     /// after the warm-up: the harness process as a whole (driver, history, in-process proxies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<CpuPercent>,
-    /// Cores the harness may run on (its affinity and cgroup limits).
+    /// Cores the driver can keep busy: its worker threads (`run --driver-threads`), at most
+    /// the cores it may run on (its affinity and cgroup limits).
     pub cores: u32,
     /// The harness's CPU time per operation over the whole load, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -335,30 +335,55 @@ pub async fn serve_connection<F, Fut, B>(
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    loop {
-        let deadline = watch.deadline(limits);
-        let wait = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
+    let first = watch
+        .deadline(limits)
+        .unwrap_or_else(|| Instant::now() + limits.body_timeout);
+    let timer = tokio::time::sleep_until(first);
+    tokio::pin!(timer);
+    // The reads and the service change the wait within the connection's own poll, so the
+    // deadline is looked at after each: one timer per connection, moved earlier when a
+    // shorter wait begins (headers after an idle spell) and, when it fires before the wait
+    // now current runs out, set to that wait's end. A keep-alive connection costs a timer
+    // operation per timeout period, not per request.
+    let end = std::future::poll_fn(|cx| {
+        if connection.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(End::Done);
+        }
+        if stopped.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(End::Stop);
+        }
+        loop {
+            let due = watch.deadline(limits);
+            if let Some(at) = due.filter(|at| *at < timer.deadline()) {
+                timer.as_mut().reset(at);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = Instant::now();
+            match due {
+                Some(at) if at <= now => return Poll::Ready(End::TimedOut),
+                Some(at) => timer.as_mut().reset(at),
                 // Handled in the application's time: look again after a while.
-                None => tokio::time::sleep(limits.body_timeout).await,
-            }
-        };
-        tokio::select! {
-            _ = connection.as_mut() => return,
-            _ = stop.changed() => {
-                connection.as_mut().graceful_shutdown();
-                let _ = connection.await;
-                return;
-            }
-            () = wait => {
-                // Dropping the connection closes it; only if the wait is still the same one.
-                if watch.deadline(limits).is_some_and(|at| at <= Instant::now()) {
-                    return;
-                }
+                None => timer.as_mut().reset(now + limits.body_timeout),
             }
         }
+    })
+    .await;
+    if matches!(end, End::Stop) {
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
     }
+    // Otherwise dropping the connection closes it.
+}
+
+/// Why a connection's service ended.
+enum End {
+    Done,
+    Stop,
+    TimedOut,
 }
 
 #[cfg(test)]

@@ -36,6 +36,21 @@ impl Secret {
         }
     }
 
+    /// A warning when group or others may read or change `file`, as ssh gives for a private
+    /// key (it refuses one). Only warned: Kubernetes and Docker mount secrets readable by all
+    /// by default, where the container is the boundary.
+    pub fn exposed(file: &Path, what: &str) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{what} {}: group or others may read or change it (mode {:o}); `chmod 600` it unless a container is the boundary",
+                file.display(),
+                mode & 0o777
+            )
+        })
+    }
+
     /// The first line of `file`, which must hold one; `what` names the file in errors.
     pub fn from_file(file: &Path, what: &str) -> Result<Self, String> {
         let text =
@@ -85,6 +100,35 @@ pub fn url_has_password(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_file_others_may_read_is_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::env::temp_dir().join(format!("sessionbench-secret-{}", std::process::id()));
+        std::fs::write(&file, "s3cret\n").expect("write");
+        for (mode, warned) in [
+            (0o600, false),
+            (0o400, false),
+            (0o640, true),
+            (0o444, true),
+            (0o602, true),
+        ] {
+            std::fs::set_permissions(&file, PermissionsExt::from_mode(mode)).expect("chmod");
+            let warning = Secret::exposed(&file, "--cluster-secret-file");
+            assert_eq!(warning.is_some(), warned, "mode {mode:o}: {warning:?}");
+            if let Some(w) = warning {
+                assert!(
+                    w.contains(&format!("(mode {mode:o}); `chmod 600` it")),
+                    "{w}"
+                );
+            }
+            assert_eq!(
+                Secret::from_file(&file, "x").expect("read").expose(),
+                "s3cret"
+            );
+        }
+        let _ = std::fs::remove_file(&file);
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {

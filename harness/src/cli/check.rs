@@ -49,9 +49,9 @@ pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
 pub fn report(a: ReportArgs) -> Result<(), CliError> {
     let results = RunDir::open(&a.run_dir).results()?;
     match a.format {
-        OutputFormat::Table => print!("{}", sessionbench_reports::table(&results)),
-        OutputFormat::Md => print!("{}", sessionbench_reports::markdown(&results)),
-        OutputFormat::Json => println!(
+        OutputFormat::Table => say!("{}", sessionbench_reports::table(&results)),
+        OutputFormat::Md => say!("{}", sessionbench_reports::markdown(&results)),
+        OutputFormat::Json => sayln!(
             "{}",
             serde_json::to_string_pretty(&results).map_err(|e| CliError::BadRun(e.to_string()))?
         ),
@@ -70,20 +70,20 @@ pub fn finish(
 ) -> Result<ExitCode, CliError> {
     let end = dir.finish(results, baseline)?;
     if quiet {
-        println!("verdict: {} ({})", end.verdict.name(), dir.path().display());
+        sayln!("verdict: {} ({})", end.verdict.name(), dir.path().display());
         // The tables list them otherwise.
         for m in &end.missed {
-            println!("threshold missed: {m}");
+            sayln!("threshold missed: {m}");
         }
     } else {
-        print!("{}", sessionbench_reports::table(results));
+        say!("{}", sessionbench_reports::table(results));
         if let Some(c) = baseline {
-            print!("{}", sessionbench_reports::compare_markdown(c));
+            say!("{}", sessionbench_reports::compare_markdown(c));
         }
-        println!("files: {}", dir.path().display());
+        sayln!("files: {}", dir.path().display());
     }
     if end.regressed {
-        println!("regressed against the baseline (see report.md)");
+        sayln!("regressed against the baseline (see report.md)");
     }
     Ok(if end.checks != Verdict::Pass {
         ExitCode::CheckFailed

@@ -9,14 +9,28 @@ use crate::topology::netns;
 pub struct CleanArgs {}
 
 pub fn run(_: CleanArgs) -> Result<ExitCode, CliError> {
-    let mut removed = netns::sweep();
+    let swept = netns::sweep();
+    let mut removed = swept.removed;
     removed.extend(crate::topology::sweep_private_dirs());
-    if removed.is_empty() {
-        println!("nothing left behind by a run that no longer runs");
-    } else {
-        for r in &removed {
-            println!("removed {r}");
-        }
+    for r in &removed {
+        sayln!("removed {r}");
+    }
+    for (pid, (namespaces, interfaces)) in &swept.kept {
+        sayln!(
+            "kept {} and {} of run {pid}, which still runs",
+            count(*namespaces, "namespace"),
+            count(*interfaces, "interface")
+        );
+    }
+    if removed.is_empty() && swept.kept.is_empty() {
+        sayln!("nothing left behind by a run that no longer runs");
     }
     Ok(ExitCode::Ok)
+}
+
+fn count(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
 }

@@ -47,9 +47,9 @@ pub fn run(a: CodecsArgs) -> Result<(), CliError> {
     });
     eprintln!();
     match a.format {
-        OutputFormat::Table => print!("{}", sessionbench_reports::codecs_table(&report)),
-        OutputFormat::Md => print!("{}", sessionbench_reports::codecs_markdown(&report)),
-        OutputFormat::Json => println!(
+        OutputFormat::Table => say!("{}", sessionbench_reports::codecs_table(&report)),
+        OutputFormat::Md => say!("{}", sessionbench_reports::codecs_markdown(&report)),
+        OutputFormat::Json => sayln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("the report serialises")
         ),

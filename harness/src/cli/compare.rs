@@ -81,12 +81,12 @@ pub fn run(a: CompareArgs) -> Result<ExitCode, CliError> {
         )));
     }
     match a.format {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => sayln!(
             "{}",
             serde_json::to_string_pretty(&c).map_err(|e| CliError::BadRun(e.to_string()))?
         ),
         OutputFormat::Md | OutputFormat::Table => {
-            print!("{}", sessionbench_reports::compare_markdown(&c));
+            say!("{}", sessionbench_reports::compare_markdown(&c));
         }
     }
     Ok(verdict(&c))

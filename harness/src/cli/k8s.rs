@@ -54,7 +54,7 @@ pub fn run(a: K8sArgs) -> Result<ExitCode, CliError> {
     let start_at = a
         .start_at
         .unwrap_or_else(|| SystemTime::now() + std::time::Duration::from_secs(120));
-    print!("{}", manifests(&a, &plan.name, &text, start_at));
+    say!("{}", manifests(&a, &plan.name, &text, start_at));
     Ok(ExitCode::Ok)
 }
 

@@ -1,5 +1,7 @@
 //! Command-line interface: parsing, dispatch, and exit codes.
 
+#[macro_use]
+mod stdout;
 mod args;
 mod behind;
 mod check;

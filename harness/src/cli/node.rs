@@ -17,7 +17,9 @@ use super::args;
 use super::exit::CliError;
 
 pub fn run(mut a: NodeSpec) -> Result<(), CliError> {
-    a.load_secrets().map_err(CliError::Usage)?;
+    for warning in a.load_secrets().map_err(CliError::Usage)? {
+        eprintln!("sessionbench node: warning: {warning}");
+    }
     a.check().map_err(CliError::Usage)?;
     let st = a.store.clone();
     let sessions = SessionCodec::new(

@@ -84,6 +84,12 @@ pub struct RunArgs {
     /// its own beside N --load-only shards.
     #[arg(long, conflicts_with = "shard", requires = "start_at")]
     faults_only: bool,
+    /// Worker threads of the load driver (and its checks). Default: half the cores, at least
+    /// one, when something the run loads runs on this machine (the nodes, balancers and
+    /// stores it starts, or an external target on loopback), so the driver leaves the target
+    /// its cores; every core when all targets are on other hosts.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    driver_threads: Option<u16>,
     /// Print the commented default suite (every key, with its default) and exit.
     #[arg(long, conflicts_with = "suite")]
     print_default_suite: bool,
@@ -94,16 +100,23 @@ pub struct RunArgs {
 
 pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     if a.print_first_run {
-        print!("{}", suite::FIRST_RUN);
+        say!("{}", suite::FIRST_RUN);
         return Ok(ExitCode::Ok);
     }
     if a.print_default_suite {
-        print!("{}", suite::DEFAULT_SUITE);
+        say!("{}", suite::DEFAULT_SUITE);
         return Ok(ExitCode::Ok);
     }
     let mut plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote)?;
     if let Some(d) = a.duration {
         let show = |d: Duration| humantime::format_duration(d).to_string();
+        if d > suite::MAX_DURATION {
+            return Err(CliError::Usage(format!(
+                "--duration {}: a run lasts at most {} per target, as a suite's `duration` (a soak longer than that is several runs, compared)",
+                show(d),
+                show(suite::MAX_DURATION)
+            )));
+        }
         if d <= plan.warm_up {
             return Err(CliError::Usage(format!(
                 "--duration {} is not longer than the warm-up ({})",
@@ -163,7 +176,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             );
         }
     }
-    let (interrupted, mut results) = args::runtime(None)
+    let threads = a
+        .driver_threads
+        .map_or_else(|| driver_threads(&plan), usize::from);
+    let (interrupted, mut results) = args::runtime(Some(threads))
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(drive(&plan, &dir, a.quiet))?;
     if a.strict {
@@ -178,6 +194,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     } else {
         code
     })
+}
+
+/// The driver's worker threads by default: on two cores, a second thread that competes with a
+/// one-thread node for its core cost the driver a tenth of its throughput (docs/benchmarks.md).
+fn driver_threads(plan: &Plan) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let local = plan.targets.iter().any(|t| {
+        t.external
+            .as_ref()
+            .is_none_or(|e| e.url.addr.ip().is_loopback())
+    });
+    if local { (cores / 2).max(1) } else { cores }
 }
 
 /// Runs the driver with the history writer, the analysis and the progress line listening,
@@ -326,14 +354,24 @@ pub(super) fn plan_of(
     quick: bool,
     allow_remote: bool,
 ) -> Result<Plan, CliError> {
-    plan_with(
+    let plan = plan_with(
         suite,
         quick,
         suite::Options {
             allow_remote,
             unresolved: false,
         },
-    )
+    )?;
+    // Before anything starts: a program missing for the last target would otherwise be
+    // found after the others ran.
+    let missing = crate::topology::missing_programs(&plan);
+    if !missing.is_empty() {
+        return Err(CliError::Usage(format!(
+            "this machine lacks what the suite needs (nothing was started):\n  {}",
+            missing.join("\n  ")
+        )));
+    }
+    Ok(plan)
 }
 
 /// As [`plan_of`], with every option.

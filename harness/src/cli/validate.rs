@@ -31,9 +31,9 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
     if a.json {
         let text =
             serde_json::to_string_pretty(&plan).map_err(|e| CliError::BadRun(e.to_string()))?;
-        println!("{text}");
+        sayln!("{text}");
     } else {
-        print!("{}", describe(&plan));
+        say!("{}", describe(&plan));
     }
     Ok(ExitCode::Ok)
 }

@@ -103,7 +103,12 @@ fn machine_time() -> Option<(u64, u64)> {
     Some(((total - idle) * US_PER_TICK, total * US_PER_TICK))
 }
 
-/// Cores this process may run on (affinity and cgroup quota), as the runtime sizes itself.
+/// Cores the driver can keep busy: its runtime's worker threads, at most the cores this
+/// process may run on (affinity and cgroup quota). A driver given one thread of two cores is
+/// saturated at half the machine.
 fn cores() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+    let machine = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers =
+        tokio::runtime::Handle::try_current().map_or(machine, |h| h.metrics().num_workers().max(1));
+    u32::try_from(machine.min(workers)).unwrap_or(1)
 }

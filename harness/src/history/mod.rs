@@ -59,7 +59,7 @@ pub enum Record {
         at_us: u64,
         /// CPU time (user and system) the harness process has used since it started.
         cpu_us: u64,
-        /// Cores the harness may run on.
+        /// Cores the driver can keep busy (its worker threads, at most the machine's).
         cores: u32,
         /// Open model: arrivals turned away so far at `max-sessions-in-flight`.
         #[serde(default, skip_serializing_if = "is_zero")]

@@ -241,8 +241,13 @@ pub fn measure(
     if let Some(cpu) = cpu_percent.filter(|c| over_cpu(c.mean)) {
         saturated = true;
         reasons.push(format!(
-            "the harness used {:.0}% of its {cores} cores on average, over the {}% limit",
-            cpu.mean, limits.cpu_percent
+            "the harness used {:.0}% of the {} its threads can keep busy on average, over the {}% limit",
+            cpu.mean,
+            match cores {
+                1 => "core".to_string(),
+                n => format!("{n} cores"),
+            },
+            limits.cpu_percent
         ));
     }
     let checks_behind = lags.behind.map(|(max, end, queued)| ChecksBehind {

@@ -9,5 +9,6 @@ pub mod raw;
 mod validate;
 
 pub use validate::{
-    DEFAULT_SUITE, FIRST_RUN, Options, SuiteError, SuiteErrors, load, load_with, parse, parse_with,
+    DEFAULT_SUITE, FIRST_RUN, MAX_DURATION, Options, SuiteError, SuiteErrors, load, load_with,
+    parse, parse_with,
 };

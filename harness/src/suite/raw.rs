@@ -230,6 +230,7 @@ pub struct RequestRaw {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ShowsRaw {
+    #[serde(default, deserialize_with = "statuses")]
     pub status: Option<Vec<u16>>,
     pub pointer: Option<String>,
     pub regex: Option<String>,
@@ -251,6 +252,7 @@ pub struct ExtractRaw {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LoggedOutRaw {
+    #[serde(default, deserialize_with = "statuses")]
     pub status: Option<Vec<u16>>,
     pub redirect: Option<String>,
     pub body: Option<String>,
@@ -310,4 +312,40 @@ pub struct FaultRaw {
     pub groups: Option<Vec<Vec<String>>>,
     pub from: Option<Vec<String>>,
     pub to: Option<Vec<String>>,
+}
+
+/// `status = 401` or `status = [401, 403]`.
+fn statuses<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u16>>, D::Error> {
+    struct Statuses;
+    impl<'de> serde::de::Visitor<'de> for Statuses {
+        type Value = Vec<u16>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an HTTP status (401) or a list of them ([401, 403])")
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u16::try_from(v)
+                .map(|s| vec![s])
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            u16::try_from(v)
+                .map(|s| vec![s])
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut all = Vec::new();
+            while let Some(s) = seq.next_element()? {
+                all.push(s);
+            }
+            Ok(all)
+        }
+    }
+    d.deserialize_any(Statuses).map(Some)
 }

@@ -5,6 +5,7 @@
 mod balancer_manager;
 mod links;
 pub mod netns;
+mod preflight;
 mod process;
 mod real_lb;
 mod store;
@@ -12,7 +13,8 @@ mod target;
 mod tomcat;
 
 pub use links::Links;
-pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError};
+pub use preflight::missing as missing_programs;
+pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError, runs};
 pub use real_lb::sweep_private_dirs;
 pub use store::{flush, redis_memory_and_keys};
 pub use target::{Topology, Watched, WatchedKind};

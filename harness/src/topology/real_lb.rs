@@ -69,11 +69,11 @@ pub fn sweep_private_dirs() -> Vec<String> {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix(PRIVATE_PREFIX))
-            .and_then(|rest| rest.split('-').next())
+            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
         else {
             continue;
         };
-        if !Path::new("/proc").join(pid).exists() && std::fs::remove_dir_all(entry.path()).is_ok() {
+        if !super::runs(pid) && std::fs::remove_dir_all(entry.path()).is_ok() {
             removed.push(entry.path().display().to_string());
         }
     }

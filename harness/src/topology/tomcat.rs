@@ -47,11 +47,15 @@ fn io_error(name: &str) -> impl Fn(std::io::Error) -> StartError + '_ {
     }
 }
 
+/// Where Tomcat is: `CATALINA_HOME`, or Debian's place for it.
+pub fn home() -> PathBuf {
+    std::env::var_os("CATALINA_HOME").map_or_else(|| PathBuf::from(DEBIAN_HOME), PathBuf::from)
+}
+
 impl TomcatCluster {
     /// Finds Tomcat and `javac`, compiles the servlet and picks every node's ports.
     pub async fn prepare(target: &TargetPlan, logs: &Path) -> Result<Self, StartError> {
-        let home = std::env::var_os("CATALINA_HOME")
-            .map_or_else(|| PathBuf::from(DEBIAN_HOME), PathBuf::from);
+        let home = home();
         if !home.join("bin/bootstrap.jar").is_file() {
             return Err(StartError::Missing {
                 program: format!(

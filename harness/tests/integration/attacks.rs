@@ -296,46 +296,92 @@ async fn closed_within(addr: SocketAddr, bytes: &[u8], within: Duration) -> Opti
     until_closed(&mut s, within).await
 }
 
-/// Slow headers, a body that never comes and an idle connection, each closed by its own
-/// timeout, on the node and on the balancer; and a declared body over the limit answered 413
-/// before any of it is sent.
+/// Opens a connection to `addr`, sends `first`, then `drip` every `every` (a slow client
+/// that keeps sending); how long until the server closed it.
+async fn dripped_until_closed(
+    addr: SocketAddr,
+    first: &[u8],
+    drip: &[u8],
+    every: Duration,
+    within: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(first).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    while started.elapsed() < within {
+        tokio::select! {
+            read = s.read(&mut buf) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return Some(started.elapsed());
+                }
+            }
+            () = tokio::time::sleep(every) => {
+                if s.write_all(drip).await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The node and a balancer in front of it, both with `limits`.
+async fn node_and_lb(limits: &[&str]) -> (Proc, Proc) {
+    let node = Proc::node("node1", limits).await;
+    let mut lb_args: Vec<String> = vec!["lb".into(), "--backend".into()];
+    lb_args.push(format!("node1={}", node.ready.addr));
+    lb_args.extend(limits.iter().map(|a| a.to_string()));
+    let lb = Proc::start(&lb_args).await;
+    (node, lb)
+}
+
+/// Closed by its own timeout: within a tenth of it (and a little for scheduling), so that no
+/// other timeout of the test can be what closed it.
+fn closed_by(what: &str, case: &str, took: Option<Duration>, timeout: Duration) {
+    let took = took.unwrap_or_else(|| panic!("{what}: {case} was never closed"));
+    assert!(
+        took >= timeout.mul_f64(0.9) && took <= timeout.mul_f64(1.1) + Duration::from_millis(300),
+        "{what}: {case} closed after {took:?}, its timeout is {timeout:?}"
+    );
+}
+
+/// Slow or stalled headers and bodies, each closed by its own timeout when it is shorter than
+/// the idle one (header 1 s, body 2 s, idle 30 s: a wait armed for the idle timeout and not
+/// moved when the headers began would hold them 30 s), on the node and on the balancer; a
+/// declared body over the limit answered 413 before any of it is sent.
 #[tokio::test]
 async fn slow_clients_are_dropped_by_their_timeouts_on_the_node_and_the_balancer() {
+    let (header, body) = (Duration::from_secs(1), Duration::from_secs(2));
     let limits = [
         "--header-timeout",
         "1s",
         "--body-timeout",
-        "1500ms",
-        "--idle-timeout",
         "2s",
+        "--idle-timeout",
+        "30s",
     ];
-    let node = Proc::node("node1", &limits).await;
-    let mut lb_args: Vec<String> = ["lb", "--backend"]
-        .map(String::from)
-        .into_iter()
-        .chain([format!("node1={}", node.ready.addr)])
-        .collect();
-    lb_args.extend(limits.map(String::from));
-    let lb = Proc::start(&lb_args).await;
+    let (node, lb) = node_and_lb(&limits).await;
+    let within = Duration::from_secs(10);
+    let chunked = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"us\r\n";
     for (what, addr) in [("node", node.ready.addr), ("lb", lb.ready.addr)] {
-        let cases: [(&str, &[u8], Duration); 3] = [
-            ("headers that never end", b"GET /session HTTP/1.1\r\nHost: x\r\n", Duration::from_secs(1)),
-            (
-                "a body that never comes",
-                b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"us",
-                Duration::from_millis(1500),
-            ),
-            ("an idle connection", b"", Duration::from_secs(2)),
-        ];
-        for (case, bytes, timeout) in cases {
-            let took = closed_within(addr, bytes, Duration::from_secs(10))
-                .await
-                .unwrap_or_else(|| panic!("{what}: {case} was held 10 s"));
-            assert!(
-                took >= timeout.mul_f64(0.9) && took < timeout + Duration::from_millis(1500),
-                "{what}: {case} closed after {took:?}, its timeout is {timeout:?}"
-            );
-        }
+        let took = closed_within(addr, b"GET /session HTTP/1.1\r\nHost: x\r\n", within).await;
+        closed_by(what, "headers that never end", took, header);
+        // A header line every 300 ms: the header timeout counts from the first byte.
+        let took = dripped_until_closed(
+            addr,
+            b"GET /session HTTP/1.1\r\n",
+            b"X-Drip: 1\r\n",
+            Duration::from_millis(300),
+            within,
+        )
+        .await;
+        closed_by(what, "headers sent a line at a time", took, header);
+        let declared = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"us";
+        let took = closed_within(addr, declared, within).await;
+        closed_by(what, "a declared body that never comes", took, body);
+        let took = closed_within(addr, chunked, within).await;
+        closed_by(what, "a chunked body that stalls", took, body);
         // 10 GB declared: 413 at once, the body never sent.
         let mut s = TcpStream::connect(addr).await.expect("connect");
         s.write_all(
@@ -356,6 +402,41 @@ async fn slow_clients_are_dropped_by_their_timeouts_on_the_node_and_the_balancer
         User::new(lb.ready.addr).login("after").await.status,
         StatusCode::OK
     );
+}
+
+/// The idle timeout alone, shorter than the others (idle 1 s, header and body 30 s): a
+/// connection never used, and one idle after an answer, each closed 1 s after its last
+/// request, on the node and on the balancer.
+#[tokio::test]
+async fn idle_connections_are_dropped_by_the_idle_timeout_on_the_node_and_the_balancer() {
+    let idle = Duration::from_secs(1);
+    let limits = [
+        "--header-timeout",
+        "30s",
+        "--body-timeout",
+        "30s",
+        "--idle-timeout",
+        "1s",
+    ];
+    let (node, lb) = node_and_lb(&limits).await;
+    let within = Duration::from_secs(10);
+    for (what, addr) in [("node", node.ready.addr), ("lb", lb.ready.addr)] {
+        let took = closed_within(addr, b"", within).await;
+        closed_by(what, "a connection never used", took, idle);
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut head = vec![0u8; 1024];
+        let n = s.read(&mut head).await.expect("read");
+        assert!(head[..n].starts_with(b"HTTP/1.1 200"), "{what}");
+        closed_by(
+            what,
+            "a connection idle after an answer",
+            until_closed(&mut s, within).await,
+            idle,
+        );
+    }
 }
 
 #[tokio::test]

@@ -219,11 +219,25 @@ fn interrupted_and_killed_runs_leave_no_namespace_or_interface() {
         "the next run sweeps it"
     );
     let next_pid = next.0.id();
-    next.0.kill().expect("SIGKILL");
-    next.0.wait().expect("reap");
+    // `sessionbench clean` keeps a running run's, and says so.
+    let clean = sessionbench().arg("clean").output().expect("clean");
+    let said = String::from_utf8_lossy(&clean.stdout);
+    assert!(
+        said.contains(&format!("of run {next_pid}, which still runs")),
+        "{said}"
+    );
+    assert!(!made_by(next_pid).is_empty(), "clean kept a running run's");
 
-    // Or `sessionbench clean`, when no run comes next.
-    assert!(!made_by(next_pid).is_empty());
+    // Killed and not reaped (a zombie, as under a PID 1 that never reaps), it holds nothing:
+    // `clean`, when no run comes next, removes what it made.
+    next.0.kill().expect("SIGKILL");
+    wait_for("the zombie", Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{next_pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    });
     let clean = sessionbench().arg("clean").output().expect("clean");
     assert!(clean.status.success());
     let said = String::from_utf8_lossy(&clean.stdout);
@@ -232,6 +246,7 @@ fn interrupted_and_killed_runs_leave_no_namespace_or_interface() {
         "{said}"
     );
     assert_eq!(made_by(next_pid), Vec::<String>::new(), "clean removes it");
+    next.0.wait().expect("reap");
 }
 
 #[test]

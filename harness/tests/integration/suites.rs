@@ -183,3 +183,72 @@ path = "/cart/add"
         validate("counter = { regex = 'items (\\d+)' }\nvalue = { regex = 'note (\\w+)' }");
     assert!(!seeing.contains("warning:"), "{seeing}");
 }
+
+/// What a shell user meets: a file where the run directory goes is a usage error (exit 2),
+/// and a reader that goes away (`| head`) ends the output quietly with the status a closed
+/// pipe gives (141, as `cat`'s), not a panic (101).
+#[test]
+fn a_file_given_as_run_directory_is_a_usage_error_and_a_closed_pipe_no_panic() {
+    let dir = super::run::tempdir("shell-user");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("somefile");
+    std::fs::write(&file, "").expect("file");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&file)
+        .arg("suites/smoke.toml")
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("a file is there, not a directory"), "{said}");
+
+    let mut child = sessionbench()
+        .args(["validate", "--json", "suites/smoke.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("validate");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+}
+
+/// A program the second target needs and the machine lacks stops `validate` and `run` before
+/// anything starts (exit 2, the target and the program named), rather than after the first
+/// target ran.
+#[test]
+fn a_missing_program_is_found_before_anything_starts() {
+    let dir = super::run::tempdir("preflight");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let suite = dir.join("two.toml");
+    std::fs::write(
+        &suite,
+        "[suite]\nname = \"two\"\nduration = \"3s\"\n\n[[targets]]\nname = \"sticky\"\nstrategy = \"sticky\"\n\n[[targets]]\nname = \"shared\"\nstrategy = \"redis\"\n",
+    )
+    .expect("suite");
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).expect("empty PATH");
+    for command in ["validate", "run"] {
+        let started = std::time::Instant::now();
+        let mut sessionbench = sessionbench();
+        sessionbench.env("PATH", &empty).arg(command).arg(&suite);
+        if command == "run" {
+            sessionbench.arg("--out").arg(dir.join("run"));
+        }
+        let out = sessionbench.output().expect("sessionbench");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(
+            said.contains("shared: `redis-server` is not installed"),
+            "{command}: {said}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{command}"
+        );
+    }
+    assert!(!dir.join("run").exists(), "nothing was started");
+}

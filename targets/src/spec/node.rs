@@ -295,9 +295,17 @@ impl NodeSpec {
         .collect()
     }
 
-    /// Reads the secrets from their files or the environment.
-    pub fn load_secrets(&mut self) -> Result<(), String> {
+    /// Reads the secrets from their files or the environment; returns a warning for each file
+    /// group or others may read.
+    pub fn load_secrets(&mut self) -> Result<Vec<String>, String> {
         let s = &mut self.store;
+        let warnings = [
+            (&s.cluster_secret_file, "--cluster-secret-file"),
+            (&s.redis_password_file, "--redis-password-file"),
+        ]
+        .into_iter()
+        .filter_map(|(file, flag)| Secret::exposed(file.as_deref()?, flag))
+        .collect();
         s.cluster_secret = Secret::load(
             s.cluster_secret_file.as_deref(),
             CLUSTER_SECRET_ENV,
@@ -308,7 +316,7 @@ impl NodeSpec {
             REDIS_PASSWORD_ENV,
             "--redis-password-file",
         )?;
-        Ok(())
+        Ok(warnings)
     }
 
     /// The combinations clap cannot refuse on its own; the message names the flags.

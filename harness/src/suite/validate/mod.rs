@@ -82,7 +82,18 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
     };
     let doc = Document::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        at(offset, String::new(), first_line(e.message()))
+        let message = first_line(e.message());
+        // toml_edit says "duplicate key" and points at it: name it.
+        let key = if message.starts_with("duplicate key") {
+            text[offset..]
+                .split(|c: char| c.is_whitespace() || c == '=' || c == ']')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            String::new()
+        };
+        at(offset, key, message)
     })?;
     let (raw, mut errors) = deserialize_all(text, file, &doc);
     let defaults = default_raw();
@@ -137,7 +148,7 @@ struct Check<'a> {
 }
 
 /// The longest load on one target: a week.
-const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A name that is one path component, safe to join to a directory.
 fn is_dir_name(name: &str) -> bool {
@@ -292,9 +303,14 @@ impl Check<'_> {
             .targets
             .and_then(|t| t.into_iter().next())
             .unwrap_or_default();
-        let raw_targets = raw.targets.unwrap_or_else(|| vec![template.clone()]);
+        // A file without targets would run the default one and pass, judging nothing of the
+        // user's: refused, as an empty list is.
+        let raw_targets = raw.targets.unwrap_or_default();
         if raw_targets.is_empty() {
-            self.err(&[key("targets")], "a suite needs at least one target");
+            self.err(
+                &[key("targets")],
+                "a suite needs at least one [[targets]] table (`sessionbench run --print-default-suite` shows one with every key)",
+            );
         }
         // `attributes` spreads writes over a reference node's attributes; an application's
         // writes set the one value its `requests.write` sends (templates have no `{attr}`).
@@ -435,7 +451,54 @@ mod tests {
                 "{bad}: {errors}"
             );
         }
-        parse("[suite]\nname = \"nightly-1.2_a\"\n", "x.toml").expect("a plain name");
+        parse(
+            "[suite]\nname = \"nightly-1.2_a\"\n\n[[targets]]\nname = \"t\"\nstrategy = \"sticky\"\n",
+            "x.toml",
+        )
+        .expect("a plain name");
+    }
+
+    #[test]
+    fn a_file_without_targets_is_refused_a_duplicate_key_named_and_a_missing_file_shown() {
+        for text in ["", "# nothing\n", "[suite]\nname = \"e\"\n"] {
+            let errors = parse(text, "e.toml").expect_err(text).to_string();
+            assert!(
+                errors.contains("`targets`: a suite needs at least one [[targets]] table"),
+                "{text:?}: {errors}"
+            );
+        }
+        let errors = parse("[suite]\nname = \"a\"\nname = \"b\"\n", "d.toml")
+            .expect_err("a duplicate")
+            .to_string();
+        assert_eq!(errors, "d.toml:3:1: `name`: duplicate key");
+        let errors = load(Path::new("/nonexistent/nosuch.toml"))
+            .expect_err("missing")
+            .to_string();
+        assert!(
+            errors.starts_with("/nonexistent/nosuch.toml: cannot read the suite file"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_logged_out_status_is_one_status_or_a_list() {
+        let shop = include_str!("../../../../suites/external/shop.toml");
+        for (status, want) in [("401", vec![401]), ("[401, 403]", vec![401, 403])] {
+            let text = shop.replacen("redirect = \"/login\"", &format!("status = {status}"), 1);
+            let plan = parse(&text, "shop.toml").expect(status);
+            let api = plan.targets[0]
+                .external
+                .as_ref()
+                .and_then(|e| e.api.as_ref());
+            assert_eq!(api.expect("an API").logged_out.status, want, "{status}");
+        }
+        let text = shop.replacen("redirect = \"/login\"", "status = \"401\"", 1);
+        let errors = parse(&text, "shop.toml").expect_err("a string").to_string();
+        assert!(
+            errors.contains("`targets[0].logged-out.status`")
+                && errors.contains("an HTTP status (401) or a list of them"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -250,7 +250,11 @@ node = "node2"
         assert_eq!(names, ["b/failure"]);
         assert_eq!(quick.duration.as_secs(), 4);
         assert!(quick.quick.is_none());
-        let without = parse("[suite]\nname = \"x\"\n", "x.toml").expect("valid");
+        let without = parse(
+            "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"t\"\nstrategy = \"sticky\"\n",
+            "x.toml",
+        )
+        .expect("valid");
         assert!(without.quick().is_none());
     }
 }

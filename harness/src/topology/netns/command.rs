@@ -108,19 +108,6 @@ impl Script {
     }
 }
 
-/// Taken while a run picks its subnet and makes its bridge: two runs never pick one subnet.
-pub fn lock() -> Result<nix::fcntl::Flock<std::fs::File>, NetError> {
-    let path = std::env::temp_dir().join("sessionbench-netns.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| NetError(format!("{}: {e}", path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| NetError(format!("{}: {e}", path.display())))
-}
-
 /// An IPv4 prefix this host routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {

@@ -12,6 +12,7 @@
 
 mod command;
 mod leftovers;
+mod lock;
 mod rules;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use command::{NetError, privileges};
-pub use leftovers::sweep;
+pub use leftovers::{Swept, sweep};
 pub use rules::Cut;
 
 pub use command::Script;
@@ -92,7 +93,7 @@ impl Net {
         let set = SETS.fetch_add(1, Ordering::Relaxed);
         let tag = tag();
         let bridge = format!("sb{tag}b{set}");
-        let _lock = command::lock()?;
+        let _lock = lock::lock()?;
         let taken = command::routed_prefixes()?;
         let start = std::process::id() % 256;
         let s = (0..256)
