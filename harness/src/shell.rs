@@ -187,6 +187,12 @@ pub async fn ready(
     )))
 }
 
+/// Whether `program` is a file in a directory of PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

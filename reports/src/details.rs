@@ -20,8 +20,13 @@ pub(crate) fn driver_line(d: &Driver) -> String {
     if let Some(c) = &d.cpu_percent {
         let _ = write!(
             line,
-            ", CPU {:.0}% (max {:.0}%) of {} cores",
-            c.mean, c.max, d.cores
+            ", CPU {:.0}% (max {:.0}%) of the {} its threads can keep busy",
+            c.mean,
+            c.max,
+            match d.cores {
+                1 => "core".to_string(),
+                n => format!("{n} cores"),
+            }
         );
     }
     if let Some(us) = d.cpu_us_per_op {

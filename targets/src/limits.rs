@@ -345,8 +345,8 @@ pub async fn serve_connection<F, Fut, B>(
     // The reads and the service change the wait within the connection's own poll, so the
     // deadline is looked at after each: one timer per connection, moved earlier when a
     // shorter wait begins (headers after an idle spell) and, when it fires before the wait
-    // now current runs out, set to that wait's end. A keep-alive connection costs a timer
-    // operation per timeout period, not per request.
+    // now current runs out, set to that wait's end. Waits that only move later (the next
+    // request's idle spell) touch no timer.
     let end = std::future::poll_fn(|cx| {
         if connection.as_mut().poll(cx).is_ready() {
             return Poll::Ready(End::Done);

@@ -70,6 +70,14 @@ fn in_subnet(ip: IpAddr, net: Ipv4Addr, len: u8) -> bool {
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
+/// A URL's `host[:port]`, without its scheme, credentials or path
+/// (`redis://:pw@127.0.0.1:6379/0` → `127.0.0.1:6379`).
+pub fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
 /// Whether an HTTP `Host` names this machine's loopback (`localhost`, 127.x, `[::1]`, with
 /// or without a port), or an address of the subnet [`granted`] to this process: what the
 /// admin APIs accept, so a page elsewhere cannot reach them by rebinding a name of its own to

@@ -22,13 +22,11 @@ async fn login(user: &mut GooseUser) -> TransactionResult {
         .set_request_builder(builder)
         .build();
     let mut answer = user.request(request).await?;
-    if let Ok(r) = &answer.response
-        && !r.status().is_success()
-    {
-        let status = r.status();
-        return user.set_failure(&format!("login answered {status}"), &mut answer.request, None, None);
-    }
-    Ok(())
+    let status = match &answer.response {
+        Ok(r) if !r.status().is_success() => r.status(),
+        _ => return Ok(()), // goose counts a failed request itself
+    };
+    user.set_failure(&format!("login answered {status}"), &mut answer.request, None, None)
 }
 
 async fn read(user: &mut GooseUser) -> TransactionResult {

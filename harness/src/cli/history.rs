@@ -43,9 +43,9 @@ pub fn run(a: HistoryArgs) -> Result<ExitCode, CliError> {
     match exported {
         Ok(_) => Ok(ExitCode::Ok),
         Err(jsonl::ExportError::Read(e)) => Err(CliError::BadRun(e.to_string())),
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        // A closed pipe (`| head`) ends it as it ends every command's output.
         Err(jsonl::ExportError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            Ok(ExitCode::Ok)
+            std::process::exit(super::stdout::CLOSED_PIPE)
         }
         Err(jsonl::ExportError::Write(e)) => Err(CliError::Io {
             what: "cannot write the export".into(),

@@ -87,7 +87,8 @@ pub struct RunArgs {
     /// Worker threads of the load driver (and its checks). Default: half the cores, at least
     /// one, when something the run loads runs on this machine (the nodes, balancers and
     /// stores it starts, or an external target on loopback), so the driver leaves the target
-    /// its cores; every core when all targets are on other hosts.
+    /// its cores; every core when all targets are on other hosts, or when the fault proxies
+    /// (on these threads) carry a target's traffic.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     driver_threads: Option<u16>,
     /// Print the commented default suite (every key, with its default) and exit.
@@ -198,6 +199,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
 
 /// The driver's worker threads by default: on two cores, a second thread that competes with a
 /// one-thread node for its core cost the driver a tenth of its throughput (docs/benchmarks.md).
+/// Every core where the fault proxies, which run on these threads, carry the target's own
+/// traffic (links proxied for network faults), or where nothing measured runs here.
 fn driver_threads(plan: &Plan) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let local = plan.targets.iter().any(|t| {
@@ -205,7 +208,12 @@ fn driver_threads(plan: &Plan) -> usize {
             .as_ref()
             .is_none_or(|e| e.url.addr.ip().is_loopback())
     });
-    if local { (cores / 2).max(1) } else { cores }
+    let proxied = plan.targets.iter().any(|t| t.proxied_links);
+    if local && !proxied {
+        (cores / 2).max(1)
+    } else {
+        cores
+    }
 }
 
 /// Runs the driver with the history writer, the analysis and the progress line listening,

@@ -4,12 +4,15 @@
 
 use std::io::Write;
 
+/// The exit status of a command whose reader went away.
+pub const CLOSED_PIPE: i32 = 141;
+
 /// Writes `text` to stdout.
 pub fn write(text: std::fmt::Arguments) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
+            std::process::exit(CLOSED_PIPE);
         }
         eprintln!("sessionbench: cannot write to stdout: {e}");
         std::process::exit(1);
@@ -21,11 +24,10 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::cli::stdout::write(format_args!($($arg)*)) };
 }
 
-/// `println!` through [`write`].
+/// `println!` through [`write`], in one write.
 macro_rules! sayln {
     () => { $crate::cli::stdout::write(format_args!("\n")) };
-    ($($arg:tt)*) => {{
-        $crate::cli::stdout::write(format_args!($($arg)*));
-        $crate::cli::stdout::write(format_args!("\n"));
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::stdout::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }

@@ -1,8 +1,6 @@
 //! What a plan needs installed, checked before anything starts: a program missing for the
 //! third target would otherwise be found after the first two ran, its results lost.
 
-use std::path::Path;
-
 use crate::plan::{LbKind, Network, Plan, RedisPlan, Strategy};
 
 /// One sentence per program a target needs and this machine lacks (on PATH, or where the run
@@ -41,7 +39,7 @@ pub fn missing(plan: &Plan) -> Vec<String> {
             needs.extend(["ip", "nft"]);
         }
         for program in needs {
-            if !on_path(program) {
+            if !crate::shell::on_path(program) {
                 missing.push(format!(
                     "{}: `{program}` is not installed (not found on PATH); ci/setup installs it",
                     t.name
@@ -51,11 +49,4 @@ pub fn missing(plan: &Plan) -> Vec<String> {
     }
     missing.dedup();
     missing
-}
-
-/// Whether `program` is a file in a directory of PATH.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| Path::new(&dir).join(program).is_file())
-    })
 }

@@ -246,7 +246,7 @@ impl Process {
         log: &Path,
         place: Option<Place>,
     ) -> Result<Self, StartError> {
-        if !super::preflight::on_path(program) {
+        if !crate::shell::on_path(program) {
             return Err(StartError::Missing {
                 program: program.into(),
             });

@@ -298,6 +298,10 @@ impl Topology {
                 password,
             }) => {
                 st.redis_url = Some(url.clone());
+                // The suite let it be on another host (validated): the node may dial it.
+                st.redis_remote = !sessionbench_targets::names::loopback_host(
+                    sessionbench_targets::names::url_host(url),
+                );
                 st.redis_ca_file = ca_file.as_ref().map(|f| f.display().to_string());
                 st.redis_password = match password {
                     Some(source) => Some(source.read().map_err(StartError::Plan)?),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use sessionbench_targets::cluster::{
-    CHALLENGE_LEN, Envelope, FrameCodec, FrameReader, FrameWriter, Message, wire,
+    CHALLENGE_LEN, Envelope, FrameCodec, FrameReader, FrameWriter, Handshake, Message, wire,
 };
 use sessionbench_targets::codec::SessionCodec;
 use sessionbench_targets::session::{Session, SessionId};
@@ -41,7 +41,26 @@ async fn link(node: &Proc, secret: &str) -> (FrameReader, FrameWriter) {
     let stream = TcpStream::connect(node.ready.cluster.expect("cluster address"))
         .await
         .expect("connect");
-    codec(secret).connect(stream).await.expect("the challenge")
+    codec(secret)
+        .connect(stream, "intruder")
+        .await
+        .expect("the handshake")
+}
+
+/// The intruder's side of a handshake with a node, as the connecting end, with `challenge`.
+async fn handshake(s: &mut TcpStream, challenge: [u8; CHALLENGE_LEN]) -> Handshake {
+    let (theirs, name) = Handshake::read_hello(s, "intruder", Duration::from_secs(2))
+        .await
+        .expect("the node's hello");
+    s.write_all(&Handshake::hello(&challenge, "intruder").expect("a name"))
+        .await
+        .expect("hello");
+    Handshake {
+        acceptor: name,
+        acceptor_challenge: theirs,
+        connector: "intruder".into(),
+        connector_challenge: challenge,
+    }
 }
 
 /// Whether the node ended the link without answering.
@@ -162,9 +181,9 @@ async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
     let mut first = TcpStream::connect(node.ready.cluster.expect("cluster"))
         .await
         .expect("connect");
-    let mut challenge = [0u8; CHALLENGE_LEN];
-    first.read_exact(&mut challenge).await.expect("challenge");
-    let (_, mut w) = codec(TEST_SECRET).ends(tokio::io::empty(), Vec::new(), &challenge, true);
+    let challenge = Handshake::challenge();
+    let agreed = handshake(&mut first, challenge).await;
+    let (_, mut w) = codec(TEST_SECRET).ends(tokio::io::empty(), Vec::new(), &agreed, true);
     w.write(&payload(Message::Create {
         session: session.clone(),
     }))
@@ -188,7 +207,8 @@ async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
     let mut again = TcpStream::connect(node.ready.cluster.expect("cluster"))
         .await
         .expect("connect");
-    again.read_exact(&mut challenge).await.expect("challenge");
+    // The same hello (challenge and name): the node's own challenge is new.
+    handshake(&mut again, challenge).await;
     again.write_all(&captured).await.expect("replayed");
     for s in [&mut first, &mut again] {
         let closed = until_closed(s, Duration::from_secs(2)).await;
@@ -201,6 +221,105 @@ async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
     );
     let metrics = get_json(node.ready.addr, "/metrics").await;
     assert_eq!(metrics["replication"]["frames-rejected"], 2, "{metrics}");
+}
+
+/// A process on a down peer's port (a node keeps dialling it) that relays the node's own
+/// replication back into a connection to the node, the node's challenge answered with
+/// itself, so every key would match but for the names: refused each way it can be done, and
+/// counted. The held `Create` of a session logged out meanwhile does not bring it back.
+#[tokio::test]
+async fn a_nodes_own_frames_relayed_back_to_it_are_refused() {
+    let trap = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let peer = format!("node2={}", trap.local_addr().expect("addr"));
+    let node = Proc::node(
+        "node1",
+        &["--store", "delta", "--frame-timeout", "1s", "--peer", &peer],
+    )
+    .await;
+    let cluster = node.ready.cluster.expect("cluster");
+    let rejected = || async {
+        let metrics = get_json(node.ready.addr, "/metrics").await;
+        metrics["replication"]["frames-rejected"]
+            .as_u64()
+            .expect("frames-rejected")
+    };
+    // Answering as node1 itself; as node2, node1's hello relayed as it is; as node2, with
+    // node1's hello renamed node2, so only the frames' keys can tell.
+    for (answer, renamed) in [("node1", None), ("node2", None), ("node2", Some("node2"))] {
+        let before = rejected().await;
+        // node1 gives up a dial unanswered for a second, so one accepted late may be stale:
+        // the next is taken.
+        let mut dials = 0;
+        let (mut out, mut back, node1s) = loop {
+            dials += 1;
+            assert!(dials <= 5, "no fresh dial from node1");
+            let (mut out, _) = tokio::time::timeout(Duration::from_secs(5), trap.accept())
+                .await
+                .expect("node1 dials its peer's port")
+                .expect("accept");
+            let mut back = TcpStream::connect(cluster).await.expect("connect");
+            let (theirs, _) = Handshake::read_hello(&mut back, "relay", Duration::from_secs(2))
+                .await
+                .expect("node1's hello");
+            let answered = out
+                .write_all(&Handshake::hello(&theirs, answer).expect("hello"))
+                .await;
+            if answered.is_err() {
+                continue;
+            }
+            if answer == "node1" {
+                break (out, back, None);
+            }
+            match Handshake::read_hello(&mut out, "relay", Duration::from_secs(2)).await {
+                Ok(hello) => break (out, back, Some(hello)),
+                Err(_) => continue,
+            }
+        };
+        let Some((challenge, name)) = node1s else {
+            let closed = |s| until_closed(s, Duration::from_secs(3));
+            assert!(closed(&mut out).await.is_some(), "node1 hung up on itself");
+            assert!(
+                closed(&mut back).await.is_some(),
+                "the relay's link was closed"
+            );
+            assert!(rejected().await > before, "counted");
+            continue;
+        };
+        assert_eq!(name, "node1", "node1 answers as the connecting end");
+        // What node1 sends meanwhile is held: a session's Create, then its logout.
+        let mut user = User::new(node.ready.addr);
+        assert_eq!(user.login("alice").await.status, StatusCode::OK);
+        let id = user.jar["SESSION"].clone();
+        assert_eq!(
+            user.call(hyper::Method::POST, "/logout", None).await.status,
+            StatusCode::OK
+        );
+        let hello = Handshake::hello(&challenge, renamed.unwrap_or(&name)).expect("hello");
+        back.write_all(&hello).await.expect("relayed hello");
+        let mut held = vec![0u8; 64 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(2), out.read(&mut held))
+            .await
+            .expect("node1's frames")
+            .expect("read");
+        let _ = back.write_all(&held[..n]).await;
+        assert!(
+            until_closed(&mut back, Duration::from_secs(3))
+                .await
+                .is_some(),
+            "{answer}/{renamed:?}: the relayed link stays open"
+        );
+        assert!(
+            rejected().await > before,
+            "{answer}/{renamed:?}: not counted"
+        );
+        let mut holder = User::new(node.ready.addr);
+        holder.jar.insert("SESSION".into(), id);
+        assert_eq!(
+            holder.read().await.status,
+            StatusCode::UNAUTHORIZED,
+            "{answer}/{renamed:?}: the logged-out session came back"
+        );
+    }
 }
 
 /// The node's resident memory, from its own /proc status.
@@ -224,8 +343,7 @@ async fn half_sent_frames_hold_little_memory_and_are_dropped_after_the_frame_tim
     for declared in [1u32 << 20, 4000] {
         for _ in 0..100 {
             let mut s = TcpStream::connect(cluster).await.expect("connect");
-            let mut challenge = [0u8; CHALLENGE_LEN];
-            s.read_exact(&mut challenge).await.expect("challenge");
+            handshake(&mut s, Handshake::challenge()).await;
             s.write_all(&declared.to_be_bytes()).await.expect("length");
             let _ = s.write_all(&[7u8; 1000]).await;
             held.push(s);

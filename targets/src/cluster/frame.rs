@@ -1,53 +1,37 @@
 //! Frames on the replication channel.
 //!
-//! A connection begins with the accepting side's random 16-byte challenge. Each frame is then
-//! a 4-byte big-endian length, an 8-byte sequence number, the payload and a tag, sealed with a
-//! key derived from the cluster secret, the challenge and the direction: an HMAC-SHA256 tag
-//! over sequence and payload, or, encrypted, ChaCha20-Poly1305 with the sequence as nonce.
-//! Both seal and open the frame where it lies. A frame
-//! captured on another connection fails its tag (the challenge differs), and one sent again
-//! on the same connection fails the sequence check: replays are refused either way.
+//! A connection begins with a handshake (`handshake.rs`): each end's random challenge and
+//! name. Each frame is then a 4-byte big-endian length, an 8-byte sequence number, the
+//! payload and a tag, sealed with a key derived from the cluster secret, both challenges and
+//! who sends to whom: an HMAC-SHA256 tag over sequence and payload, or, encrypted,
+//! ChaCha20-Poly1305 with the sequence as nonce. Both seal and open the frame where it lies.
+//! A frame captured on another connection fails its tag (the receiver's challenge differs),
+//! one reflected to its sender fails it too (it was sealed for another receiver), and one
+//! sent again on the same connection fails the sequence check: replays are refused.
 //!
 //! A frame above the size limit is refused from its length alone; until a connection someone
 //! opened to this node has sent one authenticated frame it may declare only
 //! [`UNAUTHENTICATED_LIMIT`] bytes, and what a frame declares is allocated only as it
 //! arrives, so a peer without the secret holds little memory. A frame once begun must arrive
-//! within the frame timeout, and such a connection's first frame within it too. Any refusal
-//! closes the connection.
+//! within the frame timeout, and such a connection's hello and first frame within it too.
+//! Any refusal closes the connection.
 
 use std::time::Duration;
 
-use rand::RngCore;
 use ring::aead::{self, CHACHA20_POLY1305, LessSafeKey, UnboundKey};
 use ring::hmac;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// The accepting side's challenge, sent first on every connection.
-pub const CHALLENGE_LEN: usize = 16;
+pub use super::error::FrameError;
+use super::handshake::Handshake;
+
 /// Length prefix and sequence number.
 const HEADER_LEN: usize = 4 + 8;
 /// The largest frame a connection may declare before one of its frames authenticated:
 /// enough for a `Hello` or a `StateRequest`, little for a peer without the secret to hold.
 pub const UNAUTHENTICATED_LIMIT: usize = 4 * 1024;
-
-/// Why a frame was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    #[error("frame of {len} bytes is over the {limit}-byte limit")]
-    TooLarge { len: usize, limit: usize },
-    #[error(
-        "frame authentication failed (wrong or missing cluster secret, or a frame replayed from another connection)"
-    )]
-    Unauthenticated,
-    #[error("frame {seq} replayed or out of order (expected {expected})")]
-    OutOfOrder { seq: u64, expected: u64 },
-    #[error("frame not complete within {0:?}")]
-    Slow(Duration),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// The channel's settings, shared by both ends.
 #[derive(Clone)]
@@ -82,16 +66,12 @@ enum Seal {
 }
 
 impl Seal {
-    fn new(codec: &FrameCodec, challenge: &[u8; CHALLENGE_LEN], direction: &[u8]) -> Self {
+    fn new(codec: &FrameCodec, handshake: &Handshake, from: &str, to: &str) -> Self {
         let Some(secret) = &codec.secret else {
             return Self::None;
         };
         let master = hmac::Key::new(hmac::HMAC_SHA256, secret);
-        let mut context = hmac::Context::with_key(&master);
-        context.update(b"sessionbench replication 1 ");
-        context.update(direction);
-        context.update(challenge);
-        let key = context.sign();
+        let key = hmac::sign(&master, &handshake.context(from, to));
         if codec.encrypt {
             let key = UnboundKey::new(&CHACHA20_POLY1305, key.as_ref()).expect("32-byte key");
             Self::Aead(Box::new(LessSafeKey::new(key)))
@@ -206,49 +186,65 @@ impl FrameCodec {
         HEADER_LEN + tag_len(self.secret.is_some(), self.encrypt)
     }
 
-    /// The accepting side: sends the challenge, then reads the connector's frames and writes
-    /// its own.
+    /// The accepting side, node `me`: sends its hello, reads the connector's (within the
+    /// timeout), then reads the connector's frames and writes its own. Returns the
+    /// connector's name too.
     pub async fn accept(
         &self,
         stream: TcpStream,
-    ) -> Result<(FrameReader, FrameWriter), FrameError> {
-        let mut challenge = [0u8; CHALLENGE_LEN];
-        rand::rng().fill_bytes(&mut challenge);
-        let (rd, mut wr) = stream.into_split();
-        wr.write_all(&challenge).await?;
-        Ok(self.ends(rd, wr, &challenge, false))
+        me: &str,
+    ) -> Result<(FrameReader, FrameWriter, String), FrameError> {
+        let challenge = Handshake::challenge();
+        let (mut rd, mut wr) = stream.into_split();
+        wr.write_all(&Handshake::hello(&challenge, me)?).await?;
+        let (theirs, connector) = Handshake::read_hello(&mut rd, me, self.timeout).await?;
+        let handshake = Handshake {
+            acceptor: me.into(),
+            acceptor_challenge: challenge,
+            connector: connector.clone(),
+            connector_challenge: theirs,
+        };
+        let (r, w) = self.ends(rd, wr, &handshake, false);
+        Ok((r, w, connector))
     }
 
-    /// The connecting side: reads the challenge (within the timeout).
+    /// The connecting side, node `me`: reads the acceptor's hello (within the timeout), then
+    /// sends its own.
     pub async fn connect(
         &self,
         stream: TcpStream,
+        me: &str,
     ) -> Result<(FrameReader, FrameWriter), FrameError> {
-        let (mut rd, wr) = stream.into_split();
-        let mut challenge = [0u8; CHALLENGE_LEN];
-        tokio::time::timeout(self.timeout, rd.read_exact(&mut challenge))
-            .await
-            .map_err(|_| FrameError::Slow(self.timeout))??;
-        Ok(self.ends(rd, wr, &challenge, true))
+        let (mut rd, mut wr) = stream.into_split();
+        let (theirs, acceptor) = Handshake::read_hello(&mut rd, me, self.timeout).await?;
+        let challenge = Handshake::challenge();
+        wr.write_all(&Handshake::hello(&challenge, me)?).await?;
+        let handshake = Handshake {
+            acceptor,
+            acceptor_challenge: theirs,
+            connector: me.into(),
+            connector_challenge: challenge,
+        };
+        Ok(self.ends(rd, wr, &handshake, true))
     }
 
-    /// Both ends of a connection over `challenge`, for the side that connected or accepted.
+    /// Both ends of a connection after `handshake`, for the side that connected or accepted.
     pub fn ends<R, W>(
         &self,
         input: R,
         out: W,
-        challenge: &[u8; CHALLENGE_LEN],
+        handshake: &Handshake,
         connected: bool,
     ) -> (FrameReader<R>, FrameWriter<W>) {
-        let (mine, theirs): (&[u8], &[u8]) = if connected {
-            (b"to acceptor", b"to connector")
+        let (me, them) = if connected {
+            (&handshake.connector, &handshake.acceptor)
         } else {
-            (b"to connector", b"to acceptor")
+            (&handshake.acceptor, &handshake.connector)
         };
         (
             FrameReader {
                 input,
-                seal: Seal::new(self, challenge, theirs),
+                seal: Seal::new(self, handshake, them, me),
                 seq: 0,
                 limit: self.limit,
                 timeout: self.timeout,
@@ -259,7 +255,7 @@ impl FrameCodec {
             },
             FrameWriter {
                 out,
-                seal: Seal::new(self, challenge, mine),
+                seal: Seal::new(self, handshake, me, them),
                 seq: 0,
                 limit: self.limit,
             },
@@ -362,6 +358,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::handshake::CHALLENGE_LEN;
 
     fn codec(secret: Option<&str>, encrypt: bool) -> FrameCodec {
         FrameCodec {
@@ -372,15 +369,19 @@ mod tests {
         }
     }
 
-    const CHALLENGE: [u8; CHALLENGE_LEN] = [7; CHALLENGE_LEN];
+    /// node2 connected to node1; node1's challenge is `acceptor`'s.
+    fn handshake(acceptor: u8) -> Handshake {
+        Handshake {
+            acceptor: "node1".into(),
+            acceptor_challenge: [acceptor; CHALLENGE_LEN],
+            connector: "node2".into(),
+            connector_challenge: [7; CHALLENGE_LEN],
+        }
+    }
 
     /// What `write` puts on the wire, as the connecting side.
-    async fn frames(
-        c: &FrameCodec,
-        challenge: &[u8; CHALLENGE_LEN],
-        payloads: &[&[u8]],
-    ) -> Vec<u8> {
-        let (_, mut w) = c.ends(&b""[..], Vec::new(), challenge, true);
+    async fn frames(c: &FrameCodec, handshake: &Handshake, payloads: &[&[u8]]) -> Vec<u8> {
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), handshake, true);
         for p in payloads {
             w.write(p).await.expect("written");
         }
@@ -389,7 +390,7 @@ mod tests {
 
     /// Reads every frame of `wire` as the accepting side.
     async fn read_all(c: &FrameCodec, wire: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
-        let (mut r, _) = c.ends(wire, Vec::<u8>::new(), &CHALLENGE, false);
+        let (mut r, _) = c.ends(wire, Vec::<u8>::new(), &handshake(3), false);
         let mut out = Vec::new();
         while let Some((p, _)) = r.read().await? {
             out.push(p);
@@ -405,7 +406,7 @@ mod tests {
             (Some("s3cret"), true),
         ] {
             let c = codec(secret, encrypt);
-            let wire = frames(&c, &CHALLENGE, &[b"hello", b"again"]).await;
+            let wire = frames(&c, &handshake(3), &[b"hello", b"again"]).await;
             assert_eq!(wire.len(), 2 * (c.overhead() + 5));
             assert_eq!(
                 read_all(&c, &wire).await.expect("read"),
@@ -418,14 +419,14 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_or_missing_secrets_and_other_connections_frames_are_refused() {
-        let wire = frames(&codec(Some("a"), false), &CHALLENGE, &[b"hello"]).await;
+        let wire = frames(&codec(Some("a"), false), &handshake(3), &[b"hello"]).await;
         let err = read_all(&codec(Some("b"), false), &wire)
             .await
             .expect_err("wrong key");
         assert!(matches!(err, FrameError::Unauthenticated));
         let wire = frames(
             &codec(None, false),
-            &CHALLENGE,
+            &handshake(3),
             &[b"a payload longer than a tag, so it cannot pass as one"],
         )
         .await;
@@ -436,18 +437,67 @@ mod tests {
         // A frame sealed for another connection's challenge: a replay from a capture.
         for encrypt in [false, true] {
             let c = codec(Some("a"), encrypt);
-            let wire = frames(&c, &[9; CHALLENGE_LEN], &[b"hello"]).await;
+            let wire = frames(&c, &handshake(9), &[b"hello"]).await;
             let err = read_all(&c, &wire).await.expect_err("another challenge");
             assert!(matches!(err, FrameError::Unauthenticated), "{err}");
         }
     }
 
+    /// A node's own frames sent back to it (a process on a down peer's port that relays what
+    /// the node sends into a connection to the node, with the challenges matched), or a
+    /// frame read the other way on its connection: sealed for another receiver, refused.
+    #[tokio::test]
+    async fn a_frame_reflected_to_its_sender_or_read_the_other_way_is_refused() {
+        for encrypt in [false, true] {
+            let c = codec(Some("a"), encrypt);
+            let h = handshake(3);
+            // node1 accepted node2 and writes to it; the same bytes read by node1 as frames
+            // from node2.
+            let (_, mut w) = c.ends(&b""[..], Vec::new(), &h, false);
+            w.write(b"create").await.expect("written");
+            let (mut r, _) = c.ends(&w.out[..], Vec::<u8>::new(), &h, false);
+            let err = r.read().await.expect_err("reflected");
+            assert!(matches!(err, FrameError::Unauthenticated), "{err}");
+            // node1's frames to node2 on its own connection out, read on one where node2
+            // connected to node1 with the same challenges.
+            let mirrored = Handshake {
+                acceptor: "node2".into(),
+                connector: "node1".into(),
+                ..h.clone()
+            };
+            let wire = frames(&c, &mirrored, &[b"create"]).await;
+            let err = read_all(&c, &wire).await.expect_err("mirrored");
+            assert!(matches!(err, FrameError::Unauthenticated), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_end_that_gives_this_nodes_name_or_none_is_refused() {
+        let hello = Handshake::hello(&[1; CHALLENGE_LEN], "node1").expect("hello");
+        let timeout = Duration::from_secs(1);
+        let err = Handshake::read_hello(&mut &hello[..], "node1", timeout)
+            .await
+            .expect_err("its own name");
+        assert!(err.to_string().contains("this node's own name"), "{err}");
+        let (challenge, name) = Handshake::read_hello(&mut &hello[..], "node2", timeout)
+            .await
+            .expect("another's");
+        assert_eq!((challenge, name.as_str()), ([1; CHALLENGE_LEN], "node1"));
+        let mut nameless = vec![1; CHALLENGE_LEN];
+        nameless.push(0);
+        let err = Handshake::read_hello(&mut &nameless[..], "node2", timeout)
+            .await
+            .expect_err("no name");
+        assert!(matches!(err, FrameError::Peer(_)), "{err}");
+        assert!(Handshake::hello(&[1; CHALLENGE_LEN], "").is_err());
+    }
+
     #[tokio::test]
     async fn a_frame_sent_again_on_its_connection_is_refused() {
         let c = codec(Some("a"), false);
-        let wire = frames(&c, &CHALLENGE, &[b"create"]).await;
+        let wire = frames(&c, &handshake(3), &[b"create"]).await;
         let twice = [wire.clone(), wire].concat();
-        let (mut r, _) = c.ends(&twice[..], Vec::<u8>::new(), &CHALLENGE, false);
+        let (mut r, _) = c.ends(&twice[..], Vec::<u8>::new(), &handshake(3), false);
         assert_eq!(r.read().await.expect("first").expect("frame").0, b"create");
         let err = r.read().await.expect_err("replayed");
         assert!(
@@ -479,16 +529,16 @@ mod tests {
             }
         ));
         // The side that connected chose its peer: a large first frame (a state) is read.
-        let (_, mut w) = c.ends(&b""[..], Vec::new(), &CHALLENGE, false);
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), &handshake(3), false);
         w.write(&[1u8; 100_000]).await.expect("a state");
         let wire = w.into_inner();
-        let (mut r, _) = c.ends(&wire[..], Vec::<u8>::new(), &CHALLENGE, true);
+        let (mut r, _) = c.ends(&wire[..], Vec::<u8>::new(), &handshake(3), true);
         assert_eq!(
             r.read().await.expect("read").expect("a frame").0.len(),
             100_000
         );
         let c = codec(None, false);
-        let (_, mut w) = c.ends(&b""[..], Vec::new(), &CHALLENGE, true);
+        let (_, mut w) = c.ends(&b""[..], Vec::new(), &handshake(3), true);
         let err = w.write(&[0u8; 2000]).await.expect_err("too large to send");
         assert!(matches!(err, FrameError::TooLarge { .. }));
         let mut short = 20u32.to_be_bytes().to_vec();
@@ -501,7 +551,7 @@ mod tests {
         let c = codec(Some("a"), false);
         let (client, server) = tokio::io::duplex(64);
         let (rd, _server_wr) = tokio::io::split(server);
-        let (mut r, _) = c.ends(rd, Vec::<u8>::new(), &CHALLENGE, false);
+        let (mut r, _) = c.ends(rd, Vec::<u8>::new(), &handshake(3), false);
         let (_client_rd, mut client_wr) = tokio::io::split(client);
         client_wr
             .write_all(&100u32.to_be_bytes())

@@ -144,6 +144,11 @@ pub struct StoreSpec {
     /// slot map, and a replica's promotion, by itself.
     #[arg(long = "redis-cluster", value_name = "ADDR")]
     pub redis_cluster: Vec<String>,
+    /// redis: let --redis-url, --redis-sentinel and --redis-cluster name another host (a
+    /// suite's `remote = true`). Without it they must be on loopback, or in the subnet the
+    /// harness granted a node it placed in a network namespace.
+    #[arg(long)]
+    pub redis_remote: bool,
     /// redis: the name the sentinels monitor.
     #[arg(long, default_value = "mymaster")]
     pub redis_master: String,
@@ -260,6 +265,7 @@ impl NodeSpec {
             .opt("--redis-ca-file", s.redis_ca_file.as_ref())
             .each("--redis-sentinel", &s.redis_sentinels)
             .each("--redis-cluster", &s.redis_cluster)
+            .switch("--redis-remote", s.redis_remote)
             .pair("--redis-master", &s.redis_master)
             .pair("--redis-namespace", &s.redis_namespace)
             .pair("--redis-timeout", show(s.redis_timeout))
@@ -365,6 +371,19 @@ impl NodeSpec {
         if (s.kind == StoreKind::Redis) != (sources == 1) {
             return Err("--store redis needs --redis-url, --redis-sentinel or --redis-cluster, and they need --store redis".into());
         }
+        if !s.redis_remote {
+            let hosts = s.redis_url.iter().map(|u| crate::names::url_host(u));
+            let addrs = s
+                .redis_sentinels
+                .iter()
+                .chain(&s.redis_cluster)
+                .map(String::as_str);
+            if let Some(host) = hosts.chain(addrs).find(|h| !crate::names::loopback_host(h)) {
+                return Err(format!(
+                    "redis at `{host}` is not on loopback: the node dials only this machine unless --redis-remote lets it (a suite's `remote = true`)"
+                ));
+            }
+        }
         if s.redis_ca_file.is_some()
             && !s
                 .redis_url
@@ -445,5 +464,33 @@ mod tests {
         assert!(spec.check().is_err_and(|e| e.contains("--peer")));
         spec.store.peers.clear();
         assert_eq!(spec.check(), Ok(()));
+        // Another host only with --redis-remote, for each way a Redis is named.
+        for (url, sentinels, cluster) in [
+            (Some("redis://db.example:6379/0"), vec![], vec![]),
+            (Some("rediss://10.0.0.5:6380"), vec![], vec![]),
+            (None, vec!["127.0.0.1:26379", "192.0.2.7:26379"], vec![]),
+            (None, vec![], vec!["[::1]:7000", "198.51.100.2:7000"]),
+        ] {
+            spec.store.redis_url = url.map(String::from);
+            spec.store.redis_sentinels = sentinels.into_iter().map(String::from).collect();
+            spec.store.redis_cluster = cluster.into_iter().map(String::from).collect();
+            spec.store.redis_remote = false;
+            let err = spec.check().expect_err("another host");
+            assert!(
+                err.contains("is not on loopback") && err.contains("--redis-remote"),
+                "{err}"
+            );
+            spec.store.redis_remote = true;
+            assert_eq!(spec.check(), Ok(()), "{url:?}");
+            let args = spec.to_args();
+            let back = NodeSpec::parse(&args[1..].iter().map(String::as_str).collect::<Vec<_>>())
+                .expect("its own arguments parse");
+            assert!(back.store.redis_remote, "round trips");
+        }
+        spec.store.redis_url = Some("redis://localhost:6379".into());
+        spec.store.redis_sentinels.clear();
+        spec.store.redis_cluster.clear();
+        spec.store.redis_remote = false;
+        assert_eq!(spec.check(), Ok(()), "localhost is loopback");
     }
 }

@@ -509,9 +509,7 @@ impl Check<'_> {
 /// is not looked up to find out (the query would leave the machine). The password, if the
 /// URL has one, is not repeated in the error.
 fn redis_host(url: &str, remote: bool) -> Result<(), String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = sessionbench_targets::names::url_host(url);
     if remote || sessionbench_targets::names::loopback_host(host) {
         Ok(())
     } else {

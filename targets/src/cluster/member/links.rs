@@ -196,9 +196,14 @@ impl Cluster {
             let connected = tokio::time::timeout(Duration::from_secs(1), async {
                 let stream = TcpStream::connect(link.addr).await?;
                 let _ = stream.set_nodelay(true);
-                self.config.codec.connect(stream).await
+                self.config.codec.connect(stream, &self.config.node).await
             })
             .await;
+            // An end that gives this node's name is counted as a refused link, as one that
+            // connects here would be: something relays this node's own frames.
+            if let Ok(Err(e @ crate::cluster::FrameError::Peer(_))) = &connected {
+                self.reject(&e.to_string());
+            }
             let Ok(Ok((mut rd, mut wr))) = connected else {
                 self.mark_down(&peer, &link, "is unreachable");
                 tokio::select! {

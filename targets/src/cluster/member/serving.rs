@@ -17,7 +17,8 @@ impl Cluster {
     /// that is oversized, unauthenticated or undecodable closes the link and is counted.
     pub(super) async fn serve(self: Arc<Self>, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = match self.config.codec.accept(stream).await {
+        let (mut rd, mut wr, peer) = match self.config.codec.accept(stream, &self.config.node).await
+        {
             Ok(ends) => ends,
             Err(e) => return self.reject(&e.to_string()),
         };
@@ -33,6 +34,13 @@ impl Cluster {
                 Ok(d) => d,
                 Err(e) => return self.reject(&format!("undecodable message: {e}")),
             };
+            // The keys hold the peer to its name; a message naming another is no peer's.
+            if decoded.from != peer {
+                return self.reject(&format!(
+                    "a message from `{}` on the link of `{peer}`",
+                    decoded.from
+                ));
+            }
             self.undecodable(&decoded.from, &decoded.undecodable);
             let (seq, ack) = (decoded.seq, decoded.ack);
             // Only answering a state request writes here; if that fails the link is gone. A

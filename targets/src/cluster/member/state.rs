@@ -172,7 +172,7 @@ impl Cluster {
         addr: SocketAddr,
     ) -> Result<usize, crate::cluster::FrameError> {
         let stream = TcpStream::connect(addr).await?;
-        let (mut rd, mut wr) = self.config.codec.connect(stream).await?;
+        let (mut rd, mut wr) = self.config.codec.connect(stream, &self.config.node).await?;
         let (_, request) = self.envelope(
             Message::StateRequest {
                 node: self.config.node.clone(),
