@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use sessionbench_targets::cluster::{
-    CHALLENGE_LEN, Envelope, FrameCodec, FrameReader, FrameWriter, Handshake, Message, wire,
+    Envelope, FrameCodec, FrameReader, FrameWriter, Handshake, Message, wire,
 };
 use sessionbench_targets::codec::SessionCodec;
 use sessionbench_targets::session::{Session, SessionId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::cluster::intruder_handshake;
 use crate::support::{BIN, Proc, TEST_SECRET, User, get_json};
 
 fn codec(secret: &str) -> FrameCodec {
@@ -45,22 +46,6 @@ async fn link(node: &Proc, secret: &str) -> (FrameReader, FrameWriter) {
         .connect(stream, "intruder")
         .await
         .expect("the handshake")
-}
-
-/// The intruder's side of a handshake with a node, as the connecting end, with `challenge`.
-async fn handshake(s: &mut TcpStream, challenge: [u8; CHALLENGE_LEN]) -> Handshake {
-    let (theirs, name) = Handshake::read_hello(s, "intruder", Duration::from_secs(2))
-        .await
-        .expect("the node's hello");
-    s.write_all(&Handshake::hello(&challenge, "intruder").expect("a name"))
-        .await
-        .expect("hello");
-    Handshake {
-        acceptor: name,
-        acceptor_challenge: theirs,
-        connector: "intruder".into(),
-        connector_challenge: challenge,
-    }
 }
 
 /// Whether the node ended the link without answering.
@@ -182,7 +167,7 @@ async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
         .await
         .expect("connect");
     let challenge = Handshake::challenge();
-    let agreed = handshake(&mut first, challenge).await;
+    let agreed = intruder_handshake(&mut first, challenge).await;
     let (_, mut w) = codec(TEST_SECRET).ends(tokio::io::empty(), Vec::new(), &agreed, true);
     w.write(&payload(Message::Create {
         session: session.clone(),
@@ -208,7 +193,7 @@ async fn a_replayed_frame_cannot_bring_back_a_logged_out_session() {
         .await
         .expect("connect");
     // The same hello (challenge and name): the node's own challenge is new.
-    handshake(&mut again, challenge).await;
+    intruder_handshake(&mut again, challenge).await;
     again.write_all(&captured).await.expect("replayed");
     for s in [&mut first, &mut again] {
         let closed = until_closed(s, Duration::from_secs(2)).await;
@@ -343,7 +328,7 @@ async fn half_sent_frames_hold_little_memory_and_are_dropped_after_the_frame_tim
     for declared in [1u32 << 20, 4000] {
         for _ in 0..100 {
             let mut s = TcpStream::connect(cluster).await.expect("connect");
-            handshake(&mut s, Handshake::challenge()).await;
+            intruder_handshake(&mut s, Handshake::challenge()).await;
             s.write_all(&declared.to_be_bytes()).await.expect("length");
             let _ = s.write_all(&[7u8; 1000]).await;
             held.push(s);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use sessionbench_targets::cluster::CHALLENGE_LEN;
+use sessionbench_targets::cluster::{CHALLENGE_LEN, Handshake};
 
 use crate::support::{Proc, User, get_json};
 
@@ -88,14 +88,32 @@ pub(crate) async fn closed_after(node: &Proc, bytes: &[u8]) -> bool {
     let mut s = TcpStream::connect(node.ready.cluster.expect("cluster address"))
         .await
         .expect("connect");
-    let mut challenge = [0u8; CHALLENGE_LEN];
-    s.read_exact(&mut challenge).await.expect("the challenge");
+    intruder_handshake(&mut s, Handshake::challenge()).await;
     s.write_all(bytes).await.expect("write");
     let mut buf = [0u8; 16];
     matches!(
         tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await,
         Ok(Ok(0) | Err(_))
     )
+}
+
+/// The intruder's side of a handshake with a node, as the connecting end, with `challenge`.
+pub(crate) async fn intruder_handshake(
+    s: &mut TcpStream,
+    challenge: [u8; CHALLENGE_LEN],
+) -> Handshake {
+    let (theirs, name) = Handshake::read_hello(s, "intruder", Duration::from_secs(2))
+        .await
+        .expect("the node's hello");
+    s.write_all(&Handshake::hello(&challenge, "intruder").expect("a name"))
+        .await
+        .expect("hello");
+    Handshake {
+        acceptor: name,
+        acceptor_challenge: theirs,
+        connector: "intruder".into(),
+        connector_challenge: challenge,
+    }
 }
 
 /// A frame as a node without a secret reads it: length, sequence number, payload.
@@ -164,7 +182,10 @@ fn arbitrary_bytes_on_the_replication_port_never_bring_a_node_down() {
     let node = rt.block_on(insecure_delta());
     let cluster = node.ready.cluster.expect("cluster address");
     let raw = proptest::collection::vec(any::<u8>(), 0..600);
-    let framed = proptest::collection::vec(any::<u8>(), 0..600).prop_map(|body| unsealed(0, &body));
+    // A hello first, so the frame gets past the handshake.
+    let hello = Handshake::hello(&Handshake::challenge(), "intruder").expect("a name");
+    let framed = proptest::collection::vec(any::<u8>(), 0..600)
+        .prop_map(move |body| [hello.clone(), unsealed(0, &body)].concat());
     let mut runner = TestRunner::new(Config {
         cases: 64,
         ..Config::default()

@@ -39,6 +39,13 @@ fn start_script(
         ));
         backends.push_str(&format!(" --backend {id}=127.0.0.1:{http}"));
     }
+    // The balancer once every node listens: started sooner, its first health checks find
+    // them down, and until the next ones it routes sessions to any node, cookie or not.
+    let ids: Vec<String> = (1..=nodes.len()).map(|n| n.to_string()).collect();
+    script.push_str(&format!(
+        "for n in {}; do i=0; until grep -qs \\\"ready\\\" \"$d/node$n.log\"; do i=$((i+1)); [ $i -le 200 ] || exit 1; sleep 0.02; done; done; ",
+        ids.join(" ")
+    ));
     script.push_str(&format!(
         "\"$SESSIONBENCH\" lb --listen 127.0.0.1:{lb} --policy {policy} --health-interval 500ms{backends} > \"$d/lb.log\" 2>&1 & echo $! > \"$d/lb.pid\""
     ));

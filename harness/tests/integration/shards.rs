@@ -147,18 +147,29 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
         }
         // The kill ran once, in shard 0, and the merged run has it.
         assert_eq!(t["faults"][0]["kind"], "command", "{t}");
-        // The percentile of every operation, not an average of the shards'.
-        let mut all: Vec<u64> = dirs
-            .iter()
-            .flat_map(|d| latencies(d, name, 500_000.0))
-            .collect();
+        // The percentile of every operation, not an average of the shards'. The union is
+        // read from the merged history: its times are on the primary shard's clock, so the
+        // warm-up cuts the same operations as the merged results do (a shard's own clock is
+        // off by the measured skew, enough to move an operation across the cut).
+        let mut every: Vec<u64> = dirs.iter().flat_map(|d| latencies(d, name, 0.0)).collect();
+        let mut union = latencies(&merged, name, 0.0);
+        every.sort_unstable();
+        union.sort_unstable();
+        assert!(
+            every == union,
+            "{name}: the merged history holds every shard's answers"
+        );
+        let mut all = latencies(&merged, name, 500_000.0);
         all.sort_unstable();
+        // hdrhistogram takes the rank round(0.99 n), this ceil(0.99 n): at most one apart;
+        // its three significant digits allow 0.1 % on the value.
         let rank = ((all.len() as f64) * 0.99).ceil() as usize - 1;
-        let union_p99 = all[rank] as f64 / 1000.0;
+        let low = all[rank.saturating_sub(1)] as f64 / 1000.0;
+        let high = all[(rank + 1).min(all.len() - 1)] as f64 / 1000.0;
         let p99 = t["latency-ms"]["p99"].as_f64().expect("p99");
         assert!(
-            (p99 - union_p99).abs() <= union_p99 * 0.01 + 0.01,
-            "{name}: merged p99 {p99} ms, p99 of the union {union_p99} ms"
+            low * 0.999 - 0.001 <= p99 && p99 <= high * 1.001 + 0.001,
+            "{name}: merged p99 {p99} ms, p99 of the union between {low} and {high} ms"
         );
     }
     let lost = |r: &Value, name: &str| {
@@ -189,6 +200,11 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
             run_named(&whole, name)["verdict"]
         );
         let (a, b) = (lost(&one, name), lost(&whole, name));
+        eprintln!(
+            "DEBUG {name}: one {a} ({}), shards {b} ({})",
+            run_named(&one, name)["sessions"],
+            run_named(&whole, name)["sessions"]
+        );
         assert!(
             (a - b).abs() < 0.15,
             "{name}: one process lost {a}, the shards {b}"

@@ -132,7 +132,10 @@ impl Chooser {
         };
         let retrying = !tried.is_empty();
         if let Some(index) = preferred {
-            if usable(index) {
+            // With every backend marked down the marks may be stale (a check that ran before
+            // the nodes listened), and the session lives on its own: that one is tried first.
+            let all_down = || backends.iter().all(|b| !b.is_up());
+            if usable(index) || (!tried.contains(&index) && all_down()) {
                 return Pick::Backend {
                     index,
                     redispatched: retrying,
@@ -366,5 +369,36 @@ mod tests {
             matches!(c.choose(&b, t, &[]), Pick::Backend { .. }),
             "all down: try anyway"
         );
+    }
+
+    #[test]
+    fn with_every_backend_marked_down_a_bound_request_tries_its_own_first() {
+        // Marks can be stale (a start-up check that ran before the nodes listened): the
+        // session lives on the backend it is bound to, so that is the one to try.
+        let b = backends(3);
+        for redispatch in [true, false] {
+            let c = Chooser::new(Policy::CookieRoute, redispatch);
+            for backend in b.iter() {
+                backend.failed_request();
+            }
+            let t = Target {
+                client: client(1),
+                bound_to: Some("node2"),
+            };
+            assert!(
+                (0..6).all(|_| pick(&c, &b, t) == 1),
+                "redispatch {redispatch}: bound to node2"
+            );
+            // Once tried, the others, or none without redispatch.
+            let then = c.choose(&b, t, &[1]);
+            if redispatch {
+                assert!(
+                    matches!(then, Pick::Backend { index, .. } if index != 1),
+                    "{then:?}"
+                );
+            } else {
+                assert_eq!(then, Pick::StickyDown { index: 1 });
+            }
+        }
     }
 }
