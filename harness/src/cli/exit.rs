@@ -1,4 +1,4 @@
-//! The documented exit codes (docs/reports.md, DESIGN.md) and the errors that map to them.
+//! The documented exit codes (docs/reports.md) and the errors that map to them.
 
 /// What the process tells its caller; CI scripts branch on these numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

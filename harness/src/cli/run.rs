@@ -85,10 +85,11 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "shard", requires = "start_at")]
     faults_only: bool,
     /// Worker threads of the load driver (and its checks). Default: half the cores, at least
-    /// one, when something the run loads runs on this machine (the nodes, balancers and
-    /// stores it starts, or an external target on loopback), so the driver leaves the target
-    /// its cores; every core when all targets are on other hosts, or when the fault proxies
-    /// (on these threads) carry a target's traffic.
+    /// one, for a load at full speed (no think time) when something the run loads runs on
+    /// this machine (the nodes, balancers and stores it starts, or an external target on
+    /// loopback), so the driver leaves the target its cores; every core for a paced load
+    /// (its threads mostly wait), when all targets are on other hosts, or when the fault
+    /// proxies (on these threads) carry a target's traffic.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     driver_threads: Option<u16>,
     /// Print the commented default suite (every key, with its default) and exit.
@@ -180,7 +181,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     let threads = a
         .driver_threads
         .map_or_else(|| driver_threads(&plan), usize::from);
-    let (interrupted, mut results) = args::runtime(Some(threads))
+    let (driven, mut results) = args::runtime(Some(threads))
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(drive(&plan, &dir, a.quiet))?;
     if a.strict {
@@ -189,27 +190,49 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     let comparison = baseline
         .as_ref()
         .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));
+    // A target that fails mid-suite costs none of the results of those that ran before it:
+    // they are written (the failed and later ones unknown: cut short or never started), then
+    // the error ends the run with its own exit code.
     let code = finish(&dir, &results, comparison.as_ref(), a.quiet)?;
-    Ok(if interrupted {
-        ExitCode::Interrupted
-    } else {
-        code
-    })
+    match driven {
+        Ok(true) => Ok(ExitCode::Interrupted),
+        Ok(false) => Ok(code),
+        Err(e) => {
+            eprintln!(
+                "sessionbench: the results of the targets that ran before the error are in {}",
+                dir.path().display()
+            );
+            Err(e.into())
+        }
+    }
 }
 
-/// The driver's worker threads by default: on two cores, a second thread that competes with a
-/// one-thread node for its core cost the driver a tenth of its throughput (docs/benchmarks.md).
-/// Every core where the fault proxies, which run on these threads, carry the target's own
-/// traffic (links proxied for network faults), or where nothing measured runs here.
+/// The driver's worker threads by default. A load at full speed (no think time) on the
+/// machine that runs the target takes half the cores: on two cores, a second thread that
+/// competes with a one-thread node for its core cost the driver a tenth of its throughput
+/// (docs/benchmarks.md). Otherwise every core: a paced load's threads mostly wait, and a
+/// second one sends an operation that falls due while the first is busy (a third off the
+/// send lag's p99 on two cores); the fault proxies, which run on these threads, carry the
+/// target's own traffic (links proxied for network faults); or nothing measured runs here.
 fn driver_threads(plan: &Plan) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    default_threads(
+        plan,
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    )
+}
+
+fn default_threads(plan: &Plan, cores: usize) -> usize {
     let local = plan.targets.iter().any(|t| {
         t.external
             .as_ref()
             .is_none_or(|e| e.url.addr.ip().is_loopback())
     });
     let proxied = plan.targets.iter().any(|t| t.proxied_links);
-    if local && !proxied {
+    let full_speed = plan.runs().iter().any(|r| {
+        matches!(r.workload.model, crate::plan::LoadModel::Closed { .. })
+            && r.workload.think_time.is_zero()
+    });
+    if local && !proxied && full_speed {
         (cores / 2).max(1)
     } else {
         cores
@@ -217,14 +240,20 @@ fn driver_threads(plan: &Plan) -> usize {
 }
 
 /// Runs the driver with the history writer, the analysis and the progress line listening,
-/// and Ctrl-C (or SIGTERM) turned into a clean stop. Returns whether the run was interrupted,
-/// and its results: every record is checked as it arrives, so they are ready when the load
-/// ends (and `check` on the stored history gives the same).
+/// and Ctrl-C (or SIGTERM) turned into a clean stop. Returns whether the run was interrupted
+/// (or the driver's error), and its results: every record is checked as it arrives, so they
+/// are ready when the load ends (and `check` on the stored history gives the same).
 async fn drive(
     plan: &Plan,
     dir: &RunDir,
     quiet: bool,
-) -> Result<(bool, sessionbench_reports::Results), CliError> {
+) -> Result<
+    (
+        Result<bool, crate::driver::DriverError>,
+        sessionbench_reports::Results,
+    ),
+    CliError,
+> {
     let (events, mut records) = mpsc::unbounded_channel::<Record>();
     let (cancel_tx, cancel) = watch::channel(false);
     let cancel_tx = std::sync::Arc::new(cancel_tx);
@@ -286,7 +315,7 @@ async fn drive(
     } else if driven.as_ref().is_ok_and(|interrupted| *interrupted) && !quiet {
         eprintln!("sessionbench: interrupted; the history so far is kept and checked");
     }
-    Ok((driven?, results))
+    Ok((driven, results))
 }
 
 /// Makes `plan` this process's share of a sharded run, as `--shard`, `--start-at`,
@@ -416,4 +445,20 @@ fn default_dir(plan: &Plan) -> PathBuf {
         })
         .find(|dir| !dir.exists())
         .expect("some name is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_at_full_speed_beside_its_target_takes_half_the_cores_a_paced_one_all() {
+        let parse = |text: &str| suite::parse(text, "suite.toml").expect("a valid suite");
+        let full = parse(include_str!("../../../suites/bench-driver.toml"));
+        let paced = parse(include_str!("../../../suites/bench-driver-paced.toml"));
+        assert_eq!(default_threads(&full, 1), 1);
+        assert_eq!(default_threads(&full, 2), 1);
+        assert_eq!(default_threads(&full, 8), 4);
+        assert_eq!(default_threads(&paced, 2), 2);
+    }
 }

@@ -211,7 +211,7 @@ pub(crate) fn kill_leftovers(run_dir: &std::path::Path, targets: &[&str]) {
 }
 
 #[test]
-fn a_start_that_fails_half_way_runs_the_stop_command() {
+fn a_start_that_fails_half_way_runs_the_stop_command_and_keeps_the_earlier_results() {
     let dir = super::run::tempdir("start-fails");
     std::fs::create_dir_all(&dir).expect("dir");
     let suite = format!(
@@ -220,6 +220,10 @@ fn a_start_that_fails_half_way_runs_the_stop_command() {
 name = "start-fails"
 duration = "3s"
 warm-up = "500ms"
+
+[[targets]]
+name = "before"
+strategy = "direct"
 
 [[targets]]
 name = "half"
@@ -242,6 +246,22 @@ timeout = "5s"
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("the second half failed"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // The target that ran first keeps its results; the failed one is judged unknown.
+    let results = super::run::json(&dir.join("run/results.json"));
+    let before = &results["targets"][0];
+    assert_eq!(before["name"], "before", "{results}");
+    assert_eq!(before["verdict"], "pass", "{before}");
+    assert_eq!(before["interrupted"], false, "{before}");
+    assert!(before["ops"]["total"].as_u64() > Some(100), "{before}");
+    let half = &results["targets"][1];
+    assert_eq!(half["verdict"], "unknown", "{half}");
+    assert_eq!(half["reasons"][0], "the target never started", "{half}");
+    assert!(dir.join("run/report.md").exists(), "the report too");
+    assert!(
+        stderr.contains("the results of the targets that ran before the error are in"),
+        "{stderr}"
+    );
     let stopped = dir.join("run/logs/half-commands/stopped").exists();
     if !stopped {
         kill_leftovers(&dir.join("run"), &["half"]);
