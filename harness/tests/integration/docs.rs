@@ -199,7 +199,7 @@ fn readme_is_a_front_page() {
         .lines()
         .count();
     assert!(
-        lines < 250,
+        lines < 200,
         "README.md has {lines} lines: move reference text to docs/"
     );
 }
