@@ -71,10 +71,11 @@ fn in_subnet(ip: IpAddr, net: Ipv4Addr, len: u8) -> bool {
 }
 
 /// A URL's `host[:port]`, without its scheme, credentials or path
-/// (`redis://:pw@127.0.0.1:6379/0` → `127.0.0.1:6379`).
+/// (`redis://:pw@127.0.0.1:6379/0` → `127.0.0.1:6379`). The authority ends at the first `/`,
+/// `?` or `#`, as URL parsers end it: `redis://evil.example#@127.0.0.1` is `evil.example`.
 pub fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     authority.rsplit_once('@').map_or(authority, |(_, h)| h)
 }
 
@@ -159,6 +160,24 @@ impl std::fmt::Display for NamedAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_urls_host_is_its_authority_as_url_parsers_cut_it() {
+        assert_eq!(url_host("redis://:pw@127.0.0.1:6379/0"), "127.0.0.1:6379");
+        assert_eq!(url_host("redis://127.0.0.1"), "127.0.0.1");
+        // What follows `#` or `?` is not the host, whatever `@` it holds.
+        assert_eq!(
+            url_host("redis://evil.example#@127.0.0.1:6379"),
+            "evil.example"
+        );
+        assert_eq!(
+            url_host("redis://evil.example?@127.0.0.1:6379"),
+            "evil.example"
+        );
+        assert!(!loopback_host(url_host(
+            "redis://evil.example#@127.0.0.1:6379"
+        )));
+    }
 
     #[test]
     fn parses_and_rejects_named_addresses() {

@@ -187,21 +187,27 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     if a.strict {
         results.fail_unsure_thresholds();
     }
+    // Results cut short by an error are not compared: what did not run would show as a
+    // regression.
     let comparison = baseline
         .as_ref()
+        .filter(|_| driven.is_ok())
         .map(|base| sessionbench_reports::compare(base, &results, a.judge.options()));
     // A target that fails mid-suite costs none of the results of those that ran before it:
     // they are written (the failed and later ones unknown: cut short or never started), then
     // the error ends the run with its own exit code.
-    let code = finish(&dir, &results, comparison.as_ref(), a.quiet)?;
+    let code = finish(&dir, &results, comparison.as_ref(), a.quiet);
     match driven {
-        Ok(true) => Ok(ExitCode::Interrupted),
-        Ok(false) => Ok(code),
+        Ok(true) => code.map(|_| ExitCode::Interrupted),
+        Ok(false) => code,
         Err(e) => {
-            eprintln!(
-                "sessionbench: the results of the targets that ran before the error are in {}",
-                dir.path().display()
-            );
+            match code {
+                Ok(_) => eprintln!(
+                    "sessionbench: what ran before the error is checked and reported in {}",
+                    dir.path().display()
+                ),
+                Err(report) => eprintln!("sessionbench: {report}"),
+            }
             Err(e.into())
         }
     }
@@ -211,8 +217,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
 /// machine that runs the target takes half the cores: on two cores, a second thread that
 /// competes with a one-thread node for its core cost the driver a tenth of its throughput
 /// (docs/benchmarks.md). Otherwise every core: a paced load's threads mostly wait, and a
-/// second one sends an operation that falls due while the first is busy (a third off the
-/// send lag's p99 on two cores); the fault proxies, which run on these threads, carry the
+/// second one sends an operation that falls due while the first is busy (docs/running.md); the fault proxies, which run on these threads, carry the
 /// target's own traffic (links proxied for network faults); or nothing measured runs here.
 fn driver_threads(plan: &Plan) -> usize {
     default_threads(
@@ -222,17 +227,17 @@ fn driver_threads(plan: &Plan) -> usize {
 }
 
 fn default_threads(plan: &Plan, cores: usize) -> usize {
-    let local = plan.targets.iter().any(|t| {
-        t.external
+    let beside_its_target_at_full_speed = plan.runs().iter().any(|r| {
+        let local = r
+            .target
+            .external
             .as_ref()
-            .is_none_or(|e| e.url.addr.ip().is_loopback())
+            .is_none_or(|e| e.url.addr.ip().is_loopback());
+        let full_speed = matches!(r.workload.model, crate::plan::LoadModel::Closed { .. })
+            && r.workload.think_time.is_zero();
+        local && full_speed && !r.proxied()
     });
-    let proxied = plan.targets.iter().any(|t| t.proxied_links);
-    let full_speed = plan.runs().iter().any(|r| {
-        matches!(r.workload.model, crate::plan::LoadModel::Closed { .. })
-            && r.workload.think_time.is_zero()
-    });
-    if local && !proxied && full_speed {
+    if beside_its_target_at_full_speed {
         (cores / 2).max(1)
     } else {
         cores
@@ -460,5 +465,24 @@ mod tests {
         assert_eq!(default_threads(&full, 2), 1);
         assert_eq!(default_threads(&full, 8), 4);
         assert_eq!(default_threads(&paced, 2), 2);
+        // At full speed, but every run's traffic through the fault proxies on these threads.
+        let proxied = parse(
+            r#"
+[suite]
+name = "proxied"
+[workload]
+think-time = "0ms"
+[[targets]]
+name = "sticky"
+strategy = "sticky"
+[[faults]]
+at = "2s"
+kind = "partition"
+node = "node2"
+link = "lb"
+heal-after = "1s"
+"#,
+        );
+        assert_eq!(default_threads(&proxied, 2), 2);
     }
 }

@@ -43,7 +43,7 @@ async fn link(node: &Proc, secret: &str) -> (FrameReader, FrameWriter) {
         .await
         .expect("connect");
     codec(secret)
-        .connect(stream, "intruder")
+        .connect(stream, "intruder", node.id())
         .await
         .expect("the handshake")
 }
@@ -304,6 +304,56 @@ async fn a_nodes_own_frames_relayed_back_to_it_are_refused() {
             StatusCode::UNAUTHORIZED,
             "{answer}/{renamed:?}: the logged-out session came back"
         );
+    }
+}
+
+/// The relay without the secret: on node2's port, it answers node1's dial with node3's
+/// challenge and name, to hand node1's frames for node2 on to node3 (sealed for node1 to
+/// node3, node3 would take them). node1 refuses an end that is not the node it dialled.
+#[tokio::test]
+async fn a_dial_answered_in_a_third_nodes_name_is_refused() {
+    let trap = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let node3 = delta("node3", &[]).await;
+    let peer = format!("node2={}", trap.local_addr().expect("addr"));
+    let node1 = Proc::node(
+        "node1",
+        &["--store", "delta", "--frame-timeout", "1s", "--peer", &peer],
+    )
+    .await;
+    let rejected = || async {
+        get_json(node1.ready.addr, "/metrics").await["replication"]["frames-rejected"]
+            .as_u64()
+            .expect("frames-rejected")
+    };
+    let before = rejected().await;
+    // Dials node1 gave up on (unanswered for a second, or its state transfer's) close for
+    // other reasons and count nothing: the next is taken.
+    for dial in 1.. {
+        assert!(dial <= 8, "no dial refused for the name it answered");
+        let (mut out, _) = tokio::time::timeout(Duration::from_secs(5), trap.accept())
+            .await
+            .expect("node1 dials its peer's port")
+            .expect("accept");
+        let mut back = TcpStream::connect(node3.ready.cluster.expect("cluster"))
+            .await
+            .expect("connect");
+        let (challenge, name) = Handshake::read_hello(&mut back, "relay", Duration::from_secs(2))
+            .await
+            .expect("node3's hello");
+        assert_eq!(name, "node3");
+        let hello = Handshake::hello(&challenge, &name).expect("hello");
+        if out.write_all(&hello).await.is_err() {
+            continue;
+        }
+        let mut answer = [0u8; 64];
+        match tokio::time::timeout(Duration::from_secs(3), out.read(&mut answer)).await {
+            Ok(Ok(0) | Err(_)) => {}
+            Ok(Ok(n)) => panic!("node1 answered node3's name on node2's port ({n} bytes)"),
+            Err(_) => panic!("node1 kept a link to node2 that node3's name answered"),
+        }
+        if rejected().await > before {
+            break;
+        }
     }
 }
 

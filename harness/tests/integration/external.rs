@@ -259,7 +259,7 @@ timeout = "5s"
     assert_eq!(half["reasons"][0], "the target never started", "{half}");
     assert!(dir.join("run/report.md").exists(), "the report too");
     assert!(
-        stderr.contains("the results of the targets that ran before the error are in"),
+        stderr.contains("what ran before the error is checked and reported in"),
         "{stderr}"
     );
     let stopped = dir.join("run/logs/half-commands/stopped").exists();

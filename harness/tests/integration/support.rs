@@ -92,6 +92,15 @@ impl Proc {
         Self::start(&args).await
     }
 
+    /// The `--id` it was started with.
+    pub fn id(&self) -> &str {
+        self.args
+            .iter()
+            .position(|a| a == "--id")
+            .and_then(|i| self.args.get(i + 1))
+            .expect("started with --id")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().expect("running")
     }

@@ -1,7 +1,7 @@
 //! The reference session node: an axum app speaking sessionbench's HTTP protocol.
 //!
 //! Every response that has a session carries the whole session view, so the harness judges
-//! continuity from data rather than from the id string. See `DESIGN.md` for the protocol.
+//! continuity from data rather than from the id string. docs/processes.md describes the protocol.
 
 mod config;
 mod cookie;

@@ -186,14 +186,16 @@ impl FrameCodec {
         HEADER_LEN + tag_len(self.secret.is_some(), self.encrypt)
     }
 
-    /// The accepting side, node `me`: sends its hello, reads the connector's (within the
-    /// timeout), then reads the connector's frames and writes its own. Returns the
+    /// The accepting side, node `me`: sends its hello, reads the connector's, then reads the
+    /// connector's frames and writes its own. The hello and the first frame share one
+    /// timeout, so a connection that proves nothing is gone within it. Returns the
     /// connector's name too.
     pub async fn accept(
         &self,
         stream: TcpStream,
         me: &str,
     ) -> Result<(FrameReader, FrameWriter, String), FrameError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let challenge = Handshake::challenge();
         let (mut rd, mut wr) = stream.into_split();
         wr.write_all(&Handshake::hello(&challenge, me)?).await?;
@@ -204,19 +206,28 @@ impl FrameCodec {
             connector: connector.clone(),
             connector_challenge: theirs,
         };
-        let (r, w) = self.ends(rd, wr, &handshake, false);
+        let (mut r, w) = self.ends(rd, wr, &handshake, false);
+        r.first_by = Some(deadline);
         Ok((r, w, connector))
     }
 
-    /// The connecting side, node `me`: reads the acceptor's hello (within the timeout), then
-    /// sends its own.
+    /// The connecting side, node `me` dialling node `peer`: reads the acceptor's hello (within
+    /// the timeout), refuses an end that is not `peer`, then sends its own. Without that
+    /// check a process on a down peer's port could answer with a third node's name and relay
+    /// between the two: this node's frames for `peer` would be sealed for the third.
     pub async fn connect(
         &self,
         stream: TcpStream,
         me: &str,
+        peer: &str,
     ) -> Result<(FrameReader, FrameWriter), FrameError> {
         let (mut rd, mut wr) = stream.into_split();
         let (theirs, acceptor) = Handshake::read_hello(&mut rd, me, self.timeout).await?;
+        if acceptor != peer {
+            return Err(FrameError::Peer(format!(
+                "dialled `{peer}`, and the end that answered calls itself `{acceptor}`"
+            )));
+        }
         let challenge = Handshake::challenge();
         wr.write_all(&Handshake::hello(&challenge, me)?).await?;
         let handshake = Handshake {
@@ -560,5 +571,32 @@ mod tests {
         client_wr.write_all(b"partial").await.expect("some");
         let err = r.read().await.expect_err("slow");
         assert!(matches!(err, FrameError::Slow(_)), "{err}");
+    }
+    #[tokio::test]
+    async fn a_dial_answered_by_another_node_than_the_one_dialled_is_refused() {
+        let c = codec(Some("s3cret"), false);
+        for (answer, refused) in [("node3", true), ("node2", false)] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let acceptor = {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let (stream, _) = listener.accept().await.expect("accept");
+                    c.accept(stream, answer).await.map(|(_, _, peer)| peer)
+                })
+            };
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            let dialled = c.connect(stream, "node1", "node2").await;
+            assert_eq!(
+                matches!(dialled, Err(FrameError::Peer(_))),
+                refused,
+                "{answer}: {:?}",
+                dialled.err()
+            );
+            let accepted = acceptor.await.expect("the acceptor");
+            assert_eq!(accepted.is_ok(), !refused, "{answer}: {accepted:?}");
+        }
     }
 }

@@ -201,8 +201,8 @@ fn index(hash: u64, n: usize) -> usize {
     usize::try_from(hash % n as u64).expect("an index below n fits usize")
 }
 
-/// Hashes the whole address (nginx hashes only the first three IPv4 octets; see DESIGN.md for
-/// what that means for client addresses).
+/// Hashes the whole address. nginx hashes only the first three IPv4 octets, which is why the
+/// load's clients vary those (`127.A.B.1`, docs/processes.md).
 fn ip_hash(ip: IpAddr) -> u64 {
     let bits = match ip {
         IpAddr::V4(v4) => u64::from(u32::from(v4)),

@@ -329,6 +329,12 @@ impl NodeSpec {
     pub fn check(&self) -> Result<(), String> {
         let s = &self.store;
         let clustered = matches!(s.kind, StoreKind::Delta | StoreKind::Backup);
+        if clustered && !(1..=255).contains(&self.id.len()) {
+            return Err(format!(
+                "--id `{}`: a replicating node's name is 1 to 255 bytes (its links send it)",
+                self.id
+            ));
+        }
         if clustered && s.cluster_secret.is_none() && !s.insecure_replication {
             return Err(format!(
                 "--store {} replicates sessions: give the cluster secret in {CLUSTER_SECRET_ENV} or \

@@ -196,11 +196,14 @@ impl Cluster {
             let connected = tokio::time::timeout(Duration::from_secs(1), async {
                 let stream = TcpStream::connect(link.addr).await?;
                 let _ = stream.set_nodelay(true);
-                self.config.codec.connect(stream, &self.config.node).await
+                self.config
+                    .codec
+                    .connect(stream, &self.config.node, &peer)
+                    .await
             })
             .await;
-            // An end that gives this node's name is counted as a refused link, as one that
-            // connects here would be: something relays this node's own frames.
+            // An end that gives this node's name, or another than the peer's, is counted as a
+            // refused link, as one that connects here would be: something relays frames.
             if let Ok(Err(e @ crate::cluster::FrameError::Peer(_))) = &connected {
                 self.reject(&e.to_string());
             }
@@ -235,6 +238,13 @@ impl Cluster {
                     let Ok(decoded) = wire::decode(&payload, &acker.config.sessions) else {
                         continue;
                     };
+                    if decoded.from != ack_peer {
+                        acker.reject(&format!(
+                            "an answer from `{}` on the link to `{ack_peer}`",
+                            decoded.from
+                        ));
+                        break;
+                    }
                     acker.undecodable(&decoded.from, &decoded.undecodable);
                     if let Some(Message::Ack { seq, session }) = decoded.message {
                         if let Some(tx) = acker

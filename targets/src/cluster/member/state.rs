@@ -130,7 +130,7 @@ impl Cluster {
     pub(super) async fn transfer_state(&self) {
         let fetch = async {
             for (peer, addr) in &self.config.peers {
-                if let Ok(n) = self.fetch_state(*addr).await {
+                if let Ok(n) = self.fetch_state(peer, *addr).await {
                     return Some(format!("received {n} sessions from {peer}"));
                 }
             }
@@ -169,10 +169,15 @@ impl Cluster {
 
     pub(super) async fn fetch_state(
         &self,
+        peer: &str,
         addr: SocketAddr,
     ) -> Result<usize, crate::cluster::FrameError> {
         let stream = TcpStream::connect(addr).await?;
-        let (mut rd, mut wr) = self.config.codec.connect(stream, &self.config.node).await?;
+        let (mut rd, mut wr) = self
+            .config
+            .codec
+            .connect(stream, &self.config.node, peer)
+            .await?;
         let (_, request) = self.envelope(
             Message::StateRequest {
                 node: self.config.node.clone(),
@@ -187,6 +192,12 @@ impl Cluster {
             let Ok(decoded) = wire::decode(&payload, &self.config.sessions) else {
                 continue;
             };
+            if decoded.from != peer {
+                return Err(crate::cluster::FrameError::Peer(format!(
+                    "a state from `{}` on the link to `{peer}`",
+                    decoded.from
+                )));
+            }
             self.undecodable(&decoded.from, &decoded.undecodable);
             if let Some(state @ Message::State { more, .. }) = decoded.message {
                 installed += self.replica.install(state).await;
