@@ -5,7 +5,7 @@
 
 use sessionbench_reports::FaultWindow;
 
-use super::micros;
+use super::units::micros;
 use crate::checkers::Mark;
 use crate::plan::KnownLoss;
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sessionbench_reports::Recovery;
 
-use super::us_to_ms;
+use super::units::us_to_ms;
 use crate::checkers::{Kind, Mark};
 use crate::history::{Op, Outcome};
 

@@ -22,8 +22,9 @@ use super::segments::Segments;
 use super::story::{Nodes, Story};
 use super::timeline::Seconds;
 use super::traffic::{self, NodeCounters};
+use super::units::{micros, us_to_ms};
 use super::windows::{self, Report};
-use super::{known, thresholds, us_to_ms, verdict};
+use super::{known, thresholds, verdict};
 use crate::checkers::{Checker, Finding, Kind, Mark};
 use crate::history::{FaultPhase, Op, OpKind, Record};
 use crate::plan::{Plan, Run};
@@ -546,10 +547,6 @@ impl TargetAnalysis {
             windows,
         }
     }
-}
-
-pub(super) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Counts each lost session and lost update against the last fault that started before the

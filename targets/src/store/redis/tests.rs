@@ -1,14 +1,19 @@
 //! The Redis store against real redis-server processes: standalone, Sentinel and Cluster.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::*;
 use redis::Client;
 
 use crate::store::redis_server::{self, Role};
 
-use crate::session::Attr;
+use crate::codec::SessionCodec;
+use crate::session::{Attr, Session, SessionChange, SessionId};
+use crate::store::api::{SessionStore, StoreError, StoreFuture, StoreStats};
+
+use super::connection::Conn;
+use super::layout::*;
 
 /// A real `redis-server` on a free loopback port, without persistence, with its files in a
 /// directory of its own; killed, and its directory removed, on drop.
