@@ -3,24 +3,19 @@
 //! leaves its run directory in `target/sessionbench/runs/ci-<suite>` for the CI job's
 //! artifacts, and fails with the tables of the run that did not pass.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
+use crate::support::workspace;
 
 /// Runs `suites/<suite>.toml` (with `extra` flags) to its end; returns its run directory.
 fn run_suite(suite: &str, extra: &[&str]) -> PathBuf {
-    let out = root()
+    let out = workspace()
         .join("target/sessionbench/runs")
         .join(format!("ci-{suite}"));
     let _ = std::fs::remove_dir_all(&out);
     let output = Command::new(env!("CARGO_BIN_EXE_sessionbench"))
-        .current_dir(root())
+        .current_dir(workspace())
         .arg("run")
         .arg(format!("suites/{suite}.toml"))
         .args(extra)
@@ -65,11 +60,11 @@ fn redis_standalone_sentinel_and_cluster_lose_their_primary() {
 }
 
 /// Serialization: every codec with 100 KB sessions on Redis and on delta replication. There
-/// are no faults: 3 s at full speed is hundreds of saves and reads per codec (the suite's own
-/// 5 s is for comparing their speed, which CI does not judge).
+/// are no faults: 2 s at full speed is over a hundred saves and reads per codec, about ten
+/// sessions each (the suite's own 5 s is for comparing their speed, which CI does not judge).
 #[test]
 fn every_codec_carries_large_sessions() {
-    run_suite("serialization", &["--duration", "3s"]);
+    run_suite("serialization", &["--duration", "2s"]);
 }
 
 /// A rolling deploy onto session schema 2, per codec. The last node moves at 7 s; 9 s of load
@@ -151,7 +146,7 @@ fn real_tomcat_keeps_or_loses_sessions_as_its_manager_and_balancer_say() {
     let out = run_suite("real", &["--quick"]);
     let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
     let results: Value = serde_json::from_str(&text).expect("JSON");
-    let run = |name: &str| crate::run::run_named(&results, &format!("{name}/failure")).clone();
+    let run = |name: &str| crate::support::run_named(&results, &format!("{name}/failure")).clone();
     let delta = run("tomcat-delta-sync");
     assert_eq!(delta["strategy"], "tomcat-delta-sync", "{delta}");
     assert!(delta["sessions"]["started"].as_u64() > Some(50), "{delta}");
@@ -303,10 +298,11 @@ fn sessions_moved(history: &str, target: &str) -> std::collections::BTreeSet<Str
 #[test]
 fn whole_session_saves_lose_concurrent_updates_and_a_lock_prevents_it() {
     use serde_json::Value;
-    let out = run_suite("lost-updates", &[]);
+    // 5 s: about 110 sessions a target, and over a thousand updates lost by whole saves.
+    let out = run_suite("lost-updates", &["--duration", "5s"]);
     let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
     let results: Value = serde_json::from_str(&text).expect("JSON");
-    let run = |name: &str| crate::run::run_named(&results, name).clone();
+    let run = |name: &str| crate::support::run_named(&results, name).clone();
     let lost = |t: &Value| t["sessions"]["lost-updates"].as_u64().unwrap_or(0);
     let (delta, whole, locked) = (
         run("redis-delta"),

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::run::{run_suite, run_users};
+use crate::support::{run_suite, run_users};
 
 const SUITE: &str = r#"
 [suite]

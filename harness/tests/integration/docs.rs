@@ -7,25 +7,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::workspace;
+
 /// Longer than any example should take; a hung one fails the test instead of stalling CI.
 const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
 /// README.md, then docs/*.md by name.
 fn pages() -> Vec<PathBuf> {
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(workspace().join("docs"))
         .expect("docs/ exists")
         .map(|e| e.expect("an entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
     docs.sort();
-    std::iter::once(root().join("README.md"))
+    std::iter::once(workspace().join("README.md"))
         .chain(docs)
         .collect()
 }
@@ -77,7 +72,7 @@ fn every_example_command_runs_as_shown() {
     for page in pages() {
         let text = std::fs::read_to_string(&page).expect("a page");
         let name = page
-            .strip_prefix(root())
+            .strip_prefix(workspace())
             .unwrap_or(&page)
             .display()
             .to_string();
@@ -86,7 +81,7 @@ fn every_example_command_runs_as_shown() {
             let mut child = Command::new("sh")
                 .arg("-c")
                 .arg(&ex.command)
-                .current_dir(root())
+                .current_dir(workspace())
                 .env("PATH", &path)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -194,7 +189,7 @@ fn every_link_between_pages_finds_its_page_and_heading() {
 
 #[test]
 fn readme_is_a_front_page() {
-    let lines = std::fs::read_to_string(root().join("README.md"))
+    let lines = std::fs::read_to_string(workspace().join("README.md"))
         .expect("README")
         .lines()
         .count();

@@ -9,7 +9,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::run::{json, sessionbench, tempdir};
+use crate::support::{json, sessionbench, tempdir};
 
 // Paced, and light enough for the unoptimized build the tests run: 500 operations a second.
 // That build's own send lag p99 measured 0.47 to 1.30 ms on a quiet 2-core machine, about the

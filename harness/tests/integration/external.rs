@@ -5,7 +5,7 @@
 //! stack is described by request templates, as any application would be: the harness then
 //! uses nothing but the suite's requests and commands.
 
-use super::run::{free_port, run_suite};
+use crate::support::{free_port, run_suite};
 
 /// A shell script that starts three nodes (with `node_args`, and `cluster` adding each node's
 /// replication port and peers) and an LB with `policy` in front, writing their pids.
@@ -212,7 +212,7 @@ pub(crate) fn kill_leftovers(run_dir: &std::path::Path, targets: &[&str]) {
 
 #[test]
 fn a_start_that_fails_half_way_runs_the_stop_command_and_keeps_the_earlier_results() {
-    let dir = super::run::tempdir("start-fails");
+    let dir = crate::support::tempdir("start-fails");
     std::fs::create_dir_all(&dir).expect("dir");
     let suite = format!(
         r#"
@@ -237,7 +237,7 @@ timeout = "5s"
     );
     let file = dir.join("suite.toml");
     std::fs::write(&file, suite).expect("suite");
-    let out = super::run::sessionbench()
+    let out = crate::support::sessionbench()
         .args(["run", "--quiet", "--out"])
         .arg(dir.join("run"))
         .arg(&file)
@@ -248,7 +248,7 @@ timeout = "5s"
     assert!(stderr.contains("the second half failed"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     // The target that ran first keeps its results; the failed one is judged unknown.
-    let results = super::run::json(&dir.join("run/results.json"));
+    let results = crate::support::json(&dir.join("run/results.json"));
     let before = &results["targets"][0];
     assert_eq!(before["name"], "before", "{results}");
     assert_eq!(before["verdict"], "pass", "{before}");

@@ -1,7 +1,7 @@
 //! Known losses: a loss a suite names, at a fault of a kind and within a window of it, is
 //! judged by its own bound and carries its cause; every other loss still fails `"none"`.
 
-use crate::run::run_suite;
+use crate::support::run_suite;
 
 /// Sticky sessions by ip-hash lose the killed node's sessions, each found at its next
 /// request, within a second of the kill.

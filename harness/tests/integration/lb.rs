@@ -468,7 +468,7 @@ async fn addresses_off_loopback_and_foreign_admin_hosts_are_refused() {
         ],
         &["proxy", "--upstream", "10.0.0.1:80"],
     ] {
-        let out = crate::run::sessionbench()
+        let out = crate::support::sessionbench()
             .args(args)
             .output()
             .expect("sessionbench");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::run::{RunGuard, interrupt, run_named, sessionbench, tempdir};
+use crate::support::{RunGuard, interrupt, run_named, sessionbench, tempdir};
 
 /// Three delta nodes behind round robin, each in its own namespace, node1 split from the
 /// others from 2 s to 8 s (long enough for two connects to time out before the heal).
@@ -167,7 +167,7 @@ fn a_split_is_cut_by_the_kernel_and_healed() {
     );
 
     let status = run.0.wait().expect("the run ends");
-    let results = super::run::json(&out.join("results.json"));
+    let results = crate::support::json(&out.join("results.json"));
     assert_eq!(status.code(), Some(0), "{results}");
     let t = run_named(&results, "delta");
     let fault = &t["faults"][0];
@@ -342,7 +342,7 @@ heal-after = "2s"
         .arg(&file)
         .output()
         .expect("run");
-    let results = super::run::json(&out.join("results.json"));
+    let results = crate::support::json(&out.join("results.json"));
     assert_eq!(run.status.code(), Some(0), "{results}");
     let faults = &run_named(&results, "delta")["faults"];
     for (i, (kind, node)) in [("link-down", "node2"), ("partition", "node3")]

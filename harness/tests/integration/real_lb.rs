@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::run::run_suite;
+use crate::support::run_suite;
 
 const SUITE: &str = r#"
 [suite]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
 
 use super::external::kill_leftovers;
-use super::run::{json, sessionbench, tempdir};
 use super::templates::shop_script;
+use crate::support::{json, sessionbench, tempdir};
 
 /// A namespace with one veth pair to this one: `host` on this side, `addr` inside. Removed on
 /// drop (with the pair: deleting the namespace deletes its end, and so both).
@@ -321,8 +321,12 @@ fn self_signed_needs_insecure_skip_verify_and_a_wrong_ca_fails_with_a_tls_error(
     std::fs::create_dir_all(&dir).expect("dir");
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let tls = write_certs(&dir, &self_signed(loopback));
-    let port = super::run::free_port();
-    let ports = format!("{} {}", super::run::free_port(), super::run::free_port());
+    let port = crate::support::free_port();
+    let ports = format!(
+        "{} {}",
+        crate::support::free_port(),
+        crate::support::free_port()
+    );
     // A shorter run, the shop on loopback, with `extra` keys for TLS.
     let quick = |tls: &Path, extra: &str| {
         suite("127.0.0.1", port, "", tls, &ports, extra)
@@ -399,7 +403,7 @@ fn a_redis_over_tls_keeps_the_sessions_of_a_killed_node() {
     std::fs::create_dir_all(&dir).expect("dir");
     let certs = signed(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let tls = write_certs(&dir, &certs);
-    let port = super::run::free_port();
+    let port = crate::support::free_port();
     let tls_port = port.to_string();
     let args: Vec<std::ffi::OsString> = vec![
         "--port".into(),
@@ -495,7 +499,7 @@ fn secrets_are_on_no_command_line_and_in_no_file_of_the_run() {
     std::fs::create_dir_all(&dir).expect("dir");
     let password = "pw-7f3c9e1d5b";
     std::fs::write(dir.join("redis.pw"), format!("{password}\n")).expect("password file");
-    let port = super::run::free_port();
+    let port = crate::support::free_port();
     let _redis = redis_server(
         port,
         &["--port", &port.to_string(), "--requirepass", password].map(Into::into),

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::run::{json, sessionbench, tempdir, workspace};
+use crate::support::{json, sessionbench, tempdir, workspace};
 
 /// Two sticky nodes, paced users: throughput is set by the pacing, so two runs of it
 /// differ only by noise.

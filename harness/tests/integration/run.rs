@@ -2,56 +2,13 @@
 //! interrupted by SIGINT leaving no process behind.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub(crate) fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the harness crate sits in the workspace")
-}
-
-pub(crate) fn sessionbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sessionbench"));
-    c.current_dir(workspace());
-    c
-}
-
-/// The run called `name` in results.json.
-pub(crate) fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
-    results["targets"]
-        .as_array()
-        .expect("targets")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no run {name} in {results}"))
-}
-
-/// A loopback port free now, below the kernel's ephemeral range (32768 on): no outgoing
-/// connection of this or another test can take it between now and when a process the test
-/// starts binds it (a port the kernel handed out could be).
-pub(crate) fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FROM: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    // Each test process starts at its own place in the range.
-    let offset = (std::process::id() % 1_000) * 12;
-    for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = u16::try_from(FROM + (offset + n) % SPAN).expect("a port");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FROM}..{}", FROM + SPAN);
-}
-
-pub(crate) fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("file")).expect("JSON")
-}
+use crate::support::{
+    RunGuard, alive, interrupt, json, kill_and_expect_no_orphans, run_load, run_named, run_suite,
+    run_users, sessionbench, start_run, tempdir,
+};
 
 #[test]
 fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
@@ -200,71 +157,10 @@ fn smoke_suite_passes_with_the_results_contract_and_check_reproduces_it() {
     assert!(String::from_utf8_lossy(&md.stdout).contains("| round-robin |"));
 }
 
-/// Direct children of `pid`, from /proc.
-pub(crate) fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(") ")
-                        .map(|(_, rest)| rest.split(' ').nth(1) == Some(&pid.to_string()))
-                })
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
-pub(crate) fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
-}
-
-/// A harness run started by a test: killed and reaped when dropped, even if the test panics.
-pub(crate) struct RunGuard(pub(crate) std::process::Child);
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the smoke suite and waits until its first target's processes (3 nodes and the LB)
 /// are up and load is recorded; returns the run and those children's pids.
 fn start_smoke_run(out_dir: &Path) -> (RunGuard, Vec<u32>) {
     start_run("suites/smoke.toml", 4, out_dir)
-}
-
-/// Starts `suite` and waits until its first target's `processes` are up and load is
-/// recorded; returns the run and those children's pids.
-pub(crate) fn start_run(suite: &str, processes: usize, out_dir: &Path) -> (RunGuard, Vec<u32>) {
-    let run = RunGuard(
-        sessionbench()
-            .args(["run", suite, "--quiet", "--out"])
-            .arg(out_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run"),
-    );
-    // JVMs take seconds each to start.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        // Read while it is written: up to the last whole block.
-        let started = crate::support::try_history_text(out_dir).is_ok_and(|h| h.contains("\"op\""));
-        let kids = children(run.0.id());
-        if started && kids.len() >= processes {
-            return (run, kids);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run did not start its processes within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -284,68 +180,6 @@ fn sigint_stops_the_run_keeps_the_history_and_leaves_no_process() {
         results["targets"][0]["verdict"], "pass",
         "an interrupted run cannot pass"
     );
-}
-
-/// SIGINT, as Ctrl-C sends it; the run's exit code once it has stopped (within 20 s).
-pub(crate) fn interrupt(run: &mut RunGuard) -> Option<i32> {
-    let status = Command::new("kill")
-        .args(["-s", "INT", &run.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let waited = Instant::now();
-    loop {
-        if let Some(s) = run.0.try_wait().expect("wait") {
-            return s.code();
-        }
-        assert!(
-            waited.elapsed() < Duration::from_secs(20),
-            "the run did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-pub(crate) fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sessionbench-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// Writes `suite` to a temporary file, runs it, and returns the exit code and results.json.
-pub(crate) fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf) {
-    let dir = tempdir(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("suite.toml");
-    std::fs::write(&file, suite).expect("write suite");
-    let out = sessionbench()
-        .args(["run", "--quiet", "--out"])
-        .arg(dir.join("run"))
-        .arg(&file)
-        .output()
-        .expect("run");
-    let results = json(&dir.join("run/results.json"));
-    (out.status.code(), results, dir.join("run"))
-}
-
-/// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
-/// 500 ms warm-up, 8 virtual users, 50 ms think time.
-fn run_load(name: &str, duration: &str, rest: &str) -> (Option<i32>, Value, std::path::PathBuf) {
-    run_users(name, duration, 8, rest)
-}
-
-/// [`run_load`] with `users` virtual users.
-pub(crate) fn run_users(
-    name: &str,
-    duration: &str,
-    users: u32,
-    rest: &str,
-) -> (Option<i32>, Value, std::path::PathBuf) {
-    let header = format!(
-        "[suite]\nname = \"{name}\"\nduration = \"{duration}\"\nwarm-up = \"500ms\"\n\n\
-         [workload]\nvirtual-users = {users}\nthink-time = \"50ms\"\n"
-    );
-    run_suite(name, &format!("{header}{rest}"))
 }
 
 #[test]
@@ -486,20 +320,6 @@ fn a_killed_harness_takes_its_redis_server_with_it() {
     });
     assert_eq!(redis.count(), 1, "redis-server runs as the harness's child");
     kill_and_expect_no_orphans(run, &kids);
-}
-
-pub(crate) fn kill_and_expect_no_orphans(mut run: RunGuard, kids: &[u32]) {
-    run.0.kill().expect("SIGKILL the harness");
-    run.0.wait().expect("reap");
-    let waited = Instant::now();
-    while kids.iter().any(|p| alive(*p)) {
-        assert!(
-            waited.elapsed() < Duration::from_secs(5),
-            "orphans left: {:?}",
-            kids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Runs a 3-node target of `strategy` (a suite fragment) through a kill with heal and an

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use sessionbench::load::source_address;
 use sessionbench_targets::lb::ip_hash_backend;
 
-use super::run::{run_named, run_suite};
+use crate::support::{run_named, run_suite};
 
 const USERS: u64 = 40;
 

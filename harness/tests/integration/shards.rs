@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::external::stack_target;
-use super::run::{sessionbench, tempdir};
+use crate::support::{sessionbench, tempdir};
 
 /// Three reference nodes and an LB with `policy`, started by the target's own command; a
 /// 5 s budget for it, so the shards' windows stay short.

@@ -1,16 +1,9 @@
 //! Every file in suites/invalid/ exits 2 with located errors (snapshots), and the shipped
 //! suites are valid.
 
-use std::path::Path;
 use std::process::Command;
 
-use super::run::sessionbench;
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the harness crate sits in the workspace")
-}
+use crate::support::{sessionbench, workspace};
 
 #[test]
 fn invalid_suites_exit_2_naming_file_line_column_and_key() {
@@ -118,7 +111,7 @@ fn validate_shows_what_a_run_would_do_and_refuses_what_run_refuses() {
 /// would report them as not judged.
 #[test]
 fn validate_warns_of_checks_the_templates_cannot_feed() {
-    let dir = super::run::tempdir("validate-unfed");
+    let dir = crate::support::tempdir("validate-unfed");
     std::fs::create_dir_all(&dir).expect("dir");
     let suite = |read: &str| {
         format!(
@@ -189,7 +182,7 @@ path = "/cart/add"
 /// pipe gives (141, as `cat`'s), not a panic (101).
 #[test]
 fn a_file_given_as_run_directory_is_a_usage_error_and_a_closed_pipe_no_panic() {
-    let dir = super::run::tempdir("shell-user");
+    let dir = crate::support::tempdir("shell-user");
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("somefile");
     std::fs::write(&file, "").expect("file");
@@ -221,7 +214,7 @@ fn a_file_given_as_run_directory_is_a_usage_error_and_a_closed_pipe_no_panic() {
 /// target ran.
 #[test]
 fn a_missing_program_is_found_before_anything_starts() {
-    let dir = super::run::tempdir("preflight");
+    let dir = crate::support::tempdir("preflight");
     std::fs::create_dir_all(&dir).expect("dir");
     let suite = dir.join("two.toml");
     std::fs::write(

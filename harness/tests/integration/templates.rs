@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::external::kill_leftovers;
-use super::run::{free_port, json, run_named as target, run_suite, sessionbench, tempdir};
+use crate::support::{free_port, json, run_named as target, run_suite, sessionbench, tempdir};
 
 /// The shop's deployment script (suites/external/shop-stack.sh), as an absolute path.
 pub(crate) fn shop_script() -> std::path::PathBuf {

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::run::run_suite;
+use crate::support::run_suite;
 
 /// Scale-out onto a member the static membership listed from the start: the new Tomcat takes
 /// the sessions from its peers, the balancer gains it, and it serves them; none is lost. The
@@ -67,7 +67,7 @@ node = "node3"
 /// run directory, not only on the harness's children.
 #[test]
 fn an_interrupted_or_killed_tomcat_run_leaves_no_java_or_apache_behind() {
-    use crate::run::{interrupt, kill_and_expect_no_orphans, start_run, tempdir};
+    use crate::support::{interrupt, kill_and_expect_no_orphans, start_run, tempdir};
     let suite = tempdir("tomcat-signals").with_extension("toml");
     std::fs::write(
         &suite,

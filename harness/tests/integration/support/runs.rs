@@ -1,0 +1,99 @@
+//! Running the harness on a suite: the workspace, the binary, a suite written to a temporary
+//! file and run to its end, and what its results say.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness crate sits in the workspace")
+}
+
+pub fn sessionbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sessionbench"));
+    c.current_dir(workspace());
+    c
+}
+
+/// The run called `name` in results.json.
+pub fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
+    results["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no run {name} in {results}"))
+}
+
+/// A loopback port free now, below the kernel's ephemeral range (32768 on): no outgoing
+/// connection of this or another test can take it between now and when a process the test
+/// starts binds it (a port the kernel handed out could be).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FROM: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Each test process starts at its own place in the range.
+    let offset = (std::process::id() % 1_000) * 12;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FROM + (offset + n) % SPAN).expect("a port");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FROM}..{}", FROM + SPAN);
+}
+
+pub fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("file")).expect("JSON")
+}
+
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sessionbench-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Writes `suite` to a temporary file, runs it, and returns the exit code and results.json.
+pub fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf) {
+    let dir = tempdir(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("suite.toml");
+    std::fs::write(&file, suite).expect("write suite");
+    let out = sessionbench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("run"))
+        .arg(&file)
+        .output()
+        .expect("run");
+    let results = json(&dir.join("run/results.json"));
+    (out.status.code(), results, dir.join("run"))
+}
+
+/// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
+/// 500 ms warm-up, 8 virtual users, 50 ms think time.
+pub fn run_load(
+    name: &str,
+    duration: &str,
+    rest: &str,
+) -> (Option<i32>, Value, std::path::PathBuf) {
+    run_users(name, duration, 8, rest)
+}
+
+/// [`run_load`] with `users` virtual users.
+pub fn run_users(
+    name: &str,
+    duration: &str,
+    users: u32,
+    rest: &str,
+) -> (Option<i32>, Value, std::path::PathBuf) {
+    let header = format!(
+        "[suite]\nname = \"{name}\"\nduration = \"{duration}\"\nwarm-up = \"500ms\"\n\n\
+         [workload]\nvirtual-users = {users}\nthink-time = \"50ms\"\n"
+    );
+    run_suite(name, &format!("{header}{rest}"))
+}
