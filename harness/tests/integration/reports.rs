@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{json, sessionbench, tempdir, workspace};
+use crate::support::{json, run_suite_with, sessionbench, tempdir, workspace};
 
 /// Two sticky nodes, paced users: throughput is set by the pacing, so two runs of it
 /// differ only by noise.
@@ -45,22 +45,6 @@ fn program(name: &str, package: &str) -> String {
     name.to_string()
 }
 
-/// Runs `suite` (text) with `args` into a fresh run directory; the exit code and the dir.
-fn run(name: &str, suite: &str, args: &[&str]) -> (Option<i32>, std::path::PathBuf) {
-    let dir = tempdir(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("suite.toml");
-    std::fs::write(&file, suite).expect("write suite");
-    let out = sessionbench()
-        .args(["run", "--quiet", "--out"])
-        .arg(dir.join("run"))
-        .args(args)
-        .arg(&file)
-        .output()
-        .expect("run");
-    (out.status.code(), dir.join("run"))
-}
-
 /// Replaces every number that is not part of a name (node2, v3.1) with `#`.
 fn redact_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -89,7 +73,7 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
     let suite = format!(
         "{SUITE}\n[targets.thresholds]\nmin-throughput = 1000000.0\np99-latency = \"10s\"\n"
     );
-    let (code, dir) = run("reports-threshold", &suite, &[]);
+    let (code, dir) = run_suite_with("reports-threshold", &suite, &[]);
     let results = json(&dir.join("results.json"));
     assert_eq!(code, Some(4), "{results}");
     let passed: Vec<(&str, bool)> = results["targets"][0]["thresholds"]
@@ -230,8 +214,8 @@ fn compare(base: &Path, new: &Path) -> (Option<i32>, String) {
 
 #[test]
 fn compare_finds_no_change_in_a_rerun_and_a_regression_when_latency_is_added() {
-    let (first, a) = run("reports-base", SUITE, &[]);
-    let (second, b) = run("reports-again", SUITE, &[]);
+    let (first, a) = run_suite_with("reports-base", SUITE, &[]);
+    let (second, b) = run_suite_with("reports-again", SUITE, &[]);
     assert_eq!((first, second), (Some(0), Some(0)));
     let (code, text) = compare(&a, &b);
     // Runs alone (.config/nextest.toml): other tests on the same two cores would be noise.
@@ -252,7 +236,7 @@ fn compare_finds_no_change_in_a_rerun_and_a_regression_when_latency_is_added() {
             .concat()
     );
     let baseline = a.join("results.json");
-    let (code, slow) = run(
+    let (code, slow) = run_suite_with(
         "reports-slowed",
         &slowed,
         &["--baseline", baseline.to_str().expect("utf-8 path")],
@@ -276,10 +260,10 @@ fn compare_finds_no_change_in_a_rerun_and_a_regression_when_latency_is_added() {
 #[test]
 fn check_keeps_the_baseline_and_compare_refuses_runs_with_nothing_in_common() {
     let suite = SUITE.replace("duration = \"7s\"", "duration = \"3s\"");
-    let (code, base) = run("reports-baseline-base", &suite, &[]);
+    let (code, base) = run_suite_with("reports-baseline-base", &suite, &[]);
     assert_eq!(code, Some(0));
     let base_results = base.join("results.json");
-    let (code, new) = run(
+    let (code, new) = run_suite_with(
         "reports-baseline-new",
         &suite,
         &["--baseline", base_results.to_str().expect("path")],

@@ -101,3 +101,16 @@ pub fn kill_and_expect_no_orphans(mut run: RunGuard, kids: &[u32]) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Processes whose command line mentions `needle` (the harness names its run directory in
+/// every redis-server's `--dir`).
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}

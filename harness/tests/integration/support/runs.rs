@@ -1,7 +1,7 @@
 //! Running the harness on a suite: the workspace, the binary, a suite written to a temporary
 //! file and run to its end, and what its results say.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -60,6 +60,13 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
 
 /// Writes `suite` to a temporary file, runs it, and returns the exit code and results.json.
 pub fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf) {
+    let (code, run) = run_suite_with(name, suite, &[]);
+    (code, json(&run.join("results.json")), run)
+}
+
+/// Writes `suite` to a temporary file and runs it with `args`; the exit code and the run
+/// directory.
+pub fn run_suite_with(name: &str, suite: &str, args: &[&str]) -> (Option<i32>, PathBuf) {
     let dir = tempdir(name);
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("suite.toml");
@@ -67,11 +74,11 @@ pub fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::Pat
     let out = sessionbench()
         .args(["run", "--quiet", "--out"])
         .arg(dir.join("run"))
+        .args(args)
         .arg(&file)
         .output()
         .expect("run");
-    let results = json(&dir.join("run/results.json"));
-    (out.status.code(), results, dir.join("run"))
+    (out.status.code(), dir.join("run"))
 }
 
 /// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
@@ -97,3 +104,29 @@ pub fn run_users(
     );
     run_suite(name, &format!("{header}{rest}"))
 }
+
+/// Every operation of a run, from its history.
+pub fn ops(dir: &Path) -> Vec<Value> {
+    super::history_text(dir)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["type"] == "op")
+        .collect()
+}
+
+/// Three nodes sharing a standalone Redis, read-heavy, that must lose nothing.
+pub const REDIS_THREE_NODES: &str = r#"
+[workload.mix]
+read = 70
+write = 20
+counter = 10
+
+[[targets]]
+name = "redis"
+strategy = "redis"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "none"
+max-stale-reads = 0
+"#;

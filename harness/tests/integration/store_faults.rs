@@ -1,0 +1,236 @@
+//! Faults on the session store and around Redis-backed targets, end to end: a store killed,
+//! paused or flushed, an append-only file, and LB pauses, restarts and rolling restarts.
+
+use serde_json::{Value, json};
+
+use crate::support::{REDIS_THREE_NODES, ops, processes_mentioning, run_load};
+
+#[test]
+fn redis_keeps_sessions_through_a_node_kill_and_loses_them_with_the_store() {
+    let (code, results, dir) = run_load(
+        "redis",
+        "9s",
+        r#"
+[[targets]]
+name = "standalone"
+strategy = "redis"
+nodes = 3
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "kill"
+node = "node2"
+heal-after = "1s"
+
+[[faults]]
+at = "5s"
+kind = "store-kill"
+node = "redis"
+heal-after = "1s"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["strategy"], "redis-standalone");
+    let faults = &t["faults"];
+    assert_eq!(faults[0]["sessions-lost-after"], 0, "node kill: {faults}");
+    assert!(
+        faults[1]["sessions-lost-after"].as_u64() > Some(0),
+        "store kill: {faults}"
+    );
+    // Without persistence, no session that existed at the store kill works after it.
+    let kill_us = faults[1]["start-ms"].as_f64().expect("start") * 1000.0;
+    let heal_us = faults[1]["end-ms"].as_f64().expect("end") * 1000.0;
+    let ops = ops(&dir);
+    let before_kill: std::collections::HashSet<&str> = ops
+        .iter()
+        .filter(|o| o["kind"] == "login" && o["outcome"] == "ok")
+        .filter(|o| o["end-us"].as_f64() < Some(kill_us))
+        .filter_map(|o| o["session"].as_str())
+        .collect();
+    let survived: Vec<&Value> = ops
+        .iter()
+        .filter(|o| before_kill.contains(o["session"].as_str().unwrap_or_default()))
+        .filter(|o| o["kind"] != "login" && o["outcome"] == "ok")
+        .filter(|o| o["start-us"].as_f64() > Some(heal_us))
+        .collect();
+    assert!(
+        survived.is_empty(),
+        "served after the store came back empty: {survived:?}"
+    );
+    assert!(
+        processes_mentioning(dir.to_str().expect("utf-8 path")).is_empty(),
+        "a redis-server outlived the run"
+    );
+}
+
+#[test]
+fn a_paused_store_costs_availability_and_a_flushed_one_costs_the_sessions() {
+    let (code, results, _) = run_load(
+        "store-faults",
+        "8s",
+        r#"
+[[targets]]
+name = "standalone"
+strategy = "redis"
+nodes = 2
+
+[targets.expect]
+sessions-lost = "some"
+
+[[faults]]
+at = "2s"
+kind = "store-pause"
+node = "redis"
+heal-after = "1500ms"
+
+[[faults]]
+at = "5s"
+kind = "store-flush"
+node = "redis"
+"#,
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let faults = &t["faults"];
+    assert_eq!(
+        (&faults[0]["kind"], &faults[1]["kind"]),
+        (&json!("store-pause"), &json!("store-flush"))
+    );
+    // Frozen, Redis answers nothing: requests fail (503 after the node's timeout) or wait,
+    // but every session is still there when it resumes.
+    assert_eq!(faults[0]["sessions-lost-after"], 0, "pause: {faults}");
+    assert!(
+        t["ops"]["fail"].as_u64() > Some(0),
+        "the pause was felt: {}",
+        t["ops"]
+    );
+    assert!(
+        faults[1]["sessions-lost-after"].as_u64() > Some(0),
+        "flush: {faults}"
+    );
+}
+
+#[test]
+fn redis_with_an_append_only_file_keeps_sessions_through_a_store_kill() {
+    let (code, results, _) = run_load(
+        "redis-aof",
+        "7s",
+        r#"
+[[targets]]
+name = "aof"
+strategy = "redis"
+redis-appendonly = true
+nodes = 2
+
+[[faults]]
+at = "3s"
+kind = "store-kill"
+node = "redis"
+heal-after = "1s"
+"#,
+    );
+    let t = &results["targets"][0];
+    // Acknowledged writes were in the append-only file (the page cache survives a process
+    // kill), so the restarted server reloads every session: nothing lost, nothing stale.
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    assert_eq!(t["faults"][0]["sessions-lost-after"], 0, "{}", t["faults"]);
+    assert_eq!(t["sessions"]["stale-reads"], 0, "{}", t["sessions"]);
+    assert!(
+        t["ops"]["fail"].as_u64() > Some(0),
+        "the outage was felt: {}",
+        t["ops"]
+    );
+}
+
+/// A pause, an LB restart, a drained removal and a rolling restart on stateless nodes (Redis):
+/// each is recorded with its window, the node or LB serves again after it, and no session is
+/// lost (requests caught by the paused node wait for its SIGCONT: latency, not loss).
+#[test]
+fn pause_lb_restart_remove_node_and_rolling_restart_keep_redis_sessions() {
+    let (code, results, dir) = run_load(
+        "tier-faults",
+        "13s",
+        &format!(
+            "{REDIS_THREE_NODES}{}",
+            r#"
+[[faults]]
+at = "1.5s"
+kind = "pause"
+node = "node2"
+heal-after = "1500ms"
+
+[[faults]]
+at = "4s"
+kind = "lb-restart"
+
+[[faults]]
+at = "5.5s"
+kind = "remove-node"
+node = "node3"
+heal-after = "1500ms"
+
+[[faults]]
+at = "8.5s"
+kind = "rolling-restart"
+interval = "700ms"
+"#
+        ),
+    );
+    let t = &results["targets"][0];
+    assert_eq!(code, Some(0), "{}", t["reasons"]);
+    let faults = t["faults"].as_array().expect("faults");
+    let window = |kind: &str| {
+        let f = faults
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} recorded: {faults:?}"));
+        assert!(f["detail"].is_null(), "{kind} went through: {f}");
+        let start = f["start-ms"].as_f64().expect("start");
+        (start, f["end-ms"].as_f64().expect("ended") - start)
+    };
+    let (_, pause) = window("pause");
+    assert!((1400.0..2500.0).contains(&pause), "pause lasted {pause} ms");
+    let (_, removal) = window("remove-node");
+    assert!(
+        (1400.0..3000.0).contains(&removal),
+        "removal lasted {removal} ms"
+    );
+    let (lb_at, lb_restart) = window("lb-restart");
+    assert!(
+        lb_restart < 3000.0,
+        "the LB is back once ready: {lb_restart} ms"
+    );
+    let (rolling_at, rolling) = window("rolling-restart");
+    assert!(
+        rolling > 1400.0,
+        "three restarts with two 700 ms waits: {rolling} ms"
+    );
+    assert_eq!(faults[3]["node"], "all");
+    assert_eq!(faults[1]["node"], "lb");
+    let ops = ops(&dir);
+    let served_after = |at_ms: f64, node: &str| {
+        ops.iter().any(|r| {
+            r["outcome"] == "ok"
+                && (node.is_empty() || r["node"] == node)
+                && r["start-us"].as_f64() > Some(at_ms * 1000.0)
+        })
+    };
+    assert!(
+        served_after(lb_at + lb_restart, ""),
+        "served through the restarted LB"
+    );
+    assert!(
+        served_after(rolling_at + rolling, "node1"),
+        "node1 serves after the rolling restart"
+    );
+    assert_eq!(t["sessions"]["lost"], 0);
+    let p999 = t["latency-ms"]["p999"].as_f64().expect("latency");
+    assert!(
+        p999 > 1000.0,
+        "requests waited out the pause: p99.9 {p999} ms"
+    );
+}
