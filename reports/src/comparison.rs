@@ -20,75 +20,18 @@ impl<'a> Column<'a> {
 
 /// The comparison as a header and rows; `None` when the results have no scenarios.
 pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    let mut columns: Vec<Column<'_>> = Vec::new();
-    let mut scenarios: Vec<&str> = Vec::new();
-    for r in &results.targets {
-        let Some(of) = &r.run_of else { continue };
-        if !scenarios.contains(&of.scenario.as_str()) {
-            scenarios.push(&of.scenario);
-        }
-        match columns.iter_mut().find(|c| c.target == of.target) {
-            Some(c) => c.runs.push((&of.scenario, r)),
-            None => columns.push(Column {
-                target: &of.target,
-                runs: vec![(&of.scenario, r)],
-            }),
-        }
-    }
+    let (columns, scenarios) = columns_of(results);
     if columns.is_empty() {
         return None;
     }
     let mut header = vec!["".to_string()];
     header.extend(columns.iter().map(|c| c.target.to_string()));
     let mut rows = Vec::new();
-    let row = |label: String, cell: &dyn Fn(&Column<'_>) -> String| {
-        let mut r = vec![label];
-        r.extend(columns.iter().map(cell));
-        r
-    };
+    let row = |label: String, cell: &dyn Fn(&Column<'_>) -> String| row(&columns, label, cell);
     rows.push(row("Strategy".into(), &|c| {
         c.runs.first().map_or(String::new(), |(_, r)| strategy(r))
     }));
-    // A scenario whose runs had faults: what the sessions in use then became.
-    let faulted = |s: &str| {
-        columns
-            .iter()
-            .filter_map(|c| c.run(s))
-            .any(|r| !r.faults.is_empty())
-    };
-    for &s in scenarios.iter().filter(|s| faulted(s)) {
-        rows.push(row(format!("Sessions kept on {s} (%)"), &|c| {
-            share(c.run(s), |c| c.kept)
-        }));
-        let scales_out = columns
-            .iter()
-            .filter_map(|c| c.run(s))
-            .any(|r| r.faults.iter().any(|f| f.kind == "add-node"));
-        if scales_out {
-            rows.push(row(
-                format!("Sessions moved to another node on {s} (%)"),
-                &|c| share(c.run(s), |c| c.moved),
-            ));
-        }
-    }
-    // A scenario whose sessions sent requests side by side: updates their saves undid.
-    for &s in &scenarios {
-        let parallel = columns
-            .iter()
-            .filter_map(|c| c.run(s))
-            .map(|r| r.parallel)
-            .max()
-            .unwrap_or(1);
-        if parallel > 1 {
-            rows.push(row(
-                format!("Lost updates under {parallel} parallel requests ({s})"),
-                &|c| {
-                    c.run(s)
-                        .map_or(String::new(), |r| r.sessions.lost_updates.to_string())
-                },
-            ));
-        }
-    }
+    rows.extend(scenario_rows(&columns, &scenarios));
     rows.push(row("Stale reads (all scenarios)".into(), &|c| {
         c.runs
             .iter()
@@ -96,36 +39,7 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
             .sum::<u64>()
             .to_string()
     }));
-    // Speed from the scenario without faults, or else the first.
-    let steady = scenarios
-        .iter()
-        .copied()
-        .find(|s| !faulted(s))
-        .unwrap_or(scenarios[0]);
-    let reference = results
-        .reference
-        .as_deref()
-        .and_then(|name| columns.iter().find(|c| c.target == name))
-        .unwrap_or(&columns[0]);
-    let base = reference.run(steady);
-    rows.push(row(
-        format!("p99 latency vs {} ({steady})", reference.target),
-        &|c| {
-            let p99 = |r: Option<&TargetResult>| r.and_then(|r| r.latency_ms).map(|l| l.p99);
-            relative(p99(c.run(steady)), p99(base), |v| format!("{v:.1} ms"))
-        },
-    ));
-    rows.push(row(
-        format!("Throughput vs {} ({steady})", reference.target),
-        &|c| {
-            let ops = |r: Option<&TargetResult>| r.map(|r| r.throughput_ops_per_s);
-            relative(ops(c.run(steady)), ops(base), |v| format!("{v:.0} ops/s"))
-        },
-    ));
-    rows.push(row(
-        format!("Replication or store bytes per request ({steady})"),
-        &|c| c.run(steady).map_or("not run".into(), bytes_per_request),
-    ));
+    rows.extend(speed_rows(results, &columns, &scenarios));
     // The speed rows mean something only where the driver kept up.
     rows.push(row("Driver kept up (all scenarios)".into(), &|c| {
         let behind: Vec<String> = c
@@ -161,6 +75,123 @@ pub(crate) fn comparison(results: &Results) -> Option<(Vec<String>, Vec<Vec<Stri
             .map_or(String::new(), |v| v.name().to_string())
     }));
     Some((header, rows))
+}
+
+/// The targets that ran in scenarios, each with its runs, and the scenarios in order.
+fn columns_of(results: &Results) -> (Vec<Column<'_>>, Vec<&str>) {
+    let mut columns: Vec<Column<'_>> = Vec::new();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in &results.targets {
+        let Some(of) = &r.run_of else { continue };
+        if !scenarios.contains(&of.scenario.as_str()) {
+            scenarios.push(&of.scenario);
+        }
+        match columns.iter_mut().find(|c| c.target == of.target) {
+            Some(c) => c.runs.push((&of.scenario, r)),
+            None => columns.push(Column {
+                target: &of.target,
+                runs: vec![(&of.scenario, r)],
+            }),
+        }
+    }
+    (columns, scenarios)
+}
+
+/// A row: its label, then each target's cell.
+fn row(columns: &[Column<'_>], label: String, cell: &dyn Fn(&Column<'_>) -> String) -> Vec<String> {
+    let mut r = vec![label];
+    r.extend(columns.iter().map(cell));
+    r
+}
+
+/// Whether any target's run of scenario `s` had faults.
+fn faulted(columns: &[Column<'_>], s: &str) -> bool {
+    columns
+        .iter()
+        .filter_map(|c| c.run(s))
+        .any(|r| !r.faults.is_empty())
+}
+
+/// Per scenario: what a fault left of the sessions in use (kept, moved on a scale-out), and
+/// the updates lost where sessions sent requests side by side.
+fn scenario_rows(columns: &[Column<'_>], scenarios: &[&str]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    // A scenario whose runs had faults: what the sessions in use then became.
+    for &s in scenarios.iter().filter(|s| faulted(columns, s)) {
+        rows.push(row(columns, format!("Sessions kept on {s} (%)"), &|c| {
+            share(c.run(s), |c| c.kept)
+        }));
+        let scales_out = columns
+            .iter()
+            .filter_map(|c| c.run(s))
+            .any(|r| r.faults.iter().any(|f| f.kind == "add-node"));
+        if scales_out {
+            rows.push(row(
+                columns,
+                format!("Sessions moved to another node on {s} (%)"),
+                &|c| share(c.run(s), |c| c.moved),
+            ));
+        }
+    }
+    // A scenario whose sessions sent requests side by side: updates their saves undid.
+    for &s in scenarios {
+        let parallel = columns
+            .iter()
+            .filter_map(|c| c.run(s))
+            .map(|r| r.parallel)
+            .max()
+            .unwrap_or(1);
+        if parallel > 1 {
+            rows.push(row(
+                columns,
+                format!("Lost updates under {parallel} parallel requests ({s})"),
+                &|c| {
+                    c.run(s)
+                        .map_or(String::new(), |r| r.sessions.lost_updates.to_string())
+                },
+            ));
+        }
+    }
+    rows
+}
+
+/// Latency, throughput and bytes per request against the reference target, from the
+/// scenario without faults (or else the first).
+fn speed_rows(results: &Results, columns: &[Column<'_>], scenarios: &[&str]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let steady = scenarios
+        .iter()
+        .copied()
+        .find(|s| !faulted(columns, s))
+        .unwrap_or(scenarios[0]);
+    let reference = results
+        .reference
+        .as_deref()
+        .and_then(|name| columns.iter().find(|c| c.target == name))
+        .unwrap_or(&columns[0]);
+    let base = reference.run(steady);
+    rows.push(row(
+        columns,
+        format!("p99 latency vs {} ({steady})", reference.target),
+        &|c| {
+            let p99 = |r: Option<&TargetResult>| r.and_then(|r| r.latency_ms).map(|l| l.p99);
+            relative(p99(c.run(steady)), p99(base), |v| format!("{v:.1} ms"))
+        },
+    ));
+    rows.push(row(
+        columns,
+        format!("Throughput vs {} ({steady})", reference.target),
+        &|c| {
+            let ops = |r: Option<&TargetResult>| r.map(|r| r.throughput_ops_per_s);
+            relative(ops(c.run(steady)), ops(base), |v| format!("{v:.0} ops/s"))
+        },
+    ));
+    rows.push(row(
+        columns,
+        format!("Replication or store bytes per request ({steady})"),
+        &|c| c.run(steady).map_or("not run".into(), bytes_per_request),
+    ));
+    rows
 }
 
 fn strategy(r: &TargetResult) -> String {

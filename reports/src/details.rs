@@ -169,44 +169,7 @@ pub(crate) fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
             t.name, t.sessions_undecodable
         );
     }
-    if !t.checks.is_empty() {
-        let _ = writeln!(
-            out,
-            "{bullet}{}: guarantees held: {}",
-            t.name,
-            crate::guarantees::line(t)
-        );
-        let judged: Vec<String> = t
-            .checks
-            .iter()
-            .filter(|c| c.judged == Judged::Judged)
-            .map(CheckCoverage::label)
-            .collect();
-        let _ = writeln!(
-            out,
-            "{bullet}{}: checks judged: {}",
-            t.name,
-            if judged.is_empty() {
-                "none".into()
-            } else {
-                judged.join(", ")
-            }
-        );
-        for c in t.checks.iter().filter(|c| c.judged != Judged::Judged) {
-            let what = if c.judged == Judged::Partly {
-                "partly judged"
-            } else {
-                "not judged"
-            };
-            let _ = writeln!(
-                out,
-                "{bullet}{}: {what}: {}: {}",
-                t.name,
-                c.label(),
-                c.reason.as_deref().unwrap_or_default()
-            );
-        }
-    }
+    coverage_lines(out, t, bullet);
     if !t.unchecked.is_empty() {
         let _ = writeln!(
             out,
@@ -218,6 +181,54 @@ pub(crate) fn write_details(out: &mut String, t: &TargetResult, bullet: &str) {
     for reason in &t.reasons {
         let _ = writeln!(out, "{bullet}{}: {}", t.name, reason);
     }
+    violation_lines(out, t, bullet);
+}
+
+/// Which guarantees held, which checks were judged, and why the others were not.
+fn coverage_lines(out: &mut String, t: &TargetResult, bullet: &str) {
+    if t.checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{bullet}{}: guarantees held: {}",
+        t.name,
+        crate::guarantees::line(t)
+    );
+    let judged: Vec<String> = t
+        .checks
+        .iter()
+        .filter(|c| c.judged == Judged::Judged)
+        .map(CheckCoverage::label)
+        .collect();
+    let _ = writeln!(
+        out,
+        "{bullet}{}: checks judged: {}",
+        t.name,
+        if judged.is_empty() {
+            "none".into()
+        } else {
+            judged.join(", ")
+        }
+    );
+    for c in t.checks.iter().filter(|c| c.judged != Judged::Judged) {
+        let what = if c.judged == Judged::Partly {
+            "partly judged"
+        } else {
+            "not judged"
+        };
+        let _ = writeln!(
+            out,
+            "{bullet}{}: {what}: {}: {}",
+            t.name,
+            c.label(),
+            c.reason.as_deref().unwrap_or_default()
+        );
+    }
+}
+
+/// The first violations (with the session's last operations in report.md) and how many more.
+fn violation_lines(out: &mut String, t: &TargetResult, bullet: &str) {
     for v in t.violations.iter().take(VIOLATIONS_SHOWN) {
         let _ = writeln!(
             out,

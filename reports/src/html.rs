@@ -218,58 +218,8 @@ fn plot(out: &mut String, t: &TargetResult) {
             escape(&f.node)
         );
     }
-    // Seconds the machine made late: what they show includes waits for a core.
-    for s in t.timeline.iter().filter(|s| s.machine_busy) {
-        let a = f64::from(s.t);
-        let _ = writeln!(
-            out,
-            "<rect class=\"machine-busy\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
-             fill=\"#9ec5e8\" fill-opacity=\"0.35\"><title>machine busy: send lag p99 {} ms, \
-             {}% of the driver's ready time waiting for a core, others used {}% of the \
-             cores</title></rect>",
-            x(a),
-            (x(a + 1.0) - x(a)).max(1.0),
-            bottom - top,
-            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
-            s.cpu_wait_percent.map_or("-".into(), |v| format!("{v:.0}")),
-            s.others_cpu_percent
-                .map_or("-".into(), |v| format!("{v:.0}")),
-        );
-    }
-    // Seconds in which the driver fell behind: what they show is the harness.
-    for s in t.timeline.iter().filter(|s| s.driver_saturated) {
-        let a = f64::from(s.t);
-        let _ = writeln!(
-            out,
-            "<rect class=\"saturated\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
-             fill=\"url(#hatch)\"><title>driver saturated: send lag p99 {} ms, CPU {}%</title></rect>",
-            x(a),
-            (x(a + 1.0) - x(a)).max(1.0),
-            bottom - top,
-            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
-            s.driver_cpu_percent
-                .map_or("-".into(), |v| format!("{v:.0}")),
-        );
-    }
-    // One mark per second and kind, from every finding counted (not only those listed).
-    for s in &t.timeline {
-        let kinds = [
-            (s.lost, "sessions lost", "#b3261e", -1.5),
-            (s.stale, "stale reads", "#e07b00", -0.5),
-            (s.lost_updates, "updates lost", "#1b7f79", 0.5),
-            (s.other_findings, "other anomalies", "#7b3fa0", 1.5),
-        ];
-        for (count, what, color, offset) in kinds.into_iter().filter(|k| k.0 > 0) {
-            let at = x(f64::from(s.t) + 0.5) + offset;
-            let _ = writeln!(
-                out,
-                "<line class=\"anomaly\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"2\" y2=\"{:.1}\" \
-                 stroke=\"{color}\" stroke-width=\"1\"><title>{count} {what} in second {}</title></line>",
-                LANE - 4.0,
-                s.t
-            );
-        }
-    }
+    shade_seconds(out, t, &x, top, bottom);
+    anomaly_marks(out, t, &x);
     let ops = [
         Series {
             name: "ok/s",
@@ -304,7 +254,76 @@ fn plot(out: &mut String, t: &TargetResult) {
     ];
     panel(out, &ops, top, &x, seconds);
     panel(out, &latency, second, &x, seconds);
-    // The time axis.
+    axis_and_legend(out, &x, seconds, bottom);
+    out.push_str("</svg>\n");
+}
+
+/// Shades the seconds the machine made late (what they show includes waits for a core) and
+/// hatches those in which the driver fell behind (what they show is the harness).
+fn shade_seconds(
+    out: &mut String,
+    t: &TargetResult,
+    x: &dyn Fn(f64) -> f64,
+    top: f64,
+    bottom: f64,
+) {
+    for s in t.timeline.iter().filter(|s| s.machine_busy) {
+        let a = f64::from(s.t);
+        let _ = writeln!(
+            out,
+            "<rect class=\"machine-busy\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
+             fill=\"#9ec5e8\" fill-opacity=\"0.35\"><title>machine busy: send lag p99 {} ms, \
+             {}% of the driver's ready time waiting for a core, others used {}% of the \
+             cores</title></rect>",
+            x(a),
+            (x(a + 1.0) - x(a)).max(1.0),
+            bottom - top,
+            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
+            s.cpu_wait_percent.map_or("-".into(), |v| format!("{v:.0}")),
+            s.others_cpu_percent
+                .map_or("-".into(), |v| format!("{v:.0}")),
+        );
+    }
+    for s in t.timeline.iter().filter(|s| s.driver_saturated) {
+        let a = f64::from(s.t);
+        let _ = writeln!(
+            out,
+            "<rect class=\"saturated\" x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" \
+             fill=\"url(#hatch)\"><title>driver saturated: send lag p99 {} ms, CPU {}%</title></rect>",
+            x(a),
+            (x(a + 1.0) - x(a)).max(1.0),
+            bottom - top,
+            s.send_lag_p99_ms.map_or("-".into(), |v| format!("{v:.2}")),
+            s.driver_cpu_percent
+                .map_or("-".into(), |v| format!("{v:.0}")),
+        );
+    }
+}
+
+/// One mark per second and kind, from every finding counted (not only those listed).
+fn anomaly_marks(out: &mut String, t: &TargetResult, x: &dyn Fn(f64) -> f64) {
+    for s in &t.timeline {
+        let kinds = [
+            (s.lost, "sessions lost", "#b3261e", -1.5),
+            (s.stale, "stale reads", "#e07b00", -0.5),
+            (s.lost_updates, "updates lost", "#1b7f79", 0.5),
+            (s.other_findings, "other anomalies", "#7b3fa0", 1.5),
+        ];
+        for (count, what, color, offset) in kinds.into_iter().filter(|k| k.0 > 0) {
+            let at = x(f64::from(s.t) + 0.5) + offset;
+            let _ = writeln!(
+                out,
+                "<line class=\"anomaly\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"2\" y2=\"{:.1}\" \
+                 stroke=\"{color}\" stroke-width=\"1\"><title>{count} {what} in second {}</title></line>",
+                LANE - 4.0,
+                s.t
+            );
+        }
+    }
+}
+
+/// The time axis under the panels, and the legend.
+fn axis_and_legend(out: &mut String, x: &dyn Fn(f64) -> f64, seconds: f64, bottom: f64) {
     let step = tick_step(seconds);
     let mut s = 0.0;
     while s <= seconds {
@@ -337,7 +356,6 @@ fn plot(out: &mut String, t: &TargetResult) {
         );
         lx += 110.0;
     }
-    out.push_str("</svg>\n");
 }
 
 fn points(

@@ -1,12 +1,12 @@
 //! What an answer shows: writes recorded, then the user, attributes, counter and order it
 //! shows judged against what was acknowledged before its request started.
 
-use crate::history::{Op, OpKind, View};
+use crate::history::{Op, OpKind};
 
-use super::Checker;
+use super::checker::{Checker, order};
 use super::finding::Kind;
+use super::finding::on;
 use super::memory::Memory;
-use super::on;
 use super::record::{Seen, Shown, Write};
 
 impl<M: Memory> Checker<M> {
@@ -102,9 +102,4 @@ impl<M: Memory> Checker<M> {
         }
         self.last_node.clone_from(&op.node);
     }
-}
-
-/// What orders a session's states: its version, or else its counter (which only goes up).
-pub(super) fn order(view: &View) -> Option<u64> {
-    view.version.or(view.counter)
 }

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome};
+use crate::history::{LOGOUT_FAILED, Op, OpKind, Outcome, View};
 
-use super::answers::order;
 use super::coverage::Fed;
 #[cfg(test)]
 use super::finding::SessionCheck;
@@ -257,4 +256,22 @@ impl<M: Memory> Checker<M> {
             });
         }
     }
+}
+
+impl<M: Memory> Checker<M> {
+    /// What the session's answers fed each check so far.
+    pub fn fed(&self) -> Fed {
+        Fed {
+            counter_twice: self.memory.counted(),
+            answered_twice: self.answers >= 2,
+            ordered: self.memory.ordered_twice(),
+            unordered: self.unordered > 0,
+            ..self.fed
+        }
+    }
+}
+
+/// What orders a session's states: its version, or else its counter (which only goes up).
+pub(super) fn order(view: &View) -> Option<u64> {
+    view.version.or(view.counter)
 }

@@ -2,9 +2,6 @@
 //! the value a write sets, a version) did not run for that session, and the run says so
 //! instead of counting it as zero.
 
-use super::Checker;
-use super::memory::Memory;
-
 /// What one session did that a check needs, and whether its answers showed it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Fed {
@@ -32,17 +29,4 @@ pub struct Fed {
     /// ended in, none started before an earlier one was due): what rests on order is not
     /// judged for it.
     pub unordered: bool,
-}
-
-impl<M: Memory> Checker<M> {
-    /// What the session's answers fed each check so far.
-    pub fn fed(&self) -> Fed {
-        Fed {
-            counter_twice: self.memory.counted(),
-            answered_twice: self.answers >= 2,
-            ordered: self.memory.ordered_twice(),
-            unordered: self.unordered > 0,
-            ..self.fed
-        }
-    }
 }

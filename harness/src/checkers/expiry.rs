@@ -7,8 +7,8 @@ use crate::history::Op;
 
 use super::Checker;
 use super::finding::Kind;
+use super::finding::{on, secs};
 use super::memory::Memory;
-use super::{on, secs};
 
 /// How long past its idle limit a session may still be served before it counts as
 /// outlived: a node sweeps idle sessions every second, and the harness sees the node's clock

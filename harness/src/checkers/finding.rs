@@ -96,3 +96,12 @@ impl SessionCheck {
         self.findings.iter().any(|f| f.kind.is_loss())
     }
 }
+
+/// ` on node2`, or nothing where the answer did not say which node served it.
+pub(super) fn on(node: Option<&str>) -> String {
+    node.map_or(String::new(), |n| format!(" on {n}"))
+}
+
+pub(super) fn secs(us: u64) -> String {
+    format!("{:.2} s", us as f64 / 1e6)
+}

@@ -40,12 +40,3 @@ pub use expiry::OUTLIVED_GRACE;
 pub use finding::{Finding, Kind, Mark, SessionCheck};
 #[cfg(test)]
 use memory::{Bounded, Memory};
-
-/// ` on node2`, or nothing where the answer did not say which node served it.
-pub(crate) fn on(node: Option<&str>) -> String {
-    node.map_or(String::new(), |n| format!(" on {n}"))
-}
-
-fn secs(us: u64) -> String {
-    format!("{:.2} s", us as f64 / 1e6)
-}

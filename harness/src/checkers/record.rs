@@ -1,7 +1,7 @@
 //! What a session's checker remembers of each answer and change, whichever memory keeps it,
 //! and how each rule puts what it found into words (the same words from either memory).
 
-use super::{on, secs};
+use super::finding::{on, secs};
 use crate::history::Op;
 
 /// One write of the session: acknowledged, or of unknown outcome (it may land any time).

@@ -104,23 +104,10 @@ fn manifests(a: &K8sArgs, suite: &str, text: &str, start_at: SystemTime) -> Stri
     for line in text.lines() {
         let _ = writeln!(out, "    {line}");
     }
-    let mut args = vec![
-        "run".to_string(),
-        "/suite/suite.toml".into(),
-        "--shard".into(),
-        format!("$(SHARD)/{n}"),
-        "--start-at".into(),
-        at.to_string(),
-        "--out".into(),
-        "/results/shard-$(SHARD)".into(),
-        // A Job applied again replaces its shards' earlier runs.
-        "--force".into(),
-        "--quiet".into(),
-    ];
-    if a.allow_remote {
-        args.push("--allow-remote".into());
-    }
-    let args: Vec<String> = args.iter().map(|s| q(s)).collect();
+    let args: Vec<String> = shard_args(a, &at.to_string())
+        .iter()
+        .map(|s| q(s))
+        .collect();
     let results = a.results_claim.as_deref().map_or_else(
         || "emptyDir: {}".to_string(),
         |claim| {
@@ -168,14 +155,58 @@ fn manifests(a: &K8sArgs, suite: &str, text: &str, start_at: SystemTime) -> Stri
         &pod,
     ));
     if a.results_claim.is_some() {
-        let dirs: Vec<String> = (0..n).map(|i| format!("/results/shard-{i}")).collect();
-        let wait = format!(
-            "for d in {}; do until [ -f \"$d/results.json\" ]; do sleep 5; done; done; exec sessionbench merge --force /results/merged {}",
-            dirs.join(" "),
-            dirs.join(" ")
+        out.push_str(&merge_job(&name, &namespace, &labels, &image, &results, n));
+    } else {
+        let _ = writeln!(
+            out,
+            "# Without --results-claim each shard's run stays in its pod: copy /results/shard-<I> out\n\
+             # of each (kubectl cp) and run `sessionbench merge merged shard-0 … shard-{}`.",
+            n - 1
         );
-        let pod = format!(
-            r#"      containers:
+    }
+    out
+}
+
+/// Each shard's arguments: its index from the pod's completion index, the agreed start, its
+/// own run directory.
+fn shard_args(a: &K8sArgs, at: &str) -> Vec<String> {
+    let n = a.workers;
+    let mut args = vec![
+        "run".to_string(),
+        "/suite/suite.toml".into(),
+        "--shard".into(),
+        format!("$(SHARD)/{n}"),
+        "--start-at".into(),
+        at.to_string(),
+        "--out".into(),
+        "/results/shard-$(SHARD)".into(),
+        // A Job applied again replaces its shards' earlier runs.
+        "--force".into(),
+        "--quiet".into(),
+    ];
+    if a.allow_remote {
+        args.push("--allow-remote".into());
+    }
+    args
+}
+
+/// The Job that waits for every shard's results on the claim, then merges them.
+fn merge_job(
+    name: &str,
+    namespace: &str,
+    labels: &str,
+    image: &str,
+    results: &str,
+    n: u32,
+) -> String {
+    let dirs: Vec<String> = (0..n).map(|i| format!("/results/shard-{i}")).collect();
+    let wait = format!(
+        "for d in {}; do until [ -f \"$d/results.json\" ]; do sleep 5; done; done; exec sessionbench merge --force /results/merged {}",
+        dirs.join(" "),
+        dirs.join(" ")
+    );
+    let pod = format!(
+        r#"      containers:
         - name: merge
           image: {image}
           command: ["sh", "-c", {wait}]
@@ -186,24 +217,15 @@ fn manifests(a: &K8sArgs, suite: &str, text: &str, start_at: SystemTime) -> Stri
         - name: results
           {results}
 "#,
-            wait = q(&wait),
-        );
-        out.push_str(&job(
-            "# The merge: waits for every shard's results, then writes /results/merged.\n",
-            &format!("{name}-merge{namespace}"),
-            &labels,
-            "",
-            &pod,
-        ));
-    } else {
-        let _ = writeln!(
-            out,
-            "# Without --results-claim each shard's run stays in its pod: copy /results/shard-<I> out\n\
-             # of each (kubectl cp) and run `sessionbench merge merged shard-0 … shard-{}`.",
-            n - 1
-        );
-    }
-    out
+        wait = q(&wait),
+    );
+    job(
+        "# The merge: waits for every shard's results, then writes /results/merged.\n",
+        &format!("{name}-merge{namespace}"),
+        labels,
+        "",
+        &pod,
+    )
 }
 
 /// A Job: `comment` above it, `metadata` its name (and namespace line), `spec` the lines

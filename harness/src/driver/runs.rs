@@ -128,21 +128,10 @@ pub(super) async fn run_target(
             target: target.name.clone(),
             source,
         })?;
-    if let Some((_, (open, load_at))) = shard {
-        if SystemTime::now() > load_at + LATE_START {
+    if let Some((_, window)) = shard {
+        if let Some(outcome) = meet_the_load(&target.name, window, cancel).await {
             topology.stop().await;
-            let budget = load_at.duration_since(open).unwrap_or_default();
-            return Err(DriverError::Start {
-                target: target.name.clone(),
-                source: StartError::Plan(format!(
-                    "it was not ready when the shards' load was to start, {} (its `timeout`) after its window opened",
-                    humantime::format_duration(budget)
-                )),
-            });
-        }
-        if wait_for_wall_clock(load_at, cancel).await {
-            topology.stop().await;
-            return Ok(true);
+            return outcome;
         }
     }
     let t0 = Instant::now();
@@ -180,15 +169,7 @@ pub(super) async fn run_target(
     for (index, fault) in run.faults.iter().enumerate() {
         faults.spawn(schedule.clone().run(index, fault.clone()));
     }
-    let mut load = tokio::spawn(run_load(ctx.clone()));
-    let interrupted = tokio::select! {
-        _ = &mut load => false,
-        _ = cancel.wait_for(|c| *c) => {
-            load.abort();
-            let _ = load.await;
-            true
-        }
-    };
+    let interrupted = load_until_done_or_cancelled(ctx.clone(), cancel).await;
     faults.abort_all();
     while faults.join_next().await.is_some() {}
     sampler.abort();
@@ -199,24 +180,7 @@ pub(super) async fn run_target(
     let _ = events.send(usage::sample(&ctx, ended));
     let _ = events.send(resources::sample(&ctx, &topology).await);
     let end_us = us(t0, ended);
-    // A fault without a heal, or whose heal was still pending, ends with the load. One still
-    // being applied (a scale-out whose node was not serving yet) was never in force.
-    let unfinished: Vec<(usize, Stage)> = active
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(i, s)| (*i, *s))
-        .collect();
-    for (index, stage) in unfinished {
-        let outcome = match stage {
-            Stage::Applying => Applied::Failed(
-                "still being applied when the load ended: lengthen the run or inject it earlier"
-                    .into(),
-            ),
-            Stage::InForce => Applied::Note("not healed before the load ended".into()),
-        };
-        schedule.event(index, &run.faults[index], FaultPhase::End, end_us, outcome);
-    }
+    schedule.end_unfinished(run.faults, end_us);
     collect_metrics(&target.name, &topology, events, None).await;
     let _ = events.send(Record::TargetEnd {
         target: target.name.clone(),
@@ -230,6 +194,45 @@ pub(super) async fn run_target(
         Err(shared) => drop(shared),
     }
     Ok(interrupted)
+}
+
+/// A shard's target must be ready when the shards' load starts (`window`: when it opened,
+/// when the load starts): waits for that instant. `Some` ends the run: an error if it was
+/// late, `Ok(true)` if cancelled.
+async fn meet_the_load(
+    target: &str,
+    (open, load_at): (SystemTime, SystemTime),
+    cancel: &mut watch::Receiver<bool>,
+) -> Option<Result<bool, DriverError>> {
+    if SystemTime::now() > load_at + LATE_START {
+        let budget = load_at.duration_since(open).unwrap_or_default();
+        return Some(Err(DriverError::Start {
+            target: target.to_string(),
+            source: StartError::Plan(format!(
+                "it was not ready when the shards' load was to start, {} (its `timeout`) after its window opened",
+                humantime::format_duration(budget)
+            )),
+        }));
+    }
+    wait_for_wall_clock(load_at, cancel)
+        .await
+        .then_some(Ok(true))
+}
+
+/// Runs the load to its end; `true` if `cancel` cut it short.
+async fn load_until_done_or_cancelled(
+    ctx: Arc<LoadContext>,
+    cancel: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut load = tokio::spawn(run_load(ctx));
+    tokio::select! {
+        _ = &mut load => false,
+        _ = cancel.wait_for(|c| *c) => {
+            load.abort();
+            let _ = load.await;
+            true
+        }
+    }
 }
 
 /// Records the `/metrics` of every running node, or of `only` (a node that is down is
@@ -307,6 +310,28 @@ pub(super) enum Stage {
 }
 
 impl Schedule {
+    /// A fault without a heal, or whose heal was still pending, ends with the load. One still
+    /// being applied (a scale-out whose node was not serving yet) was never in force.
+    fn end_unfinished(&self, faults: &[FaultPlan], end_us: u64) {
+        let unfinished: Vec<(usize, Stage)> = self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(i, s)| (*i, *s))
+            .collect();
+        for (index, stage) in unfinished {
+            let outcome = match stage {
+                Stage::Applying => Applied::Failed(
+                    "still being applied when the load ended: lengthen the run or inject it earlier"
+                        .into(),
+                ),
+                Stage::InForce => Applied::Note("not healed before the load ended".into()),
+            };
+            self.event(index, &faults[index], FaultPhase::End, end_us, outcome);
+        }
+    }
+
     /// Restarts every node in turn, waiting `interval` after each is serving again. The
     /// topology is locked per node only, so other faults and the load go on in between.
     pub(super) async fn rolling_restart(&self, interval: Duration) -> Result<(), StartError> {

@@ -144,63 +144,8 @@ pub fn measure(
     let over_cpu = |percent: f64| percent > limits.cpu_percent;
     let over_lag = |p99_ms: f64| p99_ms * 1000.0 > limits.send_lag_us as f64;
     let (wait_limit, others_limit) = (DriverLimits::CPU_WAIT_PERCENT, DriverLimits::OTHERS_PERCENT);
-    // The share of the cores used between consecutive samples, and the machine's contention,
-    // given to each second the interval covers (a sampler woken late spans two).
-    let (mut measured_cpu, mut measured_others, mut waits) = (Vec::new(), Vec::new(), Vec::new());
-    for pair in samples.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        let span = b.at_us.saturating_sub(a.at_us);
-        if span < 500_000 {
-            continue; // The short stretch from the last whole second to the end.
-        }
-        let percent =
-            b.cpu_us.saturating_sub(a.cpu_us) as f64 * 100.0 / (span as f64 * f64::from(cores));
-        let contention = contention_between(&a, &b);
-        let covered = (a.at_us / 1_000_000)..=((b.at_us - 1) / 1_000_000);
-        for i in covered.take(timeline.len()) {
-            let Some(second) = usize::try_from(i).ok().and_then(|i| timeline.get_mut(i)) else {
-                break;
-            };
-            if second.driver_cpu_percent.is_some() {
-                continue; // The interval that began in it speaks for it.
-            }
-            second.driver_cpu_percent = Some(round1(percent));
-            if let Some((wait, others)) = contention {
-                second.cpu_wait_percent = Some(round1(wait));
-                second.others_cpu_percent = Some(round1(others));
-            }
-        }
-        if a.at_us >= warm_up_us {
-            measured_cpu.push(percent);
-            if let Some((wait, others)) = contention {
-                waits.push(wait);
-                measured_others.push(others);
-            }
-        }
-    }
-    // A late second is the machine's when the driver had CPU to spare, its threads waited
-    // for a core, and other processes held most of the machine; otherwise the driver's.
-    let (mut late_busy, mut late_unread) = (0, 0);
-    let (mut busy_waits, mut busy_others) = (Vec::new(), Vec::new());
-    for second in timeline.iter_mut() {
-        let late = second.send_lag_p99_ms.is_some_and(over_lag);
-        let cpu = second.driver_cpu_percent.is_some_and(over_cpu);
-        let contended = match (second.cpu_wait_percent, second.others_cpu_percent) {
-            (Some(wait), Some(others)) => wait >= wait_limit && others >= others_limit,
-            _ => false,
-        };
-        let busy = !cpu && contended;
-        second.machine_busy = late && busy;
-        second.driver_saturated = (late || cpu) && !busy;
-        let late_here = lags.late_by_second.get(second.t as usize).copied();
-        if second.machine_busy {
-            late_busy += late_here.unwrap_or(0);
-            busy_waits.extend(second.cpu_wait_percent);
-            busy_others.extend(second.others_cpu_percent);
-        } else if second.cpu_wait_percent.is_none() {
-            late_unread += late_here.unwrap_or(0);
-        }
-    }
+    let (measured_cpu, measured_others, waits) = spread_cpu(samples, cores, warm_up_us, timeline);
+    let (late_busy, late_unread, busy_waits, busy_others) = judge_seconds(timeline, lags, limits);
     let cpu_percent = percent_of(&measured_cpu);
     let send_lag_ms = SendLag {
         p50: lag_ms(run, 0.5),
@@ -283,6 +228,86 @@ pub fn measure(
         checks_behind,
         reasons,
     })
+}
+
+/// The share of the cores the driver used between consecutive samples, and the machine's
+/// contention, given to each second the interval covers (a sampler woken late spans two).
+/// Returns those after the warm-up: the driver's CPU, the others' CPU and the waits.
+fn spread_cpu(
+    samples: &[Sample],
+    cores: u32,
+    warm_up_us: u64,
+    timeline: &mut [Second],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut measured_cpu, mut measured_others, mut waits) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in samples.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let span = b.at_us.saturating_sub(a.at_us);
+        if span < 500_000 {
+            continue; // The short stretch from the last whole second to the end.
+        }
+        let percent =
+            b.cpu_us.saturating_sub(a.cpu_us) as f64 * 100.0 / (span as f64 * f64::from(cores));
+        let contention = contention_between(&a, &b);
+        let covered = (a.at_us / 1_000_000)..=((b.at_us - 1) / 1_000_000);
+        for i in covered.take(timeline.len()) {
+            let Some(second) = usize::try_from(i).ok().and_then(|i| timeline.get_mut(i)) else {
+                break;
+            };
+            if second.driver_cpu_percent.is_some() {
+                continue; // The interval that began in it speaks for it.
+            }
+            second.driver_cpu_percent = Some(round1(percent));
+            if let Some((wait, others)) = contention {
+                second.cpu_wait_percent = Some(round1(wait));
+                second.others_cpu_percent = Some(round1(others));
+            }
+        }
+        if a.at_us >= warm_up_us {
+            measured_cpu.push(percent);
+            if let Some((wait, others)) = contention {
+                waits.push(wait);
+                measured_others.push(others);
+            }
+        }
+    }
+    (measured_cpu, measured_others, waits)
+}
+
+/// A late second is the machine's when the driver had CPU to spare, its threads waited for a
+/// core, and other processes held most of the machine; otherwise the driver's. Marks each
+/// second; returns the late starts in busy seconds and in seconds whose contention could not
+/// be read, and the busy seconds' waits and others' CPU.
+fn judge_seconds(
+    timeline: &mut [Second],
+    lags: &Lags,
+    limits: DriverLimits,
+) -> (u64, u64, Vec<f64>, Vec<f64>) {
+    let over_cpu = |percent: f64| percent > limits.cpu_percent;
+    let over_lag = |p99_ms: f64| p99_ms * 1000.0 > limits.send_lag_us as f64;
+    let (wait_limit, others_limit) = (DriverLimits::CPU_WAIT_PERCENT, DriverLimits::OTHERS_PERCENT);
+    let (mut late_busy, mut late_unread) = (0, 0);
+    let (mut busy_waits, mut busy_others) = (Vec::new(), Vec::new());
+    for second in timeline.iter_mut() {
+        let late = second.send_lag_p99_ms.is_some_and(over_lag);
+        let cpu = second.driver_cpu_percent.is_some_and(over_cpu);
+        let contended = match (second.cpu_wait_percent, second.others_cpu_percent) {
+            (Some(wait), Some(others)) => wait >= wait_limit && others >= others_limit,
+            _ => false,
+        };
+        let busy = !cpu && contended;
+        second.machine_busy = late && busy;
+        second.driver_saturated = (late || cpu) && !busy;
+        let late_here = lags.late_by_second.get(second.t as usize).copied();
+        if second.machine_busy {
+            late_busy += late_here.unwrap_or(0);
+            busy_waits.extend(second.cpu_wait_percent);
+            busy_others.extend(second.others_cpu_percent);
+        } else if second.cpu_wait_percent.is_none() {
+            late_unread += late_here.unwrap_or(0);
+        }
+    }
+    (late_busy, late_unread, busy_waits, busy_others)
 }
 
 fn mean(v: &[f64]) -> f64 {

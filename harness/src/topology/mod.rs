@@ -4,6 +4,7 @@
 
 mod balancer_manager;
 mod links;
+mod liveness;
 pub mod netns;
 mod preflight;
 mod process;
@@ -13,8 +14,9 @@ mod target;
 mod tomcat;
 
 pub use links::Links;
+pub use liveness::runs;
 pub use preflight::missing as missing_programs;
-pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError, runs};
+pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError};
 pub use real_lb::sweep_private_dirs;
 pub use store::{flush, redis_memory_and_keys};
 pub use target::{Topology, Watched, WatchedKind};

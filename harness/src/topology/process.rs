@@ -26,21 +26,6 @@ pub const NETNS_ENV: &str = "SESSIONBENCH_NETNS";
 /// when deployed and holding the cluster's sessions, 3 s on a quiet 2-core machine.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Whether process `pid` still runs: it exists and is neither a zombie nor dead (`/proc/PID/stat`'s
-/// state). A SIGKILLed harness stays a zombie until its parent reaps it, and in a container
-/// whose PID 1 never reaps, it stays one: it holds nothing, and what it made is left over.
-pub fn runs(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // `pid (comm) state …`: the name may hold spaces and parentheses, the state follows the
-    // last `)`.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, None | Some("Z" | "X" | "x"))
-}
-
 /// Why a child could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

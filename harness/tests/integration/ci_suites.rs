@@ -1,5 +1,6 @@
 //! The suites CI runs, each as a test: they share the tests' build and run beside the other
-//! tests instead of after them (they spend most of their time waiting on think time). Each
+//! tests instead of after them (`.config/nextest.toml` runs the CPU-bound ones one at a time
+//! and those that mostly wait on think time and faults two at a time). Each
 //! leaves its run directory in `target/sessionbench/runs/ci-<suite>` for the CI job's
 //! artifacts, and fails with the tables of the run that did not pass.
 

@@ -5,8 +5,11 @@
 //! Edges come from `crate::`, `super::` and `self::` paths (in `use` lines and inline), with
 //! comments, strings and `#[cfg(test)]` items left out. A path is charged to the longest module
 //! prefix it names; an edge joins the two siblings under the deepest common ancestor of the
-//! module that writes the path and the module it names, so a child reading its parent's
-//! re-exports or a parent reading its child is not an edge.
+//! module that writes the path and the module it names, so a parent reading its child is not
+//! an edge. A name a module takes from a child (`use child::Name`, `pub use child::*`) is
+//! charged to that child, so siblings cannot hide an import of each other behind their parent;
+//! a file its parent re-exports whole (`pub use body::*`, the `mod.rs` convention) counts as
+//! the parent itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,10 +36,11 @@ fn no_module_imports_form_a_cycle() {
     for krate in CRATES {
         let files = sources(krate);
         let modules: BTreeSet<Module> = files.iter().map(|f| f.module.clone()).collect();
+        let layout = Layout::of(&files, &modules);
         let mut edges: BTreeMap<(Module, Module), BTreeSet<String>> = BTreeMap::new();
         for file in &files {
             for path in paths_in(&file.code) {
-                if let Some((from, to)) = sibling_edge(&file.module, &path, &modules) {
+                if let Some((from, to)) = layout.sibling_edge(&file.module, &path) {
                     edges.entry((from, to)).or_default().insert(format!(
                         "{}: {}",
                         rel(&file.path),
@@ -168,7 +172,11 @@ fn the_checker_sees_a_cycle_and_ignores_parents_and_comments() {
             m("super::x")
         ]
     );
-    let edge = |from: &str, p: &str| sibling_edge(&m(from), &m(p), &modules);
+    let layout = Layout {
+        modules: modules.clone(),
+        ..Layout::default()
+    };
+    let edge = |from: &str, p: &str| layout.sibling_edge(&m(from), &m(p));
     assert_eq!(
         edge("load::api", "crate::load::protocol::outcome"),
         Some((m("load::api"), m("load::protocol")))
@@ -190,6 +198,31 @@ fn the_checker_sees_a_cycle_and_ignores_parents_and_comments() {
         edge("load", "self::api::Api"),
         None,
         "a parent reading its child"
+    );
+    // `load` re-exports `api` whole and takes `Call` from `protocol`: a path to `load::Call`
+    // is `protocol`'s, and `api` counts as `load` itself.
+    let reexporting = Layout::of(
+        &[SourceFile {
+            path: PathBuf::from("load/mod.rs"),
+            module: m("load"),
+            code: blank("mod api;\nmod protocol;\npub use api::*;\nuse protocol::Call;\n"),
+            lines_outside_tests: 4,
+        }],
+        &modules,
+    );
+    assert_eq!(
+        reexporting.sibling_edge(&m("suite"), &m("crate::load::Call")),
+        Some((m("suite"), m("load")))
+    );
+    assert_eq!(
+        reexporting.sibling_edge(&m("load::api"), &m("super::Call")),
+        None,
+        "the parent's own file reading its child"
+    );
+    assert_eq!(
+        reexporting.sibling_edge(&m("load::protocol"), &m("super::Thing")),
+        None,
+        "a name the parent's own file defines"
     );
     let mut edges = BTreeMap::new();
     edges.insert((m("a"), m("b")), BTreeSet::new());
@@ -557,17 +590,132 @@ fn longest_module(path: &Module, modules: &BTreeSet<Module>) -> Option<Module> {
         .find(|p| modules.contains(p))
 }
 
-fn sibling_edge(
-    from: &Module,
-    path: &Module,
-    modules: &BTreeSet<Module>,
-) -> Option<(Module, Module)> {
-    let target = longest_module(&resolve(from, path)?, modules)?;
-    if target.starts_with(from) || from.starts_with(&target) {
-        return None;
+/// How a crate's modules hang together beyond their paths: which files are their parent's
+/// own body, and which names a module takes from which child.
+#[derive(Default)]
+struct Layout {
+    modules: BTreeSet<Module>,
+    /// Files the parent re-exports whole: each counts as its parent.
+    bodies: BTreeSet<Module>,
+    /// For a module, each name it takes from a child, and that child.
+    taken: BTreeMap<Module, BTreeMap<String, Module>>,
+}
+
+impl Layout {
+    fn of(files: &[SourceFile], modules: &BTreeSet<Module>) -> Self {
+        let defined: BTreeMap<&Module, BTreeSet<String>> = files
+            .iter()
+            .map(|f| (&f.module, defined_names(&f.code)))
+            .collect();
+        let mut layout = Layout {
+            modules: modules.clone(),
+            ..Layout::default()
+        };
+        for f in files {
+            for tree in use_trees(&f.code) {
+                let glob = tree.trim_end().ends_with('*');
+                for path in expand(&tree) {
+                    let path: Module = path.into_iter().skip_while(|s| s == "self").collect();
+                    let mut child = f.module.clone();
+                    child.extend(path.first().cloned());
+                    if path.is_empty() || !modules.contains(&child) {
+                        continue;
+                    }
+                    let mut full = f.module.clone();
+                    full.extend(path.iter().cloned());
+                    if glob && modules.contains(&full) {
+                        layout.bodies.insert(full.clone());
+                        for name in defined.get(&full).into_iter().flatten() {
+                            layout.take(&f.module, name, &full);
+                        }
+                    } else if let Some(name) = full.pop() {
+                        let owner = longest_module(&full, modules).unwrap_or(child);
+                        layout.take(&f.module, &name, &owner);
+                    }
+                }
+            }
+        }
+        layout
     }
-    let common = from.iter().zip(&target).take_while(|(a, b)| a == b).count();
-    Some((from[..=common].to_vec(), target[..=common].to_vec()))
+
+    fn take(&mut self, module: &Module, name: &str, from: &Module) {
+        self.taken
+            .entry(module.clone())
+            .or_default()
+            .entry(name.to_string())
+            .or_insert_with(|| from.clone());
+    }
+
+    /// The module as the graph counts it: a parent's own body is the parent.
+    fn counted(&self, module: &Module) -> Module {
+        let mut m = module.clone();
+        if self.bodies.contains(&m) {
+            m.pop();
+        }
+        m
+    }
+
+    /// The module `path` (written in `from`) reads, following names taken from children.
+    fn target(&self, from: &Module, path: &Module) -> Option<Module> {
+        let mut full = resolve(from, path)?;
+        let mut target = longest_module(&full, &self.modules)?;
+        for _ in 0..8 {
+            let child = full
+                .get(target.len())
+                .and_then(|name| self.taken.get(&target)?.get(name));
+            let Some(child) = child.filter(|c| **c != target) else {
+                break;
+            };
+            let mut next = child.clone();
+            next.extend(full[target.len()..].iter().cloned());
+            full = next;
+            target = longest_module(&full, &self.modules)?;
+        }
+        Some(target)
+    }
+
+    fn sibling_edge(&self, from: &Module, path: &Module) -> Option<(Module, Module)> {
+        let target = self.counted(&self.target(from, path)?);
+        let from = self.counted(from);
+        if target.starts_with(&from) || from.starts_with(&target) {
+            return None;
+        }
+        let common = from.iter().zip(&target).take_while(|(a, b)| a == b).count();
+        Some((from[..=common].to_vec(), target[..=common].to_vec()))
+    }
+}
+
+/// The trees of every `use` item, as written (`a::{b, c}`, `child::*`).
+fn use_trees(code: &str) -> Vec<String> {
+    let mut trees = Vec::new();
+    let mut rest = code;
+    while let Some(at) = find_word(rest, "use") {
+        let tail = &rest[at + 3..];
+        let end = tail.find(';').unwrap_or(tail.len());
+        trees.push(tail[..end].split_whitespace().collect::<Vec<_>>().join(" "));
+        rest = &tail[(end + 1).min(tail.len())..];
+    }
+    trees
+}
+
+/// Names a file defines (items, and methods: a superset is enough to find an owner).
+fn defined_names(code: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for keyword in ["fn", "struct", "enum", "trait", "type", "const", "static"] {
+        let mut rest = code;
+        while let Some(at) = find_word(rest, keyword) {
+            let tail = rest[at + keyword.len()..].trim_start();
+            let name: String = tail
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name);
+            }
+            rest = &rest[at + keyword.len()..];
+        }
+    }
+    names
 }
 
 /// Each strongly connected group of more than one module, as one cycle through it.

@@ -1,5 +1,6 @@
-//! `sessionbench run` end to end on the smoke suite, `check` on the stored run, and a run
-//! interrupted by SIGINT leaving no process behind.
+//! `sessionbench run` end to end: the smoke suite and `check` on the stored run, the first run
+//! without a suite file, open-model arrivals, a run directory reused only with `--force`, and
+//! a run interrupted by SIGINT or a killed harness leaving no process behind.
 
 use std::path::Path;
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::external::stack_target;
-use crate::support::{sessionbench, tempdir};
+use crate::support::{json, run_named, sessionbench, tempdir};
 
 /// Three reference nodes and an LB with `policy`, started by the target's own command; a
 /// 5 s budget for it, so the shards' windows stay short.
@@ -45,17 +45,7 @@ inject = 'kill -9 $(cat "$SESSIONBENCH_DIR/node2.pid")'
 }
 
 fn results(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("JSON")
-}
-
-fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
-    results["targets"]
-        .as_array()
-        .expect("targets")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name}: {results}"))
+    json(&dir.join("results.json"))
 }
 
 fn merge(out: &Path, dirs: &[&Path]) -> Output {

@@ -5,12 +5,14 @@
 use serde_json::Value;
 
 use super::external::kill_leftovers;
-use crate::support::{free_port, json, run_named as target, run_suite, sessionbench, tempdir};
+use crate::support::{
+    free_port, json, run_named as target, run_suite, sessionbench, tempdir, workspace,
+};
 
 /// The shop's deployment script (suites/external/shop-stack.sh), as an absolute path.
 pub(crate) fn shop_script() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../suites/external/shop-stack.sh")
+    workspace()
+        .join("suites/external/shop-stack.sh")
         .canonicalize()
         .expect("the shop's script")
 }

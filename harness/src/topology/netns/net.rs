@@ -70,7 +70,7 @@ pub struct Place {
 impl Net {
     /// Makes the bridge on a /24 of 10.213.0.0/16 that nothing on this host routes yet (the
     /// choice is made under a lock, so two runs never take the same one). Leftovers of
-    /// harnesses that no longer run are removed first. The run checked [`privileges`] before
+    /// harnesses that no longer run are removed first. The run checked [`privileges`](super::privileges) before
     /// it started anything.
     pub fn create() -> Result<Self, NetError> {
         sweep();
