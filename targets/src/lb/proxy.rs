@@ -150,26 +150,9 @@ impl Proxy {
                 json!({ "error": "body-too-large" }),
             ));
         }
-        // Buffered, so a request can be sent again to another backend after a failure.
-        let body = if body.is_end_stream() {
-            Bytes::new()
-        } else {
-            match Limited::new(body, self.config.body_limit).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                    return error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        json!({ "error": "body-too-large" }),
-                    );
-                }
-                Err(e) => {
-                    let detail = e.to_string();
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        json!({ "error": "bad-request", "detail": detail }),
-                    );
-                }
-            }
+        let body = match self.buffer(body).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
@@ -260,6 +243,29 @@ impl Proxy {
                         StatusCode::GATEWAY_TIMEOUT,
                         json!({ "error": "upstream-timeout", "backend": backend.name }),
                     );
+                }
+            }
+        }
+    }
+
+    /// The request's body, buffered so a request can be sent again to another backend after
+    /// a failure; or the answer that refuses it (over the limit, or unreadable).
+    async fn buffer(&self, body: WatchedBody) -> Result<Bytes, Response<ProxyBody>> {
+        if body.is_end_stream() {
+            Ok(Bytes::new())
+        } else {
+            match Limited::new(body, self.config.body_limit).collect().await {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({ "error": "body-too-large" }),
+                )),
+                Err(e) => {
+                    let detail = e.to_string();
+                    Err(error(
+                        StatusCode::BAD_REQUEST,
+                        json!({ "error": "bad-request", "detail": detail }),
+                    ))
                 }
             }
         }
