@@ -79,8 +79,8 @@ impl FromStr for Policy {
 /// The outcome of choosing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pick {
-    /// Send it to `backends[index]`; `redispatched` when the request was bound elsewhere (or is
-    /// being retried) and the binding had to be broken.
+    /// Send it to `backends[index]`; `redispatched` when that is not the backend the request
+    /// is bound to (its own is down), or when a retry goes to another backend.
     Backend { index: usize, redispatched: bool },
     /// The request is bound to `backends[index]`, which is down, and redispatch is off.
     StickyDown { index: usize },
@@ -136,9 +136,10 @@ impl Chooser {
             // the nodes listened), and the session lives on its own: that one is tried first.
             let all_down = || backends.iter().all(|b| !b.is_up());
             if usable(index) || (!tried.contains(&index) && all_down()) {
+                // Its own backend, even on a retry: the binding holds.
                 return Pick::Backend {
                     index,
-                    redispatched: retrying,
+                    redispatched: false,
                 };
             }
             if !self.redispatch {
@@ -399,6 +400,16 @@ mod tests {
             } else {
                 assert_eq!(then, Pick::StickyDown { index: 1 });
             }
+            // A retry (its first try went elsewhere while node2 was marked down) that finds
+            // every mark down goes back to node2: its own backend, not a redispatch.
+            assert_eq!(
+                c.choose(&b, t, &[0]),
+                Pick::Backend {
+                    index: 1,
+                    redispatched: false
+                },
+                "redispatch {redispatch}"
+            );
         }
     }
 }
