@@ -11,9 +11,13 @@ pub struct CleanArgs {}
 pub fn run(_: CleanArgs) -> Result<ExitCode, CliError> {
     let swept = netns::sweep();
     let mut removed = swept.removed;
-    removed.extend(crate::topology::sweep_private_dirs());
+    let apache = crate::topology::sweep_private_dirs();
+    removed.extend(apache.removed);
     for r in &removed {
         sayln!("removed {r}");
+    }
+    for (pid, dir) in &apache.kept {
+        sayln!("kept {dir} (Apache's files) of run {pid}, which still runs");
     }
     for (pid, (namespaces, interfaces)) in &swept.kept {
         sayln!(
@@ -22,7 +26,7 @@ pub fn run(_: CleanArgs) -> Result<ExitCode, CliError> {
             count(*interfaces, "interface")
         );
     }
-    if removed.is_empty() && swept.kept.is_empty() {
+    if removed.is_empty() && swept.kept.is_empty() && apache.kept.is_empty() {
         sayln!("nothing left behind by a run that no longer runs");
     }
     Ok(ExitCode::Ok)

@@ -17,6 +17,6 @@ pub use links::Links;
 pub use liveness::runs;
 pub use preflight::missing as missing_programs;
 pub use process::{NETNS_ENV, PARENT_DEATH_ENV, Process, StartError};
-pub use real_lb::sweep_private_dirs;
+pub use real_lb::{PrivateDirs, sweep_private_dirs};
 pub use store::{flush, redis_memory_and_keys};
 pub use target::{Topology, Watched, WatchedKind};

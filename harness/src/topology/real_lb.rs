@@ -58,11 +58,11 @@ const APACHE_USER: &str = "nobody";
 const PRIVATE_PREFIX: &str = "sessionbench-apache-";
 
 /// Removes the private directories of harnesses no longer running (a SIGKILLed harness
-/// cannot remove its own); returns them.
-pub fn sweep_private_dirs() -> Vec<String> {
-    let mut removed = Vec::new();
+/// cannot remove its own); returns those it removed and those it kept.
+pub fn sweep_private_dirs() -> PrivateDirs {
+    let mut swept = PrivateDirs::default();
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return removed;
+        return swept;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -73,11 +73,22 @@ pub fn sweep_private_dirs() -> Vec<String> {
         else {
             continue;
         };
-        if !super::runs(pid) && std::fs::remove_dir_all(entry.path()).is_ok() {
-            removed.push(entry.path().display().to_string());
+        let path = entry.path().display().to_string();
+        if super::runs(pid) {
+            swept.kept.push((pid, path));
+        } else if std::fs::remove_dir_all(entry.path()).is_ok() {
+            swept.removed.push(path);
         }
     }
-    removed
+    swept
+}
+
+/// What [`sweep_private_dirs`] removed (a killed run's) and kept (with the pid of the run
+/// that still runs and owns it).
+#[derive(Debug, Default)]
+pub struct PrivateDirs {
+    pub removed: Vec<String>,
+    pub kept: Vec<(u32, String)>,
 }
 
 impl Drop for RealLb {
@@ -477,5 +488,32 @@ backend nodes
 {cookie}{servers}",
             policy = self.policy
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_harness_keeps_its_apache_dirs_and_a_dead_ones_are_removed() {
+        let tmp = std::env::temp_dir();
+        let ours = tmp.join(format!("{PRIVATE_PREFIX}{}-1", std::process::id()));
+        // Above any pid_max: no process runs with it.
+        let dead = tmp.join(format!("{PRIVATE_PREFIX}{}-2", 0x7f_ffff));
+        for dir in [&ours, &dead] {
+            std::fs::create_dir_all(dir).expect("a private dir");
+        }
+        let swept = sweep_private_dirs();
+        let (ours_text, dead_text) = (ours.display().to_string(), dead.display().to_string());
+        assert!(
+            swept
+                .kept
+                .contains(&(std::process::id(), ours_text.clone())),
+            "{swept:?}"
+        );
+        assert!(swept.removed.contains(&dead_text), "{swept:?}");
+        assert!(ours.exists() && !dead.exists());
+        std::fs::remove_dir_all(&ours).expect("removed");
     }
 }
