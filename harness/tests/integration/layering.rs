@@ -199,30 +199,40 @@ fn the_checker_sees_a_cycle_and_ignores_parents_and_comments() {
         None,
         "a parent reading its child"
     );
-    // `load` re-exports `api` whole and takes `Call` from `protocol`: a path to `load::Call`
-    // is `protocol`'s, and `api` counts as `load` itself.
+    // `load` re-exports `api` whole (its own body) and takes `Call` from `protocol`.
+    let mut with_store = modules.clone();
+    with_store.insert(m("load::store"));
+    let file = |path: &str, module: &str, code: &str| SourceFile {
+        path: PathBuf::from(path),
+        module: m(module),
+        code: blank(code),
+        lines_outside_tests: 1,
+    };
     let reexporting = Layout::of(
-        &[SourceFile {
-            path: PathBuf::from("load/mod.rs"),
-            module: m("load"),
-            code: blank("mod api;\nmod protocol;\npub use api::*;\nuse protocol::Call;\n"),
-            lines_outside_tests: 4,
-        }],
-        &modules,
+        &[
+            file(
+                "load/mod.rs",
+                "load",
+                "mod api;\nmod protocol;\nmod store;\npub use api::*;\nuse protocol::Call;\n",
+            ),
+            file("load/api.rs", "load::api", "pub struct Api;\n"),
+        ],
+        &with_store,
     );
     assert_eq!(
-        reexporting.sibling_edge(&m("suite"), &m("crate::load::Call")),
-        Some((m("suite"), m("load")))
+        reexporting.sibling_edge(&m("load::store"), &m("super::Call")),
+        Some((m("load::store"), m("load::protocol"))),
+        "a name the parent takes from a child is that child's"
+    );
+    assert_eq!(
+        reexporting.sibling_edge(&m("load::protocol"), &m("super::Api")),
+        None,
+        "a name the parent's own body defines is the parent's"
     );
     assert_eq!(
         reexporting.sibling_edge(&m("load::api"), &m("super::Call")),
         None,
-        "the parent's own file reading its child"
-    );
-    assert_eq!(
-        reexporting.sibling_edge(&m("load::protocol"), &m("super::Thing")),
-        None,
-        "a name the parent's own file defines"
+        "the parent's own body reading its child"
     );
     let mut edges = BTreeMap::new();
     edges.insert((m("a"), m("b")), BTreeSet::new());
