@@ -84,32 +84,50 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Removes the key at `path` from `doc`; `false` if it is not there.
 pub fn remove(doc: &mut toml_edit::DocumentMut, path: &[Seg]) -> bool {
-    let Some((Seg::Key(last), parents)) = path.split_last().map(|(l, p)| (l.clone(), p)) else {
+    let Some((Seg::Key(last), parents)) = path.split_last() else {
         return false;
     };
+    table_mut(doc, parents).is_some_and(|t| t.remove(last).is_some())
+}
+
+/// A copy of the table at `path` in `doc` (the whole document for an empty path).
+pub fn table(doc: &mut toml_edit::DocumentMut, path: &[Seg]) -> Option<toml_edit::Table> {
+    let found = table_mut(doc, path)?;
+    let mut table = toml_edit::Table::new();
+    for (k, item) in found.iter() {
+        table.insert(k, item.clone());
+    }
+    Some(table)
+}
+
+/// The table at `path`: through tables, arrays of tables and arrays of inline tables.
+fn table_mut<'d>(
+    doc: &'d mut toml_edit::DocumentMut,
+    path: &[Seg],
+) -> Option<&'d mut dyn TableLike> {
     let mut table: &mut dyn TableLike = doc.as_table_mut();
     let mut i = 0;
-    while i < parents.len() {
-        let Seg::Key(k) = &parents[i] else {
-            return false;
+    while i < path.len() {
+        let Seg::Key(k) = &path[i] else {
+            return None;
         };
-        let Some(item) = table.get_mut(k) else {
-            return false;
-        };
-        table = match (item, parents.get(i + 1)) {
-            (Item::ArrayOfTables(a), Some(Seg::Index(n))) => {
+        let item = table.get_mut(k)?;
+        let index = match path.get(i + 1) {
+            Some(Seg::Index(n)) => {
                 i += 1;
-                match a.get_mut(*n) {
-                    Some(t) => t,
-                    None => return false,
-                }
+                Some(*n)
             }
-            (item, _) => match item.as_table_like_mut() {
-                Some(t) => t,
-                None => return false,
-            },
+            _ => None,
+        };
+        table = match (item, index) {
+            (Item::ArrayOfTables(a), Some(n)) => a.get_mut(n)?,
+            (Item::Value(toml_edit::Value::Array(a)), Some(n)) => a
+                .get_mut(n)
+                .and_then(toml_edit::Value::as_inline_table_mut)?,
+            (item, None) => item.as_table_like_mut()?,
+            (_, Some(_)) => return None,
         };
         i += 1;
     }
-    table.remove(&last).is_some()
+    Some(table)
 }

@@ -5,43 +5,76 @@ use std::process::Command;
 
 use crate::support::{sessionbench, workspace};
 
+/// Runs suites/invalid/NAME.toml: it exits 2, every error names the file, line and column,
+/// and the errors are the snapshot of NAME.
+fn invalid(name: &str) {
+    let relative = format!("suites/invalid/{name}.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionbench"))
+        .current_dir(workspace())
+        .args(["run", &relative])
+        .output()
+        .expect("run sessionbench");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{relative}: {stderr}");
+    let located = format!("{relative}:");
+    assert!(
+        stderr.lines().skip(1).all(|l| l.starts_with(&located)),
+        "every error names the file, line and column:\n{stderr}"
+    );
+    insta::assert_snapshot!(name, stderr);
+}
+
+/// A test per file of suites/invalid/, so a failure names its file.
+macro_rules! invalid_suites {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                invalid($file);
+            }
+        )*
+        const INVALID: &[&str] = &[$($file),*];
+    };
+}
+
+invalid_suites! {
+    bad_codec => "bad-codec",
+    bad_commands => "bad-commands",
+    bad_duration => "bad-duration",
+    bad_external => "bad-external",
+    bad_faults => "bad-faults",
+    bad_known_losses => "bad-known-losses",
+    bad_lb => "bad-lb",
+    bad_remote => "bad-remote",
+    bad_requests => "bad-requests",
+    bad_scenarios => "bad-scenarios",
+    bad_thresholds => "bad-thresholds",
+    bad_tomcat => "bad-tomcat",
+    duplicate_key => "duplicate-key",
+    many_errors => "many-errors",
+    many_structural_errors => "many-structural-errors",
+    no_targets => "no-targets",
+    syntax_error => "syntax-error",
+    unknown_key => "unknown-key",
+    wrong_type => "wrong-type",
+}
+
 #[test]
-fn invalid_suites_exit_2_naming_file_line_column_and_key() {
+fn every_invalid_suite_has_its_test() {
     let dir = workspace().join("suites/invalid");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("suites/invalid")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 5, "suites/invalid holds the error cases");
-    for file in files {
-        let relative = file
-            .strip_prefix(workspace())
-            .expect("inside the workspace");
-        let out = Command::new(env!("CARGO_BIN_EXE_sessionbench"))
-            .current_dir(workspace())
-            .arg("run")
-            .arg(relative)
-            .output()
-            .expect("run sessionbench");
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{}: {stderr}",
-            relative.display()
-        );
-        let located = format!("{}:", relative.display());
-        assert!(
-            stderr.lines().skip(1).all(|l| l.starts_with(&located)),
-            "every error names the file, line and column:\n{stderr}"
-        );
-        let name = file
+    for entry in std::fs::read_dir(&dir).expect("suites/invalid") {
+        let path = entry.expect("entry").path();
+        let name = path
             .file_stem()
             .expect("name")
             .to_string_lossy()
             .to_string();
-        insta::assert_snapshot!(name, stderr);
+        assert!(
+            INVALID.contains(&name.as_str()),
+            "{}: add `{} => \"{name}\",` to invalid_suites!",
+            path.display(),
+            name.replace('-', "_")
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! for stacks that do not speak the node protocol. Every template, pointer and pattern is
 //! compiled here, so a mistake is reported at its line before anything starts.
 
-use super::{Check, join, key};
+use super::{Validator, join, key};
 use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, Shows, TargetPlan};
 use crate::protocol::Api;
 use crate::protocol::template::BUILT_IN;
@@ -24,7 +24,7 @@ pub(super) struct ApiRaw {
     pub base_path: String,
 }
 
-impl Check<'_> {
+impl Validator<'_> {
     /// `None` when the target has no `requests` (it speaks the node protocol).
     pub(super) fn api(&mut self, path: &[Seg], raw: ApiRaw, expect: &ExpectRaw) -> Option<HttpApi> {
         let Some(requests) = raw.requests else {
@@ -400,7 +400,7 @@ impl Check<'_> {
             let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
                 continue;
             };
-            let at = [key("targets"), Seg::Index(i), key("requests")];
+            let at = join(&self.target_at(i), "requests");
             for (workload, mix) in mixes {
                 for (op, weight, has) in [
                     ("write", mix.write, api.write.is_some()),

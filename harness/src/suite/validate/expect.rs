@@ -1,12 +1,12 @@
 //! `[targets.expect]`: what a target must survive, and the losses a real system is known to
 //! cause at a fault, each with its bound and its cause.
 
-use super::{Check, join};
+use super::{Validator, join};
 use crate::plan::{Expect, FaultKind, KnownLoss, LossExpectation};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{ExpectRaw, KnownLossRaw};
 
-impl Check<'_> {
+impl Validator<'_> {
     /// `key = "none" | "some" | "any"` (default none).
     fn loss(&mut self, path: &[Seg], key: &str, given: Option<String>) -> LossExpectation {
         let text = given.unwrap_or_default();

@@ -1,24 +1,15 @@
 //! `lb = "reference" | "nginx" | "haproxy" | "apache"` and the policies each one runs.
 
-use super::{Check, join};
-use crate::plan::{LbKind, Strategy};
+use super::{Validator, join};
+use crate::plan::LbKind;
 use crate::suite::locate::Seg;
 
-impl Check<'_> {
-    pub(super) fn lb_kind(
-        &mut self,
-        path: &[Seg],
-        strategy: Strategy,
-        given: Option<String>,
-    ) -> LbKind {
+impl Validator<'_> {
+    pub(super) fn lb_kind(&mut self, path: &[Seg], given: Option<String>) -> LbKind {
         let at = join(path, "lb");
         let Some(name) = given else {
             return LbKind::Reference;
         };
-        if strategy == Strategy::Direct {
-            self.err(&at, "a \"direct\" target has no load balancer");
-            return LbKind::Reference;
-        }
         match self.one_of(&at, &name, &["reference", "nginx", "haproxy", "apache"]) {
             Some("nginx") => LbKind::Nginx,
             Some("haproxy") => LbKind::Haproxy,

@@ -2,14 +2,15 @@
 //! report every problem at once with its file, line, column and key path.
 
 mod api;
-mod command;
 mod errors;
 mod expect;
-mod external;
 mod faults;
 mod lb;
 mod network;
+mod probe;
 mod scenario;
+mod section;
+mod structure;
 mod targets;
 mod thresholds;
 mod validator;

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use super::{Check, join, key, show};
+use super::{Validator, join, key, show};
 use crate::plan::{FaultPlan, Quick, Scenario, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{QuickRaw, ScenarioRaw, WorkloadRaw};
 
-impl Check<'_> {
+impl Validator<'_> {
     /// `inherited`: the workload keys a scenario's own replace (the suite's, or the defaults
     /// when the suite's are invalid, so a bad key is reported once, where it is).
     pub(super) fn scenarios(
@@ -83,7 +83,7 @@ impl Check<'_> {
         targets: &[TargetPlan],
     ) -> Option<String> {
         if let Some(name) = given {
-            if !targets.iter().any(|t| t.name == name) {
+            if !targets.iter().any(|t| t.name == name) && !self.unjudged.contains(&name) {
                 self.err(
                     &[key("suite"), key("reference")],
                     format!("there is no target `{name}` to compare with"),
@@ -104,7 +104,9 @@ impl Check<'_> {
     /// Reports each of `names` (at `path[i]`) that is not one of `known`.
     fn all_known(&mut self, path: &[Seg], names: &[String], known: &[&str], what: &str) {
         for (i, name) in names.iter().enumerate() {
-            if !known.contains(&name.as_str()) {
+            // A target whose strategy was wrong is reported at its own line.
+            let unjudged = what == "target" && self.unjudged.contains(name);
+            if !known.contains(&name.as_str()) && !unjudged {
                 let mut at = path.to_vec();
                 at.push(Seg::Index(i));
                 self.err(&at, format!("there is no {what} `{name}`"));

@@ -1,12 +1,12 @@
 //! `[targets.thresholds]`: performance bounds, apart from the continuity expectations
 //! because missing one is a different failure (exit 4, not 3).
 
-use super::{Check, join};
+use super::{Validator, join};
 use crate::plan::Thresholds;
 use crate::suite::locate::Seg;
 use crate::suite::raw::ThresholdsRaw;
 
-impl Check<'_> {
+impl Validator<'_> {
     pub(super) fn thresholds(&mut self, path: &[Seg], t: Option<ThresholdsRaw>) -> Thresholds {
         let Some(t) = t else {
             return Thresholds::default();

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use toml_edit::Document;
 
-use super::errors::{SuiteError, SuiteErrors, deserialize_all, first_line};
+use super::errors::{SuiteError, SuiteErrors, first_line};
+use super::section::Section;
+use super::structure::deserialize_all;
 
-use crate::plan::{DriverLimits, Mix, Plan, TargetPlan};
+use crate::plan::{Mix, Plan};
 use crate::suite::locate::{self, Seg};
-use crate::suite::raw::{SuiteRaw, WorkloadRaw};
+use crate::suite::raw::{SuiteRaw, TargetRaw, WorkloadRaw};
 
 /// The commented default suite: every key with its default, the source of every default.
 pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
@@ -83,8 +85,13 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
     let (raw, mut errors) = deserialize_all(text, file, &doc);
     let defaults = default_raw();
     // A suite that lets one target be remote lets its fault probes go there too.
-    let any_remote = raw.targets.iter().flatten().any(|t| t.remote == Some(true));
-    let mut check = Check {
+    let any_remote = raw
+        .targets
+        .iter()
+        .flatten()
+        .flatten()
+        .any(TargetRaw::remote);
+    let mut check = Validator {
         text,
         file,
         doc: &doc,
@@ -92,6 +99,8 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
         allow_remote: options.allow_remote,
         unresolved: options.unresolved,
         any_remote: options.allow_remote || any_remote,
+        places: Vec::new(),
+        unjudged: Vec::new(),
         suite_dir: Path::new(file)
             .parent()
             .map(Path::to_path_buf)
@@ -109,15 +118,15 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
 }
 
 pub(super) fn default_raw() -> SuiteRaw {
-    let deserializer = toml_edit::de::Deserializer::parse(DEFAULT_SUITE)
-        .expect("the embedded default suite is valid TOML");
-    serde_path_to_error::deserialize(deserializer)
-        .expect("the embedded default suite has only known keys")
+    let doc = Document::parse(DEFAULT_SUITE).expect("the embedded default suite is valid TOML");
+    let (raw, errors) = deserialize_all(DEFAULT_SUITE, "default-suite.toml", &doc);
+    assert!(errors.is_empty(), "the embedded default suite: {errors:?}");
+    raw
 }
 
 /// Collects errors while resolving values; every accessor returns a usable placeholder on error
 /// so checking goes on and all problems are reported together.
-pub(super) struct Check<'a> {
+pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
     pub(super) file: &'a str,
     pub(super) doc: &'a Document<&'a str>,
@@ -128,6 +137,11 @@ pub(super) struct Check<'a> {
     pub(super) unresolved: bool,
     /// Some target may be remote (fault probes may then leave loopback).
     pub(super) any_remote: bool,
+    /// Where each target of the plan is in the file's list (one with a wrong strategy has
+    /// none).
+    pub(super) places: Vec<usize>,
+    /// The names of targets whose strategy was wrong (reported): other keys may name them.
+    pub(super) unjudged: Vec<String>,
     /// Where relative paths in the suite start.
     pub(super) suite_dir: std::path::PathBuf,
 }
@@ -154,7 +168,7 @@ pub(super) fn join(base: &[Seg], k: &str) -> Vec<Seg> {
     p
 }
 
-impl Check<'_> {
+impl Validator<'_> {
     pub(super) fn err(&mut self, path: &[Seg], message: impl Into<String>) {
         let (line, column) = locate::line_col(self.text, locate::offset(self.doc, path));
         self.errors.push(SuiteError {
@@ -164,6 +178,15 @@ impl Check<'_> {
             key: locate::render(path),
             message: message.into(),
         });
+    }
+
+    /// Reports each key in `given` that is set: it does not apply here, for `why`.
+    pub(super) fn refuse(&mut self, path: &[Seg], given: &[(&str, bool)], why: &str) {
+        for (key, set) in given {
+            if *set {
+                self.err(&join(path, key), why);
+            }
+        }
     }
 
     /// Parses a duration; `None` (with the error recorded) when it is not one.
@@ -214,64 +237,12 @@ impl Check<'_> {
         let s = raw.suite.unwrap_or_default();
         let ds = d.suite.unwrap_or_default();
         let base = [key("suite")];
-        let name = s.name.or(ds.name).unwrap_or_default();
-        if name.trim().is_empty() {
-            self.err(&join(&base, "name"), "a suite needs a name");
-        } else if !is_dir_name(&name) {
-            // It names the run's directory: a separator or `..` would put it elsewhere.
-            self.err(
-                &join(&base, "name"),
-                format!(
-                    "`{name}` cannot name a run directory: 1 to 64 of A-Z a-z 0-9 `-` `_` `.`, not starting with `.`"
-                ),
-            );
-        }
-        let duration = self.duration(&join(&base, "duration"), s.duration, ds.duration);
-        let duration = self.positive(&join(&base, "duration"), duration, "the duration");
-        if duration > MAX_DURATION {
-            self.err(
-                &join(&base, "duration"),
-                format!(
-                    "{}: a run lasts at most {} per target (a soak longer than that is several runs, compared)",
-                    humantime::format_duration(duration),
-                    humantime::format_duration(MAX_DURATION)
-                ),
-            );
-        }
-        let warm_up = self
-            .duration(&join(&base, "warm-up"), s.warm_up, ds.warm_up)
-            .unwrap_or_default();
-        if !duration.is_zero() && warm_up >= duration {
-            self.err(
-                &join(&base, "warm-up"),
-                format!(
-                    "the warm-up ({}) must be shorter than the duration ({})",
-                    show(warm_up),
-                    show(duration)
-                ),
-            );
-        }
-        let send_lag = self.duration(
-            &join(&base, "send-lag-limit"),
-            s.send_lag_limit,
-            ds.send_lag_limit,
-        );
-        let send_lag = self.positive(
-            &join(&base, "send-lag-limit"),
-            send_lag,
-            "the send-lag limit",
-        );
-        let cpu_percent = s.driver_cpu_limit.or(ds.driver_cpu_limit).unwrap_or(90.0);
-        if !(cpu_percent > 0.0 && cpu_percent <= 100.0) {
-            self.err(
-                &join(&base, "driver-cpu-limit"),
-                format!("{cpu_percent} is not a percentage above 0, up to 100"),
-            );
-        }
-        let driver_limits = DriverLimits {
-            send_lag_us: u64::try_from(send_lag.as_micros()).unwrap_or(u64::MAX),
-            cpu_percent,
-        };
+        let Section {
+            name,
+            duration,
+            warm_up,
+            driver_limits,
+        } = self.section(&s, &ds);
         let errors_before = self.errors.len();
         let attributes_given = raw
             .workload
@@ -289,10 +260,10 @@ impl Check<'_> {
         } else {
             default_workload
         };
-        let template = d
-            .targets
-            .and_then(|t| t.into_iter().next())
-            .unwrap_or_default();
+        let Some(Ok(TargetRaw::Sticky(template))) = d.targets.and_then(|t| t.into_iter().next())
+        else {
+            unreachable!("the default suite's target is sticky")
+        };
         // A file without targets would run the default one and pass, judging nothing of the
         // user's: refused, as an empty list is.
         let raw_targets = raw.targets.unwrap_or_default();
@@ -304,7 +275,7 @@ impl Check<'_> {
         }
         // `attributes` spreads writes over a reference node's attributes; an application's
         // writes set the one value its `requests.write` sends (templates have no `{attr}`).
-        let every_api = raw_targets.iter().all(|t| t.requests.is_some());
+        let every_api = raw_targets.iter().flatten().all(TargetRaw::has_requests);
         if attributes_given && !raw_targets.is_empty() && every_api {
             self.err(
                 &[key("workload"), key("attributes")],
@@ -313,27 +284,7 @@ impl Check<'_> {
                  change nothing; remove it",
             );
         }
-        let mut targets: Vec<TargetPlan> = Vec::new();
-        for (i, t) in raw_targets.into_iter().enumerate() {
-            let path = [key("targets"), Seg::Index(i)];
-            let target = self.target(&path, t, &template);
-            if targets.iter().any(|other| other.name == target.name) {
-                self.err(
-                    &join(&path, "name"),
-                    format!("target name `{}` is used twice", target.name),
-                );
-            }
-            targets.push(target);
-        }
-        for (i, t) in targets.iter().enumerate() {
-            let Some(model) = &t.model else { continue };
-            if model == &t.name || !targets.iter().any(|other| &other.name == model) {
-                self.err(
-                    &[key("targets"), Seg::Index(i), key("model")],
-                    format!("`{model}` is not another target of this suite"),
-                );
-            }
-        }
+        let mut targets = self.targets(raw_targets, &template);
         self.network(&base, s.network, &mut targets);
         let faults = self.faults(&[key("faults")], raw.faults, duration, &targets);
         let scenarios = self.scenarios(
@@ -549,7 +500,7 @@ mod tests {
             [
                 "x.toml:10:1: `faults[0].kind`: target `one` is \"direct\": there is no load balancer to add a node to",
                 "x.toml:11:1: `faults[0].node`: target `one` already has a node `node1`: name the new one",
-                "x.toml:12:1: `faults[0].heal-after`: a restart, deploy or add-node has no heal: it ends when the node is serving",
+                "x.toml:12:1: `faults[0].heal-after`: `heal-after` is not a key of an \"add-node\" fault (it ends when the node is serving): only \"kill\", \"stop\", \"pause\", \"remove-node\", \"partition\", \"latency\", \"link-down\", \"store-kill\", \"store-pause\" and \"command\" faults have it",
             ]
         );
     }
@@ -577,7 +528,7 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "x.toml:13:1: `targets[1].replication`: a \"backup\" target always writes to the backup before answering; `replication` is for \"delta\"",
+                "x.toml:13:1: `targets[1].replication`: `replication` is not a key of a \"backup\" target: only \"delta\" and \"tomcat\" targets have it",
             ]
         );
         let ok = parse(
@@ -627,9 +578,9 @@ mod tests {
             shown,
             [
                 "x.toml:8:1: `targets[0].redis`: `sentinels` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// (or rediss://) URL",
-                "x.toml:13:1: `targets[1].redis-appendonly`: only a \"redis\" target has a Redis",
+                "x.toml:13:1: `targets[1].redis-appendonly`: `redis-appendonly` is not a key of a \"round-robin\" target: only a \"redis\" target has it",
                 "x.toml:18:1: `faults[0].node`: target `rr` has no store process `redis` (it has no store process the harness runs)",
-                "x.toml:19:1: `faults[0].heal-after`: a store-restart or store-flush has no heal: it is over once done",
+                "x.toml:19:1: `faults[0].heal-after`: `heal-after` is not a key of a \"store-flush\" fault (it is over once done): only \"kill\", \"stop\", \"pause\", \"remove-node\", \"partition\", \"latency\", \"link-down\", \"store-kill\", \"store-pause\" and \"command\" faults have it",
             ]
         );
         let ok = parse(

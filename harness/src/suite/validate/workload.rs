@@ -1,6 +1,6 @@
 //! The workload: the load model, think time, operations per session and the mix.
 
-use super::{Check, join};
+use super::{Validator, join};
 use crate::plan::{Idle, LoadModel, Mix, Workload};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{IdleRaw, MixRaw, WorkloadRaw};
@@ -12,7 +12,7 @@ const USERS_WHY: &str = "each user has a loopback source address of its own, and
 /// New sessions per second in the open model.
 const MAX_ARRIVAL_RATE: f64 = 100_000.0;
 
-impl Check<'_> {
+impl Validator<'_> {
     /// `w` at `base`, each missing key from `d`.
     pub(super) fn workload(&mut self, base: &[Seg], w: WorkloadRaw, d: WorkloadRaw) -> Workload {
         let model_name = w.model.or(d.model).unwrap_or_default();

@@ -4,51 +4,26 @@
 //! describe; its faults are `command` faults.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use super::api::ApiRaw;
-use super::{Check, join};
-use crate::plan::{ClientAddress, ExternalPlan, LbKind, Strategy, TargetPlan, TargetUrl, TlsPlan};
+use super::super::api::ApiRaw;
+use super::super::{Validator, join};
+use super::target::Template;
+use crate::plan::{ClientAddress, ExternalPlan, Strategy, TargetPlan, TargetUrl, TlsPlan};
 use crate::suite::locate::Seg;
-use crate::suite::raw::TargetRaw;
+use crate::suite::raw::ExternalRaw;
 
-impl Check<'_> {
+impl Validator<'_> {
     pub(super) fn external_target(
         &mut self,
         path: &[Seg],
-        t: TargetRaw,
-        d: &TargetRaw,
+        mut t: ExternalRaw,
+        d: &Template,
     ) -> TargetPlan {
-        let given = [
-            ("nodes", t.nodes.is_some()),
-            ("lb-policy", t.lb_policy.is_some()),
-            ("lb", t.lb.is_some()),
-            ("replication", t.replication.is_some()),
-            ("replication-delay", t.replication_delay.is_some()),
-            ("manager", t.manager.is_some()),
-            ("jvm-route-binder", t.jvm_route_binder.is_some()),
-            ("model", t.model.is_some()),
-            ("redis", t.redis.is_some()),
-            ("redis-appendonly", t.redis_appendonly.is_some()),
-            ("redis-min-replicas", t.redis_min_replicas.is_some()),
-            ("redis-flush", t.redis_flush.is_some()),
-            (
-                "redis-access-renews-ttl",
-                t.redis_access_renews_ttl.is_some(),
-            ),
-            ("redis-password-file", t.redis_password_file.is_some()),
-            ("redis-password-env", t.redis_password_env.is_some()),
-            ("cluster-encrypt", t.cluster_encrypt.is_some()),
-            ("codec", t.codec.is_some()),
-            ("save", t.save.is_some()),
-            ("padding-bytes", t.padding_bytes.is_some()),
-            ("max-inactive", t.max_inactive.is_some()),
-        ];
-        self.refuse(
-            path,
-            &given,
-            "an \"external\" target is configured by its own stack, not by the suite",
-        );
+        // The session cookie a login must set, as the target gives it (not the default), and
+        // what the API must show for the checks the target expects.
+        let cookie = t.cookie.clone();
+        let expect = t.expect.clone().unwrap_or_default();
+        let mut plan = self.plan_of(path, Strategy::External, t.common(), d);
         let remote = t.remote == Some(true) || self.allow_remote;
         let url = match t.url.as_deref() {
             None => {
@@ -65,7 +40,6 @@ impl Check<'_> {
         let base_path = url.as_ref().map_or_else(|| "/".into(), |u| u.path.clone());
         let https = t.url.as_deref().is_some_and(|u| u.starts_with("https://"));
         let tls = self.tls(path, &t, https);
-        let name = self.target_name(path, t.name);
         if let Some(http) = &t.http {
             let why = match http.as_str() {
                 "1.1" => None,
@@ -97,67 +71,35 @@ impl Check<'_> {
                 self.err(&join(path, key), "an empty command");
             }
         }
-        let expect_raw = t.expect.unwrap_or_default();
+        // Checked whether or not the URL is, so every mistake is reported at once.
         let api = self.api(
             path,
             ApiRaw {
                 requests: t.requests,
                 logged_out: t.logged_out,
                 served_by: t.served_by,
-                cookie: t.cookie.clone(),
+                cookie,
                 base_path,
             },
-            &expect_raw,
+            &expect,
         );
-        let expect = self.expect(
-            &join(path, "expect"),
-            expect_raw,
-            d.expect.clone().unwrap_or_default(),
-        );
-        let thresholds = self.thresholds(&join(path, "thresholds"), t.thresholds);
-        TargetPlan {
-            name,
-            strategy: Strategy::External,
-            nodes: 0,
-            lb_policy: None,
-            lb: LbKind::Reference,
-            cookie: t.cookie.or_else(|| d.cookie.clone()).unwrap_or_default(),
-            route_suffix: false,
-            replication: None,
-            manager: None,
-            jvm_route_binder: false,
-            model: None,
-            redis: None,
-            redis_flush: None,
-            redis_access_renews_ttl: true,
-            cluster_encrypt: false,
-            replication_delay: Duration::ZERO,
-            max_inactive: Duration::ZERO,
-            proxied_links: false,
-            padding_bytes: 0,
-            codec: None,
-            save: None,
-            expect,
-            thresholds,
-            network: crate::plan::Network::Loopback,
-            redis_min_replicas: 0,
-            external: url.map(|url| ExternalPlan {
-                url,
-                remote,
-                tls,
-                client_address,
-                start: t.start,
-                stop: t.stop,
-                ready,
-                timeout,
-                api,
-            }),
-        }
+        plan.external = url.map(|url| ExternalPlan {
+            url,
+            remote,
+            tls,
+            client_address,
+            start: t.start,
+            stop: t.stop,
+            ready,
+            timeout,
+            api,
+        });
+        plan
     }
 
     /// `ca-file`, `insecure-skip-verify`, `client-cert` and `client-key`: for `https://`
     /// only; files are read now, so a wrong path is an error at its line.
-    fn tls(&mut self, path: &[Seg], t: &TargetRaw, https: bool) -> Option<TlsPlan> {
+    fn tls(&mut self, path: &[Seg], t: &ExternalRaw, https: bool) -> Option<TlsPlan> {
         let given = [
             ("ca-file", t.ca_file.is_some()),
             ("insecure-skip-verify", t.insecure_skip_verify.is_some()),
