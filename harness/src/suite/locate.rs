@@ -41,6 +41,7 @@ fn find(doc: &Document<&str>, path: &[Seg], value: bool) -> usize {
     let mut best = 0;
     let mut table: Option<&dyn TableLike> = Some(doc.as_table());
     let mut array: Option<&ArrayOfTables> = None;
+    let mut inline: Option<&toml_edit::Array> = None;
     for seg in path {
         match seg {
             Seg::Key(k) => {
@@ -55,19 +56,29 @@ fn find(doc: &Document<&str>, path: &[Seg], value: bool) -> usize {
                 if let Some(span) = span {
                     best = span.start;
                 }
-                (table, array) = match item {
-                    Item::ArrayOfTables(a) => (None, Some(a)),
-                    other => (other.as_table_like(), None),
+                (table, array, inline) = match item {
+                    Item::ArrayOfTables(a) => (None, Some(a), None),
+                    Item::Value(toml_edit::Value::Array(a)) => (None, None, Some(a)),
+                    other => (other.as_table_like(), None, None),
                 };
             }
             Seg::Index(i) => {
-                let Some(t) = array.and_then(|a| a.get(*i)) else {
+                // An element of an array of tables, or of an array of inline tables.
+                let element: Option<(&dyn TableLike, _)> = match (array, inline) {
+                    (Some(a), _) => a.get(*i).map(|t| (t as &dyn TableLike, t.span())),
+                    (_, Some(a)) => a
+                        .get(*i)
+                        .and_then(toml_edit::Value::as_inline_table)
+                        .map(|t| (t as &dyn TableLike, t.span())),
+                    _ => None,
+                };
+                let Some((t, span)) = element else {
                     break;
                 };
-                if let Some(span) = t.span() {
+                if let Some(span) = span {
                     best = span.start;
                 }
-                (table, array) = (Some(t as &dyn TableLike), None);
+                (table, array, inline) = (Some(t), None, None);
             }
         }
     }

@@ -56,21 +56,26 @@ pub fn misplaced<T: Tagged>(tag: &str, key: &str) -> Option<String> {
     let what = T::WHAT;
     let have = match owners.as_slice() {
         [] => return None,
-        [one] => format!("only a \"{one}\" {what} has it"),
+        [one] => format!("only {} \"{one}\" {what} has it", article(one)),
         [first @ .., last] => {
             let first: Vec<String> = first.iter().map(|t| format!("\"{t}\"")).collect();
             format!("only {} and \"{last}\" {what}s have it", first.join(", "))
         }
     };
     let note = T::note(tag).map(|n| format!(" ({n})")).unwrap_or_default();
-    let a = if tag.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    Some(format!(
+        "`{key}` is not a key of {} \"{tag}\" {what}{note}: {have}",
+        article(tag)
+    ))
+}
+
+/// "an" before a tag said with a vowel first ("an \"external\" target"), else "a".
+fn article(tag: &str) -> &'static str {
+    if tag.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
     } else {
         "a"
-    };
-    Some(format!(
-        "`{key}` is not a key of {a} \"{tag}\" {what}{note}: {have}"
-    ))
+    }
 }
 
 /// A deserializer that only notes the field names a derived struct asks for.

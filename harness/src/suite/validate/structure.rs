@@ -12,7 +12,7 @@ use toml_edit::{Document, DocumentMut};
 use super::errors::{SuiteError, first_line};
 use super::join;
 use crate::suite::locate::{self, Seg};
-use crate::suite::raw::{Later, Read, ReadTagged, SuiteRaw, Tagged, Untyped, misplaced};
+use crate::suite::raw::{Later, Read, ReadTagged, SuiteRaw, Tagged, Untyped, keys, misplaced};
 
 /// Most structural errors (unknown keys, wrong types) a file may report in one go.
 const MAX_STRUCTURAL_ERRORS: usize = 50;
@@ -63,7 +63,10 @@ impl ReadTagged for Pass<'_> {
     /// The table at `at` as the type its tag names; untyped (and reported) when the tag is
     /// missing or unknown, or an error cannot be taken out.
     fn read<T: Tagged>(&mut self, at: &[Seg]) -> Read<T> {
-        let table = locate::table(&mut self.copy, at).unwrap_or_default();
+        let Some(table) = locate::table(&mut self.copy, at) else {
+            self.record(at, format!("a {} is a table", T::WHAT), true);
+            return Err(Untyped::default());
+        };
         let string = |key: &str| table.get(key).and_then(|v| v.as_str()).map(String::from);
         let untyped = Untyped {
             name: string("name"),
@@ -79,13 +82,19 @@ impl ReadTagged for Pass<'_> {
                     tags.join(", ")
                 );
                 self.record(at, message, false);
+                self.no_tag_has::<T>(at, &table);
                 return Err(untyped);
             }
             Some(Some(tag)) if tags.contains(&tag) => tag.to_string(),
-            Some(given) => {
-                let given = given.map_or_else(|| "it".into(), |g| format!("`{g}`"));
-                let message = format!("{given} is not one of: {}", tags.join(", "));
+            Some(Some(given)) => {
+                let message = format!("`{given}` is not one of: {}", tags.join(", "));
                 self.record(&join(at, T::TAG), message, false);
+                self.no_tag_has::<T>(at, &table);
+                return Err(untyped);
+            }
+            Some(None) => {
+                let message = format!("expected a string, one of: {}", tags.join(", "));
+                self.record(&join(at, T::TAG), message, true);
                 return Err(untyped);
             }
         };
@@ -102,6 +111,15 @@ impl ReadTagged for Pass<'_> {
 }
 
 impl Pass<'_> {
+    /// The keys of a table whose tag is wrong that are wrong whatever the tag: misspelt ones.
+    fn no_tag_has<T: Tagged>(&mut self, at: &[Seg], table: &toml_edit::Table) {
+        let known: Vec<&str> = T::tags().into_iter().flat_map(keys::<T>).copied().collect();
+        for (key, _) in table.iter().filter(|(k, _)| !known.contains(k)) {
+            let message = format!("unknown field `{key}`: no {} has it", T::WHAT);
+            self.record(&join(at, key), message, false);
+        }
+    }
+
     /// Reads the table at `at` in `copy` with `read` until it reads, recording each error at
     /// the path `read` reached (in words `explain` gives from the path inside the table) and
     /// taking its key out. `None` when an error cannot be taken out, or too many were found.
@@ -127,7 +145,11 @@ impl Pass<'_> {
             path.extend(inner.iter().cloned());
             self.record(&path, explain(&inner, message), at_value);
             self.left -= 1;
-            if path.len() == at.len() || !locate::remove(&mut self.copy, &path) {
+            // A wrong element of an array is taken out with the array.
+            while let Some(Seg::Index(_)) = path.last() {
+                path.pop();
+            }
+            if path.len() <= at.len() || !locate::remove(&mut self.copy, &path) {
                 return None;
             }
         }
@@ -178,23 +200,23 @@ mod tests {
 
     #[test]
     fn a_misspelt_strategy_is_one_error_and_its_name_is_still_known() {
-        let misspelt =
-            "[[targets]]\nname = \"a\"\nstrategy = \"round-robn\"\nlb-policy = \"ip-hash\"\n";
+        let misspelt = "[[targets]]\nname = \"a\"\nstrategy = \"round-robn\"\nlb-policy = \"ip-hash\"\nnodez = 2\n";
         let text = format!(
             "{SUITE}\n{misspelt}\n[[targets]]\nname = \"b\"\nstrategy = \"sticky\"\nmodel = \"a\"\n\n[[scenarios]]\nname = \"s\"\ntargets = [\"a\"]\n"
         );
         assert_eq!(
             errors(&text),
             [
-                "x.toml:7:1: `targets[0].strategy`: `round-robn` is not one of: round-robin, sticky, direct, delta, backup, redis, tomcat, external"
+                "x.toml:7:1: `targets[0].strategy`: `round-robn` is not one of: round-robin, sticky, direct, delta, backup, redis, tomcat, external",
+                "x.toml:9:1: `targets[0].nodez`: unknown field `nodez`: no target has it",
             ],
-            "no error about keys the misspelt strategy may or may not have; `model` and a scenario may name it"
+            "no error about keys the misspelt strategy may or may not have (only one no strategy has); `model` and a scenario may name it"
         );
         let twice =
             format!("{SUITE}\n{misspelt}\n[[targets]]\nname = \"a\"\nstrategy = \"direct\"\n");
         assert_eq!(
-            errors(&twice)[1],
-            "x.toml:11:1: `targets[1].name`: target name `a` is used twice"
+            errors(&twice)[2],
+            "x.toml:12:1: `targets[1].name`: target name `a` is used twice"
         );
     }
 
@@ -249,28 +271,60 @@ mod tests {
         assert_eq!(shown.len(), 3, "{shown:#?}");
     }
 
+    /// What each strategy and kind takes, in one place a reviewer reads: a key added or
+    /// dropped shows as a change of this snapshot.
     #[test]
     fn each_strategy_and_kind_has_the_keys_its_type_declares() {
-        let external = keys::<TargetRaw>("external");
-        assert!(external.contains(&"url") && external.contains(&"requests"));
-        assert!(!external.contains(&"nodes") && !external.contains(&"codec"));
-        let direct = keys::<TargetRaw>("direct");
-        assert!(direct.contains(&"nodes") && !direct.contains(&"lb-policy"));
+        let mut listing = String::new();
         for tag in Strategy::names() {
-            assert!(
-                keys::<TargetRaw>(tag).contains(&"name"),
-                "{tag} has the keys every target has"
-            );
+            listing += &format!("target {tag}: {}\n", keys::<TargetRaw>(tag).join(" "));
         }
         for kind in FaultKind::ALL {
             let keys = keys::<FaultRaw>(kind.name());
-            assert!(keys.contains(&"at") && keys.contains(&"kind"), "{kind:?}");
+            listing += &format!("fault {}: {}\n", kind.name(), keys.join(" "));
             assert_eq!(
                 keys.contains(&"heal-after"),
                 !kind.heals_itself(),
                 "{kind:?}: a heal-after exactly where the fault lasts until healed"
             );
         }
+        insta::assert_snapshot!(listing);
+    }
+
+    #[test]
+    fn a_target_after_one_with_a_wrong_strategy_is_named_by_its_place_in_the_file() {
+        let text = format!(
+            "{SUITE}\n[[targets]]\nname = \"a\"\nstrategy = \"stiky\"\n\n[[targets]]\nname = \"b\"\nstrategy = \"sticky\"\nmodel = \"c\"\n"
+        );
+        assert_eq!(
+            errors(&text)[1],
+            "x.toml:12:1: `targets[1].model`: `c` is not another target of this suite"
+        );
+    }
+
+    #[test]
+    fn an_external_target_names_its_own_cookie() {
+        let text = format!(
+            "{SUITE}\n[[targets]]\nname = \"app\"\nstrategy = \"external\"\nurl = \"http://127.0.0.1:8080\"\ncookie = \"connect.sid\"\n"
+        );
+        let plan = parse(&text, "x.toml").expect("an application's cookie is its own to name");
+        assert_eq!(plan.targets[0].cookie, "connect.sid");
+    }
+
+    #[test]
+    fn a_wrong_element_of_an_array_is_reported_and_the_rest_of_its_table_judged() {
+        let text = format!(
+            "{SUITE}\n[[targets]]\nname = \"a\"\nstrategy = \"delta\"\n\n[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"node1\"], 3]\nheal-after = 5\n"
+        );
+        // The array goes with its wrong element, so the fault then names no node.
+        assert_eq!(
+            errors(&text),
+            [
+                "x.toml:9:1: `faults[0]`: a fault needs `node` (for example \"node2\")",
+                "x.toml:12:10: `faults[0].groups[1]`: invalid type: integer `3`, expected a sequence",
+                "x.toml:13:14: `faults[0].heal-after`: invalid type: integer `5`, expected a string",
+            ]
+        );
     }
 
     #[test]
@@ -284,14 +338,16 @@ mod tests {
             plan.faults[0].latency,
             Some(std::time::Duration::from_millis(5))
         );
+        // Each error at its own line of a multi-line array.
         let wrong = format!(
-            "targets = [{{ name = \"a\", strategy = \"direct\", lb = \"nginx\" }}]\n{SUITE}"
+            "targets = [\n  {{ name = \"a\", strategy = \"sticky\" }},\n  {{ name = \"b\", strategy = \"direct\", lb = \"nginx\" }},\n  {{ name = \"c\", strategy = \"sticky\", nodes = 99 }},\n]\n{SUITE}"
         );
-        let shown = errors(&wrong);
-        assert!(
-            shown[0].starts_with("x.toml:1:")
-                && shown[0].contains("`lb` is not a key of a \"direct\" target"),
-            "{shown:#?}"
+        assert_eq!(
+            errors(&wrong),
+            [
+                "x.toml:3:38: `targets[1].lb`: `lb` is not a key of a \"direct\" target (one node, and no load balancer): only \"round-robin\", \"sticky\", \"delta\", \"backup\", \"redis\" and \"tomcat\" targets have it",
+                "x.toml:4:38: `targets[2].nodes`: 99 nodes: a target has 1 to 64",
+            ]
         );
     }
 }

@@ -275,8 +275,9 @@ impl Validator<'_> {
         }
         // `attributes` spreads writes over a reference node's attributes; an application's
         // writes set the one value its `requests.write` sends (templates have no `{attr}`).
-        let every_api = raw_targets.iter().flatten().all(TargetRaw::has_requests);
-        if attributes_given && !raw_targets.is_empty() && every_api {
+        let typed: Vec<&TargetRaw> = raw_targets.iter().flatten().collect();
+        let every_api = !typed.is_empty() && typed.iter().all(|t| t.has_requests());
+        if attributes_given && every_api {
             self.err(
                 &[key("workload"), key("attributes")],
                 "every target is an application whose writes set the one value its \
@@ -286,14 +287,10 @@ impl Validator<'_> {
         }
         let mut targets = self.targets(raw_targets, &template);
         self.network(&base, s.network, &mut targets);
+        // A fault whose kind was wrong is still a fault outside the scenarios.
+        let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
         let faults = self.faults(&[key("faults")], raw.faults, duration, &targets);
-        let scenarios = self.scenarios(
-            raw.scenarios,
-            !faults.is_empty(),
-            &inherited,
-            duration,
-            &targets,
-        );
+        let scenarios = self.scenarios(raw.scenarios, has_faults, &inherited, duration, &targets);
         let mixes: Vec<(String, Mix)> = if scenarios.is_empty() {
             vec![("the workload".into(), workload.mix)]
         } else {

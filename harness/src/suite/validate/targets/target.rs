@@ -36,8 +36,9 @@ impl Validator<'_> {
                     name
                 }
             };
-            let before = targets.iter().map(|t| &t.name).chain(&self.unjudged);
-            if before.filter(|n| **n == name).count() > 1 {
+            let all = targets.iter().map(|t| &t.name).chain(&self.unjudged);
+            // A missing name is reported as such, not as a name used twice.
+            if !name.is_empty() && all.filter(|n| **n == name).count() > 1 {
                 self.err(
                     &join(&path, "name"),
                     format!("target name `{name}` is used twice"),
@@ -97,10 +98,13 @@ impl Validator<'_> {
             .or_else(|| (strategy == Strategy::Tomcat).then(|| "JSESSIONID".to_string()))
             .or_else(|| d.cookie.clone())
             .unwrap_or_default();
-        if cookie.is_empty()
-            || !cookie
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        // The nodes the harness runs set this cookie; an external stack names its own.
+        let ours = strategy != Strategy::External;
+        if ours
+            && (cookie.is_empty()
+                || !cookie
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
         {
             self.err(
                 &join(path, "cookie"),

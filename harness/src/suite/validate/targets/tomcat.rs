@@ -20,19 +20,22 @@ impl Validator<'_> {
         // A DeltaManager replicates as the reference delta does.
         if manager == "delta" {
             self.replication(path, &mut plan, t.replication, t.replication_delay);
-        } else if t.replication.is_some() {
-            self.err(
-                &join(path, "replication"),
-                "only a Tomcat DeltaManager (manager = \"delta\") is asynchronous or synchronous here",
-            );
-        } else if t.replication_delay.is_some() {
-            self.err(
-                &join(path, "replication-delay"),
-                "only a \"delta\" target with replication = \"async\" delays its changes",
-            );
+        } else {
+            if t.replication.is_some() {
+                self.err(
+                    &join(path, "replication"),
+                    "only a Tomcat DeltaManager (manager = \"delta\") is asynchronous or synchronous here",
+                );
+            }
+            if t.replication_delay.is_some() {
+                self.err(
+                    &join(path, "replication-delay"),
+                    "only a \"delta\" target with replication = \"async\" delays its changes",
+                );
+            }
         }
         let binder = t.jvm_route_binder.unwrap_or(false);
-        if binder && manager == "standard" {
+        if binder && !matches!(manager.as_str(), "delta" | "backup") {
             self.err(
                 &join(path, "jvm-route-binder"),
                 "JvmRouteBinderValve is part of a Tomcat cluster: it needs manager = \"delta\" or \"backup\"",
