@@ -7,62 +7,51 @@
 
 use serde_json::Value;
 
-use crate::support::{run_suite, run_users};
+use crate::support::{Keys, Suite, fault, target};
 
-const SUITE: &str = r#"
-[suite]
-name = "commands"
-duration = "6s"
-warm-up = "500ms"
+/// A sticky and a delta target through four command faults: a kill by pid, a command that
+/// fails (and may), one that hangs past its timeout, and a probe that never answers.
+fn commands_suite() -> Suite {
+    let sticky = target("sticky", "sticky").set("lb-policy", "cookie-route");
+    let delta = target("delta", "delta").set("replication", "sync");
+    Suite::new("commands", "6s")
+        .users(12)
+        .set(&["workload"], "ops-per-session", 40)
+        .target(sticky.nodes(3).expect("sessions-lost", "some"))
+        .target(delta.nodes(3))
+        .fault(command(
+            "1500ms",
+            "node2",
+            r#"kill -9 "$SESSIONBENCH_NODE_PID""#,
+        ))
+        .fault(
+            command(
+                "2500ms",
+                "node1",
+                "echo cannot reach $SESSIONBENCH_NODE >&2; exit 3",
+            )
+            .set("may-fail", true),
+        )
+        .fault(command("3s", "node3", "sleep 30").set("timeout", "1s"))
+        .fault(
+            command("4500ms", "node3", "true")
+                .set("timeout", "500ms")
+                .set("ready-url", "http://127.0.0.1:9/healthz"),
+        )
+}
 
-[workload]
-virtual-users = 12
-think-time = "50ms"
-ops-per-session = 40
+/// A command fault on `node` at `at` that runs `inject`.
+fn command(at: &str, node: &str, inject: &str) -> Keys {
+    fault(at, "command", node).set("inject", inject)
+}
 
-[[targets]]
-name = "sticky"
-strategy = "sticky"
-lb-policy = "cookie-route"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[targets]]
-name = "delta"
-strategy = "delta"
-replication = "sync"
-nodes = 3
-
-[[faults]]
-at = "1500ms"
-kind = "command"
-node = "node2"
-inject = 'kill -9 "$SESSIONBENCH_NODE_PID"'
-
-[[faults]]
-at = "2500ms"
-kind = "command"
-node = "node1"
-inject = "echo cannot reach $SESSIONBENCH_NODE >&2; exit 3"
-may-fail = true
-
-[[faults]]
-at = "3s"
-kind = "command"
-node = "node3"
-inject = "sleep 30"
-timeout = "1s"
-
-[[faults]]
-at = "4500ms"
-kind = "command"
-node = "node3"
-inject = "true"
-timeout = "500ms"
-ready-url = "http://127.0.0.1:9/healthz"
-"#;
+/// A direct target under 4 users for 2 s, through `fault`.
+fn direct_through(name: &str, fault: Keys) -> Suite {
+    Suite::new(name, "2s")
+        .users(4)
+        .target(target("direct", "direct"))
+        .fault(fault)
+}
 
 fn detail(t: &Value, i: usize) -> String {
     t["faults"][i]["detail"]
@@ -74,7 +63,7 @@ fn detail(t: &Value, i: usize) -> String {
 #[test]
 fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
     let started = std::time::Instant::now();
-    let (code, results, dir) = run_suite("commands", SUITE);
+    let (code, results, dir) = commands_suite().run();
     assert_eq!(
         code,
         Some(3),
@@ -153,26 +142,8 @@ fn command_faults_kill_by_pid_and_report_failures_hangs_and_unready_probes() {
 
 #[test]
 fn a_fault_that_may_fail_leaves_the_verdict_alone_but_is_still_reported() {
-    let (code, results, dir) = run_users(
-        "may-fail",
-        "2s",
-        4,
-        r#"
-[[targets]]
-name = "direct"
-strategy = "direct"
-
-[targets.expect]
-sessions-lost = "none"
-
-[[faults]]
-at = "1s"
-kind = "command"
-node = "node1"
-inject = "echo nothing to break >&2; exit 1"
-may-fail = true
-"#,
-    );
+    let may_fail = command("1s", "node1", "echo nothing to break >&2; exit 1");
+    let (code, results, dir) = direct_through("may-fail", may_fail.set("may-fail", true)).run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{t}");
     assert_eq!(t["verdict"], "pass");
@@ -193,23 +164,8 @@ may-fail = true
 #[test]
 fn a_fault_still_being_applied_when_the_load_ends_was_not_applied() {
     let started = std::time::Instant::now();
-    let (code, results, _) = run_users(
-        "late-fault",
-        "2s",
-        4,
-        r#"
-[[targets]]
-name = "direct"
-strategy = "direct"
-
-[[faults]]
-at = "1s"
-kind = "command"
-node = "node1"
-inject = "sleep 30"
-timeout = "25s"
-"#,
-    );
+    let hangs = command("1s", "node1", "sleep 30").set("timeout", "25s");
+    let (code, results, _) = direct_through("late-fault", hangs).run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(3), "{t}");
     assert_eq!(t["faults"][0]["failed"], true, "{t}");

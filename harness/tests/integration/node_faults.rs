@@ -4,54 +4,23 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{REDIS_THREE_NODES, ops, run_load, run_suite, run_users};
+use crate::support::{Keys, Suite, fault, ops, redis_three_nodes, target};
 
 #[test]
 fn kill_with_heal_restart_and_stop_are_recorded_and_measured() {
-    let (code, results, dir) = run_suite(
-        "faults",
-        r#"
-[suite]
-name = "faults"
-duration = "9s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 6
-think-time = "50ms"
-ops-per-session = 400
-
-[workload.mix]
-read = 70
-write = 20
-counter = 10
-
-[[targets]]
-name = "sticky"
-strategy = "sticky"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node1"
-heal-after = "2s"
-
-[[faults]]
-at = "5s"
-kind = "restart"
-node = "node3"
-
-[[faults]]
-at = "6.5s"
-kind = "stop"
-node = "node2"
-heal-after = "1s"
-"#,
-    );
+    let (code, results, dir) = Suite::new("faults", "9s")
+        .users(6)
+        .set(&["workload"], "ops-per-session", 400)
+        .mix(70, 20, 10)
+        .target(
+            target("sticky", "sticky")
+                .nodes(3)
+                .expect("sessions-lost", "some"),
+        )
+        .fault(fault("2s", "kill", "node1").heal_after("2s"))
+        .fault(fault("5s", "restart", "node3"))
+        .fault(fault("6.5s", "stop", "node2").heal_after("1s"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let faults = t["faults"].as_array().expect("faults");
@@ -97,31 +66,13 @@ heal-after = "1s"
 /// add-node, and checks that it lost nothing and that the joined node served.
 fn clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
     label: &str,
-    strategy: &str,
+    strategy: Keys,
 ) {
-    let (code, results, dir) = run_load(
-        label,
-        "8s",
-        &format!(
-            r#"
-[[targets]]
-name = "{label}"
-{strategy}
-nodes = 3
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node2"
-heal-after = "3s"
-
-[[faults]]
-at = "6s"
-kind = "add-node"
-node = "node4"
-"#
-        ),
-    );
+    let (code, results, dir) = Suite::new(label, "8s")
+        .target(strategy.set("name", label).nodes(3))
+        .fault(fault("2s", "kill", "node2").heal_after("3s"))
+        .fault(fault("6s", "add-node", "node4"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     assert_eq!(t["strategy"], label);
@@ -165,7 +116,7 @@ node = "node4"
 fn delta_sync_loses_nothing_when_a_node_dies_comes_back_and_another_joins() {
     clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
         "delta-sync",
-        "strategy = \"delta\"\nreplication = \"sync\"",
+        target("delta-sync", "delta").set("replication", "sync"),
     );
 }
 
@@ -173,7 +124,7 @@ fn delta_sync_loses_nothing_when_a_node_dies_comes_back_and_another_joins() {
 fn backup_loses_nothing_when_a_primary_dies_comes_back_and_another_node_joins() {
     clustered_target_loses_nothing_when_a_node_dies_comes_back_and_another_joins(
         "backup",
-        "strategy = \"backup\"",
+        target("backup", "backup"),
     );
 }
 
@@ -183,29 +134,19 @@ fn backup_loses_nothing_when_a_primary_dies_comes_back_and_another_node_joins() 
 /// the others' do not). Sessions live in Redis, so none is lost.
 #[test]
 fn a_partition_from_the_lb_and_latency_to_the_store_act_on_one_node() {
-    let (code, results, dir) = run_load(
-        "network-faults",
-        "11s",
-        &format!(
-            "{REDIS_THREE_NODES}{}",
-            r#"
-[[faults]]
-at = "1.5s"
-kind = "partition"
-node = "node2"
-link = "lb"
-heal-after = "3s"
-
-[[faults]]
-at = "6.5s"
-kind = "latency"
-node = "node1"
-link = "store"
-latency = "80ms"
-heal-after = "3s"
-"#
-        ),
-    );
+    let (code, results, dir) = redis_three_nodes("network-faults", "11s")
+        .fault(
+            fault("1.5s", "partition", "node2")
+                .set("link", "lb")
+                .heal_after("3s"),
+        )
+        .fault(
+            fault("6.5s", "latency", "node1")
+                .set("link", "store")
+                .set("latency", "80ms")
+                .heal_after("3s"),
+        )
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let ops: Vec<Value> = ops(&dir)
@@ -260,32 +201,26 @@ heal-after = "3s"
 /// happens before the cut.
 #[test]
 fn a_partition_between_peers_splits_the_cluster() {
-    let (code, results, dir) = run_load(
-        "peer-partition",
-        "7s",
-        r#"
-[[targets]]
-name = "delta"
-strategy = "delta"
-replication = "sync"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "any"
-max-stale-reads = 100000
-max-monotonic-violations = 100000
-max-resurrections = 100000
-lost-updates = "any"
-max-monotonic-writes = 100000
-
-[[faults]]
-at = "2s"
-kind = "partition"
-node = "node2"
-link = "peers"
-heal-after = "3s"
-"#,
-    );
+    let mut delta = target("delta", "delta").set("replication", "sync").nodes(3);
+    delta = delta
+        .expect("sessions-lost", "any")
+        .expect("lost-updates", "any");
+    for bound in [
+        "max-stale-reads",
+        "max-monotonic-violations",
+        "max-resurrections",
+        "max-monotonic-writes",
+    ] {
+        delta = delta.expect(bound, 100_000);
+    }
+    let (code, results, dir) = Suite::new("peer-partition", "7s")
+        .target(delta)
+        .fault(
+            fault("2s", "partition", "node2")
+                .set("link", "peers")
+                .heal_after("3s"),
+        )
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let violations = t["violations"].as_array().expect("violations");
@@ -323,23 +258,11 @@ heal-after = "3s"
 #[test]
 fn a_restarted_peer_gets_again_what_its_old_process_never_acked() {
     // Enough users that changes are in flight to node2 whenever it goes.
-    let (code, results, dir) = run_users(
-        "peer-restart",
-        "5s",
-        40,
-        r#"
-[[targets]]
-name = "delta"
-strategy = "delta"
-replication = "sync"
-nodes = 3
-
-[[faults]]
-at = "2s"
-kind = "restart"
-node = "node2"
-"#,
-    );
+    let (code, results, dir) = Suite::new("peer-restart", "5s")
+        .users(40)
+        .target(sync_delta())
+        .fault(fault("2s", "restart", "node2"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     assert_eq!(t["sessions"]["lost"], 0, "{t}");
@@ -357,30 +280,19 @@ node = "node2"
 /// verdict is unknown (exit 3), rather than a pass that tested nothing.
 #[test]
 fn a_fault_on_a_node_already_removed_leaves_the_verdict_unknown() {
-    let (code, results, _) = run_load(
-        "absent-node",
-        "4s",
-        r#"
-[[targets]]
-name = "delta"
-strategy = "delta"
-nodes = 3
-replication = "sync"
-
-[[faults]]
-at = "1s"
-kind = "remove-node"
-node = "node3"
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node3"
-"#,
-    );
+    let (code, results, _) = Suite::new("absent-node", "4s")
+        .target(sync_delta())
+        .fault(fault("1s", "remove-node", "node3"))
+        .fault(fault("2s", "kill", "node3"))
+        .run();
     assert_eq!(code, Some(3), "{results}");
     let t = &results["targets"][0];
     assert_eq!(t["verdict"], "unknown", "{t}");
     let detail = t["faults"][1]["detail"].as_str().expect("the kill failed");
     assert!(detail.contains("`node3` is not running"), "{detail}");
+}
+
+/// Three delta nodes replicating synchronously.
+fn sync_delta() -> Keys {
+    target("delta", "delta").set("replication", "sync").nodes(3)
 }

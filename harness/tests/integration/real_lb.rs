@@ -7,68 +7,32 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::run_suite;
+use crate::support::{Suite, fault, target, tier_fault};
 
-const SUITE: &str = r#"
-[suite]
-name = "real-lb"
-duration = "6s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 16
-think-time = "50ms"
-ops-per-session = 40
-
-[[targets]]
-name = "nginx-round-robin"
-strategy = "round-robin"
-lb = "nginx"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[targets]]
-name = "nginx-ip-hash"
-strategy = "sticky"
-lb = "nginx"
-lb-policy = "ip-hash"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[targets]]
-name = "haproxy-cookie-insert"
-strategy = "sticky"
-lb = "haproxy"
-lb-policy = "cookie-insert"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[targets]]
-name = "apache-cookie-route"
-strategy = "sticky"
-lb = "apache"
-lb-policy = "cookie-route"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node2"
-heal-after = "1500ms"
-
-[[faults]]
-at = "4500ms"
-kind = "lb-restart"
-"#;
+/// Four balancers in front of three reference nodes each, through a kill and an
+/// `lb-restart`: round robin loses sessions from the start, the sticky ones only node2's.
+fn real_balancers() -> Suite {
+    let balanced = |name: &str, strategy: &str, lb: &str| {
+        target(name, strategy)
+            .set("lb", lb)
+            .nodes(3)
+            .expect("sessions-lost", "some")
+    };
+    Suite::new("real-lb", "6s")
+        .users(16)
+        .set(&["workload"], "ops-per-session", 40)
+        .target(balanced("nginx-round-robin", "round-robin", "nginx"))
+        .target(balanced("nginx-ip-hash", "sticky", "nginx").set("lb-policy", "ip-hash"))
+        .target(
+            balanced("haproxy-cookie-insert", "sticky", "haproxy")
+                .set("lb-policy", "cookie-insert"),
+        )
+        .target(
+            balanced("apache-cookie-route", "sticky", "apache").set("lb-policy", "cookie-route"),
+        )
+        .fault(fault("2s", "kill", "node2").heal_after("1500ms"))
+        .fault(tier_fault("4500ms", "lb-restart"))
+}
 
 /// Operations of `target` answered "no session" before `until_us`. By when they were answered,
 /// not when they started: a request sent just before the kill and redispatched after it is
@@ -85,7 +49,7 @@ fn lost_before(dir: &Path, target: &str, until_us: f64) -> usize {
 
 #[test]
 fn nginx_haproxy_and_apache_keep_sticky_sessions_until_the_kill_and_come_back_after_a_restart() {
-    let (code, results, dir) = run_suite("real-lb", SUITE);
+    let (code, results, dir) = real_balancers().run();
     assert_eq!(code, Some(0), "{results}");
     for t in results["targets"].as_array().expect("targets") {
         let name = t["name"].as_str().expect("name");
@@ -137,43 +101,19 @@ fn nginx_haproxy_and_apache_keep_sticky_sessions_until_the_kill_and_come_back_af
 /// afterwards keeps node3 (the configuration the harness rewrote lists it with its route).
 #[test]
 fn apache_gains_and_drains_members_through_its_balancer_manager() {
-    let (code, results, dir) = run_suite(
-        "apache-scale",
-        r#"
-[suite]
-name = "apache-scale"
-duration = "8s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 12
-think-time = "50ms"
-ops-per-session = 40
-
-[[targets]]
-name = "apache-delta"
-strategy = "delta"
-replication = "sync"
-lb = "apache"
-lb-policy = "cookie-route"
-nodes = 2
-
-[[faults]]
-at = "1500ms"
-kind = "add-node"
-node = "node3"
-
-[[faults]]
-at = "3s"
-kind = "remove-node"
-node = "node1"
-heal-after = "1500ms"
-
-[[faults]]
-at = "6s"
-kind = "lb-restart"
-"#,
-    );
+    let delta = target("apache-delta", "delta")
+        .set("replication", "sync")
+        .set("lb", "apache")
+        .set("lb-policy", "cookie-route")
+        .nodes(2);
+    let (code, results, dir) = Suite::new("apache-scale", "8s")
+        .users(12)
+        .set(&["workload"], "ops-per-session", 40)
+        .target(delta)
+        .fault(fault("1500ms", "add-node", "node3"))
+        .fault(fault("3s", "remove-node", "node1").heal_after("1500ms"))
+        .fault(tier_fault("6s", "lb-restart"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{results}");
     assert_eq!(t["sessions"]["lost"], 0, "{t}");

@@ -3,35 +3,17 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{REDIS_THREE_NODES, ops, processes_mentioning, run_load};
+use crate::support::{
+    Keys, Suite, fault, ops, processes_mentioning, redis_three_nodes, target, tier_fault,
+};
 
 #[test]
 fn redis_keeps_sessions_through_a_node_kill_and_loses_them_with_the_store() {
-    let (code, results, dir) = run_load(
-        "redis",
-        "9s",
-        r#"
-[[targets]]
-name = "standalone"
-strategy = "redis"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "some"
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node2"
-heal-after = "1s"
-
-[[faults]]
-at = "5s"
-kind = "store-kill"
-node = "redis"
-heal-after = "1s"
-"#,
-    );
+    let (code, results, dir) = Suite::new("redis", "9s")
+        .target(standalone_redis(3).expect("sessions-lost", "some"))
+        .fault(fault("2s", "kill", "node2").heal_after("1s"))
+        .fault(fault("5s", "store-kill", "redis").heal_after("1s"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     assert_eq!(t["strategy"], "redis-standalone");
@@ -69,30 +51,11 @@ heal-after = "1s"
 
 #[test]
 fn a_paused_store_costs_availability_and_a_flushed_one_costs_the_sessions() {
-    let (code, results, _) = run_load(
-        "store-faults",
-        "8s",
-        r#"
-[[targets]]
-name = "standalone"
-strategy = "redis"
-nodes = 2
-
-[targets.expect]
-sessions-lost = "some"
-
-[[faults]]
-at = "2s"
-kind = "store-pause"
-node = "redis"
-heal-after = "1500ms"
-
-[[faults]]
-at = "5s"
-kind = "store-flush"
-node = "redis"
-"#,
-    );
+    let (code, results, _) = Suite::new("store-faults", "8s")
+        .target(standalone_redis(2).expect("sessions-lost", "some"))
+        .fault(fault("2s", "store-pause", "redis").heal_after("1500ms"))
+        .fault(fault("5s", "store-flush", "redis"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let faults = &t["faults"];
@@ -116,23 +79,13 @@ node = "redis"
 
 #[test]
 fn redis_with_an_append_only_file_keeps_sessions_through_a_store_kill() {
-    let (code, results, _) = run_load(
-        "redis-aof",
-        "7s",
-        r#"
-[[targets]]
-name = "aof"
-strategy = "redis"
-redis-appendonly = true
-nodes = 2
-
-[[faults]]
-at = "3s"
-kind = "store-kill"
-node = "redis"
-heal-after = "1s"
-"#,
-    );
+    let aof = target("aof", "redis")
+        .set("redis-appendonly", true)
+        .nodes(2);
+    let (code, results, _) = Suite::new("redis-aof", "7s")
+        .target(aof)
+        .fault(fault("3s", "store-kill", "redis").heal_after("1s"))
+        .run();
     let t = &results["targets"][0];
     // Acknowledged writes were in the append-only file (the page cache survives a process
     // kill), so the restarted server reloads every session: nothing lost, nothing stale.
@@ -151,35 +104,12 @@ heal-after = "1s"
 /// lost (requests caught by the paused node wait for its SIGCONT: latency, not loss).
 #[test]
 fn pause_lb_restart_remove_node_and_rolling_restart_keep_redis_sessions() {
-    let (code, results, dir) = run_load(
-        "tier-faults",
-        "13s",
-        &format!(
-            "{REDIS_THREE_NODES}{}",
-            r#"
-[[faults]]
-at = "1.5s"
-kind = "pause"
-node = "node2"
-heal-after = "1500ms"
-
-[[faults]]
-at = "4s"
-kind = "lb-restart"
-
-[[faults]]
-at = "5.5s"
-kind = "remove-node"
-node = "node3"
-heal-after = "1500ms"
-
-[[faults]]
-at = "8.5s"
-kind = "rolling-restart"
-interval = "700ms"
-"#
-        ),
-    );
+    let (code, results, dir) = redis_three_nodes("tier-faults", "13s")
+        .fault(fault("1.5s", "pause", "node2").heal_after("1500ms"))
+        .fault(tier_fault("4s", "lb-restart"))
+        .fault(fault("5.5s", "remove-node", "node3").heal_after("1500ms"))
+        .fault(tier_fault("8.5s", "rolling-restart").set("interval", "700ms"))
+        .run();
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{}", t["reasons"]);
     let faults = t["faults"].as_array().expect("faults");
@@ -233,4 +163,9 @@ interval = "700ms"
         p999 > 1000.0,
         "requests waited out the pause: p99.9 {p999} ms"
     );
+}
+
+/// `nodes` reference nodes sharing a standalone Redis the harness runs.
+fn standalone_redis(nodes: i32) -> Keys {
+    target("standalone", "redis").nodes(nodes)
 }

@@ -81,30 +81,6 @@ pub fn run_suite_with(name: &str, suite: &str, args: &[&str]) -> (Option<i32>, P
     (out.status.code(), dir.join("run"))
 }
 
-/// Runs `rest` (targets and faults) under the usual header: `duration` of load after a
-/// 500 ms warm-up, 8 virtual users, 50 ms think time.
-pub fn run_load(
-    name: &str,
-    duration: &str,
-    rest: &str,
-) -> (Option<i32>, Value, std::path::PathBuf) {
-    run_users(name, duration, 8, rest)
-}
-
-/// [`run_load`] with `users` virtual users.
-pub fn run_users(
-    name: &str,
-    duration: &str,
-    users: u32,
-    rest: &str,
-) -> (Option<i32>, Value, std::path::PathBuf) {
-    let header = format!(
-        "[suite]\nname = \"{name}\"\nduration = \"{duration}\"\nwarm-up = \"500ms\"\n\n\
-         [workload]\nvirtual-users = {users}\nthink-time = \"50ms\"\n"
-    );
-    run_suite(name, &format!("{header}{rest}"))
-}
-
 /// Every operation of a run, from its history.
 pub fn ops(dir: &Path) -> Vec<Value> {
     super::history_text(dir)
@@ -113,20 +89,3 @@ pub fn ops(dir: &Path) -> Vec<Value> {
         .filter(|r| r["type"] == "op")
         .collect()
 }
-
-/// Three nodes sharing a standalone Redis, read-heavy, that must lose nothing.
-pub const REDIS_THREE_NODES: &str = r#"
-[workload.mix]
-read = 70
-write = 20
-counter = 10
-
-[[targets]]
-name = "redis"
-strategy = "redis"
-nodes = 3
-
-[targets.expect]
-sessions-lost = "none"
-max-stale-reads = 0
-"#;
