@@ -1,7 +1,7 @@
 //! `sessionbench lb`: the reference load balancer.
 
+use sessionbench_common::readiness::Ready;
 use sessionbench_targets::lb;
-use sessionbench_targets::readiness::Ready;
 use sessionbench_targets::spec::LbSpec;
 
 use super::args;

@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
+use sessionbench_common::readiness::Ready;
 use sessionbench_targets::app::{self, Node, NodeConfig};
 use sessionbench_targets::cluster::{ClusterConfig, FrameCodec, Replication};
 use sessionbench_targets::codec::{FormatCodec, SessionCodec};
-use sessionbench_targets::readiness::Ready;
 use sessionbench_targets::spec::{FlushMode, NodeSpec, ReplicationMode, StoreKind, StoreSpec};
 use sessionbench_targets::store::{
     BackupStore, DeltaStore, Flush, LocalStore, RedisConfig, RedisSource, RedisStore, SessionStore,
 };
 
-use sessionbench_targets::secret::redact_url;
+use sessionbench_common::secret::redact_url;
 
 use super::args;
 use super::exit::CliError;

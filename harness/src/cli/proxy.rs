@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use sessionbench_targets::proxy::Proxy;
 
-use sessionbench_targets::names::loopback;
+use sessionbench_common::names::loopback;
 
 use clap::Args;
-use sessionbench_targets::readiness::Ready;
+use sessionbench_common::readiness::Ready;
 
 use super::args;
 use super::exit::CliError;

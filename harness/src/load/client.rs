@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use hyper::Method;
 use hyper::header::{COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
-use sessionbench_targets::http1::Conn;
+use sessionbench_common::http1::Conn;
 use tokio::net::TcpSocket;
 
 use super::jar::Jar;

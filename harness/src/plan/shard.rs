@@ -177,7 +177,7 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 /// Parses `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`), or `+DURATION` from now.
 pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
     if let Some(after) = text.strip_prefix('+') {
-        let d = sessionbench_targets::durations::duration(after)
+        let d = sessionbench_common::durations::duration(after)
             .map_err(|e| format!("`{text}`: {e}"))?;
         return Ok(SystemTime::now() + d);
     }

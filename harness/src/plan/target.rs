@@ -438,8 +438,8 @@ pub enum PasswordSource {
 
 impl PasswordSource {
     /// The password, read now.
-    pub fn read(&self) -> Result<sessionbench_targets::secret::Secret, String> {
-        use sessionbench_targets::secret::Secret;
+    pub fn read(&self) -> Result<sessionbench_common::secret::Secret, String> {
+        use sessionbench_common::secret::Secret;
         match self {
             Self::File(file) => Secret::from_file(file, "redis-password-file"),
             Self::Env(name) => Secret::from_env(name)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use sessionbench_targets::readiness::Ready;
+use sessionbench_common::readiness::Ready;
 use sessionbench_targets::spec::{LbSpec, NodeSpec};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -150,7 +150,7 @@ fn spawn(
     if let Some(place) = place {
         // The child enters it before anything else (see `cli::args::enter_netns`).
         command.env(NETNS_ENV, &place.netns);
-        command.env(sessionbench_targets::names::NETNS_GRANT_ENV, &place.grant);
+        command.env(sessionbench_common::names::NETNS_GRANT_ENV, &place.grant);
     }
     command
         .args(launch.args())

@@ -11,7 +11,7 @@ use super::netns::{Net, Place};
 use super::process::{Launch, Process, StartError};
 use super::real_lb::RealLb;
 use super::store::{self, Role};
-use sessionbench_targets::names::NamedAddr;
+use sessionbench_common::names::NamedAddr;
 use sessionbench_targets::spec::{LbSpec, NodeSpec, StoreKind};
 
 use super::tomcat::TomcatCluster;
@@ -57,7 +57,7 @@ pub struct Topology {
     /// The suite file's directory, where a suite's commands find their scripts.
     suite_dir: PathBuf,
     /// Replication links of this run authenticate with a secret of their own.
-    secret: sessionbench_targets::secret::Secret,
+    secret: sessionbench_common::secret::Secret,
     /// An external target's entry, made once at the start (its TLS configuration reads the
     /// CA and the roots).
     external: Option<Endpoint>,
@@ -84,7 +84,7 @@ impl Topology {
             target: target.clone(),
             logs: logs.to_path_buf(),
             suite_dir: suite_dir.to_path_buf(),
-            secret: sessionbench_targets::secret::Secret::new(
+            secret: sessionbench_common::secret::Secret::new(
                 sessionbench_targets::session::SessionId::generate().to_string(),
             ),
             external: None,
@@ -299,8 +299,8 @@ impl Topology {
             }) => {
                 st.redis_url = Some(url.clone());
                 // The suite let it be on another host (validated): the node may dial it.
-                st.redis_remote = !sessionbench_targets::names::loopback_host(
-                    sessionbench_targets::names::url_host(url),
+                st.redis_remote = !sessionbench_common::names::loopback_host(
+                    sessionbench_common::names::url_host(url),
                 );
                 st.redis_ca_file = ca_file.as_ref().map(|f| f.display().to_string());
                 st.redis_password = match password {

@@ -413,7 +413,7 @@ async fn half_sent_frames_hold_little_memory_and_are_dropped_after_the_frame_tim
 fn a_clustered_node_without_a_secret_refuses_to_start() {
     let out = std::process::Command::new(BIN)
         .args(["node", "--id", "n1", "--store", "backup"])
-        .env_remove(sessionbench_targets::secret::CLUSTER_SECRET_ENV)
+        .env_remove(sessionbench_common::secret::CLUSTER_SECRET_ENV)
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -38,7 +38,7 @@ impl Validator<'_> {
         for (i, s) in raw.into_iter().enumerate() {
             let path = [key("scenarios"), Seg::Index(i)];
             let name = s.name.unwrap_or_default();
-            if !sessionbench_targets::names::is_node_id(&name) {
+            if !sessionbench_common::names::is_node_id(&name) {
                 self.err(
                     &join(&path, "name"),
                     format!("`{name}` is not a scenario name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),

@@ -11,7 +11,7 @@ use super::Topology;
 use crate::load::Client;
 use crate::plan::Link;
 use crate::topology::process::{Process, StartError};
-use sessionbench_targets::names::NamedAddr;
+use sessionbench_common::names::NamedAddr;
 
 impl Topology {
     /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API

@@ -13,8 +13,8 @@ use hyper::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use sessionbench_targets::readiness::Ready;
-use sessionbench_targets::secret::CLUSTER_SECRET_ENV;
+use sessionbench_common::readiness::Ready;
+use sessionbench_common::secret::CLUSTER_SECRET_ENV;
 
 /// The cluster secret of nodes the tests start (from the environment, as the harness gives it).
 pub const TEST_SECRET: &str = "s3cret";

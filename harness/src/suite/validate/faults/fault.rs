@@ -162,7 +162,7 @@ impl Validator<'_> {
     /// An `add-node`'s node: a new name, in a target with a load balancer to add it to.
     fn new_node(&mut self, path: &[Seg], node: &str, targets: &[TargetPlan]) {
         let at = join(path, "node");
-        if !sessionbench_targets::names::is_node_id(node) {
+        if !sessionbench_common::names::is_node_id(node) {
             self.err(
                 &at,
                 format!("`{node}` is not a node id: 1 to 64 of A-Z a-z 0-9 `-` `_`"),

@@ -104,7 +104,7 @@ impl Validator<'_> {
         if let Err(e) = redis_host(&url, remote == Some(true) || self.allow_remote) {
             self.err(&join(path, "redis"), e);
         }
-        if sessionbench_targets::secret::url_has_password(&url) {
+        if sessionbench_common::secret::url_has_password(&url) {
             self.err(
                 &join(path, "redis"),
                 "the URL holds a password: give it in `redis-password-file` or `redis-password-env` instead (a suite is copied into every run directory and shown in its report, and a URL travels on command lines)",
@@ -189,8 +189,8 @@ impl Validator<'_> {
 /// is not looked up to find out (the query would leave the machine). The password, if the
 /// URL has one, is not repeated in the error.
 fn redis_host(url: &str, remote: bool) -> Result<(), String> {
-    let host = sessionbench_targets::names::url_host(url);
-    if remote || sessionbench_targets::names::loopback_host(host) {
+    let host = sessionbench_common::names::url_host(url);
+    if remote || sessionbench_common::names::loopback_host(host) {
         Ok(())
     } else {
         Err(format!(

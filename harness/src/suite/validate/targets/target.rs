@@ -87,7 +87,7 @@ impl Validator<'_> {
         d: &Template,
     ) -> TargetPlan {
         let name = common.name.unwrap_or_default();
-        if !sessionbench_targets::names::is_node_id(&name) {
+        if !sessionbench_common::names::is_node_id(&name) {
             self.err(
                 &join(path, "name"),
                 format!("`{name}` is not a target name: 1 to 64 of A-Z a-z 0-9 `-` `_`"),
