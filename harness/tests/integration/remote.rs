@@ -12,7 +12,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType}
 
 use super::external::kill_leftovers;
 use super::templates::shop_script;
-use crate::support::{json, sessionbench, tempdir};
+use crate::support::{Suite, fault, json, sessionbench, target, tempdir};
 
 /// A namespace with one veth pair to this one: `host` on this side, `addr` inside. Removed on
 /// drop (with the pair: deleting the namespace deletes its end, and so both).
@@ -420,37 +420,22 @@ fn a_redis_over_tls_keeps_the_sessions_of_a_killed_node() {
         "no".into(),
     ];
     let _redis = redis_server(port, &args);
-    let suite = |ca: &str| {
-        format!(
-            r#"
-[suite]
-name = "rediss"
-duration = "4s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-
-[[faults]]
-at = "2s"
-kind = "kill"
-node = "node2"
-
-[[targets]]
-name = "tls-store"
-strategy = "redis"
-nodes = 2
-lb-policy = "round-robin"
-redis = "rediss://127.0.0.1:{port}"
-{ca}
-
-[targets.expect]
-sessions-lost = "none"
-"#
-        )
+    let suite = |ca: Option<&str>| {
+        let url = format!("rediss://127.0.0.1:{port}");
+        let mut store = target("tls-store", "redis")
+            .nodes(2)
+            .set("lb-policy", "round-robin")
+            .set("redis", url.as_str())
+            .expect("sessions-lost", "none");
+        if let Some(ca) = ca {
+            store = store.set("ca-file", ca);
+        }
+        Suite::new("rediss", "4s")
+            .fault(fault("2s", "kill", "node2"))
+            .target(store)
+            .toml()
     };
-    let (code, stderr) = run(&dir, &suite("ca-file = \"ca.pem\""));
+    let (code, stderr) = run(&dir, &suite(Some("ca.pem")));
     let results = json(&dir.join("run/results.json"));
     assert_eq!(code, Some(0), "{stderr}\n{results}");
     let t = &results["targets"][0];
@@ -463,13 +448,13 @@ sessions-lost = "none"
     );
 
     // Without the CA the system's roots do not trust it: no login gets a session.
-    let (code, stderr) = run(&dir, &suite(""));
+    let (code, stderr) = run(&dir, &suite(None));
     let results = json(&dir.join("run/results.json"));
     assert_eq!(code, Some(3), "{stderr}\n{results}");
     assert_eq!(results["targets"][0]["ops"]["ok"], 0, "{results}");
 
     // A CA that does not exist is named.
-    let (code, stderr) = run(&dir, &suite("ca-file = \"missing.pem\""));
+    let (code, stderr) = run(&dir, &suite(Some("missing.pem")));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("`targets[0].ca-file`"), "{stderr}");
 }
@@ -488,6 +473,17 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A command fault's script that prints the command line of the run's own processes: the
+/// harness (the shell's parent) and everything under it. cat, not awk, reads the files: a
+/// process that ends between the glob and the read is skipped, where awk would stop at it and
+/// print nothing.
+const EVERY_COMMAND_LINE: &str = r##"for p in $(cat /proc/[0-9]*/status 2>/dev/null | awk -v h="$PPID" '/^Pid:/ { pid = $2 }
+    /^PPid:/ { up[pid] = $2 }
+    END { print h; for (p in up) { q = p; while (q != "" && q > 1 && q != h) q = up[q]; if (q == h) print p } }'); do
+  tr "\000" " " < "/proc/$p/cmdline"; echo
+done 2>/dev/null; true
+"##;
+
 /// The secrets a run handles never reach a command line (any local user reads those) nor any
 /// file of the run: the password of a Redis given by URL (from `redis-password-file`) and the
 /// cluster secret of a delta target. A command fault lists the command line of every process
@@ -504,55 +500,31 @@ fn secrets_are_on_no_command_line_and_in_no_file_of_the_run() {
         port,
         &["--port", &port.to_string(), "--requirepass", password].map(Into::into),
     );
-    let suite = |redis: &str| {
-        format!(
-            r#"
-[suite]
-name = "secrets"
-duration = "3s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 6
-think-time = "50ms"
-
-[[faults]]
-at = "1500ms"
-kind = "command"
-node = "everyone"
-inject = '''
-# The run's own processes: the harness (this shell's parent) and everything under it.
-# cat, not awk, reads the files: a process that ends between the glob and the read is skipped,
-# where awk would stop at it and print nothing.
-for p in $(cat /proc/[0-9]*/status 2>/dev/null | awk -v h="$PPID" '/^Pid:/ {{ pid = $2 }}
-    /^PPid:/ {{ up[pid] = $2 }}
-    END {{ print h; for (p in up) {{ q = p; while (q != "" && q > 1 && q != h) q = up[q]; if (q == h) print p }} }}'); do
-  tr "\000" " " < "/proc/$p/cmdline"; echo
-done 2>/dev/null; true
-'''
-
-[[targets]]
-name = "shared-store"
-strategy = "redis"
-nodes = 2
-lb-policy = "round-robin"
-{redis}
-
-[[targets]]
-name = "replicated"
-strategy = "delta"
-nodes = 2
-lb-policy = "round-robin"
-replication = "sync"
-cluster-encrypt = true
-"#
-        )
+    let suite = |redis: &[(&str, &str)]| {
+        let mut store = target("shared-store", "redis")
+            .nodes(2)
+            .set("lb-policy", "round-robin");
+        for (key, value) in redis {
+            store = store.set(key, *value);
+        }
+        let replicated = target("replicated", "delta")
+            .nodes(2)
+            .set("lb-policy", "round-robin")
+            .set("replication", "sync")
+            .set("cluster-encrypt", true);
+        Suite::new("secrets", "3s")
+            .users(6)
+            .fault(fault("1500ms", "command", "everyone").set("inject", EVERY_COMMAND_LINE))
+            .target(store)
+            .target(replicated)
+            .toml()
     };
     let (code, stderr) = run(
         &dir,
-        &suite(&format!(
-            "redis = \"redis://127.0.0.1:{port}\"\nredis-password-file = \"redis.pw\""
-        )),
+        &suite(&[
+            ("redis", &format!("redis://127.0.0.1:{port}")),
+            ("redis-password-file", "redis.pw"),
+        ]),
     );
     let results = json(&dir.join("run/results.json"));
     assert_eq!(code, Some(0), "{stderr}\n{results}");
@@ -584,7 +556,7 @@ cluster-encrypt = true
 
     let (code, stderr) = run(
         &dir,
-        &suite(&format!("redis = \"redis://:{password}@127.0.0.1:{port}\"")),
+        &suite(&[("redis", &format!("redis://:{password}@127.0.0.1:{port}"))]),
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("redis-password-file"), "{stderr}");

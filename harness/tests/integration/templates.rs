@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::external::kill_leftovers;
 use crate::support::{
-    free_port, json, run_named as target, run_suite, sessionbench, tempdir, workspace,
+    Keys, Suite, fault, free_port, inline, json, run_named, sessionbench, target, tempdir,
+    workspace,
 };
 
 /// The shop's deployment script (suites/external/shop-stack.sh), as an absolute path.
@@ -16,6 +17,33 @@ pub(crate) fn shop_script() -> std::path::PathBuf {
         .canonicalize()
         .expect("the shop's script")
 }
+
+/// The shop behind nginx as `name`, on `lb`, started by its script with `flags` (its
+/// environment) and `start` (the arguments after the port): its form login, the logged-out
+/// redirect, and a read of the account page.
+pub(crate) fn shop(name: &str, lb: u16, flags: &str, start: &str) -> Keys {
+    let script = shop_script();
+    let script = script.display();
+    target(name, "external")
+        .set("url", format!("http://127.0.0.1:{lb}").as_str())
+        .set(
+            "start",
+            format!("{flags}sh {script} start {lb} {start}").as_str(),
+        )
+        .set("stop", format!("sh {script} stop").as_str())
+        .set("timeout", "20s")
+        .at(&["logged-out"], "redirect", "/login")
+        .at(&["requests", "login"], "path", "/login")
+        .at(
+            &["requests", "login"],
+            "form",
+            inline(&[("user", "{user}")]),
+        )
+        .at(&["requests", "read"], "path", "/account")
+}
+
+/// Where the account page shows who is signed in.
+const SIGNED_IN_AS: &str = "Signed in as <b>([^<]+)</b>";
 
 fn count(t: &Value, key: &str) -> u64 {
     t["sessions"][key].as_u64().expect("a count")
@@ -41,7 +69,7 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
         "{}\n{results}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let memory = target(&results, "shop-memory");
+    let memory = run_named(&results, "shop-memory");
     assert!(
         memory["faults"][0]["sessions-lost-after"].as_u64() > Some(0),
         "the kill logged users out: {memory}"
@@ -62,11 +90,11 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
     assert!(story.iter().any(|l| l.contains(" on app")), "{story:?}");
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(report.contains(&format!("    - {}", story[0])), "{report}");
-    let shared = target(&results, "shop-shared");
+    let shared = run_named(&results, "shop-shared");
     assert!(count(shared, "started") > 100, "{shared}");
     assert_eq!(count(shared, "lost"), 0, "{shared}");
     assert_eq!(count(shared, "stale-reads"), 0, "{shared}");
-    let cached = target(&results, "shop-cached");
+    let cached = run_named(&results, "shop-cached");
     assert_eq!(count(cached, "lost"), 0, "{cached}");
     assert!(count(cached, "stale-reads") > 0, "{cached}");
     assert!(count(cached, "resurrections") > 0, "{cached}");
@@ -97,55 +125,25 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
 /// the report says which it could not make, and no expectation on them is judged.
 #[test]
 fn a_login_and_one_page_get_continuity_checks_only() {
-    let script = shop_script();
     let [lb, a, b, c] = [free_port(), free_port(), free_port(), free_port()];
-    let suite = format!(
-        r#"
-[suite]
-name = "login-only"
-duration = "6s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "50ms"
-ops-per-session = 40
-mix = {{ read = 1 }}
-
-[[faults]]
-at = "2500ms"
-kind = "command"
-node = "app1"
-inject = 'kill -9 "$(cat "$SESSIONBENCH_DIR/app1.pid")"'
-
-[[targets]]
-name = "login-only"
-strategy = "external"
-url = "http://localhost:{lb}/"
-start = 'sh {script} start {lb} ip-hash {a} {b} {c}'
-stop = 'sh {script} stop'
-ready-url = "http://127.0.0.1:{lb}/healthz"
-timeout = "20s"
-
-[targets.logged-out]
-redirect = "/login"
-
-[targets.requests.login]
-path = "/login"
-form = {{ user = "{{user}}" }}
-
-[targets.requests.read]
-path = "/account"
-
-[targets.expect]
-sessions-lost = "some"
-"#,
-        script = script.display()
-    );
-    let (code, results, dir) = run_suite("login-only", &suite);
+    let app = shop("login-only", lb, "", &format!("ip-hash {a} {b} {c}"))
+        .set("url", format!("http://localhost:{lb}/").as_str())
+        .set(
+            "ready-url",
+            format!("http://127.0.0.1:{lb}/healthz").as_str(),
+        )
+        .expect("sessions-lost", "some");
+    let kill = fault("2500ms", "command", "app1")
+        .set("inject", r#"kill -9 "$(cat "$SESSIONBENCH_DIR/app1.pid")""#);
+    let (code, results, dir) = Suite::new("login-only", "6s")
+        .set(&["workload"], "ops-per-session", 40)
+        .set(&["workload", "mix"], "read", 1)
+        .fault(kill)
+        .target(app)
+        .run();
     kill_leftovers(&dir, &["login-only"]);
     assert_eq!(code, Some(0), "{results}");
-    let t = target(&results, "login-only");
+    let t = run_named(&results, "login-only");
     assert!(count(t, "lost") > 0, "{t}");
     assert_eq!(
         t["unchecked"],
@@ -171,55 +169,36 @@ sessions-lost = "some"
 /// logout is a `logout-failed` finding and nothing is resurrected.
 #[test]
 fn a_logout_that_does_not_show_one_is_logout_failed_not_a_resurrection() {
-    let script = shop_script();
-    let suite = |name: &str, shows: &str| {
+    let suite = |name: &str, shows: Option<&str>| {
         let [lb, a, b] = [free_port(), free_port(), free_port()];
-        format!(
-            r#"
-[suite]
-name = "{name}"
-duration = "5s"
-warm-up = "500ms"
-
-[workload]
-virtual-users = 8
-think-time = "20ms"
-ops-per-session = 6
-mix = {{ read = 1, logout = 1 }}
-
-[[targets]]
-name = "{name}"
-strategy = "external"
-url = "http://127.0.0.1:{lb}"
-start = 'SHOP_FLAGS=--logout-local sh {script} start {lb} round-robin {a} {b} "$SESSIONBENCH_DIR/sessions"'
-stop = 'sh {script} stop'
-timeout = "20s"
-cookie = "SHOPSESSION"
-served-by = {{ header = "X-Served-By" }}
-
-[targets.logged-out]
-redirect = "/login"
-
-[targets.requests.login]
-path = "/login"
-form = {{ user = "{{user}}" }}
-
-[targets.requests.read]
-path = "/account"
-user = {{ regex = 'Signed in as <b>([^<]+)</b>' }}
-
-[targets.requests.logout]
-path = "/logout"
-{shows}
-
-[targets.expect]
-sessions-lost = "none"
-max-resurrections = 1000000
-"#,
-            script = script.display()
-        )
+        let start = format!(r#"{a} {b} "$SESSIONBENCH_DIR/sessions""#);
+        let flags = "SHOP_FLAGS=--logout-local ";
+        let mut app = shop(name, lb, flags, &format!("round-robin {start}"))
+            .set("cookie", "SHOPSESSION")
+            .set("served-by", inline(&[("header", "X-Served-By")]))
+            .at(
+                &["requests", "read"],
+                "user",
+                inline(&[("regex", SIGNED_IN_AS)]),
+            )
+            .at(&["requests", "logout"], "path", "/logout")
+            .expect("sessions-lost", "none")
+            .expect("max-resurrections", 1_000_000);
+        if let Some(pointer) = shows {
+            app = app.at(
+                &["requests", "logout"],
+                "shows",
+                inline(&[("pointer", pointer), ("equals", "true")]),
+            );
+        }
+        Suite::new(name, "5s")
+            .set(&["workload"], "think-time", "20ms")
+            .set(&["workload"], "ops-per-session", 6)
+            .set(&["workload", "mix"], "read", 1)
+            .set(&["workload", "mix"], "logout", 1)
+            .target(app)
     };
-    let (code, results, dir) = run_suite("logout-unjudged", &suite("unjudged", ""));
+    let (code, results, dir) = suite("unjudged", None).run();
     kill_leftovers(&dir, &["unjudged"]);
     assert_eq!(code, Some(0), "{results}");
     let unjudged = &results["targets"][0]["sessions"];
@@ -227,13 +206,7 @@ max-resurrections = 1000000
         unjudged["resurrections"].as_u64() > Some(0),
         "a logout taken at its word: {unjudged}"
     );
-    let (code, results, dir) = run_suite(
-        "logout-judged",
-        &suite(
-            "judged",
-            "shows = { pointer = \"/logout\", equals = \"true\" }",
-        ),
-    );
+    let (code, results, dir) = suite("judged", Some("/logout")).run();
     kill_leftovers(&dir, &["judged"]);
     assert_eq!(code, Some(0), "{results}");
     let t = &results["targets"][0];
@@ -270,58 +243,41 @@ max-resurrections = 1000000
 /// session's cookie instead of a node.
 #[test]
 fn lost_increments_match_the_stacks_own_record() {
-    let script = shop_script();
     let [lb, a, b, c] = [free_port(), free_port(), free_port(), free_port()];
-    let suite = format!(
-        r#"
-[suite]
-name = "shop-oracle"
-duration = "6s"
-
-[workload]
-virtual-users = 12
-think-time = "20ms"
-ops-per-session = 40
-parallel = 4
-mix = {{ read = 1, counter = 3 }}
-
-[[targets]]
-name = "shop-files"
-strategy = "external"
-url = "http://127.0.0.1:{lb}"
-start = 'SHOP_FLAGS="--request-log $SESSIONBENCH_DIR/requests.log" sh {script} start {lb} round-robin {a} {b} {c} "$SESSIONBENCH_DIR/sessions"'
-stop = 'sh {script} stop'
-ready-url = "http://127.0.0.1:{lb}/healthz"
-timeout = "20s"
-cookie = "SHOPSESSION"
-
-[targets.logged-out]
-redirect = "/login"
-
-[targets.requests.login]
-path = "/login"
-form = {{ user = "{{user}}" }}
-
-[targets.requests.read]
-path = "/account"
-user = {{ regex = 'Signed in as <b>([^<]+)</b>' }}
-counter = {{ regex = '<span id="items">(\d+)</span>' }}
-
-[targets.requests.counter]
-path = "/cart/add"
-counter = {{ pointer = "/cart/items" }}
-starts-at = 0
-
-[targets.expect]
-lost-updates = "none"
-max-stale-reads = 100000
-max-monotonic-violations = 100000
-"#,
-        script = script.display()
-    );
-    let (code, results, dir) = run_suite("shop-oracle", &suite);
+    let flags = r#"SHOP_FLAGS="--request-log $SESSIONBENCH_DIR/requests.log" "#;
+    let start = format!(r#"round-robin {a} {b} {c} "$SESSIONBENCH_DIR/sessions""#);
+    let read = ["requests", "read"];
+    let counter = ["requests", "counter"];
+    let app = shop("shop-files", lb, flags, &start)
+        .set(
+            "ready-url",
+            format!("http://127.0.0.1:{lb}/healthz").as_str(),
+        )
+        .set("cookie", "SHOPSESSION")
+        .at(&read, "user", inline(&[("regex", SIGNED_IN_AS)]))
+        .at(
+            &read,
+            "counter",
+            inline(&[("regex", r#"<span id="items">(\d+)</span>"#)]),
+        )
+        .at(&counter, "path", "/cart/add")
+        .at(&counter, "counter", inline(&[("pointer", "/cart/items")]))
+        .at(&counter, "starts-at", 0)
+        .expect("lost-updates", "none")
+        .expect("max-stale-reads", 100_000)
+        .expect("max-monotonic-violations", 100_000);
+    let (code, results, dir) = Suite::new("shop-oracle", "6s")
+        .users(12)
+        .set(&["suite"], "warm-up", "2s")
+        .set(&["workload"], "think-time", "20ms")
+        .set(&["workload"], "ops-per-session", 40)
+        .set(&["workload"], "parallel", 4)
+        .set(&["workload", "mix"], "read", 1)
+        .set(&["workload", "mix"], "counter", 3)
+        .target(app)
+        .run();
     kill_leftovers(&dir, &["shop-files"]);
-    let t = target(&results, "shop-files");
+    let t = run_named(&results, "shop-files");
     assert_eq!(code, Some(3), "lost increments fail `none`: {t}");
     // The stack's own record: increments answered per session, and what each session holds.
     let commands = dir.join("logs/shop-files-commands");

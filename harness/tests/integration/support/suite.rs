@@ -108,6 +108,15 @@ impl From<f64> for Toml {
     }
 }
 
+/// An inline table of strings: `form = { user = "{user}" }`.
+pub fn inline(pairs: &[(&str, &str)]) -> Toml {
+    let mut table = toml_edit::InlineTable::new();
+    for (k, v) in pairs {
+        table.insert(*k, (*v).into());
+    }
+    Toml(table.into())
+}
+
 /// A `[[targets]]` or `[[faults]]` table: the keys a test gives, in its order.
 pub struct Keys(Table);
 
@@ -143,9 +152,19 @@ impl Keys {
     }
 
     /// A key of the target's `[targets.expect]`.
-    pub fn expect(mut self, key: &str, v: impl Into<Toml>) -> Self {
-        let expect = self.0.entry("expect").or_insert(Item::Table(Table::new()));
-        expect[key] = Item::Value(v.into().0);
+    pub fn expect(self, key: &str, v: impl Into<Toml>) -> Self {
+        self.at(&["expect"], key, v)
+    }
+
+    /// Sets `key` in the sub-table at `path` (`["requests", "login"]` for
+    /// `[targets.requests.login]`).
+    pub fn at(mut self, path: &[&str], key: &str, v: impl Into<Toml>) -> Self {
+        let mut table = &mut self.0;
+        for p in path {
+            let item = table.entry(p).or_insert(Item::Table(Table::new()));
+            table = item.as_table_mut().expect("a table");
+        }
+        table[key] = Item::Value(v.into().0);
         self
     }
 }
