@@ -1,6 +1,6 @@
 //! Reference implementations that sessionbench runs and measures: the session node
 //! ([`app`]), its session stores ([`store`]) and the load balancer ([`lb`]). What they share
-//! with the harness (names, the HTTP/1.1 codec, readiness, secrets) is `sessionbench-common`'s.
+//! with the harness (names, the HTTP/1.1 codec, secrets, durations) is `sessionbench-common`'s.
 //!
 //! Everything here runs as a subcommand of the one `sessionbench` binary, so each node is a
 //! real process that a fault can kill. The harness never links these into its own process

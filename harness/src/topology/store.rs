@@ -19,11 +19,10 @@ pub const SENTINEL_MASTER: &str = "sessionbench";
 /// other; every cluster node reports the cluster ok).
 const STORE_READY: Duration = Duration::from_secs(20);
 
-/// A free loopback port.
+/// A free loopback port for a process the harness configures, out of the kernel's way
+/// ([`sessionbench_common::ports`]).
 pub(super) fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    sessionbench_common::ports::free_loopback_port()
 }
 
 /// The directory for process `name`'s files (its configuration, its data), empty.

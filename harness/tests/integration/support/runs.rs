@@ -28,24 +28,10 @@ pub fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no run {name} in {results}"))
 }
 
-/// A loopback port free now, below the kernel's ephemeral range (32768 on): no outgoing
-/// connection of this or another test can take it between now and when a process the test
-/// starts binds it (a port the kernel handed out could be).
+/// A loopback port free now, below the kernel's ephemeral range: no outgoing connection of
+/// this or another test can take it before a process the test starts binds it.
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FROM: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    // Each test process starts at its own place in the range.
-    let offset = (std::process::id() % 1_000) * 12;
-    for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = u16::try_from(FROM + (offset + n) % SPAN).expect("a port");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FROM}..{}", FROM + SPAN);
+    sessionbench_common::ports::free_loopback_port().expect("a free loopback port")
 }
 
 pub fn json(path: &Path) -> Value {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use super::run_suite;
 
@@ -18,25 +18,27 @@ pub struct Suite {
 impl Suite {
     /// `name`, with `duration` of load after the usual header.
     pub fn new(name: &str, duration: &str) -> Self {
-        let mut doc = DocumentMut::new();
-        doc["suite"]["name"] = value(name);
-        doc["suite"]["duration"] = value(duration);
-        doc["suite"]["warm-up"] = value("500ms");
-        doc["workload"]["virtual-users"] = value(8);
-        doc["workload"]["think-time"] = value("50ms");
-        Self {
+        let suite = Self {
             name: name.into(),
-            doc,
-        }
+            doc: DocumentMut::new(),
+        };
+        suite
+            .set(&["suite"], "name", name)
+            .set(&["suite"], "duration", duration)
+            .set(&["suite"], "warm-up", "500ms")
+            .set(&["workload"], "virtual-users", 8)
+            .set(&["workload"], "think-time", "50ms")
     }
 
-    /// Sets `key` of the table at `section` (`["workload"]`, `["workload", "mix"]`).
+    /// Sets `key` of the table at `section` (`["workload"]`, `["workload", "mix"]`), written
+    /// as a `[section]` of its own, as a person writes it.
     pub fn set(mut self, section: &[&str], key: &str, v: impl Into<Toml>) -> Self {
-        let mut item: &mut Item = self.doc.as_item_mut();
+        let mut table = self.doc.as_table_mut();
         for s in section {
-            item = &mut item[*s];
+            let item = table.entry(s).or_insert(Item::Table(Table::new()));
+            table = item.as_table_mut().expect("a table");
         }
-        item[key] = Item::Value(v.into().0);
+        table[key] = Item::Value(v.into().0);
         self
     }
 
@@ -184,29 +186,57 @@ fn a_built_suite_is_the_toml_a_test_would_write() {
     let suite = Suite::new("x", "9s")
         .users(6)
         .mix(70, 20, 10)
+        .set(&["workload"], "ops-per-session", 7)
         .target(
             target("s", "sticky")
-                .nodes(3)
-                .expect("sessions-lost", "some"),
+                .nodes(2)
+                .expect("sessions-lost", "some")
+                .at(&["thresholds"], "p99-latency", "300ms"),
         )
         .fault(fault("2s", "kill", "node1").heal_after("1s"))
-        .fault(fault("5s", "restart", "node3"));
-    let plan = sessionbench::suite::parse(&suite.toml(), "x.toml").expect("valid");
-    assert_eq!(plan.duration.as_secs(), 9);
+        .fault(tier_fault("5s", "lb-restart"));
+    let text = suite.toml();
+    assert!(
+        text.starts_with("[suite]\nname = \"x\"\n") && text.contains("\n[workload.mix]\n"),
+        "written as a person writes it:\n{text}"
+    );
+    let plan = sessionbench::suite::parse(&text, "x.toml").expect("valid");
+    assert_eq!(
+        (plan.duration.as_secs(), plan.warm_up.as_millis()),
+        (9, 500)
+    );
     assert_eq!(
         plan.workload.model,
         sessionbench::plan::LoadModel::Closed { virtual_users: 6 }
     );
-    assert_eq!(plan.workload.mix.read, 70);
+    let mix = plan.workload.mix;
+    assert_eq!(
+        (mix.read, mix.write, mix.counter, mix.logout),
+        (70, 20, 10, 0)
+    );
+    assert_eq!(plan.workload.ops_per_session, 7);
     let t = &plan.targets[0];
-    assert_eq!((t.name.as_str(), t.nodes), ("s", 3));
+    assert_eq!((t.name.as_str(), t.nodes), ("s", 2));
     assert_eq!(
         t.expect.sessions_lost,
         sessionbench::plan::LossExpectation::Some
     );
-    assert_eq!(plan.faults.len(), 2);
+    assert!(t.thresholds.p99_latency.is_some(), "{:?}", t.thresholds);
+    let f = &plan.faults;
     assert_eq!(
-        plan.faults[0].heal_after,
-        Some(std::time::Duration::from_secs(1))
+        (f[0].at.as_secs(), f[0].kind.name(), f[0].node.as_str()),
+        (2, "kill", "node1")
+    );
+    assert_eq!(f[0].heal_after, Some(std::time::Duration::from_secs(1)));
+    assert_eq!((f[1].kind.name(), f[1].node.as_str()), ("lb-restart", "lb"));
+    let app = target("app", "external").at(
+        &["requests", "login"],
+        "form",
+        inline(&[("user", "{user}")]),
+    );
+    let text = Suite::new("y", "1s").target(app).toml();
+    assert!(
+        text.contains("[targets.requests.login]\nform = { user = \"{user}\" }\n"),
+        "{text}"
     );
 }
