@@ -1,6 +1,6 @@
 //! Continuity checks over one session's history: session lost, read-your-writes (stale read),
 //! monotonic reads, monotonic writes, lost updates, resurrection after logout, and idle
-//! expiry against the target's limit. A [`Checker`] takes a session's operations one at a
+//! expiry against the target's limit. A `Checker` takes a session's operations one at a
 //! time as they arrive (in the order they ended), so a run is checked while it goes and a
 //! session is forgotten once it ends.
 //!

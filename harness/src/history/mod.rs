@@ -1,6 +1,6 @@
 //! The run's history: every operation, fault and sample of a run as a [`Record`], streamed
 //! while the run goes so an interrupted or crashed run keeps what happened. The checkers read
-//! nothing else. Runs write the compact file ([`file`]); older runs' JSON lines ([`jsonl`])
+//! nothing else. Runs write the compact file ([`file`](mod@file)); older runs' JSON lines ([`jsonl`])
 //! are still read, and `sessionbench history export` writes them for people's own tools.
 
 pub mod file;

@@ -274,7 +274,7 @@ impl TargetPlan {
     }
 
     /// The members a `tomcat` target's static membership lists: its nodes, then
-    /// [`TOMCAT_SPARES`] more that an `add-node` may start (static membership names every
+    /// `TOMCAT_SPARES` more that an `add-node` may start (static membership names every
     /// member from the start).
     pub fn tomcat_members(&self) -> impl Iterator<Item = String> {
         (1..=self.nodes + TOMCAT_SPARES).map(|i| format!("node{i}"))

@@ -1,8 +1,8 @@
 //! Suite files: TOML in, a validated [`Plan`](crate::plan::Plan) out.
 //!
 //! Two layers, as nextest's config does: [`raw`] is the serde shape (unknown keys are errors),
-//! [`validate`] resolves defaults from the embedded default suite and checks meaning, and
-//! [`locate`] points every error at a file, line, column and key path.
+//! `validate` resolves defaults from the embedded default suite and checks meaning, and
+//! `locate` points every error at a file, line, column and key path.
 
 mod locate;
 pub mod raw;

@@ -2,7 +2,7 @@
 //!
 //! The node never knows where sessions live. Replication (delta, backup) and Redis slot in
 //! as further implementations of [`SessionStore`], and every one runs the same
-//! [`conformance`] suite.
+//! `conformance` suite.
 
 mod api;
 mod backup;
