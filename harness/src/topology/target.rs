@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::links::Links;
-use super::netns::{Net, Place};
+use super::netns::{Net, NetError, Place};
 use super::process::{Launch, Process, StartError};
 use super::real_lb::RealLb;
 use super::store::{self, Role};
@@ -139,7 +139,11 @@ impl Topology {
             return Ok(());
         }
         if target.network == Network::Netns {
-            self.net = Some(Net::create()?);
+            // The sweep, the lock's wait (up to 10 s) and `ip` block: off the runtime's
+            // workers, which the run's other tasks (progress, signals) share.
+            let made = tokio::task::spawn_blocking(Net::create).await;
+            let made = made.map_err(|e| NetError::new(format!("making the namespaces: {e}")))?;
+            self.net = Some(made?);
         }
         self.start_stores(logs).await?;
         if target.strategy == Strategy::Tomcat {
