@@ -73,31 +73,32 @@ impl ReadTagged for Pass<'_> {
             at: string("at"),
         };
         let tags = T::tags();
-        let tag = match table.get(T::TAG).map(|t| t.as_str()) {
-            None => {
-                let message = format!(
-                    "a {} needs `{}`: one of {}",
-                    T::WHAT,
-                    T::TAG,
-                    tags.join(", ")
-                );
-                self.record(at, message, false);
-                self.no_tag_has::<T>(at, &table);
-                return Err(untyped);
-            }
-            Some(Some(tag)) if tags.contains(&tag) => tag.to_string(),
-            Some(Some(given)) => {
-                let message = format!("`{given}` is not one of: {}", tags.join(", "));
-                self.record(&join(at, T::TAG), message, false);
-                self.no_tag_has::<T>(at, &table);
-                return Err(untyped);
-            }
-            Some(None) => {
-                let message = format!("expected a string, one of: {}", tags.join(", "));
-                self.record(&join(at, T::TAG), message, true);
-                return Err(untyped);
-            }
+        let one_of = tags.join(", ");
+        let (path, message, at_value) = match table.get(T::TAG).map(|t| t.as_str()) {
+            Some(Some(tag)) if tags.contains(&tag) => (Vec::new(), tag.to_string(), false),
+            None => (
+                at.to_vec(),
+                format!("a {} needs `{}`: one of {one_of}", T::WHAT, T::TAG),
+                false,
+            ),
+            Some(Some(given)) => (
+                join(at, T::TAG),
+                format!("`{given}` is not one of: {one_of}"),
+                false,
+            ),
+            Some(None) => (
+                join(at, T::TAG),
+                format!("expected a string, one of: {one_of}"),
+                true,
+            ),
         };
+        if !path.is_empty() {
+            // Not judged against any type; keys that no type has are misspelt whatever the tag.
+            self.record(&path, message, at_value);
+            self.no_tag_has::<T>(at, &table);
+            return Err(untyped);
+        }
+        let tag = message;
         let read = |de: Tracked<'_>| T::from_tag(&tag, de);
         // A key another strategy or kind has is said to be that one's.
         let explain = |inner: &[Seg], message: String| match inner {

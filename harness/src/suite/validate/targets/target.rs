@@ -8,6 +8,10 @@ use crate::plan::{LbKind, Network, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{BalancedRaw, CommonKeys, LabKeys, Read, TargetRaw};
 
+/// Why `replication-delay` is refused where replication is not asynchronous.
+pub(super) const ONLY_ASYNC_DELAYS: &str =
+    "only a \"delta\" target with replication = \"async\" delays its changes";
+
 /// Where every target takes the keys it leaves out: the default suite's target.
 pub(in super::super) type Template = BalancedRaw;
 
@@ -244,10 +248,7 @@ impl Validator<'_> {
         plan.replication_delay = match delay {
             None => Duration::ZERO,
             Some(_) if replication != "async" => {
-                self.err(
-                    &at,
-                    "only a \"delta\" target with replication = \"async\" delays its changes",
-                );
+                self.err(&at, ONLY_ASYNC_DELAYS);
                 Duration::ZERO
             }
             text => self.duration(&at, text, None).unwrap_or_default(),

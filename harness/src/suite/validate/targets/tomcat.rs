@@ -2,7 +2,7 @@
 //! `delta` (the default), `backup`, or `standard` (no cluster).
 
 use super::super::{Validator, join};
-use super::target::Template;
+use super::target::{ONLY_ASYNC_DELAYS, Template};
 use crate::plan::{Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::TomcatRaw;
@@ -28,10 +28,7 @@ impl Validator<'_> {
                 );
             }
             if t.replication_delay.is_some() {
-                self.err(
-                    &join(path, "replication-delay"),
-                    "only a \"delta\" target with replication = \"async\" delays its changes",
-                );
+                self.err(&join(path, "replication-delay"), ONLY_ASYNC_DELAYS);
             }
         }
         let binder = t.jvm_route_binder.unwrap_or(false);
