@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sessionbench_reports::{Comparison, Results, Verdict};
+use sessionbench_model::results::{Results, Verdict};
+use sessionbench_reports::Comparison;
 
 use crate::history;
-use crate::plan::Plan;
 use crate::results;
+use sessionbench_model::plan::Plan;
 
 /// Why a run's files could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -156,8 +157,19 @@ impl RunDir {
         history::file::Writer::create(&path).map_err(io("create", &path))
     }
 
+    /// The run's plan.json, refusing a format version newer than this build's.
     pub fn plan(&self) -> Result<Plan, RunDirError> {
-        read_json(&self.file(Self::PLAN))
+        let path = self.file(Self::PLAN);
+        let plan: Plan = read_json(&path)?;
+        if plan.format_version > sessionbench_model::plan::FORMAT_VERSION {
+            return Err(RunDirError::Unreadable(format!(
+                "{}: plan format version {} is newer than this build's ({})",
+                path.display(),
+                plan.format_version,
+                sessionbench_model::plan::FORMAT_VERSION
+            )));
+        }
+        Ok(plan)
     }
 
     /// The stored history, read a record at a time: the compact file, or the JSON lines of
@@ -195,7 +207,7 @@ impl RunDir {
     /// A results.json, here or elsewhere, refusing a format version this build does not know.
     pub fn read_results(path: &Path) -> Result<Results, RunDirError> {
         let results: Results = read_json(path)?;
-        if results.format_version != sessionbench_reports::FORMAT_VERSION {
+        if results.format_version != sessionbench_model::results::FORMAT_VERSION {
             return Err(RunDirError::Unreadable(format!(
                 "{}: results format version {} is not supported",
                 path.display(),

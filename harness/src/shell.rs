@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::load::{Client, Endpoint, SendFailure};
-use crate::plan::{Probe, TlsPlan};
+use sessionbench_model::plan::{Probe, TlsPlan};
 
 /// A command that failed, timed out or could not run, or a probe that never answered.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! reference delta it is modelled on) beside that model's run in the same scenario, and
 //! where the two disagree, named.
 
-use crate::model::{Results, TargetResult};
+use sessionbench_model::results::{Results, TargetResult};
 
 /// Loss percentages further apart than this disagree: two runs of one target differ by a few
 /// points on a two-core machine.

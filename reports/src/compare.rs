@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Results, Second, TargetResult};
+use sessionbench_model::results::{Results, Second, TargetResult};
 
 /// How a comparison judges.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,7 @@
 //! The strategy comparison of a suite with scenarios: one column per target, one row per
 //! feature, in the shape of the background chapter's table, every cell measured in this run.
 
-use crate::model::{Continuity, Results, TargetResult};
+use sessionbench_model::results::{Continuity, Results, TargetResult};
 
 /// One target's runs, scenario by scenario.
 struct Column<'a> {

@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::model::{CheckCoverage, Driver, Judged, Recovery, Resources, TargetResult};
 use crate::units::{fine_ms, ms};
+use sessionbench_model::results::{
+    CheckCoverage, Driver, Judged, Recovery, Resources, TargetResult,
+};
 
 /// How many violations each target lists in full; the rest are counted.
 const VIOLATIONS_SHOWN: usize = 10;

@@ -1,6 +1,6 @@
 //! Results to render in tests: runs of a scenario suite with round numbers.
 
-use crate::model::{
+use sessionbench_model::results::{
     Continuity, CpuPercent, Driver, FaultWindow, Latency, Ops, Results, RunOf, Second, SendLag,
     Sessions, StoreTraffic, TargetResult, Verdict,
 };

@@ -3,7 +3,7 @@
 //! each finding kind maps to the guarantee it breaks, and a guarantee whose check no answer
 //! fed is "not judged", never held.
 
-use crate::model::{CheckCoverage, Judged, Sessions, TargetResult};
+use sessionbench_model::results::{CheckCoverage, Judged, Sessions, TargetResult};
 
 /// A guarantee's violations, from a run's counts.
 type Violations = fn(&Sessions) -> u64;

@@ -8,8 +8,8 @@ use std::fmt::Write;
 use crate::compare::Comparison;
 use crate::comparison::comparison;
 use crate::markup::escape;
-use crate::model::{Results, TargetResult};
 use crate::render::{summary_header, summary_row, warnings};
+use sessionbench_model::results::{Results, TargetResult};
 
 /// Plot size in CSS pixels: fits a 1280 px window with the page's margins.
 const WIDTH: f64 = 1160.0;
@@ -360,7 +360,7 @@ fn axis_and_legend(out: &mut String, x: &dyn Fn(f64) -> f64, seconds: f64, botto
 
 fn points(
     t: &TargetResult,
-    pick: impl Fn(&crate::model::Second) -> Option<f64>,
+    pick: impl Fn(&sessionbench_model::results::Second) -> Option<f64>,
 ) -> Vec<(f64, f64)> {
     t.timeline
         .iter()
@@ -454,7 +454,7 @@ fn tick_step(seconds: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::fixtures::{results, run};
-    use crate::model::Violation;
+    use sessionbench_model::results::Violation;
 
     #[test]
     fn a_plot_per_run_with_faults_and_anomalies_and_the_suite() {

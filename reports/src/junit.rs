@@ -5,7 +5,9 @@
 use std::fmt::Write;
 
 use crate::markup::escape;
-use crate::model::{ExpectationResult, Judged, Results, TargetResult, Verdict, Violation};
+use sessionbench_model::results::{
+    ExpectationResult, Judged, Results, TargetResult, Verdict, Violation,
+};
 
 /// How many offending sessions a failure lists; the rest are counted.
 const SESSIONS_LISTED: usize = 20;
@@ -228,7 +230,7 @@ fn offending(t: &TargetResult, check: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{results, run};
-    use crate::model::{ExpectationResult, Violation};
+    use sessionbench_model::results::{ExpectationResult, Violation};
 
     #[test]
     fn a_suite_per_run_a_case_per_check_and_the_offending_sessions() {

@@ -8,8 +8,8 @@ use tabled::settings::Style;
 use crate::agreement::agreement;
 use crate::comparison::comparison;
 use crate::details::{memory, write_details};
-use crate::model::{CheckCoverage, Judged, Latency, Ops, Results, TargetResult};
 use crate::units::ms;
+use sessionbench_model::results::{CheckCoverage, Judged, Latency, Ops, Results, TargetResult};
 
 /// The columns of operations, throughput and latency every table shares, in order.
 const MEASURES: [&str; 10] = [
@@ -395,7 +395,7 @@ fn window_rows(t: &TargetResult) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
     use crate::details::recovery;
-    use crate::model::{Recovery, Resources};
+    use sessionbench_model::results::{Recovery, Resources};
 
     #[test]
     fn recovery_lines_read_right_when_nothing_was_hit_or_nothing_went_on() {
@@ -439,7 +439,9 @@ mod tests {
             samples,
         }
     }
-    use crate::model::{ExpectationResult, FaultWindow, Phase, Sessions, Verdict, Violation};
+    use sessionbench_model::results::{
+        ExpectationResult, FaultWindow, Phase, Sessions, Verdict, Violation,
+    };
 
     fn results() -> Results {
         let latency = Latency {
@@ -532,7 +534,7 @@ mod tests {
             store_traffic: None,
             sessions_undecodable: 0,
             unchecked: Vec::new(),
-            replication: Some(crate::model::Replication {
+            replication: Some(sessionbench_model::results::Replication {
                 bytes_sent: 120_000,
                 messages_sent: 400,
                 writes: 200,
@@ -552,12 +554,12 @@ mod tests {
             }],
             interrupted: false,
             driver: Some(crate::fixtures::driver(true)),
-            server_latency_ms: Some(crate::model::ServerLatency {
+            server_latency_ms: Some(sessionbench_model::results::ServerLatency {
                 requests: 190,
                 p50: 0.021,
                 p99: 0.35,
                 max: 2.5,
-                lock_waits: Some(crate::LockWaits {
+                lock_waits: Some(sessionbench_model::results::LockWaits {
                     requests: 12,
                     total_ms: 30.0,
                     mean_ms: 2.5,
@@ -566,19 +568,21 @@ mod tests {
             resources: Some(held(&[("sessionbench", 41.5), ("node1", 12.0)], 9)),
             windows: [(0.0, 4.0, 2.1), (4.0, 8.0, 3.4)]
                 .into_iter()
-                .map(|(start_s, end_s, p99)| crate::model::Window {
-                    start_s,
-                    end_s,
-                    ops: Ops {
-                        total: 400,
-                        ok: 396,
-                        fail: 4,
-                        indeterminate: 0,
+                .map(
+                    |(start_s, end_s, p99)| sessionbench_model::results::Window {
+                        start_s,
+                        end_s,
+                        ops: Ops {
+                            total: 400,
+                            ok: 396,
+                            fail: 4,
+                            indeterminate: 0,
+                        },
+                        throughput_ops_per_s: 99.0,
+                        p99_ms: Some(p99),
+                        resources: held(&[("sessionbench", 40.0 + end_s), ("node1", 12.0)], 4),
                     },
-                    throughput_ops_per_s: 99.0,
-                    p99_ms: Some(p99),
-                    resources: held(&[("sessionbench", 40.0 + end_s), ("node1", 12.0)], 4),
-                })
+                )
                 .collect(),
         };
         let direct = TargetResult {

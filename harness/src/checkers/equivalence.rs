@@ -167,7 +167,7 @@ fn op(
     outcome: Outcome,
     view: Option<View>,
 ) -> Op {
-    let mut o = Op::test_read("s", (intended_us, start_us, end_us), outcome);
+    let mut o = crate::history::test_read("s", (intended_us, start_us, end_us), outcome);
     o.kind = kind;
     o.view = view;
     o.node = Some(format!("n{}", start_us % 3));

@@ -145,7 +145,7 @@ fn a_counter_below_its_acknowledged_value_is_stale() {
 /// `kind` from `start` to `end` ms, answered by n1 with `view`; a write sets `write` on
 /// its attribute.
 fn at(kind: OpKind, (start, end): (u64, u64), outcome: Outcome, view: Option<View>) -> Op {
-    let mut op = Op::test_read("s", (start * 1000, start * 1000, end * 1000), outcome);
+    let mut op = crate::history::test_read("s", (start * 1000, start * 1000, end * 1000), outcome);
     op.kind = kind;
     op.node = Some("n1".into());
     op.view = view;
@@ -415,7 +415,7 @@ fn idle_then(gap: u64, n: u64, idle: u64, outcome: Outcome) -> Vec<Kind> {
     let mut ops = Vec::new();
     let mut t = 0;
     for i in 0..=n {
-        let mut op = Op::test_read("s", (t, t, t + 1000), OK);
+        let mut op = crate::history::test_read("s", (t, t, t + 1000), OK);
         if i == 0 {
             op.kind = OpKind::Login;
         }
@@ -423,7 +423,7 @@ fn idle_then(gap: u64, n: u64, idle: u64, outcome: Outcome) -> Vec<Kind> {
         t += gap * 1000;
     }
     t = ops.last().map_or(0, |o| o.end_us) + idle * 1000;
-    let mut last = Op::test_read("s", (t, t, t + 1000), outcome);
+    let mut last = crate::history::test_read("s", (t, t, t + 1000), outcome);
     if outcome == Outcome::Fail {
         last.status = Some(401);
         last.error = Some(NO_SESSION.into());
@@ -452,9 +452,9 @@ fn idle_expiry_is_judged_against_the_limit() {
     assert_eq!(idle_then(100, 5, 5_000, OK), [Kind::Outlived]);
     assert_eq!(idle_then(100, 5, 3_500, OK), []);
     // Without a known limit, a loss is a loss and nothing outlives anything.
-    let mut ops = vec![Op::test_read("s", (0, 0, 1000), OK)];
+    let mut ops = vec![crate::history::test_read("s", (0, 0, 1000), OK)];
     ops[0].kind = OpKind::Login;
-    let mut gone = Op::test_read("s", (9_000_000, 9_000_000, 9_001_000), Outcome::Fail);
+    let mut gone = crate::history::test_read("s", (9_000_000, 9_000_000, 9_001_000), Outcome::Fail);
     gone.error = Some(NO_SESSION.into());
     ops.push(gone);
     let refs: Vec<&Op> = ops.iter().collect();

@@ -54,7 +54,7 @@ impl Ages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Op, Outcome};
+    use crate::history::Outcome;
 
     #[test]
     fn an_operation_is_as_old_as_the_wall_clock_says_since_it_ended() {
@@ -71,13 +71,17 @@ mod tests {
             started_unix_us: Some(now - 3_000_000),
         };
         assert_eq!(ages.age_us(&start), None);
-        let op = Record::Op(Op::test_read("s", (0, 0, 1_000_000), Outcome::Ok));
+        let op = Record::Op(crate::history::test_read(
+            "s",
+            (0, 0, 1_000_000),
+            Outcome::Ok,
+        ));
         // One operation in EVERY is timed.
         let timed: Vec<u64> = (0..EVERY).filter_map(|_| ages.age_us(&op)).collect();
         assert_eq!(timed.len(), 1);
         assert!((2_000_000..2_500_000).contains(&timed[0]), "{timed:?}");
         // Another target's clock is not this one's; a target's end is not timed.
-        let mut other = Op::test_read("s", (0, 0, 1_000_000), Outcome::Ok);
+        let mut other = crate::history::test_read("s", (0, 0, 1_000_000), Outcome::Ok);
         other.target = "u".into();
         assert!((0..EVERY).all(|_| ages.age_us(&Record::Op(other.clone())).is_none()));
         let end = Record::TargetEnd {

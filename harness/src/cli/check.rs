@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use sessionbench_reports::{Comparison, Results, Verdict};
+use sessionbench_model::results::{Results, Verdict};
+use sessionbench_reports::Comparison;
 
 use super::args::OutputFormat;
 use super::exit::{CliError, ExitCode};

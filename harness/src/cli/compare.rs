@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sessionbench_reports::{CompareOptions, Comparison, Results};
+use sessionbench_model::results::Results;
+use sessionbench_reports::{CompareOptions, Comparison};
 
 use super::args::OutputFormat;
 use super::exit::{CliError, ExitCode};

@@ -2,7 +2,8 @@
 
 use super::ExitCode;
 use super::{
-    args, check, clean, codecs, compare, exec, history, k8s, lb, merge, node, proxy, run, validate,
+    args, check, clean, codecs, compare, exec, history, k8s, lb, merge, node, proxy, run, schema,
+    validate,
 };
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ pub(super) enum Command {
     Check(check::CheckArgs),
     /// Work with a stored run's history: `history export RUN_DIR` writes it as JSON lines.
     History(history::HistoryArgs),
+    /// Print the JSON Schema of a run's plan.json, history records or results.json (what
+    /// docs/schema/ publishes), for your own tools that read runs.
+    Schema(schema::SchemaArgs),
     /// Print the report of a stored run (results.json) as a table, Markdown or JSON.
     Report(check::ReportArgs),
     /// Merge the run directories of a sharded run (`run --shard I/N`) into one run: one
@@ -68,6 +72,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::check(args),
         Command::History(args) => history::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Merge(args) => merge::run(args),
         Command::K8s(args) => k8s::run(args),

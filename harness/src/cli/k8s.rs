@@ -31,7 +31,7 @@ pub struct K8sArgs {
     results_claim: Option<String>,
     /// When the shards start: an RFC 3339 time, or +DURATION from now (default +2m: time
     /// to apply the manifests and pull the image). Printed as an absolute time.
-    #[arg(long, value_name = "TIME", value_parser = crate::plan::parse_start_at)]
+    #[arg(long, value_name = "TIME", value_parser = crate::shards::parse_start_at)]
     start_at: Option<SystemTime>,
     /// Pass --allow-remote to the shards: targets in the cluster are not on loopback.
     #[arg(long)]

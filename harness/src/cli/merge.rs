@@ -9,9 +9,9 @@ use clap::Args;
 use super::check::finish;
 use super::exit::{CliError, ExitCode};
 use crate::history::merge::{Input, merge};
-use crate::plan::Plan;
 use crate::results::Analysis;
 use crate::run_dir::RunDir;
+use sessionbench_model::plan::Plan;
 
 /// Merges the run directories of `run --shard I/N` (and of a `--faults-only` run) into one
 /// run directory, checked and reported as a single run's. Exit codes as for `run`; 2 when the
@@ -38,7 +38,7 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, CliError> {
         let plan = RunDir::open(dir).plan()?;
         plans.push((dir.display().to_string(), plan));
     }
-    let (plan, primary) = crate::plan::whole(&plans).map_err(CliError::Usage)?;
+    let (plan, primary) = crate::shards::whole(&plans).map_err(CliError::Usage)?;
     let primary_dir = RunDir::open(&a.dirs[primary]);
     let suite = primary_dir.file(RunDir::SUITE);
     let out = RunDir::create(

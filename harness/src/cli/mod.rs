@@ -19,6 +19,7 @@ mod node;
 mod progress;
 mod proxy;
 mod run;
+mod schema;
 mod validate;
 
 pub use dispatch::*;

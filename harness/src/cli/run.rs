@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, watch};
 use super::args;
 use super::exit::{CliError, ExitCode};
 use crate::history::Record;
-use crate::plan::Plan;
 use crate::results::Analysis;
 use crate::run_dir::RunDir;
 use crate::{driver, suite};
+use sessionbench_model::plan::Plan;
 
 use super::check::finish;
 use super::compare::{self, JudgeArgs};
@@ -70,12 +70,12 @@ pub struct RunArgs {
     /// same --start-at, and `sessionbench merge` makes one run of their directories. Shard 0
     /// also runs the faults and the targets' start and stop commands (unless --load-only).
     /// Every target must be external: the shards share one deployment.
-    #[arg(long, value_name = "I/N", value_parser = crate::plan::parse_shard)]
+    #[arg(long, value_name = "I/N", value_parser = crate::shards::parse_shard)]
     shard: Option<(u32, u32)>,
     /// When the shards start, the same for all: an RFC 3339 time (2026-12-01T10:00:00Z) or
     /// +DURATION from now. Each target gets a window: its start command when the window opens,
     /// the load one `timeout` later on every shard, then its stop command.
-    #[arg(long, value_name = "TIME", value_parser = crate::plan::parse_start_at)]
+    #[arg(long, value_name = "TIME", value_parser = crate::shards::parse_start_at)]
     start_at: Option<std::time::SystemTime>,
     /// With --shard 0/N: drive the load only (a --faults-only process runs the faults).
     #[arg(long, requires = "shard")]
@@ -170,7 +170,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
                 (true, false) => format!("shard {} of {}, load only", s.index, s.count),
                 _ => "the faults and commands only, no load".into(),
             };
-            let (open, load) = crate::plan::window(&plan, &s, 0);
+            let (open, load) = sessionbench_model::plan::window(&plan, &s, 0);
             eprintln!(
                 "sessionbench: {role}; the first target's window opens at {}, its load starts at {}",
                 humantime::format_rfc3339_millis(open),
@@ -233,8 +233,10 @@ fn default_threads(plan: &Plan, cores: usize) -> usize {
             .external
             .as_ref()
             .is_none_or(|e| e.url.addr.ip().is_loopback());
-        let full_speed = matches!(r.workload.model, crate::plan::LoadModel::Closed { .. })
-            && r.workload.think_time.is_zero();
+        let full_speed = matches!(
+            r.workload.model,
+            sessionbench_model::plan::LoadModel::Closed { .. }
+        ) && r.workload.think_time.is_zero();
         local && full_speed && !r.proxied()
     });
     if beside_its_target_at_full_speed {
@@ -255,7 +257,7 @@ async fn drive(
 ) -> Result<
     (
         Result<bool, crate::driver::DriverError>,
-        sessionbench_reports::Results,
+        sessionbench_model::results::Results,
     ),
     CliError,
 > {
@@ -361,7 +363,7 @@ fn shard_plan(plan: &mut Plan, a: &RunArgs) -> Result<(), CliError> {
     let start_at_unix_ms = start_at
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    plan.shard = Some(crate::plan::Shard {
+    plan.shard = Some(sessionbench_model::plan::Shard {
         index,
         count,
         load,

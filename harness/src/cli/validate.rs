@@ -9,7 +9,9 @@ use clap::Args;
 
 use super::exit::{CliError, ExitCode};
 use super::run::plan_of;
-use crate::plan::{DriverLimits, FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload};
+use sessionbench_model::plan::{
+    DriverLimits, FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload,
+};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {

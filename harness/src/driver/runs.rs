@@ -13,10 +13,10 @@ use super::{resources, usage};
 use crate::faults;
 use crate::history::{FORMAT_VERSION, FaultEvent, FaultPhase, Record};
 use crate::load::{Client, LoadContext, run_load};
-use crate::plan::{FaultKind, FaultPlan, Plan, Run, window};
 use crate::protocol::Protocol;
 use crate::run_dir::RunDir;
 use crate::topology::{StartError, Topology};
+use sessionbench_model::plan::{FaultKind, FaultPlan, Plan, Run, window};
 
 /// A shard's target ready this long after the agreed start of the load is late: the other
 /// shards have been loading it without a ready stack.

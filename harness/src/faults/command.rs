@@ -3,9 +3,9 @@
 //! Each runs as [`shell::run`] does and learns what it acts on from its environment. A
 //! readiness probe (a URL and the status it must answer) may follow.
 
-use crate::plan::{CommandPlan, FaultPlan};
 use crate::shell::{self, run};
 use crate::topology::{StartError, Topology};
+use sessionbench_model::plan::{CommandPlan, FaultPlan};
 
 /// Runs the fault's inject command; with no heal command, also waits for readiness.
 pub async fn inject(

@@ -5,8 +5,8 @@ use std::time::Duration;
 use sessionbench_targets::codec::Schema;
 
 use super::command;
-use crate::plan::{FaultKind, FaultPlan};
 use crate::topology::{Links, StartError, Topology, flush};
+use sessionbench_model::plan::{FaultKind, FaultPlan};
 
 /// How long a stopped node may take to drain before it is killed.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);

@@ -316,7 +316,7 @@ fn read_leb128(bytes: &[u8]) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Op, Outcome};
+    use crate::history::Outcome;
 
     fn records(n: usize) -> Vec<Record> {
         let mut out = vec![Record::Header {
@@ -326,7 +326,7 @@ mod tests {
         }];
         out.extend((0..n).map(|i| {
             let t = i as u64 * 1000;
-            Record::Op(Op::test_read(
+            Record::Op(crate::history::test_read(
                 &format!("v{i}"),
                 (t, t, t + 300),
                 Outcome::Ok,

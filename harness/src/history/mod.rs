@@ -10,3 +10,5 @@ mod record;
 mod wire;
 
 pub use record::*;
+/// The records' types are the data contract's; the rest of the harness names them from here.
+pub use sessionbench_model::history::*;

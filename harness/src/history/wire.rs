@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn an_operation_with_every_field_comes_back_whole() {
-        let mut op = Op::test_read("v1.2", (10, 25, 1_025), Outcome::Ok);
+        let mut op = crate::history::test_read("v1.2", (10, 25, 1_025), Outcome::Ok);
         op.kind = OpKind::Write;
         op.attr = Some("cart".into());
         op.write = Some("v1.2:3".into());

@@ -14,8 +14,8 @@ use tokio::net::TcpSocket;
 
 use super::jar::Jar;
 use super::tls::{Stream, Tls};
-use crate::plan::{ClientAddress, ExternalPlan, TargetUrl, TlsPlan};
 use crate::protocol::{Call, Reply};
+use sessionbench_model::plan::{ClientAddress, ExternalPlan, TargetUrl, TlsPlan};
 
 /// Largest answer read; session views with large padding stay far below.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
@@ -509,7 +509,8 @@ pub(super) mod tests {
 
     #[test]
     fn redirects_are_followed_only_on_the_target_s_own_host() {
-        let url = crate::plan::TargetUrl::parse("http://127.0.0.1:8080/app", false).expect("url");
+        let url = sessionbench_model::plan::TargetUrl::parse("http://127.0.0.1:8080/app", false)
+            .expect("url");
         let e = Endpoint::new(&url, None).expect("endpoint");
         let local = |l: &str| e.local_path(l, "/app/login?x=1");
         assert_eq!(local("/app/account"), Ok("/app/account".into()));

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::client::{Client, Endpoint, SendFailure};
 use crate::history::{NO_SESSION, Op, OpKind, Outcome, Record};
-use crate::plan::{Mix, Workload};
 use crate::protocol::{Call, Protocol, Reading, Reply, Step};
+use sessionbench_model::plan::{Mix, Workload};
 
 /// What every virtual user of one target shares.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub struct LoadContext {
     /// No operation starts at or after this.
     pub deadline: Instant,
     /// A sharded run's share: only the users (or arrivals) it owns are driven here.
-    pub shard: Option<crate::plan::Shard>,
+    pub shard: Option<sessionbench_model::plan::Shard>,
     pub events: mpsc::UnboundedSender<Record>,
     /// Open model: arrivals turned away at `max-sessions-in-flight` (never started).
     pub turned_away: AtomicU64,

@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::plan::{TlsPlan, certificates};
+use crate::pem::certificates;
+use sessionbench_model::plan::TlsPlan;
 
 /// What connecting over TLS needs: the configuration and the name the server is asked for.
 #[derive(Clone)]
@@ -239,8 +240,8 @@ mod tests {
     use super::*;
     use crate::load::client::tests::echo_on;
     use crate::load::{Client, Endpoint, SendFailure};
-    use crate::plan::TargetUrl;
     use crate::protocol::Reply;
+    use sessionbench_model::plan::TargetUrl;
 
     /// A certificate (for 127.0.0.1) and its key.
     fn made() -> (rcgen::Certificate, rcgen::KeyPair) {

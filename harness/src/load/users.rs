@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::session::{LoadContext, run_session};
-use crate::plan::{LoadModel, Workload};
+use sessionbench_model::plan::{LoadModel, Workload};
 
 /// Drives the workload until the deadline and returns when every session has finished and
 /// the deadline has come.

@@ -12,7 +12,7 @@ use super::extract::Extractor;
 use super::step::{Reading, Step, outcome_of};
 use super::template::{Scope, Template, Vars, percent, verbatim};
 use crate::history::{LOGOUT_FAILED, NO_SESSION, OpKind, Outcome, View};
-use crate::plan::{Body, Extract, HttpApi, RequestPlan};
+use sessionbench_model::plan::{Body, Extract, HttpApi, RequestPlan};
 
 /// A login's last step: the one whose answer is the login's (`request` clamps to it).
 const LAST_STEP: usize = usize::MAX;
@@ -529,8 +529,8 @@ impl JsonTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::LoggedOut;
     use hyper::header::HeaderMap;
+    use sessionbench_model::plan::LoggedOut;
 
     fn request(method: &str, path: &str) -> RequestPlan {
         RequestPlan {

@@ -7,7 +7,7 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 use super::exchange::{Cookies, Reply};
-use crate::plan::Extract;
+use sessionbench_model::plan::Extract;
 
 #[derive(Debug, Clone)]
 pub enum Extractor {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Api, Call, Cookies, Reading, Reply, Step, outcome_of};
 use crate::history::{OpKind, Outcome, View};
-use crate::plan::TargetPlan;
+use sessionbench_model::plan::TargetPlan;
 
 #[derive(Debug)]
 pub enum Protocol {

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use sessionbench_reports::{FORMAT_VERSION, Results, TargetResult};
+use sessionbench_model::results::{FORMAT_VERSION, Results, TargetResult};
 
 use super::target::TargetAnalysis;
 use super::units::{micros, us_to_ms};
 use crate::history::Record;
-use crate::plan::{Plan, Run};
+use sessionbench_model::plan::{Plan, Run};
 
 /// A run's results, built as its records arrive.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 //! afterwards. Moved: an answer at or after the start named another node than the last one
 //! before it.
 
-use sessionbench_reports::Continuity;
+use sessionbench_model::results::Continuity;
 
 use crate::history::{Op, OpKind, Outcome};
 
@@ -70,7 +70,7 @@ mod tests {
 
     /// `kind` of `session` from `start` ms to `end` ms, answered by `node`.
     fn op(session: &str, kind: OpKind, start: u64, end: u64, node: &str) -> Op {
-        let mut op = Op::test_read(
+        let mut op = crate::history::test_read(
             session,
             (start * 1000, start * 1000, end * 1000),
             Outcome::Ok,

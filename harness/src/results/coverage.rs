@@ -2,10 +2,10 @@
 //! a target's sessions, as judged, partly judged or not judged, with the reason and what
 //! would feed it. An expectation on a check its answers never fed leaves the verdict unknown.
 
-use sessionbench_reports::{CheckCoverage, Judged};
+use sessionbench_model::results::{CheckCoverage, Judged};
 
 use crate::checkers::Fed;
-use crate::plan::TargetPlan;
+use sessionbench_model::plan::TargetPlan;
 
 /// One check's part: the sessions that needed it, and those its answers fed.
 #[derive(Debug, Default, Clone, Copy)]
@@ -171,9 +171,9 @@ pub(super) fn unjudged(checks: &[CheckCoverage], expectation: &str) -> Option<St
 
 #[cfg(test)]
 mod tests {
-    use sessionbench_reports::Verdict;
+    use sessionbench_model::results::Verdict;
 
-    use crate::history::{Op, OpKind, Outcome, Record, View};
+    use crate::history::{OpKind, Outcome, Record, View};
 
     const SUITE: &str = r#"
 [suite]
@@ -190,7 +190,7 @@ lost-updates = "none"
     /// A session that increments its counter twice: each answer shows the counter or not.
     fn history(counter_shown: bool) -> Vec<Record> {
         let op = |kind: OpKind, at: u64, counter: Option<u64>| {
-            let mut op = Op::test_read("v1", (at, at, at + 500), Outcome::Ok);
+            let mut op = crate::history::test_read("v1", (at, at, at + 500), Outcome::Ok);
             op.target = "direct".into();
             op.kind = kind;
             op.view = Some(View {
@@ -231,7 +231,10 @@ lost-updates = "none"
             .iter()
             .find(|c| c.label() == "lost-update (increments)")
             .expect("reported");
-        assert_eq!(increments.judged, sessionbench_reports::Judged::NotJudged);
+        assert_eq!(
+            increments.judged,
+            sessionbench_model::results::Judged::NotJudged
+        );
         assert_eq!((increments.sessions, increments.fed), (1, 0));
         assert!(
             increments
@@ -252,9 +255,9 @@ lost-updates = "none"
         let results = crate::results::build(&plan, history(true));
         let t = &results.targets[0];
         assert!(
-            t.checks
-                .iter()
-                .all(|c| c.judged != sessionbench_reports::Judged::NotJudged || c.sessions == 0),
+            t.checks.iter().all(
+                |c| c.judged != sessionbench_model::results::Judged::NotJudged || c.sessions == 0
+            ),
             "{:?}",
             t.checks
         );

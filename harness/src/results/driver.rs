@@ -4,11 +4,11 @@
 //! it to blame), or a busy machine (its threads were ready to run and waited for a core).
 
 use hdrhistogram::Histogram;
-use sessionbench_reports::{ChecksBehind, CpuPercent, Driver, Second, SendLag};
+use sessionbench_model::results::{ChecksBehind, CpuPercent, Driver, Second, SendLag};
 
 use super::segments::histogram;
 use crate::history::{Contention, Op, Record};
-use crate::plan::DriverLimits;
+use sessionbench_model::plan::DriverLimits;
 
 /// One `driver-sample` record.
 #[derive(Debug, Clone, Copy)]
@@ -332,7 +332,7 @@ mod tests {
     fn op(session: &str, intended_ms: f64, start_ms: f64, end_ms: f64) -> Op {
         let us = |ms: f64| (ms * 1000.0) as u64;
         let times = (us(intended_ms), us(start_ms), us(end_ms));
-        Op::test_read(session, times, crate::history::Outcome::Ok)
+        crate::history::test_read(session, times, crate::history::Outcome::Ok)
     }
 
     fn second(t: u32) -> Second {

@@ -3,11 +3,11 @@
 //! by the first known loss whose window (from a fault's start, or its end) opened at most
 //! `within` before the answer that showed it. A fault that could not be applied opens none.
 
-use sessionbench_reports::FaultWindow;
+use sessionbench_model::results::FaultWindow;
 
 use super::units::micros;
 use crate::checkers::Mark;
-use crate::plan::KnownLoss;
+use sessionbench_model::plan::KnownLoss;
 
 /// What the known losses explain of a target's losses.
 #[derive(Debug, Default, PartialEq)]

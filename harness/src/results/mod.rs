@@ -1,4 +1,4 @@
-//! From a plan and its history to [`Results`](sessionbench_reports::Results): the checkers' findings per session, throughput
+//! From a plan and its history to [`Results`](sessionbench_model::results::Results): the checkers' findings per session, throughput
 //! and latency per phase (before, during, after the faults), and a verdict per target. It
 //! reads nothing but the plan and the history, so `sessionbench check` reproduces it offline.
 //!

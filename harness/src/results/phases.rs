@@ -2,7 +2,7 @@
 //! per fault window (the losses after it, beyond the rate lost before any, and its recovery)
 //! and per second of the timeline.
 
-use sessionbench_reports::{FaultWindow, Phase, Second};
+use sessionbench_model::results::{FaultWindow, Phase, Second};
 
 use super::recovery::{self, Windows};
 use super::segments::Segments;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sessionbench_reports::Recovery;
+use sessionbench_model::results::Recovery;
 
 use super::units::us_to_ms;
 use crate::checkers::{Kind, Mark};
@@ -111,7 +111,7 @@ mod tests {
 
     /// A read of `session` from `start` ms to `end` ms.
     fn op(session: &str, start: u64, end: u64, outcome: Outcome) -> Op {
-        Op::test_read(session, (start * 1000, start * 1000, end * 1000), outcome)
+        crate::history::test_read(session, (start * 1000, start * 1000, end * 1000), outcome)
     }
 
     #[test]

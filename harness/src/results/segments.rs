@@ -3,7 +3,7 @@
 //! sums of whole stretches, whatever faults the rest of the run brings.
 
 use hdrhistogram::Histogram;
-use sessionbench_reports::{Latency, Ops};
+use sessionbench_model::results::{Latency, Ops};
 
 use crate::history::{Op, Outcome};
 
@@ -121,7 +121,7 @@ mod tests {
 
     fn op(start_ms: u64, outcome: Outcome) -> Op {
         let t = start_ms * 1000;
-        Op::test_read("s", (t, t, t + 2000), outcome)
+        crate::history::test_read("s", (t, t, t + 2000), outcome)
     }
 
     #[test]

@@ -103,7 +103,7 @@ mod tests {
     fn a_story_keeps_the_last_operations_with_their_nodes_cookies_and_notes() {
         let mut nodes = Nodes::default();
         let mut story = Story::default();
-        let mut login = Op::test_read("s", (0, 1_000, 2_000), Outcome::Ok);
+        let mut login = crate::history::test_read("s", (0, 1_000, 2_000), Outcome::Ok);
         login.kind = OpKind::Login;
         login.status = Some(303);
         login.node = Some("node2".into());
@@ -111,11 +111,11 @@ mod tests {
         login.location = Some("/account".into());
         story.see(&login, &mut nodes);
         for i in 0..KEPT as u64 {
-            let mut read = Op::test_read("s", (0, 10_000 * (i + 1), 0), Outcome::Ok);
+            let mut read = crate::history::test_read("s", (0, 10_000 * (i + 1), 0), Outcome::Ok);
             read.node = Some("node2".into());
             story.see(&read, &mut nodes);
         }
-        let mut lost = Op::test_read("s", (0, 2_000_000, 0), Outcome::Fail);
+        let mut lost = crate::history::test_read("s", (0, 2_000_000, 0), Outcome::Fail);
         lost.status = Some(401);
         lost.node = Some("node3".into());
         lost.error = Some("no-session".into());

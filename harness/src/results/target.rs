@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use sessionbench_reports::{Continuity, FaultWindow, RunOf, Sessions, TargetResult, Violation};
+use sessionbench_model::results::{
+    Continuity, FaultWindow, RunOf, Sessions, TargetResult, Violation,
+};
 
 use super::continuity::SessionContinuity;
 use super::coverage::{self, Coverage};
@@ -26,7 +28,7 @@ use super::windows::{self, Report};
 use super::{known, thresholds, verdict};
 use crate::checkers::{Checker, Finding, Kind, Mark};
 use crate::history::{FaultPhase, Op, OpKind, Record};
-use crate::plan::{KnownLoss, Plan, Run};
+use sessionbench_model::plan::{KnownLoss, Plan, Run};
 
 /// Violations listed whole in the results; past them, findings are only counted (a long run
 /// of a lossy strategy finds millions).

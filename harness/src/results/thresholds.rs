@@ -1,8 +1,8 @@
 //! Performance thresholds against what a run measured after its warm-up.
 
-use sessionbench_reports::{ExpectationResult, Latency, Ops};
+use sessionbench_model::results::{ExpectationResult, Latency, Ops};
 
-use crate::plan::Thresholds;
+use sessionbench_model::plan::Thresholds;
 
 /// What the thresholds are judged on.
 pub struct Measured {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sessionbench_reports::Second;
+use sessionbench_model::results::Second;
 
 use crate::history::{Op, Outcome};
 
@@ -150,7 +150,7 @@ mod tests {
 
     fn op(start_ms: u64, latency_ms: u64, outcome: Outcome) -> Op {
         let (start, end) = (start_ms * 1000, (start_ms + latency_ms) * 1000);
-        Op::test_read("s", (start, start, end), outcome)
+        crate::history::test_read("s", (start, start, end), outcome)
     }
 
     #[test]

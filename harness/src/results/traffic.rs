@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 use serde::Deserialize;
-use sessionbench_reports::{LockWaits, Replication, ServerLatency, StoreTraffic};
+use sessionbench_model::results::{LockWaits, Replication, ServerLatency, StoreTraffic};
 use sessionbench_targets::app::{Handling, MetricsView};
 
 use crate::history::{Op, OpKind, Outcome};

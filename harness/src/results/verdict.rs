@@ -2,11 +2,11 @@
 //! run could be judged at all (the load ran to its end, every fault applied, a session was
 //! established).
 
-use sessionbench_reports::{ExpectationResult, FaultWindow, Sessions, Verdict};
+use sessionbench_model::results::{ExpectationResult, FaultWindow, Sessions, Verdict};
 
 use super::known::Explained;
 use crate::checkers::Kind;
-use crate::plan::{KnownLoss, LossExpectation, TargetPlan};
+use sessionbench_model::plan::{KnownLoss, LossExpectation, TargetPlan};
 
 /// The checks a target's answers cannot support: an application's API whose reads show no
 /// value or counter cannot show a stale read.
@@ -230,7 +230,7 @@ mod tests {
     fn known_losses_are_judged_by_their_bounds_and_every_other_loss_fails() {
         use std::time::Duration;
 
-        use crate::plan::KnownLoss;
+        use sessionbench_model::plan::KnownLoss;
         let known = [KnownLoss {
             after: "kill".into(),
             from_end: false,

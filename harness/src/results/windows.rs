@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sessionbench_reports::{Resources, Window};
+use sessionbench_model::results::{Resources, Window};
 
 use super::segments::Tally;
 use crate::history::Op;
@@ -190,7 +190,7 @@ mod tests {
 
     fn op(start_ms: u64, latency_ms: u64) -> Op {
         let (start, end) = (start_ms * 1000, (start_ms + latency_ms) * 1000);
-        Op::test_read("s", (start, start, end), Outcome::Ok)
+        crate::history::test_read("s", (start, start, end), Outcome::Ok)
     }
 
     fn sample(at_s: u64, node1_mb: u64, held: u64) -> Sample {

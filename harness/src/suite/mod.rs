@@ -1,4 +1,4 @@
-//! Suite files: TOML in, a validated [`Plan`](crate::plan::Plan) out.
+//! Suite files: TOML in, a validated [`Plan`](sessionbench_model::plan::Plan) out.
 //!
 //! Two layers, as nextest's config does: [`raw`] is the serde shape (unknown keys are errors),
 //! `validate` resolves defaults from the embedded default suite and checks meaning, and

@@ -11,7 +11,7 @@ use sessionbench_targets::proxy::{Direction, Faults, Proxy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::plan::Link;
+use sessionbench_model::plan::Link;
 
 /// A running proxy: its state, its address, and its accept loop.
 type Placed = (Arc<Proxy>, SocketAddr, JoinHandle<std::io::Result<()>>);

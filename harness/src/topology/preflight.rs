@@ -1,7 +1,7 @@
 //! What a plan needs installed, checked before anything starts: a program missing for the
 //! third target would otherwise be found after the first two ran, its results lost.
 
-use crate::plan::{LbKind, Network, Plan, RedisPlan, Strategy};
+use sessionbench_model::plan::{LbKind, Network, Plan, RedisPlan, Strategy};
 
 /// One sentence per program a target needs and this machine lacks (on PATH, or where the run
 /// looks for it), naming the target.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::balancer_manager::{self, GROWTH};
 use super::process::{Process, StartError};
 use super::store::{free_port, prepare_dir};
-use crate::plan::LbKind;
+use sessionbench_model::plan::LbKind;
 
 /// Where Debian, and Red Hat-like systems, keep Apache httpd's modules.
 const APACHE_MODULES: [&str; 3] = [

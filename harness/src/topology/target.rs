@@ -19,7 +19,7 @@ use super::tomcat::TomcatCluster;
 mod cuts;
 mod scaling;
 use crate::load::{Endpoint, SendFailure};
-use crate::plan::{LbKind, Link, Network, RedisPlan, Strategy, TargetPlan, TlsPlan};
+use sessionbench_model::plan::{LbKind, Link, Network, RedisPlan, Strategy, TargetPlan, TlsPlan};
 
 /// A process of a target, as the resource samples see it.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::process::{Process, StartError};
 use super::store::{free_port, prepare_dir};
-use crate::plan::TargetPlan;
+use sessionbench_model::plan::TargetPlan;
 
 /// The servlet, compiled against the installed Tomcat when a target starts.
 const SERVLET: &str = include_str!("tomcat/SessionApi.java");

@@ -1,7 +1,7 @@
 //! Known losses: a loss a suite names, at a fault of a kind and within a window of it, is
 //! judged by its own bound and carries its cause; every other loss still fails `"none"`.
 
-use crate::support::run_suite;
+use crate::support::{assert_run_fits_schemas, run_suite};
 
 /// Sticky sessions by ip-hash lose the killed node's sessions, each found at its next
 /// request, within a second of the kill.
@@ -43,9 +43,11 @@ cause = "the sessions of the killed node lived only there"
 
 #[test]
 fn a_known_loss_is_judged_by_its_bound_and_names_its_cause() {
-    let (code, results, _) = run_suite("known-losses", &suite(12, "1s"));
+    let (code, results, dir) = run_suite("known-losses", &suite(12, "1s"));
     let t = &results["targets"][0];
     assert_eq!(code, Some(0), "{t}");
+    // A run with a fault, losses and findings: its files are what docs/schema/ promises.
+    assert_run_fits_schemas(&dir);
     let lost = t["sessions"]["lost"].as_u64().expect("lost");
     assert!(lost > 0, "the kill lost node2's sessions: {t}");
     assert_eq!(t["sessions"]["lost-known"].as_u64(), Some(lost), "{t}");

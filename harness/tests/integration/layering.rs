@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CRATES: &[&str] = &["common", "harness", "targets", "reports"];
+const CRATES: &[&str] = &["common", "model", "harness", "targets", "reports"];
 const MAX_LINES: usize = 600;
 /// Suite validation depends on the plan types only: these runtime modules are out of its reach.
 const RUNTIME: &[&str] = &["load", "faults", "shell", "topology", "driver"];

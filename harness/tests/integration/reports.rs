@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{json, run_suite_with, sessionbench, tempdir, workspace};
+use crate::support::{
+    assert_run_fits_schemas, json, run_suite_with, sessionbench, tempdir, workspace,
+};
 
 /// Two sticky nodes, paced users: throughput is set by the pacing, so two runs of it
 /// differ only by noise.
@@ -76,6 +78,7 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
     let (code, dir) = run_suite_with("reports-threshold", &suite, &[]);
     let results = json(&dir.join("results.json"));
     assert_eq!(code, Some(4), "{results}");
+    assert_run_fits_schemas(&dir);
     let passed: Vec<(&str, bool)> = results["targets"][0]["thresholds"]
         .as_array()
         .expect("thresholds")

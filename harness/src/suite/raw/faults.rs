@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::Tagged;
-use crate::plan::FaultKind;
+use sessionbench_model::plan::FaultKind;
 
 /// Declares a fault type: the keys every fault has, then its own.
 macro_rules! fault {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::{ExpectRaw, ExtractRaw, LoggedOutRaw, RequestsRaw, Tagged, ThresholdsRaw};
-use crate::plan::Strategy;
+use sessionbench_model::plan::Strategy;
 
 /// Declares a target type: the keys every target has, the groups it names (`lab`: nodes the
 /// harness runs; `lb`: a load balancer in front of them), then its own keys.

@@ -3,12 +3,14 @@
 //! compiled here, so a mistake is reported at its line before anything starts.
 
 use super::{Validator, join, key};
-use crate::plan::{Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, Shows, TargetPlan};
 use crate::protocol::Api;
 use crate::protocol::template::BUILT_IN;
 use crate::suite::locate::Seg;
 use crate::suite::raw::{
     ExpectRaw, ExtractRaw, LoggedOutRaw, OneOrMany, RequestRaw, RequestsRaw, ShowsRaw,
+};
+use sessionbench_model::plan::{
+    Body, Extract, HttpApi, LoggedOut, Mix, RequestPlan, Shows, TargetPlan,
 };
 
 /// Redirects a request may follow: a login through an identity provider takes a few.

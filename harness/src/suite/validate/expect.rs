@@ -2,9 +2,9 @@
 //! cause at a fault, each with its bound and its cause.
 
 use super::{Validator, join};
-use crate::plan::{Expect, FaultKind, KnownLoss, LossExpectation};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{ExpectRaw, KnownLossRaw};
+use sessionbench_model::plan::{Expect, FaultKind, KnownLoss, LossExpectation};
 
 impl Validator<'_> {
     /// `key = "none" | "some" | "any"` (default none).

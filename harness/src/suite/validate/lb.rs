@@ -1,8 +1,8 @@
 //! `lb = "reference" | "nginx" | "haproxy" | "apache"` and the policies each one runs.
 
 use super::{Validator, join};
-use crate::plan::LbKind;
 use crate::suite::locate::Seg;
+use sessionbench_model::plan::LbKind;
 
 impl Validator<'_> {
     pub(super) fn lb_kind(&mut self, path: &[Seg], given: Option<String>) -> LbKind {

@@ -1,4 +1,4 @@
-//! From a suite file's text to a [`Plan`](crate::plan::Plan): parse, merge the defaults, check every value, and
+//! From a suite file's text to a [`Plan`](sessionbench_model::plan::Plan): parse, merge the defaults, check every value, and
 //! report every problem at once with its file, line, column and key path.
 
 mod api;

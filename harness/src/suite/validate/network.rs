@@ -2,8 +2,8 @@
 //! namespace (reference nodes and LB, Redis), and nothing else.
 
 use super::{Validator, join};
-use crate::plan::{LbKind, Network, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
+use sessionbench_model::plan::{LbKind, Network, RedisPlan, Strategy, TargetPlan};
 
 impl Validator<'_> {
     /// `[suite] network`, and every target refused that cannot live in namespaces.

@@ -2,8 +2,8 @@
 //! serves again.
 
 use super::{Validator, join};
-use crate::plan::{Probe, TargetUrl};
 use crate::suite::locate::Seg;
+use sessionbench_model::plan::{Probe, TargetUrl};
 
 impl Validator<'_> {
     /// `ready-url` (on loopback unless `remote`) and `ready-status` (default 200), if a URL is

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::{Validator, join, key, show};
-use crate::plan::{FaultPlan, Quick, Scenario, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{QuickRaw, ScenarioRaw, WorkloadRaw};
+use sessionbench_model::plan::{FaultPlan, Quick, Scenario, Strategy, TargetPlan};
 
 impl Validator<'_> {
     /// `inherited`: the workload keys a scenario's own replace (the suite's, or the defaults
@@ -184,8 +184,8 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::LoadModel;
     use crate::suite::parse;
+    use sessionbench_model::plan::LoadModel;
 
     const SUITE: &str = r#"
 [suite]

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{MAX_DURATION, Validator, is_dir_name, join, key, show};
-use crate::plan::DriverLimits;
 use crate::suite::raw::SuiteSection;
+use sessionbench_model::plan::DriverLimits;
 
 /// What `[suite]` says of the whole run.
 pub(super) struct Section {

@@ -189,8 +189,8 @@ fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
 #[cfg(test)]
 mod tests {
     use super::super::parse;
-    use crate::plan::{FaultKind, Strategy};
     use crate::suite::raw::{FaultRaw, TargetRaw, keys};
+    use sessionbench_model::plan::{FaultKind, Strategy};
 
     fn errors(text: &str) -> Vec<String> {
         let errors = parse(text, "x.toml").expect_err("invalid").0;

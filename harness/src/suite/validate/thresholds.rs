@@ -2,9 +2,9 @@
 //! because missing one is a different failure (exit 4, not 3).
 
 use super::{Validator, join};
-use crate::plan::Thresholds;
 use crate::suite::locate::Seg;
 use crate::suite::raw::ThresholdsRaw;
+use sessionbench_model::plan::Thresholds;
 
 impl Validator<'_> {
     pub(super) fn thresholds(&mut self, path: &[Seg], t: Option<ThresholdsRaw>) -> Thresholds {

@@ -9,9 +9,9 @@ use super::errors::{SuiteError, SuiteErrors, first_line};
 use super::section::Section;
 use super::structure::deserialize_all;
 
-use crate::plan::{Mix, Plan};
 use crate::suite::locate::{self, Seg};
 use crate::suite::raw::{SuiteRaw, TargetRaw, WorkloadRaw};
+use sessionbench_model::plan::{Mix, Plan};
 
 /// The commented default suite: every key with its default, the source of every default.
 pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
@@ -306,6 +306,7 @@ impl Validator<'_> {
             .quick
             .map(|q| self.quick(q, &scenarios, &faults, &targets, warm_up));
         Plan {
+            format_version: sessionbench_model::plan::FORMAT_VERSION,
             name,
             source: self.file.into(),
             seed: s.seed.or(ds.seed).unwrap_or(1),
@@ -355,7 +356,7 @@ pub(super) fn show(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{RedisPlan, Strategy};
+    use sessionbench_model::plan::{RedisPlan, Strategy};
 
     #[test]
     fn users_rates_and_durations_have_bounds_with_their_reasons() {

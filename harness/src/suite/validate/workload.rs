@@ -1,9 +1,9 @@
 //! The workload: the load model, think time, operations per session and the mix.
 
 use super::{Validator, join};
-use crate::plan::{Idle, LoadModel, Mix, Workload};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{IdleRaw, MixRaw, WorkloadRaw};
+use sessionbench_model::plan::{Idle, LoadModel, Mix, Workload};
 
 /// Users (or sessions in flight) one run may have: each has a source address of its own on
 /// loopback, 127.A.B.1, and there are 254 × 250 of them.

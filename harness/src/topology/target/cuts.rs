@@ -3,9 +3,9 @@
 //! process's cable pulled (`link-down`).
 
 use super::Topology;
-use crate::plan::{FaultKind, FaultPlan, Link};
 use crate::topology::netns::{Cut, Script};
 use crate::topology::process::StartError;
+use sessionbench_model::plan::{FaultKind, FaultPlan, Link};
 
 impl Topology {
     /// Puts `fault` in force (`on`) or lifts it, if it is one the kernel makes here; `false`

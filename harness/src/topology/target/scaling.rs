@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::Topology;
 use crate::load::Client;
-use crate::plan::Link;
 use crate::topology::process::{Process, StartError};
 use sessionbench_common::names::NamedAddr;
+use sessionbench_model::plan::Link;
 
 impl Topology {
     /// Scale-out: starts node `id`, then adds it to the load balancer through its admin API

@@ -4,10 +4,12 @@
 
 mod processes;
 mod runs;
+mod schema;
 mod stack;
 mod suite;
 
 pub use processes::*;
 pub use runs::*;
+pub use schema::*;
 pub use stack::*;
 pub use suite::*;

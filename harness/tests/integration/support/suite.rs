@@ -207,7 +207,7 @@ fn a_built_suite_is_the_toml_a_test_would_write() {
     );
     assert_eq!(
         plan.workload.model,
-        sessionbench::plan::LoadModel::Closed { virtual_users: 6 }
+        sessionbench_model::plan::LoadModel::Closed { virtual_users: 6 }
     );
     let mix = plan.workload.mix;
     assert_eq!(
@@ -219,7 +219,7 @@ fn a_built_suite_is_the_toml_a_test_would_write() {
     assert_eq!((t.name.as_str(), t.nodes), ("s", 2));
     assert_eq!(
         t.expect.sessions_lost,
-        sessionbench::plan::LossExpectation::Some
+        sessionbench_model::plan::LossExpectation::Some
     );
     assert!(t.thresholds.p99_latency.is_some(), "{:?}", t.thresholds);
     let f = &plan.faults;

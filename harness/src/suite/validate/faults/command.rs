@@ -1,9 +1,9 @@
 //! `kind = "command"` faults: the shell commands, their timeout and the readiness probe.
 
 use super::super::{Validator, join};
-use crate::plan::CommandPlan;
 use crate::suite::locate::Seg;
 use crate::suite::raw::CommandRaw;
+use sessionbench_model::plan::CommandPlan;
 
 impl Validator<'_> {
     /// The command plan of a `command` fault.

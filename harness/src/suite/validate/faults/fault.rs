@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::super::{Validator, join, show};
-use crate::plan::{FaultKind, FaultPlan, LbKind, Network, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{FaultRaw, Read};
+use sessionbench_model::plan::{FaultKind, FaultPlan, LbKind, Network, Strategy, TargetPlan};
 
 impl Validator<'_> {
     /// The faults at `path`; one whose `kind` was wrong (reported) is left out once its `at`

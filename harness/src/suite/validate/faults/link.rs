@@ -3,9 +3,9 @@
 //! of processes.
 
 use super::super::{Validator, join};
-use crate::plan::{FaultPlan, Link, Network, RedisPlan, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{LatencyRaw, PartitionRaw};
+use sessionbench_model::plan::{FaultPlan, Link, Network, RedisPlan, TargetPlan};
 
 /// A partition the kernel makes: `(groups, from, to)`.
 type Cut = (Vec<Vec<String>>, Vec<String>, Vec<String>);

@@ -3,9 +3,9 @@
 
 use super::super::{Validator, join};
 use super::target::Template;
-use crate::plan::{Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::BalancedRaw;
+use sessionbench_model::plan::{Strategy, TargetPlan};
 
 /// How a node with sessions in its own memory saves a changed one.
 pub(super) const LOCAL_SAVES: [&str; 3] = ["delta", "whole", "whole-locked"];

@@ -4,9 +4,9 @@
 use super::super::{Validator, join};
 use super::balanced::LOCAL_SAVES;
 use super::target::Template;
-use crate::plan::{Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::DirectRaw;
+use sessionbench_model::plan::{Strategy, TargetPlan};
 
 impl Validator<'_> {
     pub(super) fn direct(&mut self, path: &[Seg], mut t: DirectRaw, d: &Template) -> TargetPlan {

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use super::super::api::ApiRaw;
 use super::super::{Validator, join};
 use super::target::Template;
-use crate::plan::{ClientAddress, ExternalPlan, Strategy, TargetPlan, TargetUrl, TlsPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::ExternalRaw;
+use sessionbench_model::plan::{
+    ClientAddress, ExternalPlan, Strategy, TargetPlan, TargetUrl, TlsPlan,
+};
 
 impl Validator<'_> {
     pub(super) fn external_target(
@@ -164,5 +166,5 @@ impl Validator<'_> {
 
 /// PEM certificates, one at least (`ca-file`, `client-cert`).
 pub(super) fn certificates(path: &Path) -> Result<(), String> {
-    crate::plan::certificates(path).map(drop)
+    crate::pem::certificates(path).map(drop)
 }

@@ -4,9 +4,9 @@
 use super::super::{Validator, join};
 use super::external::certificates;
 use super::target::Template;
-use crate::plan::{PasswordSource, RedisPlan, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::RedisRaw;
+use sessionbench_model::plan::{PasswordSource, RedisPlan, Strategy, TargetPlan};
 
 impl Validator<'_> {
     pub(super) fn redis_target(

@@ -3,9 +3,9 @@
 
 use super::super::Validator;
 use super::target::Template;
-use crate::plan::{Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{BackupRaw, DeltaRaw};
+use sessionbench_model::plan::{Strategy, TargetPlan};
 
 impl Validator<'_> {
     pub(super) fn delta(&mut self, path: &[Seg], mut t: DeltaRaw, d: &Template) -> TargetPlan {

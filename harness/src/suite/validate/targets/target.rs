@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::super::{Validator, join, key};
-use crate::plan::{LbKind, Network, Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::{BalancedRaw, CommonKeys, LabKeys, Read, TargetRaw};
+use sessionbench_model::plan::{LbKind, Network, Strategy, TargetPlan};
 
 /// Why `replication-delay` is refused where replication is not asynchronous.
 pub(super) const ONLY_ASYNC_DELAYS: &str =

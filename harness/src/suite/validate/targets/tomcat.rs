@@ -3,9 +3,9 @@
 
 use super::super::{Validator, join};
 use super::target::{ONLY_ASYNC_DELAYS, Template};
-use crate::plan::{Strategy, TargetPlan};
 use crate::suite::locate::Seg;
 use crate::suite::raw::TomcatRaw;
+use sessionbench_model::plan::{Strategy, TargetPlan};
 
 impl Validator<'_> {
     pub(super) fn tomcat(&mut self, path: &[Seg], mut t: TomcatRaw, d: &Template) -> TargetPlan {

@@ -2,16 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::coverage::{CheckCoverage, Judged};
-pub use crate::fault::{FaultWindow, Recovery};
-pub use crate::timing::{ChecksBehind, CpuPercent, Driver, LockWaits, SendLag, ServerLatency};
+use super::{CheckCoverage, Driver, FaultWindow, ServerLatency};
 
 /// Bumped when the shape changes; readers refuse versions they do not know.
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Results {
     pub format_version: u32,
@@ -120,7 +119,9 @@ impl Results {
 }
 
 /// Ordered so that `max` is the worst: a definite failure outranks not knowing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
@@ -138,7 +139,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct TargetResult {
     /// The run's name: the target's, or `target/scenario`.
@@ -247,7 +248,7 @@ impl TargetResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct RunOf {
     pub target: String,
@@ -255,7 +256,7 @@ pub struct RunOf {
 }
 
 /// The sessions a fault put at risk, and what became of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Continuity {
     /// When the first fault started.
@@ -269,7 +270,7 @@ pub struct Continuity {
     pub moved: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExpectationResult {
     pub name: String,
@@ -294,7 +295,7 @@ impl ExpectationResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Sessions {
     /// Sessions whose login succeeded and that were used (an operation followed the login).
@@ -333,7 +334,7 @@ pub struct Sessions {
     pub monotonic_writes: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Ops {
     pub total: u64,
@@ -342,7 +343,7 @@ pub struct Ops {
     pub indeterminate: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Latency {
     pub p50: f64,
     pub p90: f64,
@@ -352,7 +353,7 @@ pub struct Latency {
 }
 
 /// One second of a run (`t` seconds from the start of the load).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Second {
     pub t: u32,
@@ -393,7 +394,7 @@ pub struct Second {
 }
 
 /// A stretch of the load relative to the faults: before, during, after (or steady).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Phase {
     pub name: String,
@@ -410,7 +411,7 @@ pub struct Phase {
 }
 
 /// One anomaly, with what is needed to find it in the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Violation {
     /// `session-lost`, `stale-read`, `monotonic-read` or `resurrection`.
@@ -452,7 +453,7 @@ impl Violation {
 }
 
 /// What keeping sessions in a shared store costs on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct StoreTraffic {
     /// Bytes of field names and values written (without the protocol's framing).
@@ -464,7 +465,7 @@ pub struct StoreTraffic {
 }
 
 /// What replicating sessions cost on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Replication {
     /// Bytes all nodes sent to their peers (frames, headers included).
@@ -481,7 +482,7 @@ fn is_zero(n: &u64) -> bool {
 
 /// The most each process held over a stretch of the run, from the samples taken every few
 /// seconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Resources {
     /// Process name (`sessionbench` for the harness) to its peak resident memory, in MB.
@@ -503,7 +504,7 @@ pub struct Resources {
 }
 
 /// One window of a long run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Window {
     pub start_s: f64,

@@ -10,10 +10,10 @@ mod workload;
 
 pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
 pub use plan_of_run::*;
-pub use shard::{Shard, parse_shard, parse_start_at, whole, window};
+pub use shard::{Shard, window};
 pub use target::{
     Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, Network, PasswordSource, RedisPlan,
     RequestPlan, Shows, Strategy, TargetPlan, Thresholds,
 };
-pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan, certificates};
+pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan};
 pub use workload::{Idle, LoadModel, Mix, Workload};

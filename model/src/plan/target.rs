@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::fault::Probe;
@@ -10,7 +11,7 @@ use super::url::{ClientAddress, TargetUrl, TlsPlan};
 use super::{Expect, ms, opt_ms};
 
 /// One system under test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct TargetPlan {
     pub name: String,
@@ -50,8 +51,10 @@ pub struct TargetPlan {
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub redis_access_renews_ttl: bool,
     /// For `delta` with `async`: how long each change waits before it leaves the node.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "replication-delay-ms", default)]
     pub replication_delay: Duration,
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "max-inactive-ms")]
     pub max_inactive: Duration,
     /// The run has network faults: the harness places fault proxies on this target's links
@@ -85,7 +88,7 @@ pub struct TargetPlan {
 }
 
 /// Where a target's processes live and how faults cut their links.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Network {
     /// On loopback; network faults go through user-space proxies on the nodes' links.
@@ -104,7 +107,7 @@ impl Network {
 
 /// A stack the harness did not build, reached at `url` and speaking sessionbench's node
 /// protocol or the API `api` describes; the suite's own commands start and stop it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct ExternalPlan {
     pub url: TargetUrl,
@@ -121,6 +124,7 @@ pub struct ExternalPlan {
     /// Waited for after `start`.
     pub ready: Option<Probe>,
     /// For each command and for the probe.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "timeout-ms")]
     pub timeout: Duration,
     /// How to speak to an application that does not speak the node protocol.
@@ -130,7 +134,7 @@ pub struct ExternalPlan {
 
 /// An application's own HTTP API: a request template per operation and how to read its
 /// answers. Templates hold `{user}`, `{seq}` and (in `write`) `{value}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct HttpApi {
     /// The URL's path, put before every request's path (`/` for none).
@@ -171,7 +175,7 @@ impl HttpApi {
 }
 
 /// One operation's request and what to read from its answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct RequestPlan {
     pub method: String,
@@ -202,7 +206,7 @@ pub struct RequestPlan {
 
 /// What an answer shows when the operation worked: one of these statuses (any, if none),
 /// and a field found, equal to `equals` if given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Shows {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -218,7 +222,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// A request body; placeholders are filled in its strings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Body {
     Json(serde_json::Value),
@@ -229,7 +233,7 @@ pub enum Body {
 }
 
 /// Where in an answer a field is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Extract {
     /// RFC 6901 JSON pointer into a JSON body.
@@ -243,7 +247,7 @@ pub enum Extract {
 }
 
 /// What an answer that means "not signed in" looks like.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct LoggedOut {
     pub status: Vec<u16>,
@@ -256,9 +260,10 @@ pub struct LoggedOut {
 }
 
 /// What a target must perform, after the warm-up.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Thresholds {
+    #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "p99-latency-ms", default)]
     pub p99_latency: Option<Duration>,
     /// Failed and unanswered operations, as a percentage of all.
@@ -349,7 +354,7 @@ impl TargetPlan {
 pub const TOMCAT_SPARES: u32 = 2;
 
 /// The load balancer in front of a target's nodes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LbKind {
     /// `sessionbench lb`: every policy, an admin API (scale-out, drains).
@@ -407,7 +412,7 @@ impl LbKind {
 }
 
 /// Where a `redis` target keeps its sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum RedisPlan {
     /// One redis-server the harness starts, persisting only with `appendonly`.
@@ -429,7 +434,7 @@ pub enum RedisPlan {
 }
 
 /// Where a password is: a file (its first line) or an environment variable of the harness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PasswordSource {
     File(std::path::PathBuf),
@@ -449,7 +454,7 @@ impl PasswordSource {
 }
 
 /// Session strategies built so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Round-robin LB over local-memory nodes: the session inconsistency problem itself.

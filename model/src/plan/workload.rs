@@ -2,16 +2,18 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ms;
 
 /// How virtual users drive sessions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Workload {
     pub model: LoadModel,
     /// Pause between a session's operations; also its cadence for latency correction.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "think-time-ms")]
     pub think_time: Duration,
     /// Each pause is drawn from `think_time` × [1 − jitter, 1 + jitter], as people pause: with
@@ -22,6 +24,7 @@ pub struct Workload {
     /// Operations after login, unless the session logs out or is lost first.
     pub ops_per_session: u32,
     /// An operation without an answer in this long is indeterminate.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "request-timeout-ms")]
     pub request_timeout: Duration,
     /// Requests a session may have in flight at once (a page's parallel fetches).
@@ -38,20 +41,22 @@ pub struct Workload {
 }
 
 /// A pause in every session, at a fixed cadence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Idle {
     /// Time in the session between pauses.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "every-ms")]
     pub every: Duration,
     /// How long each pause lasts.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "for-ms")]
     pub pause: Duration,
 }
 
 /// Closed loop (a fixed number of users, each starting a new session when one ends) or open
 /// loop (sessions arrive at a fixed rate whatever the target's speed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(
     rename_all = "kebab-case",
     rename_all_fields = "kebab-case",
@@ -68,7 +73,7 @@ pub enum LoadModel {
 }
 
 /// Relative weights of the operations a session makes after login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Mix {
     pub read: u32,
     pub write: u32,

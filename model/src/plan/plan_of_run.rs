@@ -2,22 +2,31 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{FaultPlan, Shard, TargetPlan, Workload};
 
+/// Bumped when the plan changes shape; `check` and `merge` refuse a plan newer than they know.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// A whole run: every default resolved, every name checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Plan {
+    /// [`FORMAT_VERSION`] when written (plans written before the field are version 1).
+    #[serde(default = "first_version")]
+    pub format_version: u32,
     pub name: String,
     /// The suite file this came from, as given.
     pub source: String,
     pub seed: u64,
     /// Length of the load on each target.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "duration-ms")]
     pub duration: Duration,
     /// Operations in the first `warm-up` are checked but left out of throughput and latency.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "warm-up-ms")]
     pub warm_up: Duration,
     pub workload: Workload,
@@ -39,6 +48,7 @@ pub struct Plan {
     pub driver_limits: DriverLimits,
     /// A long run's report has a line per window of this length (throughput, p99, memory,
     /// sessions held), so growth shows.
+    #[schemars(with = "Option<u64>")]
     #[serde(
         default,
         with = "opt_ms",
@@ -52,7 +62,7 @@ pub struct Plan {
 }
 
 /// When a run's numbers describe the harness rather than the target.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct DriverLimits {
     /// Operations starting later than this after they were due, at the 99th percentile.
@@ -155,7 +165,7 @@ impl Scenario {
 }
 
 /// A situation (a node failure, a restart, a scale-out, none) that every target goes through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Scenario {
     pub name: String,
@@ -167,14 +177,16 @@ pub struct Scenario {
 }
 
 /// The reduced run of `run --quick`, for CI: fewer scenarios or targets, a shorter load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Quick {
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "duration-ms")]
     pub duration: Duration,
     /// Empty: all of them.
     pub scenarios: Vec<String>,
     pub targets: Vec<String>,
+    #[schemars(with = "Option<u64>")]
     #[serde(
         default,
         with = "opt_ms",
@@ -185,7 +197,7 @@ pub struct Quick {
 }
 
 /// What a target is expected to survive; a miss fails the run with exit code 3.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Expect {
     pub sessions_lost: LossExpectation,
@@ -211,7 +223,7 @@ pub struct Expect {
 /// fault of kind `after` are counted as this cause's, at most `max_sessions` for each such
 /// fault, and are not judged by `sessions-lost`. A loss outside the window, or past the bound,
 /// still fails; each known loss has its own bound.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct KnownLoss {
     /// A fault kind's name (`kill`).
@@ -220,6 +232,7 @@ pub struct KnownLoss {
     /// start.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_end: bool,
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "within-ms")]
     pub within: Duration,
     pub max_sessions: u64,
@@ -227,12 +240,16 @@ pub struct KnownLoss {
     pub cause: String,
 }
 
+fn first_version() -> u32 {
+    1
+}
+
 pub(super) fn no_loss() -> LossExpectation {
     LossExpectation::None
 }
 
 /// Whether sessions may, must or must not be lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LossExpectation {
     /// No session may be lost.

@@ -1,10 +1,11 @@
 //! Which checks a run could judge: a check whose input no answer showed did not run, and
 //! says so instead of counting as zero.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Whether a check ran, and on how many of the sessions that needed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct CheckCoverage {
     /// `stale-read`, `lost-update`, ...
@@ -32,7 +33,7 @@ impl CheckCoverage {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Judged {
     /// For every session that needed it.

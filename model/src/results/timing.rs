@@ -1,10 +1,11 @@
 //! What the harness and the nodes measured of time: the driver's lateness and CPU, and
 //! which caused it; the nodes' own handling time and waits for a session's lock.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The load driver measured by itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Driver {
     /// How late operations started after they became due (their intended start, or the end
@@ -60,7 +61,7 @@ pub struct Driver {
 /// How old operations' records were when the checks took them (from the operation's end), and
 /// how many records waited for them. Past the limit the checks competed with the load for the
 /// harness's cores: the run's numbers are the harness's, as a saturated driver's are.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct ChecksBehind {
     pub max_ms: f64,
@@ -86,14 +87,14 @@ impl Driver {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SendLag {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CpuPercent {
     pub mean: f64,
     pub max: f64,
@@ -101,7 +102,7 @@ pub struct CpuPercent {
 
 /// Request handling time as the nodes measured it (parsed request to response), over every
 /// node's life: a node killed before its counters were read is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerLatency {
     pub requests: u64,
     pub p50: f64,
@@ -118,7 +119,7 @@ pub struct ServerLatency {
 
 /// Requests that found their session locked by another request of it, and how long they
 /// waited: what the lock costs, apart from the rest of the handling time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct LockWaits {
     pub requests: u64,

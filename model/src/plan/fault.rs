@@ -4,30 +4,36 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ms, opt_ms};
 
 /// One fault, injected at `at` into every target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct FaultPlan {
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "at-ms")]
     pub at: Duration,
     pub kind: FaultKind,
     pub node: String,
     /// When the heal happens; `None` leaves the fault in place until the load ends.
+    #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "heal-after-ms")]
     pub heal_after: Option<Duration>,
     /// `rolling-restart`: the wait between one node serving again and the next one stopping.
+    #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "interval-ms", default)]
     pub interval: Option<Duration>,
     /// `partition`, `latency`: the node's link they act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<Link>,
     /// `latency`: the delay added each way, and up to how much more at random.
+    #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "latency-ms", default)]
     pub latency: Option<Duration>,
+    #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "jitter-ms", default)]
     pub jitter: Option<Duration>,
     /// `command`: the shell commands that are the fault and its heal.
@@ -50,13 +56,14 @@ pub struct FaultPlan {
 }
 
 /// A fault that is a shell command (`sh -c`), and its heal another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct CommandPlan {
     pub inject: String,
     /// Without one, the fault is over when `inject` has finished (and the probe answered).
     pub heal: Option<String>,
     /// For each command, and for the readiness probe.
+    #[schemars(with = "u64")]
     #[serde(with = "ms", rename = "timeout-ms")]
     pub timeout: Duration,
     /// Waited for after the heal (or after `inject`, without a heal).
@@ -64,7 +71,7 @@ pub struct CommandPlan {
 }
 
 /// `GET URL` must answer `status` (over TLS with the target's settings for `https://`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Probe {
     pub url: super::TargetUrl,
@@ -72,7 +79,9 @@ pub struct Probe {
 }
 
 /// A node's network link, where the harness places a fault proxy for network faults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Link {
     /// Between the load balancer and the node.
@@ -94,7 +103,7 @@ impl Link {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// SIGKILL: a crash. Heal: start it again on the same port, empty.

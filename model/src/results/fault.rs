@@ -1,9 +1,10 @@
 //! A fault as a run saw it: when it struck and healed, what it cost, and how the target
 //! came back.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct FaultWindow {
     pub kind: String,
@@ -69,7 +70,7 @@ impl FaultWindow {
 }
 
 /// What a fault cost until the target recovered, from its start to the next fault's.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Recovery {
     /// Operations that failed or got no answer.
