@@ -157,19 +157,14 @@ impl RunDir {
         history::file::Writer::create(&path).map_err(io("create", &path))
     }
 
-    /// The run's plan.json, refusing a format version newer than this build's.
+    /// The run's plan.json, refusing a format version this build does not read.
     pub fn plan(&self) -> Result<Plan, RunDirError> {
-        let path = self.file(Self::PLAN);
-        let plan: Plan = read_json(&path)?;
-        if plan.format_version > sessionbench_model::plan::FORMAT_VERSION {
-            return Err(RunDirError::Unreadable(format!(
-                "{}: plan format version {} is newer than this build's ({})",
-                path.display(),
-                plan.format_version,
-                sessionbench_model::plan::FORMAT_VERSION
-            )));
-        }
-        Ok(plan)
+        use sessionbench_model::plan::{FORMAT_VERSION, OLDEST_READABLE};
+        read_versioned(
+            &self.file(Self::PLAN),
+            "plan",
+            OLDEST_READABLE..=FORMAT_VERSION,
+        )
     }
 
     /// The stored history, read a record at a time: the compact file, or the JSON lines of
@@ -204,17 +199,10 @@ impl RunDir {
         Self::read_results(&self.file(Self::RESULTS))
     }
 
-    /// A results.json, here or elsewhere, refusing a format version this build does not know.
+    /// A results.json, here or elsewhere, refusing a format version this build does not read.
     pub fn read_results(path: &Path) -> Result<Results, RunDirError> {
-        let results: Results = read_json(path)?;
-        if results.format_version != sessionbench_model::results::FORMAT_VERSION {
-            return Err(RunDirError::Unreadable(format!(
-                "{}: results format version {} is not supported",
-                path.display(),
-                results.format_version
-            )));
-        }
-        Ok(results)
+        use sessionbench_model::results::{FORMAT_VERSION, OLDEST_READABLE};
+        read_versioned(path, "results", OLDEST_READABLE..=FORMAT_VERSION)
     }
 
     /// Writes results.json, report.md, report.html and junit.xml (and baseline.json with a
@@ -267,9 +255,68 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RunDirError
     std::fs::write(path, text + "\n").map_err(io("write", path))
 }
 
+/// A file of the contract, read whole only once its `format-version` is one in `readable`:
+/// a newer file is named as such, not as a field or a variant this build does not know.
+/// (Files written before the field are version 1.)
+fn read_versioned<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    readable: std::ops::RangeInclusive<u32>,
+) -> Result<T, RunDirError> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(rename = "format-version")]
+        version: Option<u32>,
+    }
+    let Version { version } = read_json(path)?;
+    let version = version.unwrap_or(1);
+    if !readable.contains(&version) {
+        return Err(RunDirError::Unreadable(format!(
+            "{}: {what} format version {version} is not supported (this build reads {} to {})",
+            path.display(),
+            readable.start(),
+            readable.end()
+        )));
+    }
+    read_json(path)
+}
+
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunDirError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| RunDirError::Unreadable(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| RunDirError::Unreadable(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan or results from a newer build is refused by its version, before a field or a
+    /// variant this build does not know could be blamed instead.
+    #[test]
+    fn a_newer_format_is_named_before_its_fields_are_read() {
+        let dir =
+            std::env::temp_dir().join(format!("sessionbench-versions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let newer = r#"{"format-version": 99, "kind": "disk-full"}"#;
+        std::fs::write(dir.join(RunDir::PLAN), newer).expect("plan");
+        std::fs::write(dir.join(RunDir::RESULTS), newer).expect("results");
+        let run = RunDir::open(&dir);
+        let plan = run.plan().expect_err("newer plan").to_string();
+        assert!(
+            plan.contains("plan format version 99 is not supported (this build reads 1 to 1)"),
+            "{plan}"
+        );
+        let results = run.results().expect_err("newer results").to_string();
+        assert!(
+            results.contains("results format version 99 is not supported"),
+            "{results}"
+        );
+        // A plan written before the field is version 1, and read.
+        std::fs::write(dir.join(RunDir::PLAN), "{}").expect("plan");
+        let old = run.plan().expect_err("not a whole plan").to_string();
+        assert!(!old.contains("format version"), "{old}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -86,6 +86,8 @@ pub fn whole(plans: &[(String, Plan)]) -> Result<(Plan, usize), String> {
         [one] => {
             let mut plan = plans[*one].1.clone();
             plan.shard = None;
+            // Written again by this build, in its shape.
+            plan.format_version = sessionbench_model::plan::FORMAT_VERSION;
             Ok((plan, *one))
         }
         [] => Err(

@@ -116,7 +116,7 @@ pub fn run(
 /// A suite's results holding `targets`.
 pub fn results(targets: Vec<TargetResult>) -> Results {
     Results {
-        format_version: 1,
+        format_version: sessionbench_model::results::FORMAT_VERSION,
         suite: "s".into(),
         source: "s.toml".into(),
         seed: 1,

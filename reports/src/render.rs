@@ -631,7 +631,7 @@ mod tests {
             windows: Vec::new(),
         };
         Results {
-            format_version: 1,
+            format_version: sessionbench_model::results::FORMAT_VERSION,
             suite: "fixture".into(),
             source: "suites/fixture.toml".into(),
             seed: 7,

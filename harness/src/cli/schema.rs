@@ -10,11 +10,12 @@ use sessionbench_model::schema::Contract;
 pub struct SchemaArgs {
     /// `plan` (plan.json), `history` (one record of `history export`'s JSON lines) or
     /// `results` (results.json).
-    #[arg(value_parser = ["plan", "history", "results"])]
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(Contract::ALL.map(Contract::name)))]
     file: String,
 }
 
 pub fn run(a: SchemaArgs) -> Result<ExitCode, CliError> {
+    // The parser let through only the contracts' names.
     let contract = Contract::from_name(&a.file)
         .ok_or_else(|| CliError::Usage(format!("no schema for `{}`", a.file)))?;
     say!("{}", contract.text());

@@ -6,9 +6,9 @@
 pub mod file;
 pub mod jsonl;
 pub mod merge;
-mod record;
+mod open;
 mod wire;
 
-pub use record::*;
+pub use open::*;
 /// The records' types are the data contract's; the rest of the harness names them from here.
 pub use sessionbench_model::history::*;

@@ -20,7 +20,7 @@ pub struct FaultPlan {
     pub node: String,
     /// When the heal happens; `None` leaves the fault in place until the load ends.
     #[schemars(with = "Option<u64>")]
-    #[serde(with = "opt_ms", rename = "heal-after-ms")]
+    #[serde(default, with = "opt_ms", rename = "heal-after-ms")]
     pub heal_after: Option<Duration>,
     /// `rolling-restart`: the wait between one node serving again and the next one stopping.
     #[schemars(with = "Option<u64>")]

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{FaultPlan, Shard, TargetPlan, Workload};
 
-/// Bumped when the plan changes shape; `check` and `merge` refuse a plan newer than they know.
+/// Bumped when the plan changes shape; `check` and `merge` refuse a version outside
+/// [`OLDEST_READABLE`]..=[`FORMAT_VERSION`].
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The oldest plan this build reads.
+pub const OLDEST_READABLE: u32 = 1;
 
 /// A whole run: every default resolved, every name checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

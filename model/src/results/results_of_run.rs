@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{CheckCoverage, Driver, FaultWindow, ServerLatency};
 
-/// Bumped when the shape changes; readers refuse versions they do not know.
+/// Bumped when the shape changes; readers refuse a version outside
+/// [`OLDEST_READABLE`]..=[`FORMAT_VERSION`].
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The oldest results.json this build reads.
+pub const OLDEST_READABLE: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
