@@ -71,6 +71,54 @@ impl Secret {
     }
 }
 
+/// A secret a suite names in a request or a command: `${secret:NAME}`, the value of
+/// environment variable NAME. The suite, the plan and every report keep the reference; the
+/// value is put in only where a request is sent (`protocol`'s templates) or a command runs
+/// (as the shell's own `${NAME}`, from the environment it inherits), so it is never written
+/// to a file of the run or given as a process's argument.
+pub const REFERENCE: &str = "secret:";
+
+/// The `${secret:NAME}` references in `text`: each one's byte range and NAME.
+pub fn references(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let open = format!("${{{REFERENCE}");
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&open).map(|i| from + i) {
+        let name_at = i + open.len();
+        let Some(end) = text[name_at..].find('}').map(|e| name_at + e) else {
+            break;
+        };
+        found.push((i..end + 1, &text[name_at..end]));
+        from = end + 1;
+    }
+    found
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting
+/// with a digit.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The secret `${secret:NAME}` stands for, or why there is none.
+pub fn referenced(name: &str) -> Result<Secret, String> {
+    if !is_variable_name(name) {
+        return Err(format!(
+            "`${{secret:{name}}}`: `{name}` is not a variable name"
+        ));
+    }
+    Secret::from_env(name).ok_or_else(|| {
+        format!(
+            "secret `{name}` is not set in the environment (a secret comes only from there: \
+             `--var` would show it in the process list)"
+        )
+    })
+}
+
 /// `url` with any password in it replaced by `***`, for messages.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -128,6 +176,32 @@ mod tests {
             );
         }
         let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
+    fn secret_references_are_found_with_their_names() {
+        let text = "a ${secret:PW} b ${secret:T_2}${NOT} ${secret:open";
+        let found: Vec<(&str, &str)> = references(text)
+            .into_iter()
+            .map(|(r, name)| (&text[r], name))
+            .collect();
+        assert_eq!(
+            found,
+            [("${secret:PW}", "PW"), ("${secret:T_2}", "T_2")],
+            "an unclosed one is not a reference"
+        );
+        assert!(is_variable_name("_A1") && !is_variable_name("1A") && !is_variable_name("a-b"));
+        assert!(
+            referenced("a-b")
+                .expect_err("bad name")
+                .contains("not a variable name")
+        );
+        let unset = "SESSIONBENCH_TEST_SECRET_NEVER_SET";
+        assert!(
+            referenced(unset)
+                .expect_err("unset")
+                .contains("not set in the environment")
+        );
     }
 
     #[test]

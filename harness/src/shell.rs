@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::load::{Client, Endpoint, SendFailure};
+use sessionbench_common::secret;
 use sessionbench_model::plan::{Probe, TlsPlan};
 
 /// A command that failed, timed out or could not run, or a probe that never answered.
@@ -49,9 +50,10 @@ pub async fn run(
         script: script.into(),
         detail,
     };
+    let (shell_script, secrets) = with_secrets(script);
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(script)
+        .arg(&shell_script)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -77,6 +79,7 @@ pub async fn run(
     let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), collect) }).await;
     match waited {
         Ok((status, output)) => {
+            let output = redacted(output, &secrets);
             let shown = status
                 .as_ref()
                 .map_or_else(ToString::to_string, ToString::to_string);
@@ -100,6 +103,35 @@ pub async fn run(
             )))
         }
     }
+}
+
+/// The script as the shell runs it, each `${secret:NAME}` as the shell's own `${NAME}` (from
+/// the environment it inherits, so the value is in no argument), and the secrets' values, to
+/// keep out of what its output leaves in logs and errors.
+fn with_secrets(script: &str) -> (String, Vec<String>) {
+    let mut shell = String::with_capacity(script.len());
+    let mut values = Vec::new();
+    let mut from = 0;
+    for (range, name) in secret::references(script) {
+        shell.push_str(&script[from..range.start]);
+        shell.push_str(&format!("${{{name}}}"));
+        values.extend(secret::referenced(name).map(|s| s.expose().to_string()));
+        from = range.end;
+    }
+    shell.push_str(&script[from..]);
+    (shell, values)
+}
+
+/// `output` with each secret's value shown as `***`.
+fn redacted(output: Vec<u8>, secrets: &[String]) -> Vec<u8> {
+    if secrets.is_empty() {
+        return output;
+    }
+    let mut text = String::from_utf8_lossy(&output).into_owned();
+    for value in secrets.iter().filter(|v| !v.is_empty()) {
+        text = text.replace(value.as_str(), "***");
+    }
+    text.into_bytes()
 }
 
 /// Appends what a command printed, whether it worked or not, to `commands.log` in the
@@ -223,6 +255,25 @@ mod tests {
             "{log}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `${secret:NAME}` reaches the shell as its own `${NAME}`: the value is in no argument,
+    /// and what the command prints shows it as `***`. (PATH stands for a secret: the
+    /// workspace forbids `unsafe`, so no test sets a variable.)
+    #[tokio::test]
+    async fn a_secret_reaches_a_command_through_its_environment_only() {
+        let path = std::env::var("PATH").expect("PATH");
+        let script = "test \"${secret:PATH}\" = \"$PATH\" || exit 9; \
+                      tr '\\0' ' ' < /proc/$$/cmdline | grep -qF -- \"$PATH\" && exit 8; \
+                      echo \"got ${secret:PATH}\"; exit 3";
+        let failed = detail(
+            run("inject", script, &[], Duration::from_secs(5))
+                .await
+                .expect_err("exit 3"),
+        );
+        assert!(failed.contains("exit status: 3"), "{failed}");
+        assert!(failed.contains("got ***"), "{failed}");
+        assert!(!failed.contains(&path), "{failed}");
     }
 
     #[tokio::test]

@@ -12,14 +12,16 @@ can check a form another one served); --secure marks cookies Secure (behind HTTP
 --logout-local is a bug some session stores have: an instance ends only the sessions it
 created itself, and answers the others 200 {"logout": false}, leaving them alive.
 --request-log FILE appends a line per cart change, `SESSION-ID items N`, as it answers: the
-stack's own record of what it acknowledged, for checking a harness's counts against.
+stack's own record of what it acknowledged, for checking a harness's counts against. With
+SHOP_PASSWORD in its environment, a login needs form field `password` to match it.
 
     shop.py --name app1 --port 18081 [--sessions DIR [--cache SECONDS]] [--csrf] [--secure]
             [--logout-local] [--request-log FILE]
 
 GET  /login          the login form (with --csrf: a `csrf` field and the SHOPCSRF cookie)
-POST /login          form `user` (and `csrf`): signs in, sets SHOPSESSION, redirects (303) to
-                     /account; with --csrf a missing or wrong token is 403
+POST /login          form `user` (and `csrf`, `password`): signs in, sets SHOPSESSION,
+                     redirects (303) to /account; with --csrf a missing or wrong token is
+                     403; with SHOP_PASSWORD a wrong password redirects to /login?error=1
 GET  /account        HTML: the user, the cart's item count and the note; or 302 to /login
 POST /cart/add       JSON {"cart": {"items": N}}: one more item; or 302 to /login
 POST /note           form `note`: sets the note, redirects (303) to /account
@@ -180,7 +182,8 @@ class Shop(BaseHTTPRequestHandler):
         if self.path == "/login":
             form = self.form()
             user = form.get("user", "")
-            if not user:
+            password = os.environ.get("SHOP_PASSWORD")
+            if not user or (password and form.get("password") != password):
                 return self.redirect("/login?error=1")
             extra = []
             if self.csrf:

@@ -20,6 +20,22 @@ pub enum OutputFormat {
 
 pub use sessionbench_targets::spec::{duration, node_id};
 
+/// `--var NAME=VALUE`: what a suite's `${NAME}` stands for.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VarArgs {
+    /// Fill the suite's `${NAME}` (or `${NAME:-default}`) with VALUE, before the environment's
+    /// NAME; repeat for more. A secret, `${secret:NAME}`, comes from the environment only: an
+    /// argument shows in the process list.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::suite::parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+impl VarArgs {
+    pub fn map(&self) -> std::collections::BTreeMap<String, String> {
+        self.vars.iter().cloned().collect()
+    }
+}
+
 /// Binds `addr` (port 0 picks one) and returns the listener with the address it got.
 pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), CliError> {
     let listener = TcpListener::bind(addr)

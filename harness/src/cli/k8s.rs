@@ -46,6 +46,7 @@ pub fn run(a: K8sArgs) -> Result<ExitCode, CliError> {
     let options = crate::suite::Options {
         allow_remote: a.allow_remote,
         unresolved: true,
+        ..Default::default()
     };
     let plan = super::run::plan_with(Some(&a.suite), false, options)?;
     super::run::refuse_own_targets(&plan)?;

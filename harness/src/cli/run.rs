@@ -51,6 +51,8 @@ pub struct RunArgs {
     /// a deployment on a staging host. Without it, URLs must be on loopback.
     #[arg(long)]
     allow_remote: bool,
+    #[command(flatten)]
+    vars: args::VarArgs,
     /// Compare with an earlier run (its results.json or run directory): a regression in
     /// throughput or latency beyond noise exits 4.
     #[arg(long)]
@@ -109,7 +111,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         say!("{}", suite::DEFAULT_SUITE);
         return Ok(ExitCode::Ok);
     }
-    let mut plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote)?;
+    let mut plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote, &a.vars)?;
     if let Some(d) = a.duration {
         let show = |d: Duration| humantime::format_duration(d).to_string();
         if d > suite::MAX_DURATION {
@@ -392,11 +394,13 @@ pub(super) fn refuse_own_targets(plan: &Plan) -> Result<(), CliError> {
 }
 
 /// The validated plan of `suite` (the embedded first run without one), reduced to what
-/// its `[quick]` keeps with `quick`; `allow_remote` as `--allow-remote` says.
+/// its `[quick]` keeps with `quick`; `allow_remote` and `vars` as `--allow-remote` and
+/// `--var` say.
 pub(super) fn plan_of(
     suite: Option<&Path>,
     quick: bool,
     allow_remote: bool,
+    vars: &args::VarArgs,
 ) -> Result<Plan, CliError> {
     let plan = plan_with(
         suite,
@@ -404,6 +408,7 @@ pub(super) fn plan_of(
         suite::Options {
             allow_remote,
             unresolved: false,
+            vars: vars.map(),
         },
     )?;
     // Before anything starts: a program missing for the last target would otherwise be

@@ -23,13 +23,15 @@ pub struct ValidateArgs {
     /// As `run --allow-remote`: external targets may be on another host.
     #[arg(long)]
     allow_remote: bool,
+    #[command(flatten)]
+    vars: super::args::VarArgs,
     /// Print the whole resolved plan as JSON (what a run's plan.json holds) instead.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
-    let plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote)?;
+    let plan = plan_of(a.suite.as_deref(), a.quick, a.allow_remote, &a.vars)?;
     if a.json {
         let text =
             serde_json::to_string_pretty(&plan).map_err(|e| CliError::BadRun(e.to_string()))?;

@@ -1,9 +1,13 @@
 //! Request templates: text in which `{user}`, `{seq}`, `{value}` and the names login steps
-//! extract (`{csrf}`) are filled for each operation, and `{{` and `}}` stand for braces.
+//! extract (`{csrf}`) are filled for each operation, `${secret:NAME}` by the secret in
+//! environment variable NAME (read once, kept out of `Debug`), and `{{` and `}}` stand for
+//! braces.
 //! Parsed once when the suite is checked, so a misspelt placeholder, or a name used before a
 //! step extracts it, is an error with its line, never a request sent with braces in it.
 
 use std::borrow::Cow;
+
+use sessionbench_common::secret::{self, REFERENCE, Secret};
 
 /// The placeholders every template has; a login step cannot extract a value by one of these
 /// names.
@@ -55,6 +59,7 @@ impl Scope<'_> {
 enum Part {
     Text(String),
     Var(Var),
+    Secret(Secret),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +86,18 @@ impl Template {
                 return Err("a `{` with no closing `}` (write `{{` for a brace)".into());
             };
             let name = &tail[1..end];
+            if let Some(env) = name
+                .strip_prefix(REFERENCE)
+                .filter(|_| literal.ends_with('$'))
+            {
+                literal.pop();
+                if !literal.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut literal)));
+                }
+                parts.push(Part::Secret(secret::referenced(env)?));
+                rest = &tail[end + 1..];
+                continue;
+            }
             let index = scope.all.iter().position(|n| n == name);
             // The built-in names first: validation refuses an extracted name that is one.
             let var = match (name, index) {
@@ -134,6 +151,7 @@ impl Template {
                 Part::Var(Var::User) => out.push_str(&escape(vars.user)),
                 Part::Var(Var::Seq) => out.push_str(&vars.seq.to_string()),
                 Part::Var(Var::Value) => out.push_str(&escape(vars.value)),
+                Part::Secret(s) => out.push_str(&escape(s.expose())),
                 Part::Var(Var::Extracted(i)) => {
                     out.push_str(&escape(vars.extracted.get(*i).map_or("", String::as_str)));
                 }
@@ -193,6 +211,20 @@ mod tests {
                 .render(&VARS, verbatim),
             "plain"
         );
+    }
+
+    #[test]
+    fn a_secret_is_filled_from_the_environment_and_never_shown() {
+        // PATH is set wherever tests run (the workspace forbids `unsafe`: no test sets one).
+        let path = std::env::var("PATH").expect("PATH");
+        let t = Template::parse("u={user}&pw=${secret:PATH}$x", Scope::PLAIN).expect("valid");
+        assert_eq!(t.render(&VARS, verbatim), format!("u=v1.2&pw={path}$x"));
+        assert!(!format!("{t:?}").contains(&path), "{t:?}");
+        let e = Template::parse("${secret:SB_TEST_NEVER_SET}", Scope::PLAIN).expect_err("unset");
+        assert!(e.contains("not set in the environment"), "{e}");
+        // Without its `$` it is a placeholder, and no known one.
+        let e = Template::parse("{secret:PATH}", Scope::PLAIN).expect_err("no $");
+        assert!(e.contains("unknown placeholder"), "{e}");
     }
 
     #[test]

@@ -27,3 +27,4 @@ mod suites;
 mod support;
 mod templates;
 mod tomcat;
+mod variables;

@@ -91,8 +91,8 @@ fn shipped_suites_are_valid() {
             } else if path.extension().is_some_and(|e| e == "toml") {
                 // Names in remote URLs are not looked up: no query leaves the machine.
                 let options = sessionbench::suite::Options {
-                    allow_remote: false,
                     unresolved: true,
+                    ..Default::default()
                 };
                 if let Err(e) = sessionbench::suite::load_with(&path, options) {
                     panic!("{e}");

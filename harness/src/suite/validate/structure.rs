@@ -5,6 +5,8 @@
 //! at its line. Each error is recorded where it is in the original file, its key removed from
 //! a copy of the document, and the table read again: what remains is what the checks judge.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_path_to_error::Track;
 use toml_edit::{Document, DocumentMut};
@@ -13,21 +15,35 @@ use super::errors::{SuiteError, first_line};
 use super::join;
 use crate::suite::locate::{self, Seg};
 use crate::suite::raw::{Later, Read, ReadTagged, SuiteRaw, Tagged, Untyped, keys, misplaced};
+use crate::suite::vars;
 
 /// Most structural errors (unknown keys, wrong types) a file may report in one go.
 const MAX_STRUCTURAL_ERRORS: usize = 50;
 
-/// Deserializes the suite, reporting every structural error rather than the first. A target
-/// or fault whose tag is missing or unknown is `None` (and reported).
+/// What the structural pass read, and what it found wrong.
+#[derive(Default)]
+pub(super) struct Structure {
+    pub raw: SuiteRaw,
+    pub errors: Vec<SuiteError>,
+    /// The values whose variables could not be filled (reported): not judged again.
+    pub unfilled: Vec<Vec<Seg>>,
+}
+
+/// Deserializes the suite, its variables filled from `vars` (`--var`) and the environment,
+/// reporting every structural error rather than the first. A target or fault whose tag is
+/// missing or unknown is `None` (and reported).
 pub(super) fn deserialize_all(
     text: &str,
     file: &str,
     doc: &Document<&str>,
-) -> (SuiteRaw, Vec<SuiteError>) {
+    vars: &BTreeMap<String, String>,
+) -> Structure {
     // Syntax errors were reported already.
-    let Ok(copy) = text.parse::<DocumentMut>() else {
-        return (SuiteRaw::default(), Vec::new());
+    let Ok(mut copy) = text.parse::<DocumentMut>() else {
+        return Structure::default();
     };
+    // Filled in the copy only: errors are still placed by the original's lines.
+    let unfilled = vars::expand(&mut copy, vars);
     let mut pass = Pass {
         text,
         file,
@@ -36,13 +52,21 @@ pub(super) fn deserialize_all(
         errors: Vec::new(),
         left: MAX_STRUCTURAL_ERRORS,
     };
+    for (path, message) in &unfilled {
+        pass.record(path, message.clone(), true);
+    }
+    let unfilled = unfilled.into_iter().map(|(path, _)| path).collect();
     let read = |de: Tracked<'_>| SuiteRaw::<Later, Later>::deserialize(de);
     let shape = pass.until_clean(&[], read, |_, message| message);
-    let Some(shape) = shape else {
-        return (SuiteRaw::default(), pass.errors);
+    let raw = match shape {
+        Some(shape) => shape.typed(&mut pass),
+        None => SuiteRaw::default(),
     };
-    let raw = shape.typed(&mut pass);
-    (raw, pass.errors)
+    Structure {
+        raw,
+        errors: pass.errors,
+        unfilled,
+    }
 }
 
 /// A table's deserializer that notes the path it reached.

@@ -1,5 +1,6 @@
 //! The validator: a suite's raw values checked one by one into a [`Plan`], every problem kept with where it is.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use toml_edit::Document;
 
 use super::errors::{SuiteError, SuiteErrors, first_line};
 use super::section::Section;
-use super::structure::deserialize_all;
+use super::structure::{Structure, deserialize_all};
 
 use crate::suite::locate::{self, Seg};
 use crate::suite::raw::{SuiteRaw, TargetRaw, WorkloadRaw};
@@ -20,13 +21,15 @@ pub const DEFAULT_SUITE: &str = include_str!("../default-suite.toml");
 pub const FIRST_RUN: &str = include_str!("../first-run.toml");
 
 /// What the command line adds to a suite's own rules.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `--allow-remote`: every external target may be on another host.
     pub allow_remote: bool,
     /// Names in URLs are not looked up (their address is left unspecified): for manifests
     /// that run the suite elsewhere, where the names mean what that cluster's DNS says.
     pub unresolved: bool,
+    /// `--var NAME=VALUE`: the suite's `${NAME}`, before the environment's.
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Reads and validates the suite file at `path`.
@@ -82,7 +85,11 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
         };
         at(offset, key, message)
     })?;
-    let (raw, mut errors) = deserialize_all(text, file, &doc);
+    let Structure {
+        raw,
+        mut errors,
+        unfilled,
+    } = deserialize_all(text, file, &doc, &options.vars);
     let defaults = default_raw();
     // A suite that lets one target be remote lets its fault probes go there too.
     let any_remote = raw
@@ -101,6 +108,7 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
         any_remote: options.allow_remote || any_remote,
         places: Vec::new(),
         unjudged: Vec::new(),
+        unfilled,
         suite_dir: Path::new(file)
             .parent()
             .map(Path::to_path_buf)
@@ -119,9 +127,13 @@ pub fn parse_with(text: &str, file: &str, options: Options) -> Result<Plan, Suit
 
 pub(super) fn default_raw() -> SuiteRaw {
     let doc = Document::parse(DEFAULT_SUITE).expect("the embedded default suite is valid TOML");
-    let (raw, errors) = deserialize_all(DEFAULT_SUITE, "default-suite.toml", &doc);
-    assert!(errors.is_empty(), "the embedded default suite: {errors:?}");
-    raw
+    let read = deserialize_all(DEFAULT_SUITE, "default-suite.toml", &doc, &BTreeMap::new());
+    assert!(
+        read.errors.is_empty(),
+        "the embedded default suite: {:?}",
+        read.errors
+    );
+    read.raw
 }
 
 /// Collects errors while resolving values; every accessor returns a usable placeholder on error
@@ -142,6 +154,9 @@ pub(super) struct Validator<'a> {
     pub(super) places: Vec<usize>,
     /// The names of targets whose strategy was wrong (reported): other keys may name them.
     pub(super) unjudged: Vec<String>,
+    /// Values whose variables could not be filled (reported): judging what is left of them
+    /// would only repeat that.
+    pub(super) unfilled: Vec<Vec<Seg>>,
     /// Where relative paths in the suite start.
     pub(super) suite_dir: std::path::PathBuf,
 }
@@ -170,6 +185,9 @@ pub(super) fn join(base: &[Seg], k: &str) -> Vec<Seg> {
 
 impl Validator<'_> {
     pub(super) fn err(&mut self, path: &[Seg], message: impl Into<String>) {
+        if self.unfilled.iter().any(|u| path.starts_with(u)) {
+            return;
+        }
         let (line, column) = locate::line_col(self.text, locate::offset(self.doc, path));
         self.errors.push(SuiteError {
             file: self.file.into(),
