@@ -198,6 +198,16 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// What a workload's mix makes (the rest are the harness's own checks), in a report's
+    /// order.
+    pub const WORKLOAD: [Self; 5] = [
+        Self::Login,
+        Self::Read,
+        Self::Write,
+        Self::Counter,
+        Self::Logout,
+    ];
+
     /// As the history and reports write it.
     pub fn name(self) -> &'static str {
         match self {

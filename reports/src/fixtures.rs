@@ -52,6 +52,7 @@ pub fn run(
             indeterminate: 0,
         },
         throughput_ops_per_s: ops_per_s,
+        by_kind: vec![],
         latency_ms: Some(Latency {
             p50: 1.0,
             p90: 2.0,

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use crate::compare::Comparison;
 use crate::comparison::comparison;
+use crate::kinds::{all_kind_rows, kind_header};
 use crate::markup::escape;
 use crate::render::{summary_header, summary_row, warnings};
 use sessionbench_model::results::{Results, TargetResult};
@@ -69,6 +70,11 @@ pub fn html(results: &Results, suite: Option<&str>, baseline: Option<&Comparison
             "<p class=\"unknown\"><b>Warning:</b> {}</p>",
             escape(&w)
         );
+    }
+    let kinds = all_kind_rows(results);
+    if !kinds.is_empty() {
+        let _ = writeln!(out, "<h2>By request kind</h2>");
+        table(&mut out, &kind_header(), &kinds);
     }
     if let Some((header, rows)) = comparison(results) {
         let _ = writeln!(out, "<h2>Strategy comparison</h2>");

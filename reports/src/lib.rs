@@ -3,6 +3,7 @@
 //! HTML) and compares two runs.
 
 mod agreement;
+mod cells;
 mod codecs;
 mod compare;
 mod comparison;
@@ -12,6 +13,7 @@ mod fixtures;
 mod guarantees;
 mod html;
 mod junit;
+mod kinds;
 mod markup;
 mod render;
 mod units;

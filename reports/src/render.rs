@@ -6,24 +6,12 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::agreement::agreement;
+use crate::cells::{header, latency_cells, ops_cells};
 use crate::comparison::comparison;
 use crate::details::{memory, write_details};
+use crate::kinds::{all_kind_rows, kind_header};
 use crate::units::ms;
-use sessionbench_model::results::{CheckCoverage, Judged, Latency, Ops, Results, TargetResult};
-
-/// The columns of operations, throughput and latency every table shares, in order.
-const MEASURES: [&str; 10] = [
-    "ops", "ok", "fail", "indet.", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-];
-
-fn header(before: &[&str], after: &[&str]) -> Vec<String> {
-    before
-        .iter()
-        .chain(&MEASURES)
-        .chain(after)
-        .map(|s| s.to_string())
-        .collect()
-}
+use sessionbench_model::results::{CheckCoverage, Judged, Results, TargetResult};
 
 pub(crate) fn summary_header() -> Vec<String> {
     header(
@@ -38,13 +26,6 @@ pub(crate) fn summary_header() -> Vec<String> {
         ],
         &[],
     )
-}
-
-fn latency_cells(l: Option<&Latency>) -> [String; 5] {
-    match l {
-        Some(l) => [ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)],
-        None => std::array::from_fn(|_| "-".to_string()),
-    }
 }
 
 pub(crate) fn summary_row(t: &TargetResult) -> Vec<String> {
@@ -99,15 +80,6 @@ fn lost_updates_cell(t: &TargetResult) -> String {
     } else {
         n.to_string()
     }
-}
-
-fn ops_cells(o: &Ops) -> [String; 4] {
-    [
-        o.total.to_string(),
-        o.ok.to_string(),
-        o.fail.to_string(),
-        o.indeterminate.to_string(),
-    ]
 }
 
 fn phase_rows(t: &TargetResult) -> Vec<Vec<String>> {
@@ -166,6 +138,12 @@ pub fn table(results: &Results) -> String {
     .build();
     phases.with(Style::rounded());
     let _ = writeln!(out, "{phases}");
+    let kinds = all_kind_rows(results);
+    if !kinds.is_empty() {
+        let mut table = build(kind_header(), kinds).build();
+        table.with(Style::rounded());
+        let _ = writeln!(out, "by request kind:\n{table}");
+    }
     let windows: Vec<Vec<String>> = results.targets.iter().flat_map(window_rows).collect();
     if !windows.is_empty() {
         let mut table = build(window_header(), windows).build();
@@ -273,6 +251,15 @@ pub fn markdown(results: &Results) -> String {
         results.targets.iter().flat_map(phase_rows).collect(),
     );
     let _ = writeln!(out, "\n</details>");
+    let kinds = all_kind_rows(results);
+    if !kinds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>By request kind: login, read, write, counter, logout</summary>\n"
+        );
+        md_table(&mut out, kind_header(), kinds);
+        let _ = writeln!(out, "\n</details>");
+    }
     let windows: Vec<Vec<String>> = results.targets.iter().flat_map(window_rows).collect();
     if !windows.is_empty() {
         let _ = writeln!(
@@ -440,7 +427,8 @@ mod tests {
         }
     }
     use sessionbench_model::results::{
-        ExpectationResult, FaultWindow, Phase, Sessions, Verdict, Violation,
+        ExpectationResult, FaultWindow, KindResult, Latency, Ops, Phase, Sessions, Verdict,
+        Violation,
     };
 
     fn results() -> Results {
@@ -505,6 +493,36 @@ mod tests {
             },
             throughput_ops_per_s: 250.0,
             latency_ms: Some(latency),
+            by_kind: vec![
+                KindResult {
+                    kind: "login".into(),
+                    ops: Ops {
+                        total: 40,
+                        ok: 40,
+                        fail: 0,
+                        indeterminate: 0,
+                    },
+                    throughput_ops_per_s: 2.5,
+                    latency_ms: Some(Latency {
+                        p50: 180.0,
+                        p90: 240.0,
+                        p99: 310.0,
+                        p999: 310.0,
+                        max: 312.0,
+                    }),
+                },
+                KindResult {
+                    kind: "read".into(),
+                    ops: Ops {
+                        total: 160,
+                        ok: 154,
+                        fail: 4,
+                        indeterminate: 2,
+                    },
+                    throughput_ops_per_s: 247.5,
+                    latency_ms: Some(latency),
+                },
+            ],
             timeline: vec![],
             phases: vec![
                 phase("before", 1000.0, 5000.0, 0),
@@ -614,6 +632,7 @@ mod tests {
             },
             throughput_ops_per_s: 100.0,
             latency_ms: None,
+            by_kind: vec![],
             phases: vec![],
             timeline: vec![],
             faults: vec![],

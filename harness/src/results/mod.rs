@@ -10,6 +10,7 @@ mod analysis;
 mod continuity;
 mod coverage;
 mod driver;
+mod kinds;
 mod known;
 mod phases;
 mod recovery;

@@ -17,6 +17,7 @@ use sessionbench_model::results::{
 use super::continuity::SessionContinuity;
 use super::coverage::{self, Coverage};
 use super::driver::{self, Lags, Sample};
+use super::kinds::ByKind;
 use super::phases::{attribute_losses, loss_rate_before, mark_seconds, phase_table, recover};
 use super::recovery::{SessionRecovery, Windows};
 use super::segments::Segments;
@@ -83,6 +84,7 @@ pub(super) struct TargetAnalysis {
     pending: VecDeque<Pending>,
     sessions: HashMap<String, Live>,
     segments: Segments,
+    by_kind: ByKind,
     seconds: Seconds,
     pub(super) lags: Lags,
     /// By fault index: the window as reported, and its span in µs.
@@ -122,6 +124,7 @@ impl TargetAnalysis {
             pending: VecDeque::new(),
             sessions: HashMap::new(),
             segments: Segments::new(warm_up),
+            by_kind: ByKind::new(warm_up),
             seconds: Seconds::new(open_for),
             lags: Lags::new(warm_up, plan.driver_limits),
             faults: BTreeMap::new(),
@@ -310,6 +313,7 @@ impl TargetAnalysis {
         // Probes and final reads are checks, not workload (probes are meant to fail).
         if !op.kind.is_check() {
             self.segments.add(op);
+            self.by_kind.add(op);
             self.seconds.add(op);
             self.report.add(op);
             self.last_end = self.last_end.max(op.end_us);
@@ -387,12 +391,14 @@ impl TargetAnalysis {
         let measured = self.segments.sum(warm_up, u64::MAX);
         let throughput_ops_per_s = measured.throughput(end.saturating_sub(warm_up));
         let latency_ms = measured.latency();
+        let by_kind = self.by_kind.finish(end.saturating_sub(warm_up));
         let thresholds = thresholds::check(
             &t.thresholds,
             &thresholds::Measured {
                 ops: measured.ops,
                 throughput: throughput_ops_per_s,
                 latency: latency_ms,
+                by_kind: &by_kind,
                 sessions_lost: counts.lost,
             },
         );
@@ -448,6 +454,7 @@ impl TargetAnalysis {
             ops: self.segments.sum(0, u64::MAX).ops,
             throughput_ops_per_s,
             latency_ms,
+            by_kind,
             phases,
             timeline,
             faults,
@@ -458,11 +465,7 @@ impl TargetAnalysis {
             replication: self.counters.replication(self.ok_writes),
             violations_not_listed,
             checks,
-            tls_unverified: t
-                .external
-                .as_ref()
-                .and_then(|e| e.tls.as_ref())
-                .is_some_and(|tls| tls.insecure_skip_verify),
+            tls_unverified: t.tls_unverified(),
             violations,
             interrupted: self.interrupted,
             driver,

@@ -1,40 +1,49 @@
 //! Performance thresholds against what a run measured after its warm-up.
 
-use sessionbench_model::results::{ExpectationResult, Latency, Ops};
+use sessionbench_model::results::{ExpectationResult, KindResult, Latency, Ops};
 
 use sessionbench_model::plan::Thresholds;
 
 /// What the thresholds are judged on.
-pub struct Measured {
+pub struct Measured<'a> {
     pub ops: Ops,
     pub throughput: f64,
     pub latency: Option<Latency>,
+    pub by_kind: &'a [KindResult],
     pub sessions_lost: u64,
+}
+
+/// `p99-latency` (or `p99-latency.KIND`) against a p99, or against no successful operation.
+fn p99(name: String, bound_ms: f64, latency: Option<Latency>) -> ExpectationResult {
+    let (actual, passed) = match latency {
+        Some(l) => (format!("{:.1} ms", l.p99), l.p99 <= bound_ms),
+        None => ("no successful operation".into(), false),
+    };
+    ExpectationResult::new(&name, format!("<= {bound_ms} ms"), actual, passed)
 }
 
 /// One result per threshold set, in a fixed order.
 pub fn check(t: &Thresholds, m: &Measured) -> Vec<ExpectationResult> {
     let mut out = Vec::new();
+    if let Some(bound) = t.p99_latency {
+        out.push(p99(
+            "p99-latency".into(),
+            bound.as_secs_f64() * 1000.0,
+            m.latency,
+        ));
+    }
+    for (kind, bound_ms) in &t.p99_latency_ms_by_kind {
+        let latency = m.by_kind.iter().find(|k| &k.kind == kind);
+        let name = format!("p99-latency.{kind}");
+        out.push(p99(
+            name,
+            *bound_ms as f64,
+            latency.and_then(|k| k.latency_ms),
+        ));
+    }
     let mut push = |name: &str, expected: String, actual: String, passed: bool| {
         out.push(ExpectationResult::new(name, expected, actual, passed));
     };
-    if let Some(bound) = t.p99_latency {
-        let bound_ms = bound.as_secs_f64() * 1000.0;
-        match m.latency {
-            Some(l) => push(
-                "p99-latency",
-                format!("<= {bound_ms} ms"),
-                format!("{:.1} ms", l.p99),
-                l.p99 <= bound_ms,
-            ),
-            None => push(
-                "p99-latency",
-                format!("<= {bound_ms} ms"),
-                "no successful operation".into(),
-                false,
-            ),
-        }
-    }
     if let Some(max) = t.max_error_rate {
         let errors = m.ops.fail + m.ops.indeterminate;
         let rate = if m.ops.total == 0 {
@@ -74,7 +83,7 @@ mod tests {
 
     use super::*;
 
-    fn measured(latency: Option<f64>) -> Measured {
+    fn measured(latency: Option<f64>) -> Measured<'static> {
         Measured {
             ops: Ops {
                 total: 200,
@@ -90,6 +99,7 @@ mod tests {
                 p999: p99,
                 max: p99,
             }),
+            by_kind: &[],
             sessions_lost: 3,
         }
     }
@@ -110,6 +120,7 @@ mod tests {
             max_error_rate: Some(5.0),
             min_throughput: Some(100.0),
             max_sessions_lost: Some(2),
+            ..Thresholds::default()
         };
         let r = check(&t, &measured(Some(5.0)));
         assert_eq!(
@@ -128,5 +139,50 @@ mod tests {
         assert!(!none[0].passed);
         let slow = check(&t, &measured(Some(5.1)));
         assert!(!slow[0].passed);
+    }
+
+    #[test]
+    fn a_kind_s_bound_is_judged_on_that_kind_alone() {
+        let latency = |p99| Latency {
+            p50: 1.0,
+            p90: 1.0,
+            p99,
+            p999: p99,
+            max: p99,
+        };
+        let kind = |name: &str, p99: Option<f64>| KindResult {
+            kind: name.into(),
+            ops: Ops::default(),
+            throughput_ops_per_s: 0.0,
+            latency_ms: p99.map(latency),
+        };
+        let by_kind = [
+            kind("login", Some(280.0)),
+            kind("read", Some(9.0)),
+            kind("write", None),
+        ];
+        let t = Thresholds {
+            p99_latency_ms_by_kind: [("login", 300), ("read", 5), ("write", 5), ("logout", 5)]
+                .map(|(k, ms)| (k.to_string(), ms))
+                .into(),
+            ..Thresholds::default()
+        };
+        let m = Measured {
+            by_kind: &by_kind,
+            ..measured(Some(1.0))
+        };
+        let r = check(&t, &m);
+        // In the map's order: login, logout, read, write.
+        assert_eq!(
+            passed(&r),
+            [
+                ("p99-latency.login", true),
+                ("p99-latency.logout", false),
+                ("p99-latency.read", false),
+                ("p99-latency.write", false)
+            ]
+        );
+        assert_eq!(r[2].actual, "9.0 ms");
+        assert_eq!(r[3].actual, "no successful operation");
     }
 }

@@ -73,7 +73,7 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
     let xmllint = program("xmllint", "libxml2-utils");
     let chromium = program("chromium", "chromium");
     let suite = format!(
-        "{SUITE}\n[targets.thresholds]\nmin-throughput = 1000000.0\np99-latency = \"10s\"\n"
+        "{SUITE}\n[targets.thresholds]\nmin-throughput = 1000000.0\np99-latency = {{ all = \"10s\", login = \"10s\" }}\n"
     );
     let (code, dir) = run_suite_with("reports-threshold", &suite, &[]);
     let results = json(&dir.join("results.json"));
@@ -85,7 +85,26 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
         .iter()
         .map(|t| (t["name"].as_str().expect("name"), t["passed"] == true))
         .collect();
-    assert_eq!(passed, [("p99-latency", true), ("throughput", false)]);
+    assert_eq!(
+        passed,
+        [
+            ("p99-latency", true),
+            ("p99-latency.login", true),
+            ("throughput", false)
+        ]
+    );
+    // Each kind of request the mix made, after the warm-up, apart.
+    let by_kind = results["targets"][0]["by-kind"]
+        .as_array()
+        .expect("by-kind");
+    let kinds: Vec<&str> = by_kind.iter().filter_map(|k| k["kind"].as_str()).collect();
+    assert!(kinds.starts_with(&["login", "read"]), "{kinds:?}");
+    let counted: u64 = by_kind
+        .iter()
+        .filter_map(|k| k["ops"]["total"].as_u64())
+        .sum();
+    let all = results["targets"][0]["ops"]["total"].as_u64().expect("ops");
+    assert!(counted > 0 && counted <= all, "{counted} of {all}");
     // A missed threshold fails the verdict wherever it is shown; exit 4 says why.
     let t = &results["targets"][0];
     assert_eq!(t["verdict"], "fail", "{t}");
@@ -102,6 +121,8 @@ fn a_missed_threshold_exits_4_with_valid_junit_and_an_html_report_chromium_rende
         "{md}"
     );
     assert!(md.contains("| fail |"), "{md}");
+    assert!(md.contains("<summary>By request kind"), "{md}");
+    assert!(md.contains("| sticky | login |"), "{md}");
     assert!(
         results["targets"][0]["timeline"]
             .as_array()

@@ -266,6 +266,13 @@ pub struct Thresholds {
     #[schemars(with = "Option<u64>")]
     #[serde(with = "opt_ms", rename = "p99-latency-ms", default)]
     pub p99_latency: Option<Duration>,
+    /// p99 bounds on one kind of request (`p99-latency.login`), in ms, by kind.
+    #[serde(
+        default,
+        rename = "p99-latency-ms-by-kind",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub p99_latency_ms_by_kind: std::collections::BTreeMap<String, u64>,
     /// Failed and unanswered operations, as a percentage of all.
     pub max_error_rate: Option<f64>,
     /// Successful operations per second.
@@ -274,6 +281,15 @@ pub struct Thresholds {
 }
 
 impl TargetPlan {
+    /// An external target whose TLS certificate is not verified (`insecure-skip-verify`):
+    /// every report says so.
+    pub fn tls_unverified(&self) -> bool {
+        self.external
+            .as_ref()
+            .and_then(|e| e.tls.as_ref())
+            .is_some_and(|tls| tls.insecure_skip_verify)
+    }
+
     pub fn node_ids(&self) -> impl Iterator<Item = String> {
         (1..=self.nodes).map(|i| format!("node{i}"))
     }

@@ -3,10 +3,12 @@
 
 mod coverage;
 mod fault;
+mod kind;
 mod results_of_run;
 mod timing;
 
 pub use coverage::{CheckCoverage, Judged};
 pub use fault::{FaultWindow, Recovery};
+pub use kind::KindResult;
 pub use results_of_run::*;
 pub use timing::{ChecksBehind, CpuPercent, Driver, LockWaits, SendLag, ServerLatency};

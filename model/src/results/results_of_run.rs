@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckCoverage, Driver, FaultWindow, ServerLatency};
+use super::{CheckCoverage, Driver, FaultWindow, KindResult, ServerLatency};
 
 /// Bumped when the shape changes; readers refuse a version outside
 /// [`OLDEST_READABLE`]..=[`FORMAT_VERSION`].
@@ -187,6 +187,9 @@ pub struct TargetResult {
     pub throughput_ops_per_s: f64,
     /// Latency of successful operations after the warm-up, from their intended start.
     pub latency_ms: Option<Latency>,
+    /// The same, and the operations counted, for each kind of request the workload made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_kind: Vec<KindResult>,
     pub phases: Vec<Phase>,
     /// Whole seconds from the start of the load: the plots' data and the samples a
     /// baseline comparison resamples.

@@ -1,9 +1,13 @@
 //! `[targets.thresholds]`: performance bounds, apart from the continuity expectations
 //! because missing one is a different failure (exit 4, not 3).
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use super::{Validator, join};
 use crate::suite::locate::Seg;
-use crate::suite::raw::ThresholdsRaw;
+use crate::suite::raw::{LatencyBoundRaw, ThresholdsRaw};
+use sessionbench_model::history::OpKind;
 use sessionbench_model::plan::Thresholds;
 
 impl Validator<'_> {
@@ -11,11 +15,29 @@ impl Validator<'_> {
         let Some(t) = t else {
             return Thresholds::default();
         };
-        let p99_latency = t.p99_latency.and_then(|text| {
-            let at = join(path, "p99-latency");
-            let d = self.duration(&at, Some(text), None)?;
-            Some(self.positive(&at, Some(d), "a p99 latency bound"))
-        });
+        let at = join(path, "p99-latency");
+        let (all, by_kind) = match t.p99_latency {
+            None => (None, BTreeMap::new()),
+            Some(LatencyBoundRaw::All(text)) => (Some((at.clone(), text)), BTreeMap::new()),
+            Some(LatencyBoundRaw::ByKind(mut by_kind)) => {
+                let all = by_kind.remove("all").map(|text| (join(&at, "all"), text));
+                (all, by_kind)
+            }
+        };
+        let p99_latency = all.and_then(|(at, text)| self.p99_bound(&at, text));
+        let mut p99_latency_ms_by_kind = BTreeMap::new();
+        for (kind, text) in by_kind {
+            if !OpKind::WORKLOAD.iter().any(|k| k.name() == kind) {
+                let kinds: Vec<&str> = OpKind::WORKLOAD.iter().map(|k| k.name()).collect();
+                self.err(
+                    &join(&at, &kind),
+                    format!("`{kind}` is not a request kind: all, {}", kinds.join(", ")),
+                );
+            } else if let Some(d) = self.p99_bound(&join(&at, &kind), text) {
+                let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                p99_latency_ms_by_kind.insert(kind, ms);
+            }
+        }
         if let Some(r) = t.max_error_rate.filter(|r| !(0.0..=100.0).contains(r)) {
             self.err(
                 &join(path, "max-error-rate"),
@@ -30,9 +52,16 @@ impl Validator<'_> {
         }
         Thresholds {
             p99_latency,
+            p99_latency_ms_by_kind,
             max_error_rate: t.max_error_rate,
             min_throughput: t.min_throughput,
             max_sessions_lost: t.max_sessions_lost,
         }
+    }
+
+    /// A p99 bound: a duration above zero.
+    fn p99_bound(&mut self, at: &[Seg], text: String) -> Option<Duration> {
+        let d = self.duration(at, Some(text), None)?;
+        Some(self.positive(at, Some(d), "a p99 latency bound"))
     }
 }
