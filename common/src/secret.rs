@@ -104,6 +104,10 @@ pub fn is_variable_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The values of every secret this process has read through a reference: what the output
+/// of any command it runs is cleaned of, whichever command printed it.
+static READ: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// The secret `${secret:NAME}` stands for, or why there is none.
 pub fn referenced(name: &str) -> Result<Secret, String> {
     if !is_variable_name(name) {
@@ -111,12 +115,29 @@ pub fn referenced(name: &str) -> Result<Secret, String> {
             "`${{secret:{name}}}`: `{name}` is not a variable name"
         ));
     }
-    Secret::from_env(name).ok_or_else(|| {
+    let secret = Secret::from_env(name).ok_or_else(|| {
         format!(
             "secret `{name}` is not set in the environment (a secret comes only from there: \
              `--var` would show it in the process list)"
         )
-    })
+    })?;
+    let mut read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !read.iter().any(|v| v == secret.expose()) {
+        read.push(secret.expose().to_string());
+    }
+    Ok(secret)
+}
+
+/// `text` with the value of every secret read so far shown as `***`.
+pub fn redact(text: &str) -> String {
+    let read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    read.iter()
+        .filter(|v| !v.is_empty())
+        .fold(text.to_string(), |text, v| text.replace(v.as_str(), "***"))
 }
 
 /// `url` with any password in it replaced by `***`, for messages.

@@ -50,7 +50,7 @@ pub async fn run(
         script: script.into(),
         detail,
     };
-    let (shell_script, secrets) = with_secrets(script);
+    let shell_script = with_secrets(script);
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&shell_script)
@@ -79,7 +79,7 @@ pub async fn run(
     let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), collect) }).await;
     match waited {
         Ok((status, output)) => {
-            let output = redacted(output, &secrets);
+            let output = secret::redact(&String::from_utf8_lossy(&output)).into_bytes();
             let shown = status
                 .as_ref()
                 .map_or_else(ToString::to_string, ToString::to_string);
@@ -106,32 +106,20 @@ pub async fn run(
 }
 
 /// The script as the shell runs it, each `${secret:NAME}` as the shell's own `${NAME}` (from
-/// the environment it inherits, so the value is in no argument), and the secrets' values, to
-/// keep out of what its output leaves in logs and errors.
-fn with_secrets(script: &str) -> (String, Vec<String>) {
+/// the environment it inherits, so the value is in no argument of the shell). What any
+/// command prints is cleaned of every secret read ([`secret::redact`]).
+fn with_secrets(script: &str) -> String {
     let mut shell = String::with_capacity(script.len());
-    let mut values = Vec::new();
     let mut from = 0;
     for (range, name) in secret::references(script) {
         shell.push_str(&script[from..range.start]);
         shell.push_str(&format!("${{{name}}}"));
-        values.extend(secret::referenced(name).map(|s| s.expose().to_string()));
+        // Read, so its value is among those redacted.
+        let _ = secret::referenced(name);
         from = range.end;
     }
     shell.push_str(&script[from..]);
-    (shell, values)
-}
-
-/// `output` with each secret's value shown as `***`.
-fn redacted(output: Vec<u8>, secrets: &[String]) -> Vec<u8> {
-    if secrets.is_empty() {
-        return output;
-    }
-    let mut text = String::from_utf8_lossy(&output).into_owned();
-    for value in secrets.iter().filter(|v| !v.is_empty()) {
-        text = text.replace(value.as_str(), "***");
-    }
-    text.into_bytes()
+    shell
 }
 
 /// Appends what a command printed, whether it worked or not, to `commands.log` in the
@@ -258,7 +246,7 @@ mod tests {
     }
 
     /// `${secret:NAME}` reaches the shell as its own `${NAME}`: the value is in no argument,
-    /// and what the command prints shows it as `***`. (PATH stands for a secret: the
+    /// and what any command prints shows it as `***`. (PATH stands for a secret: the
     /// workspace forbids `unsafe`, so no test sets a variable.)
     #[tokio::test]
     async fn a_secret_reaches_a_command_through_its_environment_only() {
@@ -274,6 +262,21 @@ mod tests {
         assert!(failed.contains("exit status: 3"), "{failed}");
         assert!(failed.contains("got ***"), "{failed}");
         assert!(!failed.contains(&path), "{failed}");
+        // Once read, a secret is cleaned from every command's output, not only its own.
+        let other = detail(
+            run(
+                "stop",
+                "echo \"env: $PATH\"; exit 4",
+                &[],
+                Duration::from_secs(5),
+            )
+            .await
+            .expect_err("exit 4"),
+        );
+        assert!(
+            other.contains("env: ***") && !other.contains(&path),
+            "{other}"
+        );
     }
 
     #[tokio::test]

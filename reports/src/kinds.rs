@@ -14,7 +14,8 @@ fn kind_rows(t: &TargetResult) -> Vec<Vec<String>> {
         .map(|k| {
             let mut row = vec![t.name.clone(), k.kind.clone()];
             row.extend(ops_cells(&k.ops));
-            row.push(format!("{:.0}", k.throughput_ops_per_s));
+            // A kind may be rare (a login every few seconds): a tenth shows it.
+            row.push(format!("{:.1}", k.throughput_ops_per_s));
             row.extend(latency_cells(k.latency_ms.as_ref()));
             row.push(format!("{:.2}", k.error_rate()));
             row

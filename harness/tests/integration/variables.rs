@@ -159,7 +159,7 @@ fn a_missing_variable_or_a_misplaced_secret_is_named_by_file_line_and_key() {
     );
     assert!(
         err.contains(&format!(
-            "{shown}:9:10: `targets[0].cookie`: `${{secret:PATH}}`: a secret may be used only in `requests`"
+            "{shown}:9:10: `targets[0].cookie`: `${{secret:PATH}}`: a secret may be used only in what a request sends"
         )),
         "{err}"
     );

@@ -34,6 +34,10 @@ impl Validator<'_> {
                     format!("`{kind}` is not a request kind: all, {}", kinds.join(", ")),
                 );
             } else if let Some(d) = self.p99_bound(&join(&at, &kind), text) {
+                if d.subsec_nanos() % 1_000_000 != 0 {
+                    let whole = format!("{d:?} is not a whole number of milliseconds");
+                    self.err(&join(&at, &kind), format!("{whole}, as a bound is kept"));
+                }
                 let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
                 p99_latency_ms_by_kind.insert(kind, ms);
             }
@@ -63,5 +67,61 @@ impl Validator<'_> {
     fn p99_bound(&mut self, at: &[Seg], text: String) -> Option<Duration> {
         let d = self.duration(at, Some(text), None)?;
         Some(self.positive(at, Some(d), "a p99 latency bound"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::suite::parse;
+
+    fn suite(bound: &str) -> String {
+        format!(
+            "[suite]\nname = \"t\"\nduration = \"5s\"\n\n[[targets]]\nname = \"a\"\nstrategy = \"sticky\"\n\n[targets.thresholds]\n{bound}\n"
+        )
+    }
+
+    #[test]
+    fn a_p99_bound_names_a_request_kind_or_every_operation() {
+        let plan = parse(
+            &suite("p99-latency = { all = \"50ms\", login = \"300ms\" }"),
+            "t.toml",
+        )
+        .expect("valid");
+        let t = &plan.targets[0].thresholds;
+        assert_eq!(t.p99_latency, Some(std::time::Duration::from_millis(50)));
+        assert_eq!(t.p99_latency_ms_by_kind.get("login"), Some(&300));
+        let dotted = parse(&suite("p99-latency.read = \"20ms\""), "t.toml").expect("dotted");
+        assert_eq!(dotted.targets[0].thresholds.p99_latency, None);
+        assert_eq!(
+            dotted.targets[0]
+                .thresholds
+                .p99_latency_ms_by_kind
+                .get("read"),
+            Some(&20)
+        );
+        let errors = |bound: &str| {
+            parse(&suite(bound), "t.toml")
+                .expect_err(bound)
+                .0
+                .iter()
+                .map(|e| format!("{}:{}: {}: {}", e.line, e.column, e.key, e.message))
+                .collect::<Vec<_>>()
+        };
+        let wrong = errors("p99-latency = { lgin = \"1s\", read = \"500us\", write = 5 }");
+        assert_eq!(wrong.len(), 3, "{wrong:?}");
+        assert!(wrong[0].contains("targets[0].thresholds.p99-latency.lgin: `lgin` is not a request kind: all, login, read, write, counter, logout"), "{wrong:?}");
+        assert!(
+            wrong[1].contains("p99-latency.read: 500µs is not a whole number of milliseconds"),
+            "{wrong:?}"
+        );
+        assert!(
+            wrong[2].contains("p99-latency.write: invalid type: integer `5`, expected a string"),
+            "{wrong:?}"
+        );
+        let five = errors("p99-latency = 5");
+        assert!(
+            five[0].contains("expected a duration, or a table of durations by request kind"),
+            "{five:?}"
+        );
     }
 }

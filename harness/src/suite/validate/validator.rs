@@ -185,7 +185,9 @@ pub(super) fn join(base: &[Seg], k: &str) -> Vec<Seg> {
 
 impl Validator<'_> {
     pub(super) fn err(&mut self, path: &[Seg], message: impl Into<String>) {
-        if self.unfilled.iter().any(|u| path.starts_with(u)) {
+        // An error at a value left unfilled, or at what holds it (a JSON body), repeats one.
+        let repeats = |u: &Vec<Seg>| path.starts_with(u) || (path.len() > 2 && u.starts_with(path));
+        if self.unfilled.iter().any(repeats) {
             return;
         }
         let (line, column) = locate::line_col(self.text, locate::offset(self.doc, path));
