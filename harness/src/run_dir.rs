@@ -268,7 +268,8 @@ fn read_versioned<T: DeserializeOwned>(
         #[serde(rename = "format-version")]
         version: Option<u32>,
     }
-    let Version { version } = read_json(path)?;
+    let text = read_text(path)?;
+    let Version { version } = parse_json(path, &text)?;
     let version = version.unwrap_or(1);
     if !readable.contains(&version) {
         return Err(RunDirError::Unreadable(format!(
@@ -278,13 +279,21 @@ fn read_versioned<T: DeserializeOwned>(
             readable.end()
         )));
     }
-    read_json(path)
+    parse_json(path, &text)
 }
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunDirError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RunDirError::Unreadable(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text)
+    parse_json(path, &read_text(path)?)
+}
+
+fn read_text(path: &Path) -> Result<String, RunDirError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| RunDirError::Unreadable(format!("cannot read {}: {e}", path.display())))
+}
+
+/// `text`, the contents of `path` (named in errors), as a `T`.
+fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, RunDirError> {
+    serde_json::from_str(text)
         .map_err(|e| RunDirError::Unreadable(format!("{}: {e}", path.display())))
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{RunGuard, interrupt, run_named, sessionbench, tempdir};
+use crate::support::{RunGuard, interrupt, run_named, sessionbench, tempdir, write_suite};
 
 /// Three delta nodes behind round robin, each in its own namespace, node1 split from the
 /// others from 2 s to 8 s (long enough for two connects to time out before the heal).
@@ -44,14 +44,6 @@ kind = "partition"
 groups = [["node1"], ["node2", "node3"]]
 heal-after = "6s"
 "#;
-
-fn write_suite(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = tempdir(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("suite.toml");
-    std::fs::write(&file, text).expect("suite");
-    file
-}
 
 fn start(suite: &Path, out: &Path) -> RunGuard {
     RunGuard(

@@ -12,7 +12,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType}
 
 use super::external::kill_leftovers;
 use super::templates::shop_script;
-use crate::support::{Suite, fault, json, sessionbench, target, tempdir};
+use crate::support::{Suite, fault, files_holding, json, sessionbench, target, tempdir};
 
 /// A namespace with one veth pair to this one: `host` on this side, `addr` inside. Removed on
 /// drop (with the pair: deleting the namespace deletes its end, and so both).
@@ -459,20 +459,6 @@ fn a_redis_over_tls_keeps_the_sessions_of_a_killed_node() {
     assert!(stderr.contains("`targets[0].ca-file`"), "{stderr}");
 }
 
-/// Every file of a run directory, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// A command fault's script that prints the command line of the run's own processes: the
 /// harness (the shell's parent) and everything under it. cat, not awk, reads the files: a
 /// process that ends between the glob and the read is skipped, where awk would stop at it and
@@ -543,16 +529,11 @@ fn secrets_are_on_no_command_line_and_in_no_file_of_the_run() {
         "the command lines were listed:\n{commands}"
     );
     assert!(!commands.contains("--cluster-secret"), "{commands}");
-    for file in files(&dir.join("run")) {
-        let bytes = std::fs::read(&file).expect("read");
-        assert!(
-            !bytes
-                .windows(password.len())
-                .any(|w| w == password.as_bytes()),
-            "{} holds the password",
-            file.display()
-        );
-    }
+    assert_eq!(
+        files_holding(&dir.join("run"), password.as_bytes()),
+        Vec::<PathBuf>::new(),
+        "these hold the password"
+    );
 
     let (code, stderr) = run(
         &dir,

@@ -3,41 +3,15 @@
 //! file of the run, no process's arguments.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::external::kill_leftovers;
 use super::templates::shop;
 use crate::support::{
-    Suite, free_port, inline, json, ops, processes_mentioning, sessionbench, tempdir,
+    Suite, files_holding, free_port, inline, json, ops, processes_mentioning, sessionbench,
+    write_suite,
 };
-
-fn write_suite(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = tempdir(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("suite.toml");
-    std::fs::write(&file, text).expect("write suite");
-    file
-}
-
-/// Every file under `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if std::fs::read(&path)
-                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
-}
 
 /// The shop (suites/external/shop.py) with a password: its start command hands the secret to
 /// the shop as SHOP_PASSWORD, and the login form sends it. Every login is accepted only if
@@ -118,7 +92,7 @@ fn a_url_from_the_environment_and_a_secret_password_reach_the_app_and_nothing_el
     );
     assert_eq!(
         files_holding(&dir, password.as_bytes()),
-        Vec::<String>::new()
+        Vec::<std::path::PathBuf>::new()
     );
     // The plan keeps the references; the URL variable is filled.
     let plan = std::fs::read_to_string(dir.join("plan.json")).expect("plan.json");
@@ -127,7 +101,7 @@ fn a_url_from_the_environment_and_a_secret_password_reach_the_app_and_nothing_el
 }
 
 fn validate(file: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sessionbench"))
+    let out = sessionbench()
         .arg("validate")
         .arg(file)
         .args(args)

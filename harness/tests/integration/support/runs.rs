@@ -44,6 +44,29 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Writes `suite` to `suite.toml` in a fresh temporary directory named for `name`.
+pub fn write_suite(name: &str, suite: &str) -> PathBuf {
+    let dir = tempdir(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("suite.toml");
+    std::fs::write(&file, suite).expect("write suite");
+    file
+}
+
+/// Every file under `dir` whose bytes hold `needle` (a password that must be in none).
+pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// Writes `suite` to a temporary file, runs it, and returns the exit code and results.json.
 pub fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::PathBuf) {
     let (code, run) = run_suite_with(name, suite, &[]);
@@ -53,18 +76,16 @@ pub fn run_suite(name: &str, suite: &str) -> (Option<i32>, Value, std::path::Pat
 /// Writes `suite` to a temporary file and runs it with `args`; the exit code and the run
 /// directory.
 pub fn run_suite_with(name: &str, suite: &str, args: &[&str]) -> (Option<i32>, PathBuf) {
-    let dir = tempdir(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("suite.toml");
-    std::fs::write(&file, suite).expect("write suite");
+    let file = write_suite(name, suite);
+    let run = file.with_file_name("run");
     let out = sessionbench()
         .args(["run", "--quiet", "--out"])
-        .arg(dir.join("run"))
+        .arg(&run)
         .args(args)
         .arg(&file)
         .output()
         .expect("run");
-    (out.status.code(), dir.join("run"))
+    (out.status.code(), run)
 }
 
 /// Every operation of a run, from its history.

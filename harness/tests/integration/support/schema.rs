@@ -15,28 +15,32 @@ use super::{history_text, json, workspace};
 pub fn assert_run_fits_schemas(dir: &Path) {
     for name in ["plan", "results"] {
         let file = dir.join(format!("{name}.json"));
-        assert_fits_schema(name, &json(&file), &file);
+        assert_fits(name, &published(name), &json(&file), &file);
     }
     let history = dir.join("history.bin");
+    let schema = published("history");
     for line in history_text(dir).lines() {
         let record: Value = serde_json::from_str(line).expect("a history line is JSON");
-        assert_fits_schema("history", &record, &history);
+        assert_fits("history", &schema, &record, &history);
     }
 }
 
-/// Every place where `file` breaks the schema `docs/schema/<name>.schema.json`, as
-/// `/json/pointer: what`; the test fails with all of them.
-pub fn assert_fits_schema(name: &str, value: &Value, file: &Path) {
+/// `docs/schema/<name>.schema.json`.
+fn published(name: &str) -> Value {
     let path = workspace().join(format!("docs/schema/{name}.schema.json"));
     let text = std::fs::read_to_string(&path).expect("published schema");
-    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    serde_json::from_str(&text).expect("schema is JSON")
+}
+
+/// Every place where `file` breaks the schema `name`, as `/json/pointer: what`; the test
+/// fails with all of them.
+fn assert_fits(name: &str, schema: &Value, value: &Value, file: &Path) {
     let mut errors = Vec::new();
-    check(value, &schema, &schema, "", &mut errors);
+    check(value, schema, schema, "", &mut errors);
     assert!(
         errors.is_empty(),
-        "{} does not fit {}:\n{}",
+        "{} does not fit docs/schema/{name}.schema.json:\n{}",
         file.display(),
-        path.display(),
         errors.join("\n")
     );
 }
