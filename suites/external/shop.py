@@ -28,6 +28,7 @@ POST /note           form `note`: sets the note, redirects (303) to /account
 POST /logout         ends the session, clears the cookie, redirects (303) to /login; with
                      --logout-local: JSON {"logout": true}, or {"logout": false} when another
                      instance created the session (which then stays)
+GET  /static/shop.css the stylesheet every page links (pages also show an image of another host)
 GET  /healthz        200
 Every answer names the instance in X-Served-By.
 """
@@ -44,6 +45,24 @@ from urllib.parse import parse_qs
 
 COOKIE = "SHOPSESSION"
 CSRF_COOKIE = "SHOPCSRF"
+
+
+# What a browser needs besides the pages' data: the forms, a stylesheet, and a counter of
+# visits kept by a third party (on another host, which answers or not: a browser records it).
+HEAD = (
+    '<link rel="stylesheet" href="/static/shop.css">'
+    '<img src="http://127.0.0.2:9/pixel.gif" alt="">'
+)
+ACCOUNT_FORMS = (
+    '<form method="post" action="/note"><input name="note"><button>Save</button></form>'
+    '<button id="add" onclick="fetch(\'/cart/add\', {method: \'POST\'}).then(r => r.json())'
+    ".then(j => document.getElementById('items').textContent = j.cart.items)\">Add</button>"
+    '<form method="post" action="/logout"><button id="logout">Sign out</button></form>'
+)
+
+
+def login_page(fields):
+    return f'{HEAD}<form method="post" action="/login">Please sign in{fields}<button>Sign in</button></form>'
 
 
 class MemoryStore:
@@ -157,23 +176,25 @@ class Shop(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             return self.answer(200, b"ok", "text/plain")
         if self.path.startswith("/login"):
+            fields = '<input name="user"><input name="password" type="password">'
             if not self.csrf:
-                return self.answer(200, b'<form method="post" action="/login">Please sign in</form>')
+                return self.answer(200, login_page(fields).encode())
             token = secrets.token_urlsafe(16)
-            page = (
-                '<form method="post" action="/login">Please sign in'
-                f'<input type="hidden" name="csrf" value="{token}"></form>'
-            )
+            fields += f'<input type="hidden" name="csrf" value="{token}">'
             cookie = f"{CSRF_COOKIE}={token}; Path=/login; HttpOnly{self.secure}"
-            return self.answer(200, page.encode(), headers=[("Set-Cookie", cookie)])
+            return self.answer(200, login_page(fields).encode(), headers=[("Set-Cookie", cookie)])
+        if self.path == "/static/shop.css":
+            return self.answer(200, b"body { font-family: sans-serif; }\n", "text/css")
         if self.path == "/account":
             sid, s = self.session()
             if s is None:
                 return self.redirect("/login?next=/account")
             page = (
-                f"<p>Signed in as <b>{html.escape(s['user'])}</b></p>"
+                HEAD
+                + f"<p>Signed in as <b>{html.escape(s['user'])}</b></p>"
                 f"<p>Cart: <span id=\"items\">{s['items']}</span> items</p>"
                 f"<p>Note: <span id=\"note\">{html.escape(s.get('note', ''))}</span></p>"
+                + ACCOUNT_FORMS
             )
             return self.answer(200, page.encode())
         self.answer(404, b"not found", "text/plain")

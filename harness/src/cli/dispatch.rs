@@ -2,8 +2,8 @@
 
 use super::ExitCode;
 use super::{
-    args, check, clean, codecs, compare, exec, history, k8s, lb, merge, node, proxy, run, schema,
-    validate,
+    args, check, clean, codecs, compare, exec, history, import, k8s, lb, merge, node, proxy, run,
+    schema, validate,
 };
 
 use clap::{Parser, Subcommand};
@@ -27,6 +27,9 @@ pub(super) enum Command {
     Check(check::CheckArgs),
     /// Work with a stored run's history: `history export RUN_DIR` writes it as JSON lines.
     History(history::HistoryArgs),
+    /// Write a suite from a browser's recording of the app (`import har FILE.har`): the
+    /// login, its token, reads, writes, counter, logout and what answers show, inferred.
+    Import(import::ImportArgs),
     /// Print the JSON Schema of a run's plan.json, history records or results.json (what
     /// docs/schema/ publishes), for your own tools that read runs.
     Schema(schema::SchemaArgs),
@@ -72,6 +75,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::check(args),
         Command::History(args) => history::run(args),
+        Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Report(args) => check::report(args).map(|()| ExitCode::Ok),
         Command::Merge(args) => merge::run(args),

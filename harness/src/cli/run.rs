@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::args;
 use super::exit::{CliError, ExitCode};
 use crate::history::Record;
+use crate::metrics::Metrics;
 use crate::results::Analysis;
 use crate::run_dir::RunDir;
 use crate::{driver, suite};
@@ -59,6 +60,13 @@ pub struct RunArgs {
     baseline: Option<PathBuf>,
     #[command(flatten)]
     judge: JudgeArgs,
+    /// Serve live metrics in Prometheus's text format at http://ADDR/metrics while the run
+    /// goes (loopback only, e.g. 127.0.0.1:9464): operations and latency by target, request
+    /// kind and outcome, sessions started and lost, stale reads, lost updates, fault events,
+    /// the driver's send lag and CPU. At its end the run waits for one more scrape (at most
+    /// 30 s), so the final numbers, those of results.json, are scraped (docs/running.md).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// No progress line and no tables: only the verdict and where the files are.
     #[arg(long)]
     quiet: bool,
@@ -147,8 +155,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     if plan.targets.iter().any(|t| !t.network.is_loopback()) {
         crate::topology::netns::privileges().map_err(|e| CliError::Usage(e.to_string()))?;
     }
-    // Read before the run, so a bad baseline fails fast.
+    // Read before the run, so a bad baseline or a taken port fails fast.
     let baseline = a.baseline.as_deref().map(compare::load).transpose()?;
+    let metrics = a
+        .metrics_listen
+        .map(crate::metrics::bind)
+        .transpose()
+        .map_err(CliError::Usage)?;
     let path = a.out.clone().unwrap_or_else(|| default_dir(&plan));
     let dir = RunDir::create(&path, &plan, a.suite.as_deref(), a.force)?;
     if !a.quiet {
@@ -185,7 +198,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         .map_or_else(|| driver_threads(&plan), usize::from);
     let (driven, mut results) = args::runtime(Some(threads))
         .map_err(CliError::io("cannot start the runtime"))?
-        .block_on(drive(&plan, &dir, a.quiet))?;
+        .block_on(drive(&plan, &dir, a.quiet, metrics))?;
     if a.strict {
         results.fail_unsure_thresholds();
     }
@@ -252,10 +265,11 @@ fn default_threads(plan: &Plan, cores: usize) -> usize {
 /// and Ctrl-C (or SIGTERM) turned into a clean stop. Returns whether the run was interrupted
 /// (or the driver's error), and its results: every record is checked as it arrives, so they
 /// are ready when the load ends (and `check` on the stored history gives the same).
-async fn drive(
+pub(super) async fn drive(
     plan: &Plan,
     dir: &RunDir,
     quiet: bool,
+    metrics: Option<std::net::TcpListener>,
 ) -> Result<
     (
         Result<bool, crate::driver::DriverError>,
@@ -275,6 +289,17 @@ async fn drive(
             let _ = on_signal.send(true);
         }
     });
+    let metrics = metrics
+        .map(|l| {
+            let addr = l.local_addr()?;
+            if !quiet {
+                eprintln!("sessionbench: Prometheus metrics at http://{addr}/metrics");
+            }
+            Metrics::serve(l, &plan.name)
+        })
+        .transpose()
+        .map_err(CliError::io("cannot serve the metrics"))?;
+    let live = metrics.clone();
     let path = dir.file(RunDir::HISTORY);
     let mut writer = dir.history_writer()?;
     let own_plan = plan.clone();
@@ -298,7 +323,12 @@ async fn drive(
                     let _ = cancel_tx.send(true);
                 }
             }
-            analysis.observe(record);
+            match &live {
+                Some(m) => observe_live(m, &mut analysis, record),
+                None => {
+                    analysis.observe(record);
+                }
+            }
             if last_flush.elapsed() >= FLUSH_EVERY {
                 writer.flush()?;
                 progress.draw();
@@ -316,6 +346,12 @@ async fn drive(
     })?;
     let (results, overran) =
         recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
+    if let Some(m) = &metrics {
+        for t in &results.targets {
+            m.state().sessions(&t.name, t.sessions);
+        }
+        m.last_scrape(quiet).await;
+    }
     if overran {
         eprintln!(
             "sessionbench: the checks fell {} records behind the load, so the run stopped; the history so far is kept and checked (a lighter load, or a shorter one, would let them keep up)",
@@ -325,6 +361,15 @@ async fn drive(
         eprintln!("sessionbench: interrupted; the history so far is kept and checked");
     }
     Ok((driven, results))
+}
+
+/// Counts `record` in the live metrics, then checks it, and shows what the checks found.
+fn observe_live(metrics: &Metrics, analysis: &mut Analysis<'_>, record: Record) {
+    metrics.state().observe(&record);
+    if let Some(i) = analysis.observe(record) {
+        let (target, sessions) = analysis.sessions_of(i);
+        metrics.state().sessions(target, sessions);
+    }
 }
 
 /// Makes `plan` this process's share of a sharded run, as `--shard`, `--start-at`,
@@ -444,7 +489,7 @@ pub(super) fn plan_with(
     })
 }
 
-fn default_dir(plan: &Plan) -> PathBuf {
+pub(super) fn default_dir(plan: &Plan) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

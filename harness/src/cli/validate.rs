@@ -28,6 +28,12 @@ pub struct ValidateArgs {
     /// Print the whole resolved plan as JSON (what a run's plan.json holds) instead.
     #[arg(long)]
     json: bool,
+    /// Then drive each target with one user for a few seconds, no faults (its start and stop
+    /// commands run), and say whether the login works, every answer is read, no session is
+    /// lost, the user is shown and each check is fed: before a load run is spent on a suite.
+    /// Exit 3 when something is not.
+    #[arg(long, conflicts_with = "json")]
+    probe: bool,
 }
 
 pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
@@ -39,7 +45,11 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
     } else {
         say!("{}", describe(&plan));
     }
-    Ok(ExitCode::Ok)
+    match &a.suite {
+        Some(suite) if a.probe => super::probe::probe(suite, a.allow_remote, &a.vars),
+        None if a.probe => Err(CliError::Usage("--probe needs a suite file".into())),
+        _ => Ok(ExitCode::Ok),
+    }
 }
 
 /// The plan for a reader: the suite, then each run with its processes, load and faults.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sessionbench_model::results::{FORMAT_VERSION, Results, TargetResult};
+use sessionbench_model::results::{FORMAT_VERSION, Results, Sessions, TargetResult};
 
 use super::target::TargetAnalysis;
 use super::units::{micros, us_to_ms};
@@ -38,11 +38,10 @@ impl<'p> Analysis<'p> {
         }
     }
 
-    /// Takes the next record of the history.
-    pub fn observe(&mut self, record: Record) {
-        let Some(&i) = target_of(&record).and_then(|t| self.index.get(t)) else {
-            return; // The header, or a target the plan does not have.
-        };
+    /// Takes the next record of the history; returns its run's index (none for the header,
+    /// or a target the plan does not have).
+    pub fn observe(&mut self, record: Record) -> Option<usize> {
+        let &i = target_of(&record).and_then(|t| self.index.get(t))?;
         let (plan, run) = (self.plan, &self.runs[i]);
         let analysis = self
             .live
@@ -54,6 +53,21 @@ impl<'p> Analysis<'p> {
                 self.done[i] = Some(done.finish(plan, run));
             }
         }
+        Some(i)
+    }
+
+    /// Run `i`'s name, and what the checks have counted so far in its sessions: a running
+    /// target's count grows as its records arrive; a finished one's is its results'.
+    pub fn sessions_of(&self, i: usize) -> (&str, Sessions) {
+        let sessions = match &self.done[i] {
+            Some(done) => done.sessions,
+            None => self
+                .live
+                .get(&i)
+                .map(TargetAnalysis::sessions)
+                .unwrap_or_default(),
+        };
+        (&self.runs[i].name, sessions)
     }
 
     /// The checks took `record` `age_us` after the moment it records, with `queued` more

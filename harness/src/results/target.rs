@@ -145,6 +145,11 @@ impl TargetAnalysis {
         }
     }
 
+    /// What the checks have counted so far (sessions are `started` as they end).
+    pub fn sessions(&self) -> Sessions {
+        self.counts
+    }
+
     /// Takes one record of the target. Returns `true` at the target's end.
     pub fn observe(&mut self, record: Record, may_fail: impl Fn(usize) -> bool) -> bool {
         match record {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::{
-    assert_run_fits_schemas, json, run_suite_with, sessionbench, tempdir, workspace,
+    assert_run_fits_schemas, json, program, run_suite_with, sessionbench, tempdir, workspace,
 };
 
 /// Two sticky nodes, paced users: throughput is set by the pacing, so two runs of it
@@ -33,19 +33,6 @@ nodes = 2
 [targets.expect]
 sessions-lost = "any"
 "#;
-
-/// A program the test needs, or a failure that says how to get it.
-fn program(name: &str, package: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "`{name}` is not installed: run ci/setup (apt-get install {package})"
-    );
-    name.to_string()
-}
 
 /// Replaces every number that is not part of a name (node2, v3.1) with `#`.
 fn redact_numbers(text: &str) -> String {

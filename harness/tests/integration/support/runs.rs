@@ -18,6 +18,19 @@ pub fn sessionbench() -> Command {
     c
 }
 
+/// A program the test needs, or a failure that says how to get it.
+pub fn program(name: &str, package: &str) -> String {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` is not installed: run ci/setup (apt-get install {package})"
+    );
+    name.to_string()
+}
+
 /// The run called `name` in results.json.
 pub fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["targets"]
