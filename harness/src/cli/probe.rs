@@ -94,9 +94,9 @@ fn narrow(plan: &mut Plan) {
 /// Each finding of a target's probe: (passed, what).
 fn judge(t: &TargetResult, ops: &[&Op], reads_user: bool) -> Vec<(bool, String)> {
     let mut out = vec![];
-    let first_error = |kind: Option<OpKind>| {
+    let first_error = |login: bool| {
         ops.iter()
-            .filter(|o| kind.is_none_or(|k| o.kind == k) && o.outcome != Outcome::Ok)
+            .filter(|o| (o.kind == OpKind::Login) == login && o.outcome != Outcome::Ok)
             .filter(|o| !matches!(o.kind, OpKind::Probe))
             .map(|o| {
                 let why = o.error.as_deref().unwrap_or("failed");
@@ -120,7 +120,7 @@ fn judge(t: &TargetResult, ops: &[&Op], reads_user: bool) -> Vec<(bool, String)>
         } else {
             format!(
                 "login: {signed_in} of {logins} signed in; {}",
-                first_error(Some(OpKind::Login))
+                first_error(true)
             )
         },
     ));
@@ -143,7 +143,7 @@ fn judge(t: &TargetResult, ops: &[&Op], reads_user: bool) -> Vec<(bool, String)>
             format!(
                 "operations: {failed} of {} failed or unreadable; first: {}",
                 answered.len(),
-                first_error(None)
+                first_error(false)
             )
         },
     ));
@@ -158,6 +158,38 @@ fn judge(t: &TargetResult, ops: &[&Op], reads_user: bool) -> Vec<(bool, String)>
             ),
         },
     ));
+    let s = &t.sessions;
+    let found = [
+        (s.stale_reads, "stale reads"),
+        (s.monotonic_violations, "monotonic-read violations"),
+        (s.lost_updates, "lost updates"),
+        (s.monotonic_writes, "monotonic-write violations"),
+        (s.resurrections, "resurrections"),
+        (s.logout_failed, "failed logouts"),
+    ];
+    let found: Vec<String> = found
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    out.push(if found.is_empty() {
+        (true, "findings: none".into())
+    } else {
+        // One user and no faults: a finding is the suite misreading the app (a `counter` or
+        // `value` that reads something else, a logged-out signal that misses).
+        let first = t
+            .violations
+            .iter()
+            .find(|v| v.kind != "session-lost")
+            .map_or("", |v| v.detail.as_str());
+        (
+            false,
+            format!(
+                "findings with one user and no faults: {}: a `counter`, `value` or `logged-out` that reads something else? First: {first}",
+                found.join(", ")
+            ),
+        )
+    });
     let shown = ops
         .iter()
         .filter(|o| o.view.as_ref().is_some_and(|v| v.user.is_some()))
@@ -168,6 +200,12 @@ fn judge(t: &TargetResult, ops: &[&Op], reads_user: bool) -> Vec<(bool, String)>
         (true, "user: no request reads it (`user = …`): a session that comes back as another user is not detected".into())
     });
     for c in &t.checks {
+        if c.sessions == 0 {
+            // No session made what it judges (a write, an increment, a logout): the suite
+            // has no such request, or the mix none.
+            out.push((true, format!("check {}: nothing to judge", c.label())));
+            continue;
+        }
         let fed = c.judged != Judged::NotJudged;
         let why = c
             .reason

@@ -64,7 +64,7 @@ pub fn locate(x: &Exchange, value: &str, shape: Shape) -> Option<Locator> {
         return None;
     }
     if let Some(json) = x.json() {
-        if let Some(p) = pointer_to(&json, value, String::new()) {
+        if let Some(p) = pointers(&json, value).into_iter().next() {
             return Some(Locator::Pointer(p));
         }
     } else if let Some(r) = regex_for(&x.text, value, shape) {
@@ -102,10 +102,6 @@ pub fn numbers(v: &Value) -> Vec<(String, i64)> {
         }
     });
     out
-}
-
-fn pointer_to(v: &Value, value: &str, _: String) -> Option<String> {
-    pointers(v, value).into_iter().next()
 }
 
 fn walk(v: &Value, at: String, f: &mut dyn FnMut(&str, &Value)) {

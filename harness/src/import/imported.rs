@@ -78,18 +78,59 @@ pub fn har(path: &Path, name: &str) -> Result<Imported, String> {
         dropped,
     };
     // What was typed as a credential is never in the suite, whatever the inference did.
-    let text = imported.suite();
-    if imported
-        .login
-        .secrets
-        .iter()
-        .any(|s| s.len() >= 4 && text.contains(s.as_str()))
-    {
-        return Err(at(
-            "the suite would hold a value recorded as a credential; nothing was written".into(),
-        ));
-    }
+    guard(&imported.suite(), &imported.login.secrets).map_err(at)?;
     Ok(imported)
+}
+
+/// The suite is TOML, and none of its strings holds one of `secrets` (outside the
+/// placeholders and variables it names).
+fn guard(text: &str, secrets: &[String]) -> Result<(), String> {
+    let doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("the suite made is not TOML, so nothing was written: {e}"))?;
+    let placeholders = regex_lite::Regex::new(r"\$?\{[^{}]*\}").expect("a regex");
+    let mut found = None;
+    strings(doc.as_item(), "", &mut |key, value| {
+        let bare = placeholders.replace_all(value, "");
+        if secrets
+            .iter()
+            .any(|s| s.len() >= 3 && bare.contains(s.as_str()))
+        {
+            found.get_or_insert_with(|| key.to_string());
+        }
+    });
+    match found {
+        Some(key) => Err(format!(
+            "`{key}` would hold a value typed at the login (a credential or the user's name); nothing was written"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Every string of a TOML item, with its key.
+fn strings(item: &toml_edit::Item, at: &str, f: &mut dyn FnMut(&str, &str)) {
+    use toml_edit::{Item, Value};
+    fn value(v: &Value, at: &str, f: &mut dyn FnMut(&str, &str)) {
+        match v {
+            Value::String(s) => f(at, s.value()),
+            Value::Array(a) => a.iter().for_each(|v| value(v, at, f)),
+            Value::InlineTable(t) => t
+                .iter()
+                .for_each(|(k, v)| value(v, &format!("{at}.{k}"), f)),
+            _ => {}
+        }
+    }
+    match item {
+        Item::Value(v) => value(v, at, f),
+        Item::Table(t) => t
+            .iter()
+            .for_each(|(k, i)| strings(i, &format!("{at}.{k}"), f)),
+        Item::ArrayOfTables(a) => a.iter().for_each(|t| {
+            t.iter()
+                .for_each(|(k, i)| strings(i, &format!("{at}.{k}"), f));
+        }),
+        Item::None => {}
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +147,24 @@ mod tests {
         entries.retain(|e| keep(e));
         entries.iter_mut().for_each(edit);
         recording::parse(&v.to_string()).expect("parsed").exchanges
+    }
+
+    #[test]
+    fn a_credential_in_any_string_is_refused_with_its_key_but_not_in_names() {
+        let secrets = [
+            "hunter22".to_string(),
+            "secret".to_string(),
+            "user".to_string(),
+        ];
+        let ok = "[a]\nb = \"${secret:LOGIN_PASSWORD}\"\nuser = \"{user}\"\n";
+        assert_eq!(guard(ok, &secrets), Ok(()));
+        let leak = "[[t]]\nx = { form = { pw = \"a hunter22\" } }\n";
+        let e = guard(leak, &secrets).expect_err("refused");
+        assert!(e.starts_with("`.t.x.form.pw` would hold"), "{e}");
+        let e = guard("a = [1, \"user\"]\n", &secrets).expect_err("refused");
+        assert!(e.starts_with("`.a` would hold"), "{e}");
+        let e = guard("a = {\n", &secrets).expect_err("not TOML");
+        assert!(e.starts_with("the suite made is not TOML"), "{e}");
     }
 
     #[test]

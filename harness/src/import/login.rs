@@ -4,7 +4,9 @@
 
 use super::find::{Locator, Shape, locate};
 use super::recording::Exchange;
-use super::request::{Field, Request, fields, placeholder_name, short_name};
+use super::request::{
+    Field, Request, TOKENISH, best, fields, like, login_fields, placeholder_name, short_name,
+};
 use crate::protocol::template::BUILT_IN;
 
 /// The login as found: its steps (the last is the login itself) and what it tells the rest.
@@ -22,15 +24,13 @@ pub struct Login {
     pub why: Vec<String>,
 }
 
-const SESSIONISH: &[&str] = &["sess", "sid", "auth", "token", "jsession", "connect"];
-const PASSWORDISH: &[&str] = &["pass", "pwd", "secret", "pin"];
-const USERISH: &[&str] = &["user", "email", "login", "account", "name"];
-const TOKENISH: &[&str] = &["csrf", "xsrf", "token", "nonce"];
-
-fn like(name: &str, words: &[&str]) -> bool {
-    let n = name.to_ascii_lowercase();
-    words.iter().any(|w| n.contains(w))
-}
+/// Words of a cookie's name that say it holds the session, most telling first.
+const SESSIONISH: &[&[&str]] = &[&["sess", "sid", "jsession", "connect"], &["auth"]];
+const PASSWORDISH: &[&str] = &["pass", "pwd", "pw", "secret", "pin", "credential"];
+/// Words of a field's name that say it holds the user, most telling first.
+const USERISH: &[&[&str]] = &[&["user", "email", "login"], &["account", "name"]];
+/// Values that are a form's switches, not credentials.
+const SWITCHES: &[&str] = &["", "on", "off", "true", "false", "yes", "no", "0", "1"];
 
 /// Finds the login in `xs`, or says why there is none.
 pub fn find(xs: &[Exchange]) -> Result<Login, String> {
@@ -119,9 +119,10 @@ fn login_exchange(xs: &[Exchange]) -> Result<(usize, String), String> {
         })
         .collect();
     let credentials = |i: usize| {
-        fields(&xs[i].body)
-            .iter()
-            .any(|(k, _)| like(short_name(k), PASSWORDISH) || like(short_name(k), USERISH))
+        fields(&xs[i].body).iter().any(|(k, _)| {
+            let k = short_name(k);
+            like(k, PASSWORDISH) || USERISH.iter().any(|stems| like(k, stems))
+        })
     };
     let (at, cookies) = candidates
         .iter()
@@ -132,11 +133,11 @@ fn login_exchange(xs: &[Exchange]) -> Result<(usize, String), String> {
             "found no login: no request with a form or JSON body was answered with a cookie \
              that later requests send. Record from before signing in to after it",
         )?;
-    let cookie = cookies
-        .iter()
-        .find(|c| like(c, SESSIONISH))
+    let names = cookies.iter().map(String::as_str);
+    let cookie = best(names.clone(), SESSIONISH)
+        .or_else(|| names.clone().find(|c| !like(c, TOKENISH)))
         .unwrap_or(&cookies[0])
-        .clone();
+        .to_string();
     Ok((at, cookie))
 }
 
@@ -153,27 +154,23 @@ fn fields_of(xs: &[Exchange], at: usize, login: &mut Request) -> Found {
     let mut user = None;
     let mut secrets = vec![];
     let mut tokens: Vec<(usize, String, Locator)> = vec![];
-    for (name, value) in fields(&x.body) {
+    let all = login_fields(&x.body);
+    let user_field = best(all.iter().map(|(k, _)| short_name(k)), USERISH).map(str::to_string);
+    for (name, value) in all {
         let short = short_name(&name);
-        if like(short, PASSWORDISH) {
-            let var = if like(short, &["pass", "pwd"]) {
-                "LOGIN_PASSWORD".to_string()
-            } else {
-                format!("LOGIN_{}", placeholder_name(short).to_ascii_uppercase())
-            };
-            login.why.push(format!(
-                "`{name}` is a secret: give it as ${{secret:{var}}} in the environment (the recorded value is not copied)."
-            ));
-            secrets.push(value);
-            login.set(&name, Field::Secret(var));
-        } else if user.is_none() && like(short, USERISH) && !like(short, TOKENISH) {
+        let token = (value.len() >= 8)
+            .then(|| token_source(xs, at, &value))
+            .flatten();
+        if like(short, PASSWORDISH) && !like(short, TOKENISH) {
+            secret(login, &name, short, value, &mut secrets);
+        } else if user.is_none() && user_field.as_deref() == Some(short) {
             login.why.push(format!(
                 "`{name}` is the user: each session signs in as a user of its own ({{user}}, e.g. v3.12). An app that only knows real accounts needs ${{LOGIN_USER}} here (every session then shares it)."
             ));
             user = Some(value.clone());
             secrets.push(value);
             login.set(&name, Field::Placeholder("user"));
-        } else if let Some((source, locator)) = token_source(xs, at, &value) {
+        } else if let Some((source, locator)) = token {
             let p = unique_name(&name, &tokens);
             login.why.push(format!(
                 "`{name}` is a token: its value was in the answer of {} ({}), so a step before the login reads it as {{{p}}}.",
@@ -182,6 +179,13 @@ fn fields_of(xs: &[Exchange], at: usize, login: &mut Request) -> Found {
             ));
             tokens.push((source, p.clone(), locator));
             login.set(&name, Field::Extracted(p));
+        } else if SWITCHES.contains(&value.to_ascii_lowercase().as_str())
+            || xs[..at].iter().any(|y| y.text.contains(&value))
+        {
+            // A switch (remember me), or a value a page gave the browser: sent as recorded.
+        } else {
+            // Typed by the user, and not the user's name: a credential until shown otherwise.
+            secret(login, &name, short, value, &mut secrets);
         }
     }
     for (name, value) in &x.headers {
@@ -209,6 +213,21 @@ fn fields_of(xs: &[Exchange], at: usize, login: &mut Request) -> Found {
         secrets,
         tokens,
     }
+}
+
+/// Makes field `name` of the login a secret: `${secret:LOGIN_PASSWORD}` for a password,
+/// `LOGIN_<NAME>` for anything else typed.
+fn secret(login: &mut Request, name: &str, short: &str, value: String, secrets: &mut Vec<String>) {
+    let var = if like(short, &["pass", "pwd", "pw"]) {
+        "LOGIN_PASSWORD".to_string()
+    } else {
+        format!("LOGIN_{}", placeholder_name(short).to_ascii_uppercase())
+    };
+    login.why.push(format!(
+        "`{name}` is a secret: give it as ${{secret:{var}}} in the environment (the recorded value is not copied)."
+    ));
+    secrets.push(value);
+    login.set(name, Field::Secret(var));
 }
 
 /// The latest answer before `at` that shows `value` (a token: 8 characters at least).

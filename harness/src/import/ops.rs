@@ -7,7 +7,7 @@
 use super::find::{Locator, Shape, locate, numbers};
 use super::login::Login;
 use super::recording::Exchange;
-use super::request::{Field, Request, fields};
+use super::request::{Field, Request, TOKENISH, fields, like, short_name};
 
 /// What "signed out" looks like, and what it was seen on.
 #[derive(Debug)]
@@ -70,7 +70,8 @@ pub fn find(xs: &[Exchange], login: &Login) -> Result<Ops, String> {
     let routes: Vec<&str> = signed_in.iter().map(|&j| xs[j].route()).collect();
     let logged_out = logged_out(
         xs,
-        cookie,
+        login,
+        logout,
         read.path.split('?').next().unwrap_or(""),
         &routes,
     );
@@ -193,7 +194,13 @@ fn write(
 ) -> Option<Write> {
     for &j in actions.iter().filter(|j| !counted.contains(j)) {
         for (name, value) in fields(&xs[j].body) {
-            if value.chars().count() < 3 || login.secrets.contains(&value) {
+            // A value of its own: not a token, not one a page gave the browser before.
+            let given = xs[..j].iter().any(|x| x.text.contains(&value));
+            if value.chars().count() < 3
+                || login.secrets.contains(&value)
+                || like(short_name(&name), TOKENISH)
+                || given
+            {
                 continue;
             }
             let shown = signed_in
@@ -310,14 +317,35 @@ fn read(
     Some(r)
 }
 
-/// A request without the session cookie to a route signed-in users requested: its redirect
-/// or its 401/403.
-fn logged_out(xs: &[Exchange], cookie: &str, read: &str, routes: &[&str]) -> LoggedOut {
+/// A GET without the session cookie to a route signed-in users requested (not the login's
+/// own): its redirect, unless a signed-in answer before the logout redirects there too (then
+/// it would call that answer signed out), or its 401/403.
+fn logged_out(
+    xs: &[Exchange],
+    login: &Login,
+    logout: Option<usize>,
+    read: &str,
+    routes: &[&str],
+) -> LoggedOut {
+    let cookie = login.cookie.as_str();
     let unsigned = |x: &&Exchange| x.sends_cookie(cookie).is_none_or(str::is_empty);
+    let login_routes: Vec<&str> = login
+        .steps
+        .iter()
+        .map(|s| s.path.split('?').next().unwrap_or(""))
+        .collect();
+    // A logout's answer is not judged: its redirect to the login page is no signed-in one.
+    let signed_in_redirects: Vec<&str> = xs[..logout.unwrap_or(xs.len())]
+        .iter()
+        .filter(|x| !unsigned(x))
+        .filter_map(Exchange::redirect)
+        .collect();
     let mut seen: Vec<&Exchange> = xs
         .iter()
         .filter(unsigned)
-        .filter(|x| routes.contains(&x.route()))
+        .filter(|x| {
+            x.method == "GET" && routes.contains(&x.route()) && !login_routes.contains(&x.route())
+        })
         .collect();
     seen.sort_by_key(|x| x.route() != read);
     for x in seen {
@@ -328,7 +356,9 @@ fn logged_out(xs: &[Exchange], cookie: &str, read: &str, routes: &[&str]) -> Log
                     .find('/')
                     .map_or("/", |p| &route[i + 3 + p..])
             });
-            return LoggedOut::Redirect(route.to_string(), x.label());
+            if !signed_in_redirects.iter().any(|r| r.contains(route)) {
+                return LoggedOut::Redirect(route.to_string(), x.label());
+            }
         }
         if x.status == 401 || x.status == 403 {
             return LoggedOut::Status(x.status, x.label());

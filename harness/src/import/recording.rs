@@ -322,7 +322,8 @@ fn body(post: Option<PostData>) -> Body {
     let mime = p.mime_type.to_ascii_lowercase();
     let text = p.text.unwrap_or_default();
     if mime.starts_with("application/x-www-form-urlencoded") {
-        if !p.params.is_empty() {
+        // The text as sent, decoded here: Chromium's `params` keep the percent-encoding.
+        if text.is_empty() {
             return Body::Form(p.params.into_iter().map(|p| (p.name, p.value)).collect());
         }
         return Body::Form(form_pairs(&text));

@@ -57,15 +57,41 @@ impl Request {
             Body::Json(v) => TemplateBody::Json(v.clone(), vec![]),
             Body::Raw(text, _) => TemplateBody::Raw(text.clone()),
         };
+        let mut why = vec![];
+        let body = match body {
+            TemplateBody::Form(mut pairs) => {
+                // A suite's form is a table: a field sent twice keeps its last value.
+                let mut seen: Vec<String> = vec![];
+                for i in (0..pairs.len()).rev() {
+                    if seen.contains(&pairs[i].0) {
+                        why.push(format!(
+                            "Form field `{}` was sent twice: the last value is kept.",
+                            pairs[i].0
+                        ));
+                        pairs.remove(i);
+                    } else {
+                        seen.push(pairs[i].0.clone());
+                    }
+                }
+                TemplateBody::Form(pairs)
+            }
+            other => other,
+        };
+        let headers = match &x.body {
+            Body::Raw(_, mime) if !mime.is_empty() => {
+                vec![("Content-Type".to_string(), Field::Literal(mime.clone()))]
+            }
+            _ => vec![],
+        };
         Self {
             method: x.method.clone(),
             path: x.path.clone(),
-            headers: vec![],
+            headers,
             body,
             extract: vec![],
             follow: 0,
             reads: vec![],
-            why: vec![],
+            why,
         }
     }
 
@@ -106,33 +132,76 @@ pub fn secrets(r: &Request) -> Vec<String> {
         .collect()
 }
 
-/// A body's fields as `(name, value)`: form fields by name, JSON strings by pointer.
+/// A body's text fields as `(name, value)`: form fields by name, JSON strings by pointer.
 pub fn fields(body: &Body) -> Vec<(String, String)> {
+    leaves(body, false)
+}
+
+/// A login's fields: its JSON numbers too (a PIN may be one).
+pub fn login_fields(body: &Body) -> Vec<(String, String)> {
+    leaves(body, true)
+}
+
+fn leaves(body: &Body, numbers: bool) -> Vec<(String, String)> {
     match body {
         Body::Form(pairs) => pairs.clone(),
         Body::Json(v) => {
             let mut out = vec![];
-            strings(v, String::new(), &mut out);
+            strings(v, String::new(), numbers, &mut out);
             out
         }
         Body::None | Body::Raw(..) => vec![],
     }
 }
 
-fn strings(v: &Value, at: String, out: &mut Vec<(String, String)>) {
+fn strings(v: &Value, at: String, numbers: bool, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                strings(
-                    v,
-                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                    out,
-                );
+                let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                strings(v, at, numbers, out);
             }
         }
         Value::String(s) => out.push((at, s.clone())),
+        Value::Number(n) if numbers => out.push((at, n.to_string())),
         _ => {}
     }
+}
+
+/// Words of a name that say it holds a token (never a session, a user or a write's value).
+pub const TOKENISH: &[&str] = &["csrf", "xsrf", "token", "nonce"];
+
+/// Whether a word of `name` (split at `_`, `-`, `.`, brackets and lower-to-upper case
+/// changes) starts with one of `stems`: `user_name` and `userName` are a user, `hostname`
+/// and `shipping` are not a name or a pin.
+pub fn like(name: &str, stems: &[&str]) -> bool {
+    let mut words: Vec<String> = vec![String::new()];
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            words.push(String::new());
+        } else {
+            if c.is_uppercase() && previous_lower {
+                words.push(String::new());
+            }
+            words.last_mut().expect("one").push(c.to_ascii_lowercase());
+        }
+        previous_lower = c.is_lowercase();
+    }
+    words
+        .iter()
+        .filter(|w| !w.is_empty())
+        .any(|w| stems.iter().any(|s| w.starts_with(s)))
+}
+
+/// The first of `names` the most telling group of `ranks` matches (never a token's name).
+pub fn best<'a>(
+    names: impl Iterator<Item = &'a str> + Clone,
+    ranks: &[&[&str]],
+) -> Option<&'a str> {
+    ranks
+        .iter()
+        .find_map(|stems| names.clone().find(|n| like(n, stems) && !like(n, TOKENISH)))
 }
 
 /// A field's name for a person: `user` for a form field, `email` for JSON pointer `/email`.
