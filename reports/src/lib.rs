@@ -25,4 +25,4 @@ pub use codecs::{
 pub use compare::{Change, CompareOptions, Comparison, MetricChange, compare, compare_markdown};
 pub use html::html;
 pub use junit::junit;
-pub use render::{markdown, table};
+pub use render::{TERMINAL_COLUMNS, markdown, table};

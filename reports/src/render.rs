@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
+use tabled::Table;
 use tabled::builder::Builder;
-use tabled::settings::Style;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Style, Width};
 
 use crate::agreement::agreement;
 use crate::cells::{header, latency_cells, ops_cells};
@@ -118,44 +120,79 @@ pub(crate) fn build(header: Vec<String>, rows: Vec<Vec<String>>) -> Builder {
     b
 }
 
+/// Columns a terminal's default tables leave out, to fit [`TERMINAL_COLUMNS`]: `wide`
+/// tables, report.md and report.html have them.
+const WIDE_ONLY: [&str; 5] = ["ok", "indet.", "p90 ms", "p99.9 ms", "max ms"];
+
+/// How wide a terminal's default tables are at most: what is still too wide wraps inside its
+/// cells, the widest column first.
+pub const TERMINAL_COLUMNS: usize = 120;
+
+/// A table for a terminal: every column when `wide`, else without [`WIDE_ONLY`]'s and at
+/// most [`TERMINAL_COLUMNS`] wide.
+fn terminal(header: Vec<String>, rows: Vec<Vec<String>>, wide: bool) -> Table {
+    let (header, rows) = if wide {
+        (header, rows)
+    } else {
+        let keep: Vec<bool> = header
+            .iter()
+            .map(|h| !WIDE_ONLY.contains(&h.as_str()))
+            .collect();
+        let pick = |row: Vec<String>| -> Vec<String> {
+            row.into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c)
+                .collect()
+        };
+        (pick(header), rows.into_iter().map(pick).collect())
+    };
+    let mut table = build(header, rows).build();
+    table.with(Style::rounded());
+    if !wide {
+        table.with(
+            Width::wrap(TERMINAL_COLUMNS)
+                .priority(Priority::max(true))
+                .keep_words(true),
+        );
+    }
+    table
+}
+
 /// Tables for a terminal: one row per target, then one per target and phase, then reasons.
-pub fn table(results: &Results) -> String {
+/// They fit [`TERMINAL_COLUMNS`] unless `wide`.
+pub fn table(results: &Results, wide: bool) -> String {
     let mut out = String::new();
-    let mut summary = build(
+    let summary = terminal(
         summary_header(),
         results.targets.iter().map(summary_row).collect(),
-    )
-    .build();
-    summary.with(Style::rounded());
+        wide,
+    );
     let _ = writeln!(out, "{summary}");
     for w in warnings(results) {
         let _ = writeln!(out, "WARNING: {w}");
     }
-    let mut phases = build(
+    let phases = terminal(
         phase_header(),
         results.targets.iter().flat_map(phase_rows).collect(),
-    )
-    .build();
-    phases.with(Style::rounded());
+        wide,
+    );
     let _ = writeln!(out, "{phases}");
     let kinds = all_kind_rows(results);
     if !kinds.is_empty() {
-        let mut table = build(kind_header(), kinds).build();
-        table.with(Style::rounded());
+        let table = terminal(kind_header(), kinds, wide);
         let _ = writeln!(out, "by request kind:\n{table}");
     }
     let windows: Vec<Vec<String>> = results.targets.iter().flat_map(window_rows).collect();
     if !windows.is_empty() {
-        let mut table = build(window_header(), windows).build();
-        table.with(Style::rounded());
+        let table = terminal(window_header(), windows, wide);
         let _ = writeln!(out, "window by window:\n{table}");
     }
     for t in &results.targets {
         write_details(&mut out, t, "");
     }
     if let Some((header, rows)) = comparison(results) {
-        let mut table = build(header, rows).build();
-        table.with(Style::rounded());
+        let table = terminal(header, rows, wide);
         let _ = writeln!(out, "strategy comparison:\n{table}");
     }
     for m in results.thresholds_missed() {
@@ -662,7 +699,39 @@ mod tests {
 
     #[test]
     fn terminal_tables() {
-        insta::assert_snapshot!(table(&results()));
+        insta::assert_snapshot!(table(&results(), false));
+    }
+
+    #[test]
+    fn wide_terminal_tables() {
+        insta::assert_snapshot!(table(&results(), true));
+    }
+
+    /// A long strategy, balancer and codec, and large numbers: the default tables still fit
+    /// 120 columns, where every column would not.
+    #[test]
+    fn default_tables_fit_a_terminal_of_120_columns() {
+        let mut r = results();
+        for t in &mut r.targets {
+            t.name = format!("{}-with-a-longer-name", t.name);
+            t.strategy = "delta".into();
+            t.lb_policy = Some("cookie-route".into());
+            t.balancer = Some("haproxy".into());
+            t.codec = Some("protobuf+zstd".into());
+            t.ops.total = 12_345_678;
+            t.throughput_ops_per_s = 123_456.0;
+        }
+        let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        let tables = |text: &str| -> String {
+            text.lines()
+                .filter(|l| l.starts_with(['│', '╭', '├', '╰']))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let narrow = tables(&table(&r, false));
+        assert!(widest(&narrow) <= TERMINAL_COLUMNS, "{narrow}");
+        let wide = tables(&table(&r, true));
+        assert!(widest(&wide) > TERMINAL_COLUMNS, "{wide}");
     }
 
     #[test]

@@ -30,6 +30,15 @@ pub struct VarArgs {
     vars: Vec<(String, String)>,
 }
 
+/// `--wide`: a terminal's tables with every column.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WideArg {
+    /// Print every column of the tables (ok, indeterminate, p90, p99.9), however wide they
+    /// get; by default they fit 120 columns (report.md and report.html hold every column).
+    #[arg(long)]
+    pub wide: bool,
+}
+
 impl VarArgs {
     pub fn map(&self) -> std::collections::BTreeMap<String, String> {
         self.vars.iter().cloned().collect()

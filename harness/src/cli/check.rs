@@ -6,7 +6,7 @@ use clap::Args;
 use sessionbench_model::results::{Results, Verdict};
 use sessionbench_reports::Comparison;
 
-use super::args::OutputFormat;
+use super::args::{OutputFormat, WideArg};
 use super::exit::{CliError, ExitCode};
 use crate::run_dir::RunDir;
 
@@ -23,6 +23,8 @@ pub struct CheckArgs {
     /// busy, as `run --strict`.
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    wide: WideArg,
 }
 
 /// Prints a stored run's results.
@@ -32,6 +34,8 @@ pub struct ReportArgs {
     run_dir: PathBuf,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+    #[command(flatten)]
+    wide: WideArg,
 }
 
 pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
@@ -44,13 +48,13 @@ pub fn check(a: CheckArgs) -> Result<ExitCode, CliError> {
     } else {
         None
     };
-    finish(&dir, &results, baseline.as_ref(), a.quiet)
+    finish(&dir, &results, baseline.as_ref(), a.quiet, a.wide.wide)
 }
 
 pub fn report(a: ReportArgs) -> Result<(), CliError> {
     let results = RunDir::open(&a.run_dir).results()?;
     match a.format {
-        OutputFormat::Table => say!("{}", sessionbench_reports::table(&results)),
+        OutputFormat::Table => say!("{}", sessionbench_reports::table(&results, a.wide.wide)),
         OutputFormat::Md => say!("{}", sessionbench_reports::markdown(&results)),
         OutputFormat::Json => sayln!(
             "{}",
@@ -68,6 +72,7 @@ pub fn finish(
     results: &Results,
     baseline: Option<&Comparison>,
     quiet: bool,
+    wide: bool,
 ) -> Result<ExitCode, CliError> {
     let end = dir.finish(results, baseline)?;
     if quiet {
@@ -77,7 +82,7 @@ pub fn finish(
             sayln!("threshold missed: {m}");
         }
     } else {
-        say!("{}", sessionbench_reports::table(results));
+        say!("{}", sessionbench_reports::table(results, wide));
         if let Some(c) = baseline {
             say!("{}", sessionbench_reports::compare_markdown(c));
         }

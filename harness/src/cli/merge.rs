@@ -30,6 +30,8 @@ pub struct MergeArgs {
     /// Only the verdict line.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    wide: super::args::WideArg,
 }
 
 pub fn run(a: MergeArgs) -> Result<ExitCode, CliError> {
@@ -83,5 +85,5 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, CliError> {
             merged.max_skew_us as f64 / 1000.0
         );
     }
-    finish(&out, &analysis.finish(), None, a.quiet)
+    finish(&out, &analysis.finish(), None, a.quiet, a.wide.wide)
 }

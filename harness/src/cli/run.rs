@@ -70,6 +70,8 @@ pub struct RunArgs {
     /// No progress line and no tables: only the verdict and where the files are.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    wide: args::WideArg,
     /// Fail every threshold judged on a run whose driver was saturated or whose machine was
     /// busy (its numbers then describe the harness or the machine): exit 4 even where the
     /// threshold held.
@@ -211,7 +213,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     // A target that fails mid-suite costs none of the results of those that ran before it:
     // they are written (the failed and later ones unknown: cut short or never started), then
     // the error ends the run with its own exit code.
-    let code = finish(&dir, &results, comparison.as_ref(), a.quiet);
+    let code = finish(&dir, &results, comparison.as_ref(), a.quiet, a.wide.wide);
     match driven {
         Ok(true) => code.map(|_| ExitCode::Interrupted),
         Ok(false) => code,
@@ -350,7 +352,13 @@ pub(super) async fn drive(
         for t in &results.targets {
             m.state().sessions(&t.name, t.sessions);
         }
-        m.last_scrape(quiet).await;
+        // Not for an interrupted run, and a signal ends the wait: the user wants out.
+        if driven.as_ref().is_ok_and(|interrupted| !interrupted) {
+            tokio::select! {
+                _ = m.last_scrape(quiet) => {}
+                _ = sessionbench_targets::shutdown::terminate_signal() => {}
+            }
+        }
     }
     if overran {
         eprintln!(

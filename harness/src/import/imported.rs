@@ -34,6 +34,7 @@ impl Imported {
     /// The environment variables the suite's secrets need.
     pub fn secrets(&self) -> Vec<String> {
         let mut out: Vec<String> = self.login.steps.iter().flat_map(request::secrets).collect();
+        out.sort();
         out.dedup();
         out
     }

@@ -71,7 +71,7 @@ pub fn find(xs: &[Exchange]) -> Result<Login, String> {
     if let Some(to) = x.redirect() {
         if xs
             .get(at + 1)
-            .is_some_and(|y| y.method == "GET" && to.ends_with(y.route()))
+            .is_some_and(|y| y.method == "GET" && x.redirect_route() == Some(y.route()))
         {
             login.follow = 1;
             answered_at = at + 1;

@@ -349,13 +349,7 @@ fn logged_out(
         .collect();
     seen.sort_by_key(|x| x.route() != read);
     for x in seen {
-        if let Some(to) = x.redirect() {
-            let route = to.split('?').next().unwrap_or(to);
-            let route = route.find("://").map_or(route, |i| {
-                route[i + 3..]
-                    .find('/')
-                    .map_or("/", |p| &route[i + 3 + p..])
-            });
+        if let Some(route) = x.redirect_route() {
             if !signed_in_redirects.iter().any(|r| r.contains(route)) {
                 return LoggedOut::Redirect(route.to_string(), x.label());
             }

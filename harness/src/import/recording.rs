@@ -129,6 +129,16 @@ impl Exchange {
         self.path.split('?').next().unwrap_or("")
     }
 
+    /// Where a redirect leads, as a path: `https://h/a?b` and `/a?b` give `/a`.
+    pub fn redirect_route(&self) -> Option<&str> {
+        let to = self.redirect()?;
+        let to = to.split(['?', '#']).next().unwrap_or(to);
+        Some(match to.find("://") {
+            Some(i) => to[i + 3..].find('/').map_or("/", |p| &to[i + 3 + p..]),
+            None => to,
+        })
+    }
+
     pub fn redirect(&self) -> Option<&str> {
         (300..400)
             .contains(&self.status)
@@ -195,9 +205,12 @@ pub fn parse(text: &str) -> Result<Recording, String> {
         .filter_map(|(i, e)| exchange(i + 1, e))
         .collect();
     let entries = all.len();
+    // The app's: where a body was sent and a cookie came back (a login), else where the
+    // first answer came from (a page may load another host's script first).
     let origin = all
         .iter()
-        .find(|x| x.status != 0)
+        .find(|x| x.method != "GET" && x.body != Body::None && !x.set_cookies.is_empty())
+        .or_else(|| all.iter().find(|x| x.status != 0))
         .map(|x| x.origin.clone())
         .ok_or("the recording has no answered request")?;
     let mut exchanges = vec![];

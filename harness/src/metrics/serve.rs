@@ -12,6 +12,8 @@ use super::state::State;
 
 /// The longest a run waits, at its end, for a last scrape.
 const LAST_SCRAPE_AT_MOST: Duration = Duration::from_secs(30);
+/// Scrapes remembered, for their usual interval.
+const SCRAPES_KEPT: usize = 8;
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -19,8 +21,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// The latest two scrapes: when the next is due.
-    scrapes: Mutex<(Option<Instant>, Option<Instant>)>,
+    /// When the latest scrapes read the numbers (at most [`SCRAPES_KEPT`]): how often they
+    /// come, and whether one came after the end.
+    scrapes: Mutex<Vec<Instant>>,
 }
 
 /// A run's live metrics: fed by the recorder, served by a listener on the runtime.
@@ -46,17 +49,23 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
 }
 
 impl Metrics {
-    /// Serves `listener` on the current runtime until the process ends.
+    /// Serves `listener` on the current runtime, as long as it runs.
     pub fn serve(listener: std::net::TcpListener, suite: &str) -> std::io::Result<Self> {
         let listener = TcpListener::from_std(listener)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(suite)),
-            scrapes: Mutex::new((None, None)),
+            scrapes: Mutex::new(Vec::new()),
         });
         let served = shared.clone();
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(answer(stream, served.clone()));
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(answer(stream, served.clone()));
+                    }
+                    // Out of file descriptors, say: the metrics resume when it passes.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
             }
         });
         Ok(Self { shared })
@@ -71,32 +80,43 @@ impl Metrics {
     }
 
     /// At the run's end: waits for a scrape after now (the final numbers), as long as two
-    /// scrape intervals and a second, at most [`LAST_SCRAPE_AT_MOST`]. Nothing scraped
-    /// during the run: no wait. Returns whether the final numbers were scraped.
+    /// of the usual intervals between scrapes (their median) and a second, at most
+    /// [`LAST_SCRAPE_AT_MOST`]. Nothing scraped during the run: no wait. Says whether the
+    /// final numbers were scraped.
     pub async fn last_scrape(&self, quiet: bool) -> bool {
         let now = Instant::now();
-        let (previous, last) = *self.scrapes();
-        let Some(last) = last else { return false };
-        let interval = previous.map_or(LAST_SCRAPE_AT_MOST, |p| last - p);
-        let wait = (interval * 2 + Duration::from_secs(1)).min(LAST_SCRAPE_AT_MOST);
+        let interval = {
+            let scrapes = self.scrapes();
+            if scrapes.is_empty() {
+                return false;
+            }
+            let mut gaps: Vec<Duration> = scrapes.windows(2).map(|w| w[1] - w[0]).collect();
+            gaps.sort();
+            gaps.get(gaps.len() / 2).copied()
+        };
+        // One scrape alone says nothing of the next one: the longest wait.
+        let wait = interval.map_or(LAST_SCRAPE_AT_MOST, |i| {
+            (i * 2 + Duration::from_secs(1)).min(LAST_SCRAPE_AT_MOST)
+        });
+        let shown = humantime::format_duration(Duration::from_millis(
+            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        ));
         if !quiet {
-            eprintln!(
-                "sessionbench: waiting up to {} for the last scrape of the metrics",
-                humantime::format_duration(Duration::from_millis(
-                    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
-                ))
-            );
+            eprintln!("sessionbench: waiting up to {shown} for the last scrape of the metrics");
         }
         while now.elapsed() < wait {
-            if self.scrapes().1.is_some_and(|at| at > now) {
+            if self.scrapes().last().is_some_and(|at| *at > now) {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        eprintln!(
+            "sessionbench: no scrape of the metrics came within {shown} of the run's end: the last values scraped may be earlier ones than results.json's"
+        );
         false
     }
 
-    fn scrapes(&self) -> MutexGuard<'_, (Option<Instant>, Option<Instant>)> {
+    fn scrapes(&self) -> MutexGuard<'_, Vec<Instant>> {
         self.shared
             .scrapes
             .lock()
@@ -149,7 +169,10 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
             .scrapes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        *s = (s.1, Some(rendered));
+        s.push(rendered);
+        if s.len() > SCRAPES_KEPT {
+            s.remove(0);
+        }
     }
     let _ = stream.shutdown().await;
 }

@@ -59,8 +59,6 @@ struct Target {
     sessions: Sessions,
     /// By (fault kind, node, phase: `start`, or `end` when it healed or ended).
     faults: BTreeMap<(String, String, &'static str), u64>,
-    cpu_seconds: f64,
-    cores: u32,
 }
 
 /// Every target's numbers, as the records have told them.
@@ -68,6 +66,9 @@ struct Target {
 pub struct State {
     suite: String,
     targets: BTreeMap<String, Target>,
+    /// The harness process's CPU time and the cores its driver can use, at the latest
+    /// driver sample (none before the first).
+    cpu: Option<(f64, u32)>,
 }
 
 impl State {
@@ -75,6 +76,7 @@ impl State {
         Self {
             suite: suite.to_string(),
             targets: BTreeMap::new(),
+            cpu: None,
         }
     }
 
@@ -96,15 +98,8 @@ impl State {
                     .entry((f.kind.clone(), f.node.clone(), phase))
                     .or_default() += 1;
             }
-            Record::DriverSample {
-                target,
-                cpu_us,
-                cores,
-                ..
-            } => {
-                let t = self.target(target);
-                t.cpu_seconds = *cpu_us as f64 / 1e6;
-                t.cores = *cores;
+            Record::DriverSample { cpu_us, cores, .. } => {
+                self.cpu = Some((*cpu_us as f64 / 1e6, *cores));
             }
             _ => {}
         }
@@ -131,7 +126,11 @@ impl State {
     }
 
     fn target(&mut self, name: &str) -> &mut Target {
-        self.targets.entry(name.to_string()).or_default()
+        // Looked up before it is made: a name is copied once per target, not per record.
+        if !self.targets.contains_key(name) {
+            self.targets.insert(name.to_string(), Target::default());
+        }
+        self.targets.get_mut(name).expect("inserted")
     }
 
     /// The Prometheus text exposition (version 0.0.4).
@@ -195,13 +194,13 @@ impl State {
             &mut out,
             "sessionbench_fault_events_total",
             "counter",
-            "Faults started and ended (healed), by kind and node.",
+            "Faults started and ended (healed), by fault kind and node.",
         );
         for (name, t) in &self.targets {
             for ((kind, node, phase), n) in &t.faults {
                 let _ = writeln!(
                     out,
-                    "sessionbench_fault_events_total{{target=\"{}\",kind=\"{}\",node=\"{}\",phase=\"{phase}\"}} {n}",
+                    "sessionbench_fault_events_total{{target=\"{}\",fault=\"{}\",node=\"{}\",phase=\"{phase}\"}} {n}",
                     escape(name),
                     escape(kind),
                     escape(node)
@@ -224,33 +223,21 @@ impl State {
                 );
             }
         }
-        family(
-            &mut out,
-            "sessionbench_driver_cpu_seconds_total",
-            "counter",
-            "CPU time the harness process has used, at the target's latest driver sample.",
-        );
-        for (name, t) in &self.targets {
-            let _ = writeln!(
-                out,
-                "sessionbench_driver_cpu_seconds_total{{target=\"{}\"}} {}",
-                escape(name),
-                t.cpu_seconds
+        if let Some((cpu, cores)) = self.cpu {
+            family(
+                &mut out,
+                "sessionbench_process_cpu_seconds_total",
+                "counter",
+                "CPU time the harness process has used (user and system), at its latest driver sample.",
             );
-        }
-        family(
-            &mut out,
-            "sessionbench_driver_cores",
-            "gauge",
-            "Cores the driver's threads can keep busy.",
-        );
-        for (name, t) in &self.targets {
-            let _ = writeln!(
-                out,
-                "sessionbench_driver_cores{{target=\"{}\"}} {}",
-                escape(name),
-                t.cores
+            let _ = writeln!(out, "sessionbench_process_cpu_seconds_total {cpu}");
+            family(
+                &mut out,
+                "sessionbench_driver_cores",
+                "gauge",
+                "Cores the driver's threads can keep busy.",
             );
+            let _ = writeln!(out, "sessionbench_driver_cores {cores}");
         }
         out
     }

@@ -13,7 +13,7 @@ use crate::support::{
 };
 
 /// Prometheus on loopback with its storage in `dir`, scraping `/metrics` on `scraped`
-/// every second; killed when dropped.
+/// every 2 s; killed when dropped.
 struct Prometheus {
     child: Child,
     port: u16,
@@ -26,7 +26,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sessionbench\n    static_configs:\n      - targets: ['127.0.0.1:{scraped}']\n"
+                "global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: sessionbench\n    static_configs:\n      - targets: ['127.0.0.1:{scraped}']\n"
             ),
         )
         .expect("config");
@@ -92,9 +92,10 @@ fn encode(q: &str) -> String {
         .collect()
 }
 
-/// Sticky sessions through a node kill: sessions are lost. Prometheus sees operations while
-/// the load runs; after it, its query for lost sessions equals results.json's count, and
-/// the other headline numbers are there.
+/// Sticky sessions through a node kill: sessions are lost. Prometheus (scraping every 2 s)
+/// sees operations grow while the load runs, and `promtool` finds the exposition sound; the
+/// run waits for a scrape after its end, and then Prometheus's last values are results.json's:
+/// lost sessions, sessions started, stale reads. Each query of docs/running.md answers.
 #[test]
 fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
     let dir = tempdir("metrics");
@@ -111,10 +112,9 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
         .toml();
     let file = write_suite("metrics-suite", &suite);
     let out = dir.join("run");
-    let mut run = sessionbench()
+    let run = sessionbench()
         .args([
             "run",
-            "--quiet",
             "--metrics-listen",
             &format!("127.0.0.1:{port}"),
             "--out",
@@ -125,59 +125,99 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run");
-    // While the load runs: operations counted so far, and more a moment later.
+    // While the load runs: operations counted, and more at a later scrape.
     let ops = "sum(sessionbench_operations_total{target=\"sticky\"})";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let first = loop {
-        if let Some(n) = prometheus.query(ops).filter(|n| *n > 0.0) {
-            break n;
-        }
-        assert!(Instant::now() < deadline, "no operations scraped in 20 s");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    std::thread::sleep(Duration::from_millis(1500));
-    let later = prometheus.query(ops).expect("operations");
+    let first = until("operations scraped", || {
+        prometheus.query(ops).filter(|n| *n > 0.0)
+    });
+    until("the count growing", || {
+        prometheus.query(ops).filter(|n| *n > first)
+    });
+    let exposition = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
+        .output()
+        .expect("curl");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package)");
+    std::io::Write::write_all(promtool.stdin.as_mut().expect("stdin"), &exposition.stdout)
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
     assert!(
-        later > first,
-        "the count grows while the load runs: {first}, then {later}"
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
     );
-    let status = run.wait().expect("run");
-    assert!(status.code().is_some(), "the run ended: {status}");
+    let ran = run.wait_with_output().expect("run");
+    let said = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.code().is_some(), "the run ended: {said}");
+    assert!(
+        said.contains("for the last scrape of the metrics"),
+        "{said}"
+    );
+    assert!(!said.contains("no scrape of the metrics came"), "{said}");
     let results = json(&out.join("results.json"));
     let t = &results["targets"][0];
     let lost = t["sessions"]["lost"].as_f64().expect("lost");
-    // The run's end made its series stale (the scrape after it failed): their last values.
-    let last = |q: &str| prometheus.query(&format!("last_over_time({q}[5m])"));
     assert!(lost > 0.0, "the kill lost sessions: {t}");
+    // The run's end made its series stale (the scrape after it failed): their last values,
+    // once Prometheus has stored the final scrape.
+    let last = |q: &str| prometheus.query(&format!("last_over_time({q}[5m])"));
+    until("the last values", || {
+        last("sessionbench_target_running{target=\"sticky\"}").filter(|r| *r == 0.0)
+    });
+    for (q, expected) in [
+        ("sessionbench_sessions_lost_total", &t["sessions"]["lost"]),
+        (
+            "sessionbench_sessions_started_total",
+            &t["sessions"]["started"],
+        ),
+        (
+            "sessionbench_stale_reads_total",
+            &t["sessions"]["stale-reads"],
+        ),
+        (
+            "sessionbench_lost_updates_total",
+            &t["sessions"]["lost-updates"],
+        ),
+    ] {
+        let q = format!("{q}{{target=\"sticky\"}}");
+        assert_eq!(last(&q), expected.as_f64(), "{q} against results.json");
+    }
     assert_eq!(
-        last("sessionbench_sessions_lost_total{target=\"sticky\"}"),
-        Some(lost),
-        "Prometheus's lost sessions against results.json's"
-    );
-    assert_eq!(
-        last("sessionbench_sessions_started_total{target=\"sticky\"}"),
-        t["sessions"]["started"].as_f64()
-    );
-    assert_eq!(
-        last("sessionbench_stale_reads_total{target=\"sticky\"}"),
-        t["sessions"]["stale-reads"].as_f64()
-    );
-    assert_eq!(
-        last("sessionbench_fault_events_total{target=\"sticky\",kind=\"kill\",phase=\"start\"}"),
+        last("sessionbench_fault_events_total{target=\"sticky\",fault=\"kill\",phase=\"start\"}"),
         Some(1.0)
     );
-    assert_eq!(
-        last("sessionbench_target_running{target=\"sticky\"}"),
-        Some(0.0),
-        "the last scrape came after the load ended"
-    );
-    let p99 = prometheus
-        .query("histogram_quantile(0.99, sum by (le) (rate(sessionbench_operation_duration_seconds_bucket{target=\"sticky\",kind=\"read\"}[1m])))")
-        .expect("a read p99");
-    assert!(p99 > 0.0 && p99 < 1.0, "read p99 {p99} s");
-    let lag =
-        last("sessionbench_driver_send_lag_seconds_count{target=\"sticky\"}").expect("send lag");
-    assert!(lag > 0.0);
+    // docs/running.md's queries over the run's last minute.
+    for q in [
+        "sum by (target) (rate(sessionbench_operations_total[1m]))",
+        "sum by (target, kind) (rate(sessionbench_operations_total{outcome!=\"ok\"}[1m]))",
+        "histogram_quantile(0.99, sum by (target, kind, le) (rate(sessionbench_operation_duration_seconds_bucket[1m])))",
+        "histogram_quantile(0.99, sum by (target, le) (rate(sessionbench_driver_send_lag_seconds_bucket[1m])))",
+        "rate(sessionbench_process_cpu_seconds_total[1m]) / on() last_over_time(sessionbench_driver_cores[1m])",
+    ] {
+        let v = prometheus
+            .query(q)
+            .unwrap_or_else(|| panic!("no answer to {q}"));
+        assert!(v.is_finite() && v >= 0.0, "{q} = {v}");
+    }
+}
+
+/// Polls `f` every 200 ms until it gives a value, for at most 20 s.
+fn until(what: &str, mut f: impl FnMut() -> Option<f64>) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no {what} in 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Only loopback, and a taken port fails before the run starts.
