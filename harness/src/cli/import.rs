@@ -79,7 +79,7 @@ pub fn run(a: ImportArgs) -> Result<ExitCode, CliError> {
         eprintln!("sessionbench: it needs the secret {var} in the environment (${{secret:{var}}})");
     }
     if a.probe {
-        return super::probe::probe(&out, a.allow_remote, &a.vars);
+        return super::probe::probe(&out, false, a.allow_remote, &a.vars);
     }
     eprintln!(
         "sessionbench: read its comments, then: sessionbench validate --probe {}",

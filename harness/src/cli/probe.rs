@@ -18,9 +18,15 @@ use sessionbench_model::results::{Judged, TargetResult};
 /// logouts and the reads after writes and increments all happen.
 const PROBE_FOR: Duration = Duration::from_secs(4);
 
-/// Runs the probe; exit 0 when every target passed it, 3 when one did not.
-pub fn probe(suite: &Path, allow_remote: bool, vars: &VarArgs) -> Result<ExitCode, CliError> {
-    let mut plan = run::plan_of(Some(suite), false, allow_remote, vars)?;
+/// Runs the probe (of what `[quick]` keeps, with `quick`); exit 0 when every target passed
+/// it, 3 when one did not.
+pub fn probe(
+    suite: &Path,
+    quick: bool,
+    allow_remote: bool,
+    vars: &VarArgs,
+) -> Result<ExitCode, CliError> {
+    let mut plan = run::plan_of(Some(suite), quick, allow_remote, vars)?;
     narrow(&mut plan);
     let dir = RunDir::create(&run::default_dir(&plan), &plan, Some(suite), false)?;
     eprintln!(

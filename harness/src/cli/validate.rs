@@ -46,7 +46,7 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode, CliError> {
         say!("{}", describe(&plan));
     }
     match &a.suite {
-        Some(suite) if a.probe => super::probe::probe(suite, a.allow_remote, &a.vars),
+        Some(suite) if a.probe => super::probe::probe(suite, a.quick, a.allow_remote, &a.vars),
         None if a.probe => Err(CliError::Usage("--probe needs a suite file".into())),
         _ => Ok(ExitCode::Ok),
     }

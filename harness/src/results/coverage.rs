@@ -135,7 +135,13 @@ fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
         ("resurrection", _) => ("no request followed an acknowledged logout", None),
         _ => ("its answers did not show what it needs", None),
     };
+    // The key that would feed it, where the API lacks it; where it has it, the sessions
+    // not judged ended before such an answer came (short sessions, a probe's).
+    let has_key = shows(check, part, t);
     let why = match hint.filter(|_| external) {
+        Some(_) if has_key => format!(
+            "{why} (the API reads it: those sessions ended before an answer that showed it)"
+        ),
         Some(hint) => format!("{why}: {hint}"),
         None => why.to_string(),
     };
@@ -143,6 +149,25 @@ fn reason(check: &str, part: Option<&str>, p: Part, t: &TargetPlan) -> String {
         format!("judged for {} of {} sessions: {why}", p.fed, p.needed)
     } else {
         why
+    }
+}
+
+/// Whether an application's API already reads what feeds `check`'s `part`.
+fn shows(check: &str, part: Option<&str>, t: &TargetPlan) -> bool {
+    let Some(api) = t.external.as_ref().and_then(|e| e.api.as_ref()) else {
+        return false;
+    };
+    let read_counter = api.read.counter.is_some();
+    match (check, part) {
+        (_, Some("writes")) | ("monotonic-write", _) => api.read.value.is_some(),
+        ("stale-read", Some("counter")) => {
+            read_counter || api.counter.as_ref().is_some_and(|c| c.counter.is_some())
+        }
+        ("lost-update", Some("increments")) => {
+            read_counter || api.login.last().is_some_and(|l| l.counter.is_some())
+        }
+        ("monotonic-read", _) => read_counter,
+        _ => false,
     }
 }
 
@@ -171,6 +196,7 @@ pub(super) fn unjudged(checks: &[CheckCoverage], expectation: &str) -> Option<St
 
 #[cfg(test)]
 mod tests {
+    use super::{Part, reason};
     use sessionbench_model::results::Verdict;
 
     use crate::history::{OpKind, Outcome, Record, View};
@@ -262,5 +288,31 @@ lost-updates = "none"
             t.checks
         );
         assert_eq!(t.verdict, Verdict::Pass, "{:?}", t.reasons);
+    }
+
+    /// An application whose read shows a counter: a check partly judged says its sessions
+    /// ended too soon; one whose read shows none is told the key to add.
+    #[test]
+    fn a_hint_names_a_key_only_where_the_api_lacks_it() {
+        let suite = |read: &str| {
+            format!(
+                "[suite]\nname = \"c\"\n[workload.mix]\nread = 1\nwrite = 0\ncounter = 0\nlogout = 0\n\
+                 [[targets]]\nname = \"app\"\nstrategy = \"external\"\n\
+                 url = \"http://127.0.0.1:1\"\n[targets.requests.login]\npath = \"/login\"\n\
+                 [targets.requests.read]\npath = \"/me\"\n{read}\n"
+            )
+        };
+        let part = Part { needed: 3, fed: 2 };
+        let with =
+            crate::suite::parse(&suite("counter = { pointer = \"/n\" }"), "c.toml").expect("valid");
+        let r = reason("monotonic-read", None, part, &with.targets[0]);
+        assert!(
+            r.contains("(the API reads it: those sessions ended before"),
+            "{r}"
+        );
+        assert!(!r.contains("give"), "{r}");
+        let without = crate::suite::parse(&suite(""), "c.toml").expect("valid");
+        let r = reason("monotonic-read", None, part, &without.targets[0]);
+        assert!(r.ends_with("give `requests.read` a `counter`"), "{r}");
     }
 }
