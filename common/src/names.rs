@@ -70,6 +70,20 @@ fn in_subnet(ip: IpAddr, net: Ipv4Addr, len: u8) -> bool {
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
+/// `s` in lowercase ASCII letters and digits, every other character `sep`: what a name made
+/// from free text (a file, a suite, a form field) may hold.
+pub fn slug(s: &str, sep: char) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                sep
+            }
+        })
+        .collect()
+}
+
 /// A URL's `host[:port]`, without its scheme, credentials or path
 /// (`redis://:pw@127.0.0.1:6379/0` → `127.0.0.1:6379`). The authority ends at the first `/`,
 /// `?` or `#`, as URL parsers end it: `redis://evil.example#@127.0.0.1` is `evil.example`.

@@ -90,16 +90,7 @@ pub fn run(a: ImportArgs) -> Result<ExitCode, CliError> {
 
 /// A target name from a file name: lowercase letters, digits and `-`.
 fn name_of(stem: &str) -> String {
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = sessionbench_common::names::slug(stem, '-');
     let name = name.trim_matches('-');
     if name.is_empty() {
         "recorded".into()

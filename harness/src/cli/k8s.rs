@@ -67,17 +67,10 @@ fn q(s: &str) -> String {
 /// A Kubernetes name of the suite's: lowercase alphanumerics and `-`, at most 50 characters
 /// (room for `-merge` and the index a Job's pods add).
 fn name_of(suite: &str) -> String {
-    let mut name: String = suite
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    name = format!("sessionbench-{}", name.trim_matches('-'));
+    let mut name = format!(
+        "sessionbench-{}",
+        sessionbench_common::names::slug(suite, '-').trim_matches('-')
+    );
     name.truncate(50);
     name.trim_end_matches('-').to_string()
 }

@@ -35,8 +35,8 @@ pub fn probe(
         humantime::format_duration(PROBE_FOR),
         dir.path().display()
     );
-    let threads = 1;
-    let (driven, results) = super::args::runtime(Some(threads))
+    // One user's load: one thread.
+    let (driven, results) = super::args::runtime(Some(1))
         .map_err(CliError::io("cannot start the runtime"))?
         .block_on(run::drive(&plan, &dir, true, None))?;
     dir.finish(&results, None)?;

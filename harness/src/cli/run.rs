@@ -350,7 +350,7 @@ pub(super) async fn drive(
         recorded.map_err(CliError::io(format!("cannot write {}", path.display())))?;
     if let Some(m) = &metrics {
         for t in &results.targets {
-            m.state().sessions(&t.name, t.sessions);
+            m.state().finished(t);
         }
         // Not for an interrupted run, and a signal ends the wait: the user wants out.
         if driven.as_ref().is_ok_and(|interrupted| !interrupted) {
@@ -375,8 +375,13 @@ pub(super) async fn drive(
 fn observe_live(metrics: &Metrics, analysis: &mut Analysis<'_>, record: Record) {
     metrics.state().observe(&record);
     if let Some(i) = analysis.observe(record) {
-        let (target, sessions) = analysis.sessions_of(i);
-        metrics.state().sessions(target, sessions);
+        match analysis.finished(i) {
+            Some(result) => metrics.state().finished(result),
+            None => {
+                let (target, sessions) = analysis.sessions_of(i);
+                metrics.state().sessions(target, sessions);
+            }
+        }
     }
 }
 

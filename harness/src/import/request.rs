@@ -211,16 +211,7 @@ pub fn short_name(name: &str) -> &str {
 
 /// A placeholder name made of a field's (`X-CSRF-Token` gives `x_csrf_token`).
 pub fn placeholder_name(name: &str) -> String {
-    let mut out: String = short_name(name)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut out = sessionbench_common::names::slug(short_name(name), '_');
     if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
         out.insert(0, 't');
     }

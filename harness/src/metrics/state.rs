@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sessionbench_model::history::{FaultPhase, Op, Record};
-use sessionbench_model::results::Sessions;
+use sessionbench_model::results::{Judged, Sessions, TargetResult};
 
 /// Latency buckets, in seconds: from a loopback answer to a request timeout.
 const LATENCY: [f64; 14] = [
@@ -59,6 +59,9 @@ struct Target {
     sessions: Sessions,
     /// By (fault kind, node, phase: `start`, or `end` when it healed or ended).
     faults: BTreeMap<(String, String, &'static str), u64>,
+    /// Each check sessions needed, and how much of it was judged (1, 0.5 for part, 0),
+    /// once the load has ended: a count of a check not judged says nothing.
+    judged: Vec<(String, f64)>,
 }
 
 /// Every target's numbers, as the records have told them.
@@ -123,6 +126,25 @@ impl State {
     /// What the checks have found so far in `target`'s sessions (at its end: its results').
     pub fn sessions(&mut self, target: &str, sessions: Sessions) {
         self.target(target).sessions = sessions;
+    }
+
+    /// A target's results, at the end of its load: its counts and which checks they judged.
+    pub fn finished(&mut self, result: &TargetResult) {
+        let t = self.target(&result.name);
+        t.sessions = result.sessions;
+        t.judged = result
+            .checks
+            .iter()
+            .filter(|c| c.sessions > 0)
+            .map(|c| {
+                let judged = match c.judged {
+                    Judged::Judged => 1.0,
+                    Judged::Partly => 0.5,
+                    Judged::NotJudged => 0.0,
+                };
+                (c.label(), judged)
+            })
+            .collect();
     }
 
     fn target(&mut self, name: &str) -> &mut Target {
@@ -190,6 +212,22 @@ impl State {
             }
         }
         self.sessions_text(&mut out);
+        family(
+            &mut out,
+            "sessionbench_check_judged",
+            "gauge",
+            "Whether a check was judged, set when the target's load ends: 1 for every session that needed it, 0.5 for some, 0 for none (its counts then say nothing).",
+        );
+        for (name, t) in &self.targets {
+            for (check, judged) in &t.judged {
+                let _ = writeln!(
+                    out,
+                    "sessionbench_check_judged{{target=\"{}\",check=\"{}\"}} {judged}",
+                    escape(name),
+                    escape(check)
+                );
+            }
+        }
         family(
             &mut out,
             "sessionbench_fault_events_total",

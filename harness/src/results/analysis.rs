@@ -70,6 +70,11 @@ impl<'p> Analysis<'p> {
         (&self.runs[i].name, sessions)
     }
 
+    /// Run `i`'s results, once its load has ended.
+    pub fn finished(&self, i: usize) -> Option<&TargetResult> {
+        self.done[i].as_ref()
+    }
+
     /// The checks took `record` `age_us` after the moment it records, with `queued` more
     /// waiting: how far they ran behind the load (a live run's).
     pub fn behind(&mut self, record: &Record, age_us: u64, queued: u64) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, json, program, sessionbench, tempdir, workspace};
+use crate::support::{free_port, json, printed, program, sessionbench, tempdir, workspace};
 
 /// The password the committed recordings typed (the apps were started with it).
 const PASSWORD: &str = "s3cret-pw";
@@ -31,6 +31,16 @@ fn import(har: &Path, out: &Path, args: &[&str], url: &str) -> Output {
         .expect("import")
 }
 
+/// The imported suite holds every one of `parts`, and none of what was typed at the login.
+fn suite_holds(toml: &str, parts: &[&str], typed: &[&str]) {
+    for part in parts {
+        assert!(toml.contains(part), "the suite lacks {part}:\n{toml}");
+    }
+    for value in typed {
+        assert!(!toml.contains(value), "the suite holds `{value}`:\n{toml}");
+    }
+}
+
 /// `validate --probe SUITE` in `dir`, against `url`, with `password` as the login's secret.
 fn probe(dir: &Path, suite: &str, url: &str, password: &str) -> Output {
     sessionbench()
@@ -40,14 +50,6 @@ fn probe(dir: &Path, suite: &str, url: &str, password: &str) -> Output {
         .env("LOGIN_PASSWORD", password)
         .output()
         .expect("validate --probe")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Waits until something listens on `port`.
@@ -118,7 +120,11 @@ impl Stack {
             .env("SHOP_PASSWORD", PASSWORD)
             .output()
             .expect("shop-stack.sh");
-        assert!(out.status.success(), "shop-stack.sh start: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "shop-stack.sh start: {}",
+            printed(&out)
+        );
         listening(lb);
         Stack(dir)
     }
@@ -184,9 +190,9 @@ fn a_recorded_form_login_becomes_a_suite_that_judges_the_shop() {
     let lb = free_port();
     let url = format!("http://127.0.0.1:{lb}");
     let o = import(&recording("shop.har"), &suite, &[], &url);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", printed(&o));
     let toml = std::fs::read_to_string(&suite).expect("suite");
-    for part in [
+    let parts = [
         "url = \"${TARGET_URL:-http://127.0.0.1:18391}\"",
         "cookie = \"SHOPSESSION\"",
         "redirect = \"/login\"",
@@ -199,17 +205,8 @@ fn a_recorded_form_login_becomes_a_suite_that_judges_the_shop() {
         "[targets.requests.logout]",
         "GET http://127.0.0.2:9/pixel.gif ×4: another host",
         "GET /static/shop.css ×4: a static asset",
-    ] {
-        assert!(toml.contains(part), "the suite lacks {part}:\n{toml}");
-    }
-    assert!(
-        !toml.contains(PASSWORD),
-        "the suite holds the password:\n{toml}"
-    );
-    assert!(
-        !toml.contains("alice"),
-        "the suite holds the recorded user:\n{toml}"
-    );
+    ];
+    suite_holds(&toml, &parts, &[PASSWORD, "alice"]);
 
     let shared = Stack::start("import-shop-shared", lb, "round-robin", Some(0));
     let (code, results) = run(&suite, &url, 5, &dir.join("shared"));
@@ -268,7 +265,7 @@ fn a_recorded_json_login_becomes_a_suite_whose_probe_passes_and_which_sees_a_res
         .env("LOGIN_PASSWORD", PASSWORD)
         .output()
         .expect("import");
-    let said = text(&o);
+    let said = printed(&o);
     assert_eq!(o.status.code(), Some(0), "{said}");
     // The read shows the counter: a check partly judged says its sessions were short, not
     // to add the key the suite has.
@@ -282,23 +279,18 @@ fn a_recorded_json_login_becomes_a_suite_whose_probe_passes_and_which_sees_a_res
         assert!(said.contains(line), "no `{line}` in:\n{said}");
     }
     let toml = std::fs::read_to_string(&suite).expect("suite");
-    for part in [
+    let parts = [
         "extract = { x_csrf_token = { pointer = \"/token\" } }",
         "headers = { X-CSRF-Token = \"{x_csrf_token}\" }",
         "json = { email = \"{user}\", password = \"${secret:LOGIN_PASSWORD}\" }",
         "status = [401]",
         "json = { bio = \"{value}\" }",
         "POST /analytics/event: analytics",
-    ] {
-        assert!(toml.contains(part), "the suite lacks {part}:\n{toml}");
-    }
-    assert!(
-        !toml.contains(PASSWORD) && !toml.contains("alice@example.com"),
-        "{toml}"
-    );
+    ];
+    suite_holds(&toml, &parts, &[PASSWORD, "alice@example.com"]);
 
     let o = probe(&dir, "notes.toml", &url, "not-the-password");
-    let said = text(&o);
+    let said = printed(&o);
     assert_eq!(o.status.code(), Some(3), "{said}");
     assert!(said.contains("FAIL  login: 0 of"), "{said}");
     assert!(said.contains("(HTTP 401)"), "{said}");
@@ -312,7 +304,7 @@ fn a_recorded_json_login_becomes_a_suite_whose_probe_passes_and_which_sees_a_res
     assert_ne!(misread, toml);
     std::fs::write(dir.join("misread.toml"), misread).expect("write");
     let o = probe(&dir, "misread.toml", &url, PASSWORD);
-    let said = text(&o);
+    let said = printed(&o);
     assert_eq!(o.status.code(), Some(3), "{said}");
     assert!(
         said.contains("FAIL  findings with one user and no faults"),
@@ -365,7 +357,7 @@ fn a_fresh_recording_in_headless_chromium_imports_as_the_committed_one() {
         .args(["--chromium", &chromium])
         .output()
         .expect("record.py");
-    assert!(o.status.success(), "record.py: {}", text(&o));
+    assert!(o.status.success(), "record.py: {}", printed(&o));
     let url = format!("http://127.0.0.1:{port}");
     let suites = [
         (&fresh, dir.join("fresh.toml")),
@@ -375,7 +367,7 @@ fn a_fresh_recording_in_headless_chromium_imports_as_the_committed_one() {
         .iter()
         .map(|(har, out)| {
             let o = import(har, out, &[], &url);
-            assert!(o.status.success(), "{}", text(&o));
+            assert!(o.status.success(), "{}", printed(&o));
             // Its keys and values: comments count requests, which a browser may make more of
             // (a favicon, a retried image).
             let toml = std::fs::read_to_string(out).expect("suite");
@@ -387,5 +379,5 @@ fn a_fresh_recording_in_headless_chromium_imports_as_the_committed_one() {
         .collect();
     assert_eq!(texts[0], texts[1], "the fresh recording imports otherwise");
     let o = probe(&dir, "fresh.toml", &url, PASSWORD);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
 }

@@ -193,6 +193,23 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
         last("sessionbench_fault_events_total{target=\"sticky\",fault=\"kill\",phase=\"start\"}"),
         Some(1.0)
     );
+    // Which checks judged those counts, as results.json says.
+    for c in t["checks"].as_array().expect("checks") {
+        if c["sessions"] == 0 {
+            continue;
+        }
+        let label = match c["part"].as_str() {
+            Some(part) => format!("{} ({part})", c["check"].as_str().unwrap_or("")),
+            None => c["check"].as_str().unwrap_or("").to_string(),
+        };
+        let expected = match c["judged"].as_str() {
+            Some("judged") => 1.0,
+            Some("partly") => 0.5,
+            _ => 0.0,
+        };
+        let q = format!("sessionbench_check_judged{{target=\"sticky\",check=\"{label}\"}}");
+        assert_eq!(last(&q), Some(expected), "{q}: {c}");
+    }
     // docs/running.md's queries over the run's last minute.
     for q in [
         "sum by (target) (rate(sessionbench_operations_total[1m]))",
@@ -227,22 +244,19 @@ fn metrics_listen_refuses_other_addresses_and_a_taken_port() {
         .target(target("sticky", "sticky"))
         .toml();
     let file = write_suite("metrics-refused", &suite);
-    let o = sessionbench()
-        .args(["run", "--quiet", "--metrics-listen", "0.0.0.0:9464"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let said = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{said}");
-    assert!(said.contains("loopback only"), "{said}");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = taken.local_addr().expect("addr");
-    let o = sessionbench()
-        .args(["run", "--quiet", "--metrics-listen", &addr.to_string()])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let said = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{said}");
-    assert!(said.contains("cannot listen"), "{said}");
+    let addr = taken.local_addr().expect("addr").to_string();
+    for (listen, why) in [
+        ("0.0.0.0:9464", "loopback only"),
+        (addr.as_str(), "cannot listen"),
+    ] {
+        let o = sessionbench()
+            .args(["run", "--quiet", "--metrics-listen", listen])
+            .arg(&file)
+            .output()
+            .expect("run");
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{listen}: {said}");
+        assert!(said.contains(why), "{listen}: {said}");
+    }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::external::stack_target;
-use crate::support::{json, run_named, sessionbench, tempdir};
+use crate::support::{json, printed, run_named, sessionbench, tempdir};
 
 /// Three reference nodes and an LB with `policy`, started by the target's own command; a
 /// 5 s budget for it, so the shards' windows stay short.
@@ -57,14 +57,6 @@ fn merge(out: &Path, dirs: &[&Path]) -> Output {
         .expect("merge")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// Every successful operation's latency in `dir`'s history after the warm-up, in µs.
 fn latencies(dir: &Path, target: &str, warm_up_us: f64) -> Vec<u64> {
     crate::support::history_text(dir)
@@ -103,13 +95,17 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
         .collect();
     for (i, shard) in shards.into_iter().enumerate() {
         let out = shard.wait_with_output().expect("the shard ends");
-        assert_eq!(out.status.code(), Some(0), "shard {i}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "shard {i}: {}", printed(&out));
     }
     let merged = tempdir("sharded-merged");
     let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     let out = merge(&merged, &refs);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("merged 3 shards"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(
+        printed(&out).contains("merged 3 shards"),
+        "{}",
+        printed(&out)
+    );
 
     let whole = results(&merged);
     let parts: Vec<Value> = dirs.iter().map(|d| results(d)).collect();
@@ -184,7 +180,7 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
         .arg(&single)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     let one = results(&single);
     for name in ["round-robin", "sticky"] {
         assert_eq!(
@@ -200,11 +196,11 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
 
     // Refused, with why: a shard missing, a shard from another seed.
     let out = merge(&tempdir("sharded-missing"), &[refs[0], refs[2]]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
     assert!(
-        text(&out).contains("shard 1 of 3 is missing"),
+        printed(&out).contains("shard 1 of 3 is missing"),
         "{}",
-        text(&out)
+        printed(&out)
     );
     let other = tempdir("sharded-other-seed");
     std::fs::create_dir_all(&other).expect("dir");
@@ -216,8 +212,8 @@ fn three_shards_merged_add_up_and_judge_as_one_process_does() {
     plan["seed"] = 12.into();
     std::fs::write(other.join("plan.json"), plan.to_string()).expect("plan");
     let out = merge(&tempdir("sharded-seeds"), &[refs[0], &other, refs[2]]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("seed 12"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+    assert!(printed(&out).contains("seed 12"), "{}", printed(&out));
 }
 
 /// A suite whose targets the harness starts cannot be sharded: each shard would start its own.
@@ -235,19 +231,19 @@ fn a_suite_the_harness_starts_is_refused_with_shard() {
         ])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
     assert!(
-        text(&out).contains("every target must be external"),
+        printed(&out).contains("every target must be external"),
         "{}",
-        text(&out)
+        printed(&out)
     );
     let out = Command::new(env!("CARGO_BIN_EXE_sessionbench"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["run", "../suites/smoke.toml", "--shard", "0/2"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--start-at"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+    assert!(printed(&out).contains("--start-at"), "{}", printed(&out));
 }
 
 /// `sessionbench k8s`: the suite as a ConfigMap, an Indexed Job of shards and the merge Job,
@@ -272,7 +268,7 @@ fn k8s_prints_an_indexed_job_of_shards_that_validates_offline() {
         ])
         .output()
         .expect("k8s");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     let yaml = String::from_utf8(out.stdout).expect("UTF-8");
     insta::assert_snapshot!("k8s_in_cluster", yaml);
     let file = tempdir("k8s").with_extension("yaml");
@@ -284,7 +280,7 @@ fn k8s_prints_an_indexed_job_of_shards_that_validates_offline() {
         .unwrap_or_else(|e| {
             panic!("kubernetes-validate is not installed ({e}); ci/setup installs it from PyPI")
         });
-    let report = text(&validated);
+    let report = printed(&validated);
     assert!(validated.status.success(), "{report}");
     assert_eq!(report.matches("passed for resource").count(), 3, "{report}");
 
@@ -300,6 +296,6 @@ fn k8s_prints_an_indexed_job_of_shards_that_validates_offline() {
         ])
         .output()
         .expect("k8s");
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert!(text(&refused).contains("every target must be external"));
+    assert_eq!(refused.status.code(), Some(2), "{}", printed(&refused));
+    assert!(printed(&refused).contains("every target must be external"));
 }

@@ -31,6 +31,15 @@ pub fn program(name: &str, package: &str) -> String {
     name.to_string()
 }
 
+/// What a finished command printed, stdout then stderr: where a test looks for a message.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The run called `name` in results.json.
 pub fn run_named<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["targets"]
