@@ -247,6 +247,10 @@ fn moved(us: u64, by: i64) -> u64 {
 fn shift(record: &mut Record, by: i64) {
     match record {
         Record::Op(op) => {
+            // An operation intended before the primary's time 0 moves only to 0, all of it:
+            // its times clamped one by one would shorten its latency.
+            let floor = i64::try_from(op.intended_us).unwrap_or(i64::MAX);
+            let by = by.max(-floor);
             op.intended_us = moved(op.intended_us, by);
             op.start_us = moved(op.start_us, by);
             op.end_us = moved(op.end_us, by);
@@ -258,5 +262,24 @@ fn shift(record: &mut Record, by: i64) {
         | Record::SessionCookie { at_us, .. }
         | Record::TargetEnd { at_us, .. } => *at_us = moved(*at_us, by),
         Record::Header { .. } | Record::TargetStart { .. } | Record::NodeMetrics { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Record, shift};
+
+    /// A shard that started before the primary: its first operation moves to time 0 whole,
+    /// its latency kept (each time clamped at 0 alone made it 300 µs shorter).
+    #[test]
+    fn an_operation_moved_before_time_zero_keeps_its_latency() {
+        let mut r = Record::Op(crate::history::test_read(
+            "v1",
+            (100, 150, 1_100),
+            crate::history::Outcome::Ok,
+        ));
+        shift(&mut r, -300);
+        let Record::Op(op) = r else { panic!("an op") };
+        assert_eq!((op.intended_us, op.start_us, op.end_us), (0, 50, 1_000));
     }
 }
