@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+use sessionbench_model::plan::AppendFsync;
 use sessionbench_targets::store::redis_server;
 pub use sessionbench_targets::store::redis_server::Role;
 
@@ -60,17 +61,23 @@ fn prepare(target: &str, name: &str, logs: &Path) -> Result<(u16, std::path::Pat
 pub type At = (IpAddr, Option<Place>);
 
 /// Starts `redis-server` as store process `name` of target `target`, in `role`, at `at`
-/// (`min_replicas`: it acknowledges writes only while that many replicas keep up).
+/// (`aof`: its append-only file's sync, if it keeps one; `min_replicas`: it acknowledges
+/// writes only while that many replicas keep up).
 pub async fn start_redis(
     target: &str,
     name: &str,
-    (appendonly, min_replicas): (bool, u32),
+    (aof, min_replicas): (Option<AppendFsync>, u32),
     role: Role,
     at: At,
     logs: &Path,
 ) -> Result<Process, StartError> {
     let (port, dir) = prepare(target, name, logs)?;
-    let mut args = redis_server::server_args(SocketAddr::new(at.0, port), &dir, appendonly, role);
+    let mut args = redis_server::server_args(
+        SocketAddr::new(at.0, port),
+        &dir,
+        aof.map(AppendFsync::as_str),
+        role,
+    );
     if min_replicas > 0 {
         args.extend(redis_server::min_replicas_args(min_replicas));
     }

@@ -190,16 +190,17 @@ impl Topology {
     async fn start_stores(&mut self, logs: &Path) -> Result<(), StartError> {
         let name = self.target.name.clone();
         let min_replicas = self.target.redis_min_replicas;
+        let aof = self.target.redis.as_ref().and_then(RedisPlan::append_only);
         match self.target.redis {
-            Some(RedisPlan::Standalone { appendonly }) => {
+            Some(RedisPlan::Standalone { .. }) => {
                 let at = self.place("redis")?;
-                let settings = (appendonly, 0);
+                let settings = (aof, 0);
                 let redis =
                     store::start_redis(&name, "redis", settings, Role::Standalone, at, logs)
                         .await?;
                 self.stores.push(redis);
             }
-            Some(RedisPlan::Cluster { appendonly }) => {
+            Some(RedisPlan::Cluster { .. }) => {
                 for id in self.target.store_ids() {
                     let bus_port = store::free_port().map_err(|source| StartError::Spawn {
                         name: id.into(),
@@ -209,7 +210,7 @@ impl Topology {
                     let node = store::start_redis(
                         &name,
                         id,
-                        (appendonly, min_replicas),
+                        (aof, min_replicas),
                         Role::ClusterNode { bus_port },
                         at,
                         logs,
@@ -220,9 +221,9 @@ impl Topology {
                 let nodes: Vec<&Process> = self.stores.iter().collect();
                 store::create_cluster(&nodes).await?;
             }
-            Some(RedisPlan::Sentinel { appendonly }) => {
+            Some(RedisPlan::Sentinel { .. }) => {
                 // Either may be the primary after a failover: both wait for a replica.
-                let settings = (appendonly, min_replicas);
+                let settings = (aof, min_replicas);
                 let at = self.place("redis")?;
                 let primary =
                     store::start_redis(&name, "redis", settings, Role::Standalone, at, logs)

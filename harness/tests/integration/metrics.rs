@@ -112,7 +112,7 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
         .toml();
     let file = write_suite("metrics-suite", &suite);
     let out = dir.join("run");
-    let run = sessionbench()
+    let mut run = sessionbench()
         .args([
             "run",
             "--metrics-listen",
@@ -133,10 +133,13 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
     until("the count growing", || {
         prometheus.query(ops).filter(|n| *n > first)
     });
-    let exposition = Command::new("curl")
-        .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
-        .output()
-        .expect("curl");
+    let curl = || {
+        Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
+            .output()
+            .expect("curl")
+    };
+    let exposition = curl();
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -153,9 +156,21 @@ fn prometheus_scrapes_a_run_and_ends_with_the_numbers_of_its_results() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
-    let ran = run.wait_with_output().expect("run");
-    let said = String::from_utf8_lossy(&ran.stderr);
-    assert!(ran.status.code().is_some(), "the run ended: {said}");
+    // As the run starts its wait for the last scrape, a curl asks for the numbers: that
+    // is not Prometheus's scrape, and the run waits on for it (once, a curl ended the wait
+    // and Prometheus never stored the final numbers).
+    let mut said = String::new();
+    let stderr = std::io::BufReader::new(run.stderr.take().expect("stderr"));
+    for line in std::io::BufRead::lines(stderr) {
+        let line = line.expect("the run's stderr");
+        if line.contains("for the last scrape of the metrics") {
+            assert!(curl().status.success(), "the run serves while it waits");
+        }
+        said.push_str(&line);
+        said.push('\n');
+    }
+    let status = run.wait().expect("run");
+    assert!(status.code().is_some(), "the run ended: {said}");
     assert!(
         said.contains("for the last scrape of the metrics"),
         "{said}"

@@ -3,6 +3,7 @@
 
 mod fault;
 mod plan_of_run;
+mod redis;
 mod shard;
 mod target;
 mod url;
@@ -10,10 +11,11 @@ mod workload;
 
 pub use fault::{CommandPlan, FaultKind, FaultPlan, Link, Probe};
 pub use plan_of_run::*;
+pub use redis::{AppendFsync, PasswordSource, RedisPlan};
 pub use shard::{Shard, window};
 pub use target::{
-    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, Network, PasswordSource, RedisPlan,
-    RequestPlan, Shows, Strategy, TargetPlan, Thresholds,
+    Body, ExternalPlan, Extract, HttpApi, LbKind, LoggedOut, Network, RequestPlan, Shows, Strategy,
+    TargetPlan, Thresholds,
 };
 pub use url::{ClientAddress, Scheme, TargetUrl, TlsPlan};
 pub use workload::{Idle, LoadModel, Mix, Workload};

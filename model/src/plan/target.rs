@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::fault::Probe;
+use super::redis::RedisPlan;
 use super::url::{ClientAddress, TargetUrl, TlsPlan};
 use super::{Expect, ms, opt_ms};
 
@@ -423,48 +424,6 @@ impl LbKind {
             (Self::Haproxy, false) => &["round-robin", "least-conn", "cookie-insert", "ip-hash"],
             (Self::Apache, true) => &["cookie-route"],
             (Self::Apache, false) => &["round-robin", "least-conn", "cookie-route"],
-        }
-    }
-}
-
-/// Where a `redis` target keeps its sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", tag = "mode")]
-pub enum RedisPlan {
-    /// One redis-server the harness starts, persisting only with `appendonly`.
-    Standalone { appendonly: bool },
-    /// A primary (`redis`), its replica and three sentinels; nodes ask the sentinels.
-    Sentinel { appendonly: bool },
-    /// Three masters (`redis`, `redis2`, `redis3`) and three replicas (`redis4` to `redis6`).
-    Cluster { appendonly: bool },
-    /// A Redis the harness does not own, as a URL (`rediss://` over TLS, trusting `ca-file`
-    /// if given).
-    External {
-        url: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ca_file: Option<std::path::PathBuf>,
-        /// Where its password is read when the run starts (never the password itself).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        password: Option<PasswordSource>,
-    },
-}
-
-/// Where a password is: a file (its first line) or an environment variable of the harness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum PasswordSource {
-    File(std::path::PathBuf),
-    Env(String),
-}
-
-impl PasswordSource {
-    /// The password, read now.
-    pub fn read(&self) -> Result<sessionbench_common::secret::Secret, String> {
-        use sessionbench_common::secret::Secret;
-        match self {
-            Self::File(file) => Secret::from_file(file, "redis-password-file"),
-            Self::Env(name) => Secret::from_env(name)
-                .ok_or_else(|| format!("redis-password-env: ${name} is not set or empty")),
         }
     }
 }

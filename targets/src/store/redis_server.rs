@@ -25,8 +25,14 @@ pub enum Role {
 }
 
 /// The arguments of a `redis-server` on `listen` (loopback, or the address of its network
-/// namespace) in `role`, with its files in `dir`.
-pub fn server_args(listen: SocketAddr, dir: &Path, appendonly: bool, role: Role) -> Vec<String> {
+/// namespace) in `role`, with its files in `dir` and, given `appendfsync` (Redis's word:
+/// `everysec`, `always`, `no`), an append-only file synced that way.
+pub fn server_args(
+    listen: SocketAddr,
+    dir: &Path,
+    appendfsync: Option<&str>,
+    role: Role,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "--port",
         &listen.port().to_string(),
@@ -37,13 +43,16 @@ pub fn server_args(listen: SocketAddr, dir: &Path, appendonly: bool, role: Role)
         "--save",
         "",
         "--appendonly",
-        if appendonly { "yes" } else { "no" },
+        if appendfsync.is_some() { "yes" } else { "no" },
         // A replica syncs at once, not after 5 s of waiting for others to share the transfer.
         "--repl-diskless-sync-delay",
         "0",
     ]
     .map(String::from)
     .to_vec();
+    if let Some(fsync) = appendfsync {
+        args.extend(["--appendfsync".into(), fsync.into()]);
+    }
     args.extend(namespace_args(listen));
     match role {
         Role::Standalone => {}
@@ -133,23 +142,28 @@ mod tests {
     fn each_role_adds_its_own_settings_to_a_loopback_server() {
         let dir = Path::new("/tmp/r");
         let on = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        let plain = server_args(on(7000), dir, false, Role::Standalone);
+        let plain = server_args(on(7000), dir, None, Role::Standalone);
         assert_eq!(
             plain.join(" "),
             "--port 7000 --bind 127.0.0.1 --dir /tmp/r --save  --appendonly no --repl-diskless-sync-delay 0"
         );
+        let synced = server_args(on(7000), dir, Some("always"), Role::Standalone);
+        assert_eq!(
+            synced.join(" "),
+            "--port 7000 --bind 127.0.0.1 --dir /tmp/r --save  --appendonly yes --repl-diskless-sync-delay 0 --appendfsync always"
+        );
         let replica = server_args(
             on(7001),
             dir,
-            true,
+            Some("everysec"),
             Role::ReplicaOf("127.0.0.1:7000".parse().expect("addr")),
         );
         assert!(
             replica
                 .join(" ")
-                .ends_with("--repl-diskless-sync-delay 0 --replicaof 127.0.0.1 7000")
+                .ends_with("--appendfsync everysec --replicaof 127.0.0.1 7000")
         );
-        let node = server_args(on(7002), dir, false, Role::ClusterNode { bus_port: 17002 });
+        let node = server_args(on(7002), dir, None, Role::ClusterNode { bus_port: 17002 });
         assert!(node.join(" ").ends_with("--cluster-port 17002"));
         let conf = sentinel_conf(
             on(26379),

@@ -121,6 +121,7 @@ target! {
         codec: Option<String>,
         redis: Option<String>,
         redis_appendonly: Option<bool>,
+        redis_appendfsync: Option<String>,
         redis_min_replicas: Option<u32>,
         redis_flush: Option<String>,
         redis_access_renews_ttl: Option<bool>,

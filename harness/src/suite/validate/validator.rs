@@ -376,7 +376,7 @@ pub(super) fn show(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sessionbench_model::plan::{RedisPlan, Strategy};
+    use sessionbench_model::plan::{AppendFsync, RedisPlan, Strategy};
 
     #[test]
     fn users_rates_and_durations_have_bounds_with_their_reasons() {
@@ -609,7 +609,10 @@ mod tests {
         assert_eq!(
             (ok.targets[0].redis.clone(), ok.targets[0].strategy_label()),
             (
-                Some(RedisPlan::Standalone { appendonly: true }),
+                Some(RedisPlan::Standalone {
+                    appendonly: true,
+                    appendfsync: AppendFsync::Everysec
+                }),
                 "redis-standalone".to_string()
             )
         );
@@ -618,5 +621,41 @@ mod tests {
             ok.targets[1].store_ids().is_empty(),
             "an external Redis is not ours to kill"
         );
+    }
+
+    #[test]
+    fn appendfsync_needs_an_append_only_file_the_harness_runs() {
+        let suite = |keys: &str| {
+            format!(
+                "[suite]\nname = \"x\"\n\n[[targets]]\nname = \"r\"\nstrategy = \"redis\"\n{keys}"
+            )
+        };
+        let ok = parse(
+            &suite(
+                "redis = \"sentinel\"\nredis-appendonly = true\nredis-appendfsync = \"always\"\n",
+            ),
+            "x.toml",
+        )
+        .expect("valid");
+        let redis = ok.targets[0].redis.clone().expect("redis");
+        assert_eq!(redis.append_only(), Some(AppendFsync::Always));
+        for (keys, error) in [
+            (
+                "redis-appendfsync = \"always\"\n",
+                "x.toml:7:1: `targets[0].redis-appendfsync`: it says how an append-only file is synced: set `redis-appendonly = true` too",
+            ),
+            (
+                "redis-appendonly = true\nredis-appendfsync = \"sometimes\"\n",
+                "x.toml:8:1: `targets[0].redis-appendfsync`: `sometimes` is not one of: everysec, always, no",
+            ),
+            (
+                "redis = \"redis://127.0.0.1:6390\"\nredis-appendfsync = \"no\"\n",
+                "x.toml:8:1: `targets[0].redis-appendfsync`: it says how an append-only file is synced: set `redis-appendonly = true` too",
+            ),
+        ] {
+            let errors = parse(&suite(keys), "x.toml").expect_err("invalid").0;
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            assert!(shown.contains(&error.to_string()), "{keys}: {shown:?}");
+        }
     }
 }

@@ -81,12 +81,7 @@ impl Server {
 
     async fn start_as(port: u16, role: Role) -> Self {
         let dir = Self::dir(port);
-        let child = Self::spawn(&redis_server::server_args(
-            Self::on(port),
-            &dir,
-            false,
-            role,
-        ));
+        let child = Self::spawn(&redis_server::server_args(Self::on(port), &dir, None, role));
         Self::ready(port, child, dir).await
     }
 

@@ -6,7 +6,7 @@ use super::external::certificates;
 use super::target::Template;
 use crate::suite::locate::Seg;
 use crate::suite::raw::RedisRaw;
-use sessionbench_model::plan::{PasswordSource, RedisPlan, Strategy, TargetPlan};
+use sessionbench_model::plan::{AppendFsync, PasswordSource, RedisPlan, Strategy, TargetPlan};
 
 impl Validator<'_> {
     pub(super) fn redis_target(
@@ -19,7 +19,8 @@ impl Validator<'_> {
         self.shared_balance(path, &mut plan, (t.lb, t.lb_policy));
         plan.codec = self.codec(path, t.codec);
         plan.save = self.save(path, t.save, &super::balanced::LOCAL_SAVES);
-        let redis = self.redis(path, t.redis, t.redis_appendonly);
+        let persistence = self.persistence(path, t.redis_appendonly, t.redis_appendfsync);
+        let redis = self.redis(path, t.redis, persistence);
         let redis = self.redis_url_rules(path, redis, t.remote, t.ca_file);
         let redis = self.redis_password(path, redis, t.redis_password_file, t.redis_password_env);
         let min_replicas = t.redis_min_replicas.unwrap_or(0);
@@ -51,13 +52,13 @@ impl Validator<'_> {
         &mut self,
         path: &[Seg],
         mode: Option<String>,
-        appendonly: Option<bool>,
+        (given, appendonly, appendfsync): (Option<&'static str>, bool, AppendFsync),
     ) -> Option<RedisPlan> {
         let mode = mode.unwrap_or_else(|| "standalone".into());
         if mode.starts_with("redis://") || mode.starts_with("rediss://") {
-            if appendonly.is_some() {
+            if let Some(key) = given {
                 self.err(
-                    &join(path, "redis-appendonly"),
+                    &join(path, key),
                     "the harness does not run a Redis given by URL: configure persistence there",
                 );
             }
@@ -67,11 +68,19 @@ impl Validator<'_> {
                 password: None,
             });
         }
-        let appendonly = appendonly.unwrap_or(false);
         match mode.as_str() {
-            "sentinel" => Some(RedisPlan::Sentinel { appendonly }),
-            "cluster" => Some(RedisPlan::Cluster { appendonly }),
-            "standalone" => Some(RedisPlan::Standalone { appendonly }),
+            "sentinel" => Some(RedisPlan::Sentinel {
+                appendonly,
+                appendfsync,
+            }),
+            "cluster" => Some(RedisPlan::Cluster {
+                appendonly,
+                appendfsync,
+            }),
+            "standalone" => Some(RedisPlan::Standalone {
+                appendonly,
+                appendfsync,
+            }),
             _ => {
                 self.err(
                     &join(path, "redis"),
@@ -79,9 +88,43 @@ impl Validator<'_> {
                         "`{mode}` is not \"standalone\", \"sentinel\", \"cluster\" or a redis:// (or rediss://) URL"
                     ),
                 );
-                Some(RedisPlan::Standalone { appendonly })
+                Some(RedisPlan::Standalone {
+                    appendonly,
+                    appendfsync,
+                })
             }
         }
+    }
+
+    /// `redis-appendonly` and `redis-appendfsync` (which needs it): the first key given, if
+    /// any, and the persistence they ask for.
+    fn persistence(
+        &mut self,
+        path: &[Seg],
+        appendonly: Option<bool>,
+        appendfsync: Option<String>,
+    ) -> (Option<&'static str>, bool, AppendFsync) {
+        let fsync = appendfsync.as_deref().and_then(|f| {
+            let key = join(path, "redis-appendfsync");
+            let found = self.one_of(&key, f, &AppendFsync::NAMES);
+            if found.is_some() && appendonly != Some(true) {
+                self.err(
+                    &key,
+                    "it says how an append-only file is synced: set `redis-appendonly = true` too",
+                );
+            }
+            found.and_then(AppendFsync::parse)
+        });
+        let given = match (appendonly, &appendfsync) {
+            (Some(_), _) => Some("redis-appendonly"),
+            (None, Some(_)) => Some("redis-appendfsync"),
+            (None, None) => None,
+        };
+        (
+            given,
+            appendonly.unwrap_or(false),
+            fsync.unwrap_or_default(),
+        )
     }
 
     /// A Redis given by URL: on loopback unless `remote = true` (or `--allow-remote`), and for
