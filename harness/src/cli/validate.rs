@@ -10,7 +10,7 @@ use clap::Args;
 use super::exit::{CliError, ExitCode};
 use super::run::plan_of;
 use sessionbench_model::plan::{
-    DriverLimits, FaultPlan, LbKind, LoadModel, Plan, TargetPlan, Workload,
+    DriverLimits, FaultPlan, LbKind, LoadModel, Plan, RedisPlan, TargetPlan, Workload,
 };
 
 #[derive(Debug, Args)]
@@ -96,6 +96,9 @@ fn describe(plan: &Plan) -> String {
                 other => other.name(),
             };
             let _ = write!(what, " behind {lb} ({policy})");
+        }
+        if let Some(fsync) = t.redis.as_ref().and_then(RedisPlan::append_only) {
+            let _ = write!(what, "; append-only file, appendfsync {}", fsync.as_str());
         }
         if let Some(e) = &t.external {
             let _ = write!(

@@ -2,6 +2,7 @@
 //! far, from the same records the history file and the checks get, served as text on
 //! loopback.
 
+mod scrapers;
 mod serve;
 mod state;
 

@@ -311,10 +311,15 @@ fn whole_session_saves_lose_concurrent_updates_and_a_lock_prevents_it() {
         run("redis-whole-locked"),
     );
     assert_eq!(delta["parallel"], 4, "{delta}");
+    // Enough sessions for the zeros to mean something: under a loaded CI the lock's waits
+    // (a p50 of 400 ms) once left the locked target 49 sessions in 5 s, 2933 operations.
     for t in [&delta, &locked] {
         assert_eq!(lost(t), 0, "{t}");
         assert_eq!(t["sessions"]["stale-reads"], 0, "{t}");
-        assert!(t["sessions"]["started"].as_u64() > Some(50), "{t}");
+        assert!(t["sessions"]["started"].as_u64() > Some(20), "{t}");
+        for check in ["lost-update (writes)", "lost-update (increments)"] {
+            assert_eq!(crate::support::judged(t, check), "judged", "{check}: {t}");
+        }
     }
     assert!(lost(&whole) > 10, "{whole}");
     let listed = whole["violations"]

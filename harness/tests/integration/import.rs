@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, json, printed, program, sessionbench, tempdir, workspace};
+use crate::support::{free_port, json, judged, printed, program, sessionbench, tempdir, workspace};
 
 /// The password the committed recordings typed (the apps were started with it).
 const PASSWORD: &str = "s3cret-pw";
@@ -158,24 +158,6 @@ fn run(suite: &Path, url: &str, secs: u32, out: &Path) -> (Option<i32>, serde_js
         .output()
         .expect("run");
     (o.status.code(), json(&out.join("results.json")))
-}
-
-fn judged(t: &serde_json::Value, label: &str) -> String {
-    t["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| {
-            let l = match c["part"].as_str() {
-                Some(p) => format!("{} ({p})", c["check"].as_str().unwrap_or("")),
-                None => c["check"].as_str().unwrap_or("").to_string(),
-            };
-            l == label
-        })
-        .map_or_else(
-            || format!("no check {label}"),
-            |c| c["judged"].as_str().unwrap_or("").to_string(),
-        )
 }
 
 /// The shop's recording: its suite keeps no credential, holds the CSRF step, the write, the

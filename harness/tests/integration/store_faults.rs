@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    Keys, Suite, fault, ops, processes_mentioning, redis_three_nodes, target, tier_fault,
+    Keys, Suite, fault, judged, ops, processes_mentioning, redis_three_nodes, target, tier_fault,
 };
 
 #[test]
@@ -98,6 +98,9 @@ fn redis_with_an_append_only_file_synced_always_keeps_sessions_through_a_store_k
     assert_eq!(t["faults"][0]["updates-lost-after"], 0, "{}", t["faults"]);
     assert_eq!(t["sessions"]["stale-reads"], 0, "{}", t["sessions"]);
     assert_eq!(t["sessions"]["lost-updates"], 0, "{}", t["sessions"]);
+    for check in ["stale-read (counter)", "lost-update (increments)"] {
+        assert_eq!(judged(t, check), "judged", "{check}: {}", t["checks"]);
+    }
     assert!(
         t["ops"]["fail"].as_u64() > Some(0),
         "the outage was felt: {}",

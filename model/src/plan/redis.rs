@@ -116,3 +116,27 @@ impl PasswordSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_from_before_appendfsync_loads_as_redis_default_and_the_default_is_left_out() {
+        let old: RedisPlan =
+            serde_json::from_str(r#"{"mode":"standalone","appendonly":true}"#).expect("old plan");
+        assert_eq!(old.append_only(), Some(AppendFsync::Everysec));
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"mode":"standalone","appendonly":true}"#
+        );
+        let always: RedisPlan =
+            serde_json::from_str(r#"{"mode":"cluster","appendonly":true,"appendfsync":"always"}"#)
+                .expect("plan");
+        assert_eq!(always.append_only(), Some(AppendFsync::Always));
+        let off: RedisPlan =
+            serde_json::from_str(r#"{"mode":"sentinel","appendonly":false,"appendfsync":"no"}"#)
+                .expect("plan");
+        assert_eq!(off.append_only(), None, "no file, whatever its sync");
+    }
+}

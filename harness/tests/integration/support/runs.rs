@@ -118,3 +118,26 @@ pub fn ops(dir: &Path) -> Vec<Value> {
         .filter(|r| r["type"] == "op")
         .collect()
 }
+
+/// A check of results.json's `checks` as reports name it: `check` or `check (part)`.
+pub fn check_label(c: &Value) -> String {
+    let check = c["check"].as_str().unwrap_or("");
+    match c["part"].as_str() {
+        Some(part) => format!("{check} ({part})"),
+        None => check.to_string(),
+    }
+}
+
+/// Whether target `t`'s check `label` was judged ("judged", "partly", "not-judged"), or
+/// "no check LABEL".
+pub fn judged(t: &Value, label: &str) -> String {
+    t["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| check_label(c) == label)
+        .map_or_else(
+            || format!("no check {label}"),
+            |c| c["judged"].as_str().unwrap_or("").to_string(),
+        )
+}

@@ -19,8 +19,7 @@ impl Validator<'_> {
         self.shared_balance(path, &mut plan, (t.lb, t.lb_policy));
         plan.codec = self.codec(path, t.codec);
         plan.save = self.save(path, t.save, &super::balanced::LOCAL_SAVES);
-        let persistence = self.persistence(path, t.redis_appendonly, t.redis_appendfsync);
-        let redis = self.redis(path, t.redis, persistence);
+        let redis = self.redis(path, t.redis, (t.redis_appendonly, t.redis_appendfsync));
         let redis = self.redis_url_rules(path, redis, t.remote, t.ca_file);
         let redis = self.redis_password(path, redis, t.redis_password_file, t.redis_password_env);
         let min_replicas = t.redis_min_replicas.unwrap_or(0);
@@ -52,22 +51,25 @@ impl Validator<'_> {
         &mut self,
         path: &[Seg],
         mode: Option<String>,
-        (given, appendonly, appendfsync): (Option<&'static str>, bool, AppendFsync),
+        (appendonly, appendfsync): (Option<bool>, Option<String>),
     ) -> Option<RedisPlan> {
         let mode = mode.unwrap_or_else(|| "standalone".into());
         if mode.starts_with("redis://") || mode.starts_with("rediss://") {
-            if let Some(key) = given {
-                self.err(
-                    &join(path, key),
-                    "the harness does not run a Redis given by URL: configure persistence there",
-                );
-            }
+            self.refuse(
+                path,
+                &[
+                    ("redis-appendonly", appendonly.is_some()),
+                    ("redis-appendfsync", appendfsync.is_some()),
+                ],
+                "the harness does not run a Redis given by URL: configure persistence there",
+            );
             return Some(RedisPlan::External {
                 url: mode,
                 ca_file: None,
                 password: None,
             });
         }
+        let (appendonly, appendfsync) = self.persistence(path, appendonly, appendfsync);
         match mode.as_str() {
             "sentinel" => Some(RedisPlan::Sentinel {
                 appendonly,
@@ -96,17 +98,16 @@ impl Validator<'_> {
         }
     }
 
-    /// `redis-appendonly` and `redis-appendfsync` (which needs it): the first key given, if
-    /// any, and the persistence they ask for.
+    /// `redis-appendonly` and `redis-appendfsync` (which needs it) of a Redis the harness runs.
     fn persistence(
         &mut self,
         path: &[Seg],
         appendonly: Option<bool>,
         appendfsync: Option<String>,
-    ) -> (Option<&'static str>, bool, AppendFsync) {
-        let fsync = appendfsync.as_deref().and_then(|f| {
+    ) -> (bool, AppendFsync) {
+        let fsync = appendfsync.and_then(|f| {
             let key = join(path, "redis-appendfsync");
-            let found = self.one_of(&key, f, &AppendFsync::NAMES);
+            let found = self.one_of(&key, &f, &AppendFsync::NAMES);
             if found.is_some() && appendonly != Some(true) {
                 self.err(
                     &key,
@@ -115,16 +116,7 @@ impl Validator<'_> {
             }
             found.and_then(AppendFsync::parse)
         });
-        let given = match (appendonly, &appendfsync) {
-            (Some(_), _) => Some("redis-appendonly"),
-            (None, Some(_)) => Some("redis-appendfsync"),
-            (None, None) => None,
-        };
-        (
-            given,
-            appendonly.unwrap_or(false),
-            fsync.unwrap_or_default(),
-        )
+        (appendonly.unwrap_or(false), fsync.unwrap_or_default())
     }
 
     /// A Redis given by URL: on loopback unless `remote = true` (or `--allow-remote`), and for
