@@ -140,7 +140,10 @@ fn apache_gains_and_drains_members_through_its_balancer_manager() {
         at(2, "end-ms"),
     );
     assert_eq!(served("node3", 0.0, at(0, "start-ms")), 0);
-    assert!(served("node3", added, removed) > 10, "node3 joined");
+    // It serves before node1 leaves, and its share after: the window before the removal is
+    // short (3 s less the join), and a slow join on a loaded machine leaves it few requests.
+    assert!(served("node3", added, removed) > 0, "node3 joined");
+    assert!(served("node3", added, f64::MAX) > 10, "node3 kept serving");
     // Drained: new requests go elsewhere at once (a few in flight may start just before).
     assert_eq!(
         served("node1", removed + 100_000.0, restored - 100_000.0),

@@ -288,7 +288,8 @@ fn a_remote_https_deployment_with_a_csrf_login_keeps_sessions_through_a_kill() {
     let results = json(&dir.join("run/results.json"));
     assert_eq!(code, Some(0), "{stderr}\n{results}");
     let t = &results["targets"][0];
-    assert!(t["sessions"]["started"].as_u64() > Some(40), "{t}");
+    // Two sessions a user at least (about 90 on an idle machine).
+    assert!(t["sessions"]["started"].as_u64() > Some(16), "{t}");
     assert_eq!(t["sessions"]["lost"], 0, "{t}");
     assert_eq!(t["sessions"]["stale-reads"], 0, "{t}");
     assert!(t["faults"][0]["detail"].is_null(), "the kill ran: {t}");
@@ -440,7 +441,8 @@ fn a_redis_over_tls_keeps_the_sessions_of_a_killed_node() {
     assert_eq!(code, Some(0), "{stderr}\n{results}");
     let t = &results["targets"][0];
     assert_eq!(t["strategy"], "redis-external");
-    assert!(t["sessions"]["started"].as_u64() > Some(20), "{t}");
+    // More sessions than users (8), about 35 on an idle machine.
+    assert!(t["sessions"]["started"].as_u64() > Some(12), "{t}");
     assert_eq!(t["sessions"]["lost"], 0, "{t}");
     assert!(
         t["store-traffic"]["bytes-written"].as_u64() > Some(0),

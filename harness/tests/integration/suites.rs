@@ -123,12 +123,12 @@ fn validate_shows_what_a_run_would_do_and_refuses_what_run_refuses() {
     );
     assert!(text.contains("redis-cluster/capacity"), "{text}");
     let redis = sessionbench()
-        .args(["validate", "suites/redis.toml"])
+        .args(["validate", "suites/redis-persistence.toml"])
         .output()
         .expect("validate");
     let text = String::from_utf8_lossy(&redis.stdout);
     assert!(
-        text.contains("standalone-aof: redis-standalone behind the reference LB (round-robin); append-only file, appendfsync always; 5 processes"),
+        text.contains("aof-always: redis-standalone behind the reference LB (round-robin); append-only file, appendfsync always; 5 processes"),
         "{text}"
     );
     let json = sessionbench()

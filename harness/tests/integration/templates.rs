@@ -91,7 +91,8 @@ fn the_shop_suite_judges_a_third_party_app_through_its_own_api() {
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(report.contains(&format!("    - {}", story[0])), "{report}");
     let shared = run_named(&results, "shop-shared");
-    assert!(count(shared, "started") > 100, "{shared}");
+    // Three sessions a user at least (about 200 on an idle machine).
+    assert!(count(shared, "started") > 36, "{shared}");
     assert_eq!(count(shared, "lost"), 0, "{shared}");
     assert_eq!(count(shared, "stale-reads"), 0, "{shared}");
     let cached = run_named(&results, "shop-cached");
